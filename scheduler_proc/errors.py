@@ -1,0 +1,27 @@
+"""The exception family of the kit: each message names the thing, the bad value and the fix."""
+
+from __future__ import annotations
+
+
+class SchedulerError(Exception):
+    """Base class for every error the kit raises on purpose."""
+
+
+class SettingsError(SchedulerError):
+    """A ``SCHEDULER_*`` environment variable has a value the kit cannot use."""
+
+
+class JobDefinitionError(SchedulerError):
+    """A job in the jobs module is defined wrongly (crontab, timezone, id, signature)."""
+
+
+class JobsModuleError(SchedulerError):
+    """``SCHEDULER_JOBS`` does not lead to a usable ``Jobs`` object."""
+
+
+class LockDirError(SchedulerError):
+    """The host lock or state directory is unsafe or unusable."""
+
+
+class HostLockError(SchedulerError):
+    """The host lock file could not be opened or checked."""

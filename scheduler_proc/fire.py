@@ -1,0 +1,197 @@
+"""The fire path: gate, misfire check, claim, run, log and record one scheduled fire."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.job import Job
+
+from scheduler_proc.jobs import JobSpec, RunContext
+from scheduler_proc.ledger import ClaimResult, Ledger
+
+log = logging.getLogger("scheduler.fire")
+
+
+@dataclass(frozen=True)
+class Term:
+    """The leadership this process runs fires under; ``token`` is None in single-host mode."""
+
+    token: int | None
+    is_current: Callable[[], bool]
+
+
+@dataclass(eq=False)
+class _Flight:
+    """One fire between its first check and its end; ``claimed`` once the ledger granted it."""
+
+    job_id: str
+    scheduled_at: datetime
+    claimed: bool = False
+
+
+@dataclass
+class JobState:
+    """What status pages show about a job's latest run."""
+
+    last_run_at: datetime | None = None
+    last_outcome: str | None = None
+
+
+class FireRunner:
+    """Runs fires; knows which are in flight so a stop can wait for them."""
+
+    def __init__(self, specs: dict[str, JobSpec], ledger: Ledger, node: str,
+                 default_misfire_grace: float, may_dispatch: Callable[[], Term | None],
+                 on_finish: Callable[[], None] = lambda: None) -> None:
+        self._specs = specs
+        self._ledger = ledger
+        self._node = node
+        self._default_grace = default_misfire_grace
+        self._may_dispatch = may_dispatch
+        self._on_finish = on_finish
+        self._lock = threading.Condition()
+        self._in_flight: set[_Flight] = set()
+        self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
+        for record in ledger.last_runs().values():
+            if record.job_id in self.states:
+                self.states[record.job_id] = JobState(record.scheduled_at, record.outcome)
+
+    def run(self, job_id: str, scheduled_at: datetime) -> None:
+        """Run one fire if the gate is open, it is not too late, and the ledger grants it.
+
+        The fire counts as in flight from the first check, so a stop that waits for
+        idleness cannot slip between the gate and the claim.
+        """
+        flight = _Flight(job_id, scheduled_at)
+        with self._lock:
+            self._in_flight.add(flight)
+        try:
+            self._gate_claim_execute(flight)
+        finally:
+            with self._lock:
+                self._in_flight.discard(flight)
+                self._lock.notify_all()
+
+    def _gate_claim_execute(self, flight: _Flight) -> None:
+        spec = self._specs[flight.job_id]
+        if not self._still_due(spec, flight.scheduled_at):
+            return
+        if spec.jitter:
+            time.sleep(random.uniform(0, spec.jitter))
+        term = self._may_dispatch()
+        if term is None:
+            log.info("fire not started job=%s scheduled_at=%s node=%s: not leading",
+                     spec.id, flight.scheduled_at.isoformat(), self._node)
+            return
+        run_id = uuid.uuid4().hex[:16]
+        claim = self._ledger.claim(spec.id, flight.scheduled_at, term.token, self._node, run_id)
+        if claim is not ClaimResult.CLAIMED:
+            log.warning("fire refused job=%s scheduled_at=%s node=%s reason=%s",
+                        spec.id, flight.scheduled_at.isoformat(), self._node, claim.value)
+            return
+        flight.claimed = True
+        self._execute(spec, RunContext(spec.id, flight.scheduled_at, self._node, term.token,
+                                       run_id, term.is_current))
+
+    def in_flight(self) -> list[str]:
+        """Job ids of the fires running now."""
+        with self._lock:
+            return [flight.job_id for flight in self._in_flight if flight.claimed]
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no fire runs; False if some still run when ``timeout`` expires."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._in_flight, timeout)
+
+    def abandon_in_flight(self) -> None:
+        """Record the fires still running as abandoned: the process is about to exit."""
+        with self._lock:
+            running = [flight for flight in self._in_flight if flight.claimed]
+        for flight in running:
+            self._ledger.finish(flight.job_id, flight.scheduled_at, "abandoned",
+                                "the scheduler stopped before the job ended")
+
+    def _still_due(self, spec: JobSpec, scheduled_at: datetime) -> bool:
+        grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
+        late = (datetime.now(timezone.utc) - scheduled_at).total_seconds()
+        if late > grace:
+            log.warning("fire missed job=%s scheduled_at=%s node=%s: %.1fs late, misfire grace is %gs",
+                        spec.id, scheduled_at.isoformat(), self._node, late, grace)
+            return False
+        return True
+
+    def _execute(self, spec: JobSpec, ctx: RunContext) -> None:
+        started = time.monotonic()
+        log.info("fire start job=%s scheduled_at=%s node=%s run_id=%s term=%s",
+                 spec.id, ctx.scheduled_at.isoformat(), ctx.node, ctx.run_id, ctx.fencing_token)
+        outcome, error = "success", None
+        try:
+            _call(spec, ctx)
+        except BaseException as exc:  # a job must never take the scheduler down
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            log.error("fire failed job=%s scheduled_at=%s node=%s run_id=%s\n%s",
+                      spec.id, ctx.scheduled_at.isoformat(), ctx.node, ctx.run_id,
+                      traceback.format_exc().rstrip())
+        duration = time.monotonic() - started
+        self._ledger.finish(spec.id, ctx.scheduled_at, outcome, error)
+        log.info("fire end job=%s scheduled_at=%s node=%s run_id=%s duration=%.3fs outcome=%s",
+                 spec.id, ctx.scheduled_at.isoformat(), ctx.node, ctx.run_id, duration, outcome)
+        with self._lock:
+            self.states[spec.id] = JobState(ctx.scheduled_at, outcome)
+        self._on_finish()
+
+
+def _call(spec: JobSpec, ctx: RunContext) -> None:
+    args: tuple[Any, ...] = (ctx,) if spec.wants_context else ()
+    if spec.is_async:
+        asyncio.run(spec.func(*args))
+    else:
+        spec.func(*args)
+
+
+class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """An APScheduler executor that hands each due time to :class:`FireRunner`.
+
+    APScheduler decides what is due (triggers, coalescing, max_instances); this
+    executor adds what it lacks: the scheduled time in the job's context, the
+    leadership gate and the claim.
+    """
+
+    def __init__(self, runner: FireRunner, max_workers: int) -> None:
+        super().__init__()
+        self._runner = runner
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="job")
+
+    def shutdown(self, wait: bool = True) -> None:
+        # Queued fires were not claimed yet, so a successor may still run them.
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        future = self._pool.submit(self._run_all, job.id, run_times)
+        future.add_done_callback(lambda done: self._finished(job.id, done))
+
+    def _run_all(self, job_id: str, run_times: list[datetime]) -> None:
+        for run_time in run_times:
+            self._runner.run(job_id, run_time)
+
+    def _finished(self, job_id: str, future: Future[None]) -> None:
+        if future.cancelled():
+            self._run_job_success(job_id, [])
+            return
+        error = future.exception()
+        if error is None:
+            self._run_job_success(job_id, [])
+        else:
+            self._run_job_error(job_id, error, error.__traceback__)

@@ -1,0 +1,147 @@
+"""The host lock: an fcntl lock file that lets one scheduler per host and namespace run jobs."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from scheduler_proc.errors import HostLockError
+
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the host lock, as written into the lock file for humans and status pages."""
+
+    pid: int
+    node: str
+    since: float
+    master_pid: int = 0
+
+    def describe(self) -> str:
+        return f"pid {self.pid} (node {self.node})"
+
+
+class HostLock:
+    """Exclusive ``flock`` on one file; the kernel drops it when the holder dies.
+
+    The file is opened without following symlinks and kept at mode 0600. After
+    locking, the path is checked to still name the locked inode: if someone deleted
+    and recreated the file, a second process could lock the new one, so we retry.
+    """
+
+    def __init__(self, path: Path, node: str, master_pid: int = 0) -> None:
+        self.path = path
+        self.node = node
+        self.master_pid = master_pid
+        self._fd: int | None = None
+
+    def __enter__(self) -> HostLock:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never blocks."""
+        if self._fd is not None:
+            return True
+        fd = _open_lock_file(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        if not _names_same_file(self.path, fd):
+            os.close(fd)
+            return False
+        self._fd = fd
+        self._write_holder()
+        return True
+
+    def still_valid(self) -> bool:
+        """True while we hold the lock and the path still names the locked file."""
+        return self._fd is not None and _names_same_file(self.path, self._fd)
+
+    def touch(self) -> None:
+        """Refresh the file's times so age-based temp cleaners leave it alone."""
+        if self._fd is not None:
+            os.utime(self._fd)
+
+    def release(self) -> None:
+        """Drop the lock (closing the descriptor releases the flock)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.close(fd)
+
+    def _write_holder(self) -> None:
+        assert self._fd is not None
+        record = {"pid": os.getpid(), "node": self.node, "since": time.time(), "master_pid": self.master_pid}
+        data = (json.dumps(record) + "\n").encode()
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, data, 0)
+
+
+def read_holder(path: Path) -> Holder | None:
+    """The current holder of the lock at ``path``, or None when nobody holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held exclusively: the record is live
+        else:
+            return None  # we could lock it, so nobody holds it
+        raw = os.pread(fd, 4096, 0)
+    finally:
+        os.close(fd)
+    try:
+        record = json.loads(raw)
+        return Holder(pid=int(record["pid"]), node=str(record["node"]), since=float(record["since"]),
+                      master_pid=int(record.get("master_pid", 0)))
+    except (ValueError, KeyError, TypeError):
+        return None  # the holder is between truncate and write
+
+
+def _open_lock_file(path: Path) -> int:
+    try:
+        fd = os.open(path, _OPEN_FLAGS, 0o600)
+    except OSError as exc:
+        raise HostLockError(
+            f"host lock {path} cannot be opened ({exc.strerror}); "
+            "check SCHEDULER_LOCK_DIR (a symlink at this path is refused)"
+        ) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        os.close(fd)
+        raise HostLockError(
+            f"host lock {path} is not a regular file owned by uid {os.geteuid()}; remove it"
+        )
+    if stat.S_IMODE(st.st_mode) != 0o600:
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+def _names_same_file(path: Path, fd: int) -> bool:
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)

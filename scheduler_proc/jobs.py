@@ -1,0 +1,271 @@
+"""The public job API: ``Jobs`` registers functions with a trigger; ``RunContext`` describes one fire."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler_proc.errors import JobDefinitionError
+
+JobFunc = Callable[..., Any]
+F = TypeVar("F", bound=JobFunc)
+
+_ID_RE = re.compile(r"^[\w.:-]{1,200}$")
+# Intervals count from a fixed anchor so every node computes the same fire times,
+# which is what lets a fire be claimed once under (job id, scheduled time).
+INTERVAL_ANCHOR = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _always_current() -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a job knows about the fire it is running."""
+
+    job_id: str
+    scheduled_at: datetime
+    node: str
+    fencing_token: int | None
+    run_id: str = ""
+    _is_current: Callable[[], bool] = field(default=_always_current, repr=False, compare=False)
+
+    def is_current(self) -> bool:
+        """True while the leadership term this fire ran under is still current.
+
+        Long jobs can check it before an irreversible step; in single-host mode it is
+        always True while the scheduler holds the host lock.
+        """
+        return self._is_current()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One registered job: the function, its trigger and its run options."""
+
+    id: str
+    func: JobFunc
+    trigger: BaseTrigger
+    description: str
+    misfire_grace_time: float | None
+    coalesce: bool
+    max_instances: int
+    jitter: float
+    wants_context: bool
+
+    @property
+    def is_async(self) -> bool:
+        """True for ``async def`` jobs, which run on an event loop of their own."""
+        return inspect.iscoroutinefunction(self.func)
+
+
+class Jobs:
+    """A registry of jobs; point ``SCHEDULER_JOBS`` at an instance of it.
+
+    Every definition is checked when it is registered, so a bad crontab or timezone
+    fails at import time with a message naming the job.
+    """
+
+    def __init__(
+        self,
+        *,
+        timezone: str = "UTC",
+        misfire_grace_time: float | None = None,
+        coalesce: bool = False,
+        max_instances: int = 1,
+    ) -> None:
+        self._timezone = _zone("Jobs()", timezone)
+        self._misfire_grace_time = _optional_seconds("Jobs()", "misfire_grace_time", misfire_grace_time)
+        self._coalesce = coalesce
+        self._max_instances = _max_instances("Jobs()", max_instances)
+        self._specs: dict[str, JobSpec] = {}
+
+    def cron(
+        self,
+        crontab: str,
+        *,
+        id: str | None = None,
+        timezone: str | None = None,
+        misfire_grace_time: float | None = None,
+        coalesce: bool | None = None,
+        max_instances: int | None = None,
+        jitter: float = 0,
+    ) -> Callable[[F], F]:
+        """Run the function on a standard 5-field crontab (minute hour day month weekday)."""
+
+        def register(func: F) -> F:
+            job_id = self._job_id(func, id)
+            zone = _zone(job_id, timezone) if timezone is not None else self._timezone
+            trigger = _crontab_trigger(job_id, crontab, zone)
+            self._add(job_id, func, trigger, f"cron[{crontab}] {zone.key}",
+                      misfire_grace_time, coalesce, max_instances, jitter)
+            return func
+
+        return register
+
+    def every(
+        self,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+        id: str | None = None,
+        misfire_grace_time: float | None = None,
+        coalesce: bool | None = None,
+        max_instances: int | None = None,
+        jitter: float = 0,
+    ) -> Callable[[F], F]:
+        """Run the function at a fixed interval, aligned to the Unix epoch (every 5 min = :00, :05...)."""
+
+        def register(func: F) -> F:
+            job_id = self._job_id(func, id)
+            total = _interval_seconds(job_id, seconds, minutes, hours)
+            trigger = IntervalTrigger(seconds=total, start_date=INTERVAL_ANCHOR, timezone="UTC")
+            self._add(job_id, func, trigger, f"every {total:g}s",
+                      misfire_grace_time, coalesce, max_instances, jitter)
+            return func
+
+        return register
+
+    def __iter__(self) -> Iterator[JobSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._specs
+
+    def get(self, job_id: str) -> JobSpec | None:
+        """The job registered under ``job_id``, or None."""
+        return self._specs.get(job_id)
+
+    def _job_id(self, func: JobFunc, explicit: str | None) -> str:
+        if not callable(func):
+            raise JobDefinitionError(f"{func!r} is not a function; decorate a def or async def")
+        job_id = explicit if explicit is not None else f"{func.__module__}.{func.__qualname__}"
+        if not isinstance(job_id, str) or not _ID_RE.match(job_id):
+            raise JobDefinitionError(
+                f"job id {job_id!r} is invalid; use 1-200 letters, digits, '_', '.', ':' or '-'"
+            )
+        if job_id in self._specs:
+            other = self._specs[job_id].func
+            raise JobDefinitionError(
+                f"duplicate job id {job_id!r}: {_where(func)} and {_where(other)}; "
+                "give one of them another id=..."
+            )
+        return job_id
+
+    def _add(
+        self,
+        job_id: str,
+        func: JobFunc,
+        trigger: BaseTrigger,
+        description: str,
+        misfire_grace_time: float | None,
+        coalesce: bool | None,
+        max_instances: int | None,
+        jitter: float,
+    ) -> None:
+        self._specs[job_id] = JobSpec(
+            id=job_id,
+            func=func,
+            trigger=trigger,
+            description=description,
+            misfire_grace_time=_optional_seconds(job_id, "misfire_grace_time", misfire_grace_time)
+            if misfire_grace_time is not None else self._misfire_grace_time,
+            coalesce=self._coalesce if coalesce is None else bool(coalesce),
+            max_instances=self._max_instances if max_instances is None
+            else _max_instances(job_id, max_instances),
+            jitter=_optional_seconds(job_id, "jitter", jitter) or 0.0,
+            wants_context=_wants_context(job_id, func),
+        )
+
+
+def _where(func: JobFunc) -> str:
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return repr(func)
+    return f"{func.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
+
+
+def _zone(owner: str, name: object) -> ZoneInfo:
+    if not isinstance(name, str) or not name:
+        raise JobDefinitionError(f"{owner}: timezone {name!r} is not a name; use an IANA name like 'Europe/Paris'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise JobDefinitionError(
+            f"{owner}: unknown timezone {name!r}; use an IANA name like 'UTC' or 'Europe/Paris'"
+        ) from None
+
+
+def _crontab_trigger(job_id: str, crontab: object, zone: ZoneInfo) -> CronTrigger:
+    if not isinstance(crontab, str) or len(crontab.split()) != 5:
+        raise JobDefinitionError(
+            f"job {job_id!r}: invalid crontab {crontab!r}; use 5 fields "
+            "'minute hour day month weekday', for example '*/5 * * * *'"
+        )
+    try:
+        return CronTrigger.from_crontab(crontab, timezone=zone)
+    except ValueError as exc:
+        raise JobDefinitionError(
+            f"job {job_id!r}: invalid crontab {crontab!r} ({exc}); "
+            "use 5 fields 'minute hour day month weekday', for example '*/5 * * * *'"
+        ) from None
+
+
+def _interval_seconds(job_id: str, seconds: float, minutes: float, hours: float) -> float:
+    parts = {"seconds": seconds, "minutes": minutes, "hours": hours}
+    for name, value in parts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise JobDefinitionError(f"job {job_id!r}: every({name}={value!r}) must be a number >= 0")
+    total = timedelta(seconds=seconds, minutes=minutes, hours=hours).total_seconds()
+    if total < 0.1:
+        raise JobDefinitionError(
+            f"job {job_id!r}: every() interval of {total:g}s is too short; use at least seconds=1"
+        )
+    return total
+
+
+def _optional_seconds(owner: str, name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise JobDefinitionError(f"{owner}: {name}={value!r} must be a number of seconds >= 0")
+    return float(value)
+
+
+def _max_instances(owner: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise JobDefinitionError(f"{owner}: max_instances={value!r} must be a whole number >= 1")
+    return value
+
+
+def _wants_context(job_id: str, func: JobFunc) -> bool:
+    """True if the job takes a RunContext; raise if its signature is neither () nor (ctx: RunContext)."""
+    params = list(inspect.signature(func).parameters.values())
+    if not params:
+        return False
+    hint = "define it as `def job() -> None` or `def job(ctx: RunContext) -> None`"
+    if len(params) > 1:
+        raise JobDefinitionError(f"job {job_id!r} takes {len(params)} parameters; {hint}")
+    param = params[0]
+    annotation = param.annotation
+    named = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) or \
+            named.rsplit(".", 1)[-1] != "RunContext":
+        raise JobDefinitionError(
+            f"job {job_id!r}: parameter {param.name!r} is not annotated RunContext; {hint}"
+        )
+    return True

@@ -1,0 +1,54 @@
+"""Resolve ``SCHEDULER_JOBS`` (``package.module:attribute``) to a ``Jobs`` object, with clear errors."""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+
+from scheduler_proc.errors import JobDefinitionError, JobsModuleError
+from scheduler_proc.jobs import Jobs
+
+
+def load_jobs(ref: str) -> Jobs:
+    """Import the module named in ``ref`` and return its ``Jobs`` attribute.
+
+    Every failure becomes a :class:`JobsModuleError` whose message names the setting,
+    the value, what went wrong (with the file and line of an import-time exception)
+    and the fix.
+    """
+    module_name, _, attribute = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except JobDefinitionError as exc:
+        raise JobsModuleError(f"SCHEDULER_JOBS={ref!r}: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise JobsModuleError(
+                f"SCHEDULER_JOBS={ref!r}: module {exc.name!r} not found; check the spelling "
+                "and that the directory gunicorn runs in (chdir) contains it"
+            ) from None
+        raise JobsModuleError(_import_failure(ref, exc)) from None
+    except Exception as exc:  # the user's module may raise anything at import
+        raise JobsModuleError(_import_failure(ref, exc)) from None
+    try:
+        jobs = getattr(module, attribute)
+    except AttributeError:
+        raise JobsModuleError(
+            f"SCHEDULER_JOBS={ref!r}: module {module_name!r} has no attribute {attribute!r}; "
+            f"define `{attribute} = Jobs()` there or point SCHEDULER_JOBS at the right name"
+        ) from None
+    if not isinstance(jobs, Jobs):
+        raise JobsModuleError(
+            f"SCHEDULER_JOBS={ref!r}: {attribute!r} is a {type(jobs).__name__}, not a "
+            "scheduler_proc.Jobs; create it with `from scheduler_proc import Jobs; jobs = Jobs()`"
+        )
+    return jobs
+
+
+def _import_failure(ref: str, exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"SCHEDULER_JOBS={ref!r}: importing the module raised "
+        f"{type(exc).__name__}: {exc}{where}; fix the module so it imports cleanly"
+    )

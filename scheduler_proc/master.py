@@ -1,0 +1,180 @@
+"""The gunicorn master's side: start, signal and stop the supervisor from the hooks.
+
+The master only spawns a fresh interpreter and sends it signals: it never imports
+the jobs module, never starts a thread, and never runs a job.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import select
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn, Protocol
+
+from scheduler_proc.errors import SchedulerError
+from scheduler_proc.procutil import spawn_reporting_child, wait_report
+from scheduler_proc.securedir import ensure_private_dir
+from scheduler_proc.settings import Settings, unknown_variable_warnings
+
+# Variables that describe the master's own sockets and service manager link; the
+# scheduler must not inherit them (it would look like a second gunicorn to systemd).
+_PRIVATE_TO_MASTER = ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+                      "GUNICORN_FD", "GUNICORN_PID")
+_EXIT_MARGIN = 5.0
+
+
+class Arbiter(Protocol):
+    """The parts of gunicorn's Arbiter the hooks use."""
+
+    cfg: Any
+    log: Any
+    pidfile: Any
+    pid: int
+
+
+@dataclass
+class SupervisorHandle:
+    """A supervisor we started; its pidfd tells us when it ends even after gunicorn reaped it."""
+
+    popen: subprocess.Popen[bytes]  # kept only so Python does not warn; never polled
+    pidfd: int
+    stop_sent: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def wait(self, timeout: float) -> bool:
+        """True once the process has ended (within ``timeout`` seconds)."""
+        return bool(select.select([self.pidfd], [], [], max(0.0, timeout))[0])
+
+    def request_stop(self) -> None:
+        """Ask for a graceful stop once; safe to call from a signal handler (one kill(2))."""
+        if not self.stop_sent:
+            self.stop_sent = True
+            _kill(self.pid, signal.SIGTERM)
+
+    def kill_group(self) -> None:
+        """SIGKILL the supervisor's whole session: runners and anything jobs started."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        os.close(self.pidfd)
+
+
+class MasterSide:
+    """State kept across gunicorn's config re-execution (this module is imported once)."""
+
+    def __init__(self) -> None:
+        self.handle: SupervisorHandle | None = None
+        self.settings: Settings | None = None
+        self.grace = 30.0
+
+    def on_starting(self, server: Arbiter) -> None:
+        """Validate settings and jobs, then start the supervisor; refuse to start on bad input."""
+        for warning in unknown_variable_warnings():
+            server.log.warning("scheduler: %s", warning)
+        try:
+            settings = Settings.from_env()
+            if not settings.enabled:
+                server.log.info("scheduler: SCHEDULER_ENABLED is false; no scheduler on this host")
+                return
+            ensure_private_dir(settings.lock_dir, "SCHEDULER_LOCK_DIR")
+            ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")
+        except SchedulerError as exc:
+            _refuse(server, str(exc))
+        self.settings = settings
+        self.grace = settings.stop_grace if settings.stop_grace is not None else float(server.cfg.graceful_timeout)
+        self.handle, report = self._spawn(server, settings, wait=True)
+        if report is None or report.get("event") != "valid":
+            self._stop(server, fast=True)
+            message = report.get("message") if report else (
+                "the scheduler supervisor did not report within "
+                f"{settings.start_timeout + _EXIT_MARGIN:g}s; see the log above")
+            _refuse(server, str(message))
+        server.log.info("scheduler: supervisor pid %d started; jobs from %s", self.handle.pid, settings.jobs_ref)
+
+    def when_ready(self, server: Arbiter) -> None:
+        """Forward TERM/INT/QUIT to the supervisor the moment the master receives them.
+
+        gunicorn has no hook between receiving a stop signal and stopping its workers,
+        so without this the scheduler would keep starting fires during the workers'
+        graceful shutdown. The handler chains to gunicorn's own.
+        """
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            previous = signal.getsignal(sig)
+            signal.signal(sig, functools.partial(self._on_stop_signal, previous))
+
+    def on_reload(self, server: Arbiter) -> None:
+        """HUP: the supervisor loads the jobs module anew and swaps runners if it is valid."""
+        if self.settings is None:
+            return
+        if self.handle is not None and not self.handle.wait(0):
+            _kill(self.handle.pid, signal.SIGHUP)
+            return
+        server.log.warning("scheduler: supervisor is not running; starting a new one")
+        if self.handle is not None:
+            self.handle.close()
+        self.handle, _ = self._spawn(server, self.settings, wait=False)
+
+    def on_exit(self, server: Arbiter) -> None:
+        """Wait for the scheduler side to finish its running jobs, then make sure nothing is left."""
+        self._stop(server, fast=False)
+
+    def _on_stop_signal(self, previous: Any, signum: int, frame: FrameType | None) -> None:
+        if self.handle is not None:
+            self.handle.request_stop()
+        if callable(previous):
+            previous(signum, frame)
+
+    def _spawn(self, server: Arbiter, settings: Settings, wait: bool) -> tuple[SupervisorHandle, dict[str, Any] | None]:
+        env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_TO_MASTER}
+        extra_paths = [p for p in (server.cfg.pythonpath or "").split(",") if p]
+        if extra_paths:
+            env["PYTHONPATH"] = os.pathsep.join([*extra_paths, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        popen, reports = spawn_reporting_child(
+            "scheduler_proc.supervisor",
+            ["--master-pid", str(os.getpid()), "--default-grace", str(self.grace)],
+            new_session=True, env=env, cwd=Path(server.cfg.chdir),
+        )
+        handle = SupervisorHandle(popen, os.pidfd_open(popen.pid))
+        report = wait_report(reports, settings.start_timeout + _EXIT_MARGIN) if wait else None
+        reports.close()
+        return handle, report
+
+    def _stop(self, server: Arbiter, fast: bool) -> None:
+        handle, self.handle = self.handle, None
+        if handle is None:
+            return
+        handle.request_stop()
+        timeout = 0.0 if fast else self.grace + _EXIT_MARGIN
+        if not handle.wait(timeout) and not fast:
+            server.log.error("scheduler: supervisor pid %d did not stop within %gs; killing it",
+                             handle.pid, timeout)
+        handle.kill_group()
+        handle.wait(1.0)
+        handle.close()
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _refuse(server: Arbiter, message: str) -> NoReturn:
+    """Stop gunicorn before it serves: gunicorn prints 'Error: <message>' and exits 1."""
+    if server.pidfile is not None:
+        server.pidfile.unlink()
+    logging.shutdown()
+    raise RuntimeError(f"scheduler: {message}")

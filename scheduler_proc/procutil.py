@@ -1,0 +1,153 @@
+"""Process plumbing shared by the supervisor and the runner: parent death, signals, pipes."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(expected_parent: int) -> bool:
+    """Ask the kernel for SIGTERM when our parent dies; False if it is already gone.
+
+    The getppid check closes the race where the parent died before the prctl.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return os.getppid() == expected_parent
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists (zombies count as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+class SignalFlags:
+    """Signal handlers that only set events; the main loop acts on them."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.stop_signal = 0
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_signal = self.stop_signal or signum
+        self.stop.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.reload.set()
+
+
+def send_report(fd: int, event: str, **fields: Any) -> None:
+    """Write one JSON line to a report pipe (child to parent)."""
+    os.write(fd, (json.dumps({"event": event, **fields}) + "\n").encode())
+
+
+class ReportReader:
+    """Reads JSON lines from a report pipe without blocking."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+        self._buffer = b""
+        self.closed = False
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Every complete report available now."""
+        while not self.closed:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self.closed = True
+                break
+            self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        reports = []
+        for line in lines:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(report, dict):
+                reports.append(report)
+        return reports
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def spawn_reporting_child(
+    module: str,
+    args: Sequence[str],
+    *,
+    new_session: bool = False,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[subprocess.Popen[bytes], ReportReader]:
+    """Start ``python -m module`` as a fresh interpreter with a report pipe.
+
+    ``close_fds`` keeps gunicorn's listening sockets out of the child; only the
+    pipe's write end (passed as ``--report-fd``) is inherited.
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", module, *args, "--report-fd", str(write_fd)],
+            pass_fds=(write_fd,), close_fds=True, start_new_session=new_session,
+            env=None if env is None else dict(env), cwd=cwd,
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return child, ReportReader(read_fd)
+
+
+def wait_report(reader: ReportReader, timeout: float,
+                interrupted: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+    """The first report from a child, or None if it closed the pipe, time ran out, or we were interrupted."""
+    deadline = time.monotonic() + timeout
+    while not interrupted():
+        reports = reader.poll()
+        if reports:
+            return reports[0]
+        remaining = deadline - time.monotonic()
+        if reader.closed or remaining <= 0:
+            return None
+        select.select([reader.fd], [], [], min(0.2, remaining))
+    return None
+
+
+def describe_exit(returncode: int | None) -> str:
+    """'exited with status 1' or 'was killed by SIGKILL', for log lines."""
+    if returncode is None:
+        return "is still running"
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"

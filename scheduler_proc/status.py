@@ -1,0 +1,51 @@
+"""Status files: the scheduler process publishes its state; HTTP workers read it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+#: A status file older than this (seconds) belongs to a scheduler that stopped or hangs.
+STALE_AFTER = 5.0
+
+
+def write_status(path: Path, document: dict[str, Any]) -> None:
+    """Replace ``path`` atomically with ``document`` plus a heartbeat time (mode 0600)."""
+    body = json.dumps({**document, "updated_at": time.time()}).encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, body)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The published document, or None if missing, unreadable or stale."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or time.time() - float(document.get("updated_at", 0)) > STALE_AFTER:
+        return None
+    return document
+
+
+def remove_status(path: Path) -> None:
+    """Remove a status file if it exists."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

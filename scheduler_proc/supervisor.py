@@ -1,0 +1,218 @@
+"""The supervisor process: keeps one runner alive, swaps it on reload, stops it on request.
+
+Started by the gunicorn master hooks as ``python -m scheduler_proc.supervisor`` in a
+session of its own. It never imports the jobs module, so it does not crash with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from scheduler_proc.errors import SchedulerError
+from scheduler_proc.logs import configure_logging
+from scheduler_proc.procutil import (
+    ReportReader,
+    SignalFlags,
+    describe_exit,
+    die_with_parent,
+    send_report,
+    spawn_reporting_child,
+    wait_report,
+)
+from scheduler_proc.runner import ORPHAN_GRACE
+from scheduler_proc.settings import Settings
+
+log = logging.getLogger("scheduler.supervisor")
+
+_FIRST_RESTART_DELAY = 0.5
+_STABLE_AFTER = 30.0  # a runner that lived this long resets the backoff
+_KILL_MARGIN = 2.0
+
+
+@dataclass
+class RunnerProcess:
+    """One runner child and its report pipe."""
+
+    popen: subprocess.Popen[bytes]
+    reports: ReportReader
+    started: float = field(default_factory=time.monotonic)
+    retired_at: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            self.popen.send_signal(sig)
+
+
+class Supervisor:
+    """Restarts a dead runner with backoff; on HUP starts a validated replacement first."""
+
+    def __init__(self, settings: Settings, args: argparse.Namespace, flags: SignalFlags) -> None:
+        self.settings = settings
+        self.args = args
+        self.flags = flags
+        self.grace = settings.stop_grace if settings.stop_grace is not None else args.default_grace
+        self.active: RunnerProcess | None = None
+        self.retiring: list[RunnerProcess] = []
+        self.failures = 0
+        self.restart_at = 0.0
+
+    def start(self) -> dict[str, object]:
+        """Start the first runner and return its report (valid or invalid)."""
+        runner, report = self._spawn(candidate=False)
+        if report.get("event") == "valid":
+            self.active = runner
+        return report
+
+    def loop(self) -> int:
+        while not self.flags.stop.is_set() and not self._orphaned():
+            if self.flags.reload.is_set():
+                self.flags.reload.clear()
+                self._reload()
+            self._watch_active()
+            self._reap_retiring()
+            self.flags.stop.wait(0.2)
+        return self._shutdown()
+
+    def _spawn(self, candidate: bool) -> tuple[RunnerProcess, dict[str, object]]:
+        args = ["--parent-pid", str(os.getpid()), "--master-pid", str(self.args.master_pid),
+                "--default-grace", str(self.args.default_grace)]
+        popen, reports = spawn_reporting_child("scheduler_proc.runner", args + (["--candidate"] if candidate else []))
+        runner = RunnerProcess(popen, reports)
+        report = wait_report(reports, self.settings.start_timeout, self._stopping)
+        reports.close()
+        if report is None:
+            if runner.alive():
+                runner.popen.kill()
+            runner.popen.wait()
+            report = {"event": "invalid", "message": (
+                f"the scheduler runner (pid {runner.pid}) {describe_exit(runner.popen.returncode)} "
+                f"before it loaded SCHEDULER_JOBS={self.settings.jobs_ref!r} "
+                f"(SCHEDULER_START_TIMEOUT is {self.settings.start_timeout:g}s); see the log above")}
+        return runner, report
+
+    def _watch_active(self) -> None:
+        if self.active is not None and not self.active.alive():
+            lived = time.monotonic() - self.active.started
+            self.failures = 0 if lived >= _STABLE_AFTER else self.failures + 1
+            delay = self._backoff()
+            log.error("scheduler runner (pid %d) %s; restarting it in %gs",
+                      self.active.pid, describe_exit(self.active.popen.returncode), delay)
+            self.active = None
+            self.restart_at = time.monotonic() + delay
+        if self.active is None and time.monotonic() >= self.restart_at and not self._stopping():
+            runner, report = self._spawn(candidate=False)
+            if report.get("event") == "valid":
+                self.active = runner
+                log.info("scheduler runner restarted (pid %d)", runner.pid)
+            else:
+                self.failures += 1
+                delay = self._backoff()
+                log.error("scheduler runner cannot start: %s; trying again in %gs", report.get("message"), delay)
+                self.restart_at = time.monotonic() + delay
+
+    def _backoff(self) -> float:
+        return min(self.settings.restart_backoff_max, _FIRST_RESTART_DELAY * 2 ** max(0, self.failures - 1))
+
+    def _reload(self) -> None:
+        log.info("reload: loading SCHEDULER_JOBS=%r in a new runner before replacing the old one",
+                 self.settings.jobs_ref)
+        candidate, report = self._spawn(candidate=True)
+        if report.get("event") != "valid":
+            log.error("reload rejected, the running scheduler keeps the previous jobs: %s", report.get("message"))
+            return
+        old, self.active = self.active, candidate
+        if old is not None:
+            log.info("reload: runner pid %d hands over to pid %d once its running jobs end",
+                     old.pid, candidate.pid)
+            old.signal(signal.SIGTERM)
+            old.retired_at = time.monotonic()
+            self.retiring.append(old)
+
+    def _reap_retiring(self) -> None:
+        """Forget retired runners that exited; kill those that outlived their grace."""
+        for old in list(self.retiring):
+            if not old.alive():
+                self.retiring.remove(old)
+            elif old.retired_at is not None and time.monotonic() - old.retired_at > self.grace + _KILL_MARGIN:
+                log.error("retired scheduler runner (pid %d) outlived its stop grace; killing it", old.pid)
+                old.signal(signal.SIGKILL)
+
+    def _shutdown(self) -> int:
+        orphaned = self._orphaned()
+        grace = min(self.grace, ORPHAN_GRACE) if orphaned else self.grace
+        log.info("scheduler supervisor stopping (%s)",
+                 "gunicorn master is gone" if orphaned else "stop requested")
+        runners = [r for r in [self.active, *self.retiring] if r is not None]
+        for runner in runners:
+            runner.signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace + _KILL_MARGIN
+        for runner in runners:
+            try:
+                runner.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("scheduler runner (pid %d) did not stop within %gs; killing it",
+                          runner.pid, grace + _KILL_MARGIN)
+                runner.popen.kill()
+                runner.popen.wait()
+        return 0
+
+    def _orphaned(self) -> bool:
+        return os.getppid() != self.args.master_pid
+
+    def _stopping(self) -> bool:
+        return self.flags.stop.is_set() or self._orphaned()
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.supervisor")
+    parser.add_argument("--master-pid", type=int, required=True)
+    parser.add_argument("--report-fd", type=int, required=True)
+    parser.add_argument("--default-grace", type=float, required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; reports the first runner's verdict to the master, then supervises."""
+    args = _parse_args(argv)
+    flags = SignalFlags()
+    if not die_with_parent(args.master_pid):
+        return 0
+    try:
+        settings = Settings.from_env()
+    except SchedulerError as exc:
+        send_report(args.report_fd, "invalid", message=str(exc))
+        return 2
+    configure_logging(settings.log_level)
+    supervisor = Supervisor(settings, args, flags)
+    report = supervisor.start()
+    send_report(args.report_fd, str(report.get("event")), message=report.get("message"))
+    os.close(args.report_fd)
+    if report.get("event") != "valid":
+        return 2
+    log.info("scheduler supervisor (pid %d) runs runner pid %d for gunicorn master %d",
+             os.getpid(), supervisor.active.pid if supervisor.active else 0, args.master_pid)
+    return supervisor.loop()
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except BaseException:  # never let an exit status of 3 or 4 reach gunicorn
+        logging.getLogger("scheduler.supervisor").exception("scheduler supervisor failed")
+        code = 1
+    logging.shutdown()
+    os._exit(code if code not in (3, 4) else 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,26 +28,38 @@ class Engine:
     scheduler ran are caught up if they are still within the job's misfire grace.
     """
 
-    def __init__(self, jobs: Jobs, ledger: Ledger, node: str, default_misfire_grace: float,
-                 max_workers: int, may_dispatch: Callable[[], Term | None]) -> None:
+    def __init__(
+        self,
+        jobs: Jobs,
+        ledger: Ledger,
+        node: str,
+        default_misfire_grace: float,
+        max_workers: int,
+        may_dispatch: Callable[[], Term | None],
+    ) -> None:
         self.specs = {spec.id: spec for spec in jobs}
         self._ledger = ledger
         self._default_grace = default_misfire_grace
         self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch)
         self._scheduler = BackgroundScheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             executors={"default": FireExecutor(self.runner, max_workers)},
         )
         self._started = False
 
     def start(self) -> None:
         """Add every job (resuming from the ledger) and start the scheduler thread."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for spec in self.specs.values():
             self._scheduler.add_job(
-                _never_called, trigger=spec.trigger, id=spec.id, name=spec.id,
-                coalesce=spec.coalesce, max_instances=spec.max_instances,
-                misfire_grace_time=None, next_run_time=self._resume_at(spec, now),
+                _never_called,
+                trigger=spec.trigger,
+                id=spec.id,
+                name=spec.id,
+                coalesce=spec.coalesce,
+                max_instances=spec.max_instances,
+                misfire_grace_time=None,
+                next_run_time=self._resume_at(spec, now),
             )
         self._scheduler.start()
         self._started = True
@@ -61,8 +73,11 @@ class Engine:
             self._scheduler.shutdown(wait=False)
         if self.runner.wait_idle(grace):
             return True
-        log.warning("stop grace of %gs expired with job(s) still running: %s; abandoning them",
-                    grace, ", ".join(self.runner.in_flight()))
+        log.warning(
+            "stop grace of %gs expired with job(s) still running: %s; abandoning them",
+            grace,
+            ", ".join(self.runner.in_flight()),
+        )
         self.runner.abandon_in_flight()
         return False
 
@@ -72,13 +87,15 @@ class Engine:
         for spec in self.specs.values():
             job = self._scheduler.get_job(spec.id) if self._started else None
             state = self.runner.states[spec.id]
-            rows.append({
-                "id": spec.id,
-                "trigger": spec.description,
-                "next_run_at": _iso(job.next_run_time if job else None),
-                "last_run_at": _iso(state.last_run_at),
-                "last_outcome": state.last_outcome,
-            })
+            rows.append(
+                {
+                    "id": spec.id,
+                    "trigger": spec.description,
+                    "next_run_at": _iso(job.next_run_time if job else None),
+                    "last_run_at": _iso(state.last_run_at),
+                    "last_outcome": state.last_outcome,
+                }
+            )
         return rows
 
     def _resume_at(self, spec: JobSpec, now: datetime) -> Any:
@@ -89,12 +106,17 @@ class Engine:
         earliest = now - timedelta(seconds=grace)
         resume: datetime | None = spec.trigger.get_next_fire_time(last, last + timedelta(microseconds=1))
         if resume is not None and resume < earliest:
-            log.warning("job %s: fires from %s until %s were missed while no scheduler ran "
-                        "(older than its misfire grace of %gs)",
-                        spec.id, resume.isoformat(), earliest.isoformat(), grace)
+            log.warning(
+                "job %s: fires from %s until %s were missed while no scheduler ran "
+                "(older than its misfire grace of %gs)",
+                spec.id,
+                resume.isoformat(),
+                earliest.isoformat(),
+                grace,
+            )
             resume = spec.trigger.get_next_fire_time(None, earliest)
         return undefined if resume is None else resume
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat()
+    return None if moment is None else moment.astimezone(UTC).isoformat()

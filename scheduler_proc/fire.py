@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.executors.base import BaseExecutor
@@ -52,9 +52,15 @@ class JobState:
 class FireRunner:
     """Runs fires; knows which are in flight so a stop can wait for them."""
 
-    def __init__(self, specs: dict[str, JobSpec], ledger: Ledger, node: str,
-                 default_misfire_grace: float, may_dispatch: Callable[[], Term | None],
-                 on_finish: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        specs: dict[str, JobSpec],
+        ledger: Ledger,
+        node: str,
+        default_misfire_grace: float,
+        may_dispatch: Callable[[], Term | None],
+        on_finish: Callable[[], None] = lambda: None,
+    ) -> None:
         self._specs = specs
         self._ledger = ledger
         self._node = node
@@ -92,18 +98,26 @@ class FireRunner:
             time.sleep(random.uniform(0, spec.jitter))
         term = self._may_dispatch()
         if term is None:
-            log.info("fire not started job=%s scheduled_at=%s node=%s: not leading",
-                     spec.id, flight.scheduled_at.isoformat(), self._node)
+            log.info(
+                "fire not started job=%s scheduled_at=%s node=%s: not leading",
+                spec.id,
+                flight.scheduled_at.isoformat(),
+                self._node,
+            )
             return
         run_id = uuid.uuid4().hex[:16]
         claim = self._ledger.claim(spec.id, flight.scheduled_at, term.token, self._node, run_id)
         if claim is not ClaimResult.CLAIMED:
-            log.warning("fire refused job=%s scheduled_at=%s node=%s reason=%s",
-                        spec.id, flight.scheduled_at.isoformat(), self._node, claim.value)
+            log.warning(
+                "fire refused job=%s scheduled_at=%s node=%s reason=%s",
+                spec.id,
+                flight.scheduled_at.isoformat(),
+                self._node,
+                claim.value,
+            )
             return
         flight.claimed = True
-        self._execute(spec, RunContext(spec.id, flight.scheduled_at, self._node, term.token,
-                                       run_id, term.is_current))
+        self._execute(spec, RunContext(spec.id, flight.scheduled_at, self._node, term.token, run_id, term.is_current))
 
     def in_flight(self) -> list[str]:
         """Job ids of the fires running now."""
@@ -120,34 +134,59 @@ class FireRunner:
         with self._lock:
             running = [flight for flight in self._in_flight if flight.claimed]
         for flight in running:
-            self._ledger.finish(flight.job_id, flight.scheduled_at, "abandoned",
-                                "the scheduler stopped before the job ended")
+            self._ledger.finish(
+                flight.job_id, flight.scheduled_at, "abandoned", "the scheduler stopped before the job ended"
+            )
 
     def _still_due(self, spec: JobSpec, scheduled_at: datetime) -> bool:
         grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
-        late = (datetime.now(timezone.utc) - scheduled_at).total_seconds()
+        late = (datetime.now(UTC) - scheduled_at).total_seconds()
         if late > grace:
-            log.warning("fire missed job=%s scheduled_at=%s node=%s: %.1fs late, misfire grace is %gs",
-                        spec.id, scheduled_at.isoformat(), self._node, late, grace)
+            log.warning(
+                "fire missed job=%s scheduled_at=%s node=%s: %.1fs late, misfire grace is %gs",
+                spec.id,
+                scheduled_at.isoformat(),
+                self._node,
+                late,
+                grace,
+            )
             return False
         return True
 
     def _execute(self, spec: JobSpec, ctx: RunContext) -> None:
         started = time.monotonic()
-        log.info("fire start job=%s scheduled_at=%s node=%s run_id=%s term=%s",
-                 spec.id, ctx.scheduled_at.isoformat(), ctx.node, ctx.run_id, ctx.fencing_token)
+        log.info(
+            "fire start job=%s scheduled_at=%s node=%s run_id=%s term=%s",
+            spec.id,
+            ctx.scheduled_at.isoformat(),
+            ctx.node,
+            ctx.run_id,
+            ctx.fencing_token,
+        )
         outcome, error = "success", None
         try:
             _call(spec, ctx)
         except BaseException as exc:  # a job must never take the scheduler down
             outcome, error = "error", f"{type(exc).__name__}: {exc}"
-            log.error("fire failed job=%s scheduled_at=%s node=%s run_id=%s\n%s",
-                      spec.id, ctx.scheduled_at.isoformat(), ctx.node, ctx.run_id,
-                      traceback.format_exc().rstrip())
+            log.error(
+                "fire failed job=%s scheduled_at=%s node=%s run_id=%s\n%s",
+                spec.id,
+                ctx.scheduled_at.isoformat(),
+                ctx.node,
+                ctx.run_id,
+                traceback.format_exc().rstrip(),
+            )
         duration = time.monotonic() - started
         self._ledger.finish(spec.id, ctx.scheduled_at, outcome, error)
-        log.info("fire end job=%s scheduled_at=%s node=%s run_id=%s duration=%.3fs outcome=%s",
-                 spec.id, ctx.scheduled_at.isoformat(), ctx.node, ctx.run_id, duration, outcome)
+        log.info(
+            "fire end job=%s scheduled_at=%s node=%s run_id=%s duration=%.3fs outcome=%s",
+            spec.id,
+            ctx.scheduled_at.isoformat(),
+            ctx.node,
+            ctx.run_id,
+            duration,
+            outcome,
+        )
         with self._lock:
             self.states[spec.id] = JobState(ctx.scheduled_at, outcome)
         self._on_finish()

@@ -46,8 +46,9 @@ class HostLock:
     def __enter__(self) -> HostLock:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
     @property
@@ -113,8 +114,12 @@ def read_holder(path: Path) -> Holder | None:
         os.close(fd)
     try:
         record = json.loads(raw)
-        return Holder(pid=int(record["pid"]), node=str(record["node"]), since=float(record["since"]),
-                      master_pid=int(record.get("master_pid", 0)))
+        return Holder(
+            pid=int(record["pid"]),
+            node=str(record["node"]),
+            since=float(record["since"]),
+            master_pid=int(record.get("master_pid", 0)),
+        )
     except (ValueError, KeyError, TypeError):
         return None  # the holder is between truncate and write
 
@@ -130,9 +135,7 @@ def _open_lock_file(path: Path) -> int:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
         os.close(fd)
-        raise HostLockError(
-            f"host lock {path} is not a regular file owned by uid {os.geteuid()}; remove it"
-        )
+        raise HostLockError(f"host lock {path} is not a regular file owned by uid {os.geteuid()}; remove it")
     if stat.S_IMODE(st.st_mode) != 0o600:
         os.fchmod(fd, 0o600)
     return fd

@@ -6,7 +6,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +22,7 @@ F = TypeVar("F", bound=JobFunc)
 _ID_RE = re.compile(r"^[\w.:-]{1,200}$")
 # Intervals count from a fixed anchor so every node computes the same fire times,
 # which is what lets a fire be claimed once under (job id, scheduled time).
-INTERVAL_ANCHOR = datetime(1970, 1, 1, tzinfo=timezone.utc)
+INTERVAL_ANCHOR = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _always_current() -> bool:
@@ -105,10 +105,18 @@ class Jobs:
 
         def register(func: F) -> F:
             job_id = self._job_id(func, id)
-            zone = _zone(job_id, timezone) if timezone is not None else self._timezone
+            zone = _zone(f"job {job_id!r}", timezone) if timezone is not None else self._timezone
             trigger = _crontab_trigger(job_id, crontab, zone)
-            self._add(job_id, func, trigger, f"cron[{crontab}] {zone.key}",
-                      misfire_grace_time, coalesce, max_instances, jitter)
+            self._add(
+                job_id,
+                func,
+                trigger,
+                f"cron[{crontab}] {zone.key}",
+                misfire_grace_time,
+                coalesce,
+                max_instances,
+                jitter,
+            )
             return func
 
         return register
@@ -131,8 +139,7 @@ class Jobs:
             job_id = self._job_id(func, id)
             total = _interval_seconds(job_id, seconds, minutes, hours)
             trigger = IntervalTrigger(seconds=total, start_date=INTERVAL_ANCHOR, timezone="UTC")
-            self._add(job_id, func, trigger, f"every {total:g}s",
-                      misfire_grace_time, coalesce, max_instances, jitter)
+            self._add(job_id, func, trigger, f"every {total:g}s", misfire_grace_time, coalesce, max_instances, jitter)
             return func
 
         return register
@@ -153,16 +160,19 @@ class Jobs:
     def _job_id(self, func: JobFunc, explicit: str | None) -> str:
         if not callable(func):
             raise JobDefinitionError(f"{func!r} is not a function; decorate a def or async def")
-        job_id = explicit if explicit is not None else f"{func.__module__}.{func.__qualname__}"
+        if explicit is None:
+            # Jobs defined inside a function would otherwise carry '<locals>' in their id.
+            job_id = f"{func.__module__}.{func.__qualname__}".replace(".<locals>", "")
+            if not _ID_RE.match(job_id):
+                raise JobDefinitionError(f"{func!r} has no usable default job id ({job_id!r}); pass id=...")
+        else:
+            job_id = explicit
         if not isinstance(job_id, str) or not _ID_RE.match(job_id):
-            raise JobDefinitionError(
-                f"job id {job_id!r} is invalid; use 1-200 letters, digits, '_', '.', ':' or '-'"
-            )
+            raise JobDefinitionError(f"job id {job_id!r} is invalid; use 1-200 letters, digits, '_', '.', ':' or '-'")
         if job_id in self._specs:
             other = self._specs[job_id].func
             raise JobDefinitionError(
-                f"duplicate job id {job_id!r}: {_where(func)} and {_where(other)}; "
-                "give one of them another id=..."
+                f"duplicate job id {job_id!r}: {_where(func)} and {_where(other)}; give one of them another id=..."
             )
         return job_id
 
@@ -183,10 +193,10 @@ class Jobs:
             trigger=trigger,
             description=description,
             misfire_grace_time=_optional_seconds(job_id, "misfire_grace_time", misfire_grace_time)
-            if misfire_grace_time is not None else self._misfire_grace_time,
+            if misfire_grace_time is not None
+            else self._misfire_grace_time,
             coalesce=self._coalesce if coalesce is None else bool(coalesce),
-            max_instances=self._max_instances if max_instances is None
-            else _max_instances(job_id, max_instances),
+            max_instances=self._max_instances if max_instances is None else _max_instances(job_id, max_instances),
             jitter=_optional_seconds(job_id, "jitter", jitter) or 0.0,
             wants_context=_wants_context(job_id, func),
         )
@@ -232,9 +242,7 @@ def _interval_seconds(job_id: str, seconds: float, minutes: float, hours: float)
             raise JobDefinitionError(f"job {job_id!r}: every({name}={value!r}) must be a number >= 0")
     total = timedelta(seconds=seconds, minutes=minutes, hours=hours).total_seconds()
     if total < 0.1:
-        raise JobDefinitionError(
-            f"job {job_id!r}: every() interval of {total:g}s is too short; use at least seconds=1"
-        )
+        raise JobDefinitionError(f"job {job_id!r}: every() interval of {total:g}s is too short; use at least seconds=1")
     return total
 
 
@@ -262,10 +270,11 @@ def _wants_context(job_id: str, func: JobFunc) -> bool:
         raise JobDefinitionError(f"job {job_id!r} takes {len(params)} parameters; {hint}")
     param = params[0]
     annotation = param.annotation
-    named = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) or \
-            named.rsplit(".", 1)[-1] != "RunContext":
-        raise JobDefinitionError(
-            f"job {job_id!r}: parameter {param.name!r} is not annotated RunContext; {hint}"
-        )
+    # Under `from __future__ import annotations` the annotation is a string, possibly quoted twice.
+    named = annotation.strip("'\"") if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if (
+        param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
+        or named.rsplit(".", 1)[-1] != "RunContext"
+    ):
+        raise JobDefinitionError(f"job {job_id!r}: parameter {param.name!r} is not annotated RunContext; {hint}")
     return True

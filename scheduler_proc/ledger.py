@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -20,9 +20,9 @@ from typing import Protocol
 class ClaimResult(enum.Enum):
     """What the ledger said about a fire."""
 
-    CLAIMED = "claimed"      # this node runs it
+    CLAIMED = "claimed"  # this node runs it
     DUPLICATE = "duplicate"  # someone already claimed it: never run it again
-    FENCED = "fenced"        # our leadership term is no longer current
+    FENCED = "fenced"  # our leadership term is no longer current
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ class RunRecord:
 class Ledger(Protocol):
     """What the fire path needs from a ledger, local or Redis."""
 
-    def claim(self, job_id: str, scheduled_at: datetime, fencing_token: int | None,
-              node: str, run_id: str) -> ClaimResult: ...
+    def claim(
+        self, job_id: str, scheduled_at: datetime, fencing_token: int | None, node: str, run_id: str
+    ) -> ClaimResult: ...
 
     def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None: ...
 
@@ -53,12 +54,12 @@ class Ledger(Protocol):
 
 def to_micros(moment: datetime) -> int:
     """A timezone-aware datetime as whole microseconds since the epoch (the claim key)."""
-    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
 _SCHEMA = """
@@ -91,13 +92,13 @@ class LocalLedger:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def claim(self, job_id: str, scheduled_at: datetime, fencing_token: int | None,
-              node: str, run_id: str) -> ClaimResult:
+    def claim(
+        self, job_id: str, scheduled_at: datetime, fencing_token: int | None, node: str, run_id: str
+    ) -> ClaimResult:
         now = time.time()
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at) VALUES (?, ?, ?, ?, ?)",
                 (job_id, to_micros(scheduled_at), run_id, node, now),
             )
             if now - self._last_prune > 60:
@@ -108,16 +109,13 @@ class LocalLedger:
     def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE fires SET outcome = ?, error = ?, finished_at = ? "
-                "WHERE job_id = ? AND scheduled_us = ?",
+                "UPDATE fires SET outcome = ?, error = ?, finished_at = ? WHERE job_id = ? AND scheduled_us = ?",
                 (outcome, error, time.time(), job_id, to_micros(scheduled_at)),
             )
 
     def last_claimed(self, job_id: str) -> datetime | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT MAX(scheduled_us) FROM fires WHERE job_id = ?", (job_id,)
-            ).fetchone()
+            row = self._db.execute("SELECT MAX(scheduled_us) FROM fires WHERE job_id = ?", (job_id,)).fetchone()
         return None if row is None or row[0] is None else from_micros(int(row[0]))
 
     def last_runs(self) -> dict[str, RunRecord]:
@@ -127,10 +125,7 @@ class LocalLedger:
                 "JOIN (SELECT job_id, MAX(scheduled_us) AS s FROM fires GROUP BY job_id) m "
                 "ON f.job_id = m.job_id AND f.scheduled_us = m.s"
             ).fetchall()
-        return {
-            row[0]: RunRecord(row[0], from_micros(int(row[1])), row[2], row[3], row[4])
-            for row in rows
-        }
+        return {row[0]: RunRecord(row[0], from_micros(int(row[1])), row[2], row[3], row[4]) for row in rows}
 
     def close(self) -> None:
         with self._lock:

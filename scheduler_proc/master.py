@@ -6,6 +6,7 @@ the jobs module, never starts a thread, and never runs a job.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -24,8 +25,7 @@ from scheduler_proc.settings import Settings, unknown_variable_warnings
 
 # Variables that describe the master's own sockets and service manager link; the
 # scheduler must not inherit them (it would look like a second gunicorn to systemd).
-_PRIVATE_TO_MASTER = ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-                      "GUNICORN_FD", "GUNICORN_PID")
+_PRIVATE_TO_MASTER = ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "GUNICORN_FD", "GUNICORN_PID")
 _EXIT_MARGIN = 5.0
 
 
@@ -62,10 +62,8 @@ class SupervisorHandle:
 
     def kill_group(self) -> None:
         """SIGKILL the supervisor's whole session: runners and anything jobs started."""
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def close(self) -> None:
         os.close(self.pidfd)
@@ -97,9 +95,14 @@ class MasterSide:
         self.handle, report = self._spawn(server, settings, wait=True)
         if report is None or report.get("event") != "valid":
             self._stop(server, fast=True)
-            message = report.get("message") if report else (
-                "the scheduler supervisor did not report within "
-                f"{settings.start_timeout + _EXIT_MARGIN:g}s; see the log above")
+            message = (
+                report.get("message")
+                if report
+                else (
+                    "the scheduler supervisor did not report within "
+                    f"{settings.start_timeout + _EXIT_MARGIN:g}s; see the log above"
+                )
+            )
             _refuse(server, str(message))
         server.log.info("scheduler: supervisor pid %d started; jobs from %s", self.handle.pid, settings.jobs_ref)
 
@@ -144,7 +147,9 @@ class MasterSide:
         popen, reports = spawn_reporting_child(
             "scheduler_proc.supervisor",
             ["--master-pid", str(os.getpid()), "--default-grace", str(self.grace)],
-            new_session=True, env=env, cwd=Path(server.cfg.chdir),
+            new_session=True,
+            env=env,
+            cwd=Path(server.cfg.chdir),
         )
         handle = SupervisorHandle(popen, os.pidfd_open(popen.pid))
         report = wait_report(reports, settings.start_timeout + _EXIT_MARGIN) if wait else None
@@ -158,18 +163,15 @@ class MasterSide:
         handle.request_stop()
         timeout = 0.0 if fast else self.grace + _EXIT_MARGIN
         if not handle.wait(timeout) and not fast:
-            server.log.error("scheduler: supervisor pid %d did not stop within %gs; killing it",
-                             handle.pid, timeout)
+            server.log.error("scheduler: supervisor pid %d did not stop within %gs; killing it", handle.pid, timeout)
         handle.kill_group()
         handle.wait(1.0)
         handle.close()
 
 
 def _kill(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _refuse(server: Arbiter, message: str) -> NoReturn:

@@ -115,8 +115,11 @@ def spawn_reporting_child(
     try:
         child = subprocess.Popen(
             [sys.executable, "-m", module, *args, "--report-fd", str(write_fd)],
-            pass_fds=(write_fd,), close_fds=True, start_new_session=new_session,
-            env=None if env is None else dict(env), cwd=cwd,
+            pass_fds=(write_fd,),
+            close_fds=True,
+            start_new_session=new_session,
+            env=None if env is None else dict(env),
+            cwd=cwd,
         )
     except BaseException:
         os.close(read_fd)
@@ -126,8 +129,9 @@ def spawn_reporting_child(
     return child, ReportReader(read_fd)
 
 
-def wait_report(reader: ReportReader, timeout: float,
-                interrupted: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+def wait_report(
+    reader: ReportReader, timeout: float, interrupted: Callable[[], bool] = lambda: False
+) -> dict[str, Any] | None:
     """The first report from a child, or None if it closed the pipe, time ran out, or we were interrupted."""
     deadline = time.monotonic() + timeout
     while not interrupted():

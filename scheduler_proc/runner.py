@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from scheduler_proc.engine import Engine
 from scheduler_proc.errors import SchedulerError
@@ -35,10 +36,21 @@ ORPHAN_GRACE = 2.0
 _TOUCH_EVERY = 60.0
 
 
+@dataclass(frozen=True)
+class RunnerArgs:
+    """What the supervisor tells a runner on its command line."""
+
+    parent_pid: int
+    master_pid: int
+    report_fd: int
+    default_grace: float
+    candidate: bool
+
+
 class Runner:
     """Standby until the host lock is ours, then an :class:`Engine` until told to stop."""
 
-    def __init__(self, settings: Settings, jobs: Jobs, args: argparse.Namespace, flags: SignalFlags) -> None:
+    def __init__(self, settings: Settings, jobs: Jobs, args: RunnerArgs, flags: SignalFlags) -> None:
         self.settings = settings
         self.jobs = jobs
         self.args = args
@@ -66,8 +78,9 @@ class Runner:
     def _step(self, ledger: LocalLedger) -> None:
         if self.lock.held:
             if not self.lock.still_valid():
-                log.error("host lock %s was removed or replaced on disk; pausing jobs and taking it again",
-                          self.lock.path)
+                log.error(
+                    "host lock %s was removed or replaced on disk; pausing jobs and taking it again", self.lock.path
+                )
                 self._stop_engine(self._grace())
                 self.lock.release()
             elif time.monotonic() - self._touched > _TOUCH_EVERY:
@@ -75,18 +88,28 @@ class Runner:
                 self._touched = time.monotonic()
             return
         if self.lock.try_acquire():
-            log.info("host lock %s taken by pid %d (node %s); running %d job(s)",
-                     self.lock.path, os.getpid(), self.settings.node_id, len(self.jobs))
+            log.info(
+                "host lock %s taken by pid %d (node %s); running %d job(s)",
+                self.lock.path,
+                os.getpid(),
+                self.settings.node_id,
+                len(self.jobs),
+            )
             self._touched = time.monotonic()
-            self.engine = Engine(self.jobs, ledger, self.settings.node_id, self.settings.misfire_grace,
-                                 self.settings.max_workers, self._may_dispatch)
+            self.engine = Engine(
+                self.jobs,
+                ledger,
+                self.settings.node_id,
+                self.settings.misfire_grace,
+                self.settings.max_workers,
+                self._may_dispatch,
+            )
             self.engine.start()
             return
         holder = read_holder(self.lock.path)
         if holder is not None and holder.pid != self._waiting_on:
             self._waiting_on = holder.pid
-            log.info("host lock %s is held by %s; this scheduler waits as standby",
-                     self.lock.path, holder.describe())
+            log.info("host lock %s is held by %s; this scheduler waits as standby", self.lock.path, holder.describe())
 
     def _may_dispatch(self) -> Term | None:
         if self.flags.stop.is_set() or not self.lock.still_valid():
@@ -102,8 +125,13 @@ class Runner:
 
     def _stop(self) -> int:
         grace = self._grace()
-        reason = "its supervisor is gone" if self._orphaned() else \
-            f"signal {signal.Signals(self.flags.stop_signal).name}" if self.flags.stop_signal else "stop"
+        reason = (
+            "its supervisor is gone"
+            if self._orphaned()
+            else f"signal {signal.Signals(self.flags.stop_signal).name}"
+            if self.flags.stop_signal
+            else "stop"
+        )
         log.info("scheduler stopping (%s): no new fires; waiting up to %gs for running jobs", reason, grace)
         clean = self._stop_engine(grace)
         log.info("scheduler stopped (pid %d)", os.getpid())
@@ -125,18 +153,20 @@ class Runner:
 
 
 def _idle_jobs(jobs: Jobs) -> list[dict[str, object]]:
-    return [{"id": spec.id, "trigger": spec.description, "next_run_at": None,
-             "last_run_at": None, "last_outcome": None} for spec in jobs]
+    return [
+        {"id": spec.id, "trigger": spec.description, "next_run_at": None, "last_run_at": None, "last_outcome": None}
+        for spec in jobs
+    ]
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+def _parse_args(argv: list[str] | None) -> RunnerArgs:
     parser = argparse.ArgumentParser(prog="python -m scheduler_proc.runner")
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--master-pid", type=int, required=True)
     parser.add_argument("--report-fd", type=int, required=True)
     parser.add_argument("--default-grace", type=float, required=True)
     parser.add_argument("--candidate", action="store_true", help="a reload candidate: quiet until it leads")
-    return parser.parse_args(argv)
+    return RunnerArgs(**vars(parser.parse_args(argv)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,11 +22,12 @@ def ensure_private_dir(path: Path, setting: str) -> Path:
         _create(path, setting)
         st = os.lstat(path)
     except OSError as exc:
-        raise LockDirError(f"{setting}={str(path)!r} cannot be checked ({exc.strerror}); use another directory") from None
+        raise LockDirError(
+            f"{setting}={str(path)!r} cannot be checked ({exc.strerror}); use another directory"
+        ) from None
     if stat.S_ISLNK(st.st_mode):
         raise LockDirError(
-            f"{setting}={str(path)!r} is a symlink to {os.readlink(path)!r}; "
-            "point the setting at the real directory"
+            f"{setting}={str(path)!r} is a symlink to {os.readlink(path)!r}; point the setting at the real directory"
         )
     if not stat.S_ISDIR(st.st_mode):
         raise LockDirError(f"{setting}={str(path)!r} is not a directory; point it at a directory")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -45,7 +46,5 @@ def read_status(path: Path) -> dict[str, Any] | None:
 
 def remove_status(path: Path) -> None:
     """Remove a status file if it exists."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -57,10 +56,19 @@ class RunnerProcess:
             self.popen.send_signal(sig)
 
 
+@dataclass(frozen=True)
+class SupervisorArgs:
+    """What the master tells the supervisor on its command line."""
+
+    master_pid: int
+    report_fd: int
+    default_grace: float
+
+
 class Supervisor:
     """Restarts a dead runner with backoff; on HUP starts a validated replacement first."""
 
-    def __init__(self, settings: Settings, args: argparse.Namespace, flags: SignalFlags) -> None:
+    def __init__(self, settings: Settings, args: SupervisorArgs, flags: SignalFlags) -> None:
         self.settings = settings
         self.args = args
         self.flags = flags
@@ -88,8 +96,14 @@ class Supervisor:
         return self._shutdown()
 
     def _spawn(self, candidate: bool) -> tuple[RunnerProcess, dict[str, object]]:
-        args = ["--parent-pid", str(os.getpid()), "--master-pid", str(self.args.master_pid),
-                "--default-grace", str(self.args.default_grace)]
+        args = [
+            "--parent-pid",
+            str(os.getpid()),
+            "--master-pid",
+            str(self.args.master_pid),
+            "--default-grace",
+            str(self.args.default_grace),
+        ]
         popen, reports = spawn_reporting_child("scheduler_proc.runner", args + (["--candidate"] if candidate else []))
         runner = RunnerProcess(popen, reports)
         report = wait_report(reports, self.settings.start_timeout, self._stopping)
@@ -98,10 +112,14 @@ class Supervisor:
             if runner.alive():
                 runner.popen.kill()
             runner.popen.wait()
-            report = {"event": "invalid", "message": (
-                f"the scheduler runner (pid {runner.pid}) {describe_exit(runner.popen.returncode)} "
-                f"before it loaded SCHEDULER_JOBS={self.settings.jobs_ref!r} "
-                f"(SCHEDULER_START_TIMEOUT is {self.settings.start_timeout:g}s); see the log above")}
+            report = {
+                "event": "invalid",
+                "message": (
+                    f"the scheduler runner (pid {runner.pid}) {describe_exit(runner.popen.returncode)} "
+                    f"before it loaded SCHEDULER_JOBS={self.settings.jobs_ref!r} "
+                    f"(SCHEDULER_START_TIMEOUT is {self.settings.start_timeout:g}s); see the log above"
+                ),
+            }
         return runner, report
 
     def _watch_active(self) -> None:
@@ -109,8 +127,12 @@ class Supervisor:
             lived = time.monotonic() - self.active.started
             self.failures = 0 if lived >= _STABLE_AFTER else self.failures + 1
             delay = self._backoff()
-            log.error("scheduler runner (pid %d) %s; restarting it in %gs",
-                      self.active.pid, describe_exit(self.active.popen.returncode), delay)
+            log.error(
+                "scheduler runner (pid %d) %s; restarting it in %gs",
+                self.active.pid,
+                describe_exit(self.active.popen.returncode),
+                delay,
+            )
             self.active = None
             self.restart_at = time.monotonic() + delay
         if self.active is None and time.monotonic() >= self.restart_at and not self._stopping():
@@ -125,19 +147,19 @@ class Supervisor:
                 self.restart_at = time.monotonic() + delay
 
     def _backoff(self) -> float:
-        return min(self.settings.restart_backoff_max, _FIRST_RESTART_DELAY * 2 ** max(0, self.failures - 1))
+        return min(self.settings.restart_backoff_max, _FIRST_RESTART_DELAY * 2.0 ** max(0, self.failures - 1))
 
     def _reload(self) -> None:
-        log.info("reload: loading SCHEDULER_JOBS=%r in a new runner before replacing the old one",
-                 self.settings.jobs_ref)
+        log.info(
+            "reload: loading SCHEDULER_JOBS=%r in a new runner before replacing the old one", self.settings.jobs_ref
+        )
         candidate, report = self._spawn(candidate=True)
         if report.get("event") != "valid":
             log.error("reload rejected, the running scheduler keeps the previous jobs: %s", report.get("message"))
             return
         old, self.active = self.active, candidate
         if old is not None:
-            log.info("reload: runner pid %d hands over to pid %d once its running jobs end",
-                     old.pid, candidate.pid)
+            log.info("reload: runner pid %d hands over to pid %d once its running jobs end", old.pid, candidate.pid)
             old.signal(signal.SIGTERM)
             old.retired_at = time.monotonic()
             self.retiring.append(old)
@@ -154,8 +176,7 @@ class Supervisor:
     def _shutdown(self) -> int:
         orphaned = self._orphaned()
         grace = min(self.grace, ORPHAN_GRACE) if orphaned else self.grace
-        log.info("scheduler supervisor stopping (%s)",
-                 "gunicorn master is gone" if orphaned else "stop requested")
+        log.info("scheduler supervisor stopping (%s)", "gunicorn master is gone" if orphaned else "stop requested")
         runners = [r for r in [self.active, *self.retiring] if r is not None]
         for runner in runners:
             runner.signal(signal.SIGTERM)
@@ -164,8 +185,9 @@ class Supervisor:
             try:
                 runner.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.error("scheduler runner (pid %d) did not stop within %gs; killing it",
-                          runner.pid, grace + _KILL_MARGIN)
+                log.error(
+                    "scheduler runner (pid %d) did not stop within %gs; killing it", runner.pid, grace + _KILL_MARGIN
+                )
                 runner.popen.kill()
                 runner.popen.wait()
         return 0
@@ -177,12 +199,12 @@ class Supervisor:
         return self.flags.stop.is_set() or self._orphaned()
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+def _parse_args(argv: list[str] | None) -> SupervisorArgs:
     parser = argparse.ArgumentParser(prog="python -m scheduler_proc.supervisor")
     parser.add_argument("--master-pid", type=int, required=True)
     parser.add_argument("--report-fd", type=int, required=True)
     parser.add_argument("--default-grace", type=float, required=True)
-    return parser.parse_args(argv)
+    return SupervisorArgs(**vars(parser.parse_args(argv)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     os.close(args.report_fd)
     if report.get("event") != "valid":
         return 2
-    log.info("scheduler supervisor (pid %d) runs runner pid %d for gunicorn master %d",
-             os.getpid(), supervisor.active.pid if supervisor.active else 0, args.master_pid)
+    log.info(
+        "scheduler supervisor (pid %d) runs runner pid %d for gunicorn master %d",
+        os.getpid(),
+        supervisor.active.pid if supervisor.active else 0,
+        args.master_pid,
+    )
     return supervisor.loop()
 
 

@@ -27,10 +27,7 @@ def host_status(settings: Settings, master_pid: int) -> dict[str, Any]:
     own = read_status(settings.status_path(master_pid))
     holder = read_holder(settings.lock_path)
     active = read_status(settings.status_path(holder.master_pid)) if holder else None
-    if not settings.enabled:
-        role = "disabled"
-    else:
-        role = str(own["role"]) if own else "stopped"
+    role = "disabled" if not settings.enabled else str(own["role"]) if own else "stopped"
     source = active or own or {}
     return {
         "node": settings.node_id,

@@ -1,0 +1,36 @@
+"""Fixtures: simulated hosts (real gunicorn masters) that are always cleaned up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import Host
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Host]]:
+    """Factory of hosts; on failure prints every host's output; kills all our processes after."""
+    made: list[Host] = []
+
+    def make(name: str = "node-a", jobs: str = "ticker:jobs", **kwargs: Any) -> Host:
+        host = Host(tmp_path, name, jobs, **kwargs)
+        made.append(host)
+        return host
+
+    yield make
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for host in made:
+            print(f"\n===== {host.name} output =====\n{host.output()}")
+    for host in made:
+        host.kill_everything()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

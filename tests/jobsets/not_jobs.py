@@ -1,0 +1,1 @@
+jobs = ["not", "a", "Jobs"]

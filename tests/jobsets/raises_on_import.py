@@ -1,0 +1,4 @@
+from scheduler_proc import Jobs
+
+jobs = Jobs()
+CONFIG = {}["missing-key"]

@@ -1,0 +1,245 @@
+"""Test harness: real gunicorn masters on loopback, waited on by conditions, never by sleeps."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBSETS = Path(__file__).resolve().parent / "jobsets"
+# The console script, as users run it: `python -m gunicorn` re-executes on USR2 with
+# gunicorn's package directory first on sys.path, where gunicorn/app shadows our app.
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_fires(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines test jobs append, one per run."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def proc_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def pids_with_marker(marker: str) -> list[int]:
+    """Every live process whose environment carries ``marker`` (ours, whatever its parent)."""
+    found = []
+    needle = f"KIT_TEST_ID={marker}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0") and alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def scheduler_pids(marker: str, role: str) -> list[int]:
+    """pids of our supervisor (role='supervisor') or runner (role='runner') processes."""
+    return [pid for pid in pids_with_marker(marker) if f"scheduler_proc.{role}" in proc_cmdline(pid)]
+
+
+class Host:
+    """One simulated host: a gunicorn master with its own node id, lock dir and state dir."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        jobs: str,
+        env: dict[str, str] | None = None,
+        workers: int = 2,
+        worker_class: str = "uvicorn_worker.UvicornWorker",
+        lock_dir: Path | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.dir = tmp / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.marker = uuid.uuid4().hex
+        self.log_path = self.dir / "gunicorn.log"
+        self.pidfile = self.dir / "gunicorn.pid"
+        self.fire_log = tmp / "fires.jsonl"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")},
+            "KIT_TEST_ID": self.marker,
+            "PYTHONPATH": os.pathsep.join([str(JOBSETS), str(ROOT)]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "SCHEDULER_JOBS": jobs,
+            "SCHEDULER_NODE_ID": name,
+            "SCHEDULER_LOCK_DIR": str(lock_dir or self.dir / "run"),
+            "SCHEDULER_STATE_DIR": str(self.dir / "state"),
+            "FIRE_LOG": str(self.fire_log),
+            "WEB_CONCURRENCY": str(workers),
+            "WORKER_CLASS": worker_class,
+            "BIND": f"127.0.0.1:{self.port}",
+            "GRACEFUL_TIMEOUT": "10",
+            **(env or {}),
+        }
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Host:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [GUNICORN, "-c", "gunicorn.conf.py", "-p", str(self.pidfile), *self.extra_args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def start_and_wait(self, role: str = "leader", timeout: float = 20) -> Host:
+        self.start()
+        self.wait_role(role, timeout)
+        return self
+
+    def wait_exit(self, timeout: float) -> int:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.name}: gunicorn still running after {timeout}s\n{self.output()}") from None
+
+    def kill_everything(self) -> None:
+        for pid in pids_with_marker(self.marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    # -- observation -----------------------------------------------------------------------
+    @property
+    def master_pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.master_pid, sig)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def count_lines(self, pattern: str) -> int:
+        return len(re.findall(pattern, self.output()))
+
+    def wait_log(self, pattern: str, timeout: float = 10, count: int = 1) -> None:
+        wait_for(lambda: self.count_lines(pattern) >= count, timeout, f"{self.name} log to show {pattern!r}")
+
+    def get(self, path: str, timeout: float = 2.0) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=timeout)
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            response = self.get("/scheduler/status")
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def wait_role(self, role: str, timeout: float = 20) -> dict[str, Any]:
+        def ready() -> dict[str, Any] | None:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"{self.name}: gunicorn exited early\n{self.output()}")
+            status = self.status()
+            return status if status and status["role"] == role else None
+
+        try:
+            return wait_for(ready, timeout, f"{self.name} scheduler role {role}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.output()}") from None
+
+    def runner_pids(self) -> list[int]:
+        return scheduler_pids(self.marker, "runner")
+
+    def supervisor_pids(self) -> list[int]:
+        return scheduler_pids(self.marker, "supervisor")
+
+    def worker_pids(self) -> list[int]:
+        return sorted(
+            pid
+            for pid in pids_with_marker(self.marker)
+            if pid != self.master_pid and "gunicorn" in proc_cmdline(pid) and _ppid(pid) == self.master_pid
+        )
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def fires_by_second(fires: list[dict[str, Any]], job: str = "tick") -> dict[str, list[dict[str, Any]]]:
+    by: dict[str, list[dict[str, Any]]] = {}
+    for fire in fires:
+        if fire["job"] == job:
+            by.setdefault(fire["scheduled_at"], []).append(fire)
+    return by
+
+
+def assert_no_duplicates(fires: list[dict[str, Any]], job: str = "tick") -> None:
+    doubled = {k: v for k, v in fires_by_second(fires, job).items() if len(v) > 1}
+    assert not doubled, f"fires run more than once: {doubled}"
+
+
+def assert_no_gaps(fires: list[dict[str, Any]], job: str = "tick", period: float = 1.0) -> None:
+    from datetime import datetime
+
+    times = sorted(datetime.fromisoformat(k) for k in fires_by_second(fires, job))
+    gaps = [
+        (a.isoformat(), b.isoformat()) for a, b in itertools.pairwise(times) if (b - a).total_seconds() > period * 1.5
+    ]
+    assert not gaps, f"fires lost between: {gaps}"

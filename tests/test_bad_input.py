@@ -1,0 +1,110 @@
+"""Bad input stops gunicorn before it serves, with one clear message and no traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from support import Host, wait_for
+
+CASES = {
+    "crontab fields": ("bad_cron:jobs", {}, r"job 'bad_cron.cleanup': invalid crontab '\*/61 \* \* \*'; use 5 fields"),
+    "crontab value": ("bad_cron_value:jobs", {}, r"job 'bad_cron_value.cleanup': invalid crontab '\*/5 25 \* \* \*'"),
+    "timezone": ("bad_tz:jobs", {}, r"job 'bad_tz.report': unknown timezone 'Europe/Atlantis'; use an IANA name"),
+    "duplicate id": ("dup_id:jobs", {}, r"duplicate job id 'sync': second \(.*dup_id.py:\d+\) and first"),
+    "signature": ("bad_sig:jobs", {}, r"job 'bad_sig.needs_args': parameter 'user_id' is not annotated RunContext"),
+    "missing module": (
+        "no_such_module:jobs",
+        {},
+        r"SCHEDULER_JOBS='no_such_module:jobs': module 'no_such_module' not found",
+    ),
+    "module raises": (
+        "raises_on_import:jobs",
+        {},
+        r"importing the module raised KeyError: 'missing-key' at .*raises_on_import.py:4",
+    ),
+    "missing attribute": ("ticker:scheduler", {}, r"module 'ticker' has no attribute 'scheduler'"),
+    "not a Jobs": ("not_jobs:jobs", {}, r"'jobs' is a list, not a scheduler_proc.Jobs"),
+    "jobs ref syntax": ("ticker", {}, r"SCHEDULER_JOBS='ticker' is invalid: use package.module:attribute"),
+    "numeric setting": (
+        "ticker:jobs",
+        {"SCHEDULER_STOP_GRACE": "soon"},
+        r"SCHEDULER_STOP_GRACE='soon' is invalid: use a number of seconds from 0 to 86400",
+    ),
+    "integer setting": (
+        "ticker:jobs",
+        {"SCHEDULER_MAX_WORKERS": "0"},
+        r"SCHEDULER_MAX_WORKERS='0' is invalid: use a whole number from 1 to 1000",
+    ),
+}
+
+
+def _assert_refused(host: Host, expected: str) -> None:
+    host.start()
+    code = host.wait_exit(30)
+    output = host.output()
+    assert code != 0
+    assert re.search(r"Error: scheduler: .*" + expected, output), output
+    assert "Listening at" not in output, "gunicorn started serving"
+    assert "Traceback" not in output
+    assert not host.runner_pids() and not host.supervisor_pids()
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_bad_jobs_or_setting_refuses_to_start(hosts, case: str) -> None:
+    jobs, env, expected = CASES[case]
+    _assert_refused(hosts(jobs=jobs, env=env), expected)
+
+
+def test_lock_dir_symlink_is_refused(hosts, tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    _assert_refused(hosts(lock_dir=link), r"SCHEDULER_LOCK_DIR='.*/link' is a symlink to '.*/real'")
+
+
+def test_lock_dir_writable_by_others_is_refused(hosts, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    _assert_refused(
+        hosts(lock_dir=shared),
+        r"SCHEDULER_LOCK_DIR='.*/shared' is writable by others \(mode 0777\); "
+        r"run `chmod 700 .*/shared`",
+    )
+
+
+def test_lock_dir_not_writable_is_refused(hosts, tmp_path: Path) -> None:
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    os.chmod(readonly, 0o500)
+    _assert_refused(hosts(lock_dir=readonly), r"SCHEDULER_LOCK_DIR='.*/readonly' is not writable \(mode 0500\)")
+
+
+def test_unknown_setting_warns_with_did_you_mean(hosts) -> None:
+    host = hosts(env={"SCHEDULER_NODEID": "typo"}).start_and_wait()
+    assert "unknown setting SCHEDULER_NODEID is ignored; did you mean SCHEDULER_NODE_ID?" in host.output()
+
+
+def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Path) -> None:
+    marker = tmp_path / "crash-now"
+    host = hosts(
+        jobs="crashloop:jobs", env={"CRASH_MARKER": str(marker), "SCHEDULER_RESTART_BACKOFF_MAX": "4"}
+    ).start_and_wait()
+    marker.touch()
+    [runner] = host.runner_pids()
+    os.kill(runner, signal.SIGKILL)
+    started = time.monotonic()
+    host.wait_log(r"scheduler runner cannot start: .* exited with status 1 before it loaded", timeout=10, count=3)
+    elapsed = time.monotonic() - started
+    attempts = host.count_lines("scheduler runner cannot start")
+    # 0.5 + 1 + 2 + 4 + 4 ... seconds between attempts: a spinning loop would make hundreds.
+    assert attempts <= 2 + elapsed / 2, (attempts, elapsed)
+    assert re.search(r"trying again in 4s", host.output()) or elapsed < 7
+    wait_for(lambda: host.process is not None and host.process.poll() is None, 1, "gunicorn to keep serving")
+    assert host.get("/healthz").status_code == 200

@@ -1,0 +1,203 @@
+"""Pure logic: the job registry, settings, the host lock, the local ledger and catch-up."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler_proc import JobDefinitionError, Jobs, RunContext
+from scheduler_proc.engine import Engine
+from scheduler_proc.errors import SettingsError
+from scheduler_proc.fire import FireRunner, Term
+from scheduler_proc.hostlock import HostLock, read_holder
+from scheduler_proc.ledger import ClaimResult, LocalLedger
+from scheduler_proc.settings import Settings, unknown_variable_warnings
+
+UTC = UTC
+
+
+def test_job_ids_default_to_module_and_function_and_options_have_defaults() -> None:
+    jobs = Jobs()
+
+    @jobs.cron("*/5 * * * *")
+    def cleanup() -> None: ...
+
+    @jobs.every(minutes=2, id="sync", coalesce=True, max_instances=2, misfire_grace_time=5)
+    async def sync(ctx: RunContext) -> None: ...
+
+    spec = jobs.get(f"{__name__}.test_job_ids_default_to_module_and_function_and_options_have_defaults.cleanup")
+    assert spec is not None and not spec.wants_context and not spec.coalesce and spec.max_instances == 1
+    assert spec.description == "cron[*/5 * * * *] UTC"
+    sync_spec = jobs.get("sync")
+    assert sync_spec is not None and sync_spec.wants_context and sync_spec.is_async
+    assert (sync_spec.coalesce, sync_spec.max_instances, sync_spec.misfire_grace_time) == (True, 2, 5.0)
+
+
+def test_intervals_are_anchored_so_every_node_computes_the_same_fires() -> None:
+    jobs = Jobs()
+
+    @jobs.every(minutes=5, id="five")
+    def five() -> None: ...
+
+    spec = jobs.get("five")
+    assert spec is not None
+    now = datetime(2026, 11, 30, 10, 2, 17, tzinfo=UTC)
+    assert spec.trigger.get_next_fire_time(None, now) == datetime(2026, 11, 30, 10, 5, tzinfo=UTC)
+
+
+def _noop() -> None: ...
+
+
+def _two(a: int, b: int) -> None: ...
+
+
+def _untyped(ctx) -> None: ...  # type: ignore[no-untyped-def]
+
+
+@pytest.mark.parametrize(
+    "define, message",
+    [
+        (lambda j: j.cron("* * *")(_noop), "invalid crontab '\\* \\* \\*'; use 5 fields"),
+        (lambda j: j.cron("0 9 * * *", timezone="Mars/Base")(_noop), "unknown timezone 'Mars/Base'"),
+        (lambda j: j.every(seconds=0)(_noop), "too short"),
+        (lambda j: j.every(seconds=-1)(_noop), "must be a number >= 0"),
+        (lambda j: j.every(seconds=1, max_instances=0)(_noop), "max_instances=0"),
+        (lambda j: j.every(seconds=1, id="has space")(_noop), "job id 'has space' is invalid"),
+        (lambda j: j.every(seconds=1)(lambda: None), "has no usable default job id .*; pass id="),
+        (lambda j: j.every(seconds=1)(_two), "takes 2 parameters"),
+        (lambda j: j.every(seconds=1)(_untyped), "parameter 'ctx' is not annotated RunContext"),
+    ],
+)
+def test_bad_definitions_raise_with_the_job_named(define, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(JobDefinitionError, match=message):
+        define(Jobs())
+
+
+def test_string_annotation_of_run_context_is_accepted() -> None:
+    jobs = Jobs()
+
+    def job(ctx: RunContext) -> None: ...
+
+    jobs.every(seconds=1, id="s")(job)
+    spec = jobs.get("s")
+    assert spec is not None and spec.wants_context
+
+
+def test_settings_defaults_and_every_problem_reported_at_once() -> None:
+    settings = Settings.from_env({"HOME": "/home/u", "XDG_RUNTIME_DIR": "/run/user/1"})
+    assert settings.jobs_ref == "app.jobs:jobs" and settings.stop_grace is None
+    assert settings.lock_path == Path("/run/user/1/scheduler_proc/scheduler.lock")
+    assert settings.state_dir == Path("/home/u/.local/state/scheduler_proc")
+    systemd = Settings.from_env({"RUNTIME_DIRECTORY": "/run/app", "STATE_DIRECTORY": "/var/lib/app"})
+    assert systemd.lock_dir == Path("/run/app") and systemd.state_dir == Path("/var/lib/app")
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(
+            {"SCHEDULER_MISFIRE_GRACE": "-1", "SCHEDULER_LOCK_DIR": "relative", "SCHEDULER_ENABLED": "maybe"}
+        )
+    text = str(error.value)
+    assert "SCHEDULER_MISFIRE_GRACE='-1'" in text and "SCHEDULER_LOCK_DIR='relative'" in text
+    assert "SCHEDULER_ENABLED='maybe' is invalid: use true or false" in text
+
+
+def test_unknown_variables_get_a_did_you_mean() -> None:
+    warnings = unknown_variable_warnings({"SCHEDULER_JOB": "x", "SCHEDULER_ZZZZZZZZZZZZ": "y", "OTHER": "z"})
+    assert warnings[0] == "unknown setting SCHEDULER_JOB is ignored; did you mean SCHEDULER_JOBS?"
+    assert "known variables:" in warnings[1]
+
+
+def test_host_lock_is_exclusive_private_and_readable(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    first, second = HostLock(path, "web-1", master_pid=42), HostLock(path, "web-2")
+    assert read_holder(path) is None
+    assert first.try_acquire() and not second.try_acquire()
+    holder = read_holder(path)
+    assert holder is not None and (holder.pid, holder.node, holder.master_pid) == (os.getpid(), "web-1", 42)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    first.release()
+    assert read_holder(path) is None and second.try_acquire()
+    second.release()
+
+
+def test_host_lock_notices_its_file_was_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    lock = HostLock(path, "web-1")
+    assert lock.try_acquire() and lock.still_valid()
+    path.unlink()
+    assert not lock.still_valid()
+    other = HostLock(path, "web-2")
+    assert other.try_acquire()  # a new file: why the old holder must step down
+    lock.release()
+    other.release()
+
+
+def test_host_lock_refuses_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "target").write_text("")
+    (tmp_path / "x.lock").symlink_to(tmp_path / "target")
+    with pytest.raises(Exception, match="cannot be opened"):
+        HostLock(tmp_path / "x.lock", "n").try_acquire()
+
+
+def test_ledger_claims_each_fire_once_and_remembers_outcomes(tmp_path: Path) -> None:
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    at = datetime(2026, 1, 1, 0, 0, 1, 500, tzinfo=UTC)
+    assert ledger.claim("j", at, None, "n1", "r1") is ClaimResult.CLAIMED
+    assert ledger.claim("j", at, None, "n2", "r2") is ClaimResult.DUPLICATE
+    ledger.finish("j", at, "success", None)
+    assert ledger.last_claimed("j") == at and ledger.last_claimed("other") is None
+    assert ledger.last_runs()["j"].outcome == "success"
+    assert stat.S_IMODE((tmp_path / "l.sqlite3").stat().st_mode) == 0o600
+    ledger.close()
+
+
+def _engine(tmp_path: Path, grace: float) -> tuple[Engine, LocalLedger]:
+    jobs = Jobs()
+
+    @jobs.every(seconds=10, id="ten", misfire_grace_time=grace)
+    def ten() -> None: ...
+
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    return Engine(jobs, ledger, "n", 30, 1, lambda: Term(None, lambda: True)), ledger
+
+
+def test_catch_up_resumes_after_the_last_claim_within_grace(tmp_path: Path) -> None:
+    engine, ledger = _engine(tmp_path, grace=60)
+    now = datetime.now(UTC)
+    last = now - timedelta(seconds=35)
+    ledger.claim("ten", last, None, "n", "r")
+    resume = engine._resume_at(engine.specs["ten"], now)
+    assert resume == last + timedelta(seconds=10)
+
+
+def test_catch_up_skips_fires_older_than_grace(tmp_path: Path) -> None:
+    engine, ledger = _engine(tmp_path, grace=15)
+    now = datetime(2026, 1, 1, 12, 0, 3, tzinfo=UTC)
+    ledger.claim("ten", now - timedelta(hours=1), None, "n", "r")
+    assert engine._resume_at(engine.specs["ten"], now) == datetime(2026, 1, 1, 11, 59, 50, tzinfo=UTC)
+
+
+def test_fire_runner_refuses_when_not_leading_and_when_already_claimed(tmp_path: Path) -> None:
+    ran: list[datetime] = []
+    jobs = Jobs()
+
+    @jobs.every(seconds=1, id="t")
+    def t(ctx: RunContext) -> None:
+        ran.append(ctx.scheduled_at)
+
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    leading = {"yes": False}
+    runner = FireRunner(
+        {s.id: s for s in jobs}, ledger, "n", 30, lambda: Term(None, lambda: True) if leading["yes"] else None
+    )
+    now = datetime.now(UTC)
+    runner.run("t", now)
+    assert ran == []
+    leading["yes"] = True
+    runner.run("t", now)
+    runner.run("t", now)
+    assert ran == [now]
+    runner.run("t", now - timedelta(seconds=120))  # beyond the misfire grace of 30 s
+    assert ran == [now] and runner.wait_idle(0)

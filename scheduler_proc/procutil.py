@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -59,8 +60,12 @@ class SignalFlags:
 
 
 def send_report(fd: int, event: str, **fields: Any) -> None:
-    """Write one JSON line to a report pipe (child to parent)."""
-    os.write(fd, (json.dumps({"event": event, **fields}) + "\n").encode())
+    """Write one JSON line to a report pipe (child to parent).
+
+    A parent that stopped listening (a respawn it does not wait for) is not an error.
+    """
+    with contextlib.suppress(BrokenPipeError):
+        os.write(fd, (json.dumps({"event": event, **fields}) + "\n").encode())
 
 
 class ReportReader:

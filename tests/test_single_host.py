@@ -279,3 +279,23 @@ def test_fire_logs_and_a_raising_job_does_not_stop_the_scheduler(hosts) -> None:
     assert re.search(r"fire end job=boom .* outcome=error", output)
     assert "ValueError: boom on purpose" in output and "Traceback (most recent call last)" in output
     assert len(host.runner_pids()) == 1
+
+
+def test_runs_with_the_uvicorn_workers_class_given_on_the_command_line(hosts) -> None:
+    host = hosts(workers=2, extra_args=["-k", "uvicorn.workers.UvicornWorker"]).start_and_wait()
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")
+    assert "Using worker: uvicorn.workers.UvicornWorker" in host.output()
+    assert {f["pid"] for f in read_fires(host.fire_log)} == set(host.runner_pids())
+
+
+def test_hup_restarts_a_supervisor_that_was_killed(hosts) -> None:
+    host = hosts().start_and_wait()
+    [supervisor] = host.supervisor_pids()
+    [runner] = host.runner_pids()
+    os.kill(supervisor, signal.SIGKILL)
+    wait_for(lambda: not alive(runner), 5, "the runner to follow its supervisor")
+    host.wait_role("stopped", timeout=10)
+    host.signal(signal.SIGHUP)
+    host.wait_log("supervisor is not running; starting a new one")
+    host.wait_role("leader", timeout=10)
+    assert host.supervisor_pids() != [supervisor]

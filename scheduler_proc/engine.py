@@ -47,8 +47,11 @@ class Engine:
         )
         self._started = False
 
-    def start(self) -> None:
-        """Add every job (resuming from the ledger) and start the scheduler thread."""
+    def start(self, floor: datetime | None = None) -> None:
+        """Add every job (resuming from the ledger) and start the scheduler thread.
+
+        ``floor`` is the earliest time a job that was never claimed may start from.
+        """
         now = datetime.now(UTC)
         for spec in self.specs.values():
             self._scheduler.add_job(
@@ -59,27 +62,26 @@ class Engine:
                 coalesce=spec.coalesce,
                 max_instances=spec.max_instances,
                 misfire_grace_time=None,
-                next_run_time=self._resume_at(spec, now),
+                next_run_time=self._resume_at(spec, now, floor or now),
             )
         self._scheduler.start()
         self._started = True
 
-    def stop(self, grace: float) -> bool:
-        """Start no more fires; wait up to ``grace`` seconds for running ones.
-
-        Returns False when some were still running; they are recorded as abandoned.
-        """
+    def halt(self) -> None:
+        """Start no more fires; running ones go on (they were claimed under a valid term)."""
         if self._started:
+            self._started = False
             self._scheduler.shutdown(wait=False)
-        if self.runner.wait_idle(grace):
-            return True
-        log.warning(
-            "stop grace of %gs expired with job(s) still running: %s; abandoning them",
-            grace,
-            ", ".join(self.runner.in_flight()),
-        )
+
+    def idle(self) -> bool:
+        """True when no fire of this engine runs."""
+        return self.runner.wait_idle(0)
+
+    def abandon(self) -> list[str]:
+        """Record the fires still running as abandoned (the process is about to exit); their job ids."""
+        running = self.runner.in_flight()
         self.runner.abandon_in_flight()
-        return False
+        return running
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The job table for status pages."""
@@ -98,10 +100,10 @@ class Engine:
             )
         return rows
 
-    def _resume_at(self, spec: JobSpec, now: datetime) -> Any:
+    def _resume_at(self, spec: JobSpec, now: datetime, floor: datetime | None = None) -> Any:
         last = self._ledger.last_claimed(spec.id)
-        if last is None:
-            return undefined  # first run ever: APScheduler picks the next fire after now
+        if last is None:  # never claimed (or the ledger lost it): no catch-up, start after the floor
+            return spec.trigger.get_next_fire_time(None, floor or now) or undefined
         grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
         earliest = now - timedelta(seconds=grace)
         resume: datetime | None = spec.trigger.get_next_fire_time(last, last + timedelta(microseconds=1))

@@ -25,3 +25,11 @@ class LockDirError(SchedulerError):
 
 class HostLockError(SchedulerError):
     """The host lock file could not be opened or checked."""
+
+
+class RedisConfigError(SchedulerError):
+    """Redis answered, but refused us: wrong credentials, TLS failure, wrong server. Not transient."""
+
+
+class RedisUnavailable(SchedulerError):
+    """Redis did not answer (down, paused, failing over). Transient: wait as standby and retry."""

@@ -26,10 +26,15 @@ log = logging.getLogger("scheduler.fire")
 
 @dataclass(frozen=True)
 class Term:
-    """The leadership this process runs fires under; ``token`` is None in single-host mode."""
+    """The leadership this process runs fires under.
+
+    ``token`` is the fencing token (None in single-host mode); ``lease_token`` is the
+    secret the Redis scripts compare to accept a claim.
+    """
 
     token: int | None
     is_current: Callable[[], bool]
+    lease_token: str | None = None
 
 
 @dataclass(eq=False)
@@ -106,7 +111,7 @@ class FireRunner:
             )
             return
         run_id = uuid.uuid4().hex[:16]
-        claim = self._ledger.claim(spec.id, flight.scheduled_at, term.token, self._node, run_id)
+        claim = self._ledger.claim(spec.id, flight.scheduled_at, term, self._node, run_id)
         if claim is not ClaimResult.CLAIMED:
             log.warning(
                 "fire refused job=%s scheduled_at=%s node=%s reason=%s",

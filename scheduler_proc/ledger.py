@@ -14,7 +14,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from scheduler_proc.fire import Term
 
 
 class ClaimResult(enum.Enum):
@@ -39,9 +42,7 @@ class RunRecord:
 class Ledger(Protocol):
     """What the fire path needs from a ledger, local or Redis."""
 
-    def claim(
-        self, job_id: str, scheduled_at: datetime, fencing_token: int | None, node: str, run_id: str
-    ) -> ClaimResult: ...
+    def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult: ...
 
     def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None: ...
 
@@ -92,9 +93,7 @@ class LocalLedger:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def claim(
-        self, job_id: str, scheduled_at: datetime, fencing_token: int | None, node: str, run_id: str
-    ) -> ClaimResult:
+    def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult:
         now = time.time()
         with self._lock:
             cursor = self._db.execute(

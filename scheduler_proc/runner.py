@@ -1,8 +1,8 @@
-"""The runner process: loads the jobs, takes the host lock, and runs fires while it holds it.
+"""The runner process: loads the jobs, takes the host lock, and runs fires while it leads.
 
 Started by the supervisor as ``python -m scheduler_proc.runner``. It reports
-``valid``/``invalid`` on a pipe once the jobs module is loaded, then waits as
-standby until it holds the host lock.
+``valid``/``invalid`` on a pipe once the jobs module is loaded, then waits as standby
+until it holds the host lock (and, in cluster mode, the Redis lease).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
+from scheduler_proc.backend import Backend, check_redis, open_backend
 from scheduler_proc.engine import Engine
-from scheduler_proc.errors import SchedulerError
+from scheduler_proc.errors import RedisUnavailable, SchedulerError
 from scheduler_proc.fire import Term
 from scheduler_proc.hostlock import HostLock, read_holder
 from scheduler_proc.jobs import Jobs
-from scheduler_proc.ledger import LocalLedger
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
 from scheduler_proc.procutil import SignalFlags, die_with_parent, send_report
@@ -34,6 +35,7 @@ log = logging.getLogger("scheduler.runner")
 #: When the process that started us is gone, running jobs get at most this long.
 ORPHAN_GRACE = 2.0
 _TOUCH_EVERY = 60.0
+_LAST_RUNS_EVERY = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class RunnerArgs:
 
 
 class Runner:
-    """Standby until the host lock is ours, then an :class:`Engine` until told to stop."""
+    """Standby until it leads, then an :class:`Engine` per leadership term until told to stop."""
 
     def __init__(self, settings: Settings, jobs: Jobs, args: RunnerArgs, flags: SignalFlags) -> None:
         self.settings = settings
@@ -56,65 +58,93 @@ class Runner:
         self.args = args
         self.flags = flags
         self.lock = HostLock(settings.lock_path, settings.node_id, args.master_pid)
+        self.backend: Backend | None = None
         self.engine: Engine | None = None
+        self.retired: list[Engine] = []
         self._waiting_on: object = None
         self._touched = 0.0
+        self._last_runs: dict[str, Any] = {}
+        self._last_runs_at = 0.0
 
     def run(self) -> int:
         status_path = self.settings.status_path(self.args.master_pid)
         with ExitStack() as stack:
             stack.callback(self.lock.release)
             stack.callback(remove_status, status_path)
-            ledger = LocalLedger(self.settings.ledger_path, self.settings.claim_retention)
-            stack.callback(ledger.close)
+            self.backend = open_backend(self.settings, self.lock)
+            stack.callback(self.backend.ledger.close)
+            tick = 0.25 if self.settings.redis is None else min(0.25, self.settings.redis.lease_ttl / 8)
             while not self.flags.stop.is_set() and not self._orphaned():
-                self._step(ledger)
+                self._step(self.backend)
                 if self.lock.held or not self.args.candidate:
-                    write_status(status_path, self._status())
-                self.flags.stop.wait(0.5 if self.lock.held else 0.25)
-            return self._stop()
+                    write_status(status_path, self._status(self.backend))
+                self.flags.stop.wait(tick)
+            return self._stop(self.backend)
         return 0  # pragma: no cover  (ExitStack does not swallow)
 
-    def _step(self, ledger: LocalLedger) -> None:
-        if self.lock.held:
-            if not self.lock.still_valid():
-                log.error(
-                    "host lock %s was removed or replaced on disk; pausing jobs and taking it again", self.lock.path
-                )
-                self._stop_engine(self._grace())
-                self.lock.release()
-            elif time.monotonic() - self._touched > _TOUCH_EVERY:
-                self.lock.touch()
-                self._touched = time.monotonic()
+    def _step(self, backend: Backend) -> None:
+        if not self.lock.held:
+            self._try_host_lock()
             return
+        if not self.lock.still_valid():
+            log.error("host lock %s was removed or replaced on disk; pausing jobs and taking it again", self.lock.path)
+            self._retire_engine()
+            backend.leadership.release()
+            self.lock.release()
+            return
+        if time.monotonic() - self._touched > _TOUCH_EVERY:
+            self.lock.touch()
+            self._touched = time.monotonic()
+        backend.leadership.tick()
+        self._follow_leadership(backend)
+
+    def _try_host_lock(self) -> None:
         if self.lock.try_acquire():
             log.info(
-                "host lock %s taken by pid %d (node %s); running %d job(s)",
+                "host lock %s taken by pid %d (node %s); %d job(s) loaded",
                 self.lock.path,
                 os.getpid(),
                 self.settings.node_id,
                 len(self.jobs),
             )
             self._touched = time.monotonic()
-            self.engine = Engine(
-                self.jobs,
-                ledger,
-                self.settings.node_id,
-                self.settings.misfire_grace,
-                self.settings.max_workers,
-                self._may_dispatch,
-            )
-            self.engine.start()
             return
         holder = read_holder(self.lock.path)
         if holder is not None and holder.pid != self._waiting_on:
             self._waiting_on = holder.pid
             log.info("host lock %s is held by %s; this scheduler waits as standby", self.lock.path, holder.describe())
 
+    def _follow_leadership(self, backend: Backend) -> None:
+        if backend.leadership.leading and self.engine is None:
+            engine = Engine(
+                self.jobs,
+                backend.ledger,
+                self.settings.node_id,
+                self.settings.misfire_grace,
+                self.settings.max_workers,
+                self._may_dispatch,
+            )
+            try:
+                engine.start(floor=backend.floor_time())
+            except RedisUnavailable as exc:
+                log.error("cannot resume the jobs (%s); trying again", exc)
+                engine.halt()
+                return
+            self.engine = engine
+        elif not backend.leadership.leading and self.engine is not None:
+            self._retire_engine()
+
+    def _retire_engine(self) -> None:
+        """Stop dispatching; fires already running finish under their (now ended) term."""
+        if self.engine is not None:
+            self.engine.halt()
+            self.retired.append(self.engine)
+            self.engine = None
+
     def _may_dispatch(self) -> Term | None:
-        if self.flags.stop.is_set() or not self.lock.still_valid():
+        if self.flags.stop.is_set() or self.backend is None or not self.lock.still_valid():
             return None
-        return Term(token=None, is_current=self.lock.still_valid)
+        return self.backend.leadership.current_term()
 
     def _orphaned(self) -> bool:
         return os.getppid() != self.args.parent_pid
@@ -123,40 +153,69 @@ class Runner:
         grace = self.settings.stop_grace if self.settings.stop_grace is not None else self.args.default_grace
         return min(grace, ORPHAN_GRACE) if self._orphaned() else grace
 
-    def _stop(self) -> int:
+    def _stop(self, backend: Backend) -> int:
+        """No new fires; keep the lease alive while running jobs finish; then hand over."""
         grace = self._grace()
         reason = (
             "its supervisor is gone"
             if self._orphaned()
-            else f"signal {signal.Signals(self.flags.stop_signal).name}"
-            if self.flags.stop_signal
-            else "stop"
+            else (f"signal {signal.Signals(self.flags.stop_signal).name}" if self.flags.stop_signal else "stop")
         )
         log.info("scheduler stopping (%s): no new fires; waiting up to %gs for running jobs", reason, grace)
-        clean = self._stop_engine(grace)
+        self._retire_engine()
+        deadline = time.monotonic() + grace
+        while not all(engine.idle() for engine in self.retired) and time.monotonic() < deadline:
+            if self.lock.held:
+                backend.leadership.tick()
+            time.sleep(0.05)
+        abandoned = [job for engine in self.retired for job in engine.abandon()]
+        if abandoned:
+            log.warning(
+                "stop grace of %gs expired with job(s) still running: %s; abandoning them", grace, ", ".join(abandoned)
+            )
+        backend.leadership.release()
         log.info("scheduler stopped (pid %d)", os.getpid())
-        return 0 if clean else 1
+        return 1 if abandoned else 0
 
-    def _stop_engine(self, grace: float) -> bool:
-        engine, self.engine = self.engine, None
-        return engine.stop(grace) if engine is not None else True
-
-    def _status(self) -> dict[str, object]:
+    def _status(self, backend: Backend) -> dict[str, object]:
+        leading = self.lock.held and backend.leadership.leading
         return {
             "node": self.settings.node_id,
-            "role": "leader" if self.lock.held else "standby",
+            "role": "leader" if leading else "standby",
             "runner_pid": os.getpid(),
             "master_pid": self.args.master_pid,
-            "mode": "single-host",
-            "jobs": self.engine.snapshot() if self.engine else _idle_jobs(self.jobs),
+            "mode": backend.mode,
+            "cluster": backend.leadership.status() if self.lock.held else {},
+            "jobs": self._jobs_view(backend),
         }
 
-
-def _idle_jobs(jobs: Jobs) -> list[dict[str, object]]:
-    return [
-        {"id": spec.id, "trigger": spec.description, "next_run_at": None, "last_run_at": None, "last_outcome": None}
-        for spec in jobs
-    ]
+    def _jobs_view(self, backend: Backend) -> list[dict[str, Any]]:
+        rows = (
+            self.engine.snapshot()
+            if self.engine
+            else [
+                {
+                    "id": spec.id,
+                    "trigger": spec.description,
+                    "next_run_at": None,
+                    "last_run_at": None,
+                    "last_outcome": None,
+                }
+                for spec in self.jobs
+            ]
+        )
+        if time.monotonic() - self._last_runs_at > _LAST_RUNS_EVERY:
+            self._last_runs_at = time.monotonic()
+            self._last_runs = {
+                job: (record.scheduled_at.isoformat(), record.node, record.outcome)
+                for job, record in backend.ledger.last_runs().items()
+            }
+        for row in rows:
+            claimed = self._last_runs.get(row["id"])
+            row["last_claimed_at"], row["last_claimed_by"] = (claimed[0], claimed[1]) if claimed else (None, None)
+            if row["last_run_at"] is None and claimed:
+                row["last_run_at"], row["last_outcome"] = claimed[0], claimed[2]
+        return rows
 
 
 def _parse_args(argv: list[str] | None) -> RunnerArgs:
@@ -181,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = load_jobs(settings.jobs_ref)
         ensure_private_dir(settings.lock_dir, "SCHEDULER_LOCK_DIR")
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")
+        check_redis(settings)
     except SchedulerError as exc:
         send_report(args.report_fd, "invalid", message=str(exc))
         return 2

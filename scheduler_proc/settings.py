@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from scheduler_proc.errors import SettingsError
 
@@ -37,9 +39,61 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SCHEDULER_RESTART_BACKOFF_MAX": "longest pause between restarts of a crashing scheduler (default 30)",
     "SCHEDULER_CLAIM_RETENTION": "seconds a claimed fire is remembered for dedupe (default 172800, 2 days)",
     "SCHEDULER_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO)",
+    "SCHEDULER_REDIS_URL": "redis://, rediss:// or unix:// URL; setting it (or sentinels) turns cluster mode on",
+    "SCHEDULER_REDIS_USERNAME": "Redis ACL user (overrides the URL's)",
+    "SCHEDULER_REDIS_PASSWORD": "Redis password (overrides the URL's; never logged)",
+    "SCHEDULER_REDIS_TLS_CA_FILE": "CA bundle that signs the Redis server certificate (rediss://)",
+    "SCHEDULER_REDIS_TLS_CERT_FILE": "client certificate for Redis TLS (mutual TLS)",
+    "SCHEDULER_REDIS_TLS_KEY_FILE": "client key for Redis TLS (mutual TLS)",
+    "SCHEDULER_REDIS_SENTINELS": "host:port,host:port of Redis Sentinels (instead of a URL's host)",
+    "SCHEDULER_REDIS_SENTINEL_MASTER": "name of the master the Sentinels watch",
+    "SCHEDULER_REDIS_SENTINEL_PASSWORD": "password of the Sentinels themselves, if they have one",
+    "SCHEDULER_REDIS_MIN_REPLICAS": "replicas that must acknowledge a claim (WAIT) before the fire runs (default 0)",
+    "SCHEDULER_REDIS_WAIT_TIMEOUT": "seconds to wait for those replicas (default 0.1)",
+    "SCHEDULER_LEASE_TTL": "seconds the cluster leader lease lives without renewal (default 10)",
 }
 
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_CLUSTER_SWITCHES = ("SCHEDULER_REDIS_URL", "SCHEDULER_REDIS_SENTINELS")
+
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """How to reach Redis in cluster mode. ``password`` never appears in logs or errors."""
+
+    url: str | None
+    username: str | None
+    password: str | None
+    tls_ca_file: Path | None
+    tls_cert_file: Path | None
+    tls_key_file: Path | None
+    sentinels: tuple[tuple[str, int], ...]
+    sentinel_master: str | None
+    sentinel_password: str | None
+    min_replicas: int
+    wait_timeout: float
+    lease_ttl: float
+
+    @property
+    def target(self) -> str:
+        """Where Redis is, for logs and errors, with any password masked."""
+        if self.sentinels:
+            hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+            return f"sentinel master {self.sentinel_master!r} via {hosts}"
+        return redact_url(self.url or "")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -59,6 +113,7 @@ class Settings:
     restart_backoff_max: float
     claim_retention: float
     log_level: str
+    redis: RedisSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,9 +134,18 @@ class Settings:
             restart_backoff_max=reader.get("SCHEDULER_RESTART_BACKOFF_MAX", _seconds(1, 3600), 30.0),
             claim_retention=reader.get("SCHEDULER_CLAIM_RETENTION", _seconds(60, 366 * 86400), 172800.0),
             log_level=reader.get("SCHEDULER_LOG_LEVEL", _parse_log_level, "INFO"),
+            redis=_redis_settings(reader),
         )
         reader.raise_if_bad()
+        if settings.redis is not None and "SCHEDULER_MISFIRE_GRACE" not in env:
+            # Long enough that a kill -9 failover (lease TTL + takeover) loses no fire.
+            settings = dataclasses.replace(settings, misfire_grace=max(30.0, 2 * settings.redis.lease_ttl + 5))
         return settings
+
+    @property
+    def cluster(self) -> bool:
+        """True when Redis coordinates several hosts."""
+        return self.redis is not None
 
     @property
     def lock_path(self) -> Path:
@@ -139,7 +203,7 @@ class _Reader:
         self._env = env
         self._problems: list[str] = []
 
-    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+    def get(self, name: str, parse: Callable[[str], T], default: T, shown: Callable[[str], str] = repr) -> T:
         assert name in KNOWN_VARIABLES, name
         raw = self._env.get(name)
         if raw is None or raw.strip() == "":
@@ -147,8 +211,14 @@ class _Reader:
         try:
             return parse(raw.strip())
         except ValueError as exc:
-            self._problems.append(f"{name}={raw!r} is invalid: {exc}")
+            self._problems.append(f"{name}={shown(raw)} is invalid: {exc}")
             return default
+
+    def has(self, name: str) -> bool:
+        return bool(self._env.get(name, "").strip())
+
+    def problem(self, message: str) -> None:
+        self._problems.append(message)
 
     def raise_if_bad(self) -> None:
         if self._problems:
@@ -218,3 +288,65 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _redis_settings(reader: _Reader) -> RedisSettings | None:
+    url = reader.get("SCHEDULER_REDIS_URL", _parse_redis_url, None, shown=lambda raw: repr(redact_url(raw)))
+    sentinels = reader.get("SCHEDULER_REDIS_SENTINELS", _parse_sentinels, ())
+    master = reader.get("SCHEDULER_REDIS_SENTINEL_MASTER", _parse_name, None)
+    if not url and not sentinels:
+        for name in KNOWN_VARIABLES:
+            if name.startswith("SCHEDULER_REDIS_") and reader.has(name) and name not in _CLUSTER_SWITCHES:
+                reader.problem(
+                    f"{name} is set but cluster mode is off; set SCHEDULER_REDIS_URL "
+                    "or SCHEDULER_REDIS_SENTINELS, or remove it"
+                )
+        return None
+    if sentinels and not master:
+        reader.problem(
+            "SCHEDULER_REDIS_SENTINELS is set without SCHEDULER_REDIS_SENTINEL_MASTER; "
+            "name the master the Sentinels watch (for example mymaster)"
+        )
+    return RedisSettings(
+        url=url,
+        username=reader.get("SCHEDULER_REDIS_USERNAME", str, None),
+        password=reader.get("SCHEDULER_REDIS_PASSWORD", str, None, shown=lambda raw: "'***'"),
+        tls_ca_file=reader.get("SCHEDULER_REDIS_TLS_CA_FILE", _parse_readable_file, None),
+        tls_cert_file=reader.get("SCHEDULER_REDIS_TLS_CERT_FILE", _parse_readable_file, None),
+        tls_key_file=reader.get("SCHEDULER_REDIS_TLS_KEY_FILE", _parse_readable_file, None),
+        sentinels=sentinels,
+        sentinel_master=master,
+        sentinel_password=reader.get("SCHEDULER_REDIS_SENTINEL_PASSWORD", str, None, shown=lambda raw: "'***'"),
+        min_replicas=reader.get("SCHEDULER_REDIS_MIN_REPLICAS", _integer(0, 100), 0),
+        wait_timeout=reader.get("SCHEDULER_REDIS_WAIT_TIMEOUT", _seconds(0.001, 10), 0.1),
+        lease_ttl=reader.get("SCHEDULER_LEASE_TTL", _seconds(0.5, 300), 10.0),
+    )
+
+
+def _parse_redis_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme not in _REDIS_SCHEMES:
+        raise ValueError(
+            f"scheme {scheme + '://' if scheme else '(none)'} is not supported; use redis://host:6379/0, "
+            "rediss:// for TLS or unix:///path/redis.sock (for Sentinel use SCHEDULER_REDIS_SENTINELS)"
+        )
+    if scheme != "unix" and not urlsplit(raw).hostname:
+        raise ValueError("the URL has no host; use redis://host:6379/0")
+    return raw
+
+
+def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    found = []
+    for item in raw.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item.strip()!r} is not host:port; use host:26379,host:26379")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
+def _parse_readable_file(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ValueError("the file does not exist or is not readable")
+    return path

@@ -17,7 +17,7 @@ from scheduler_proc.hostlock import HostLock, read_holder
 from scheduler_proc.ledger import ClaimResult, LocalLedger
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
-UTC = UTC
+SINGLE = Term(None, lambda: True)
 
 
 def test_job_ids_default_to_module_and_function_and_options_have_defaults() -> None:
@@ -144,8 +144,8 @@ def test_host_lock_refuses_a_symlink(tmp_path: Path) -> None:
 def test_ledger_claims_each_fire_once_and_remembers_outcomes(tmp_path: Path) -> None:
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     at = datetime(2026, 1, 1, 0, 0, 1, 500, tzinfo=UTC)
-    assert ledger.claim("j", at, None, "n1", "r1") is ClaimResult.CLAIMED
-    assert ledger.claim("j", at, None, "n2", "r2") is ClaimResult.DUPLICATE
+    assert ledger.claim("j", at, SINGLE, "n1", "r1") is ClaimResult.CLAIMED
+    assert ledger.claim("j", at, SINGLE, "n2", "r2") is ClaimResult.DUPLICATE
     ledger.finish("j", at, "success", None)
     assert ledger.last_claimed("j") == at and ledger.last_claimed("other") is None
     assert ledger.last_runs()["j"].outcome == "success"
@@ -167,7 +167,7 @@ def test_catch_up_resumes_after_the_last_claim_within_grace(tmp_path: Path) -> N
     engine, ledger = _engine(tmp_path, grace=60)
     now = datetime.now(UTC)
     last = now - timedelta(seconds=35)
-    ledger.claim("ten", last, None, "n", "r")
+    ledger.claim("ten", last, SINGLE, "n", "r")
     resume = engine._resume_at(engine.specs["ten"], now)
     assert resume == last + timedelta(seconds=10)
 
@@ -175,7 +175,7 @@ def test_catch_up_resumes_after_the_last_claim_within_grace(tmp_path: Path) -> N
 def test_catch_up_skips_fires_older_than_grace(tmp_path: Path) -> None:
     engine, ledger = _engine(tmp_path, grace=15)
     now = datetime(2026, 1, 1, 12, 0, 3, tzinfo=UTC)
-    ledger.claim("ten", now - timedelta(hours=1), None, "n", "r")
+    ledger.claim("ten", now - timedelta(hours=1), SINGLE, "n", "r")
     assert engine._resume_at(engine.specs["ten"], now) == datetime(2026, 1, 1, 11, 59, 50, tzinfo=UTC)
 
 

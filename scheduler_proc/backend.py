@@ -1,0 +1,103 @@
+"""Picks the mode: host lock only (single host) or host lock plus Redis lease (cluster)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from scheduler_proc.errors import RedisUnavailable
+from scheduler_proc.fire import Term
+from scheduler_proc.hostlock import HostLock
+from scheduler_proc.keys import Keys
+from scheduler_proc.lease import ClusterLeadership
+from scheduler_proc.ledger import Ledger, LocalLedger
+from scheduler_proc.redis_conn import call, connect
+from scheduler_proc.redis_ledger import RedisLedger
+from scheduler_proc.settings import Settings
+
+log = logging.getLogger("scheduler.backend")
+
+
+class Leadership(Protocol):
+    """May this runner dispatch fires, and under which term."""
+
+    @property
+    def leading(self) -> bool: ...
+
+    def tick(self) -> None: ...
+
+    def current_term(self) -> Term | None: ...
+
+    def release(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class HostLeadership:
+    """Single-host mode: holding the host lock is leading."""
+
+    def __init__(self, lock: HostLock) -> None:
+        self._lock = lock
+
+    @property
+    def leading(self) -> bool:
+        return self._lock.still_valid()
+
+    def tick(self) -> None:
+        """Nothing to renew: the kernel keeps the flock while we live."""
+
+    def current_term(self) -> Term | None:
+        return Term(token=None, is_current=self._lock.still_valid) if self.leading else None
+
+    def release(self) -> None:
+        """The host lock itself is released by the runner."""
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class Backend:
+    """What a runner coordinates through."""
+
+    mode: str
+    ledger: Ledger
+    leadership: Leadership
+
+    def floor_time(self) -> datetime:
+        """The earliest time a job without a claim may resume from (Redis's clock in cluster mode)."""
+        now = datetime.now(UTC)
+        if isinstance(self.ledger, RedisLedger):
+            try:
+                return max(now, self.ledger.now())
+            except RedisUnavailable:
+                return now
+        return now
+
+
+def check_redis(settings: Settings) -> None:
+    """At start: raise RedisConfigError on refused credentials or TLS; only warn if Redis is down."""
+    if settings.redis is None:
+        return
+    client = connect(settings.redis)
+    try:
+        call(settings.redis, client.ping)
+    except RedisUnavailable as exc:
+        log.warning("%s; the scheduler waits as standby until it answers", exc)
+    finally:
+        client.close()
+
+
+def open_backend(settings: Settings, lock: HostLock) -> Backend:
+    """The ledger and leadership for this mode."""
+    if settings.redis is None:
+        return Backend("single-host", LocalLedger(settings.ledger_path, settings.claim_retention), HostLeadership(lock))
+    client = connect(settings.redis)
+    keys = Keys(settings.namespace)
+    return Backend(
+        "cluster",
+        RedisLedger(settings.redis, client, keys, settings.claim_retention),
+        ClusterLeadership(settings.redis, client, keys, settings.node_id),
+    )

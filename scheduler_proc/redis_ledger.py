@@ -1,0 +1,133 @@
+"""The fire ledger in Redis: a claim is accepted only from the current term, and only once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+import redis
+
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable
+from scheduler_proc.fire import Term
+from scheduler_proc.keys import Keys
+from scheduler_proc.ledger import ClaimResult, RunRecord, from_micros, to_micros
+from scheduler_proc.redis_conn import call
+from scheduler_proc.settings import RedisSettings
+
+log = logging.getLogger("scheduler.ledger")
+
+# KEYS[1] leader, KEYS[2] the fire's hash, KEYS[3] last-claimed hash.
+# ARGV[1] our lease token, ARGV[2] retention ms, ARGV[3] job id, ARGV[4] scheduled µs,
+# ARGV[5] node, ARGV[6] term, ARGV[7] run id, ARGV[8] claimed at (epoch s).
+# Returns 'fenced' if our lease is not the current one, 'duplicate' if the fire was
+# claimed before, 'claimed' if it is now ours (and the last-claimed time moved forward).
+CLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'duplicate' end
+redis.call('HSET', KEYS[2], 'job_id', ARGV[3], 'scheduled_us', ARGV[4], 'node', ARGV[5],
+           'term', ARGV[6], 'run_id', ARGV[7], 'claimed_at', ARGV[8], 'outcome', 'running')
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local last = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
+if tonumber(ARGV[4]) > last then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
+return 'claimed'
+"""
+
+# KEYS[1] the fire's hash. ARGV[1] run id, ARGV[2] outcome, ARGV[3] finished at, ARGV[4] error.
+# Records the outcome only on the claim this run made. Returns 1 if recorded.
+FINISH = """
+if redis.call('HGET', KEYS[1], 'run_id') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'finished_at', ARGV[3], 'error', ARGV[4])
+return 1
+"""
+
+
+class RedisLedger:
+    """Claims and outcomes in Redis (JSON-free hashes and plain strings; nothing pickled)."""
+
+    def __init__(self, settings: RedisSettings, client: redis.Redis, keys: Keys, retention: float) -> None:
+        self._settings = settings
+        self._client = client
+        self._keys = keys
+        self._retention_ms = int(retention * 1000)
+        self._claim = client.register_script(CLAIM)
+        self._finish = client.register_script(FINISH)
+        self._run_ids: dict[tuple[str, int], str] = {}
+
+    def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult:
+        micros = to_micros(scheduled_at)
+        keys = [self._keys.leader, self._keys.fire(job_id, micros), self._keys.last]
+        args = [term.lease_token or "", self._retention_ms, job_id, micros, node, term.token or 0, run_id, time.time()]
+        try:
+            answer = call(self._settings, lambda: self._claim(keys=keys, args=args))
+        except (RedisUnavailable, RedisConfigError) as exc:
+            log.error("claim of job=%s scheduled_at=%s failed: %s", job_id, scheduled_at.isoformat(), exc)
+            return ClaimResult.UNAVAILABLE
+        result = ClaimResult(str(answer))
+        if result is ClaimResult.CLAIMED:
+            self._run_ids[(job_id, micros)] = run_id
+            if not self._replicated():
+                self.finish(job_id, scheduled_at, "skipped", "claim not acknowledged by enough replicas")
+                return ClaimResult.UNREPLICATED
+        return result
+
+    def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None:
+        micros = to_micros(scheduled_at)
+        run_id = self._run_ids.pop((job_id, micros), None)
+        if run_id is None:
+            return
+        args = [run_id, outcome, time.time(), error or ""]
+        try:
+            call(self._settings, lambda: self._finish(keys=[self._keys.fire(job_id, micros)], args=args))
+        except (RedisUnavailable, RedisConfigError) as exc:
+            log.warning("outcome of job=%s scheduled_at=%s not recorded: %s", job_id, scheduled_at.isoformat(), exc)
+
+    def last_claimed(self, job_id: str) -> datetime | None:
+        value = call(self._settings, lambda: self._client.hget(self._keys.last, job_id))
+        return None if value is None else from_micros(int(value))
+
+    def last_runs(self) -> dict[str, RunRecord]:
+        try:
+            last = call(self._settings, lambda: self._client.hgetall(self._keys.last))
+            records = {}
+            for job_id, micros in last.items():
+                fire = call(self._settings, lambda j=job_id, m=micros: self._client.hgetall(self._keys.fire(j, int(m))))
+                finished = fire.get("finished_at")
+                records[job_id] = RunRecord(
+                    job_id,
+                    from_micros(int(micros)),
+                    fire.get("node", "?"),
+                    fire.get("outcome", "unknown"),
+                    float(finished) if finished else None,
+                )
+            return records
+        except (RedisUnavailable, RedisConfigError):
+            return {}
+
+    def now(self) -> datetime:
+        """Redis's clock: one reference for all nodes when there is no claim to resume from."""
+        seconds, micros = call(self._settings, lambda: self._client.time())
+        return datetime.fromtimestamp(seconds + micros / 1_000_000, tz=UTC)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _replicated(self) -> bool:
+        wanted = self._settings.min_replicas
+        if wanted == 0:
+            return True
+        timeout_ms = max(1, int(self._settings.wait_timeout * 1000))
+        try:
+            acked = int(call(self._settings, lambda: self._client.wait(wanted, timeout_ms)))
+        except (RedisUnavailable, RedisConfigError):
+            acked = 0
+        if acked < wanted:
+            log.warning(
+                "claim acknowledged by %d of %d replicas within %gs; not running it, since a failover "
+                "now could lose the claim",
+                acked,
+                wanted,
+                self._settings.wait_timeout,
+            )
+            return False
+        return True

@@ -78,14 +78,18 @@ class Backend:
 
 
 def check_redis(settings: Settings) -> None:
-    """At start: raise RedisConfigError on refused credentials or TLS; only warn if Redis is down."""
+    """At start: raise RedisConfigError on refused credentials or TLS.
+
+    Redis being down is not an error: the runner waits as standby, and the lease logs
+    that state once (so it is not logged here too).
+    """
     if settings.redis is None:
         return
     client = connect(settings.redis)
     try:
         call(settings.redis, client.ping)
-    except RedisUnavailable as exc:
-        log.warning("%s; the scheduler waits as standby until it answers", exc)
+    except RedisUnavailable:
+        pass
     finally:
         client.close()
 

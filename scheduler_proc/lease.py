@@ -226,6 +226,8 @@ class ClusterLeadership:
 
     def _renew(self, sent_at: float) -> None:
         token = self.state.token
+        if token is None:
+            return
         renewed = call(
             self._settings,
             lambda: self._scripts["renew"](keys=[self._keys.leader], args=[token, int(self.state.ttl * 1000)]),

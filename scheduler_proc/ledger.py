@@ -26,6 +26,8 @@ class ClaimResult(enum.Enum):
     CLAIMED = "claimed"  # this node runs it
     DUPLICATE = "duplicate"  # someone already claimed it: never run it again
     FENCED = "fenced"  # our leadership term is no longer current
+    UNREPLICATED = "unreplicated"  # claimed, but too few replicas acknowledged it: not run
+    UNAVAILABLE = "unavailable"  # the ledger could not be reached: not run; a successor may run it
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,12 @@ def connect(settings: RedisSettings) -> redis.Redis:
         options["password"] = settings.password
     options.update(_tls_options(settings))
     if settings.sentinels:
-        sentinel_kwargs = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        sentinel_kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if settings.sentinel_password is not None:
             sentinel_kwargs["password"] = settings.sentinel_password
-        sentinel = Sentinel(list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, **options)
-        client: redis.Redis = sentinel.master_for(str(settings.sentinel_master), **options)
+        # redis-py's Sentinel API is untyped.
+        sentinel = Sentinel(list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, **options)  # type: ignore[no-untyped-call]
+        client: redis.Redis = sentinel.master_for(str(settings.sentinel_master), **options)  # type: ignore[no-untyped-call]
         return client
     return redis.Redis.from_url(str(settings.url), **options)
 

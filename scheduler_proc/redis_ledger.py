@@ -57,7 +57,16 @@ class RedisLedger:
     def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult:
         micros = to_micros(scheduled_at)
         keys = [self._keys.leader, self._keys.fire(job_id, micros), self._keys.last]
-        args = [term.lease_token or "", self._retention_ms, job_id, micros, node, term.token or 0, run_id, time.time()]
+        args: list[str | int | float] = [
+            term.lease_token or "",
+            self._retention_ms,
+            job_id,
+            micros,
+            node,
+            term.token or 0,
+            run_id,
+            time.time(),
+        ]
         try:
             answer = call(self._settings, lambda: self._claim(keys=keys, args=args))
         except (RedisUnavailable, RedisConfigError) as exc:
@@ -76,7 +85,7 @@ class RedisLedger:
         run_id = self._run_ids.pop((job_id, micros), None)
         if run_id is None:
             return
-        args = [run_id, outcome, time.time(), error or ""]
+        args: list[str | int | float] = [run_id, outcome, time.time(), error or ""]
         try:
             call(self._settings, lambda: self._finish(keys=[self._keys.fire(job_id, micros)], args=args))
         except (RedisUnavailable, RedisConfigError) as exc:
@@ -89,20 +98,20 @@ class RedisLedger:
     def last_runs(self) -> dict[str, RunRecord]:
         try:
             last = call(self._settings, lambda: self._client.hgetall(self._keys.last))
-            records = {}
-            for job_id, micros in last.items():
-                fire = call(self._settings, lambda j=job_id, m=micros: self._client.hgetall(self._keys.fire(j, int(m))))
-                finished = fire.get("finished_at")
-                records[job_id] = RunRecord(
-                    job_id,
-                    from_micros(int(micros)),
-                    fire.get("node", "?"),
-                    fire.get("outcome", "unknown"),
-                    float(finished) if finished else None,
-                )
-            return records
+            return {str(job_id): self._record(str(job_id), int(micros)) for job_id, micros in last.items()}
         except (RedisUnavailable, RedisConfigError):
             return {}
+
+    def _record(self, job_id: str, micros: int) -> RunRecord:
+        fire = call(self._settings, lambda: self._client.hgetall(self._keys.fire(job_id, micros)))
+        finished = fire.get("finished_at")
+        return RunRecord(
+            job_id,
+            from_micros(micros),
+            str(fire.get("node", "?")),
+            str(fire.get("outcome", "unknown")),
+            float(finished) if finished else None,
+        )
 
     def now(self) -> datetime:
         """Redis's clock: one reference for all nodes when there is no claim to resume from."""

@@ -211,7 +211,7 @@ class Runner:
                 for job, record in backend.ledger.last_runs().items()
             }
         for row in rows:
-            claimed = self._last_runs.get(row["id"])
+            claimed = self._last_runs.get(str(row["id"]))
             row["last_claimed_at"], row["last_claimed_by"] = (claimed[0], claimed[1]) if claimed else (None, None)
             if row["last_run_at"] is None and claimed:
                 row["last_run_at"], row["last_outcome"] = claimed[0], claimed[2]

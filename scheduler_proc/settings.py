@@ -292,7 +292,8 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
 
 def _redis_settings(reader: _Reader) -> RedisSettings | None:
     url = reader.get("SCHEDULER_REDIS_URL", _parse_redis_url, None, shown=lambda raw: repr(redact_url(raw)))
-    sentinels = reader.get("SCHEDULER_REDIS_SENTINELS", _parse_sentinels, ())
+    no_sentinels: tuple[tuple[str, int], ...] = ()
+    sentinels = reader.get("SCHEDULER_REDIS_SENTINELS", _parse_sentinels, no_sentinels)
     master = reader.get("SCHEDULER_REDIS_SENTINEL_MASTER", _parse_name, None)
     if not url and not sentinels:
         for name in KNOWN_VARIABLES:

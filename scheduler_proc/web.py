@@ -35,6 +35,7 @@ def host_status(settings: Settings, master_pid: int) -> dict[str, Any]:
         "pid": holder.pid if holder else None,
         "leader_node": holder.node if holder else None,
         "mode": source.get("mode", "single-host"),
+        "cluster": (own or source).get("cluster", {}),
         "jobs": source.get("jobs", []),
         "updated_at": source.get("updated_at"),
     }

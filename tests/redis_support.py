@@ -1,0 +1,139 @@
+"""Real redis-server and redis-sentinel processes on loopback, started and stopped by tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import redis
+from support import free_port, wait_for
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+
+
+class RedisServer:
+    """One redis-server without persistence: a restart loses its data, as a test of that needs."""
+
+    def __init__(self, directory: Path, password: str | None = None, replica_of: int | None = None) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = password
+        self.replica_of = replica_of
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1, decode_responses=True
+        )
+
+    def start(self) -> RedisServer:
+        args = [
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--protected-mode",
+            "no",
+        ]
+        if self.password:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
+        if self.replica_of:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        with open(self.dir / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._answers, 10, f"redis-server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart_empty(self) -> None:
+        """Kill and start again on the same port: Redis comes back with no data."""
+        self.kill()
+        self.start()
+
+
+class Sentinels:
+    """Three redis-sentinel processes watching one master (down after 1 s)."""
+
+    def __init__(self, directory: Path, master_port: int, name: str = "mymaster") -> None:
+        self.dir = directory
+        self.name = name
+        self.ports = [free_port() for _ in range(3)]
+        self.master_port = master_port
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def spec(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def start(self) -> Sentinels:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for port in self.ports:
+            conf = self.dir / f"sentinel-{port}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {self.dir}\n"
+                f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 2\n"
+                f"sentinel down-after-milliseconds {self.name} 1000\n"
+                f"sentinel failover-timeout {self.name} 3000\n"
+                f"sentinel parallel-syncs {self.name} 1\n"
+            )
+            with open(self.dir / f"sentinel-{port}.log", "ab") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        [REDIS_SENTINEL, str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
+        for port in self.ports:
+            wait_for(lambda p=port: self._knows_master(p), 10, f"sentinel {port}")
+        return self
+
+    def _knows_master(self, port: int) -> bool:
+        try:
+            client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, decode_responses=True)
+            return bool(client.sentinel_get_master_addr_by_name(self.name))
+        except redis.RedisError:
+            return False
+
+    def master_port_now(self) -> int | None:
+        with contextlib.suppress(redis.RedisError):
+            client = redis.Redis(host="127.0.0.1", port=self.ports[0], socket_timeout=1, decode_responses=True)
+            address = client.sentinel_get_master_addr_by_name(self.name)
+            return int(address[1]) if address else None
+        return None
+
+    def kill(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()

@@ -1,0 +1,296 @@
+"""Issue 3: exactly once across hosts, with real redis-server/sentinel and real gunicorn masters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from redis_support import RedisServer, Sentinels
+from support import Host, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
+
+TTL = 1.0
+
+
+def _cluster(
+    hosts: Callable[..., Host],
+    url: str,
+    count: int = 3,
+    ttl: float = TTL,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+) -> list[Host]:
+    nodes = [
+        hosts(
+            f"node-{i}",
+            workers=workers,
+            env={"SCHEDULER_REDIS_URL": url, "SCHEDULER_LEASE_TTL": str(ttl), **(env or {})},
+        )
+        for i in range(count)
+    ]
+    for node in nodes:
+        node.start()
+    return nodes
+
+
+def _leader(nodes: list[Host], timeout: float = 10) -> Host:
+    def find() -> Host | None:
+        for node in nodes:
+            status = node.status()
+            if status and status["role"] == "leader":
+                return node
+        return None
+
+    return wait_for(find, timeout, "a cluster leader")
+
+
+def _distinct_seconds(fires: list[dict[str, object]]) -> int:
+    return len({f["scheduled_at"] for f in fires if f["job"] == "tick"})
+
+
+def _first_fire_after(fire_log: Path, moment: float, exclude_pid: int | None = None) -> float:
+    def find() -> float | None:
+        later = [f["started"] for f in read_fires(fire_log) if f["started"] > moment and f["pid"] != exclude_pid]
+        return min(later) if later else None
+
+    return wait_for(find, 15, "a fire after the fault")
+
+
+def test_three_nodes_run_each_second_exactly_once(hosts, redis_server: RedisServer) -> None:
+    nodes = _cluster(hosts, redis_server.url, workers=2)
+    leader = _leader(nodes)
+    fire_log = leader.fire_log
+    wait_for(lambda: _distinct_seconds(read_fires(fire_log)) >= 15, 30, "15 seconds of fires")
+    fires = read_fires(fire_log)
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)
+    assert all(isinstance(f["term"], int) and f["term"] >= 1 for f in fires)
+    status = leader.status()
+    assert status is not None and status["mode"] == "cluster"
+    cluster = status["cluster"]
+    assert cluster["leader_node"] == leader.name and cluster["term"] >= 1 and cluster["redis"] == "ok"
+    assert status["jobs"][0]["last_claimed_at"] is not None
+    standby = next(n for n in nodes if n is not leader).status()
+    assert standby is not None and standby["role"] == "standby" and standby["cluster"]["leader_node"] == leader.name
+
+
+@pytest.mark.parametrize("victim", ["runner", "master"])
+def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
+    hosts, redis_server: RedisServer, victim: str
+) -> None:
+    nodes = _cluster(hosts, redis_server.url)
+    leader = _leader(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 10, "fires before the fault")
+    [runner] = leader.runner_pids()
+    os.kill(runner if victim == "runner" else leader.master_pid, signal.SIGKILL)
+    killed = time.time()
+    resumed = _first_fire_after(leader.fire_log, killed, exclude_pid=runner)
+    assert resumed - killed <= TTL + 1 + 0.5, f"took {resumed - killed:.2f}s to fail over"
+    wait_for(
+        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > killed]) >= 4,
+        10,
+        "fires after the failover",
+    )
+    fires = read_fires(leader.fire_log)
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)
+
+
+def test_a_paused_leader_steps_down_and_never_runs_twice(hosts, redis_server: RedisServer) -> None:
+    nodes = _cluster(hosts, redis_server.url)
+    leader = _leader(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
+    [runner] = leader.runner_pids()
+    os.kill(runner, signal.SIGSTOP)
+    stopped = time.time()
+    wait_for(lambda: time.time() - stopped >= 3 * TTL, 3 * TTL + 1, "three lease TTLs to pass")
+    os.kill(runner, signal.SIGCONT)
+    woke = time.time()
+    leader.wait_log(r"(could not be renewed in time|is no longer ours)", timeout=5)
+    wait_for(
+        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > woke]) >= 3,
+        10,
+        "fires after the wake-up",
+    )
+    fires = read_fires(leader.fire_log)
+    assert not [f for f in fires if f["pid"] == runner and f["started"] > woke], "the woken leader ran a fire"
+    assert_no_duplicates(fires)
+
+
+def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(hosts, redis_server: RedisServer) -> None:
+    nodes = _cluster(hosts, redis_server.url)
+    leader = _leader(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
+    redis_server.signal(signal.SIGSTOP)
+    paused = time.time()
+    wait_for(lambda: time.time() - paused >= 3 * TTL, 3 * TTL + 1, "three lease TTLs to pass")
+    redis_server.signal(signal.SIGCONT)
+    back = time.time()
+    resumed = _first_fire_after(leader.fire_log, back)
+    assert resumed - back <= 2 + 1, f"leadership took {resumed - back:.2f}s to resume"
+    wait_for(
+        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > back]) >= 3,
+        10,
+        "fires after Redis came back",
+    )
+    fires = read_fires(leader.fire_log)
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)
+    assert sum(n.count_lines("is unreachable") for n in nodes) <= len(nodes), "one line per state change"
+
+
+def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
+    hosts, redis_server: RedisServer
+) -> None:
+    nodes = _cluster(hosts, redis_server.url)
+    leader = _leader(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the restart")
+    term_before = max(f["term"] for f in read_fires(leader.fire_log))
+    redis_server.restart_empty()
+    restarted = time.time()
+    _first_fire_after(leader.fire_log, restarted + 0.5)
+    wait_for(
+        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > restarted]) >= 3,
+        10,
+        "fires after the restart",
+    )
+    fires = read_fires(leader.fire_log)
+    assert_no_duplicates(fires)
+    assert max(f["term"] for f in fires) > term_before
+    assert any(n.count_lines("Redis lost its data") for n in nodes)
+
+
+def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts, redis_server: RedisServer) -> None:
+    nodes = _cluster(hosts, redis_server.url)
+    leader = _leader(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the stop")
+    [runner] = leader.runner_pids()
+    leader.signal(signal.SIGTERM)
+    stopped = time.time()
+    resumed = _first_fire_after(leader.fire_log, stopped, exclude_pid=runner)
+    assert resumed - stopped <= 2.0, f"handover took {resumed - stopped:.2f}s"
+    leader.wait_exit(15)
+    wait_for(
+        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > stopped]) >= 3,
+        10,
+        "fires after the handover",
+    )
+    fires = read_fires(leader.fire_log)
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)
+    assert "lease released" in leader.output()
+
+
+def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "late-redis")
+    nodes = _cluster(hosts, server.url, count=2)
+    for node in nodes:
+        node.wait_role("standby", timeout=20)
+        node.wait_log("is unreachable")
+    status = nodes[0].status()
+    assert status is not None and status["cluster"]["redis"] == "unreachable"
+    server.start()
+    try:
+        up = time.time()
+        resumed = _first_fire_after(nodes[0].fire_log, up)
+        assert resumed - up <= 2 + 1
+        assert all(n.count_lines("is unreachable") == 1 for n in nodes), "one line per state change"
+        _leader(nodes).wait_log("is reachable again")
+    finally:
+        server.kill()
+
+
+def test_sentinel_failover_resumes_scheduling_without_duplicates(hosts, tmp_path: Path) -> None:
+    master = RedisServer(tmp_path / "master").start()
+    replicas = [RedisServer(tmp_path / f"replica-{i}", replica_of=master.port).start() for i in range(2)]
+    sentinels = Sentinels(tmp_path / "sentinel", master.port).start()
+    try:
+        nodes = [
+            hosts(
+                f"node-{i}",
+                workers=1,
+                env={
+                    "SCHEDULER_REDIS_SENTINELS": sentinels.spec,
+                    "SCHEDULER_REDIS_SENTINEL_MASTER": sentinels.name,
+                    "SCHEDULER_LEASE_TTL": str(TTL),
+                    "SCHEDULER_REDIS_MIN_REPLICAS": "1",
+                },
+            )
+            for i in range(3)
+        ]
+        for node in nodes:
+            node.start()
+        leader = _leader(nodes, timeout=20)
+        wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 15, "fires before the failover")
+        master.kill()
+        killed = time.time()
+        wait_for(lambda: sentinels.master_port_now() not in (None, master.port), 20, "the sentinel failover")
+        _first_fire_after(leader.fire_log, killed + 0.5)
+        wait_for(
+            lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > killed]) >= 3,
+            20,
+            "fires after the failover",
+        )
+        assert_no_duplicates(read_fires(leader.fire_log))
+    finally:
+        sentinels.kill()
+        for server in [master, *replicas]:
+            server.kill()
+
+
+BAD = {
+    "wrong password": (
+        lambda r: {"SCHEDULER_REDIS_URL": f"redis://:wrong@127.0.0.1:{r.port}/0"},
+        r"Redis at redis://:\*\*\*@127.0.0.1:\d+/0 refused the credentials .*check the user and "
+        r"password in SCHEDULER_REDIS_URL",
+    ),
+    "tls to a plain server": (
+        lambda r: {"SCHEDULER_REDIS_URL": f"rediss://127.0.0.1:{r.port}/0"},
+        r"TLS with Redis at rediss://127.0.0.1:\d+/0 failed .*SCHEDULER_REDIS_TLS_CA_FILE",
+    ),
+    "bad scheme": (
+        lambda r: {"SCHEDULER_REDIS_URL": "http://:pw@127.0.0.1/0"},
+        r"SCHEDULER_REDIS_URL='http://:\*\*\*@127.0.0.1/0' is invalid: scheme http:// is not supported",
+    ),
+    "missing CA file": (
+        lambda r: {
+            "SCHEDULER_REDIS_URL": f"rediss://127.0.0.1:{r.port}/0",
+            "SCHEDULER_REDIS_TLS_CA_FILE": "/nonexistent/ca.pem",
+        },
+        r"SCHEDULER_REDIS_TLS_CA_FILE='/nonexistent/ca.pem' is invalid: the file does not exist",
+    ),
+    "sentinel without master": (
+        lambda r: {"SCHEDULER_REDIS_SENTINELS": f"127.0.0.1:{r.port}"},
+        r"SCHEDULER_REDIS_SENTINELS is set without SCHEDULER_REDIS_SENTINEL_MASTER",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_redis_setting_refuses_to_start_with_a_clear_error(hosts, tmp_path: Path, case: str) -> None:
+    import re
+
+    server = RedisServer(tmp_path / "pw-redis", password="sekret").start()
+    try:
+        env_for, expected = BAD[case]
+        host = hosts(env=env_for(server))
+        host.start()
+        assert host.wait_exit(30) != 0
+        output = host.output()
+        assert re.search(r"Error: scheduler: .*" + expected, output), output
+        assert "sekret" not in output and "Traceback" not in output and "Listening at" not in output
+    finally:
+        server.kill()
+
+
+def test_scheduled_at_is_the_fire_time_not_the_start_time(hosts, redis_server: RedisServer) -> None:
+    [node] = _cluster(hosts, redis_server.url, count=1)
+    wait_for(lambda: read_fires(node.fire_log), 10, "a fire")
+    fire = read_fires(node.fire_log)[0]
+    scheduled = datetime.fromisoformat(fire["scheduled_at"])
+    assert scheduled.tzinfo is not None and scheduled.microsecond == 0
+    assert 0 <= fire["started"] - scheduled.timestamp() < 1

@@ -1,0 +1,127 @@
+"""The lease state machine with a fake clock, and fencing/dedupe against a real Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from redis_support import RedisServer
+
+from scheduler_proc.fire import Term
+from scheduler_proc.keys import Keys
+from scheduler_proc.lease import ClusterLeadership, LeaseState, parse_token
+from scheduler_proc.ledger import ClaimResult
+from scheduler_proc.redis_conn import connect
+from scheduler_proc.redis_ledger import RedisLedger
+from scheduler_proc.settings import RedisSettings, Settings
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_validity_counts_from_when_the_renewal_was_sent_minus_a_margin() -> None:
+    state = LeaseState(ttl=10, margin=2.5)
+    assert not state.valid(0)
+    state.granted(7, "7:n:a", sent_at=100)
+    assert state.valid(107.4) and not state.valid(107.5)
+    state.renewed(sent_at=105)  # the reply came late; only the send time counts
+    assert state.valid(112.4) and not state.valid(112.5)
+    state.renewed(sent_at=101)  # a slow, older renewal never shortens validity
+    assert state.valid(112.4)
+    state.lost()
+    assert not state.valid(105) and state.term is None
+
+
+def test_token_carries_term_and_node() -> None:
+    assert parse_token("12:abc:web-1:a") == (12, "web-1:a")
+
+
+def _redis_settings(server: RedisServer, ttl: float = 1.0) -> RedisSettings:
+    settings = Settings.from_env({"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": str(ttl)}).redis
+    assert settings is not None
+    return settings
+
+
+def _leadership(server: RedisServer, node: str, clock: FakeClock) -> ClusterLeadership:
+    settings = _redis_settings(server)
+    return ClusterLeadership(settings, connect(settings), Keys("t"), node, clock=clock)
+
+
+def test_one_leader_terms_increase_and_release_hands_over(redis_server: RedisServer) -> None:
+    clock = FakeClock()
+    a, b = _leadership(redis_server, "a", clock), _leadership(redis_server, "b", clock)
+    a.tick()
+    b.tick()
+    assert a.leading and not b.leading and b.leader_node == "a"
+    first = a.current_term()
+    assert first is not None and first.token == 1
+    a.release()
+    clock.now += 1
+    b.tick()
+    second = b.current_term()
+    assert b.leading and second is not None and second.token == 2
+    assert not first.is_current() and second.is_current()
+
+
+def test_leader_steps_down_on_its_own_clock_when_renewals_stop(redis_server: RedisServer) -> None:
+    clock = FakeClock()
+    a = _leadership(redis_server, "a", clock)
+    a.tick()
+    assert a.leading
+    clock.now += 0.74
+    assert a.leading
+    clock.now += 0.02  # past ttl - margin (0.75 s) with no renewal sent
+    assert not a.leading and a.current_term() is None
+
+
+def test_claims_are_fenced_and_deduplicated(redis_server: RedisServer) -> None:
+    clock = FakeClock()
+    settings = _redis_settings(redis_server)
+    a = _leadership(redis_server, "a", clock)
+    a.tick()
+    term = a.current_term()
+    assert term is not None
+    ledger = RedisLedger(settings, connect(settings), Keys("t"), retention=3600)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert ledger.claim("job", at, term, "a", "r1") is ClaimResult.CLAIMED
+    assert ledger.claim("job", at, term, "a", "r2") is ClaimResult.DUPLICATE
+    ledger.finish("job", at, "success", None)
+    assert ledger.last_claimed("job") == at and ledger.last_runs()["job"].outcome == "success"
+    stale = Term(token=term.token, is_current=lambda: True, lease_token="1:forged:a")
+    assert ledger.claim("job", datetime(2026, 1, 2, tzinfo=UTC), stale, "a", "r3") is ClaimResult.FENCED
+    a.release()
+    later = datetime(2026, 1, 3, tzinfo=UTC)
+    assert ledger.claim("job", later, term, "a", "r4") is ClaimResult.FENCED, "a released term must not claim"
+
+
+def test_keys_share_one_hash_tag() -> None:
+    keys = Keys("shop")
+    assert {keys.leader, keys.fence, keys.last, keys.fire("j", 1)} == {
+        "{shop}:leader",
+        "{shop}:fence",
+        "{shop}:last",
+        "{shop}:fire:j:1",
+    }
+
+
+def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: RedisServer) -> None:
+    clock = FakeClock()
+    settings = Settings.from_env(
+        {
+            "SCHEDULER_REDIS_URL": redis_server.url,
+            "SCHEDULER_LEASE_TTL": "1",
+            "SCHEDULER_REDIS_MIN_REPLICAS": "1",
+            "SCHEDULER_REDIS_WAIT_TIMEOUT": "0.05",
+        }
+    ).redis
+    assert settings is not None
+    a = ClusterLeadership(settings, connect(settings), Keys("w"), "a", clock=clock)
+    a.tick()
+    term = a.current_term()
+    assert term is not None
+    ledger = RedisLedger(settings, connect(settings), Keys("w"), retention=3600)
+    assert ledger.claim("job", datetime(2026, 1, 1, tzinfo=UTC), term, "a", "r") is ClaimResult.UNREPLICATED

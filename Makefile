@@ -10,7 +10,7 @@ run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
 test: $(STAMP)  ## set up what the tests need (venv, Redis) and run them all
-	scripts/ensure-redis
+	scripts/ensure-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy --strict

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from scheduler_proc.web import status_router
+from scheduler_proc.web import metrics_router, scheduler_router
 
 app = FastAPI(title="scheduler kit demo")
-app.include_router(status_router(), prefix="/scheduler")
+app.include_router(scheduler_router(), prefix="/scheduler")
+app.include_router(metrics_router())
 
 
 @app.get("/healthz", tags=["health"])

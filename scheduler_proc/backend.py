@@ -7,12 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import redis
+
+from scheduler_proc.commands import CommandBus, open_bus
 from scheduler_proc.errors import RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.hostlock import HostLock
 from scheduler_proc.keys import Keys
 from scheduler_proc.lease import ClusterLeadership
 from scheduler_proc.ledger import Ledger, LocalLedger
+from scheduler_proc.metrics import Metrics
 from scheduler_proc.redis_conn import call, connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import Settings
@@ -65,6 +69,7 @@ class Backend:
     mode: str
     ledger: Ledger
     leadership: Leadership
+    bus: CommandBus
 
     def floor_time(self) -> datetime:
         """The earliest time a job without a claim may resume from (Redis's clock in cluster mode)."""
@@ -94,14 +99,28 @@ def check_redis(settings: Settings) -> None:
         client.close()
 
 
-def open_backend(settings: Settings, lock: HostLock) -> Backend:
-    """The ledger and leadership for this mode."""
+def open_ledger(settings: Settings, client: redis.Redis | None = None) -> Ledger:
+    """The ledger for this mode (readers such as the web workers and the CLI use it too)."""
     if settings.redis is None:
-        return Backend("single-host", LocalLedger(settings.ledger_path, settings.claim_retention), HostLeadership(lock))
+        return LocalLedger(settings.ledger_path, settings.claim_retention, settings.history_size)
+    return RedisLedger(
+        settings.redis,
+        client or connect(settings.redis),
+        Keys(settings.namespace),
+        settings.claim_retention,
+        settings.history_size,
+    )
+
+
+def open_backend(settings: Settings, lock: HostLock, metrics: Metrics) -> Backend:
+    """The ledger, leadership and command bus for this mode."""
+    if settings.redis is None:
+        return Backend("single-host", open_ledger(settings), HostLeadership(lock), open_bus(settings))
     client = connect(settings.redis)
     keys = Keys(settings.namespace)
     return Backend(
         "cluster",
-        RedisLedger(settings.redis, client, keys, settings.claim_retention),
-        ClusterLeadership(settings.redis, client, keys, settings.node_id),
+        open_ledger(settings, client),
+        ClusterLeadership(settings.redis, client, keys, settings.node_id, metrics=metrics),
+        open_bus(settings, client),
     )

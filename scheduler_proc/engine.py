@@ -13,6 +13,7 @@ from apscheduler.util import undefined
 from scheduler_proc.fire import FireExecutor, FireRunner, Term
 from scheduler_proc.jobs import Jobs, JobSpec
 from scheduler_proc.ledger import Ledger
+from scheduler_proc.metrics import Metrics
 
 log = logging.getLogger("scheduler.engine")
 
@@ -22,10 +23,11 @@ def _never_called() -> None:
 
 
 class Engine:
-    """One APScheduler ``BackgroundScheduler`` fed from a ``Jobs`` registry.
+    """One APScheduler ``BackgroundScheduler`` fed from a ``Jobs`` registry, for one leadership term.
 
     On start each job resumes after its last claimed fire, so fires missed while no
     scheduler ran are caught up if they are still within the job's misfire grace.
+    Paused jobs (stored in the ledger) stay paused across restarts and failovers.
     """
 
     def __init__(
@@ -36,16 +38,16 @@ class Engine:
         default_misfire_grace: float,
         max_workers: int,
         may_dispatch: Callable[[], Term | None],
+        metrics: Metrics | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in jobs}
         self._ledger = ledger
         self._default_grace = default_misfire_grace
-        self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch)
-        self._scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": FireExecutor(self.runner, max_workers)},
-        )
+        self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics)
+        self._executor = FireExecutor(self.runner, max_workers)
+        self._scheduler = BackgroundScheduler(timezone=UTC, executors={"default": self._executor})
         self._started = False
+        self._paused: set[str] = set()
 
     def start(self, floor: datetime | None = None) -> None:
         """Add every job (resuming from the ledger) and start the scheduler thread.
@@ -53,6 +55,7 @@ class Engine:
         ``floor`` is the earliest time a job that was never claimed may start from.
         """
         now = datetime.now(UTC)
+        self._paused = self._ledger.paused() & set(self.specs)
         for spec in self.specs.values():
             self._scheduler.add_job(
                 _never_called,
@@ -62,10 +65,12 @@ class Engine:
                 coalesce=spec.coalesce,
                 max_instances=spec.max_instances,
                 misfire_grace_time=None,
-                next_run_time=self._resume_at(spec, now, floor or now),
+                next_run_time=None if spec.id in self._paused else self._resume_at(spec, now, floor or now),
             )
         self._scheduler.start()
         self._started = True
+        if self._paused:
+            log.info("paused job(s), as stored: %s", ", ".join(sorted(self._paused)))
 
     def halt(self) -> None:
         """Start no more fires; running ones go on (they were claimed under a valid term)."""
@@ -83,6 +88,22 @@ class Engine:
         self.runner.abandon_in_flight()
         return running
 
+    def pause(self, job_id: str) -> None:
+        """Stop scheduling a job until resumed (the ledger remembers it)."""
+        if self._started and job_id not in self._paused:
+            self._scheduler.pause_job(job_id)
+        self._paused.add(job_id)
+
+    def resume(self, job_id: str) -> None:
+        """Schedule a paused job again from its next fire after now (no catch-up of the pause)."""
+        if self._started and job_id in self._paused:
+            self._scheduler.resume_job(job_id)
+        self._paused.discard(job_id)
+
+    def trigger(self, job_id: str, scheduled_at: datetime, run_id: str) -> None:
+        """Run a job once now; ``scheduled_at`` identifies the fire so a retried command runs once."""
+        self._executor.submit_manual(job_id, scheduled_at, run_id)
+
     def snapshot(self) -> list[dict[str, Any]]:
         """The job table for status pages."""
         rows = []
@@ -93,6 +114,7 @@ class Engine:
                 {
                     "id": spec.id,
                     "trigger": spec.description,
+                    "paused": spec.id in self._paused,
                     "next_run_at": _iso(job.next_run_time if job else None),
                     "last_run_at": _iso(state.last_run_at),
                     "last_outcome": state.last_outcome,

@@ -139,7 +139,9 @@ class Jobs:
             job_id = self._job_id(func, id)
             total = _interval_seconds(job_id, seconds, minutes, hours)
             trigger = IntervalTrigger(seconds=total, start_date=INTERVAL_ANCHOR, timezone="UTC")
-            self._add(job_id, func, trigger, f"every {total:g}s", misfire_grace_time, coalesce, max_instances, jitter)
+            self._add(
+                job_id, func, trigger, f"every {_duration(total)}", misfire_grace_time, coalesce, max_instances, jitter
+            )
             return func
 
         return register
@@ -244,6 +246,14 @@ def _interval_seconds(job_id: str, seconds: float, minutes: float, hours: float)
     if total < 0.1:
         raise JobDefinitionError(f"job {job_id!r}: every() interval of {total:g}s is too short; use at least seconds=1")
     return total
+
+
+def _duration(seconds: float) -> str:
+    """'1h', '5m', '90s' or '0.5s': how an interval reads in status pages."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def _optional_seconds(owner: str, name: str, value: object) -> float | None:

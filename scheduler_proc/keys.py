@@ -30,6 +30,29 @@ class Keys:
         """Hash: job id -> microseconds of its last claimed fire."""
         return self.prefix + "last"
 
+    @property
+    def paused(self) -> str:
+        """Hash: job id -> since when it is paused (survives restarts and failovers)."""
+        return self.prefix + "paused"
+
+    @property
+    def commands(self) -> str:
+        """Stream of operator commands (run, pause, resume) for the leader."""
+        return self.prefix + "commands"
+
+    @property
+    def commands_cursor(self) -> str:
+        """Id of the last command the leaders processed."""
+        return self.prefix + "commands:cursor"
+
+    def ack(self, command_id: str) -> str:
+        """The leader's answer to one command (expires after a minute)."""
+        return f"{self.prefix}ack:{command_id}"
+
+    def history(self, job_id: str) -> str:
+        """List of the job's last runs, newest first, as JSON."""
+        return f"{self.prefix}history:{job_id}"
+
     def fire(self, job_id: str, scheduled_us: int) -> str:
         """Hash of one claimed fire (node, term, run id, outcome ...), kept for the retention period."""
         return f"{self.prefix}fire:{job_id}:{scheduled_us}"

@@ -18,6 +18,7 @@ import redis
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
+from scheduler_proc.metrics import Metrics
 from scheduler_proc.redis_conn import call
 from scheduler_proc.settings import RedisSettings
 
@@ -105,7 +106,9 @@ class ClusterLeadership:
         keys: Keys,
         node: str,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics(node)
         self._settings = settings
         self._client = client
         self._keys = keys
@@ -180,14 +183,21 @@ class ClusterLeadership:
         }
 
     def _run(self, action: Callable[[float], None], now: float) -> None:
+        holding = self.state.token is not None
         try:
             action(now)
         except RedisUnavailable as exc:
+            self._failed_while(holding)
             self._redis_is("unreachable", f"{exc}; waiting as standby and retrying")
         except RedisConfigError as exc:
+            self._failed_while(holding)
             self._redis_is("error", f"{exc}; waiting as standby and retrying")
         else:
             self._redis_is("ok", f"Redis at {self._settings.target} is reachable")
+
+    def _failed_while(self, holding: bool) -> None:
+        if holding:
+            self._metrics.renewal_failed()
 
     def _redis_is(self, state: str, message: str) -> None:
         if state == self.redis_state:
@@ -237,6 +247,7 @@ class ClusterLeadership:
             self.lease_seen_ttl = self.state.ttl
             self.last_renewal_wall = time.time()
         else:
+            self._metrics.renewal_failed()
             log.warning(
                 "lease of term %s is no longer ours (expired or Redis lost it); pausing dispatch", self.state.term
             )

@@ -1,20 +1,21 @@
-"""The fire ledger: claims each (job id, scheduled time) once, and remembers outcomes.
+"""The fire ledger: claims each (job id, scheduled time) once, keeps run history and pauses.
 
-``LocalLedger`` keeps it in SQLite under the state directory for single-host mode;
-the Redis ledger of cluster mode offers the same methods.
+``LocalLedger`` keeps it in SQLite under the state directory (single-host mode);
+``RedisLedger`` offers the same methods in cluster mode.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from scheduler_proc.fire import Term
@@ -31,8 +32,40 @@ class ClaimResult(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Run:
+    """One run of a job, as the history keeps it."""
+
+    job_id: str
+    run_id: str
+    scheduled_at: datetime
+    node: str
+    term: int | None
+    trigger: str  # "schedule" or "manual"
+    started_at: float
+    finished_at: float | None
+    outcome: str  # success, error, abandoned, skipped
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else round(self.finished_at - self.started_at, 6)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scheduled_at"] = self.scheduled_at.isoformat()
+        data["duration"] = self.duration
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
 class RunRecord:
-    """The last known run of a job."""
+    """The last claimed fire of a job and what became of it."""
 
     job_id: str
     scheduled_at: datetime
@@ -42,15 +75,23 @@ class RunRecord:
 
 
 class Ledger(Protocol):
-    """What the fire path needs from a ledger, local or Redis."""
+    """What the scheduler needs from a ledger, local or Redis."""
 
-    def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult: ...
+    def claim(
+        self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
+    ) -> ClaimResult: ...
 
-    def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None: ...
+    def finish(self, run: Run) -> None: ...
 
     def last_claimed(self, job_id: str) -> datetime | None: ...
 
     def last_runs(self) -> dict[str, RunRecord]: ...
+
+    def history(self, job_id: str, limit: int) -> list[Run]: ...
+
+    def paused(self) -> set[str]: ...
+
+    def set_paused(self, job_id: str, paused: bool) -> None: ...
 
     def close(self) -> None: ...
 
@@ -75,17 +116,30 @@ CREATE TABLE IF NOT EXISTS fires (
     finished_at  REAL,
     outcome      TEXT    NOT NULL DEFAULT 'running',
     error        TEXT,
+    manual       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, scheduled_us)
 );
 CREATE INDEX IF NOT EXISTS fires_claimed_at ON fires (claimed_at);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id       TEXT PRIMARY KEY,
+    job_id       TEXT NOT NULL,
+    scheduled_us INTEGER NOT NULL,
+    record       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_job ON runs (job_id, scheduled_us);
+CREATE TABLE IF NOT EXISTS paused (
+    job_id TEXT PRIMARY KEY,
+    since  REAL NOT NULL
+);
 """
 
 
 class LocalLedger:
-    """SQLite ledger; only the holder of the host lock writes to it."""
+    """SQLite ledger; the holder of the host lock writes, web workers and the CLI read."""
 
-    def __init__(self, path: Path, retention: float) -> None:
+    def __init__(self, path: Path, retention: float, history_size: int = 100) -> None:
         self._retention = retention
+        self._history_size = history_size
         self._lock = threading.Lock()
         self._last_prune = 0.0
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -95,28 +149,46 @@ class LocalLedger:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult:
+    def claim(
+        self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
+    ) -> ClaimResult:
         now = time.time()
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at) VALUES (?, ?, ?, ?, ?)",
-                (job_id, to_micros(scheduled_at), run_id, node, now),
+                "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at, manual) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, to_micros(scheduled_at), run_id, node, now, int(manual)),
             )
             if now - self._last_prune > 60:
                 self._last_prune = now
                 self._db.execute("DELETE FROM fires WHERE claimed_at < ?", (now - self._retention,))
         return ClaimResult.CLAIMED if cursor.rowcount == 1 else ClaimResult.DUPLICATE
 
-    def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None:
+    def finish(self, run: Run) -> None:
+        micros = to_micros(run.scheduled_at)
         with self._lock:
+            self._db.execute("BEGIN")
             self._db.execute(
-                "UPDATE fires SET outcome = ?, error = ?, finished_at = ? WHERE job_id = ? AND scheduled_us = ?",
-                (outcome, error, time.time(), job_id, to_micros(scheduled_at)),
+                "UPDATE fires SET outcome = ?, error = ?, finished_at = ? "
+                "WHERE job_id = ? AND scheduled_us = ? AND run_id = ?",
+                (run.outcome, run.error, run.finished_at, run.job_id, micros, run.run_id),
             )
+            self._db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, job_id, scheduled_us, record) VALUES (?, ?, ?, ?)",
+                (run.run_id, run.job_id, micros, _json(run.to_dict())),
+            )
+            self._db.execute(
+                "DELETE FROM runs WHERE job_id = ? AND run_id NOT IN "
+                "(SELECT run_id FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?)",
+                (run.job_id, run.job_id, self._history_size),
+            )
+            self._db.execute("COMMIT")
 
     def last_claimed(self, job_id: str) -> datetime | None:
         with self._lock:
-            row = self._db.execute("SELECT MAX(scheduled_us) FROM fires WHERE job_id = ?", (job_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT MAX(scheduled_us) FROM fires WHERE job_id = ? AND manual = 0", (job_id,)
+            ).fetchone()
         return None if row is None or row[0] is None else from_micros(int(row[0]))
 
     def last_runs(self) -> dict[str, RunRecord]:
@@ -128,6 +200,34 @@ class LocalLedger:
             ).fetchall()
         return {row[0]: RunRecord(row[0], from_micros(int(row[1])), row[2], row[3], row[4]) for row in rows}
 
+    def history(self, job_id: str, limit: int) -> list[Run]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?", (job_id, limit)
+            ).fetchall()
+        return [Run.from_dict(_unjson(row[0])) for row in rows]
+
+    def paused(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT job_id FROM paused")}
+
+    def set_paused(self, job_id: str, paused: bool) -> None:
+        with self._lock:
+            if paused:
+                self._db.execute("INSERT OR IGNORE INTO paused (job_id, since) VALUES (?, ?)", (job_id, time.time()))
+            else:
+                self._db.execute("DELETE FROM paused WHERE job_id = ?", (job_id,))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _unjson(raw: str) -> dict[str, Any]:
+    value = json.loads(raw)
+    assert isinstance(value, dict)
+    return value

@@ -1,18 +1,36 @@
-"""Logging for the scheduler processes, in the same shape as gunicorn's own lines."""
+"""Logging for the scheduler processes: gunicorn's line shape by default, or one JSON object per line."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 
 FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S %z"
 
 
-def configure_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, pid, message, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: str, fmt: str = "plain") -> None:
     """Send every record to stderr (journald under systemd, the terminal otherwise)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT, DATEFMT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

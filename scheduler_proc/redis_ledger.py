@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import redis
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
-from scheduler_proc.ledger import ClaimResult, RunRecord, from_micros, to_micros
+from scheduler_proc.ledger import ClaimResult, Run, RunRecord, from_micros, to_micros
 from scheduler_proc.redis_conn import call
 from scheduler_proc.settings import RedisSettings
 
@@ -19,7 +20,8 @@ log = logging.getLogger("scheduler.ledger")
 
 # KEYS[1] leader, KEYS[2] the fire's hash, KEYS[3] last-claimed hash.
 # ARGV[1] our lease token, ARGV[2] retention ms, ARGV[3] job id, ARGV[4] scheduled µs,
-# ARGV[5] node, ARGV[6] term, ARGV[7] run id, ARGV[8] claimed at (epoch s).
+# ARGV[5] node, ARGV[6] term, ARGV[7] run id, ARGV[8] claimed at (epoch s), ARGV[9] '1' for a
+# manual run (which does not move the last-claimed time that catch-up resumes from).
 # Returns 'fenced' if our lease is not the current one, 'duplicate' if the fire was
 # claimed before, 'claimed' if it is now ours (and the last-claimed time moved forward).
 CLAIM = """
@@ -29,15 +31,20 @@ redis.call('HSET', KEYS[2], 'job_id', ARGV[3], 'scheduled_us', ARGV[4], 'node', 
            'term', ARGV[6], 'run_id', ARGV[7], 'claimed_at', ARGV[8], 'outcome', 'running')
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local last = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
-if tonumber(ARGV[4]) > last then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
+if ARGV[9] ~= '1' and tonumber(ARGV[4]) > last then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
 return 'claimed'
 """
 
-# KEYS[1] the fire's hash. ARGV[1] run id, ARGV[2] outcome, ARGV[3] finished at, ARGV[4] error.
-# Records the outcome only on the claim this run made. Returns 1 if recorded.
+# KEYS[1] the fire's hash, KEYS[2] the job's history list. ARGV[1] run id, ARGV[2] outcome,
+# ARGV[3] finished at, ARGV[4] error, ARGV[5] the run as JSON, ARGV[6] history size.
+# Records the outcome on the claim this run made (if it is still there) and pushes the run
+# onto the bounded history. Returns 1.
 FINISH = """
-if redis.call('HGET', KEYS[1], 'run_id') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'finished_at', ARGV[3], 'error', ARGV[4])
+if redis.call('HGET', KEYS[1], 'run_id') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'finished_at', ARGV[3], 'error', ARGV[4])
+end
+redis.call('LPUSH', KEYS[2], ARGV[5])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
 return 1
 """
 
@@ -45,16 +52,20 @@ return 1
 class RedisLedger:
     """Claims and outcomes in Redis (JSON-free hashes and plain strings; nothing pickled)."""
 
-    def __init__(self, settings: RedisSettings, client: redis.Redis, keys: Keys, retention: float) -> None:
+    def __init__(
+        self, settings: RedisSettings, client: redis.Redis, keys: Keys, retention: float, history_size: int = 100
+    ) -> None:
+        self._history_size = history_size
         self._settings = settings
         self._client = client
         self._keys = keys
         self._retention_ms = int(retention * 1000)
         self._claim = client.register_script(CLAIM)
         self._finish = client.register_script(FINISH)
-        self._run_ids: dict[tuple[str, int], str] = {}
 
-    def claim(self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str) -> ClaimResult:
+    def claim(
+        self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
+    ) -> ClaimResult:
         micros = to_micros(scheduled_at)
         keys = [self._keys.leader, self._keys.fire(job_id, micros), self._keys.last]
         args: list[str | int | float] = [
@@ -66,6 +77,7 @@ class RedisLedger:
             term.token or 0,
             run_id,
             time.time(),
+            "1" if manual else "0",
         ]
         try:
             answer = call(self._settings, lambda: self._claim(keys=keys, args=args))
@@ -73,23 +85,40 @@ class RedisLedger:
             log.error("claim of job=%s scheduled_at=%s failed: %s", job_id, scheduled_at.isoformat(), exc)
             return ClaimResult.UNAVAILABLE
         result = ClaimResult(str(answer))
-        if result is ClaimResult.CLAIMED:
-            self._run_ids[(job_id, micros)] = run_id
-            if not self._replicated():
-                self.finish(job_id, scheduled_at, "skipped", "claim not acknowledged by enough replicas")
-                return ClaimResult.UNREPLICATED
+        if result is ClaimResult.CLAIMED and not self._replicated():
+            return ClaimResult.UNREPLICATED
         return result
 
-    def finish(self, job_id: str, scheduled_at: datetime, outcome: str, error: str | None) -> None:
-        micros = to_micros(scheduled_at)
-        run_id = self._run_ids.pop((job_id, micros), None)
-        if run_id is None:
-            return
-        args: list[str | int | float] = [run_id, outcome, time.time(), error or ""]
+    def finish(self, run: Run) -> None:
+        micros = to_micros(run.scheduled_at)
+        keys = [self._keys.fire(run.job_id, micros), self._keys.history(run.job_id)]
+        args: list[str | int | float] = [
+            run.run_id,
+            run.outcome,
+            run.finished_at or 0,
+            run.error or "",
+            json.dumps(run.to_dict()),
+            self._history_size,
+        ]
         try:
-            call(self._settings, lambda: self._finish(keys=[self._keys.fire(job_id, micros)], args=args))
+            call(self._settings, lambda: self._finish(keys=keys, args=args))
         except (RedisUnavailable, RedisConfigError) as exc:
-            log.warning("outcome of job=%s scheduled_at=%s not recorded: %s", job_id, scheduled_at.isoformat(), exc)
+            log.warning(
+                "outcome of job=%s scheduled_at=%s not recorded: %s", run.job_id, run.scheduled_at.isoformat(), exc
+            )
+
+    def history(self, job_id: str, limit: int) -> list[Run]:
+        raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))
+        return [Run.from_dict(json.loads(item)) for item in raw]
+
+    def paused(self) -> set[str]:
+        return {str(job) for job in call(self._settings, lambda: self._client.hkeys(self._keys.paused))}
+
+    def set_paused(self, job_id: str, paused: bool) -> None:
+        if paused:
+            call(self._settings, lambda: self._client.hsetnx(self._keys.paused, job_id, str(time.time())))
+        else:
+            call(self._settings, lambda: self._client.hdel(self._keys.paused, job_id))
 
     def last_claimed(self, job_id: str) -> datetime | None:
         value = call(self._settings, lambda: self._client.hget(self._keys.last, job_id))

@@ -15,9 +15,11 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from scheduler_proc.backend import Backend, check_redis, open_backend
+from scheduler_proc.commands import apply
 from scheduler_proc.engine import Engine
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
 from scheduler_proc.fire import Term
@@ -25,6 +27,7 @@ from scheduler_proc.hostlock import HostLock, read_holder
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
+from scheduler_proc.metrics import Metrics
 from scheduler_proc.procutil import SignalFlags, die_with_parent, send_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
@@ -36,6 +39,8 @@ log = logging.getLogger("scheduler.runner")
 ORPHAN_GRACE = 2.0
 _TOUCH_EVERY = 60.0
 _LAST_RUNS_EVERY = 2.0
+_COMMANDS_EVERY = 0.2
+_METRICS_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,19 +70,26 @@ class Runner:
         self._touched = 0.0
         self._last_runs: dict[str, Any] = {}
         self._last_runs_at = 0.0
+        self._commands_at = 0.0
+        self._metrics_at = 0.0
+        self.metrics = Metrics(settings.node_id)
 
     def run(self) -> int:
         status_path = self.settings.status_path(self.args.master_pid)
+        metrics_path = self.settings.metrics_path(self.args.master_pid)
         with ExitStack() as stack:
             stack.callback(self.lock.release)
             stack.callback(remove_status, status_path)
-            self.backend = open_backend(self.settings, self.lock)
+            stack.callback(remove_status, metrics_path)
+            self.backend = open_backend(self.settings, self.lock, self.metrics)
             stack.callback(self.backend.ledger.close)
             tick = 0.25 if self.settings.redis is None else min(0.25, self.settings.redis.lease_ttl / 8)
             while not self.flags.stop.is_set() and not self._orphaned():
                 self._step(self.backend)
                 if self.lock.held or not self.args.candidate:
-                    write_status(status_path, self._status(self.backend))
+                    status = self._status(self.backend)
+                    write_status(status_path, status)
+                    self._publish_metrics(status, metrics_path)
                 self.flags.stop.wait(tick)
             return self._stop(self.backend)
         return 0  # pragma: no cover  (ExitStack does not swallow)
@@ -97,6 +109,9 @@ class Runner:
             self._touched = time.monotonic()
         backend.leadership.tick()
         self._follow_leadership(backend)
+        if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY:
+            self._commands_at = time.monotonic()
+            self._serve_commands(backend, self.engine)
 
     def _try_host_lock(self) -> None:
         if self.lock.try_acquire():
@@ -123,6 +138,7 @@ class Runner:
                 self.settings.misfire_grace,
                 self.settings.max_workers,
                 self._may_dispatch,
+                self.metrics,
             )
             try:
                 engine.start(floor=backend.floor_time())
@@ -133,6 +149,30 @@ class Runner:
             self.engine = engine
         elif not backend.leadership.leading and self.engine is not None:
             self._retire_engine()
+
+    def _serve_commands(self, backend: Backend, engine: Engine) -> None:
+        """Carry out operators' commands; only the leader does, so each is acted on once."""
+        try:
+            for command in backend.bus.receive():
+                result = apply(command, engine, backend.ledger)
+                log.info(
+                    "command %s job=%s id=%s: %s",
+                    command.action,
+                    command.job_id,
+                    command.id,
+                    "done" if result.get("ok") else result.get("error"),
+                )
+                backend.bus.ack(command, result)
+        except SchedulerError as exc:
+            log.warning("could not read operator commands: %s", exc)
+
+    def _publish_metrics(self, status: dict[str, Any], path: Path) -> None:
+        if time.monotonic() - self._metrics_at < _METRICS_EVERY:
+            return
+        self._metrics_at = time.monotonic()
+        self.metrics.leading(status["role"] == "leader")
+        self.metrics.next_runs(status["jobs"])
+        self.metrics.write(path)
 
     def _retire_engine(self) -> None:
         """Stop dispatching; fires already running finish under their (now ended) term."""
@@ -236,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         jobs = load_jobs(settings.jobs_ref)
         ensure_private_dir(settings.lock_dir, "SCHEDULER_LOCK_DIR")
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")

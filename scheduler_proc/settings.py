@@ -39,6 +39,9 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SCHEDULER_RESTART_BACKOFF_MAX": "longest pause between restarts of a crashing scheduler (default 30)",
     "SCHEDULER_CLAIM_RETENTION": "seconds a claimed fire is remembered for dedupe (default 172800, 2 days)",
     "SCHEDULER_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO)",
+    "SCHEDULER_LOG_FORMAT": "plain (default) or json, for the scheduler processes' log lines",
+    "SCHEDULER_HISTORY_SIZE": "runs kept per job in the history (default 100)",
+    "SCHEDULER_ADMIN_TOKEN": "bearer token for the admin endpoints (run, pause, resume); unset disables them",
     "SCHEDULER_REDIS_URL": "redis://, rediss:// or unix:// URL; setting it (or sentinels) turns cluster mode on",
     "SCHEDULER_REDIS_USERNAME": "Redis ACL user (overrides the URL's)",
     "SCHEDULER_REDIS_PASSWORD": "Redis password (overrides the URL's; never logged)",
@@ -63,15 +66,15 @@ T = TypeVar("T")
 class RedisSettings:
     """How to reach Redis in cluster mode. ``password`` never appears in logs or errors."""
 
-    url: str | None
+    url: str | None = dataclasses.field(repr=False)  # may hold a password
     username: str | None
-    password: str | None
+    password: str | None = dataclasses.field(repr=False)
     tls_ca_file: Path | None
     tls_cert_file: Path | None
     tls_key_file: Path | None
     sentinels: tuple[tuple[str, int], ...]
     sentinel_master: str | None
-    sentinel_password: str | None
+    sentinel_password: str | None = dataclasses.field(repr=False)
     min_replicas: int
     wait_timeout: float
     lease_ttl: float
@@ -113,6 +116,9 @@ class Settings:
     restart_backoff_max: float
     claim_retention: float
     log_level: str
+    log_format: str = "plain"
+    history_size: int = 100
+    admin_token: str | None = dataclasses.field(default=None, repr=False)
     redis: RedisSettings | None = None
 
     @classmethod
@@ -134,6 +140,9 @@ class Settings:
             restart_backoff_max=reader.get("SCHEDULER_RESTART_BACKOFF_MAX", _seconds(1, 3600), 30.0),
             claim_retention=reader.get("SCHEDULER_CLAIM_RETENTION", _seconds(60, 366 * 86400), 172800.0),
             log_level=reader.get("SCHEDULER_LOG_LEVEL", _parse_log_level, "INFO"),
+            log_format=reader.get("SCHEDULER_LOG_FORMAT", _parse_log_format, "plain"),
+            history_size=reader.get("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100),
+            admin_token=reader.get("SCHEDULER_ADMIN_TOKEN", _parse_token, None, shown=lambda raw: "'***'"),
             redis=_redis_settings(reader),
         )
         reader.raise_if_bad()
@@ -156,6 +165,10 @@ class Settings:
     def ledger_path(self) -> Path:
         """The SQLite file that remembers claimed fires in single-host mode."""
         return self.state_dir / f"{self.namespace}.sqlite3"
+
+    def metrics_path(self, master_pid: int) -> Path:
+        """Where that scheduler publishes its Prometheus metrics."""
+        return self.lock_dir / f"{self.namespace}.{master_pid}.metrics.prom"
 
     def status_path(self, master_pid: int) -> Path:
         """Where the scheduler started by gunicorn master ``master_pid`` publishes its state."""
@@ -258,6 +271,18 @@ def _parse_path(raw: str) -> Path:
     return path
 
 
+def _parse_log_format(raw: str) -> str:
+    if raw.lower() not in ("plain", "json"):
+        raise ValueError("use plain or json")
+    return raw.lower()
+
+
+def _parse_token(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("use at least 16 characters, for example the output of `openssl rand -hex 32`")
+    return raw
+
+
 def _parse_log_level(raw: str) -> str:
     if raw.upper() not in _LOG_LEVELS:
         raise ValueError(f"use one of {', '.join(_LOG_LEVELS)}")
@@ -311,7 +336,7 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
     return RedisSettings(
         url=url,
         username=reader.get("SCHEDULER_REDIS_USERNAME", str, None),
-        password=reader.get("SCHEDULER_REDIS_PASSWORD", str, None, shown=lambda raw: "'***'"),
+        password=reader.get("SCHEDULER_REDIS_PASSWORD", str, None, shown=lambda raw: "'***'"),  # secret
         tls_ca_file=reader.get("SCHEDULER_REDIS_TLS_CA_FILE", _parse_readable_file, None),
         tls_cert_file=reader.get("SCHEDULER_REDIS_TLS_CERT_FILE", _parse_readable_file, None),
         tls_key_file=reader.get("SCHEDULER_REDIS_TLS_KEY_FILE", _parse_readable_file, None),

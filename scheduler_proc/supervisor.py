@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     except SchedulerError as exc:
         send_report(args.report_fd, "invalid", message=str(exc))
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     supervisor = Supervisor(settings, args, flags)
     report = supervisor.start()
     send_report(args.report_fd, str(report.get("event")), message=report.get("message"))

@@ -1,52 +1,104 @@
-"""HTTP side: a FastAPI router that reports the scheduler's real state from any worker."""
+"""HTTP side: FastAPI routers for the scheduler's status, jobs, history, commands, page and metrics.
+
+Mount them in your app::
+
+    app.include_router(scheduler_router(), prefix="/scheduler")
+    app.include_router(metrics_router())
+
+Every worker reads the same files and stores, so any worker gives the same answer.
+"""
 
 from __future__ import annotations
 
 import functools
+import hmac
 import os
-from typing import Any
+from importlib import resources
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from scheduler_proc.hostlock import read_holder
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable
+from scheduler_proc.ops import NoAnswer, NoScheduler, Operations, UnknownJob
 from scheduler_proc.settings import Settings
-from scheduler_proc.status import read_status
+
+_bearer = HTTPBearer(auto_error=False, description="SCHEDULER_ADMIN_TOKEN")
 
 
 @functools.lru_cache(maxsize=1)
-def _settings() -> Settings:
-    return Settings.from_env()
+def operations() -> Operations:
+    """One per worker process, created on first use (after gunicorn forked the worker)."""
+    return Operations(Settings.from_env())
 
 
-def host_status(settings: Settings, master_pid: int) -> dict[str, Any]:
-    """This master's scheduler role, and the process that runs jobs on this host.
-
-    Every worker reads the same files (the host lock and the status files the
-    scheduler processes publish), so any worker gives the same answer.
-    """
-    own = read_status(settings.status_path(master_pid))
-    holder = read_holder(settings.lock_path)
-    active = read_status(settings.status_path(holder.master_pid)) if holder else None
-    role = "disabled" if not settings.enabled else str(own["role"]) if own else "stopped"
-    source = active or own or {}
-    return {
-        "node": settings.node_id,
-        "role": role,
-        "pid": holder.pid if holder else None,
-        "leader_node": holder.node if holder else None,
-        "mode": source.get("mode", "single-host"),
-        "cluster": (own or source).get("cluster", {}),
-        "jobs": source.get("jobs", []),
-        "updated_at": source.get("updated_at"),
-    }
+def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Mutating endpoints need ``Authorization: Bearer <SCHEDULER_ADMIN_TOKEN>`` (compared in constant time)."""
+    token = operations().settings.admin_token
+    if token is None:
+        raise HTTPException(403, "admin endpoints are disabled: set SCHEDULER_ADMIN_TOKEN on the server to enable them")
+    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def status_router() -> APIRouter:
-    """Mount under a prefix, for example ``app.include_router(status_router(), prefix="/scheduler")``."""
+def _answer(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except UnknownJob as exc:
+        raise HTTPException(404, str(exc)) from None
+    except NoScheduler as exc:
+        raise HTTPException(503, str(exc)) from None
+    except NoAnswer as exc:
+        raise HTTPException(504, str(exc)) from None
+    except (RedisUnavailable, RedisConfigError) as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def scheduler_router() -> APIRouter:
+    """Status, jobs, history and commands; plus the status page at the router's root."""
     router = APIRouter(tags=["scheduler"])
 
-    @router.get("/status", summary="Scheduler state on this host")
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def status_page() -> str:
+        return resources.files("scheduler_proc").joinpath("status_page.html").read_text()
+
+    @router.get("/status", summary="Scheduler state on this host and in the cluster")
     def scheduler_status() -> dict[str, Any]:
-        return host_status(_settings(), os.getppid())
+        return operations().status(os.getppid())
+
+    @router.get("/jobs", summary="Jobs with next and last runs")
+    def list_jobs() -> list[dict[str, Any]]:
+        return list(_answer(operations().jobs))
+
+    @router.get("/jobs/{job_id}", summary="One job with its recent runs")
+    def get_job(job_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
+        return dict(_answer(operations().job, job_id, limit))
+
+    admin = [Depends(require_admin)]
+
+    @router.post("/jobs/{job_id}/run", dependencies=admin, summary="Run a job once now, on the leader")
+    def run_job(job_id: str) -> dict[str, Any]:
+        return dict(_answer(operations().send, "run", job_id))
+
+    @router.post("/jobs/{job_id}/pause", dependencies=admin, summary="Pause a job (persists across restarts)")
+    def pause_job(job_id: str) -> dict[str, Any]:
+        return dict(_answer(operations().send, "pause", job_id))
+
+    @router.post("/jobs/{job_id}/resume", dependencies=admin, summary="Resume a paused job")
+    def resume_job(job_id: str) -> dict[str, Any]:
+        return dict(_answer(operations().send, "resume", job_id))
+
+    return router
+
+
+def metrics_router() -> APIRouter:
+    """``GET /metrics`` in Prometheus format: this master's scheduler, whichever worker answers."""
+    router = APIRouter(tags=["metrics"])
+
+    @router.get("/metrics", summary="Prometheus metrics of the scheduler")
+    def metrics() -> Response:
+        return Response(operations().metrics(os.getppid()), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -9,7 +9,7 @@ from redis_support import RedisServer
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.ledger import ClaimResult
+from scheduler_proc.ledger import ClaimResult, Run
 from scheduler_proc.redis_conn import connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
@@ -89,8 +89,23 @@ def test_claims_are_fenced_and_deduplicated(redis_server: RedisServer) -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     assert ledger.claim("job", at, term, "a", "r1") is ClaimResult.CLAIMED
     assert ledger.claim("job", at, term, "a", "r2") is ClaimResult.DUPLICATE
-    ledger.finish("job", at, "success", None)
+    ledger.finish(
+        Run(
+            job_id="job",
+            run_id="r1",
+            scheduled_at=at,
+            node="a",
+            term=term.token,
+            trigger="schedule",
+            started_at=1.0,
+            finished_at=2.0,
+            outcome="success",
+            error=None,
+        )
+    )
     assert ledger.last_claimed("job") == at and ledger.last_runs()["job"].outcome == "success"
+    [run] = ledger.history("job", 10)
+    assert run.run_id == "r1" and run.term == term.token and run.duration == 1.0
     stale = Term(token=term.token, is_current=lambda: True, lease_token="1:forged:a")
     assert ledger.claim("job", datetime(2026, 1, 2, tzinfo=UTC), stale, "a", "r3") is ClaimResult.FENCED
     a.release()

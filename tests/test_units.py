@@ -14,7 +14,7 @@ from scheduler_proc.engine import Engine
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.fire import FireRunner, Term
 from scheduler_proc.hostlock import HostLock, read_holder
-from scheduler_proc.ledger import ClaimResult, LocalLedger
+from scheduler_proc.ledger import ClaimResult, LocalLedger, Run
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
 SINGLE = Term(None, lambda: True)
@@ -141,15 +141,39 @@ def test_host_lock_refuses_a_symlink(tmp_path: Path) -> None:
         HostLock(tmp_path / "x.lock", "n").try_acquire()
 
 
+def _run(job: str, at: datetime, run_id: str, outcome: str = "success") -> Run:
+    return Run(
+        job_id=job,
+        run_id=run_id,
+        scheduled_at=at,
+        node="n1",
+        term=None,
+        trigger="schedule",
+        started_at=at.timestamp(),
+        finished_at=at.timestamp() + 0.5,
+        outcome=outcome,
+        error=None,
+    )
+
+
 def test_ledger_claims_each_fire_once_and_remembers_outcomes(tmp_path: Path) -> None:
-    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600, history_size=3)
     at = datetime(2026, 1, 1, 0, 0, 1, 500, tzinfo=UTC)
     assert ledger.claim("j", at, SINGLE, "n1", "r1") is ClaimResult.CLAIMED
     assert ledger.claim("j", at, SINGLE, "n2", "r2") is ClaimResult.DUPLICATE
-    ledger.finish("j", at, "success", None)
+    ledger.finish(_run("j", at, "r1"))
     assert ledger.last_claimed("j") == at and ledger.last_claimed("other") is None
     assert ledger.last_runs()["j"].outcome == "success"
     assert stat.S_IMODE((tmp_path / "l.sqlite3").stat().st_mode) == 0o600
+    for second in range(2, 7):
+        ledger.finish(_run("j", at + timedelta(seconds=second), f"r{second}", "error"))
+    history = ledger.history("j", 10)
+    assert [run.run_id for run in history] == ["r6", "r5", "r4"], "bounded, newest first"
+    assert history[0].duration == 0.5 and history[0].outcome == "error"
+    ledger.set_paused("j", True)
+    assert ledger.paused() == {"j"}
+    ledger.set_paused("j", False)
+    assert ledger.paused() == set()
     ledger.close()
 
 

@@ -1,0 +1,191 @@
+"""Operator commands (run now, pause, resume) carried from any worker to the leader, and acknowledged.
+
+Single-host mode uses a private directory beside the host lock; cluster mode a Redis
+stream. Commands expire after ``COMMAND_TTL`` seconds so an old "run now" never fires
+hours later, and a "run now" is claimed like any fire, so a command handled twice
+(a leader died mid-way) still runs once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import redis
+
+from scheduler_proc.keys import Keys
+from scheduler_proc.redis_conn import call
+from scheduler_proc.securedir import ensure_private_dir
+from scheduler_proc.settings import RedisSettings, Settings
+
+if TYPE_CHECKING:
+    from scheduler_proc.engine import Engine
+    from scheduler_proc.ledger import Ledger
+
+ACTIONS = ("run", "pause", "resume")
+COMMAND_TTL = 30.0
+_ACK_TTL = 60
+
+
+@dataclass(frozen=True)
+class Command:
+    """One operator request for the leader."""
+
+    id: str
+    action: str
+    job_id: str
+    issued_at: float
+
+    @property
+    def expired(self) -> bool:
+        return time.time() - self.issued_at > COMMAND_TTL
+
+    def manual_fire_time(self) -> datetime:
+        """The fire identity of a 'run now': the issue time with an odd microsecond.
+
+        Scheduled fires fall on multiples of 100 ms (even microseconds), so the two
+        kinds of claim can never collide.
+        """
+        micros = int(self.issued_at * 1_000_000) | 1
+        return datetime.fromtimestamp(micros / 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
+
+    @classmethod
+    def new(cls, action: str, job_id: str) -> Command:
+        return cls(uuid.uuid4().hex[:16], action, job_id, time.time())
+
+
+class CommandBus(Protocol):
+    """Carries commands to the leader and answers back."""
+
+    def submit(self, command: Command) -> None: ...
+
+    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None: ...
+
+    def receive(self) -> list[Command]: ...
+
+    def ack(self, command: Command, result: dict[str, Any]) -> None: ...
+
+
+class LocalBus:
+    """Files in a private directory: ``<id>.cmd`` for requests, ``<id>.ack`` for answers."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def submit(self, command: Command) -> None:
+        _write_atomic(self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", asdict(command))
+
+    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
+        path = self.dir / f"{command.id}.ack"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists():
+                result = json.loads(path.read_text())
+                path.unlink(missing_ok=True)
+                return dict(result)
+            time.sleep(0.05)
+        return None
+
+    def receive(self) -> list[Command]:
+        commands = []
+        for path in sorted(self.dir.glob("*.cmd")):
+            with contextlib.suppress(OSError, ValueError, TypeError):  # half-written or foreign: dropped below
+                commands.append(Command(**json.loads(path.read_text())))
+            path.unlink(missing_ok=True)
+        for stale in self.dir.glob("*.ack"):
+            if time.time() - stale.stat().st_mtime > _ACK_TTL:
+                stale.unlink(missing_ok=True)
+        return commands
+
+    def ack(self, command: Command, result: dict[str, Any]) -> None:
+        _write_atomic(self.dir / f"{command.id}.ack", result)
+
+
+class RedisBus:
+    """A Redis stream; the leader reads after the last id any leader processed."""
+
+    def __init__(self, settings: RedisSettings, client: redis.Redis, keys: Keys) -> None:
+        self._settings = settings
+        self._client = client
+        self._keys = keys
+
+    def submit(self, command: Command) -> None:
+        fields: dict[Any, Any] = asdict(command)
+        call(self._settings, lambda: self._client.xadd(self._keys.commands, fields, maxlen=1000, approximate=True))
+
+    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = call(self._settings, lambda: self._client.get(self._keys.ack(command.id)))
+            if raw is not None:
+                return dict(json.loads(str(raw)))
+            time.sleep(0.05)
+        return None
+
+    def receive(self) -> list[Command]:
+        cursor = call(self._settings, lambda: self._client.get(self._keys.commands_cursor))
+        start = f"({cursor!s}" if cursor else f"{int((time.time() - COMMAND_TTL) * 1000)}-0"
+        entries: Any = call(self._settings, lambda: self._client.xrange(self._keys.commands, min=start, count=100))
+        commands = [command for _, fields in entries or [] if (command := _command(fields)) is not None]
+        if entries:
+            last_id = str(entries[-1][0])
+            call(self._settings, lambda: self._client.set(self._keys.commands_cursor, last_id))
+        return commands
+
+    def ack(self, command: Command, result: dict[str, Any]) -> None:
+        call(self._settings, lambda: self._client.set(self._keys.ack(command.id), json.dumps(result), ex=_ACK_TTL))
+
+
+def open_bus(settings: Settings, client: redis.Redis | None = None) -> CommandBus:
+    """The bus for this mode (the local directory is created 0700 next to the host lock)."""
+    if settings.redis is not None:
+        assert client is not None
+        return RedisBus(settings.redis, client, Keys(settings.namespace))
+    directory = settings.lock_dir / f"{settings.namespace}.commands"
+    return LocalBus(ensure_private_dir(directory, "SCHEDULER_LOCK_DIR"))
+
+
+def apply(command: Command, engine: Engine, ledger: Ledger) -> dict[str, Any]:
+    """Carry out one command on the leader; the answer goes back to whoever asked."""
+    if command.expired:
+        return {"ok": False, "error": f"the command expired after {COMMAND_TTL:g}s without a leader to take it"}
+    if command.job_id not in engine.specs:
+        return {"ok": False, "error": f"unknown job {command.job_id!r}"}
+    if command.action == "pause":
+        ledger.set_paused(command.job_id, True)
+        engine.pause(command.job_id)
+        return {"ok": True, "job_id": command.job_id, "paused": True}
+    if command.action == "resume":
+        ledger.set_paused(command.job_id, False)
+        engine.resume(command.job_id)
+        return {"ok": True, "job_id": command.job_id, "paused": False}
+    if command.action == "run":
+        scheduled_at = command.manual_fire_time()
+        engine.trigger(command.job_id, scheduled_at, run_id=command.id)
+        return {"ok": True, "job_id": command.job_id, "run_id": command.id, "scheduled_at": scheduled_at.isoformat()}
+    return {"ok": False, "error": f"unknown action {command.action!r}; use one of {', '.join(ACTIONS)}"}
+
+
+def _command(fields: dict[str, str]) -> Command | None:
+    """A command from a stream entry; None for a malformed one (skipped; the cursor moves past it)."""
+    try:
+        return Command(fields["id"], fields["action"], fields["job_id"], float(fields["issued_at"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, json.dumps(data).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

@@ -1,0 +1,138 @@
+"""Operations shared by the HTTP API, the status page and the CLI: read state, send commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scheduler_proc.backend import open_ledger
+from scheduler_proc.commands import ACTIONS, Command, CommandBus, open_bus
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable, SchedulerError
+from scheduler_proc.hostlock import read_holder
+from scheduler_proc.keys import Keys
+from scheduler_proc.lease import parse_token
+from scheduler_proc.ledger import Ledger
+from scheduler_proc.redis_conn import call, connect
+from scheduler_proc.settings import Settings
+from scheduler_proc.status import read_status
+
+ANSWER_TIMEOUT = 5.0
+
+
+class UnknownJob(SchedulerError):
+    """No job with that id in the running scheduler."""
+
+
+class NoScheduler(SchedulerError):
+    """No scheduler runs on this host, so nothing can be answered or carried out."""
+
+
+class NoAnswer(SchedulerError):
+    """The command was sent but no leader acknowledged it in time."""
+
+
+class Operations:
+    """One per process (web worker or CLI); opens Redis or the local ledger lazily."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client = connect(settings.redis) if settings.redis is not None else None
+        self._ledger: Ledger | None = None
+        self._bus: CommandBus | None = None
+
+    # -- reading -------------------------------------------------------------------------------
+    def status(self, master_pid: int | None = None) -> dict[str, Any]:
+        """This host's scheduler: role of ``master_pid``'s scheduler (default: the lock holder's), jobs, cluster."""
+        holder = read_holder(self.settings.lock_path)
+        if master_pid is None and holder is not None:
+            master_pid = holder.master_pid
+        own = read_status(self.settings.status_path(master_pid)) if master_pid else None
+        active = read_status(self.settings.status_path(holder.master_pid)) if holder else None
+        role = "disabled" if not self.settings.enabled else str(own["role"]) if own else "stopped"
+        source = active or own or {}
+        return {
+            "node": self.settings.node_id,
+            "role": role,
+            "pid": holder.pid if holder else None,
+            "leader_node": holder.node
+            if holder and self.settings.redis is None
+            else (own or source).get("cluster", {}).get("leader_node"),
+            "mode": source.get("mode", "cluster" if self.settings.redis else "single-host"),
+            "cluster": (own or source).get("cluster", {}),
+            "jobs": source.get("jobs", []),
+            "updated_at": source.get("updated_at"),
+        }
+
+    def jobs(self) -> list[dict[str, Any]]:
+        status = self.status()
+        if status["role"] == "stopped" and not status["jobs"]:
+            raise NoScheduler(
+                f"no scheduler runs on node {self.settings.node_id}; start gunicorn with the kit's config"
+            )
+        return list(status["jobs"])
+
+    def job(self, job_id: str, limit: int = 20) -> dict[str, Any]:
+        for row in self.jobs():
+            if row["id"] == job_id:
+                return {**row, "history": self.history(job_id, limit)}
+        raise UnknownJob(f"unknown job {job_id!r}; known jobs: {', '.join(r['id'] for r in self.jobs()) or 'none'}")
+
+    def history(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        return [run.to_dict() for run in self._ledger_reader().history(job_id, limit)]
+
+    def metrics(self, master_pid: int | None = None) -> bytes:
+        holder = read_holder(self.settings.lock_path)
+        pid = master_pid or (holder.master_pid if holder else None)
+        path = self.settings.metrics_path(pid) if pid else None
+        try:
+            return path.read_bytes() if path else b""
+        except OSError:
+            return b""
+
+    def check(self) -> tuple[bool, str]:
+        """Is this host's scheduler up and (in cluster mode) does the cluster have a leader?"""
+        holder = read_holder(self.settings.lock_path)
+        if holder is None or read_status(self.settings.status_path(holder.master_pid)) is None:
+            return (
+                False,
+                f"no scheduler runs on node {self.settings.node_id} (host lock {self.settings.lock_path} is free)",
+            )
+        if self._client is None or self.settings.redis is None:
+            return True, f"scheduler pid {holder.pid} runs the jobs on node {holder.node}"
+        redis_settings = self.settings.redis
+        client = self._client
+        try:
+            token = call(redis_settings, lambda: client.get(Keys(self.settings.namespace).leader))
+        except (RedisUnavailable, RedisConfigError) as exc:
+            return False, str(exc)
+        if token is None:
+            return False, "the cluster has no leader (no lease in Redis)"
+        term, node = parse_token(str(token))
+        return True, f"scheduler pid {holder.pid} is up on node {self.settings.node_id}; node {node} leads, term {term}"
+
+    # -- acting --------------------------------------------------------------------------------
+    def send(self, action: str, job_id: str, timeout: float = ANSWER_TIMEOUT) -> dict[str, Any]:
+        """Send a command to the leader and wait for its answer."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        if job_id not in {row["id"] for row in self.jobs()}:
+            raise UnknownJob(f"unknown job {job_id!r}")
+        command = Command.new(action, job_id)
+        bus = self._command_bus()
+        bus.submit(command)
+        answer = bus.wait_ack(command, timeout)
+        if answer is None:
+            raise NoAnswer(
+                f"no leader acknowledged '{action} {job_id}' within {timeout:g}s; "
+                "check that a scheduler leads (status) — the command expires unanswered after 30s"
+            )
+        return answer
+
+    def _ledger_reader(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = open_ledger(self.settings, self._client)
+        return self._ledger
+
+    def _command_bus(self) -> CommandBus:
+        if self._bus is None:
+            self._bus = open_bus(self.settings, self._client)
+        return self._bus

@@ -1,0 +1,216 @@
+"""Issue 4: API, commands to the leader, history, pauses, metrics, CLI and JSON logs, against real gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import httpx
+from redis_support import RedisServer
+from support import ROOT, Host, read_fires, wait_for
+
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _post(host: Host, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(f"http://127.0.0.1:{host.port}{path}", headers=headers or {}, timeout=10)
+
+
+def _cluster(hosts: Callable[..., Host], redis_server: RedisServer, count: int = 2, **kwargs: object) -> list[Host]:
+    nodes = [
+        hosts(
+            f"node-{i}",
+            jobs="reports:jobs",
+            env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_ADMIN_TOKEN": TOKEN},
+            **kwargs,
+        )
+        for i in range(count)
+    ]
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        wait_for(lambda n=node: (n.status() or {}).get("role") in ("leader", "standby"), 20, f"{node.name} up")
+    return nodes
+
+
+def _leader(nodes: list[Host]) -> Host:
+    return wait_for(
+        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), 10, "a leader"
+    )
+
+
+def _cli(host: Host, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler_proc", *args],
+        cwd=ROOT,
+        env=host.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
+    disabled = hosts("node-a", jobs="reports:jobs").start_and_wait()
+    response = _post(disabled, "/scheduler/jobs/report/run", AUTH)
+    assert response.status_code == 403 and "set SCHEDULER_ADMIN_TOKEN" in response.json()["detail"]
+    enabled = hosts("node-b", jobs="reports:jobs", env={"SCHEDULER_ADMIN_TOKEN": TOKEN}).start_and_wait()
+    assert _post(enabled, "/scheduler/jobs/report/pause").status_code == 401
+    wrong = _post(enabled, "/scheduler/jobs/report/pause", {"Authorization": "Bearer not-the-token-at-all"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert _post(enabled, "/scheduler/jobs/nope/pause", AUTH).status_code == 404
+    assert enabled.get("/scheduler/jobs/nope").status_code == 404
+    assert _post(enabled, "/scheduler/jobs/report/pause", AUTH).json()["paused"] is True
+    paths = enabled.get("/openapi.json").json()["paths"]
+    for path in (
+        "/scheduler/status",
+        "/scheduler/jobs",
+        "/scheduler/jobs/{job_id}",
+        "/scheduler/jobs/{job_id}/run",
+        "/scheduler/jobs/{job_id}/pause",
+        "/scheduler/jobs/{job_id}/resume",
+        "/metrics",
+    ):
+        assert path in paths, path
+    assert paths["/scheduler/jobs/{job_id}/run"]["post"]["security"] == [{"HTTPBearer": []}]
+
+
+def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, redis_server: RedisServer) -> None:
+    nodes = _cluster(hosts, redis_server)
+    leader = _leader(nodes)
+    follower = next(n for n in nodes if n is not leader)
+    [leader_runner] = leader.runner_pids()
+    answer = _post(follower, "/scheduler/jobs/report/run", AUTH)
+    assert answer.status_code == 200, answer.text
+    run_id = answer.json()["run_id"]
+    wait_for(lambda: any(f.get("run_id") == run_id for f in read_fires(leader.fire_log)), 10, "the manual run")
+    wait_for(
+        lambda: any(r["run_id"] == run_id for r in follower.get("/scheduler/jobs/report").json()["history"]),
+        10,
+        "the run in the history",
+    )
+    runs = [f for f in read_fires(leader.fire_log) if f["job"] == "report"]
+    assert len(runs) == 1 and runs[0]["pid"] == leader_runner and runs[0]["node"] == leader.name
+    [record] = [r for r in follower.get("/scheduler/jobs/report").json()["history"] if r["run_id"] == run_id]
+    assert record["trigger"] == "manual" and record["outcome"] == "success" and record["term"] >= 1
+    assert record["node"] == leader.name and record["duration"] is not None
+
+
+def test_a_pause_survives_a_leader_failover(hosts, redis_server: RedisServer) -> None:
+    nodes = _cluster(hosts, redis_server, count=3)
+    leader = _leader(nodes)
+    wait_for(lambda: read_fires(leader.fire_log), 10, "ticks")
+    assert _post(nodes[0], "/scheduler/jobs/tick/pause", AUTH).json()["paused"] is True
+    paused = time.time()
+    leader.signal(signal.SIGKILL)
+    new_leader = _leader([n for n in nodes if n is not leader])
+    time_to_check = time.time() + 4
+    wait_for(lambda: time.time() > time_to_check, 5, "four seconds under the new leader")
+    assert not [f for f in read_fires(leader.fire_log) if f["job"] == "tick" and f["started"] > paused + 0.5]
+    jobs = {job["id"]: job for job in new_leader.get("/scheduler/jobs").json()}
+    assert jobs["tick"]["paused"] is True
+    assert _post(new_leader, "/scheduler/jobs/tick/resume", AUTH).json()["paused"] is False
+    resumed = time.time()
+    wait_for(
+        lambda: any(f["job"] == "tick" and f["started"] > resumed for f in read_fires(leader.fire_log)),
+        5,
+        "ticks after the resume",
+    )
+
+
+def test_scrapes_answered_by_different_workers_agree(hosts) -> None:
+    host = hosts(
+        jobs="reports:jobs", workers=4, env={"SCHEDULER_ADMIN_TOKEN": TOKEN}, extra_args=["pid_app:app"]
+    ).start_and_wait()
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "ticks")
+    _post(host, "/scheduler/jobs/tick/pause", AUTH)
+    settle = time.time() + 2.5  # one metrics publication after the last fire
+    wait_for(lambda: time.time() > settle, 3, "the metrics file to settle")
+    bodies: dict[str, str] = {}
+    for _ in range(60):
+        response = httpx.get(f"http://127.0.0.1:{host.port}/metrics", headers={"Connection": "close"}, timeout=5)
+        bodies[response.headers["x-worker-pid"]] = response.text
+        if len(bodies) >= 2:
+            break
+    assert len(bodies) >= 2, "every scrape was answered by the same worker"
+    first, second = list(bodies.values())[:2]
+    assert first == second
+    assert 'scheduler_fires_total{job="tick",outcome="success"}' in first
+    assert 'scheduler_is_leader{node="node-a"} 1.0' in first
+    for name in (
+        "scheduler_fires_refused_total",
+        "scheduler_job_duration_seconds",
+        "scheduler_fire_lag_seconds",
+        "scheduler_leader_transitions_total",
+        "scheduler_lease_renewal_failures_total",
+        "scheduler_next_run_timestamp_seconds",
+    ):
+        assert f"# TYPE {name}" in first, name
+
+
+def test_history_and_pauses_survive_a_restart_in_single_host_mode(hosts) -> None:
+    host = hosts(jobs="reports:jobs", env={"SCHEDULER_ADMIN_TOKEN": TOKEN}).start_and_wait()
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "ticks")
+    _post(host, "/scheduler/jobs/report/pause", AUTH)
+    host.signal(signal.SIGTERM)
+    host.wait_exit(15)
+    before = {f["run_id"] for f in read_fires(host.fire_log) if f["job"] == "tick"}
+    again = hosts("node-a", jobs="reports:jobs", env={"SCHEDULER_ADMIN_TOKEN": TOKEN})
+    again.dir, again.env = host.dir, {**host.env, "BIND": f"127.0.0.1:{again.port}", "KIT_TEST_ID": again.marker}
+    again.log_path = host.dir / "gunicorn-2.log"
+    again.start_and_wait()
+    history = {r["run_id"] for r in again.get("/scheduler/jobs/tick?limit=100").json()["history"]}
+    assert before <= history
+    jobs = {job["id"]: job for job in again.get("/scheduler/jobs").json()}
+    assert jobs["report"]["paused"] is True and jobs["tick"]["paused"] is False
+
+
+def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
+    host = hosts(jobs="reports:jobs").start_and_wait()
+    wait_for(lambda: read_fires(host.fire_log), 10, "a tick")
+    status = _cli(host, "status")
+    assert status.returncode == 0 and "node node-a: leader (single-host)" in status.stdout
+    assert "ID" in status.stdout and "tick" in status.stdout and "every 1s" in status.stdout
+    jobs = json.loads(_cli(host, "--json", "jobs").stdout)
+    assert {job["id"] for job in jobs} == {"tick", "report"}
+    run = _cli(host, "run", "report")
+    assert run.returncode == 0 and "run report: done (run id " in run.stdout, run.stderr
+    wait_for(lambda: json.loads(_cli(host, "--json", "history", "report").stdout), 10, "the report's history")
+    history = _cli(host, "history", "report")
+    assert "manual" in history.stdout and "success" in history.stdout
+    unknown = _cli(host, "pause", "nope")
+    assert unknown.returncode == 1 and "unknown job 'nope'" in unknown.stderr
+    check = _cli(host, "check")
+    assert check.returncode == 0 and check.stdout.startswith("OK: ")
+    host.signal(signal.SIGTERM)
+    host.wait_exit(15)
+    down = _cli(host, "check")
+    assert down.returncode == 1 and "FAIL: no scheduler runs on node node-a" in down.stdout
+
+
+def test_cli_check_fails_when_the_cluster_has_no_leader(hosts, redis_server: RedisServer) -> None:
+    [node] = _cluster(hosts, redis_server, count=1)
+    _leader([node])
+    assert _cli(node, "check").returncode == 0
+    redis_server.client().delete("{scheduler}:leader")  # as if the lease expired with nobody to take it
+    [runner] = node.runner_pids()
+    os.kill(runner, signal.SIGSTOP)
+    try:
+        result = _cli(node, "check")
+        assert result.returncode == 1 and "the cluster has no leader" in result.stdout
+    finally:
+        os.kill(runner, signal.SIGCONT)
+
+
+def test_json_log_format(hosts) -> None:
+    host = hosts(env={"SCHEDULER_LOG_FORMAT": "json"}).start_and_wait()
+    host.wait_log(r'"message": "fire end job=tick')
+    lines = [json.loads(line) for line in host.output().splitlines() if line.startswith("{")]
+    fire = next(line for line in lines if line["message"].startswith("fire end job=tick"))
+    assert fire["logger"] == "scheduler.fire" and fire["level"] == "INFO" and fire["pid"] > 0

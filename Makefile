@@ -4,7 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-config install clean
+.PHONY: run test lint check-config install clean deploy rollback undeploy lock
+
+# make deploy: as root on the VM. APP names the service, user and directories.
+APP ?= scheduler-demo
+PORT ?= 8000
+DESTDIR ?=
+REDIS ?=
+DEPLOY_PYTHON ?= /usr/bin/python3
+DEPLOY := $(DEPLOY_PYTHON) deploy/deploy.py --app $(APP) --python $(DEPLOY_PYTHON) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
@@ -29,6 +37,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+deploy:  ## install or upgrade the service on this VM (REDIS=local adds a local Redis; DESTDIR= stages)
+	$(DEPLOY) --port $(PORT) $(if $(REDIS),--redis $(REDIS)) deploy
+
+rollback:  ## point current back at the previous release and restart
+	$(DEPLOY) rollback
+
+undeploy:  ## remove the service and code; keeps /etc/$(APP) and state unless PURGE=1
+	$(DEPLOY) $(if $(PURGE),--purge) undeploy
+
+lock: $(STAMP)  ## regenerate requirements.lock (pinned production requirements) with the system Python
+	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .
+	.lockvenv/bin/pip freeze --exclude scheduler-proc > requirements.lock && rm -rf .lockvenv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -121,7 +121,8 @@ def test_kill_9_of_master_leaves_nothing_running_jobs(hosts) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT], ids=lambda s: s.name)
 def test_stop_signal_lets_running_job_finish_and_starts_no_new_fire(hosts, sig: signal.Signals) -> None:
-    host = hosts(jobs="slow:jobs", env={"SLOW_SECONDS": "2"}).start_and_wait()
+    # UvicornWorker ignores SIGQUIT, so gunicorn waits its graceful timeout: keep it short here.
+    host = hosts(jobs="slow:jobs", env={"SLOW_SECONDS": "2", "GRACEFUL_TIMEOUT": "3"}).start_and_wait()
     wait_for(lambda: [f for f in read_fires(host.fire_log) if f["event"] == "start"], 10, "the slow job to start")
     scheduler = host.supervisor_pids() + host.runner_pids()
     host.signal(sig)

@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+"""Single-VM install with systemd: ``make deploy``, ``make rollback``, ``make undeploy``.
+
+Runs as root with the system Python (stdlib only). Layout (prefixed by DESTDIR when staging):
+
+    /opt/<app>/releases/<id>/   code + venv built from requirements.lock; <id> hashes the code
+    /opt/<app>/current          symlink to the live release (switched atomically)
+    /opt/<app>/previous         symlink to the release before it (what rollback returns to)
+    /etc/<app>/env              settings, 0640 root:<app>, written once and never overwritten
+    /etc/systemd/system/<app>.service
+    /var/lib/<app>              state (systemd StateDirectory); /run/<app> holds the host lock
+
+A second deploy of the same code changes nothing and does not restart the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import grp
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE.parent
+SHIPPED = ["app", "scheduler_proc", "gunicorn.conf.py", "pyproject.toml", "requirements.lock", "README.md"]
+KEEP_RELEASES = 5
+
+
+class DeployError(Exception):
+    """A step failed; the message says what and how to fix it."""
+
+
+def say(message: str) -> None:
+    print(f"deploy: {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path of one app, under ``root`` (``/`` or DESTDIR)."""
+
+    root: Path
+    app: str
+
+    def at(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+    @property
+    def opt(self) -> Path:
+        return self.at(f"/opt/{self.app}")
+
+    @property
+    def releases(self) -> Path:
+        return self.opt / "releases"
+
+    @property
+    def current(self) -> Path:
+        return self.opt / "current"
+
+    @property
+    def previous(self) -> Path:
+        return self.opt / "previous"
+
+    @property
+    def etc(self) -> Path:
+        return self.at(f"/etc/{self.app}")
+
+    @property
+    def env_file(self) -> Path:
+        return self.etc / "env"
+
+    @property
+    def unit(self) -> Path:
+        return self.at(f"/etc/systemd/system/{self.app}.service")
+
+    @property
+    def state(self) -> Path:
+        return self.at(f"/var/lib/{self.app}")
+
+    @property
+    def redis_conf(self) -> Path:
+        return self.at("/etc/redis/redis.conf")
+
+
+# --- service managers -------------------------------------------------------------------------
+class ServiceManager(Protocol):
+    def active(self) -> bool: ...
+
+    def restart(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def install(self, changed: bool) -> None: ...
+
+    def remove(self) -> None: ...
+
+
+class Systemd:
+    """The real thing: systemctl on a machine where systemd is PID 1."""
+
+    def __init__(self, app: str) -> None:
+        self.app = app
+        if not Path("/run/systemd/system").is_dir():
+            raise DeployError(
+                "systemd is not running on this machine (PID 1 is not systemd); "
+                "use DESTDIR=<dir> to stage the install for review instead"
+            )
+
+    def _ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["systemctl", *args], check=check, capture_output=True, text=True)
+
+    def active(self) -> bool:
+        return self._ctl("is-active", "--quiet", self.app, check=False).returncode == 0
+
+    def restart(self) -> None:
+        self._ctl("restart", self.app)
+
+    def stop(self) -> None:
+        self._ctl("stop", self.app, check=False)
+
+    def install(self, changed: bool) -> None:
+        if changed:
+            self._ctl("daemon-reload")
+        self._ctl("enable", self.app)
+
+    def remove(self) -> None:
+        self._ctl("disable", self.app, check=False)
+        self._ctl("daemon-reload", check=False)
+
+
+class Staged:
+    """DESTDIR without a service: nothing is started; the install is for review."""
+
+    def active(self) -> bool:
+        return False
+
+    def restart(self) -> None:
+        say("staged only: not starting the service")
+
+    def stop(self) -> None:
+        pass
+
+    def install(self, changed: bool) -> None:
+        pass
+
+    def remove(self) -> None:
+        pass
+
+
+class Processes:
+    """Test stand-in for systemd on machines where it is not PID 1 (DEPLOY_SERVICE_MANAGER=process).
+
+    It runs the unit's ExecStart as the unit's user from the staged layout, with the
+    env file and the RUNTIME_DIRECTORY/STATE_DIRECTORY systemd would give.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.pidfile = layout.at(f"/run/{layout.app}.service.pid")
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def active(self) -> bool:
+        return self._pid() is not None
+
+    def restart(self) -> None:
+        self.stop()
+        unit = parse_unit(self.layout.unit.read_text())
+        user = pwd.getpwnam(unit["User"])
+        runtime, state = self.layout.at(f"/run/{self.layout.app}"), self.layout.state
+        for directory in (runtime, state):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(directory, 0o700)
+            os.chown(directory, user.pw_uid, user.pw_gid)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "RUNTIME_DIRECTORY": str(runtime),
+            "STATE_DIRECTORY": str(state),
+            "HOME": str(state),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **read_env(self.layout.env_file),
+        }
+        command = unit["ExecStart"].split()
+        command[0] = str(self.layout.at(command[0]))
+        workdir = self.layout.at(unit["WorkingDirectory"])
+        log = open(self.layout.at(f"/run/{self.layout.app}.service.log"), "ab")  # noqa: SIM115 - child keeps it
+        child = subprocess.Popen(
+            ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *command],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pidfile.write_text(str(child.pid))
+
+    def stop(self) -> None:
+        pid = self._pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self._pid() is not None:
+            time.sleep(0.1)
+        self.pidfile.unlink(missing_ok=True)
+
+    def install(self, changed: bool) -> None:
+        pass
+
+    def remove(self) -> None:
+        self.stop()
+
+
+def parse_unit(text: str) -> dict[str, str]:
+    """The last value of each key of a unit file (enough for the keys the stand-in uses)."""
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=value lines of an EnvironmentFile (comments and blanks skipped)."""
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip().strip('"')
+    return env
+
+
+# --- steps ------------------------------------------------------------------------------------
+def release_id(python: str) -> str:
+    """A hash of the shipped files and the interpreter: same code, same release, no restart."""
+    digest = hashlib.sha256(subprocess.run([python, "-VV"], capture_output=True, text=True).stdout.encode())
+    for path in sorted(_shipped_files()):
+        digest.update(str(path.relative_to(SOURCE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _shipped_files() -> list[Path]:
+    files = []
+    for name in SHIPPED:
+        path = SOURCE / name
+        if path.is_file():
+            files.append(path)
+        else:
+            files += [
+                p
+                for p in path.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+            ]
+    return files
+
+
+def build_release(layout: Layout, rid: str, python: str) -> Path:
+    """Copy the code and build its venv; a release counts only once its marker exists."""
+    release = layout.releases / rid
+    if (release / ".complete").exists():
+        say(f"release {rid} is already built")
+        return release
+    if release.exists():
+        shutil.rmtree(release)  # a build that was interrupted
+    say(f"building release {rid} in {release}")
+    release.mkdir(parents=True)
+    for path in _shipped_files():
+        target = release / path.relative_to(SOURCE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    _run(
+        [python, "-m", "venv", str(release / "venv")],
+        f"create the venv with the system Python ({python}); on Debian install python3-venv",
+    )
+    _run(
+        [
+            str(release / "venv/bin/pip"),
+            "install",
+            "--quiet",
+            "--no-input",
+            "--disable-pip-version-check",
+            "-r",
+            str(release / "requirements.lock"),
+        ],
+        "install the pinned requirements (requirements.lock)",
+    )
+    (release / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    return release
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeployError(f"could not {what}: {' '.join(command)} exited {result.returncode}\n{result.stderr[-2000:]}")
+
+
+def switch(layout: Layout, release: Path) -> bool:
+    """Point ``current`` at the release atomically (rename of a new symlink); False if it already does."""
+    target = Path("releases") / release.name
+    if layout.current.is_symlink() and Path(os.readlink(layout.current)) == target:
+        return False
+    if layout.current.is_symlink():
+        _symlink(layout.previous, Path(os.readlink(layout.current)))
+    _symlink(layout.current, target)
+    say(f"current -> {target}")
+    return True
+
+
+def _symlink(link: Path, target: Path) -> None:
+    tmp = link.with_name(f".{link.name}.new")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def install_env(layout: Layout, port: int, user: str) -> None:
+    """Write the documented env file once; never overwrite the operator's edits."""
+    layout.etc.mkdir(parents=True, exist_ok=True)
+    if layout.env_file.exists():
+        say(f"{layout.env_file} exists; leaving it as it is")
+    else:
+        text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@PORT@", str(port))
+        layout.env_file.write_text(text)
+        say(f"wrote {layout.env_file}")
+    os.chmod(layout.env_file, 0o640)
+    _chown(layout.env_file, "root", user)
+
+
+def _chown(path: Path, owner: str, group: str) -> None:
+    with contextlib.suppress(KeyError):  # staging without the service user: the real install sets it
+        os.chown(path, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+
+
+def install_unit(layout: Layout, redis_local: bool) -> bool:
+    """Render the unit; True if it changed."""
+    env = read_env(layout.env_file)
+    graceful = float(env.get("GRACEFUL_TIMEOUT", "30"))
+    grace = float(env.get("SCHEDULER_STOP_GRACE", str(graceful)))
+    text = (
+        (HERE / "app.service.in")
+        .read_text()
+        .replace("@APP@", layout.app)
+        .replace("@TIMEOUT_STOP@", str(int(graceful + grace + 15)))
+        .replace("@AFTER@", " redis-server.service" if redis_local else "")
+        .replace("@WANTS@", " redis-server.service" if redis_local else "")
+    )
+    if layout.unit.exists() and layout.unit.read_text() == text:
+        return False
+    layout.unit.parent.mkdir(parents=True, exist_ok=True)
+    layout.unit.write_text(text)
+    os.chmod(layout.unit, 0o644)
+    say(f"wrote {layout.unit}")
+    return True
+
+
+def ensure_user(layout: Layout, staged: bool) -> None:
+    try:
+        pwd.getpwnam(layout.app)
+    except KeyError:
+        if staged:
+            say(f"staged only: the system user {layout.app!r} would be created")
+            return
+        _run(
+            [
+                "useradd",
+                "--system",
+                "--home-dir",
+                f"/var/lib/{layout.app}",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                layout.app,
+            ],
+            f"create the system user {layout.app}",
+        )
+        say(f"created system user {layout.app}")
+
+
+def setup_local_redis(layout: Layout, staged: bool) -> None:
+    """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it."""
+    if not staged and shutil.which("redis-server") is None:
+        _run(["apt-get", "install", "-y", "-qq", "redis-server"], "install redis-server with apt-get")
+    conf = layout.redis_conf
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    text = conf.read_text() if conf.exists() else ""
+    marker = f"# BEGIN {layout.app} (make deploy REDIS=local)"
+    env = read_env(layout.env_file)
+    if marker not in text:
+        password = secrets.token_hex(24)
+        conf.write_text(
+            text + f"\n{marker}\nbind 127.0.0.1 -::1\nprotected-mode yes\nrequirepass {password}\n"
+            f"appendonly yes\n# END {layout.app}\n"
+        )
+        os.chmod(conf, 0o640)
+        say(f"configured {conf}: loopback only, password, appendonly")
+        if not staged:
+            _run(["systemctl", "restart", "redis-server"], "restart redis-server")
+    if "SCHEDULER_REDIS_URL" not in env:
+        password = next(line.split()[1] for line in conf.read_text().splitlines() if line.startswith("requirepass "))
+        with open(layout.env_file, "a") as handle:
+            handle.write(
+                f"\n# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\n"
+                f"SCHEDULER_REDIS_PASSWORD={password}\n"
+            )
+        say(f"pointed {layout.env_file} at the local Redis")
+
+
+def health_check(layout: Layout, timeout: float) -> str | None:
+    """None when /healthz answers and the scheduler runs; else why not."""
+    env = read_env(layout.env_file)
+    host, _, port = env.get("BIND", "127.0.0.1:8000").rpartition(":")
+    base = f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host}:{port}"
+    deadline = time.monotonic() + timeout
+    reason = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    with urllib.request.urlopen(f"{base}/scheduler/status", timeout=2) as status:
+                        role = json.load(status).get("role")
+                    if role in ("leader", "standby"):
+                        say(f"healthy: {base}/healthz answers; scheduler role {role}")
+                        return None
+                    reason = f"the scheduler's role is {role!r}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = f"{base}: {exc}"
+        time.sleep(0.5)
+    return f"not healthy after {timeout:g}s: {reason}"
+
+
+def prune(layout: Layout) -> None:
+    """Keep the newest releases (never the current or previous one)."""
+    keep = {Path(os.readlink(link)).name for link in (layout.current, layout.previous) if link.is_symlink()}
+    releases = sorted(
+        (p for p in layout.releases.iterdir() if (p / ".complete").exists()),
+        key=lambda p: (p / ".complete").stat().st_mtime,
+        reverse=True,
+    )
+    for old in releases[KEEP_RELEASES:]:
+        if old.name not in keep:
+            shutil.rmtree(old)
+            say(f"pruned release {old.name}")
+
+
+# --- commands ---------------------------------------------------------------------------------
+def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    staged = isinstance(manager, Staged)
+    ensure_user(layout, staged)
+    install_env(layout, args.port, layout.app)
+    if args.redis == "local":
+        setup_local_redis(layout, staged)
+    release = build_release(layout, release_id(args.python), args.python)
+    earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
+    switched = switch(layout, release)
+    unit_changed = install_unit(layout, args.redis == "local")
+    manager.install(unit_changed)
+    prune(layout)
+    if not (switched or unit_changed) and manager.active():
+        say("nothing changed; the service keeps running")
+        return
+    if staged:
+        say(f"staged in {layout.root}")
+        return
+    say("restarting the service")
+    manager.restart()
+    problem = health_check(layout, args.health_timeout)
+    if problem is None:
+        return
+    if not switched or not layout.previous.is_symlink():
+        raise DeployError(
+            f"the service is {problem}; no previous release to return to. See the logs: journalctl -u {layout.app}"
+        )
+    say(f"{problem}; rolling back")
+    _symlink(layout.current, Path(os.readlink(layout.previous)))
+    if earlier is None:  # the failed release must not become the rollback target
+        layout.previous.unlink()
+    else:
+        _symlink(layout.previous, Path(earlier))
+    manager.restart()
+    raise DeployError(
+        f"the new release {release.name} was {problem}; rolled back to "
+        f"{Path(os.readlink(layout.current)).name}. See the logs: journalctl -u {layout.app}"
+    )
+
+
+def rollback(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    if (
+        not layout.previous.is_symlink()
+        or not layout.current.is_symlink()
+        or os.readlink(layout.previous) == os.readlink(layout.current)
+    ):
+        raise DeployError(f"no previous release to roll back to in {layout.opt}")
+    current, previous = os.readlink(layout.current), os.readlink(layout.previous)
+    _symlink(layout.current, Path(previous))
+    _symlink(layout.previous, Path(current))
+    say(f"current -> {previous} (was {current})")
+    manager.restart()
+    problem = health_check(layout, args.health_timeout) if not isinstance(manager, Staged) else None
+    if problem:
+        raise DeployError(f"after rollback the service is {problem}; see journalctl -u {layout.app}")
+
+
+def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    manager.stop()
+    manager.remove()
+    layout.unit.unlink(missing_ok=True)
+    shutil.rmtree(layout.opt, ignore_errors=True)
+    say(f"removed the service and {layout.opt}")
+    if args.purge:
+        shutil.rmtree(layout.etc, ignore_errors=True)
+        shutil.rmtree(layout.state, ignore_errors=True)
+        if not isinstance(manager, Staged) and layout.root == Path("/"):
+            subprocess.run(["userdel", layout.app], capture_output=True)
+        say(f"purged {layout.etc}, {layout.state} and the user")
+    else:
+        say(f"kept {layout.etc} and {layout.state} (PURGE=1 removes them)")
+
+
+def _manager(layout: Layout, staged: bool) -> ServiceManager:
+    if os.environ.get("DEPLOY_SERVICE_MANAGER") == "process":
+        return Processes(layout)
+    return Staged() if staged else Systemd(layout.app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deploy/deploy.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy"])
+    parser.add_argument("--app", default="scheduler-demo")
+    parser.add_argument("--destdir", default="")
+    parser.add_argument("--redis", default="", choices=["", "local"])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--python", default="/usr/bin/python3")
+    parser.add_argument("--health-timeout", type=float, default=60)
+    parser.add_argument("--purge", action="store_true")
+    args = parser.parse_args(argv)
+    staged = bool(args.destdir)
+    if not staged and os.geteuid() != 0:
+        print(
+            "deploy: must run as root (it creates a user and installs a systemd unit); use sudo, "
+            "or DESTDIR=<dir> to stage the install",
+            file=sys.stderr,
+        )
+        return 2
+    layout = Layout(Path(args.destdir or "/").resolve(), args.app)
+    try:
+        manager = _manager(layout, staged)
+        {"deploy": deploy, "rollback": rollback, "undeploy": undeploy}[args.action](layout, manager, args)
+    except DeployError as exc:
+        print(f"deploy: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Without gunicorn: a FastAPI lifespan that runs the scheduler side from one worker per host.
+
+``uvicorn app.main:app --workers 3`` and ``fastapi run --workers 3`` start each worker as a
+fresh process with no hooks in a master. Every worker's lifespan competes for an owner
+lock; the one that holds it starts the same supervisor the gunicorn hooks start (a fresh
+interpreter in its own session), so the host lock, the ledger and the Redis lease give
+the same guarantees. When that worker dies, another takes the owner lock within a second
+and starts a new supervisor. Under the kit's gunicorn.conf.py it does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from scheduler_proc.errors import SchedulerError
+from scheduler_proc.procutil import pid_alive, spawn_reporting_child, wait_report
+from scheduler_proc.securedir import ensure_private_dir
+from scheduler_proc.settings import Settings
+
+log = logging.getLogger("scheduler.embedded")
+
+_POLL = 0.5
+_EXIT_MARGIN = 5.0
+
+
+def managed_by_gunicorn_hooks() -> bool:
+    """True in a gunicorn worker forked from a master whose kit hooks started the scheduler."""
+    hooks = sys.modules.get("scheduler_proc.gunicorn_hooks")
+    return hooks is not None and getattr(hooks, "_MASTER").settings is not None
+
+
+class EmbeddedOwner:
+    """A thread in each worker: whoever holds the owner lock runs the supervisor.
+
+    The thread that spawns the supervisor stays alive until it stops it, because the
+    kernel's parent-death signal follows the spawning *thread*.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.grace = settings.stop_grace if settings.stop_grace is not None else 30.0
+        self._stop = threading.Event()
+        self._parent = os.getppid()  # uvicorn's supervisor: if it dies, we stop too
+        self._thread = threading.Thread(target=self._run, name="scheduler-owner", daemon=True)
+        self._fd: int | None = None
+
+    def start(self) -> None:
+        ensure_private_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
+        ensure_private_dir(self.settings.state_dir, "SCHEDULER_STATE_DIR")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.grace + 2 * _EXIT_MARGIN)
+
+    def _run(self) -> None:
+        while not self._stop.wait(_POLL):
+            if os.getppid() != self._parent:
+                log.warning("the server process that started this worker is gone; not running a scheduler")
+                return
+            if self._take_owner_lock():
+                self._own()
+                return
+
+    def _take_owner_lock(self) -> bool:
+        path = self.settings.lock_dir / f"{self.settings.namespace}.owner.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def _own(self) -> None:
+        popen, reports = spawn_reporting_child(
+            "scheduler_proc.supervisor",
+            ["--master-pid", str(os.getpid()), "--default-grace", str(self.grace)],
+            new_session=True, cwd=Path.cwd(),
+        )
+        report = wait_report(reports, self.settings.start_timeout + _EXIT_MARGIN, self._stop.is_set)
+        reports.close()
+        if report is None or report.get("event") != "valid":
+            log.error("scheduler did not start: %s", (report or {}).get("message", "no report; see the log above"))
+        else:
+            log.info("scheduler supervisor pid %d started by worker %d", popen.pid, os.getpid())
+        while not self._stop.wait(_POLL) and popen.poll() is None and os.getppid() == self._parent:
+            pass
+        self._shutdown(popen.pid)
+
+    def _shutdown(self, pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = self.grace + _EXIT_MARGIN
+        waited = 0.0
+        while pid_alive(pid) and waited < deadline:
+            self._wait_child(pid, 0.1)
+            waited += 0.1
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)  # the supervisor's session: runners and anything jobs started
+        self._wait_child(pid, 0)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @staticmethod
+    def _wait_child(pid: int, timeout: float) -> None:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0 and timeout:
+                threading.Event().wait(timeout)
+
+
+@contextlib.asynccontextmanager
+async def scheduler_lifespan(app: Any = None) -> AsyncIterator[None]:
+    """``FastAPI(lifespan=scheduler_lifespan)``: runs the scheduler side unless gunicorn's kit hooks do.
+
+    Compose it with your own lifespan with ``async with scheduler_lifespan(app): ...``.
+    """
+    if managed_by_gunicorn_hooks():
+        yield
+        return
+    try:
+        settings = Settings.from_env()
+    except SchedulerError as exc:
+        raise RuntimeError(f"scheduler: {exc}") from None
+    if not settings.enabled:
+        yield
+        return
+    owner = EmbeddedOwner(settings)
+    owner.start()
+    try:
+        yield
+    finally:
+        owner.stop()

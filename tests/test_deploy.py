@@ -1,0 +1,206 @@
+"""Issue 5: `make deploy` staged with DESTDIR, checked by systemd-analyze, and run from the stage.
+
+systemd is installed here but is not PID 1, and booting it on the machine's root would empty
+/tmp. So the unit is checked offline, and its ExecStart is run as the service user from the
+staged layout by deploy.py's process stand-in (DEPLOY_SERVICE_MANAGER=process): the release,
+venv, env file, unit, health check and rollback are the real ones.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support import ROOT, free_port, wait_for
+
+from scheduler_proc.settings import KNOWN_VARIABLES
+
+APP = "kit-deploy-test"
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service user needs root")
+
+
+def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEPLOY_SERVICE_MANAGER": "process"} if process else dict(os.environ)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(source / "deploy" / "deploy.py"),
+            "--app",
+            APP,
+            "--destdir",
+            str(stage),
+            "--health-timeout",
+            "30",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _source_copy(directory: Path) -> Path:
+    """A copy of the shipped tree, so a test can change the code and deploy a new release."""
+    source = directory / "src"
+    for name in [
+        "app",
+        "scheduler_proc",
+        "deploy",
+        "gunicorn.conf.py",
+        "pyproject.toml",
+        "requirements.lock",
+        "README.md",
+    ]:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            source.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, source / name)
+    return source
+
+
+@pytest.fixture(scope="module")
+def service_user() -> Iterator[str]:
+    created = (
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", APP], capture_output=True
+        ).returncode
+        == 0
+    )
+    yield APP
+    if created:
+        subprocess.run(["userdel", APP], capture_output=True)
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """World-traversable, unlike pytest's tmp_path, so the service user can reach the stage."""
+    directory = Path(tempfile.mkdtemp(prefix="kit-deploy-"))
+    os.chmod(directory, 0o755)
+    yield directory
+    pid_file = directory / "stage" / "run" / f"{APP}.service.pid"
+    if pid_file.exists():
+        subprocess.run(["pkill", "-KILL", "-s", pid_file.read_text().strip()], capture_output=True)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir: Path) -> None:
+    stage = workdir / "stage"
+    result = _deploy(ROOT, stage, "--redis", "local")
+    assert result.returncode == 0, result.stdout + result.stderr
+    env_file = stage / "etc" / APP / "env"
+    assert oct(env_file.stat().st_mode & 0o777) == "0o640"
+    assert env_file.stat().st_uid == 0 and env_file.stat().st_gid == pwd.getpwnam(APP).pw_gid
+    documented = env_file.read_text()
+    for name in KNOWN_VARIABLES:
+        assert name in documented, f"{name} is not documented in the env file"
+    current = stage / "opt" / APP / "current"
+    assert current.is_symlink() and (current / ".complete").exists() and (current / "venv/bin/gunicorn").exists()
+    unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
+    for line in (
+        "Type=notify",
+        "ExecReload=/bin/kill -s HUP $MAINPID",
+        "KillMode=mixed",
+        "TimeoutStopSec=75",
+        f"RuntimeDirectory={APP}",
+        f"StateDirectory={APP}",
+        "Restart=on-failure",
+        "StandardError=journal",
+        f"User={APP}",
+    ):
+        assert line in unit, line
+
+    # systemd-analyze needs the units and binaries the unit names inside the root it checks.
+    shutil.copytree("/usr/lib/systemd", stage / "usr/lib/systemd", symlinks=True)
+    (stage / "bin").mkdir(exist_ok=True)
+    shutil.copy2("/bin/kill", stage / "bin/kill")
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={stage}", f"/etc/systemd/system/{APP}.service"],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0 and verify.stderr == "", verify.stderr
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={stage}", f"{APP}.service"],
+        capture_output=True,
+        text=True,
+    )
+    exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
+    assert exposure <= 2.0, security.stdout
+
+
+def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(service_user: str, workdir: Path) -> None:
+    source, stage, port = _source_copy(workdir), workdir / "stage", free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    first = _deploy(source, stage, "--port", str(port), process=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "healthy:" in first.stdout
+    assert httpx.get(f"{base}/scheduler/status").json()["role"] == "leader"
+    pid = int((stage / "run" / f"{APP}.service.pid").read_text())
+    assert os.stat(f"/proc/{pid}").st_uid == pwd.getpwnam(APP).pw_uid, "not running as the service user"
+    lock = stage / "run" / APP / "scheduler.lock"
+    wait_for(lambda: lock.exists() and '"pid"' in lock.read_text(), 10, "the host lock")
+    first_release = os.readlink(stage / "opt" / APP / "current")
+
+    snapshot = _tree(stage / "opt") | _tree(stage / "etc")
+    again = _deploy(source, stage, "--port", str(port), process=True)
+    assert again.returncode == 0 and "nothing changed; the service keeps running" in again.stdout, again.stdout
+    assert int((stage / "run" / f"{APP}.service.pid").read_text()) == pid, "the service was restarted"
+    assert _tree(stage / "opt") | _tree(stage / "etc") == snapshot
+
+    main = source / "app" / "main.py"
+    main.write_text(main.read_text().replace('return {"status": "ok"}', 'raise RuntimeError("broken release")'))
+    broken = _deploy(source, stage, "--port", str(port), "--health-timeout", "8", process=True)
+    assert broken.returncode == 1
+    assert "rolled back to " + Path(first_release).name in broken.stderr, broken.stderr
+    assert os.readlink(stage / "opt" / APP / "current") == first_release
+    wait_for(lambda: _healthy(base), 30, "the rolled-back release to answer")
+
+    nothing_before = _deploy(source, stage, "rollback", process=True)
+    assert nothing_before.returncode == 1 and "no previous release to roll back to" in nothing_before.stderr
+
+    main.write_text(
+        main.read_text().replace('raise RuntimeError("broken release")', 'return {"status": "ok"}') + "\n# release C\n"
+    )
+    third = _deploy(source, stage, "--port", str(port), process=True)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert os.readlink(stage / "opt" / APP / "current") != first_release
+    rollback = _deploy(source, stage, "rollback", process=True)
+    assert rollback.returncode == 0 and "healthy:" in rollback.stdout, rollback.stdout + rollback.stderr
+    assert os.readlink(stage / "opt" / APP / "current") == first_release
+
+    undeploy = _deploy(source, stage, "undeploy", process=True)
+    assert undeploy.returncode == 0
+    assert not (stage / "opt" / APP).exists() and not (stage / "etc/systemd/system" / f"{APP}.service").exists()
+    assert (stage / "etc" / APP / "env").exists() and (stage / "var/lib" / APP).exists()
+    purge = _deploy(source, stage, "--purge", "undeploy", process=True)
+    assert purge.returncode == 0 and not (stage / "etc" / APP).exists()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _tree(root: Path) -> set[tuple[str, float, str]]:
+    entries = set()
+    for path in root.rglob("*"):
+        if "venv" in path.parts:
+            continue
+        target = os.readlink(path) if path.is_symlink() else ""
+        entries.add((str(path), path.lstat().st_mtime, target))
+    return entries

@@ -1,12 +1,18 @@
-"""The FastAPI app. It never starts a scheduler: gunicorn.conf.py's hooks do that."""
+"""The FastAPI app.
+
+Its lifespan runs the scheduler side when the app is served by ``uvicorn --workers N`` or
+``fastapi run``; under the kit's gunicorn.conf.py the gunicorn hooks do that and the
+lifespan does nothing.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from scheduler_proc.embedded import scheduler_lifespan
 from scheduler_proc.web import metrics_router, scheduler_router
 
-app = FastAPI(title="scheduler kit demo")
+app = FastAPI(title="scheduler kit demo", lifespan=scheduler_lifespan)
 app.include_router(scheduler_router(), prefix="/scheduler")
 app.include_router(metrics_router())
 

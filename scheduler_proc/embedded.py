@@ -35,7 +35,7 @@ _EXIT_MARGIN = 5.0
 def managed_by_gunicorn_hooks() -> bool:
     """True in a gunicorn worker forked from a master whose kit hooks started the scheduler."""
     hooks = sys.modules.get("scheduler_proc.gunicorn_hooks")
-    return hooks is not None and getattr(hooks, "_MASTER").settings is not None
+    return hooks is not None and hooks._MASTER.settings is not None
 
 
 class EmbeddedOwner:
@@ -86,7 +86,8 @@ class EmbeddedOwner:
         popen, reports = spawn_reporting_child(
             "scheduler_proc.supervisor",
             ["--master-pid", str(os.getpid()), "--default-grace", str(self.grace)],
-            new_session=True, cwd=Path.cwd(),
+            new_session=True,
+            cwd=Path.cwd(),
         )
         report = wait_report(reports, self.settings.start_timeout + _EXIT_MARGIN, self._stop.is_set)
         reports.close()

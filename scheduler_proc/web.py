@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from scheduler_proc.embedded import managed_by_gunicorn_hooks
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.ops import NoAnswer, NoScheduler, Operations, UnknownJob
 from scheduler_proc.settings import Settings
@@ -32,6 +33,14 @@ _bearer = HTTPBearer(auto_error=False, description="SCHEDULER_ADMIN_TOKEN")
 def operations() -> Operations:
     """One per worker process, created on first use (after gunicorn forked the worker)."""
     return Operations(Settings.from_env())
+
+
+def _master_pid() -> int | None:
+    """Under the kit's gunicorn hooks: our master, whose scheduler this worker reports.
+
+    Otherwise (uvicorn --workers, fastapi run) the host's active scheduler is reported.
+    """
+    return os.getppid() if managed_by_gunicorn_hooks() else None
 
 
 def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
@@ -66,7 +75,7 @@ def scheduler_router() -> APIRouter:
 
     @router.get("/status", summary="Scheduler state on this host and in the cluster")
     def scheduler_status() -> dict[str, Any]:
-        return operations().status(os.getppid())
+        return operations().status(_master_pid())
 
     @router.get("/jobs", summary="Jobs with next and last runs")
     def list_jobs() -> list[dict[str, Any]]:
@@ -99,6 +108,6 @@ def metrics_router() -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics of the scheduler")
     def metrics() -> Response:
-        return Response(operations().metrics(os.getppid()), media_type=CONTENT_TYPE_LATEST)
+        return Response(operations().metrics(_master_pid()), media_type=CONTENT_TYPE_LATEST)
 
     return router

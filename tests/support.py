@@ -24,6 +24,8 @@ JOBSETS = Path(__file__).resolve().parent / "jobsets"
 # The console script, as users run it: `python -m gunicorn` re-executes on USR2 with
 # gunicorn's package directory first on sys.path, where gunicorn/app shadows our app.
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+UVICORN = str(Path(sys.executable).parent / "uvicorn")
+FASTAPI = str(Path(sys.executable).parent / "fastapi")
 T = TypeVar("T")
 
 
@@ -100,6 +102,7 @@ class Host:
         worker_class: str = "uvicorn_worker.UvicornWorker",
         lock_dir: Path | None = None,
         extra_args: list[str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.name = name
         self.dir = tmp / name
@@ -126,13 +129,15 @@ class Host:
             **(env or {}),
         }
         self.extra_args = extra_args or []
+        # Another launcher (uvicorn, fastapi run); {port} is filled in. Default: the kit's gunicorn.
+        self.command = [part.format(port=self.port) for part in command] if command else None
         self.process: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Host:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [GUNICORN, "-c", "gunicorn.conf.py", "-p", str(self.pidfile), *self.extra_args],
+                self.command or [GUNICORN, "-c", "gunicorn.conf.py", "-p", str(self.pidfile), *self.extra_args],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

@@ -1,0 +1,79 @@
+"""Issue 7: without gunicorn, `uvicorn --workers N` and `fastapi run --workers N` run each fire once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from support import FASTAPI, UVICORN, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
+
+UVICORN_3 = [UVICORN, "app.main:app", "--workers", "3", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_uvicorn_workers_run_each_fire_once(hosts) -> None:
+    host = hosts(command=UVICORN_3).start_and_wait()
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 6, 15, "six fires")
+    assert len(host.supervisor_pids()) == 1 and len(host.runner_pids()) == 1
+    fires = read_fires(host.fire_log)
+    assert {f["pid"] for f in fires} == set(host.runner_pids())
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)
+    answers = [host.status() for _ in range(10)]
+    assert all(a and a["role"] == "leader" and a["pid"] == host.runner_pids()[0] for a in answers), answers
+
+
+def test_kill_9_of_the_worker_hosting_the_scheduler_hands_over_within_5s(hosts) -> None:
+    host = hosts(command=UVICORN_3).start_and_wait()
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")
+    [supervisor] = host.supervisor_pids()
+    [runner] = host.runner_pids()
+    owner = _parent(supervisor)
+    assert owner != host.master_pid, "the scheduler should hang off a worker, not uvicorn's supervisor"
+    os.kill(owner, signal.SIGKILL)
+    killed = time.time()
+    wait_for(
+        lambda: any(f["pid"] != runner and f["started"] > killed for f in read_fires(host.fire_log)),
+        5,
+        "a fire from the new scheduler",
+    )
+    wait_for(
+        lambda: len(host.supervisor_pids()) == 1 and supervisor not in host.supervisor_pids(),
+        5,
+        "exactly one new supervisor",
+    )
+    assert_no_duplicates(read_fires(host.fire_log))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_stopping_uvicorn_leaves_nothing_running(hosts, sig: signal.Signals) -> None:
+    host = hosts(command=UVICORN_3).start_and_wait()
+    wait_for(lambda: read_fires(host.fire_log), 10, "a fire")
+    ours = host.supervisor_pids() + host.runner_pids()
+    host.signal(sig)
+    host.wait_exit(20)
+    wait_for(lambda: not host.supervisor_pids() and not host.runner_pids(), 5, "the scheduler to exit")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in ours)
+
+
+def test_fastapi_run_workers_run_each_fire_once(hosts) -> None:
+    host = hosts(
+        command=[FASTAPI, "run", "app/main.py", "--workers", "2", "--host", "127.0.0.1", "--port", "{port}"]
+    ).start_and_wait(timeout=30)
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 4, 15, "four fires")
+    assert len(host.supervisor_pids()) == 1
+    assert_no_duplicates(read_fires(host.fire_log))
+
+
+def test_under_the_kits_gunicorn_the_lifespan_starts_nothing(hosts) -> None:
+    host = hosts(workers=3).start_and_wait()
+    wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")
+    [supervisor] = host.supervisor_pids()
+    assert _parent(supervisor) == host.master_pid
+    assert "started by worker" not in host.output()

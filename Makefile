@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-config install clean deploy rollback undeploy lock
+.PHONY: run test lint check-config install clean deploy rollback undeploy lock chaos bench
+
+DURATION ?= 120
+SEED ?= 1
 
 # make deploy: as root on the VM. APP names the service, user and directories.
 APP ?= scheduler-demo
@@ -37,6 +40,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=)
+	scripts/ensure-test-deps
+	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED)
+
+bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; results in bench-results/
+	scripts/ensure-test-deps
+	$(BIN)/python bench/bench.py
 
 deploy:  ## install or upgrade the service on this VM (REDIS=local adds a local Redis; DESTDIR= stages)
 	$(DEPLOY) --port $(PORT) $(if $(REDIS),--redis $(REDIS)) deploy

@@ -1,0 +1,301 @@
+"""make chaos: random, seeded faults against N real gunicorn masters on one real Redis.
+
+Runs the kit in cluster mode, then the two naive patterns under the same fault schedule,
+and writes chaos-results/report.md, report.json and timeline.png. Exits 1 if the kit ran
+any fire more than once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from redis_support import RedisServer  # noqa: E402
+from support import Host, pids_with_marker, read_fires, wait_for  # noqa: E402
+
+KIT_FAULTS = ["kill9_scheduler", "kill9_master", "sigstop_leader", "term", "hup", "usr2", "redis_restart",
+              "redis_pause"]
+TTL = 2.0
+
+
+@dataclass
+class Fault:
+    """One injected fault and the recovery it caused (first fire after it, in seconds)."""
+
+    at: float
+    kind: str
+    target: str
+    recovery: float | None = None
+
+
+@dataclass
+class Outcome:
+    pattern: str
+    expected: int
+    once: int
+    more_than_once: int
+    missed: int
+    faults: list[Fault] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+class Cluster:
+    """N hosts of one pattern: 'kit' (cluster mode), 'naive' or 'naive-lock' (scheduler in every worker)."""
+
+    def __init__(self, workdir: Path, redis: RedisServer, pattern: str, nodes: int, workers: int) -> None:
+        self.pattern = pattern
+        self.redis = redis
+        self.hosts: list[Host] = []
+        self.master: dict[str, int] = {}
+        for i in range(nodes):
+            env = {"SCHEDULER_REDIS_URL": redis.url, "SCHEDULER_LEASE_TTL": str(TTL),
+                   "SCHEDULER_NAMESPACE": f"chaos-{pattern}", "GRACEFUL_TIMEOUT": "5"}
+            extra: list[str] = []
+            if pattern != "kit":
+                env.update({"NAIVE_LOCK": "1" if pattern == "naive-lock" else "0", "NAIVE_REDIS_URL": redis.url})
+                extra = []
+            host = Host(workdir / pattern, f"node-{i}", "ticker:jobs", env=env, workers=workers, extra_args=extra)
+            if pattern != "kit":
+                host.command = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "bench/naive.conf.py"),
+                                "-p", str(host.pidfile)]
+            self.hosts.append(host)
+
+    @property
+    def fire_log(self) -> Path:
+        return self.hosts[0].fire_log
+
+    def start(self) -> None:
+        for host in self.hosts:
+            self._start(host)
+        for host in self.hosts:
+            self._wait_up(host)
+
+    def _start(self, host: Host) -> None:
+        host.start()
+        assert host.process is not None
+        self.master[host.name] = host.process.pid
+
+    def _wait_up(self, host: Host) -> None:
+        wait_for(lambda: (host.status() or {}).get("role") in ("leader", "standby"), 30, f"{host.name} up")
+
+    def leader(self) -> Host:
+        if self.pattern == "kit":
+            for host in self.hosts:
+                if (host.status() or {}).get("role") == "leader":
+                    return host
+        return self.hosts[0]
+
+    def signal_master(self, host: Host, sig: int) -> None:
+        import os
+
+        os.kill(self.master[host.name], sig)
+
+    def restart(self, host: Host) -> None:
+        """What systemd does after the main process died: kill the rest of the cgroup, start again."""
+        host.kill_everything()
+        self._start(host)
+        self._wait_up(host)
+
+    def scheduler_pid(self, host: Host, rng: random.Random) -> int | None:
+        if self.pattern == "kit":
+            runners = host.runner_pids()
+            return runners[0] if runners else None
+        workers = [pid for pid in pids_with_marker(host.marker) if pid != self.master[host.name]]
+        return rng.choice(workers) if workers else None
+
+    def stop(self) -> None:
+        for host in self.hosts:
+            host.kill_everything()
+
+
+def inject(cluster: Cluster, kind: str, rng: random.Random) -> str:
+    """Carry out one fault; returns what it hit."""
+    import os
+
+    host = cluster.leader() if kind in ("sigstop_leader", "kill9_scheduler") else rng.choice(cluster.hosts)
+    if kind == "kill9_scheduler":
+        pid = cluster.scheduler_pid(host, rng)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        return f"{host.name} pid {pid}"
+    if kind == "kill9_master":
+        cluster.signal_master(host, signal.SIGKILL)
+        cluster.restart(host)
+        return host.name
+    if kind == "sigstop_leader":
+        pid = cluster.scheduler_pid(host, rng)
+        if pid:
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(TTL * 2.5)
+            os.kill(pid, signal.SIGCONT)
+        return f"{host.name} pid {pid}"
+    if kind == "term":
+        cluster.signal_master(host, signal.SIGTERM)
+        wait_for(lambda: not pids_with_marker(host.marker), 30, f"{host.name} to stop")
+        cluster.restart(host)
+        return host.name
+    if kind == "hup":
+        cluster.signal_master(host, signal.SIGHUP)
+        return host.name
+    if kind == "usr2":
+        new_pidfile = host.pidfile.with_name(host.pidfile.name + ".2")
+        new_pidfile.unlink(missing_ok=True)
+        cluster.signal_master(host, signal.SIGUSR2)
+        wait_for(lambda: new_pidfile.exists() and new_pidfile.read_text().strip(), 20, "the upgraded master")
+        new_pid = int(new_pidfile.read_text())
+        cluster.signal_master(host, signal.SIGTERM)
+        cluster.master[host.name] = new_pid
+        return host.name
+    if kind == "redis_restart":
+        cluster.redis.restart_empty()
+        return "redis"
+    if kind == "redis_pause":
+        cluster.redis.signal(signal.SIGSTOP)
+        time.sleep(TTL * 1.5)
+        cluster.redis.signal(signal.SIGCONT)
+        return "redis"
+    raise ValueError(kind)
+
+
+def run_pattern(workdir: Path, redis: RedisServer, pattern: str, args: argparse.Namespace,
+                schedule: list[tuple[float, str]]) -> Outcome:
+    cluster = Cluster(workdir, redis, pattern, args.nodes, args.workers)
+    rng = random.Random(args.seed)
+    faults: list[Fault] = []
+    print(f"chaos: {pattern}: starting {args.nodes} masters x {args.workers} workers", flush=True)
+    try:
+        cluster.start()
+        started = time.time()
+        for offset, kind in schedule:
+            wait_for(lambda o=offset: time.time() - started >= o, offset + 60, "the next fault")
+            fault = Fault(time.time(), kind, "")
+            fault.target = inject(cluster, kind, rng)
+            faults.append(fault)
+            print(f"chaos: {pattern}: t+{fault.at - started:5.1f}s {kind} -> {fault.target}", flush=True)
+        wait_for(lambda: time.time() - started >= schedule[-1][0] + args.settle, args.settle + 60, "the end")
+        ended = time.time()
+    finally:
+        cluster.stop()
+    return analyse(pattern, read_fires(cluster.fire_log), started + 3, ended - 2, faults)
+
+
+def analyse(pattern: str, fires: list[dict[str, Any]], start: float, end: float, faults: list[Fault]) -> Outcome:
+    seconds = Counter(int(datetime.fromisoformat(f["scheduled_at"]).timestamp()) for f in fires)
+    expected = range(math.ceil(start), math.floor(end))
+    once = sum(1 for s in expected if seconds[s] == 1)
+    doubled = [s for s in expected if seconds[s] > 1]
+    missed = sum(1 for s in expected if seconds[s] == 0)
+    for fault in faults:
+        after = [f["started"] for f in fires if f["started"] > fault.at]
+        fault.recovery = round(min(after) - fault.at, 3) if after else None
+    return Outcome(pattern, len(expected), once, len(doubled), missed, faults,
+                   [datetime.fromtimestamp(s, tz=UTC).isoformat() for s in doubled])
+
+
+def fault_schedule(args: argparse.Namespace, duration: float) -> list[tuple[float, str]]:
+    rng = random.Random(args.seed)
+    schedule, at = [], 8.0
+    while at < duration - args.settle:
+        schedule.append((round(at, 1), rng.choice(KIT_FAULTS)))
+        at += rng.uniform(args.every * 0.5, args.every * 1.5)
+    return schedule
+
+
+def write_report(outcomes: list[Outcome], args: argparse.Namespace, directory: Path, fire_logs: dict[str, Path]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(json.dumps(
+        {"seed": args.seed, "nodes": args.nodes, "workers": args.workers, "lease_ttl": TTL,
+         "outcomes": [asdict(o) for o in outcomes]}, indent=2))
+    lines = [f"# Chaos report (seed {args.seed})", "",
+             f"{args.nodes} gunicorn masters x {args.workers} workers, one real Redis, a 1-second job, "
+             f"lease TTL {TTL:g} s.", "",
+             "| pattern | fires expected | run once | run more than once | missed |", "|---|---|---|---|---|"]
+    lines += [f"| {o.pattern} | {o.expected} | {o.once} | {o.more_than_once} | {o.missed} |" for o in outcomes]
+    for outcome in outcomes:
+        lines += ["", f"## {outcome.pattern}: faults", "", "| t | fault | target | first fire after (s) |",
+                  "|---|---|---|---|"]
+        t0 = outcome.faults[0].at if outcome.faults else 0
+        lines += [f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} |" for f in outcome.faults]
+        if outcome.duplicates:
+            lines += ["", f"Seconds run more than once: {', '.join(outcome.duplicates[:20])}"]
+    lines += ["", "![timeline](timeline.png)"]
+    (directory / "report.md").write_text("\n".join(lines) + "\n")
+    plot(outcomes, fire_logs, directory / "timeline.png")
+
+
+def plot(outcomes: list[Outcome], fire_logs: dict[str, Path], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(outcomes), 1, figsize=(14, 3.2 * len(outcomes)), squeeze=False)
+    for axis, outcome in zip(axes[:, 0], outcomes, strict=True):
+        fires = read_fires(fire_logs[outcome.pattern])
+        if not fires:
+            continue
+        t0 = min(f["started"] for f in fires)
+        counts = Counter(f["scheduled_at"] for f in fires)
+        nodes = sorted({f["node"] for f in fires})
+        for fire in fires:
+            doubled = counts[fire["scheduled_at"]] > 1
+            axis.scatter(datetime.fromisoformat(fire["scheduled_at"]).timestamp() - t0, nodes.index(fire["node"]),
+                         s=14, c="red" if doubled else "tab:green", marker="x" if doubled else "o")
+        for fault in outcome.faults:
+            axis.axvline(fault.at - t0, color="gray", linestyle="--", linewidth=0.8)
+            axis.text(fault.at - t0, len(nodes) - 0.4, fault.kind, rotation=90, fontsize=7, va="top")
+        axis.set_yticks(range(len(nodes)), nodes)
+        axis.set_ylim(-0.5, len(nodes) + 0.6)
+        axis.set_title(f"{outcome.pattern}: {outcome.once} once, {outcome.more_than_once} more than once "
+                       f"(red), {outcome.missed} missed")
+        axis.set_xlabel("seconds since the first fire")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=120, help="seconds of faults for the kit (default 120)")
+    parser.add_argument("--naive-duration", type=float, default=40, help="seconds for each naive pattern")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--every", type=float, default=10, help="mean seconds between faults")
+    parser.add_argument("--settle", type=float, default=12, help="seconds without faults at the end")
+    parser.add_argument("--out", type=Path, default=ROOT / "chaos-results")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
+    redis = RedisServer(workdir / "redis").start()
+    outcomes, logs = [], {}
+    try:
+        kit_schedule = fault_schedule(args, args.duration)
+        naive_schedule = [(at, kind) for at, kind in fault_schedule(args, args.naive_duration)]
+        for pattern, schedule in (("kit", kit_schedule), ("naive", naive_schedule), ("naive-lock", naive_schedule)):
+            outcome = run_pattern(workdir, redis, pattern, args, schedule)
+            outcomes.append(outcome)
+            logs[pattern] = workdir / pattern / "fires.jsonl"
+            print(f"chaos: {pattern}: {outcome.once} once, {outcome.more_than_once} more than once, "
+                  f"{outcome.missed} missed of {outcome.expected}", flush=True)
+    finally:
+        redis.kill()
+    write_report(outcomes, args, args.out, logs)
+    print(f"chaos: report in {args.out / 'report.md'}")
+    return 1 if outcomes[0].more_than_once else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

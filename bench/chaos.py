@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +29,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 from redis_support import RedisServer  # noqa: E402
 from support import Host, pids_with_marker, read_fires, wait_for  # noqa: E402
 
-KIT_FAULTS = ["kill9_scheduler", "kill9_master", "sigstop_leader", "term", "hup", "usr2", "redis_restart",
-              "redis_pause"]
 TTL = 2.0
 
 
@@ -62,16 +62,25 @@ class Cluster:
         self.hosts: list[Host] = []
         self.master: dict[str, int] = {}
         for i in range(nodes):
-            env = {"SCHEDULER_REDIS_URL": redis.url, "SCHEDULER_LEASE_TTL": str(TTL),
-                   "SCHEDULER_NAMESPACE": f"chaos-{pattern}", "GRACEFUL_TIMEOUT": "5"}
+            env = {
+                "SCHEDULER_REDIS_URL": redis.url,
+                "SCHEDULER_LEASE_TTL": str(TTL),
+                "SCHEDULER_NAMESPACE": f"chaos-{pattern}",
+                "GRACEFUL_TIMEOUT": "5",
+            }
             extra: list[str] = []
             if pattern != "kit":
                 env.update({"NAIVE_LOCK": "1" if pattern == "naive-lock" else "0", "NAIVE_REDIS_URL": redis.url})
                 extra = []
             host = Host(workdir / pattern, f"node-{i}", "ticker:jobs", env=env, workers=workers, extra_args=extra)
             if pattern != "kit":
-                host.command = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "bench/naive.conf.py"),
-                                "-p", str(host.pidfile)]
+                host.command = [
+                    str(Path(sys.executable).parent / "gunicorn"),
+                    "-c",
+                    str(ROOT / "bench/naive.conf.py"),
+                    "-p",
+                    str(host.pidfile),
+                ]
             self.hosts.append(host)
 
     @property
@@ -100,8 +109,6 @@ class Cluster:
         return self.hosts[0]
 
     def signal_master(self, host: Host, sig: int) -> None:
-        import os
-
         os.kill(self.master[host.name], sig)
 
     def restart(self, host: Host) -> None:
@@ -122,57 +129,84 @@ class Cluster:
             host.kill_everything()
 
 
+def _kill9_scheduler(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    pid = cluster.scheduler_pid(host, rng)
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    return f"{host.name} pid {pid}"
+
+
+def _kill9_master(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster.signal_master(host, signal.SIGKILL)
+    cluster.restart(host)
+    return host.name
+
+
+def _sigstop_leader(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    pid = cluster.scheduler_pid(host, rng)
+    if pid:
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(TTL * 2.5)  # the fault is the pause itself
+        os.kill(pid, signal.SIGCONT)
+    return f"{host.name} pid {pid}"
+
+
+def _term(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster.signal_master(host, signal.SIGTERM)
+    wait_for(lambda: not pids_with_marker(host.marker), 30, f"{host.name} to stop")
+    cluster.restart(host)
+    return host.name
+
+
+def _hup(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster.signal_master(host, signal.SIGHUP)
+    return host.name
+
+
+def _usr2(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    new_pidfile = host.pidfile.with_name(host.pidfile.name + ".2")
+    new_pidfile.unlink(missing_ok=True)
+    cluster.signal_master(host, signal.SIGUSR2)
+    wait_for(lambda: new_pidfile.exists() and new_pidfile.read_text().strip(), 20, "the upgraded master")
+    new_pid = int(new_pidfile.read_text())
+    cluster.signal_master(host, signal.SIGTERM)
+    cluster.master[host.name] = new_pid
+    return host.name
+
+
+def _redis_restart(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster.redis.restart_empty()
+    return "redis"
+
+
+def _redis_pause(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster.redis.signal(signal.SIGSTOP)
+    time.sleep(TTL * 1.5)  # the fault is the pause itself
+    cluster.redis.signal(signal.SIGCONT)
+    return "redis"
+
+
+FAULTS: dict[str, Callable[[Cluster, Host, random.Random], str]] = {
+    "kill9_scheduler": _kill9_scheduler,
+    "kill9_master": _kill9_master,
+    "sigstop_leader": _sigstop_leader,
+    "term": _term,
+    "hup": _hup,
+    "usr2": _usr2,
+    "redis_restart": _redis_restart,
+    "redis_pause": _redis_pause,
+}
+
+
 def inject(cluster: Cluster, kind: str, rng: random.Random) -> str:
     """Carry out one fault; returns what it hit."""
-    import os
-
     host = cluster.leader() if kind in ("sigstop_leader", "kill9_scheduler") else rng.choice(cluster.hosts)
-    if kind == "kill9_scheduler":
-        pid = cluster.scheduler_pid(host, rng)
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-        return f"{host.name} pid {pid}"
-    if kind == "kill9_master":
-        cluster.signal_master(host, signal.SIGKILL)
-        cluster.restart(host)
-        return host.name
-    if kind == "sigstop_leader":
-        pid = cluster.scheduler_pid(host, rng)
-        if pid:
-            os.kill(pid, signal.SIGSTOP)
-            time.sleep(TTL * 2.5)
-            os.kill(pid, signal.SIGCONT)
-        return f"{host.name} pid {pid}"
-    if kind == "term":
-        cluster.signal_master(host, signal.SIGTERM)
-        wait_for(lambda: not pids_with_marker(host.marker), 30, f"{host.name} to stop")
-        cluster.restart(host)
-        return host.name
-    if kind == "hup":
-        cluster.signal_master(host, signal.SIGHUP)
-        return host.name
-    if kind == "usr2":
-        new_pidfile = host.pidfile.with_name(host.pidfile.name + ".2")
-        new_pidfile.unlink(missing_ok=True)
-        cluster.signal_master(host, signal.SIGUSR2)
-        wait_for(lambda: new_pidfile.exists() and new_pidfile.read_text().strip(), 20, "the upgraded master")
-        new_pid = int(new_pidfile.read_text())
-        cluster.signal_master(host, signal.SIGTERM)
-        cluster.master[host.name] = new_pid
-        return host.name
-    if kind == "redis_restart":
-        cluster.redis.restart_empty()
-        return "redis"
-    if kind == "redis_pause":
-        cluster.redis.signal(signal.SIGSTOP)
-        time.sleep(TTL * 1.5)
-        cluster.redis.signal(signal.SIGCONT)
-        return "redis"
-    raise ValueError(kind)
+    return FAULTS[kind](cluster, host, rng)
 
 
-def run_pattern(workdir: Path, redis: RedisServer, pattern: str, args: argparse.Namespace,
-                schedule: list[tuple[float, str]]) -> Outcome:
+def run_pattern(
+    workdir: Path, redis: RedisServer, pattern: str, args: argparse.Namespace, schedule: list[tuple[float, str]]
+) -> Outcome:
     cluster = Cluster(workdir, redis, pattern, args.nodes, args.workers)
     rng = random.Random(args.seed)
     faults: list[Fault] = []
@@ -202,32 +236,59 @@ def analyse(pattern: str, fires: list[dict[str, Any]], start: float, end: float,
     for fault in faults:
         after = [f["started"] for f in fires if f["started"] > fault.at]
         fault.recovery = round(min(after) - fault.at, 3) if after else None
-    return Outcome(pattern, len(expected), once, len(doubled), missed, faults,
-                   [datetime.fromtimestamp(s, tz=UTC).isoformat() for s in doubled])
+    return Outcome(
+        pattern,
+        len(expected),
+        once,
+        len(doubled),
+        missed,
+        faults,
+        [datetime.fromtimestamp(s, tz=UTC).isoformat() for s in doubled],
+    )
 
 
 def fault_schedule(args: argparse.Namespace, duration: float) -> list[tuple[float, str]]:
     rng = random.Random(args.seed)
     schedule, at = [], 8.0
     while at < duration - args.settle:
-        schedule.append((round(at, 1), rng.choice(KIT_FAULTS)))
+        schedule.append((round(at, 1), rng.choice(sorted(FAULTS))))
         at += rng.uniform(args.every * 0.5, args.every * 1.5)
     return schedule
 
 
-def write_report(outcomes: list[Outcome], args: argparse.Namespace, directory: Path, fire_logs: dict[str, Path]) -> None:
+def write_report(
+    outcomes: list[Outcome], args: argparse.Namespace, directory: Path, fire_logs: dict[str, Path]
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(
-        {"seed": args.seed, "nodes": args.nodes, "workers": args.workers, "lease_ttl": TTL,
-         "outcomes": [asdict(o) for o in outcomes]}, indent=2))
-    lines = [f"# Chaos report (seed {args.seed})", "",
-             f"{args.nodes} gunicorn masters x {args.workers} workers, one real Redis, a 1-second job, "
-             f"lease TTL {TTL:g} s.", "",
-             "| pattern | fires expected | run once | run more than once | missed |", "|---|---|---|---|---|"]
+    (directory / "report.json").write_text(
+        json.dumps(
+            {
+                "seed": args.seed,
+                "nodes": args.nodes,
+                "workers": args.workers,
+                "lease_ttl": TTL,
+                "outcomes": [asdict(o) for o in outcomes],
+            },
+            indent=2,
+        )
+    )
+    lines = [
+        f"# Chaos report (seed {args.seed})",
+        "",
+        f"{args.nodes} gunicorn masters x {args.workers} workers, one real Redis, a 1-second job, lease TTL {TTL:g} s.",
+        "",
+        "| pattern | fires expected | run once | run more than once | missed |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {o.pattern} | {o.expected} | {o.once} | {o.more_than_once} | {o.missed} |" for o in outcomes]
     for outcome in outcomes:
-        lines += ["", f"## {outcome.pattern}: faults", "", "| t | fault | target | first fire after (s) |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {outcome.pattern}: faults",
+            "",
+            "| t | fault | target | first fire after (s) |",
+            "|---|---|---|---|",
+        ]
         t0 = outcome.faults[0].at if outcome.faults else 0
         lines += [f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} |" for f in outcome.faults]
         if outcome.duplicates:
@@ -253,15 +314,22 @@ def plot(outcomes: list[Outcome], fire_logs: dict[str, Path], path: Path) -> Non
         nodes = sorted({f["node"] for f in fires})
         for fire in fires:
             doubled = counts[fire["scheduled_at"]] > 1
-            axis.scatter(datetime.fromisoformat(fire["scheduled_at"]).timestamp() - t0, nodes.index(fire["node"]),
-                         s=14, c="red" if doubled else "tab:green", marker="x" if doubled else "o")
+            axis.scatter(
+                datetime.fromisoformat(fire["scheduled_at"]).timestamp() - t0,
+                nodes.index(fire["node"]),
+                s=14,
+                c="red" if doubled else "tab:green",
+                marker="x" if doubled else "o",
+            )
         for fault in outcome.faults:
             axis.axvline(fault.at - t0, color="gray", linestyle="--", linewidth=0.8)
             axis.text(fault.at - t0, len(nodes) - 0.4, fault.kind, rotation=90, fontsize=7, va="top")
         axis.set_yticks(range(len(nodes)), nodes)
         axis.set_ylim(-0.5, len(nodes) + 0.6)
-        axis.set_title(f"{outcome.pattern}: {outcome.once} once, {outcome.more_than_once} more than once "
-                       f"(red), {outcome.missed} missed")
+        axis.set_title(
+            f"{outcome.pattern}: {outcome.once} once, {outcome.more_than_once} more than once "
+            f"(red), {outcome.missed} missed"
+        )
         axis.set_xlabel("seconds since the first fire")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -288,8 +356,11 @@ def main() -> int:
             outcome = run_pattern(workdir, redis, pattern, args, schedule)
             outcomes.append(outcome)
             logs[pattern] = workdir / pattern / "fires.jsonl"
-            print(f"chaos: {pattern}: {outcome.once} once, {outcome.more_than_once} more than once, "
-                  f"{outcome.missed} missed of {outcome.expected}", flush=True)
+            print(
+                f"chaos: {pattern}: {outcome.once} once, {outcome.more_than_once} more than once, "
+                f"{outcome.missed} missed of {outcome.expected}",
+                flush=True,
+            )
     finally:
         redis.kill()
     write_report(outcomes, args, args.out, logs)

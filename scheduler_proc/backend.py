@@ -30,6 +30,8 @@ class Leadership(Protocol):
     @property
     def leading(self) -> bool: ...
 
+    def start(self) -> None: ...
+
     def tick(self) -> None: ...
 
     def current_term(self) -> Term | None: ...
@@ -49,8 +51,11 @@ class HostLeadership:
     def leading(self) -> bool:
         return self._lock.still_valid()
 
+    def start(self) -> None:
+        """Nothing to keep: the kernel keeps the flock while we live."""
+
     def tick(self) -> None:
-        """Nothing to renew: the kernel keeps the flock while we live."""
+        """Nothing to renew."""
 
     def current_term(self) -> Term | None:
         return Term(token=None, is_current=self._lock.still_valid) if self.leading else None

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -119,6 +120,10 @@ class ClusterLeadership:
         self._renew_every = min(2.5, ttl / 4)
         self._poll_every = min(0.5, ttl / 4)
         self._next_action = 0.0
+        self._tick_every = min(0.25, ttl / 8)
+        self._tick_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._keeper: threading.Thread | None = None
         self._highest_term = 0
         self._scripts = {
             name: client.register_script(source)
@@ -143,9 +148,23 @@ class ClusterLeadership:
             token=term, is_current=lambda: self.leading and self.state.term == term, lease_token=self.state.token
         )
 
+    def start(self) -> None:
+        """Keep the lease from a thread of its own, so slow work elsewhere never delays a renewal."""
+        if self._keeper is None or not self._keeper.is_alive():
+            self._stopped = threading.Event()
+            self._keeper = threading.Thread(target=self._keep, args=(self._stopped,), name="lease-keeper", daemon=True)
+            self._keeper.start()
+
+    def _keep(self, stopped: threading.Event) -> None:
+        while not stopped.wait(self._tick_every):
+            self.tick()
+
     def tick(self) -> None:
-        """Called often by the runner: acquire, renew or notice expiry, as due."""
-        now = self._clock()
+        """Acquire, renew or notice expiry, as due (the keeper thread calls it; tests call it directly)."""
+        with self._tick_lock:
+            self._tick(self._clock())
+
+    def _tick(self, now: float) -> None:
         if self.state.token is not None and not self.state.valid(now):
             log.warning(
                 "lease of term %s could not be renewed in time; pausing dispatch (running jobs go on)", self.state.term
@@ -161,9 +180,13 @@ class ClusterLeadership:
             self._next_action = now + self._renew_every
 
     def release(self) -> None:
-        """Give the lease up so another node leads at once (a clean stop)."""
-        token = self.state.token
-        self.state.lost()
+        """Stop renewing and give the lease up so another node leads at once (a clean stop)."""
+        self._stopped.set()
+        if self._keeper is not None and self._keeper is not threading.current_thread():
+            self._keeper.join(5)
+        with self._tick_lock:
+            token = self.state.token
+            self.state.lost()
         if token is None:
             return
         try:

@@ -74,14 +74,24 @@ class RunRecord:
     finished_at: float | None
 
 
+#: One fire to claim: (job id, scheduled time, run id, manual?).
+ClaimRequest = tuple[str, datetime, str, bool]
+
+
 class Ledger(Protocol):
     """What the scheduler needs from a ledger, local or Redis."""
+
+    def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]: ...
 
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
     ) -> ClaimResult: ...
 
     def finish(self, run: Run) -> None: ...
+
+    def finish_many(self, runs: list[Run]) -> None: ...
+
+    def last_claimed_all(self) -> dict[str, datetime]: ...
 
     def last_claimed(self, job_id: str) -> datetime | None: ...
 
@@ -152,44 +162,63 @@ class LocalLedger:
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
     ) -> ClaimResult:
+        return self.claim_many([(job_id, scheduled_at, run_id, manual)], term, node)[0]
+
+    def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
+        """Claim several fires in one transaction; each is granted only if never claimed before."""
         now = time.time()
+        results = []
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at, manual) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, to_micros(scheduled_at), run_id, node, now, int(manual)),
-            )
+            self._db.execute("BEGIN")
+            for job_id, scheduled_at, run_id, manual in requests:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at, manual) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (job_id, to_micros(scheduled_at), run_id, node, now, int(manual)),
+                )
+                results.append(ClaimResult.CLAIMED if cursor.rowcount == 1 else ClaimResult.DUPLICATE)
             if now - self._last_prune > 60:
                 self._last_prune = now
                 self._db.execute("DELETE FROM fires WHERE claimed_at < ?", (now - self._retention,))
-        return ClaimResult.CLAIMED if cursor.rowcount == 1 else ClaimResult.DUPLICATE
+            self._db.execute("COMMIT")
+        return results
 
     def finish(self, run: Run) -> None:
-        micros = to_micros(run.scheduled_at)
+        self.finish_many([run])
+
+    def finish_many(self, runs: list[Run]) -> None:
+        """Record outcomes on the claims and append the runs to the bounded history, in one transaction."""
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.execute(
-                "UPDATE fires SET outcome = ?, error = ?, finished_at = ? "
-                "WHERE job_id = ? AND scheduled_us = ? AND run_id = ?",
-                (run.outcome, run.error, run.finished_at, run.job_id, micros, run.run_id),
-            )
-            self._db.execute(
-                "INSERT OR REPLACE INTO runs (run_id, job_id, scheduled_us, record) VALUES (?, ?, ?, ?)",
-                (run.run_id, run.job_id, micros, _json(run.to_dict())),
-            )
-            self._db.execute(
-                "DELETE FROM runs WHERE job_id = ? AND run_id NOT IN "
-                "(SELECT run_id FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?)",
-                (run.job_id, run.job_id, self._history_size),
-            )
+            for run in runs:
+                micros = to_micros(run.scheduled_at)
+                self._db.execute(
+                    "UPDATE fires SET outcome = ?, error = ?, finished_at = ? "
+                    "WHERE job_id = ? AND scheduled_us = ? AND run_id = ?",
+                    (run.outcome, run.error, run.finished_at, run.job_id, micros, run.run_id),
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO runs (run_id, job_id, scheduled_us, record) VALUES (?, ?, ?, ?)",
+                    (run.run_id, run.job_id, micros, _json(run.to_dict())),
+                )
+            for job_id in {run.job_id for run in runs}:
+                self._db.execute(
+                    "DELETE FROM runs WHERE job_id = ? AND run_id NOT IN "
+                    "(SELECT run_id FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?)",
+                    (job_id, job_id, self._history_size),
+                )
             self._db.execute("COMMIT")
 
     def last_claimed(self, job_id: str) -> datetime | None:
+        return self.last_claimed_all().get(job_id)
+
+    def last_claimed_all(self) -> dict[str, datetime]:
+        """Each job's last scheduled (not manual) claim, in one query."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT MAX(scheduled_us) FROM fires WHERE job_id = ? AND manual = 0", (job_id,)
-            ).fetchone()
-        return None if row is None or row[0] is None else from_micros(int(row[0]))
+            rows = self._db.execute(
+                "SELECT job_id, MAX(scheduled_us) FROM fires WHERE manual = 0 GROUP BY job_id"
+            ).fetchall()
+        return {row[0]: from_micros(int(row[1])) for row in rows}
 
     def last_runs(self) -> dict[str, RunRecord]:
         with self._lock:

@@ -12,6 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+#: Histograms cost ~16 series per label value; beyond this many jobs they share job="_other".
+MAX_HISTOGRAM_JOBS = 200
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -58,11 +60,19 @@ class Metrics:
         )
         self.is_leader.labels(node).set(0)
         self._leading = False
+        self._histogram_jobs: set[str] = set()
 
     def fire_finished(self, job: str, outcome: str, duration: float, lag: float) -> None:
         self.fires.labels(job, outcome).inc()
-        self.duration.labels(job).observe(duration)
-        self.lag.labels(job).observe(max(0.0, lag))
+        label = self._histogram_label(job)
+        self.duration.labels(label).observe(duration)
+        self.lag.labels(label).observe(max(0.0, lag))
+
+    def _histogram_label(self, job: str) -> str:
+        if job in self._histogram_jobs or len(self._histogram_jobs) < MAX_HISTOGRAM_JOBS:
+            self._histogram_jobs.add(job)
+            return job
+        return "_other"
 
     def fire_refused(self, job: str, reason: str) -> None:
         self.refused.labels(job, reason).inc()

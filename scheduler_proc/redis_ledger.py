@@ -6,13 +6,14 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
-from scheduler_proc.ledger import ClaimResult, Run, RunRecord, from_micros, to_micros
+from scheduler_proc.ledger import ClaimRequest, ClaimResult, Run, RunRecord, from_micros, to_micros
 from scheduler_proc.redis_conn import call
 from scheduler_proc.settings import RedisSettings
 
@@ -66,46 +67,61 @@ class RedisLedger:
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
     ) -> ClaimResult:
-        micros = to_micros(scheduled_at)
-        keys = [self._keys.leader, self._keys.fire(job_id, micros), self._keys.last]
-        args: list[str | int | float] = [
-            term.lease_token or "",
-            self._retention_ms,
-            job_id,
-            micros,
-            node,
-            term.token or 0,
-            run_id,
-            time.time(),
-            "1" if manual else "0",
-        ]
+        return self.claim_many([(job_id, scheduled_at, run_id, manual)], term, node)[0]
+
+    def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
+        """Claim several fires in one pipelined round trip (each script fences and dedupes atomically)."""
+        pipe = self._client.pipeline(transaction=False)
+        now = time.time()
+        for job_id, scheduled_at, run_id, manual in requests:
+            micros = to_micros(scheduled_at)
+            args: list[str | int | float] = [
+                term.lease_token or "",
+                self._retention_ms,
+                job_id,
+                micros,
+                node,
+                term.token or 0,
+                run_id,
+                now,
+                "1" if manual else "0",
+            ]
+            self._claim(
+                keys=[self._keys.leader, self._keys.fire(job_id, micros), self._keys.last], args=args, client=pipe
+            )
         try:
-            answer = call(self._settings, lambda: self._claim(keys=keys, args=args))
+            answers = call(self._settings, pipe.execute)
         except (RedisUnavailable, RedisConfigError) as exc:
-            log.error("claim of job=%s scheduled_at=%s failed: %s", job_id, scheduled_at.isoformat(), exc)
-            return ClaimResult.UNAVAILABLE
-        result = ClaimResult(str(answer))
-        if result is ClaimResult.CLAIMED and not self._replicated():
-            return ClaimResult.UNREPLICATED
-        return result
+            log.error("claim of %d fire(s) failed: %s", len(requests), exc)
+            return [ClaimResult.UNAVAILABLE] * len(requests)
+        results = [ClaimResult(str(answer)) for answer in answers]
+        if ClaimResult.CLAIMED in results and not self._replicated():
+            results = [ClaimResult.UNREPLICATED if r is ClaimResult.CLAIMED else r for r in results]
+        return results
 
     def finish(self, run: Run) -> None:
-        micros = to_micros(run.scheduled_at)
-        keys = [self._keys.fire(run.job_id, micros), self._keys.history(run.job_id)]
-        args: list[str | int | float] = [
-            run.run_id,
-            run.outcome,
-            run.finished_at or 0,
-            run.error or "",
-            json.dumps(run.to_dict()),
-            self._history_size,
-        ]
-        try:
-            call(self._settings, lambda: self._finish(keys=keys, args=args))
-        except (RedisUnavailable, RedisConfigError) as exc:
-            log.warning(
-                "outcome of job=%s scheduled_at=%s not recorded: %s", run.job_id, run.scheduled_at.isoformat(), exc
+        self.finish_many([run])
+
+    def finish_many(self, runs: list[Run]) -> None:
+        """Record outcomes and push the runs onto their histories in one pipelined round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for run in runs:
+            micros = to_micros(run.scheduled_at)
+            args: list[str | int | float] = [
+                run.run_id,
+                run.outcome,
+                run.finished_at or 0,
+                run.error or "",
+                json.dumps(run.to_dict()),
+                self._history_size,
+            ]
+            self._finish(
+                keys=[self._keys.fire(run.job_id, micros), self._keys.history(run.job_id)], args=args, client=pipe
             )
+        try:
+            call(self._settings, pipe.execute)
+        except (RedisUnavailable, RedisConfigError) as exc:
+            log.warning("outcome of %d run(s) not recorded: %s", len(runs), exc)
 
     def history(self, job_id: str, limit: int) -> list[Run]:
         raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))
@@ -121,26 +137,24 @@ class RedisLedger:
             call(self._settings, lambda: self._client.hdel(self._keys.paused, job_id))
 
     def last_claimed(self, job_id: str) -> datetime | None:
-        value = call(self._settings, lambda: self._client.hget(self._keys.last, job_id))
-        return None if value is None else from_micros(int(value))
+        return self.last_claimed_all().get(job_id)
+
+    def last_claimed_all(self) -> dict[str, datetime]:
+        """Each job's last scheduled claim: one HGETALL, however many jobs."""
+        last = call(self._settings, lambda: self._client.hgetall(self._keys.last))
+        return {str(job_id): from_micros(int(micros)) for job_id, micros in last.items()}
 
     def last_runs(self) -> dict[str, RunRecord]:
+        """Each job's last claimed fire and its outcome, in two round trips (pipelined)."""
         try:
-            last = call(self._settings, lambda: self._client.hgetall(self._keys.last))
-            return {str(job_id): self._record(str(job_id), int(micros)) for job_id, micros in last.items()}
+            last = self.last_claimed_all()
+            pipe = self._client.pipeline(transaction=False)
+            for job_id, at in last.items():
+                pipe.hgetall(self._keys.fire(job_id, to_micros(at)))
+            fires = call(self._settings, pipe.execute)
         except (RedisUnavailable, RedisConfigError):
             return {}
-
-    def _record(self, job_id: str, micros: int) -> RunRecord:
-        fire = call(self._settings, lambda: self._client.hgetall(self._keys.fire(job_id, micros)))
-        finished = fire.get("finished_at")
-        return RunRecord(
-            job_id,
-            from_micros(micros),
-            str(fire.get("node", "?")),
-            str(fire.get("outcome", "unknown")),
-            float(finished) if finished else None,
-        )
+        return {job_id: _record(job_id, at, fire) for (job_id, at), fire in zip(last.items(), fires, strict=True)}
 
     def now(self) -> datetime:
         """Redis's clock: one reference for all nodes when there is no claim to resume from."""
@@ -169,3 +183,14 @@ class RedisLedger:
             )
             return False
         return True
+
+
+def _record(job_id: str, at: datetime, fire: dict[str, Any]) -> RunRecord:
+    finished = fire.get("finished_at")
+    return RunRecord(
+        job_id,
+        at,
+        str(fire.get("node", "?")),
+        str(fire.get("outcome", "unknown")),
+        float(finished) if finished else None,
+    )

@@ -38,9 +38,9 @@ log = logging.getLogger("scheduler.runner")
 #: When the process that started us is gone, running jobs get at most this long.
 ORPHAN_GRACE = 2.0
 _TOUCH_EVERY = 60.0
-_LAST_RUNS_EVERY = 2.0
+_LAST_RUNS_EVERY = 5.0
+_STATUS_EVERY = 1.0
 _COMMANDS_EVERY = 0.2
-_METRICS_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class Runner:
         self._last_runs_at = 0.0
         self._commands_at = 0.0
         self._metrics_at = 0.0
+        self._published_at = 0.0
+        self._published_role: bool | None = None
         self.metrics = Metrics(settings.node_id)
 
     def run(self) -> int:
@@ -86,7 +88,7 @@ class Runner:
             tick = 0.25 if self.settings.redis is None else min(0.25, self.settings.redis.lease_ttl / 8)
             while not self.flags.stop.is_set() and not self._orphaned():
                 self._step(self.backend)
-                if self.lock.held or not self.args.candidate:
+                if (self.lock.held or not self.args.candidate) and self._status_due(self.backend):
                     status = self._status(self.backend)
                     write_status(status_path, status)
                     self._publish_metrics(status, metrics_path)
@@ -107,7 +109,7 @@ class Runner:
         if time.monotonic() - self._touched > _TOUCH_EVERY:
             self.lock.touch()
             self._touched = time.monotonic()
-        backend.leadership.tick()
+        backend.leadership.start()  # idempotent: competes for the lease only while holding the host lock
         self._follow_leadership(backend)
         if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY:
             self._commands_at = time.monotonic()
@@ -166,10 +168,15 @@ class Runner:
         except SchedulerError as exc:
             log.warning("could not read operator commands: %s", exc)
 
+    def _status_due(self, backend: Backend) -> bool:
+        """Publish once a second, and at once when the role changes (a snapshot of many jobs is not free)."""
+        role = self._leading(backend)
+        if role != self._published_role or time.monotonic() - self._published_at >= _STATUS_EVERY:
+            self._published_role, self._published_at = role, time.monotonic()
+            return True
+        return False
+
     def _publish_metrics(self, status: dict[str, Any], path: Path) -> None:
-        if time.monotonic() - self._metrics_at < _METRICS_EVERY:
-            return
-        self._metrics_at = time.monotonic()
         self.metrics.leading(status["role"] == "leader")
         self.metrics.next_runs(status["jobs"])
         self.metrics.write(path)
@@ -205,10 +212,11 @@ class Runner:
         self._retire_engine()
         deadline = time.monotonic() + grace
         while not all(engine.idle() for engine in self.retired) and time.monotonic() < deadline:
-            if self.lock.held:
-                backend.leadership.tick()
-            time.sleep(0.05)
+            time.sleep(0.05)  # the lease keeper goes on renewing, so running jobs keep a current term
         abandoned = [job for engine in self.retired for job in engine.abandon()]
+        for engine in self.retired:
+            if not engine.flush_records(5.0):
+                log.warning("some run records could not be written before exit")
         if abandoned:
             log.warning(
                 "stop grace of %gs expired with job(s) still running: %s; abandoning them", grace, ", ".join(abandoned)
@@ -217,8 +225,12 @@ class Runner:
         log.info("scheduler stopped (pid %d)", os.getpid())
         return 1 if abandoned else 0
 
+    def _leading(self, backend: Backend) -> bool:
+        """Leader in status means dispatching: the lock, the lease, and a running engine."""
+        return self.lock.held and backend.leadership.leading and self.engine is not None
+
     def _status(self, backend: Backend) -> dict[str, object]:
-        leading = self.lock.held and backend.leadership.leading
+        leading = self._leading(backend)
         return {
             "node": self.settings.node_id,
             "role": "leader" if leading else "standby",
@@ -229,21 +241,26 @@ class Runner:
             "jobs": self._jobs_view(backend),
         }
 
+    def _idle_rows(self, backend: Backend) -> list[dict[str, Any]]:
+        """The job table of a scheduler that does not dispatch: same fields, no next run."""
+        try:
+            paused = backend.ledger.paused()
+        except SchedulerError:
+            paused = set()
+        return [
+            {
+                "id": spec.id,
+                "trigger": spec.description,
+                "paused": spec.id in paused,
+                "next_run_at": None,
+                "last_run_at": None,
+                "last_outcome": None,
+            }
+            for spec in self.jobs
+        ]
+
     def _jobs_view(self, backend: Backend) -> list[dict[str, Any]]:
-        rows = (
-            self.engine.snapshot()
-            if self.engine
-            else [
-                {
-                    "id": spec.id,
-                    "trigger": spec.description,
-                    "next_run_at": None,
-                    "last_run_at": None,
-                    "last_outcome": None,
-                }
-                for spec in self.jobs
-            ]
-        )
+        rows = self.engine.snapshot() if self.engine else self._idle_rows(backend)
         if time.monotonic() - self._last_runs_at > _LAST_RUNS_EVERY:
             self._last_runs_at = time.monotonic()
             self._last_runs = {

@@ -192,8 +192,8 @@ def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> N
     for node in nodes:
         node.wait_role("standby", timeout=20)
         node.wait_log("is unreachable")
-    status = nodes[0].status()
-    assert status is not None and status["cluster"]["redis"] == "unreachable"
+    wait_for(lambda: ((nodes[0].status() or {}).get("cluster") or {}).get("redis") == "unreachable", 3,
+             "the status to show Redis unreachable")
     server.start()
     try:
         up = time.time()

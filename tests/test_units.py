@@ -192,7 +192,7 @@ def test_catch_up_resumes_after_the_last_claim_within_grace(tmp_path: Path) -> N
     now = datetime.now(UTC)
     last = now - timedelta(seconds=35)
     ledger.claim("ten", last, SINGLE, "n", "r")
-    resume = engine._resume_at(engine.specs["ten"], now)
+    resume = engine._resume_at(engine.specs["ten"], now, now, ledger.last_claimed("ten"))
     assert resume == last + timedelta(seconds=10)
 
 
@@ -200,7 +200,9 @@ def test_catch_up_skips_fires_older_than_grace(tmp_path: Path) -> None:
     engine, ledger = _engine(tmp_path, grace=15)
     now = datetime(2026, 1, 1, 12, 0, 3, tzinfo=UTC)
     ledger.claim("ten", now - timedelta(hours=1), SINGLE, "n", "r")
-    assert engine._resume_at(engine.specs["ten"], now) == datetime(2026, 1, 1, 11, 59, 50, tzinfo=UTC)
+    assert engine._resume_at(engine.specs["ten"], now, now, ledger.last_claimed("ten")) == datetime(
+        2026, 1, 1, 11, 59, 50, tzinfo=UTC
+    )
 
 
 def test_fire_runner_refuses_when_not_leading_and_when_already_claimed(tmp_path: Path) -> None:
@@ -225,3 +227,16 @@ def test_fire_runner_refuses_when_not_leading_and_when_already_claimed(tmp_path:
     assert ran == [now]
     runner.run("t", now - timedelta(seconds=120))  # beyond the misfire grace of 30 s
     assert ran == [now] and runner.wait_idle(0)
+
+
+def test_histograms_stop_adding_job_labels_past_the_cap() -> None:
+    from scheduler_proc.metrics import MAX_HISTOGRAM_JOBS, Metrics
+
+    metrics = Metrics("n")
+    for index in range(MAX_HISTOGRAM_JOBS + 5):
+        metrics.fire_finished(f"job-{index}", "success", 0.01, 0.002)
+    text = metrics.registry.get_sample_value
+    assert text("scheduler_fires_total", {"job": f"job-{MAX_HISTOGRAM_JOBS + 4}", "outcome": "success"}) == 1
+    assert text("scheduler_job_duration_seconds_count", {"job": f"job-{MAX_HISTOGRAM_JOBS - 1}"}) == 1
+    assert text("scheduler_job_duration_seconds_count", {"job": f"job-{MAX_HISTOGRAM_JOBS}"}) is None
+    assert text("scheduler_job_duration_seconds_count", {"job": "_other"}) == 5

@@ -35,9 +35,14 @@ def tick() -> None:
 
 
 def _record(now: float) -> None:
-    line = {"job": "tick", "scheduled_at": datetime.fromtimestamp(int(now), tz=UTC).isoformat(),
-            "node": os.environ.get("SCHEDULER_NODE_ID", socket.gethostname()), "pid": os.getpid(), "term": None,
-            "started": now}
+    line = {
+        "job": "tick",
+        "scheduled_at": datetime.fromtimestamp(int(now), tz=UTC).isoformat(),
+        "node": os.environ.get("SCHEDULER_NODE_ID", socket.gethostname()),
+        "pid": os.getpid(),
+        "term": None,
+        "started": now,
+    }
     with open(os.environ["FIRE_LOG"], "a") as log:
         log.write(json.dumps(line) + "\n")
 

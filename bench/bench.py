@@ -1,0 +1,335 @@
+"""make bench: ratios measured side by side in one run, against plain APScheduler and the app without the kit.
+
+Prints each measurement and its ratio, and saves bench-results/results.json and results.md.
+Nothing here asserts an absolute time: the numbers describe this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from redis_support import RedisServer  # noqa: E402
+from support import Host, wait_for  # noqa: E402
+
+TTL = 2.0
+RESULTS: dict[str, Any] = {}
+
+
+def record(name: str, **values: Any) -> None:
+    RESULTS[name] = values
+    shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    print(f"bench: {name}: {shown}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def lags(path: Path) -> list[tuple[int, float, float]]:
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        index, scheduled, started = line.split()
+        rows.append((int(index), float(scheduled), float(started)))
+    return rows
+
+
+def kit_host(work: Path, name: str, redis: RedisServer | None, env: dict[str, str], workers: int = 1) -> Host:
+    base = {"SCHEDULER_LEASE_TTL": str(TTL), "SCHEDULER_LOG_LEVEL": "WARNING", "GRACEFUL_TIMEOUT": "5"}
+    if redis is not None:
+        base["SCHEDULER_REDIS_URL"] = redis.url
+    return Host(work, name, "bench_jobs:jobs", env={**base, **env}, workers=workers)
+
+
+def stop(host: Host) -> None:
+    if host.process is not None and host.process.poll() is None:
+        host.signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            host.process.wait(20)
+    host.kill_everything()
+
+
+def run_plain(work: Path, count: int, interval: float, seconds: float) -> Path:
+    output = work / f"plain-{count}.txt"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench/plain_apscheduler.py"),
+            str(count),
+            str(interval),
+            str(seconds),
+            str(output),
+        ],
+        check=True,
+    )
+    return output
+
+
+def bench_lag(work: Path, redis: RedisServer) -> None:
+    count, seconds = 20, 15.0
+    host = kit_host(work / "lag", "lag", redis, {"BENCH_JOBS": str(count), "BENCH_INTERVAL": "1"})
+    host.start_and_wait()
+    deadline = time.time() + seconds
+    wait_for(lambda: time.time() > deadline, seconds + 5, "the lag sample")
+    stop(host)
+    kit = [started - scheduled for _, scheduled, started in lags(host.fire_log)]
+    plain = [started - scheduled for _, scheduled, started in lags(run_plain(work, count, 1, seconds))]
+    record(
+        "fire_lag_ms",
+        kit_p50=percentile(kit, 0.5) * 1000,
+        kit_p99=percentile(kit, 0.99) * 1000,
+        plain_p50=percentile(plain, 0.5) * 1000,
+        plain_p99=percentile(plain, 0.99) * 1000,
+        p99_difference_ms=(percentile(kit, 0.99) - percentile(plain, 0.99)) * 1000,
+        samples=len(kit),
+        goal="p99 at most 5 ms worse",
+    )
+
+
+def bench_burst(work: Path, redis: RedisServer) -> None:
+    count, interval = 10_000, 20.0
+    host = kit_host(
+        work / "burst",
+        "burst",
+        redis,
+        {"BENCH_JOBS": str(count), "BENCH_INTERVAL": str(interval), "SCHEDULER_START_TIMEOUT": "120"},
+    )
+    host.start_and_wait(timeout=120)
+    wait_for(lambda: len(lags(host.fire_log)) >= count, 3 * interval + 30, "the burst to start")
+    stop(host)
+    kit = _burst_span(lags(host.fire_log), count)
+    plain = _burst_span(lags(run_plain(work, count, interval, 2 * interval + 5)), count)
+    record("burst_10k_seconds", kit=kit, plain=plain, ratio=kit / plain, goal="at most 1.5x and under 1 s")
+
+
+def _burst_span(rows: list[tuple[int, float, float]], count: int) -> float:
+    """From the scheduled time to the start of the last of the first full burst."""
+    by_time: dict[float, list[float]] = {}
+    for _, scheduled, started in rows:
+        by_time.setdefault(scheduled, []).append(started)
+    full = [(scheduled, starts) for scheduled, starts in sorted(by_time.items()) if len(starts) >= count * 0.99]
+    scheduled, starts = full[0]
+    return max(starts) - scheduled
+
+
+def bench_failover(work: Path, redis: RedisServer) -> None:
+    results = {}
+    for kind in ("kill9", "graceful"):
+        hosts = [
+            kit_host(
+                work / f"failover-{kind}",
+                f"node-{i}",
+                redis,
+                {"BENCH_JOBS": "1", "BENCH_INTERVAL": "0.1", "SCHEDULER_NAMESPACE": f"fo-{kind}"},
+            )
+            for i in range(2)
+        ]
+        for host in hosts:
+            host.start()
+        leader = wait_for(
+            lambda hs=hosts: next((h for h in hs if (h.status() or {}).get("role") == "leader"), None), 30, "a leader"
+        )
+        log = leader.fire_log
+        wait_for(lambda path=log: len(lags(path)) > 10, 10, "fires")
+        if kind == "kill9":
+            leader.signal(signal.SIGKILL)
+        else:
+            leader.signal(signal.SIGTERM)
+        at = time.time()
+        other = next(h for h in hosts if h is not leader)
+        wait_for(lambda o=other: (o.status() or {}).get("role") == "leader", 15, "the new leader")
+        # The old leader starts nothing after kill -9 or TERM, so the next fire is the new leader's.
+        first = wait_for(
+            lambda t=at, path=log: [s for _, _, s in lags(path) if s > t + 0.05], 15, "a fire on the new leader"
+        )
+        results[kind] = min(first) - at
+        for host in hosts:
+            stop(host)
+    record(
+        "failover_seconds",
+        kill9=results["kill9"],
+        graceful=results["graceful"],
+        lease_ttl=TTL,
+        goal="kill -9 at most TTL + 1 s; graceful under 1 s",
+    )
+
+
+def wrk(url: str, seconds: int = 8) -> float:
+    output = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", url], capture_output=True, text=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    return float(match[1]) if match else 0.0
+
+
+def bench_web(work: Path) -> None:
+    if shutil.which("wrk") is None:
+        record("web_rps", skipped="wrk is not installed (apt-get install wrk)")
+        return
+    rates = {}
+    for label, env in (
+        ("without_kit", {"SCHEDULER_ENABLED": "false"}),
+        ("kit_idle", {}),
+        ("kit_cpu_job", {"BENCH_CPU": "1"}),
+    ):
+        host = kit_host(work / f"web-{label}", label, None, {**env, "BENCH_JOBS": "0"}, workers=2)
+        host.start()
+        wait_for(lambda h=host: _healthy(h), 30, f"{label} to answer")
+        rates[label] = wrk(f"http://127.0.0.1:{host.port}/healthz")
+        stop(host)
+    record(
+        "web_rps",
+        without_kit=rates["without_kit"],
+        kit_idle=rates["kit_idle"],
+        kit_cpu_job=rates["kit_cpu_job"],
+        idle_ratio=rates["kit_idle"] / rates["without_kit"],
+        busy_ratio=rates["kit_cpu_job"] / rates["without_kit"],
+        goal="idle ratio at least 0.97",
+    )
+
+
+def _healthy(host: Host) -> bool:
+    try:
+        return host.get("/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _proc(pid: int) -> tuple[float, float]:
+    """(RSS in MiB, CPU seconds) of a process."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024  # type: ignore[index]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return rss, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_idle(work: Path, redis: RedisServer) -> None:
+    hosts = [
+        kit_host(
+            work / "idle",
+            f"node-{i}",
+            redis,
+            {"BENCH_JOBS": "1", "BENCH_INTERVAL": "3600", "SCHEDULER_NAMESPACE": "idle"},
+        )
+        for i in range(2)
+    ]
+    for host in hosts:
+        host.start()
+    for host in hosts:
+        wait_for(lambda h=host: (h.status() or {}).get("role") in ("leader", "standby"), 30, "up")
+    pids = [pid for host in hosts for pid in host.supervisor_pids() + host.runner_pids()]
+    client = redis.client()
+    before_cmds = int(client.info("stats")["total_commands_processed"])
+    before = {pid: _proc(pid) for pid in pids}
+    seconds = 10.0
+    deadline = time.time() + seconds
+    wait_for(lambda: time.time() > deadline, seconds + 2, "the idle sample")
+    after = {pid: _proc(pid) for pid in pids}
+    commands = int(client.info("stats")["total_commands_processed"]) - before_cmds
+    for host in hosts:
+        stop(host)
+    per_host_rss = sum(after[pid][0] for pid in pids) / len(hosts)
+    cpu = sum(after[pid][1] - before[pid][1] for pid in pids) / len(hosts) / seconds
+    record(
+        "scheduler_idle",
+        rss_mib_per_host=per_host_rss,
+        cpu_percent_per_host=cpu * 100,
+        redis_commands_per_second_per_node=commands / seconds / len(hosts),
+    )
+
+
+def bench_startup(work: Path) -> None:
+    times: dict[str, list[float]] = {"with_kit": [], "without_kit": []}
+    for round_ in range(3):
+        for label, env in (("with_kit", {}), ("without_kit", {"SCHEDULER_ENABLED": "false"})):
+            host = kit_host(
+                work / f"start-{label}-{round_}", label, None, {**env, "BENCH_JOBS": "1", "BENCH_INTERVAL": "3600"}
+            )
+            started = time.monotonic()
+            host.start()
+            ready: Callable[[], bool] = (
+                (lambda h=host: (h.status() or {}).get("role") == "leader")
+                if label == "with_kit"
+                else (lambda h=host: _healthy(h))
+            )
+            wait_for(ready, 30, f"{label} healthy")
+            times[label].append(time.monotonic() - started)
+            stop(host)
+    with_kit, without = statistics.median(times["with_kit"]), statistics.median(times["without_kit"])
+    record("start_to_healthy_seconds", with_kit=with_kit, without_kit=without, ratio=with_kit / without)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1]) // 1024  # type: ignore[index]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_mib": memory,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def write(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    document = {"machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **RESULTS}
+    (directory / "results.json").write_text(json.dumps(document, indent=2))
+    lines = [f"# Bench results ({document['when']})", "", f"Machine: {json.dumps(document['machine'])}", ""]
+    for name, values in RESULTS.items():
+        lines.append(
+            f"- **{name}**: "
+            + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
+        )
+    (directory / "results.md").write_text("\n".join(lines) + "\n")
+    print(f"bench: saved {directory / 'results.json'}")
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    redis = RedisServer(work / "redis").start()
+    only = set(sys.argv[1:])
+    try:
+        for name, run in (
+            ("lag", lambda: bench_lag(work, redis)),
+            ("burst", lambda: bench_burst(work, redis)),
+            ("failover", lambda: bench_failover(work, redis)),
+            ("web", lambda: bench_web(work)),
+            ("idle", lambda: bench_idle(work, redis)),
+            ("startup", lambda: bench_startup(work)),
+        ):
+            if not only or name in only:
+                run()
+    finally:
+        redis.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    write(ROOT / "bench-results")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,10 +31,8 @@ def read_status(path: Path) -> dict[str, Any] | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
-    try:
-        raw = os.read(fd, 1 << 20)
-    finally:
-        os.close(fd)
+    with os.fdopen(fd, "rb") as handle:  # the whole file: thousands of jobs make it megabytes
+        raw = handle.read()
     try:
         document = json.loads(raw)
     except ValueError:

@@ -53,6 +53,13 @@ def _distinct_seconds(fires: list[dict[str, object]]) -> int:
     return len({f["scheduled_at"] for f in fires if f["job"] == "tick"})
 
 
+def _wait_seconds_after(fire_log: Path, moment: float, count: int, what: str, timeout: float = 10) -> None:
+    """Wait until ``count`` distinct seconds have fired after ``moment``."""
+    wait_for(
+        lambda: _distinct_seconds([f for f in read_fires(fire_log) if f["started"] > moment]) >= count, timeout, what
+    )
+
+
 def _first_fire_after(fire_log: Path, moment: float, exclude_pid: int | None = None) -> float:
     def find() -> float | None:
         later = [f["started"] for f in read_fires(fire_log) if f["started"] > moment and f["pid"] != exclude_pid]
@@ -91,11 +98,7 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
     killed = time.time()
     resumed = _first_fire_after(leader.fire_log, killed, exclude_pid=runner)
     assert resumed - killed <= TTL + 1 + 0.5, f"took {resumed - killed:.2f}s to fail over"
-    wait_for(
-        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > killed]) >= 4,
-        10,
-        "fires after the failover",
-    )
+    _wait_seconds_after(leader.fire_log, killed, 4, "fires after the failover", timeout=10)
     fires = read_fires(leader.fire_log)
     assert_no_duplicates(fires)
     assert_no_gaps(fires)
@@ -112,11 +115,7 @@ def test_a_paused_leader_steps_down_and_never_runs_twice(hosts, redis_server: Re
     os.kill(runner, signal.SIGCONT)
     woke = time.time()
     leader.wait_log(r"(could not be renewed in time|is no longer ours)", timeout=5)
-    wait_for(
-        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > woke]) >= 3,
-        10,
-        "fires after the wake-up",
-    )
+    _wait_seconds_after(leader.fire_log, woke, 3, "fires after the wake-up", timeout=10)
     fires = read_fires(leader.fire_log)
     assert not [f for f in fires if f["pid"] == runner and f["started"] > woke], "the woken leader ran a fire"
     assert_no_duplicates(fires)
@@ -133,11 +132,7 @@ def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(hosts, redis
     back = time.time()
     resumed = _first_fire_after(leader.fire_log, back)
     assert resumed - back <= 2 + 1, f"leadership took {resumed - back:.2f}s to resume"
-    wait_for(
-        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > back]) >= 3,
-        10,
-        "fires after Redis came back",
-    )
+    _wait_seconds_after(leader.fire_log, back, 3, "fires after Redis came back", timeout=10)
     fires = read_fires(leader.fire_log)
     assert_no_duplicates(fires)
     assert_no_gaps(fires)
@@ -154,11 +149,7 @@ def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
     redis_server.restart_empty()
     restarted = time.time()
     _first_fire_after(leader.fire_log, restarted + 0.5)
-    wait_for(
-        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > restarted]) >= 3,
-        10,
-        "fires after the restart",
-    )
+    _wait_seconds_after(leader.fire_log, restarted, 3, "fires after the restart", timeout=10)
     fires = read_fires(leader.fire_log)
     assert_no_duplicates(fires)
     assert max(f["term"] for f in fires) > term_before
@@ -175,11 +166,7 @@ def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts, redis
     resumed = _first_fire_after(leader.fire_log, stopped, exclude_pid=runner)
     assert resumed - stopped <= 2.0, f"handover took {resumed - stopped:.2f}s"
     leader.wait_exit(15)
-    wait_for(
-        lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > stopped]) >= 3,
-        10,
-        "fires after the handover",
-    )
+    _wait_seconds_after(leader.fire_log, stopped, 3, "fires after the handover", timeout=10)
     fires = read_fires(leader.fire_log)
     assert_no_duplicates(fires)
     assert_no_gaps(fires)
@@ -192,8 +179,11 @@ def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> N
     for node in nodes:
         node.wait_role("standby", timeout=20)
         node.wait_log("is unreachable")
-    wait_for(lambda: ((nodes[0].status() or {}).get("cluster") or {}).get("redis") == "unreachable", 3,
-             "the status to show Redis unreachable")
+    wait_for(
+        lambda: ((nodes[0].status() or {}).get("cluster") or {}).get("redis") == "unreachable",
+        3,
+        "the status to show Redis unreachable",
+    )
     server.start()
     try:
         up = time.time()
@@ -231,11 +221,7 @@ def test_sentinel_failover_resumes_scheduling_without_duplicates(hosts, tmp_path
         killed = time.time()
         wait_for(lambda: sentinels.master_port_now() not in (None, master.port), 20, "the sentinel failover")
         _first_fire_after(leader.fire_log, killed + 0.5)
-        wait_for(
-            lambda: _distinct_seconds([f for f in read_fires(leader.fire_log) if f["started"] > killed]) >= 3,
-            20,
-            "fires after the failover",
-        )
+        _wait_seconds_after(leader.fire_log, killed, 3, "fires after the failover", timeout=20)
         assert_no_duplicates(read_fires(leader.fire_log))
     finally:
         sentinels.kill()

@@ -7,6 +7,7 @@ import re
 import signal
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -156,13 +157,18 @@ def _write_ticker(directory: Path, version: int, broken: bool = False) -> None:
     (directory / "hupjobs.py").write_text(source)
 
 
-def test_hup_reloads_changed_jobs_without_losing_or_doubling_a_fire(hosts, tmp_path: Path) -> None:
-    code = tmp_path / "code"
+def _hup_host(hosts: Callable[..., Host], code: Path) -> Host:
+    """A host whose jobs module (version 1) lives in ``code``, where a test can rewrite it."""
     code.mkdir()
     _write_ticker(code, 1)
     host = hosts(jobs="hupjobs:jobs")
     host.env["PYTHONPATH"] = f"{code}{os.pathsep}{host.env['PYTHONPATH']}"
-    host.start_and_wait()
+    return host.start_and_wait()
+
+
+def test_hup_reloads_changed_jobs_without_losing_or_doubling_a_fire(hosts, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    host = _hup_host(hosts, code)
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires of version 1")
     _write_ticker(code, 2)
     host.signal(signal.SIGHUP)
@@ -177,11 +183,7 @@ def test_hup_reloads_changed_jobs_without_losing_or_doubling_a_fire(hosts, tmp_p
 
 def test_hup_with_a_broken_jobs_module_keeps_the_old_scheduler(hosts, tmp_path: Path) -> None:
     code = tmp_path / "code"
-    code.mkdir()
-    _write_ticker(code, 1)
-    host = hosts(jobs="hupjobs:jobs")
-    host.env["PYTHONPATH"] = f"{code}{os.pathsep}{host.env['PYTHONPATH']}"
-    host.start_and_wait()
+    host = _hup_host(hosts, code)
     [runner] = host.runner_pids()
     _write_ticker(code, 2, broken=True)
     host.signal(signal.SIGHUP)

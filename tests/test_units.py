@@ -240,3 +240,13 @@ def test_histograms_stop_adding_job_labels_past_the_cap() -> None:
     assert text("scheduler_job_duration_seconds_count", {"job": f"job-{MAX_HISTOGRAM_JOBS - 1}"}) == 1
     assert text("scheduler_job_duration_seconds_count", {"job": f"job-{MAX_HISTOGRAM_JOBS}"}) is None
     assert text("scheduler_job_duration_seconds_count", {"job": "_other"}) == 5
+
+
+def test_status_files_of_many_megabytes_are_read_whole(tmp_path: Path) -> None:
+    from scheduler_proc.status import read_status, write_status
+
+    jobs = [{"id": f"job-{i}", "trigger": "every 20s", "next_run_at": None} for i in range(40_000)]
+    write_status(tmp_path / "s.json", {"role": "leader", "jobs": jobs})
+    assert (tmp_path / "s.json").stat().st_size > 2 << 20
+    status = read_status(tmp_path / "s.json")
+    assert status is not None and len(status["jobs"]) == 40_000

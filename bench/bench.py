@@ -32,6 +32,7 @@ from support import Host, wait_for  # noqa: E402
 
 TTL = 2.0
 RESULTS: dict[str, Any] = {}
+MADE: list[Host] = []  # every host a measurement made, killed at the end even if it failed
 
 
 def record(name: str, **values: Any) -> None:
@@ -57,7 +58,9 @@ def kit_host(work: Path, name: str, redis: RedisServer | None, env: dict[str, st
     base = {"SCHEDULER_LEASE_TTL": str(TTL), "SCHEDULER_LOG_LEVEL": "WARNING", "GRACEFUL_TIMEOUT": "5"}
     if redis is not None:
         base["SCHEDULER_REDIS_URL"] = redis.url
-    return Host(work, name, "bench_jobs:jobs", env={**base, **env}, workers=workers)
+    host = Host(work, name, "bench_jobs:jobs", env={**base, **env}, workers=workers)
+    MADE.append(host)
+    return host
 
 
 def stop(host: Host) -> None:
@@ -328,6 +331,8 @@ def main() -> int:
             if not only or name in only:
                 run()
     finally:
+        for host in MADE:
+            host.kill_everything()
         redis.kill()
         shutil.rmtree(work, ignore_errors=True)
     write(ROOT / "bench-results")

@@ -158,6 +158,13 @@ class LocalLedger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by an earlier version up to this schema (claims are kept)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(fires)")}
+        if "manual" not in columns:
+            self._db.execute("ALTER TABLE fires ADD COLUMN manual INTEGER NOT NULL DEFAULT 0")
 
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False

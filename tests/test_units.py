@@ -250,3 +250,23 @@ def test_status_files_of_many_megabytes_are_read_whole(tmp_path: Path) -> None:
     assert (tmp_path / "s.json").stat().st_size > 2 << 20
     status = read_status(tmp_path / "s.json")
     assert status is not None and len(status["jobs"]) == 40_000
+
+
+def test_a_ledger_from_the_first_schema_is_migrated_and_keeps_its_claims(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE fires (job_id TEXT NOT NULL, scheduled_us INTEGER NOT NULL, run_id TEXT NOT NULL, "
+        "node TEXT NOT NULL, claimed_at REAL NOT NULL, finished_at REAL, outcome TEXT NOT NULL DEFAULT 'running', "
+        "error TEXT, PRIMARY KEY (job_id, scheduled_us));"
+        "INSERT INTO fires VALUES ('j', 1767225600000000, 'r0', 'n', 1767225600.0, NULL, 'success', NULL);"
+    )
+    old.commit()
+    old.close()
+    ledger = LocalLedger(path, retention=10**9)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert ledger.last_claimed("j") == at
+    assert ledger.claim("j", at, SINGLE, "n", "r1") is ClaimResult.DUPLICATE
+    assert ledger.claim("j", at + timedelta(seconds=1), SINGLE, "n", "r2") is ClaimResult.CLAIMED

@@ -14,7 +14,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.procutil import pid_alive, spawn_reporting_child, wait_report
+from scheduler_proc.procutil import SupervisorHandle, spawn_reporting_child, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 
@@ -89,36 +88,23 @@ class EmbeddedOwner:
             new_session=True,
             cwd=Path.cwd(),
         )
+        handle = SupervisorHandle.of(popen)
         report = wait_report(reports, self.settings.start_timeout + _EXIT_MARGIN, self._stop.is_set)
         reports.close()
         if report is None or report.get("event") != "valid":
             log.error("scheduler did not start: %s", (report or {}).get("message", "no report; see the log above"))
         else:
             log.info("scheduler supervisor pid %d started by worker %d", popen.pid, os.getpid())
-        while not self._stop.wait(_POLL) and popen.poll() is None and os.getppid() == self._parent:
+        while not self._stop.is_set() and not handle.wait(_POLL) and os.getppid() == self._parent:
             pass
-        self._shutdown(popen.pid)
-
-    def _shutdown(self, pid: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = self.grace + _EXIT_MARGIN
-        waited = 0.0
-        while pid_alive(pid) and waited < deadline:
-            self._wait_child(pid, 0.1)
-            waited += 0.1
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)  # the supervisor's session: runners and anything jobs started
-        self._wait_child(pid, 0)
+        handle.request_stop()
+        handle.wait(self.grace + _EXIT_MARGIN)
+        handle.kill_group()  # the supervisor's session: runners and anything jobs started
+        popen.wait()  # we are its parent here (no gunicorn to reap it)
+        handle.close()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-    @staticmethod
-    def _wait_child(pid: int, timeout: float) -> None:
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == 0 and timeout:
-                threading.Event().wait(timeout)
 
 
 @contextlib.asynccontextmanager

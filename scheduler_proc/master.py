@@ -6,20 +6,16 @@ the jobs module, never starts a thread, and never runs a job.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
-import select
 import signal
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, Protocol
 
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.procutil import spawn_reporting_child, wait_report
+from scheduler_proc.procutil import SupervisorHandle, kill_quietly, spawn_reporting_child, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
@@ -36,37 +32,6 @@ class Arbiter(Protocol):
     log: Any
     pidfile: Any
     pid: int
-
-
-@dataclass
-class SupervisorHandle:
-    """A supervisor we started; its pidfd tells us when it ends even after gunicorn reaped it."""
-
-    popen: subprocess.Popen[bytes]  # kept only so Python does not warn; never polled
-    pidfd: int
-    stop_sent: bool = False
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def wait(self, timeout: float) -> bool:
-        """True once the process has ended (within ``timeout`` seconds)."""
-        return bool(select.select([self.pidfd], [], [], max(0.0, timeout))[0])
-
-    def request_stop(self) -> None:
-        """Ask for a graceful stop once; safe to call from a signal handler (one kill(2))."""
-        if not self.stop_sent:
-            self.stop_sent = True
-            _kill(self.pid, signal.SIGTERM)
-
-    def kill_group(self) -> None:
-        """SIGKILL the supervisor's whole session: runners and anything jobs started."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-
-    def close(self) -> None:
-        os.close(self.pidfd)
 
 
 class MasterSide:
@@ -122,7 +87,7 @@ class MasterSide:
         if self.settings is None:
             return
         if self.handle is not None and not self.handle.wait(0):
-            _kill(self.handle.pid, signal.SIGHUP)
+            kill_quietly(self.handle.pid, signal.SIGHUP)
             return
         server.log.warning("scheduler: supervisor is not running; starting a new one")
         if self.handle is not None:
@@ -151,7 +116,7 @@ class MasterSide:
             env=env,
             cwd=Path(server.cfg.chdir),
         )
-        handle = SupervisorHandle(popen, os.pidfd_open(popen.pid))
+        handle = SupervisorHandle.of(popen)
         report = wait_report(reports, settings.start_timeout + _EXIT_MARGIN) if wait else None
         reports.close()
         return handle, report
@@ -167,11 +132,6 @@ class MasterSide:
         handle.kill_group()
         handle.wait(1.0)
         handle.close()
-
-
-def _kill(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
 
 
 def _refuse(server: Arbiter, message: str) -> NoReturn:

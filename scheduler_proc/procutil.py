@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,16 +29,6 @@ def die_with_parent(expected_parent: int) -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     return os.getppid() == expected_parent
-
-
-def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists (zombies count as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 class SignalFlags:
@@ -160,3 +151,45 @@ def describe_exit(returncode: int | None) -> str:
         except ValueError:
             return f"was killed by signal {-returncode}"
     return f"exited with status {returncode}"
+
+
+def kill_quietly(pid: int, sig: int) -> None:
+    """Send a signal; a process that is already gone is not an error."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+@dataclass
+class SupervisorHandle:
+    """A supervisor we started; its pidfd tells us when it ends, even after gunicorn reaped it."""
+
+    @classmethod
+    def of(cls, popen: subprocess.Popen[bytes]) -> SupervisorHandle:
+        # Opened right after the fork: nothing can have reaped the child and reused its pid yet.
+        return cls(popen, os.pidfd_open(popen.pid))
+
+    popen: subprocess.Popen[bytes]  # kept only so Python does not warn; never polled
+    pidfd: int
+    stop_sent: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def wait(self, timeout: float) -> bool:
+        """True once the process has ended (within ``timeout`` seconds)."""
+        return bool(select.select([self.pidfd], [], [], max(0.0, timeout))[0])
+
+    def request_stop(self) -> None:
+        """Ask for a graceful stop once; safe to call from a signal handler (one kill(2))."""
+        if not self.stop_sent:
+            self.stop_sent = True
+            kill_quietly(self.pid, signal.SIGTERM)
+
+    def kill_group(self) -> None:
+        """SIGKILL the supervisor's whole session: runners and anything jobs started."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        os.close(self.pidfd)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from scheduler_proc.keys import Keys
 from scheduler_proc.redis_conn import call
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import RedisSettings, Settings
+from scheduler_proc.status import write_private
 
 if TYPE_CHECKING:
     from scheduler_proc.engine import Engine
@@ -80,7 +80,9 @@ class LocalBus:
         self.dir = directory
 
     def submit(self, command: Command) -> None:
-        _write_atomic(self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", asdict(command))
+        write_private(
+            self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", json.dumps(asdict(command)).encode()
+        )
 
     def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
         path = self.dir / f"{command.id}.ack"
@@ -105,7 +107,7 @@ class LocalBus:
         return commands
 
     def ack(self, command: Command, result: dict[str, Any]) -> None:
-        _write_atomic(self.dir / f"{command.id}.ack", result)
+        write_private(self.dir / f"{command.id}.ack", json.dumps(result).encode())
 
 
 class RedisBus:
@@ -179,13 +181,3 @@ def _command(fields: dict[str, str]) -> Command | None:
         return Command(fields["id"], fields["action"], fields["job_id"], float(fields["issued_at"]))
     except (KeyError, ValueError):
         return None
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, json.dumps(data).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)

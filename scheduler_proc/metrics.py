@@ -6,11 +6,12 @@ answers (prometheus_client's per-process counters would).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from scheduler_proc.status import write_private
 
 #: Histograms cost ~16 series per label value; beyond this many jobs they share job="_other".
 MAX_HISTOGRAM_JOBS = 200
@@ -95,10 +96,4 @@ class Metrics:
 
     def write(self, path: Path) -> None:
         """Publish atomically (mode 0600) for the HTTP workers."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, generate_latest(self.registry))
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_private(path, generate_latest(self.registry))

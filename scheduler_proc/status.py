@@ -13,16 +13,21 @@ from typing import Any
 STALE_AFTER = 5.0
 
 
-def write_status(path: Path, document: dict[str, Any]) -> None:
-    """Replace ``path`` atomically with ``document`` plus a heartbeat time (mode 0600)."""
-    body = json.dumps({**document, "updated_at": time.time()}).encode()
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with ``data``: a 0600 temporary file (symlinks refused), then rename.
+
+    Readers never see a half-written file; the file object writes ``data`` whole.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, body)
-    finally:
-        os.close(fd)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     os.replace(tmp, path)
+
+
+def write_status(path: Path, document: dict[str, Any]) -> None:
+    """Publish ``document`` plus a heartbeat time."""
+    write_private(path, json.dumps({**document, "updated_at": time.time()}).encode())
 
 
 def read_status(path: Path) -> dict[str, Any] | None:

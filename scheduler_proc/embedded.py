@@ -11,7 +11,6 @@ and starts a new supervisor. Under the kit's gunicorn.conf.py it does nothing.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import sys
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.procutil import SupervisorHandle, spawn_reporting_child, wait_report
+from scheduler_proc.hostlock import HostLock
+from scheduler_proc.procutil import SupervisorHandle, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 
@@ -50,7 +50,10 @@ class EmbeddedOwner:
         self._stop = threading.Event()
         self._parent = os.getppid()  # uvicorn's supervisor: if it dies, we stop too
         self._thread = threading.Thread(target=self._run, name="scheduler-owner", daemon=True)
-        self._fd: int | None = None
+        # The same kind of lock as the host lock: whichever worker holds it starts the supervisor.
+        self._owner_lock = HostLock(
+            settings.lock_dir / f"{settings.namespace}.owner.lock", settings.node_id, master_pid=os.getpid()
+        )
 
     def start(self) -> None:
         ensure_private_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
@@ -66,45 +69,26 @@ class EmbeddedOwner:
             if os.getppid() != self._parent:
                 log.warning("the server process that started this worker is gone; not running a scheduler")
                 return
-            if self._take_owner_lock():
+            if self._owner_lock.try_acquire():
                 self._own()
                 return
 
-    def _take_owner_lock(self) -> bool:
-        path = self.settings.lock_dir / f"{self.settings.namespace}.owner.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
     def _own(self) -> None:
-        popen, reports = spawn_reporting_child(
-            "scheduler_proc.supervisor",
-            ["--master-pid", str(os.getpid()), "--default-grace", str(self.grace)],
-            new_session=True,
-            cwd=Path.cwd(),
-        )
-        handle = SupervisorHandle.of(popen)
+        handle, reports = SupervisorHandle.start(self.grace, cwd=Path.cwd())
         report = wait_report(reports, self.settings.start_timeout + _EXIT_MARGIN, self._stop.is_set)
         reports.close()
         if report is None or report.get("event") != "valid":
             log.error("scheduler did not start: %s", (report or {}).get("message", "no report; see the log above"))
         else:
-            log.info("scheduler supervisor pid %d started by worker %d", popen.pid, os.getpid())
+            log.info("scheduler supervisor pid %d started by worker %d", handle.pid, os.getpid())
         while not self._stop.is_set() and not handle.wait(_POLL) and os.getppid() == self._parent:
             pass
         handle.request_stop()
         handle.wait(self.grace + _EXIT_MARGIN)
         handle.kill_group()  # the supervisor's session: runners and anything jobs started
-        popen.wait()  # we are its parent here (no gunicorn to reap it)
+        handle.popen.wait()  # we are its parent here (no gunicorn to reap it)
         handle.close()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._owner_lock.release()
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any, NoReturn, Protocol
 
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.procutil import SupervisorHandle, kill_quietly, spawn_reporting_child, wait_report
+from scheduler_proc.procutil import SupervisorHandle, kill_quietly, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
@@ -109,14 +109,7 @@ class MasterSide:
         extra_paths = [p for p in (server.cfg.pythonpath or "").split(",") if p]
         if extra_paths:
             env["PYTHONPATH"] = os.pathsep.join([*extra_paths, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        popen, reports = spawn_reporting_child(
-            "scheduler_proc.supervisor",
-            ["--master-pid", str(os.getpid()), "--default-grace", str(self.grace)],
-            new_session=True,
-            env=env,
-            cwd=Path(server.cfg.chdir),
-        )
-        handle = SupervisorHandle.of(popen)
+        handle, reports = SupervisorHandle.start(self.grace, env=env, cwd=Path(server.cfg.chdir))
         report = wait_report(reports, settings.start_timeout + _EXIT_MARGIN) if wait else None
         reports.close()
         return handle, report

@@ -164,9 +164,22 @@ class SupervisorHandle:
     """A supervisor we started; its pidfd tells us when it ends, even after gunicorn reaped it."""
 
     @classmethod
-    def of(cls, popen: subprocess.Popen[bytes]) -> SupervisorHandle:
+    def start(
+        cls, default_grace: float, *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> tuple[SupervisorHandle, ReportReader]:
+        """Start ``python -m scheduler_proc.supervisor`` for this process, in a session of its own.
+
+        The caller reads the first report (jobs valid or not) from the returned reader.
+        """
+        popen, reports = spawn_reporting_child(
+            "scheduler_proc.supervisor",
+            ["--master-pid", str(os.getpid()), "--default-grace", str(default_grace)],
+            new_session=True,
+            env=env,
+            cwd=cwd,
+        )
         # Opened right after the fork: nothing can have reaped the child and reused its pid yet.
-        return cls(popen, os.pidfd_open(popen.pid))
+        return cls(popen, os.pidfd_open(popen.pid)), reports
 
     popen: subprocess.Popen[bytes]  # kept only so Python does not warn; never polled
     pidfd: int

@@ -77,14 +77,12 @@ class Backend:
     bus: CommandBus
 
     def floor_time(self) -> datetime:
-        """The earliest time a job without a claim may resume from (Redis's clock in cluster mode)."""
+        """The earliest time a job without a claim may resume from: the later of ours and the ledger's clock."""
         now = datetime.now(UTC)
-        if isinstance(self.ledger, RedisLedger):
-            try:
-                return max(now, self.ledger.now())
-            except RedisUnavailable:
-                return now
-        return now
+        try:
+            return max(now, self.ledger.now())
+        except RedisUnavailable:
+            return now
 
 
 def check_redis(settings: Settings) -> None:

@@ -103,6 +103,10 @@ class Ledger(Protocol):
 
     def set_paused(self, job_id: str, paused: bool) -> None: ...
 
+    def now(self) -> datetime:
+        """The clock all nodes share: Redis's TIME in cluster mode, this host's clock otherwise."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -253,6 +257,10 @@ class LocalLedger:
                 self._db.execute("INSERT OR IGNORE INTO paused (job_id, since) VALUES (?, ?)", (job_id, time.time()))
             else:
                 self._db.execute("DELETE FROM paused WHERE job_id = ?", (job_id,))
+
+    def now(self) -> datetime:
+        """One host, one clock."""
+        return datetime.now(UTC)
 
     def close(self) -> None:
         with self._lock:

@@ -53,6 +53,11 @@ class Keys:
         """List of the job's last runs, newest first, as JSON."""
         return f"{self.prefix}history:{job_id}"
 
+    @property
+    def fire_prefix(self) -> str:
+        """What every fire's key starts with (the claim script reads the job id and time after it)."""
+        return self.prefix + "fire:"
+
     def fire(self, job_id: str, scheduled_us: int) -> str:
         """Hash of one claimed fire (node, term, run id, outcome ...), kept for the retention period."""
-        return f"{self.prefix}fire:{job_id}:{scheduled_us}"
+        return f"{self.fire_prefix}{job_id}:{scheduled_us}"

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -51,10 +51,19 @@ class Run:
         return None if self.finished_at is None else round(self.finished_at - self.started_at, 6)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["scheduled_at"] = self.scheduled_at.isoformat()
-        data["duration"] = self.duration
-        return data
+        return {  # spelled out: dataclasses.asdict deep-copies, and this runs once per fire
+            "job_id": self.job_id,
+            "run_id": self.run_id,
+            "scheduled_at": self.scheduled_at.isoformat(),
+            "node": self.node,
+            "term": self.term,
+            "trigger": self.trigger,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "outcome": self.outcome,
+            "error": self.error,
+            "duration": self.duration,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:

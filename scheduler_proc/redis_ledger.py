@@ -19,33 +19,54 @@ from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
 
-# KEYS[1] leader, KEYS[2] the fire's hash, KEYS[3] last-claimed hash.
-# ARGV[1] our lease token, ARGV[2] retention ms, ARGV[3] job id, ARGV[4] scheduled µs,
-# ARGV[5] node, ARGV[6] term, ARGV[7] run id, ARGV[8] claimed at (epoch s), ARGV[9] '1' for a
-# manual run (which does not move the last-claimed time that catch-up resumes from).
-# Returns 'fenced' if our lease is not the current one, 'duplicate' if the fire was
-# claimed before, 'claimed' if it is now ours (and the last-claimed time moved forward).
+#: Fires per claim script call, and runs per record script call: a call blocks Redis for
+#: its duration (about 5 µs per fire), so other nodes' lease renewals never wait long.
+CHUNK = 500
+
+# One call claims a chunk of fires. KEYS[1] leader, KEYS[2] last-claimed hash, KEYS[3..] the
+# fires' hashes, named '<fire prefix><job id>:<scheduled µs>' (see Keys.fire). ARGV[1] our
+# lease token, ARGV[2] retention ms, ARGV[3] node, ARGV[4] term, ARGV[5] claimed at (epoch s),
+# ARGV[6] the fire prefix's length, ARGV[7] '1' for manual runs (which do not move the
+# last-claimed time catch-up resumes from), then each fire's run id.
+# Returns 'fenced' if our lease is not the current one, else one letter per fire: 'c' when
+# it is now ours (and its job's last-claimed time moved forward), 'd' when it was claimed before.
 CLAIM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'duplicate' end
-redis.call('HSET', KEYS[2], 'job_id', ARGV[3], 'scheduled_us', ARGV[4], 'node', ARGV[5],
-           'term', ARGV[6], 'run_id', ARGV[7], 'claimed_at', ARGV[8], 'outcome', 'running')
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local last = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
-if ARGV[9] ~= '1' and tonumber(ARGV[4]) > last then redis.call('HSET', KEYS[3], ARGV[3], ARGV[4]) end
-return 'claimed'
-"""
-
-# KEYS[1] the fire's hash, KEYS[2] the job's history list. ARGV[1] run id, ARGV[2] outcome,
-# ARGV[3] finished at, ARGV[4] error, ARGV[5] the run as JSON, ARGV[6] history size.
-# Records the outcome on the claim this run made (if it is still there) and pushes the run
-# onto the bounded history. Returns 1.
-FINISH = """
-if redis.call('HGET', KEYS[1], 'run_id') == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'outcome', ARGV[2], 'finished_at', ARGV[3], 'error', ARGV[4])
+local skip = tonumber(ARGV[6])
+local answers = {}
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    answers[#answers + 1] = 'd'
+  else
+    local job, micros = string.match(string.sub(KEYS[i], skip + 1), '^(.*):(%d+)$')
+    redis.call('HSET', KEYS[i], 'job_id', job, 'scheduled_us', micros, 'node', ARGV[3], 'term', ARGV[4],
+               'run_id', ARGV[i + 5], 'claimed_at', ARGV[5], 'outcome', 'running')
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    if ARGV[7] ~= '1' and tonumber(micros) > tonumber(redis.call('HGET', KEYS[2], job) or '0') then
+      redis.call('HSET', KEYS[2], job, micros)
+    end
+    answers[#answers + 1] = 'c'
+  end
 end
-redis.call('LPUSH', KEYS[2], ARGV[5])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+return table.concat(answers)
+"""
+_LETTERS = {"c": ClaimResult.CLAIMED, "d": ClaimResult.DUPLICATE}
+
+# One call records a chunk of outcomes. KEYS: per run, the fire's hash then its job's history
+# list. ARGV[1] history size, then five values per run: run id, outcome, finished at, error,
+# the run as JSON. Records the outcome on the claim the run made (if it is still there),
+# pushes the run onto its job's history and trims each history touched once. Returns 1.
+FINISH = """
+local trimmed = {}
+for i = 1, #KEYS, 2 do
+  local a = 2 + (i - 1) / 2 * 5
+  if redis.call('HGET', KEYS[i], 'run_id') == ARGV[a] then
+    redis.call('HSET', KEYS[i], 'outcome', ARGV[a + 1], 'finished_at', ARGV[a + 2], 'error', ARGV[a + 3])
+  end
+  redis.call('LPUSH', KEYS[i + 1], ARGV[a + 4])
+  trimmed[KEYS[i + 1]] = true
+end
+for history in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(ARGV[1]) - 1) end
 return 1
 """
 
@@ -70,56 +91,58 @@ class RedisLedger:
         return self.claim_many([(job_id, scheduled_at, run_id, manual)], term, node)[0]
 
     def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
-        """Claim several fires in one pipelined round trip (each script fences and dedupes atomically)."""
-        pipe = self._client.pipeline(transaction=False)
-        now = time.time()
-        for job_id, scheduled_at, run_id, manual in requests:
-            micros = to_micros(scheduled_at)
-            args: list[str | int | float] = [
-                term.lease_token or "",
-                self._retention_ms,
-                job_id,
-                micros,
-                node,
-                term.token or 0,
-                run_id,
-                now,
-                "1" if manual else "0",
-            ]
-            self._claim(
-                keys=[self._keys.leader, self._keys.fire(job_id, micros), self._keys.last], args=args, client=pipe
-            )
-        try:
-            answers = call(self._settings, pipe.execute)
-        except (RedisUnavailable, RedisConfigError) as exc:
-            log.error("claim of %d fire(s) failed: %s", len(requests), exc)
-            return [ClaimResult.UNAVAILABLE] * len(requests)
-        results = [ClaimResult(str(answer)) for answer in answers]
+        """Claim fires, one script call per chunk (each call fences once and dedupes every fire atomically)."""
+        results: list[ClaimResult] = []
+        start = 0
+        while start < len(requests):  # chunks of at most CHUNK fires, manual and scheduled apart
+            manual = requests[start][3]
+            end = start + 1
+            while end < len(requests) and end - start < CHUNK and requests[end][3] == manual:
+                end += 1
+            results += self._claim_chunk(requests[start:end], manual, term, node)
+            start = end
         if ClaimResult.CLAIMED in results and not self._replicated():
             results = [ClaimResult.UNREPLICATED if r is ClaimResult.CLAIMED else r for r in results]
         return results
+
+    def _claim_chunk(self, requests: list[ClaimRequest], manual: bool, term: Term, node: str) -> list[ClaimResult]:
+        keys = [self._keys.leader, self._keys.last]
+        keys += [self._keys.fire(job_id, to_micros(scheduled_at)) for job_id, scheduled_at, _, _ in requests]
+        args: list[str | int | float] = [
+            term.lease_token or "",
+            self._retention_ms,
+            node,
+            term.token or 0,
+            time.time(),
+            len(self._keys.fire_prefix),
+            "1" if manual else "0",
+        ]
+        args += [run_id for _, _, run_id, _ in requests]
+        try:
+            answer = str(call(self._settings, lambda: self._claim(keys=keys, args=args, client=self._client)))
+        except (RedisUnavailable, RedisConfigError) as exc:
+            log.error("claim of %d fire(s) failed: %s", len(requests), exc)
+            return [ClaimResult.UNAVAILABLE] * len(requests)
+        if answer == "fenced":
+            return [ClaimResult.FENCED] * len(requests)
+        return [_LETTERS[letter] for letter in answer]
 
     def finish(self, run: Run) -> None:
         self.finish_many([run])
 
     def finish_many(self, runs: list[Run]) -> None:
-        """Record outcomes and push the runs onto their histories in one pipelined round trip."""
-        pipe = self._client.pipeline(transaction=False)
+        """Record outcomes and push the runs onto their histories, one script call per chunk."""
+        for first in range(0, len(runs), CHUNK):
+            self._finish_chunk(runs[first : first + CHUNK])
+
+    def _finish_chunk(self, runs: list[Run]) -> None:
+        keys: list[str] = []
+        args: list[str | int | float] = [self._history_size]
         for run in runs:
-            micros = to_micros(run.scheduled_at)
-            args: list[str | int | float] = [
-                run.run_id,
-                run.outcome,
-                run.finished_at or 0,
-                run.error or "",
-                json.dumps(run.to_dict()),
-                self._history_size,
-            ]
-            self._finish(
-                keys=[self._keys.fire(run.job_id, micros), self._keys.history(run.job_id)], args=args, client=pipe
-            )
+            keys += (self._keys.fire(run.job_id, to_micros(run.scheduled_at)), self._keys.history(run.job_id))
+            args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", json.dumps(run.to_dict()))
         try:
-            call(self._settings, pipe.execute)
+            call(self._settings, lambda: self._finish(keys=keys, args=args, client=self._client))
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("outcome of %d run(s) not recorded: %s", len(runs), exc)
 

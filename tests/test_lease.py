@@ -140,3 +140,44 @@ def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: Red
     assert term is not None
     ledger = RedisLedger(settings, connect(settings), Keys("w"), retention=3600)
     assert ledger.claim("job", datetime(2026, 1, 1, tzinfo=UTC), term, "a", "r") is ClaimResult.UNREPLICATED
+
+
+def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: RedisServer) -> None:
+    from scheduler_proc.redis_ledger import CHUNK
+
+    settings = _redis_settings(redis_server)
+    a = _leadership(redis_server, "a", FakeClock())
+    a.tick()
+    term = a.current_term()
+    assert term is not None
+    keys = Keys("t")  # the namespace the leadership above took
+    ledger = RedisLedger(settings, connect(settings), keys, retention=3600)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    count = CHUNK * 2 + 7  # three chunks, the last one partial
+    requests = [(f"job:{i}", at, f"r{i}", False) for i in range(count)]  # ':' in ids, as users may write
+    requests.insert(CHUNK - 1, ("job:0", at, "again", False))  # a duplicate inside the first chunk
+    requests.append(("job:1", datetime(2026, 1, 2, tzinfo=UTC), "manual", True))
+    results = ledger.claim_many(requests, term, "a")
+    assert results.count(ClaimResult.CLAIMED) == count + 1
+    assert results[CHUNK - 1] is ClaimResult.DUPLICATE
+    assert ledger.claim_many(requests[:3], term, "a") == [ClaimResult.DUPLICATE] * 3
+    fire = connect(settings).hgetall(keys.fire("job:7", 1767225600000000))
+    assert fire == {
+        "job_id": "job:7",
+        "scheduled_us": "1767225600000000",
+        "node": "a",
+        "term": str(term.token),
+        "run_id": "r7",
+        "claimed_at": fire["claimed_at"],
+        "outcome": "running",
+    }
+    assert ledger.last_claimed("job:1") == at, "a manual run does not move where catch-up resumes"
+    runs = [
+        Run(f"job:{i}", f"r{i}", at, "a", term.token, "schedule", 1.0, 2.0, "success" if i % 2 else "error", None)
+        for i in range(count)
+    ]
+    ledger.finish_many(runs)
+    assert ledger.last_runs()["job:3"].outcome == "success" and ledger.last_runs()["job:4"].outcome == "error"
+    assert [run.run_id for run in ledger.history(f"job:{count - 1}", 10)] == [f"r{count - 1}"]
+    a.release()
+    assert set(ledger.claim_many(requests[-5:], term, "a")) == {ClaimResult.FENCED}

@@ -96,6 +96,10 @@ class Engine:
         """True when no fire of this engine runs."""
         return self.runner.wait_idle(0)
 
+    def busy(self) -> bool:
+        """True while a burst of fires is being claimed and started."""
+        return self._executor.busy()
+
     def abandon(self) -> list[str]:
         """Record the fires still running as abandoned (the process is about to exit); their job ids."""
         running = self.runner.in_flight()

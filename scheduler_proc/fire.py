@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import itertools
 import logging
 import random
+import secrets
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
 
 from scheduler_proc.jobs import JobSpec, RunContext
+from scheduler_proc.jobthreads import JobThreads
 from scheduler_proc.ledger import ClaimResult, Ledger, Run
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.recorder import Recorder
 
 log = logging.getLogger("scheduler.fire")
+
+#: Due fires claimed per ledger call while APScheduler is still submitting a burst, so the
+#: first ones run while the rest are being claimed.
+CLAIM_CHUNK = 250
+#: After a claim, the executor counts as busy this long (the next chunk is usually on its way).
+_BUSY_AFTER = 0.1
+_RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
+_run_numbers = itertools.count()
+
+
+def new_run_id() -> str:
+    """A unique 16-hex-digit run id (cheaper than a uuid4 per fire)."""
+    return f"{_RUN_ID_PREFIX}{next(_run_numbers) & 0xFFFFFFFF:08x}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,7 @@ class FireRunner:
         self._default_grace = default_misfire_grace
         self._may_dispatch = may_dispatch
         self._metrics = metrics or Metrics(node)
-        self.recorder = Recorder(ledger)
+        self.recorder = Recorder(ledger, self._note_finished)
         self._lock = threading.Condition()
         self._in_flight: set[_Flight] = set()
         self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
@@ -96,7 +109,7 @@ class FireRunner:
         between the gate and the claim.
         """
         groups = [
-            [_Flight(job_id, at, run_id or uuid.uuid4().hex[:16], trigger) for at in times]
+            [_Flight(job_id, at, run_id or new_run_id(), trigger) for at in times]
             for job_id, times, run_id, trigger in batch
         ]
         flights = [flight for group in groups for flight in group]
@@ -120,16 +133,13 @@ class FireRunner:
                 spec = self._specs[flight.job_id]
                 if spec.jitter and flight.trigger == "schedule":
                     time.sleep(random.uniform(0, spec.jitter))
-                assert flight.lease is not None
-                ctx = RunContext(
-                    spec.id, flight.scheduled_at, self._node, flight.lease.token, flight.run_id, flight.lease.is_current
-                )
-                self._execute(spec, ctx, flight)
+                self._execute(spec, flight)
             finally:
                 self._release(flights[index : index + 1])
 
     def _claim(self, flights: list[_Flight]) -> None:
-        due = [flight for flight in flights if self._still_due(self._specs[flight.job_id], flight.scheduled_at)]
+        now = time.time()
+        due = [flight for flight in flights if self._still_due(self._specs[flight.job_id], flight.scheduled_at, now)]
         if not due:
             return
         term = self._may_dispatch()
@@ -185,9 +195,9 @@ class FireRunner:
             flight.started_at = time.time()
             self.recorder.record(self._run_record(flight, "skipped", "claim not acknowledged by enough replicas"))
 
-    def _still_due(self, spec: JobSpec, scheduled_at: datetime) -> bool:
+    def _still_due(self, spec: JobSpec, scheduled_at: datetime, now: float) -> bool:
         grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
-        late = (datetime.now(UTC) - scheduled_at).total_seconds()
+        late = now - scheduled_at.timestamp()
         if late > grace:
             log.warning(
                 "fire missed job=%s scheduled_at=%s node=%s: %.1fs late, misfire grace is %gs",
@@ -200,18 +210,23 @@ class FireRunner:
             return False
         return True
 
-    def _execute(self, spec: JobSpec, ctx: RunContext, flight: _Flight) -> None:
+    def _execute(self, spec: JobSpec, flight: _Flight) -> None:
+        """Run the job; everything not needed to start it (metrics, state, records) happens on the recorder's thread."""
+        assert flight.lease is not None
+        term = flight.lease
+        ctx = RunContext(spec.id, flight.scheduled_at, self._node, term.token, flight.run_id, term.is_current)
         flight.started_at = time.time()
-        started = time.monotonic()
-        log.info(
-            "fire start job=%s scheduled_at=%s node=%s run_id=%s term=%s trigger=%s",
-            spec.id,
-            ctx.scheduled_at.isoformat(),
-            ctx.node,
-            ctx.run_id,
-            ctx.fencing_token,
-            flight.trigger,
-        )
+        verbose = log.isEnabledFor(logging.INFO)
+        if verbose:
+            log.info(
+                "fire start job=%s scheduled_at=%s node=%s run_id=%s term=%s trigger=%s",
+                spec.id,
+                flight.scheduled_at.isoformat(),
+                self._node,
+                flight.run_id,
+                term.token,
+                flight.trigger,
+            )
         outcome, error = "success", None
         try:
             _call(spec, ctx)
@@ -220,25 +235,31 @@ class FireRunner:
             log.error(
                 "fire failed job=%s scheduled_at=%s node=%s run_id=%s\n%s",
                 spec.id,
-                ctx.scheduled_at.isoformat(),
-                ctx.node,
-                ctx.run_id,
+                flight.scheduled_at.isoformat(),
+                self._node,
+                flight.run_id,
                 traceback.format_exc().rstrip(),
             )
-        duration = time.monotonic() - started
-        self.recorder.record(self._run_record(flight, outcome, error))
-        self._metrics.fire_finished(spec.id, outcome, duration, flight.started_at - ctx.scheduled_at.timestamp())
-        log.info(
-            "fire end job=%s scheduled_at=%s node=%s run_id=%s duration=%.3fs outcome=%s",
-            spec.id,
-            ctx.scheduled_at.isoformat(),
-            ctx.node,
-            ctx.run_id,
-            duration,
-            outcome,
-        )
-        with self._lock:
-            self.states[spec.id] = JobState(ctx.scheduled_at, outcome)
+        run = self._run_record(flight, outcome, error)
+        self.recorder.record(run)
+        if verbose:
+            log.info(
+                "fire end job=%s scheduled_at=%s node=%s run_id=%s duration=%.3fs outcome=%s",
+                spec.id,
+                flight.scheduled_at.isoformat(),
+                self._node,
+                flight.run_id,
+                run.duration,
+                outcome,
+            )
+
+    def _note_finished(self, runs: list[Run]) -> None:
+        """On the recorder's thread: metrics and the status page's last run, for runs that ran."""
+        for run in runs:
+            if run.outcome in ("success", "error"):
+                scheduled = run.scheduled_at.timestamp()
+                self._metrics.fire_finished(run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled)
+                self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
 
     def _run_record(self, flight: _Flight, outcome: str, error: str | None) -> Run:
         return Run(
@@ -268,54 +289,63 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
 
     APScheduler decides what is due (triggers, coalescing, max_instances); this
     executor adds what it lacks: the scheduled time in the job's context, the
-    leadership gate and the claim. Submissions of one scheduler wake-up are claimed
-    together in :meth:`flush` (one ledger round trip for a burst of due jobs).
+    leadership gate and the claim. Submissions are claimed in chunks of
+    :data:`CLAIM_CHUNK` as they arrive and the rest in :meth:`flush` at the end of each
+    scheduler wake-up, so a burst costs one ledger call per chunk and its first fires
+    start while later ones are still being claimed.
     """
 
     def __init__(self, runner: FireRunner, max_workers: int) -> None:
         super().__init__()
         self._runner = runner
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="job")
+        self._threads = JobThreads(max_workers)
         self._pending: list[tuple[str, list[datetime]]] = []  # touched by APScheduler's thread only
+        self._claimed_at = float("-inf")  # monotonic time of the last claim of due fires
+        runner.recorder.yield_to(self.busy)
 
     def shutdown(self, wait: bool = True) -> None:
-        # Fires reach the pool already claimed, so queued ones must still run: nothing is cancelled.
-        self._pool.shutdown(wait=wait)
+        # Fires reach the threads already claimed, so queued ones must still run: nothing is cancelled.
+        self._threads.shutdown(wait=wait)
+
+    def submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        super().submit_job(job, run_times)
+        if len(self._pending) >= CLAIM_CHUNK:  # outside the executor's lock, which job threads take to finish
+            self.flush()
 
     def flush(self) -> None:
-        """Claim everything APScheduler submitted in this wake-up at once, then hand it to the pool."""
+        """Claim what APScheduler submitted and not yet claimed, then queue it for the job threads."""
         batch, self._pending = self._pending, []
         if not batch:
             return
+        self._claimed_at = time.monotonic()
         try:
             groups = self._runner.claim([(job_id, times, None, "schedule") for job_id, times in batch])
         except Exception:
             log.exception("claiming %d due fire(s) failed; they are not run", len(batch))
             groups = [[] for _ in batch]
         for (job_id, _), flights in zip(batch, groups, strict=True):
-            self._start(flights, functools.partial(self._finished, job_id))
+            if flights:
+                self._threads.submit(self._run, job_id, flights)
+            else:
+                self._run_job_success(job_id, [])
+
+    def busy(self) -> bool:
+        """True while fires are being claimed or wait for a job thread (chores should wait)."""
+        return bool(self._pending) or self._threads.backlog() > 0 or time.monotonic() - self._claimed_at < _BUSY_AFTER
 
     def submit_manual(self, job_id: str, scheduled_at: datetime, run_id: str) -> None:
         """Run an operator's 'run now' as a fire of its own (claimed like any other)."""
         [flights] = self._runner.claim([(job_id, [scheduled_at], run_id, "manual")])
-        self._start(flights, None)
-
-    def _start(self, flights: list[Any], done: Callable[[Future[None]], None] | None) -> None:
-        try:
-            future = self._pool.submit(self._runner.run_claimed, flights)
-        except RuntimeError:  # the pool is shutting down: claimed fires still run, here
-            self._runner.run_claimed(flights)
-            future = Future()
-            future.set_result(None)
-        if done is not None:
-            future.add_done_callback(done)
+        if flights:
+            self._threads.submit(self._runner.run_claimed, flights)
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self._pending.append((job.id, list(run_times)))
 
-    def _finished(self, job_id: str, future: Future[None]) -> None:
-        error = None if future.cancelled() else future.exception()
-        if error is None:
-            self._run_job_success(job_id, [])
+    def _run(self, job_id: str, flights: list[Any]) -> None:
+        try:
+            self._runner.run_claimed(flights)
+        except BaseException as exc:
+            self._run_job_error(job_id, exc, exc.__traceback__)
         else:
-            self._run_job_error(job_id, error, error.__traceback__)
+            self._run_job_success(job_id, [])

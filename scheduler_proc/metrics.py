@@ -62,12 +62,21 @@ class Metrics:
         self.is_leader.labels(node).set(0)
         self._leading = False
         self._histogram_jobs: set[str] = set()
+        self._fire_series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     def fire_finished(self, job: str, outcome: str, duration: float, lag: float) -> None:
-        self.fires.labels(job, outcome).inc()
-        label = self._histogram_label(job)
-        self.duration.labels(label).observe(duration)
-        self.lag.labels(label).observe(max(0.0, lag))
+        series = self._fire_series.get((job, outcome))
+        if series is None:  # labels() validates and locks: once per job and outcome, not per fire
+            label = self._histogram_label(job)
+            series = self._fire_series[(job, outcome)] = (
+                self.fires.labels(job, outcome),
+                self.duration.labels(label),
+                self.lag.labels(label),
+            )
+        fires, durations, lags = series
+        fires.inc()
+        durations.observe(duration)
+        lags.observe(max(0.0, lag))
 
     def _histogram_label(self, job: str) -> str:
         if job in self._histogram_jobs or len(self._histogram_jobs) < MAX_HISTOGRAM_JOBS:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler_proc.backend import Backend, check_redis, open_backend
+from scheduler_proc.cadence import Cadence
 from scheduler_proc.commands import apply
 from scheduler_proc.engine import Engine
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
@@ -69,10 +70,10 @@ class Runner:
         self._waiting_on: object = None
         self._touched = 0.0
         self._last_runs: dict[str, Any] = {}
-        self._last_runs_at = 0.0
+        self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
         self._commands_at = 0.0
         self._metrics_at = 0.0
-        self._published_at = 0.0
+        self._status_cadence = Cadence(_STATUS_EVERY)
         self._published_role: bool | None = None
         self.metrics = Metrics(settings.node_id)
 
@@ -89,9 +90,11 @@ class Runner:
             while not self.flags.stop.is_set() and not self._orphaned():
                 self._step(self.backend)
                 if (self.lock.held or not self.args.candidate) and self._status_due(self.backend):
+                    self._status_cadence.start()
                     status = self._status(self.backend)
                     write_status(status_path, status)
                     self._publish_metrics(status, metrics_path)
+                    self._status_cadence.done()
                 self.flags.stop.wait(tick)
             return self._stop(self.backend)
         return 0  # pragma: no cover  (ExitStack does not swallow)
@@ -169,12 +172,12 @@ class Runner:
             log.warning("could not read operator commands: %s", exc)
 
     def _status_due(self, backend: Backend) -> bool:
-        """Publish once a second, and at once when the role changes (a snapshot of many jobs is not free)."""
+        """At once when the role changes; else on a cadence that yields to bursts (many jobs' status is not free)."""
         role = self._leading(backend)
-        if role != self._published_role or time.monotonic() - self._published_at >= _STATUS_EVERY:
-            self._published_role, self._published_at = role, time.monotonic()
+        if role != self._published_role:
+            self._published_role = role
             return True
-        return False
+        return self._status_cadence.due(busy=self.engine is not None and self.engine.busy())
 
     def _publish_metrics(self, status: dict[str, Any], path: Path) -> None:
         self.metrics.leading(status["role"] == "leader")
@@ -261,12 +264,13 @@ class Runner:
 
     def _jobs_view(self, backend: Backend) -> list[dict[str, Any]]:
         rows = self.engine.snapshot() if self.engine else self._idle_rows(backend)
-        if time.monotonic() - self._last_runs_at > _LAST_RUNS_EVERY:
-            self._last_runs_at = time.monotonic()
+        if self._last_runs_cadence.due():
+            self._last_runs_cadence.start()
             self._last_runs = {
                 job: (record.scheduled_at.isoformat(), record.node, record.outcome)
                 for job, record in backend.ledger.last_runs().items()
             }
+            self._last_runs_cadence.done()
         for row in rows:
             claimed = self._last_runs.get(str(row["id"]))
             row["last_claimed_at"], row["last_claimed_by"] = (claimed[0], claimed[1]) if claimed else (None, None)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.engine import Engine
@@ -18,6 +19,14 @@ from scheduler_proc.ledger import ClaimResult, LocalLedger, Run
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
 SINGLE = Term(None, lambda: True)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_job_ids_default_to_module_and_function_and_options_have_defaults() -> None:
@@ -270,3 +279,61 @@ def test_a_ledger_from_the_first_schema_is_migrated_and_keeps_its_claims(tmp_pat
     assert ledger.last_claimed("j") == at
     assert ledger.claim("j", at, SINGLE, "n", "r1") is ClaimResult.DUPLICATE
     assert ledger.claim("j", at + timedelta(seconds=1), SINGLE, "n", "r2") is ClaimResult.CLAIMED
+
+
+def test_cadence_spaces_costly_chores_and_yields_to_bursts() -> None:
+    from scheduler_proc.cadence import Cadence
+
+    clock = FakeClock()
+    cadence = Cadence(every=1.0, share=0.05, max_delay=5.0, clock=clock)
+    assert cadence.due(busy=True), "the first run is due at once"
+    cadence.start()
+    clock.now += 0.01
+    cadence.done()
+    assert not cadence.due()
+    clock.now += 0.99
+    assert cadence.due() and not cadence.due(busy=True), "a due chore waits while fires start"
+    clock.now += 5.0
+    assert cadence.due(busy=True), "but not longer than max_delay"
+    cadence.start()
+    clock.now += 0.5  # a chore costing half a second may take at most 5 % of the time
+    cadence.done()
+    clock.now += 9.9
+    assert not cadence.due()
+    clock.now += 0.1
+    assert cadence.due()
+
+
+def test_job_threads_run_every_queued_call_even_after_shutdown() -> None:
+    import threading
+
+    from scheduler_proc.jobthreads import JobThreads
+
+    threads = JobThreads(2)
+    gate, ran = threading.Event(), []
+    threads.submit(gate.wait, 10)
+    threads.submit(gate.wait, 10)
+    wait_for(lambda: threads.backlog() == 0, 5, "both threads to take a blocking call")
+    for index in range(5):
+        threads.submit(ran.append, index)
+    assert threads.backlog() == 5
+    gate.set()
+    threads.shutdown(wait=True)
+    threads.submit(ran.append, "after")  # runs in the caller's thread
+    assert sorted(ran[:5]) == [0, 1, 2, 3, 4] and ran[5] == "after"
+
+
+def test_recorder_writes_everything_handed_over_before_flush_returns(tmp_path: Path) -> None:
+    from scheduler_proc.recorder import Recorder
+
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    seen: list[str] = []
+    recorder = Recorder(ledger, lambda runs: seen.extend(run.run_id for run in runs))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    for index in range(50):
+        ledger.claim("j", at + timedelta(seconds=index), SINGLE, "n", f"r{index}")
+        recorder.record(
+            Run("j", f"r{index}", at + timedelta(seconds=index), "n", None, "schedule", 1, 2, "success", None)
+        )
+    assert recorder.flush(10)
+    assert len(ledger.history("j", 100)) == 50 and seen == [f"r{index}" for index in range(50)]

@@ -41,9 +41,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=)
+chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)
 	scripts/ensure-test-deps
-	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED)
+	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED) $(if $(SENTINEL),--sentinel)
 
 bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; results in bench-results/
 	scripts/ensure-test-deps

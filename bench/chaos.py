@@ -2,7 +2,8 @@
 
 Runs the kit in cluster mode, then the two naive patterns under the same fault schedule,
 and writes chaos-results/report.md, report.json and timeline.png. Exits 1 if the kit ran
-any fire more than once.
+any fire more than once. ``--sentinel`` puts the Redis behind Sentinel (a master, two
+replicas, three sentinels) and adds a Sentinel failover to the faults.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from redis_support import RedisServer  # noqa: E402
+from redis_support import RedisServer, Sentinels  # noqa: E402
 from support import Host, pids_with_marker, read_fires, wait_for  # noqa: E402
 
 TTL = 2.0
@@ -53,24 +54,86 @@ class Outcome:
     duplicates: list[str] = field(default_factory=list)
 
 
+class Redis:
+    """The Redis under test: one server, or with ``sentinel`` a master, two replicas and three sentinels."""
+
+    def __init__(self, workdir: Path, sentinel: bool) -> None:
+        self.workdir = workdir
+        self.servers = [RedisServer(workdir / "redis").start()]
+        self.sentinels: Sentinels | None = None
+        if sentinel:
+            self.servers += [
+                RedisServer(workdir / f"replica-{i}", replica_of=self.servers[0].port).start() for i in range(2)
+            ]
+            self.sentinels = Sentinels(workdir / "sentinels", self.servers[0].port).start()
+
+    def describe(self) -> str:
+        if self.sentinels is None:
+            return "one real Redis"
+        return "Redis behind Sentinel (a master, two replicas, three sentinels; SCHEDULER_REDIS_MIN_REPLICAS=1)"
+
+    def kit_env(self) -> dict[str, str]:
+        if self.sentinels is None:
+            return {"SCHEDULER_REDIS_URL": self.master().url}
+        return {
+            "SCHEDULER_REDIS_SENTINELS": self.sentinels.spec,
+            "SCHEDULER_REDIS_SENTINEL_MASTER": self.sentinels.name,
+            "SCHEDULER_REDIS_MIN_REPLICAS": "1",
+        }
+
+    def master(self) -> RedisServer:
+        """The server that is master now (Sentinel's answer, when there are sentinels)."""
+        if self.sentinels is None:
+            return self.servers[0]
+        port = wait_for(self.sentinels.master_port_now, 30, "Sentinel to name a master")
+        return next(server for server in self.servers if server.port == port)
+
+    def restart_empty(self) -> None:
+        self.master().restart_empty()
+
+    def pause(self) -> None:
+        master = self.master()
+        master.signal(signal.SIGSTOP)
+        time.sleep(TTL * 1.5)  # the fault is the pause itself (Sentinel may fail over meanwhile)
+        master.signal(signal.SIGCONT)
+
+    def failover(self) -> str:
+        """kill -9 the master; once Sentinel promoted a replica, start it again as the new master's replica."""
+        sentinels = self.sentinels
+        assert sentinels is not None
+        old = self.master()
+        old.kill()
+        wait_for(lambda: sentinels.master_port_now() not in (None, old.port), 30, "the Sentinel failover")
+        old.replica_of = self.master().port
+        old.start()
+        return f"redis :{old.port}"
+
+    def kill(self) -> None:
+        if self.sentinels is not None:
+            self.sentinels.kill()
+        for server in self.servers:
+            server.kill()
+
+
 class Cluster:
     """N hosts of one pattern: 'kit' (cluster mode), 'naive' or 'naive-lock' (scheduler in every worker)."""
 
-    def __init__(self, workdir: Path, redis: RedisServer, pattern: str, nodes: int, workers: int) -> None:
+    def __init__(self, workdir: Path, redis: Redis, pattern: str, nodes: int, workers: int) -> None:
         self.pattern = pattern
         self.redis = redis
         self.hosts: list[Host] = []
         self.master: dict[str, int] = {}
         for i in range(nodes):
             env = {
-                "SCHEDULER_REDIS_URL": redis.url,
+                **redis.kit_env(),
                 "SCHEDULER_LEASE_TTL": str(TTL),
                 "SCHEDULER_NAMESPACE": f"chaos-{pattern}",
                 "GRACEFUL_TIMEOUT": "5",
             }
             extra: list[str] = []
-            if pattern != "kit":
-                env.update({"NAIVE_LOCK": "1" if pattern == "naive-lock" else "0", "NAIVE_REDIS_URL": redis.url})
+            if pattern != "kit":  # the naive app knows one Redis address, as such apps usually do
+                lock = "1" if pattern == "naive-lock" else "0"
+                env.update({"NAIVE_LOCK": lock, "NAIVE_REDIS_URL": redis.master().url})
                 extra = []
             host = Host(workdir / pattern, f"node-{i}", "ticker:jobs", env=env, workers=workers, extra_args=extra)
             if pattern != "kit":
@@ -180,32 +243,42 @@ def _redis_restart(cluster: Cluster, host: Host, rng: random.Random) -> str:
 
 
 def _redis_pause(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    cluster.redis.signal(signal.SIGSTOP)
-    time.sleep(TTL * 1.5)  # the fault is the pause itself
-    cluster.redis.signal(signal.SIGCONT)
+    cluster.redis.pause()
     return "redis"
 
 
-FAULTS: dict[str, Callable[[Cluster, Host, random.Random], str]] = {
+def _sentinel_failover(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    return cluster.redis.failover()
+
+
+Inject = Callable[[Cluster, Host, random.Random], str]
+FAULTS: dict[str, Inject] = {
     "kill9_scheduler": _kill9_scheduler,
     "kill9_master": _kill9_master,
     "sigstop_leader": _sigstop_leader,
     "term": _term,
     "hup": _hup,
     "usr2": _usr2,
-    "redis_restart": _redis_restart,
     "redis_pause": _redis_pause,
 }
+#: Restarting a Sentinel-watched master empty would wipe its replicas too (a misconfiguration
+#: Redis documents), so with Sentinel the Redis fault is a failover instead.
+SINGLE_REDIS_FAULTS: dict[str, Inject] = {"redis_restart": _redis_restart}
+SENTINEL_FAULTS: dict[str, Inject] = {"sentinel_failover": _sentinel_failover}
+
+
+def faults(sentinel: bool) -> dict[str, Inject]:
+    return {**FAULTS, **(SENTINEL_FAULTS if sentinel else SINGLE_REDIS_FAULTS)}
 
 
 def inject(cluster: Cluster, kind: str, rng: random.Random) -> str:
     """Carry out one fault; returns what it hit."""
     host = cluster.leader() if kind in ("sigstop_leader", "kill9_scheduler") else rng.choice(cluster.hosts)
-    return FAULTS[kind](cluster, host, rng)
+    return faults(cluster.redis.sentinels is not None)[kind](cluster, host, rng)
 
 
 def run_pattern(
-    workdir: Path, redis: RedisServer, pattern: str, args: argparse.Namespace, schedule: list[tuple[float, str]]
+    workdir: Path, redis: Redis, pattern: str, args: argparse.Namespace, schedule: list[tuple[float, str]]
 ) -> Outcome:
     cluster = Cluster(workdir, redis, pattern, args.nodes, args.workers)
     rng = random.Random(args.seed)
@@ -251,13 +324,13 @@ def fault_schedule(args: argparse.Namespace, duration: float) -> list[tuple[floa
     rng = random.Random(args.seed)
     schedule, at = [], 8.0
     while at < duration - args.settle:
-        schedule.append((round(at, 1), rng.choice(sorted(FAULTS))))
+        schedule.append((round(at, 1), rng.choice(sorted(faults(args.sentinel)))))
         at += rng.uniform(args.every * 0.5, args.every * 1.5)
     return schedule
 
 
 def write_report(
-    outcomes: list[Outcome], args: argparse.Namespace, directory: Path, fire_logs: dict[str, Path]
+    outcomes: list[Outcome], args: argparse.Namespace, directory: Path, fire_logs: dict[str, Path], redis: str
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(
@@ -267,6 +340,7 @@ def write_report(
                 "nodes": args.nodes,
                 "workers": args.workers,
                 "lease_ttl": TTL,
+                "redis": redis,
                 "outcomes": [asdict(o) for o in outcomes],
             },
             indent=2,
@@ -275,7 +349,7 @@ def write_report(
     lines = [
         f"# Chaos report (seed {args.seed})",
         "",
-        f"{args.nodes} gunicorn masters x {args.workers} workers, one real Redis, a 1-second job, lease TTL {TTL:g} s.",
+        f"{args.nodes} gunicorn masters x {args.workers} workers, {redis}, a 1-second job, lease TTL {TTL:g} s.",
         "",
         "| pattern | fires expected | run once | run more than once | missed |",
         "|---|---|---|---|---|",
@@ -344,10 +418,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--every", type=float, default=10, help="mean seconds between faults")
     parser.add_argument("--settle", type=float, default=12, help="seconds without faults at the end")
+    parser.add_argument("--sentinel", action="store_true", help="Redis behind Sentinel, with failovers")
     parser.add_argument("--out", type=Path, default=ROOT / "chaos-results")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
-    redis = RedisServer(workdir / "redis").start()
+    redis = Redis(workdir, args.sentinel)
     outcomes, logs = [], {}
     try:
         kit_schedule = fault_schedule(args, args.duration)
@@ -363,7 +438,7 @@ def main() -> int:
             )
     finally:
         redis.kill()
-    write_report(outcomes, args, args.out, logs)
+    write_report(outcomes, args, args.out, logs, redis.describe())
     print(f"chaos: report in {args.out / 'report.md'}")
     return 1 if outcomes[0].more_than_once else 0
 

@@ -20,7 +20,7 @@ from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.metrics import Metrics
-from scheduler_proc.redis_conn import call
+from scheduler_proc.redis_conn import LuaScript, call
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
@@ -126,7 +126,7 @@ class ClusterLeadership:
         self._keeper: threading.Thread | None = None
         self._highest_term = 0
         self._scripts = {
-            name: client.register_script(source)
+            name: LuaScript(client, source)
             for name, source in (("acquire", ACQUIRE), ("renew", RENEW), ("release", RELEASE))
         }
         self.redis_state = "unknown"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -92,3 +93,22 @@ def _is_tls_failure(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+class LuaScript:
+    """A Lua script run by its SHA1, falling back to EVAL (never a separate SCRIPT LOAD).
+
+    After a Sentinel failover a client's pool can reach two servers: a script loaded over
+    one connection and run over another fails again, while EVAL carries its source along.
+    """
+
+    def __init__(self, client: redis.Redis, source: str) -> None:
+        self._client = client
+        self._source = source
+        self._sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return self._client.evalsha(self._sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return self._client.eval(self._source, len(keys), *keys, *args)

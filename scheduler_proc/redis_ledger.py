@@ -14,7 +14,7 @@ from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.ledger import ClaimRequest, ClaimResult, Run, RunRecord, from_micros, to_micros
-from scheduler_proc.redis_conn import call
+from scheduler_proc.redis_conn import LuaScript, call
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -82,8 +82,7 @@ class RedisLedger:
         self._client = client
         self._keys = keys
         self._retention_ms = int(retention * 1000)
-        self._claim = client.register_script(CLAIM)
-        self._finish = client.register_script(FINISH)
+        self._finish = LuaScript(client, FINISH)
 
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
@@ -91,21 +90,53 @@ class RedisLedger:
         return self.claim_many([(job_id, scheduled_at, run_id, manual)], term, node)[0]
 
     def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
-        """Claim fires, one script call per chunk (each call fences once and dedupes every fire atomically)."""
-        results: list[ClaimResult] = []
+        """Claim fires in one round trip: a script call per chunk, then WAIT, all on one connection.
+
+        Each call fences once and dedupes every fire atomically. WAIT must share the
+        claims' connection: after a Sentinel failover a client's pool can hold connections
+        to both the old and the new master, and a WAIT sent elsewhere would vouch for
+        claims that only the old master took.
+        """
+        if not requests:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        chunks: list[list[ClaimRequest]] = []
         start = 0
         while start < len(requests):  # chunks of at most CHUNK fires, manual and scheduled apart
             manual = requests[start][3]
             end = start + 1
             while end < len(requests) and end - start < CHUNK and requests[end][3] == manual:
                 end += 1
-            results += self._claim_chunk(requests[start:end], manual, term, node)
+            chunks.append(requests[start:end])
+            keys, args = self._claim_arguments(requests[start:end], manual, term, node)
+            pipe.eval(CLAIM, len(keys), *keys, *args)  # EVAL, not EVALSHA: no script-cache round trip
             start = end
-        if ClaimResult.CLAIMED in results and not self._replicated():
+        wanted = self._settings.min_replicas
+        if wanted:
+            pipe.wait(wanted, max(1, int(self._settings.wait_timeout * 1000)))
+        try:
+            answers = call(self._settings, pipe.execute)
+        except (RedisUnavailable, RedisConfigError) as exc:
+            log.error("claim of %d fire(s) failed: %s", len(requests), exc)
+            return [ClaimResult.UNAVAILABLE] * len(requests)
+        results: list[ClaimResult] = []
+        for chunk, answer in zip(chunks, answers, strict=False):
+            text = str(answer)
+            results += [ClaimResult.FENCED] * len(chunk) if text == "fenced" else [_LETTERS[c] for c in text]
+        if wanted and ClaimResult.CLAIMED in results and int(answers[-1]) < wanted:
+            log.warning(
+                "claim acknowledged by %d of %d replicas within %gs; not running it, since a failover "
+                "now could lose the claim",
+                int(answers[-1]),
+                wanted,
+                self._settings.wait_timeout,
+            )
             results = [ClaimResult.UNREPLICATED if r is ClaimResult.CLAIMED else r for r in results]
         return results
 
-    def _claim_chunk(self, requests: list[ClaimRequest], manual: bool, term: Term, node: str) -> list[ClaimResult]:
+    def _claim_arguments(
+        self, requests: list[ClaimRequest], manual: bool, term: Term, node: str
+    ) -> tuple[list[str], list[str | int | float]]:
         keys = [self._keys.leader, self._keys.last]
         keys += [self._keys.fire(job_id, to_micros(scheduled_at)) for job_id, scheduled_at, _, _ in requests]
         args: list[str | int | float] = [
@@ -118,14 +149,7 @@ class RedisLedger:
             "1" if manual else "0",
         ]
         args += [run_id for _, _, run_id, _ in requests]
-        try:
-            answer = str(call(self._settings, lambda: self._claim(keys=keys, args=args, client=self._client)))
-        except (RedisUnavailable, RedisConfigError) as exc:
-            log.error("claim of %d fire(s) failed: %s", len(requests), exc)
-            return [ClaimResult.UNAVAILABLE] * len(requests)
-        if answer == "fenced":
-            return [ClaimResult.FENCED] * len(requests)
-        return [_LETTERS[letter] for letter in answer]
+        return keys, args
 
     def finish(self, run: Run) -> None:
         self.finish_many([run])
@@ -142,7 +166,7 @@ class RedisLedger:
             keys += (self._keys.fire(run.job_id, to_micros(run.scheduled_at)), self._keys.history(run.job_id))
             args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", json.dumps(run.to_dict()))
         try:
-            call(self._settings, lambda: self._finish(keys=keys, args=args, client=self._client))
+            call(self._settings, lambda: self._finish(keys, args))
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("outcome of %d run(s) not recorded: %s", len(runs), exc)
 
@@ -186,26 +210,6 @@ class RedisLedger:
 
     def close(self) -> None:
         self._client.close()
-
-    def _replicated(self) -> bool:
-        wanted = self._settings.min_replicas
-        if wanted == 0:
-            return True
-        timeout_ms = max(1, int(self._settings.wait_timeout * 1000))
-        try:
-            acked = int(call(self._settings, lambda: self._client.wait(wanted, timeout_ms)))
-        except (RedisUnavailable, RedisConfigError):
-            acked = 0
-        if acked < wanted:
-            log.warning(
-                "claim acknowledged by %d of %d replicas within %gs; not running it, since a failover "
-                "now could lose the claim",
-                acked,
-                wanted,
-                self._settings.wait_timeout,
-            )
-            return False
-        return True
 
 
 def _record(job_id: str, at: datetime, fire: dict[str, Any]) -> RunRecord:

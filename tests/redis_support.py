@@ -52,6 +52,8 @@ class RedisServer:
             str(self.dir),
             "--protected-mode",
             "no",
+            "--repl-diskless-sync-delay",  # a replica is in sync at once, not after the default 5 s
+            "0",
         ]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import redis
 from redis_support import RedisServer
+from support import wait_for
 
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.ledger import ClaimResult, Run
+from scheduler_proc.ledger import ClaimResult, Run, to_micros
 from scheduler_proc.redis_conn import connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
@@ -181,3 +186,56 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
     assert [run.run_id for run in ledger.history(f"job:{count - 1}", 10)] == [f"r{count - 1}"]
     a.release()
     assert set(ledger.claim_many(requests[-5:], term, "a")) == {ClaimResult.FENCED}
+
+
+class _TwoPrimaries(redis.ConnectionPool):
+    """A pool whose connections reach two primaries in turn: a Sentinel client's pool after a
+    failover, with some connections still on the old primary (back from a pause) and some
+    on the new one. Each command takes a fresh connection, so the turns are deterministic."""
+
+    def __init__(self, old_port: int, new_port: int) -> None:
+        super().__init__(host="127.0.0.1", port=old_port, decode_responses=True, socket_timeout=2)
+        self._ports = itertools.cycle([old_port, new_port])
+
+    def make_connection(self) -> Any:
+        connection = super().make_connection()
+        connection.port = next(self._ports)
+        return connection
+
+    def release(self, connection: Any) -> None:
+        with self._lock:
+            self._in_use_connections.discard(connection)
+        connection.disconnect()
+
+
+def test_only_claims_a_replica_of_the_same_primary_acknowledged_count(tmp_path: Path) -> None:
+    old = RedisServer(tmp_path / "old").start()  # its replicas have left it
+    new = RedisServer(tmp_path / "new").start()
+    replica = RedisServer(tmp_path / "replica", replica_of=new.port).start()
+    try:
+        wait_for(lambda: new.client().info("replication").get("slave0", {}).get("state") == "online", 10, "the replica")
+        keys = Keys("split")
+        for server in (old, new):  # the node holds the lease on both, as a split brain would have it
+            server.client().set(keys.leader, "tok")
+        settings = Settings.from_env(
+            {
+                "SCHEDULER_REDIS_URL": new.url,
+                "SCHEDULER_REDIS_MIN_REPLICAS": "1",
+                "SCHEDULER_REDIS_WAIT_TIMEOUT": "0.05",
+            }
+        ).redis
+        assert settings is not None
+        ledger = RedisLedger(
+            settings, redis.Redis(connection_pool=_TwoPrimaries(old.port, new.port)), keys, retention=3600
+        )
+        term = Term(token=1, is_current=lambda: True, lease_token="tok")
+        claimed = []
+        for second in range(12):
+            at = datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC)
+            if ledger.claim("job", at, term, "a", f"r{second}") is ClaimResult.CLAIMED:
+                claimed.append(keys.fire("job", to_micros(at)))
+        assert claimed, "claims that reached the primary with a replica run"
+        assert all(new.client().exists(key) for key in claimed), "a claim only the old primary took was run"
+    finally:
+        for server in (old, new, replica):
+            server.kill()

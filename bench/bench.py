@@ -183,14 +183,20 @@ def wrk(url: str, seconds: int = 8) -> float:
 
 
 def bench_web(work: Path) -> None:
-    """Requests/s on /healthz, three interleaved rounds after a warm-up; medians compared."""
+    """Requests/s on /healthz, three rounds after a warm-up; medians compared.
+
+    One server at a time; each round starts with a different variant, so each variant
+    runs first, second and third once (drift and the previous run's heat hit all alike).
+    """
     if shutil.which("wrk") is None:
         record("web_rps", skipped="wrk is not installed (apt-get install wrk)")
         return
     variants = {"without_kit": {"SCHEDULER_ENABLED": "false"}, "kit_idle": {}, "kit_cpu_job": {"BENCH_CPU": "1"}}
     rates: dict[str, list[float]] = {label: [] for label in variants}
-    for round_ in range(3):  # one server at a time, rounds interleaved, so load and drift hit all alike
-        for label, env in variants.items():
+    labels = list(variants)
+    for round_ in range(3):
+        for label in labels[round_:] + labels[:round_]:
+            env = variants[label]
             host = kit_host(work / f"web-{label}-{round_}", label, None, {**env, "BENCH_JOBS": "0"}, workers=2)
             host.start()
             try:

@@ -27,8 +27,10 @@ from scheduler_proc.recorder import Recorder
 log = logging.getLogger("scheduler.fire")
 
 #: Due fires claimed per ledger call while APScheduler is still submitting a burst, so the
-#: first ones run while the rest are being claimed.
-CLAIM_CHUNK = 250
+#: first ones run while the rest are being claimed: the first chunk of a wake-up is small
+#: (its fires start within a few ms), each next one twice as large, up to CLAIM_CHUNK.
+FIRST_CLAIM_CHUNK = 16
+CLAIM_CHUNK = 256
 #: After a claim, the executor counts as busy this long (the next chunk is usually on its way).
 _BUSY_AFTER = 0.1
 _RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
@@ -289,8 +291,8 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
 
     APScheduler decides what is due (triggers, coalescing, max_instances); this
     executor adds what it lacks: the scheduled time in the job's context, the
-    leadership gate and the claim. Submissions are claimed in chunks of
-    :data:`CLAIM_CHUNK` as they arrive and the rest in :meth:`flush` at the end of each
+    leadership gate and the claim. Submissions are claimed in growing chunks (up to
+    :data:`CLAIM_CHUNK`) as they arrive and the rest in :meth:`flush` at the end of each
     scheduler wake-up, so a burst costs one ledger call per chunk and its first fires
     start while later ones are still being claimed.
     """
@@ -301,6 +303,7 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
         self._threads = JobThreads(max_workers)
         self._pending: list[tuple[str, list[datetime]]] = []  # touched by APScheduler's thread only
         self._claimed_at = float("-inf")  # monotonic time of the last claim of due fires
+        self._chunk = FIRST_CLAIM_CHUNK
         runner.recorder.yield_to(self.busy)
 
     def shutdown(self, wait: bool = True) -> None:
@@ -309,10 +312,16 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
 
     def submit_job(self, job: Job, run_times: list[datetime]) -> None:
         super().submit_job(job, run_times)
-        if len(self._pending) >= CLAIM_CHUNK:  # outside the executor's lock, which job threads take to finish
-            self.flush()
+        if len(self._pending) >= self._chunk:  # outside the executor's lock, which job threads take to finish
+            self._chunk = min(self._chunk * 2, CLAIM_CHUNK)
+            self._claim_pending()
 
     def flush(self) -> None:
+        """At the end of a scheduler wake-up: claim the rest; the next wake-up starts with a small chunk."""
+        self._chunk = FIRST_CLAIM_CHUNK
+        self._claim_pending()
+
+    def _claim_pending(self) -> None:
         """Claim what APScheduler submitted and not yet claimed, then queue it for the job threads."""
         batch, self._pending = self._pending, []
         if not batch:

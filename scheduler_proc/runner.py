@@ -8,6 +8,7 @@ until it holds the host lock (and, in cluster mode, the Redis lease).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -152,6 +153,9 @@ class Runner:
                 engine.halt()
                 return
             self.engine = engine
+            # The jobs, triggers and APScheduler's store live as long as the engine: keep them
+            # out of the collector's scans, which otherwise walk them all inside a burst.
+            gc.freeze()
         elif not backend.leadership.leading and self.engine is not None:
             self._retire_engine()
 

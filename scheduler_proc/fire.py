@@ -220,40 +220,24 @@ class FireRunner:
         flight.started_at = time.time()
         verbose = log.isEnabledFor(logging.INFO)
         if verbose:
-            log.info(
-                "fire start job=%s scheduled_at=%s node=%s run_id=%s term=%s trigger=%s",
-                spec.id,
-                flight.scheduled_at.isoformat(),
-                self._node,
-                flight.run_id,
-                term.token,
-                flight.trigger,
-            )
+            log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
         outcome, error = "success", None
         try:
             _call(spec, ctx)
         except BaseException as exc:  # a job must never take the scheduler down
             outcome, error = "error", f"{type(exc).__name__}: {exc}"[:500]
-            log.error(
-                "fire failed job=%s scheduled_at=%s node=%s run_id=%s\n%s",
-                spec.id,
-                flight.scheduled_at.isoformat(),
-                self._node,
-                flight.run_id,
-                traceback.format_exc().rstrip(),
-            )
+            log.error("fire failed %s\n%s", self._fields(flight), traceback.format_exc().rstrip())
         run = self._run_record(flight, outcome, error)
         self.recorder.record(run)
         if verbose:
-            log.info(
-                "fire end job=%s scheduled_at=%s node=%s run_id=%s duration=%.3fs outcome=%s",
-                spec.id,
-                flight.scheduled_at.isoformat(),
-                self._node,
-                flight.run_id,
-                run.duration,
-                outcome,
-            )
+            log.info("fire end %s duration=%.3fs outcome=%s", self._fields(flight), run.duration, outcome)
+
+    def _fields(self, flight: _Flight) -> str:
+        """The fields every log line about a running fire starts with."""
+        return (
+            f"job={flight.job_id} scheduled_at={flight.scheduled_at.isoformat()} node={self._node} "
+            f"run_id={flight.run_id}"
+        )
 
     def _note_finished(self, runs: list[Run]) -> None:
         """On the recorder's thread: metrics and the status page's last run, for runs that ran."""

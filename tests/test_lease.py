@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 from redis_support import RedisServer
-from support import wait_for
+from support import FakeClock, wait_for
 
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
@@ -18,14 +18,6 @@ from scheduler_proc.ledger import ClaimResult, Run, to_micros
 from scheduler_proc.redis_conn import connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_validity_counts_from_when_the_renewal_was_sent_minus_a_margin() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import wait_for
+from support import FakeClock, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.engine import Engine
@@ -19,14 +19,6 @@ from scheduler_proc.ledger import ClaimResult, LocalLedger, Run
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
 SINGLE = Term(None, lambda: True)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_job_ids_default_to_module_and_function_and_options_have_defaults() -> None:

@@ -31,6 +31,7 @@ class Cadence:
         self._clock = clock
         self._due_at = float("-inf")  # due at once
         self._started = 0.0
+        self.cost = 0.0  # how long the chore took last time
 
     def due(self, busy: bool = False) -> bool:
         """True when the chore should run now."""
@@ -46,4 +47,5 @@ class Cadence:
     def done(self) -> None:
         """Call as the chore ends: sets when it is next due from what it cost."""
         now = self._clock()
-        self._due_at = now + max(self._every - (now - self._started), (now - self._started) / self._share)
+        self.cost = now - self._started
+        self._due_at = now + max(self._every - self.cost, self.cost / self._share)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,9 +97,17 @@ class Engine:
         """True when no fire of this engine runs."""
         return self.runner.wait_idle(0)
 
-    def busy(self) -> bool:
-        """True while a burst of fires is being claimed and started."""
-        return self._executor.busy()
+    def busy(self, within: float = 0.0) -> bool:
+        """True while fires are being claimed and started, or when the next is due within ``within`` s."""
+        if self._executor.busy():
+            return True
+        if within <= 0 or not self._started:
+            return False
+        try:  # the memory store keeps jobs sorted: its first is the next due (read without its lock)
+            upcoming = self._scheduler._jobstores["default"].get_next_run_time()
+        except (IndexError, KeyError):
+            return False
+        return upcoming is not None and upcoming.timestamp() - time.time() < within
 
     def abandon(self) -> list[str]:
         """Record the fires still running as abandoned (the process is about to exit); their job ids."""

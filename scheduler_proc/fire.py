@@ -31,8 +31,8 @@ log = logging.getLogger("scheduler.fire")
 #: (its fires start within a few ms), each next one twice as large, up to CLAIM_CHUNK.
 FIRST_CLAIM_CHUNK = 16
 CLAIM_CHUNK = 256
-#: After a claim, the executor counts as busy this long (the next chunk is usually on its way).
-_BUSY_AFTER = 0.1
+#: After a claim, the executor counts as busy this long (the next chunk of a burst follows within ms).
+_BUSY_AFTER = 0.02
 _RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
 _run_numbers = itertools.count()
 

@@ -181,7 +181,10 @@ class Runner:
         if role != self._published_role:
             self._published_role = role
             return True
-        return self._status_cadence.due(busy=self.engine is not None and self.engine.busy())
+        if self.engine is None:
+            return self._status_cadence.due()
+        # Nor start one that would still run when the next fires are due.
+        return self._status_cadence.due(busy=self.engine.busy(within=2 * self._status_cadence.cost + 0.05))
 
     def _publish_metrics(self, status: dict[str, Any], path: Path) -> None:
         self.metrics.leading(status["role"] == "leader")

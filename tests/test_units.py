@@ -290,6 +290,7 @@ def test_cadence_spaces_costly_chores_and_yields_to_bursts() -> None:
     cadence.start()
     clock.now += 0.5  # a chore costing half a second may take at most 5 % of the time
     cadence.done()
+    assert cadence.cost == 0.5
     clock.now += 9.9
     assert not cadence.due()
     clock.now += 0.1

@@ -73,7 +73,6 @@ class Runner:
         self._last_runs: dict[str, Any] = {}
         self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
         self._commands_at = 0.0
-        self._metrics_at = 0.0
         self._status_cadence = Cadence(_STATUS_EVERY)
         self._published_role: bool | None = None
         self.metrics = Metrics(settings.node_id)

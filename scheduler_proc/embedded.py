@@ -10,6 +10,7 @@ and starts a new supervisor. Under the kit's gunicorn.conf.py it does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -112,4 +113,5 @@ async def scheduler_lifespan(app: Any = None) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        owner.stop()
+        # Off the event loop: waiting for running jobs can take the whole stop grace.
+        await asyncio.to_thread(owner.stop)

@@ -32,22 +32,36 @@ def die_with_parent(expected_parent: int) -> bool:
 
 
 class SignalFlags:
-    """Signal handlers that only set events; the main loop acts on them."""
+    """Stop and reload requests from signals, as events any thread can wait on.
+
+    A Python signal handler runs in the main thread between two bytecodes, possibly while
+    that thread holds the lock inside ``Event.wait()``; calling ``Event.set()`` there
+    deadlocks the process for good (CI caught a supervisor that never stopped). So the
+    handlers only note the signal and write its number to a pipe, and a relay thread
+    sets the events.
+    """
 
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.reload = threading.Event()
         self.stop_signal = 0
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            signal.signal(sig, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        threading.Thread(target=self._relay, name="signal-relay", daemon=True).start()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
 
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stop_signal = self.stop_signal or signum
-        self.stop.set()
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """No locks here: a plain attribute and one write(2)."""
+        if signum != signal.SIGHUP:
+            self.stop_signal = self.stop_signal or signum
+        with contextlib.suppress(BlockingIOError):  # a full pipe already holds a wake-up
+            os.write(self._write_fd, bytes([signum]))
 
-    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        self.reload.set()
+    def _relay(self) -> None:
+        while True:
+            for signum in os.read(self._read_fd, 256):
+                (self.reload if signum == signal.SIGHUP else self.stop).set()
 
 
 def send_report(fd: int, event: str, **fields: Any) -> None:

@@ -175,8 +175,15 @@ class Cluster:
         os.kill(self.master[host.name], sig)
 
     def restart(self, host: Host) -> None:
-        """What systemd does after the main process died: kill the rest of the cgroup, start again."""
+        """What systemd does after the main process died: kill the rest of the cgroup, start again.
+
+        Like systemd, start only once the old master is reaped: gunicorn refuses to start
+        while its pidfile names a pid that exists, and an unreaped zombie does. A master from
+        a USR2 upgrade is not our child, so init reaps it (here about a second later).
+        """
+        old_master = self.master[host.name]
         host.kill_everything()
+        wait_for(lambda: not Path(f"/proc/{old_master}").exists(), 30, f"{host.name}'s old master to be reaped")
         self._start(host)
         self._wait_up(host)
 

@@ -17,7 +17,7 @@ def on_starting(server: Arbiter) -> None:
 
 
 def when_ready(server: Arbiter) -> None:
-    """Forward stop signals to the scheduler side as soon as the master receives them."""
+    """Forward stop signals to the scheduler side at once; replace a supervisor that dies."""
     _MASTER.when_ready(server)
 
 

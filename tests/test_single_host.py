@@ -196,6 +196,19 @@ def test_hup_with_a_broken_jobs_module_keeps_the_old_scheduler(hosts, tmp_path: 
     assert "RuntimeError: broken on purpose" in host.output()
 
 
+def test_a_replacement_supervisor_that_cannot_load_the_jobs_says_why(hosts, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    host = _hup_host(hosts, code)
+    [supervisor] = host.supervisor_pids()
+    _write_ticker(code, 2, broken=True)
+    os.kill(supervisor, signal.SIGKILL)
+    host.wait_log(r"could not start the scheduler: .*broken on purpose.*, after \S+; starting a new one in 2s")
+    assert host.status() is not None  # the web side is untouched
+    _write_ticker(code, 2)
+    wait_for(lambda: any(f["version"] == 2 for f in read_fires(host.fire_log)), 15, "a fire of the fixed version")
+    assert_no_duplicates(read_fires(host.fire_log))
+
+
 def test_usr2_upgrade_never_runs_two_schedulers_and_new_master_takes_over(hosts) -> None:
     host = hosts().start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
@@ -291,14 +304,27 @@ def test_runs_with_the_uvicorn_workers_class_given_on_the_command_line(hosts) ->
     assert {f["pid"] for f in read_fires(host.fire_log)} == set(host.runner_pids())
 
 
-def test_hup_restarts_a_supervisor_that_was_killed(hosts) -> None:
+def test_a_killed_supervisor_is_replaced_by_the_master_with_backoff(hosts) -> None:
     host = hosts().start_and_wait()
     [supervisor] = host.supervisor_pids()
     [runner] = host.runner_pids()
     os.kill(supervisor, signal.SIGKILL)
+    killed = time.time()
     wait_for(lambda: not alive(runner), 5, "the runner to follow its supervisor")
-    host.wait_role("stopped", timeout=10)
-    host.signal(signal.SIGHUP)
-    host.wait_log("supervisor is not running; starting a new one")
+    host.wait_log(f"supervisor pid {supervisor} ended without being asked to, after .*; starting a new one in 1s")
+    second = wait_for(lambda: [p for p in host.supervisor_pids() if p != supervisor], 5, "a new supervisor")[0]
+    wait_for(
+        lambda: any(f["started"] > killed and f["pid"] != runner for f in read_fires(host.fire_log)),
+        10,
+        "a fire from the new runner",
+    )
+    # One that dies soon after its start is replaced again, after twice the delay.
+    os.kill(second, signal.SIGKILL)
+    host.wait_log(f"supervisor pid {second} ended without being asked to, after .*; starting a new one in 2s")
+    wait_for(lambda: [p for p in host.supervisor_pids() if p not in (supervisor, second)], 5, "a third supervisor")
     host.wait_role("leader", timeout=10)
-    assert host.supervisor_pids() != [supervisor]
+    assert_no_duplicates(read_fires(host.fire_log))
+    # Asked to stop, it is not replaced: nothing is left.
+    host.signal(signal.SIGTERM)
+    host.wait_exit(20)
+    wait_for(lambda: not host.supervisor_pids() and not host.runner_pids(), 5, "nothing of the scheduler left")

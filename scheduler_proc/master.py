@@ -129,7 +129,7 @@ class MasterSide:
             stable = lived >= _STABLE_AFTER
             self._respawn_delay = _FIRST_RESPAWN_DELAY if stable else min(2 * self._respawn_delay, _MAX_RESPAWN_DELAY)
             self._respawn_at = now + self._respawn_delay
-            problem = self._reported_problem()
+            problem = self._take_reported_problem()
             what = f"could not start the scheduler: {problem}" if problem else "ended without being asked to"
             server.log.error(
                 "scheduler: supervisor pid %d %s, after %.0fs; starting a new one in %gs",
@@ -146,7 +146,7 @@ class MasterSide:
         """Start a supervisor without blocking gunicorn's main loop; its verdict is read if it dies."""
         if self.handle is not None:
             self.handle.close()
-        self._reported_problem()  # closes the previous one's report pipe
+        self._take_reported_problem()  # closes the previous one's report pipe
         self._respawn_at = None
         self.handle, self._reports = self._start_supervisor(server)
         return self.handle
@@ -166,7 +166,7 @@ class MasterSide:
         self._spawned_at = time.monotonic()
         return handle, reports
 
-    def _reported_problem(self) -> str:
+    def _take_reported_problem(self) -> str:
         """Why a supervisor started without waiting refused to run, if it said so."""
         reports, self._reports = self._reports, None
         if reports is None:
@@ -177,7 +177,7 @@ class MasterSide:
 
     def _stop(self, server: Arbiter, fast: bool) -> None:
         handle, self.handle = self.handle, None
-        self._reported_problem()  # closes a report pipe still open
+        self._take_reported_problem()  # closes a report pipe still open
         if handle is None:
             return
         handle.request_stop()

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, Protocol
 
+from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.procutil import ReportReader, SupervisorHandle, kill_quietly, wait_report
 from scheduler_proc.securedir import ensure_private_dir
@@ -27,7 +28,6 @@ _PRIVATE_TO_MASTER = ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAM
 _EXIT_MARGIN = 5.0
 _FIRST_RESPAWN_DELAY = 1.0
 _MAX_RESPAWN_DELAY = 60.0
-_STABLE_AFTER = 30.0  # a supervisor that lived this long resets the respawn backoff
 
 
 class Arbiter(Protocol):
@@ -48,7 +48,7 @@ class MasterSide:
         self.settings: Settings | None = None
         self.grace = 30.0
         self._spawned_at = 0.0
-        self._respawn_delay = _FIRST_RESPAWN_DELAY / 2
+        self._backoff = RestartBackoff(_FIRST_RESPAWN_DELAY, _MAX_RESPAWN_DELAY)
         self._respawn_at: float | None = None
         self._reports: ReportReader | None = None  # of a supervisor started without waiting
 
@@ -118,7 +118,7 @@ class MasterSide:
 
         Only kill -9 or a crash ends a supervisor that was not asked to stop; its runner
         stops with it (parent-death signal), so no job runs until this starts a new one.
-        Backs off (1 s doubling to 60 s) if new ones keep ending within 30 s.
+        Backs off (1 s doubling to 60 s) while new ones keep ending within 30 s.
         """
         handle = self.handle
         if self.settings is None or handle is None or handle.stop_sent or not handle.wait(0):
@@ -126,9 +126,8 @@ class MasterSide:
         now = time.monotonic()
         if self._respawn_at is None:
             lived = now - self._spawned_at
-            stable = lived >= _STABLE_AFTER
-            self._respawn_delay = _FIRST_RESPAWN_DELAY if stable else min(2 * self._respawn_delay, _MAX_RESPAWN_DELAY)
-            self._respawn_at = now + self._respawn_delay
+            delay = self._backoff.after_exit(lived)
+            self._respawn_at = now + delay
             problem = self._take_reported_problem()
             what = f"could not start the scheduler: {problem}" if problem else "ended without being asked to"
             server.log.error(
@@ -136,7 +135,7 @@ class MasterSide:
                 handle.pid,
                 what,
                 lived,
-                self._respawn_delay,
+                delay,
             )
         if now >= self._respawn_at:
             new = self._respawn(server)

@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.logs import configure_logging
 from scheduler_proc.procutil import (
@@ -31,7 +32,6 @@ from scheduler_proc.settings import Settings
 log = logging.getLogger("scheduler.supervisor")
 
 _FIRST_RESTART_DELAY = 0.5
-_STABLE_AFTER = 30.0  # a runner that lived this long resets the backoff
 _KILL_MARGIN = 2.0
 
 
@@ -75,7 +75,7 @@ class Supervisor:
         self.grace = settings.stop_grace if settings.stop_grace is not None else args.default_grace
         self.active: RunnerProcess | None = None
         self.retiring: list[RunnerProcess] = []
-        self.failures = 0
+        self.backoff = RestartBackoff(_FIRST_RESTART_DELAY, settings.restart_backoff_max)
         self.restart_at = 0.0
 
     def start(self) -> dict[str, object]:
@@ -125,8 +125,7 @@ class Supervisor:
     def _watch_active(self) -> None:
         if self.active is not None and not self.active.alive():
             lived = time.monotonic() - self.active.started
-            self.failures = 0 if lived >= _STABLE_AFTER else self.failures + 1
-            delay = self._backoff()
+            delay = self.backoff.after_exit(lived)
             log.error(
                 "scheduler runner (pid %d) %s; restarting it in %gs",
                 self.active.pid,
@@ -141,13 +140,9 @@ class Supervisor:
                 self.active = runner
                 log.info("scheduler runner restarted (pid %d)", runner.pid)
             else:
-                self.failures += 1
-                delay = self._backoff()
+                delay = self.backoff.after_failed_start()
                 log.error("scheduler runner cannot start: %s; trying again in %gs", report.get("message"), delay)
                 self.restart_at = time.monotonic() + delay
-
-    def _backoff(self) -> float:
-        return min(self.settings.restart_backoff_max, _FIRST_RESTART_DELAY * 2.0 ** max(0, self.failures - 1))
 
     def _reload(self) -> None:
         log.info(

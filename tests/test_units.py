@@ -11,6 +11,7 @@ import pytest
 from support import FakeClock, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
+from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
 from scheduler_proc.engine import Engine
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.fire import FireRunner, Term
@@ -330,3 +331,12 @@ def test_recorder_writes_everything_handed_over_before_flush_returns(tmp_path: P
         )
     assert recorder.flush(10)
     assert len(ledger.history("j", 100)) == 50 and seen == [f"r{index}" for index in range(50)]
+
+
+def test_restart_backoff_doubles_while_restarts_fail_and_resets_after_a_healthy_run() -> None:
+    backoff = RestartBackoff(first=1.0, maximum=5.0)
+    assert backoff.after_exit(lived=2.0) == 1.0
+    assert backoff.after_exit(lived=2.0) == 2.0
+    assert backoff.after_failed_start() == 4.0
+    assert backoff.after_exit(lived=2.0) == 5.0  # capped
+    assert backoff.after_exit(lived=STABLE_AFTER) == 1.0

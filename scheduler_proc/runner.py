@@ -196,6 +196,10 @@ class Runner:
             self.engine.halt()
             self.retired.append(self.engine)
             self.engine = None
+            # Let the collector see this engine's objects (and any garbage frozen with them)
+            # again; the next engine freezes what is then alive. Without this, every gain of
+            # the lease would freeze another generation's garbage for good.
+            gc.unfreeze()
 
     def _may_dispatch(self) -> Term | None:
         if self.flags.stop.is_set() or self.backend is None or not self.lock.still_valid():

@@ -1,4 +1,4 @@
-"""Command line: ``python -m scheduler_proc status | jobs | history JOB | run JOB | pause JOB | resume JOB | check``.
+"""Command line: ``python -m scheduler_proc status|jobs|history JOB|run JOB|pause JOB|resume JOB|check|next JOB``.
 
 Run it with the service's environment (the same SCHEDULER_* variables). Tables by
 default, ``--json`` for scripts. Exit status: 0 ok, 1 the check or command failed,
@@ -14,9 +14,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from scheduler_proc.errors import SchedulerError
+from scheduler_proc.errors import JobDefinitionError, JobsModuleError, SchedulerError, SettingsError
+from scheduler_proc.loader import load_jobs
 from scheduler_proc.ops import Operations
 from scheduler_proc.settings import Settings
+
+#: Errors in what the user gave (settings, jobs module, arguments): exit status 2.
+_USAGE_ERRORS = (SettingsError, JobsModuleError, JobDefinitionError)
+
+
+class UsageError(SchedulerError):
+    """A command-line argument names something that does not exist or cannot be read."""
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -80,6 +88,36 @@ def _run(ops: Operations, args: argparse.Namespace) -> tuple[int, Any, str]:
     return (0 if answer.get("ok") else 1), answer, text
 
 
+def _next(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
+    """The next fires of one job, from the jobs module itself: the schedule, not the scheduler's state."""
+    jobs = load_jobs(settings.jobs_ref)
+    spec = jobs.get(args.job)
+    if spec is None:
+        known = ", ".join(sorted(s.id for s in jobs)) or "none"
+        raise UsageError(f"unknown job {args.job!r} in SCHEDULER_JOBS={settings.jobs_ref!r}; known jobs: {known}")
+    after = datetime.now(spec.zone) if args.after is None else args.after
+    if after.tzinfo is None:  # a local time of the job's zone (the first, if the clock passes it twice)
+        after = after.replace(tzinfo=spec.zone)
+    fires = [fire.astimezone(spec.zone).isoformat() for fire in spec.upcoming(after, args.count)]
+    return 0, fires, "\n".join(fires) if fires else f"job {spec.id!r} has no fire after {after.isoformat()}"
+
+
+def _iso_time(raw: str) -> datetime:
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an ISO 8601 time; use for example 2026-03-08T01:00:00-05:00 "
+            "(without an offset it is read in the job's time zone)"
+        ) from None
+
+
+def _count(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number from 1 to 10000")
+    return int(raw)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scheduler_proc", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -92,16 +130,23 @@ def _parser() -> argparse.ArgumentParser:
     for action in ("run", "pause", "resume"):
         sub.add_parser(action, help=f"{action} a job (sent to the leader)").add_argument("job")
     sub.add_parser("check", help="exit 1 unless this host's scheduler is up and the cluster has a leader")
+    upcoming = sub.add_parser("next", help="the next fires of a job, computed as the scheduler computes them")
+    upcoming.add_argument("job")
+    upcoming.add_argument("--count", type=_count, default=5, help="how many fires (default 5)")
+    upcoming.add_argument("--after", type=_iso_time, help="start from this ISO 8601 time instead of now")
+    for command in sub.choices.values():  # `status --json` as well as `--json status`
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        code, document, text = _run(Operations(Settings.from_env()), args)
+        settings = Settings.from_env()
+        code, document, text = _next(settings, args) if args.command == "next" else _run(Operations(settings), args)
     except SchedulerError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1 if args.command != "status" else 2
+        return 2 if isinstance(exc, (*_USAGE_ERRORS, UsageError)) or args.command == "status" else 1
     print(json.dumps(document, indent=2) if args.json else text)
     return code
 

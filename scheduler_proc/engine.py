@@ -18,6 +18,9 @@ from scheduler_proc.metrics import Metrics
 
 log = logging.getLogger("scheduler.engine")
 
+#: Fires shown per job in status pages (the next one and those after it).
+UPCOMING = 3
+
 
 def _never_called() -> None:
     """APScheduler needs a callable per job; the executor runs the real one."""
@@ -60,6 +63,7 @@ class Engine:
         self._scheduler = _BatchingScheduler(timezone=UTC, executors={"default": self._executor})
         self._started = False
         self._paused: set[str] = set()
+        self._upcoming: dict[str, tuple[datetime | None, list[str]]] = {}
 
     def start(self, floor: datetime | None = None) -> None:
         """Add every job (resuming from the ledger) and start the scheduler thread.
@@ -147,11 +151,24 @@ class Engine:
                     "trigger": spec.description,
                     "paused": spec.id in self._paused,
                     "next_run_at": _iso(next_runs.get(spec.id)),
+                    "next_fires": self._next_fires(spec, next_runs.get(spec.id)),
                     "last_run_at": _iso(state.last_run_at),
                     "last_outcome": state.last_outcome,
                 }
             )
         return rows
+
+    def _next_fires(self, spec: JobSpec, next_run: datetime | None) -> list[str]:
+        """The next few fires from the one APScheduler holds (recomputed only when that one changed)."""
+        cached = self._upcoming.get(spec.id)
+        if cached is not None and cached[0] == next_run:
+            return cached[1]
+        fires = []
+        if next_run is not None:
+            later = spec.upcoming(next_run + timedelta(microseconds=1), UPCOMING - 1)
+            fires = [fire.astimezone(UTC).isoformat() for fire in [next_run, *later]]
+        self._upcoming[spec.id] = (next_run, fires)
+        return fires
 
     def _resume_at(self, spec: JobSpec, now: datetime, floor: datetime | None, last: datetime | None) -> Any:
         if last is None:  # never claimed (or the ledger lost it): no catch-up, start after the floor

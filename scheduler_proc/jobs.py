@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scheduler_proc.crontab import CrontabError, CrontabTrigger
 from scheduler_proc.errors import JobDefinitionError
 
 JobFunc = Callable[..., Any]
@@ -23,6 +23,7 @@ _ID_RE = re.compile(r"^[\w.:-]{1,200}$")
 # Intervals count from a fixed anchor so every node computes the same fire times,
 # which is what lets a fire be claimed once under (job id, scheduled time).
 INTERVAL_ANCHOR = datetime(1970, 1, 1, tzinfo=UTC)
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def _always_current() -> bool:
@@ -62,6 +63,22 @@ class JobSpec:
     max_instances: int
     jitter: float
     wants_context: bool
+    zone: ZoneInfo = UTC_ZONE
+
+    def upcoming(self, after: datetime, count: int) -> list[datetime]:
+        """The next ``count`` fire instants at or after ``after``, from the trigger the scheduler runs.
+
+        Paused state, catch-up and misfire grace do not apply: this is the schedule itself.
+        """
+        fires: list[datetime] = []
+        previous: datetime | None = None
+        while len(fires) < count:
+            fire = self.trigger.get_next_fire_time(previous, after)
+            if fire is None:
+                break
+            fires.append(fire)
+            previous = fire
+        return fires
 
     @property
     def is_async(self) -> bool:
@@ -101,7 +118,12 @@ class Jobs:
         max_instances: int | None = None,
         jitter: float = 0,
     ) -> Callable[[F], F]:
-        """Run the function on a standard 5-field crontab (minute hour day month weekday)."""
+        """Run the function on a crontab(5) schedule: 5 fields (minute hour day-of-month month day-of-week) or a macro.
+
+        As cron reads it: 0 and 7 are Sunday, names such as ``mon-fri`` or ``jan``, and
+        when both day fields are restricted a day matching either runs. Daylight saving
+        changes follow cronie (see :mod:`scheduler_proc.crontab`).
+        """
 
         def register(func: F) -> F:
             job_id = self._job_id(func, id)
@@ -116,6 +138,7 @@ class Jobs:
                 coalesce,
                 max_instances,
                 jitter,
+                zone,
             )
             return func
 
@@ -188,6 +211,7 @@ class Jobs:
         coalesce: bool | None,
         max_instances: int | None,
         jitter: float,
+        zone: ZoneInfo = UTC_ZONE,
     ) -> None:
         self._specs[job_id] = JobSpec(
             id=job_id,
@@ -201,6 +225,7 @@ class Jobs:
             max_instances=self._max_instances if max_instances is None else _max_instances(job_id, max_instances),
             jitter=_optional_seconds(job_id, "jitter", jitter) or 0.0,
             wants_context=_wants_context(job_id, func),
+            zone=zone,
         )
 
 
@@ -222,19 +247,11 @@ def _zone(owner: str, name: object) -> ZoneInfo:
         ) from None
 
 
-def _crontab_trigger(job_id: str, crontab: object, zone: ZoneInfo) -> CronTrigger:
-    if not isinstance(crontab, str) or len(crontab.split()) != 5:
-        raise JobDefinitionError(
-            f"job {job_id!r}: invalid crontab {crontab!r}; use 5 fields "
-            "'minute hour day month weekday', for example '*/5 * * * *'"
-        )
+def _crontab_trigger(job_id: str, crontab: object, zone: ZoneInfo) -> CrontabTrigger:
     try:
-        return CronTrigger.from_crontab(crontab, timezone=zone)
-    except ValueError as exc:
-        raise JobDefinitionError(
-            f"job {job_id!r}: invalid crontab {crontab!r} ({exc}); "
-            "use 5 fields 'minute hour day month weekday', for example '*/5 * * * *'"
-        ) from None
+        return CrontabTrigger(crontab, zone)  # type: ignore[arg-type]  # parse() names a non-string
+    except CrontabError as exc:
+        raise JobDefinitionError(f"job {job_id!r}: invalid crontab {crontab!r}: {exc}") from None
 
 
 def _interval_seconds(job_id: str, seconds: float, minutes: float, hours: float) -> float:

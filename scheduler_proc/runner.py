@@ -266,6 +266,7 @@ class Runner:
                 "trigger": spec.description,
                 "paused": spec.id in paused,
                 "next_run_at": None,
+                "next_fires": [],
                 "last_run_at": None,
                 "last_outcome": None,
             }

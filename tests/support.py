@@ -216,6 +216,17 @@ class Host:
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.output()}") from None
 
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``python -m scheduler_proc ARGS`` with this host's environment, as an operator runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "scheduler_proc", *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
     def runner_pids(self) -> list[int]:
         return scheduler_pids(self.marker, "runner")
 

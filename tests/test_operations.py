@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
 import httpx
 from redis_support import RedisServer
-from support import ROOT, Host, read_fires, wait_for
+from support import Host, read_fires, wait_for
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -42,17 +40,6 @@ def _cluster(hosts: Callable[..., Host], redis_server: RedisServer, count: int =
 def _leader(nodes: list[Host]) -> Host:
     return wait_for(
         lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), 10, "a leader"
-    )
-
-
-def _cli(host: Host, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler_proc", *args],
-        cwd=ROOT,
-        env=host.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
     )
 
 
@@ -174,35 +161,35 @@ def test_history_and_pauses_survive_a_restart_in_single_host_mode(hosts) -> None
 def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
     host = hosts(jobs="reports:jobs").start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a tick")
-    status = _cli(host, "status")
+    status = host.cli("status")
     assert status.returncode == 0 and "node node-a: leader (single-host)" in status.stdout
     assert "ID" in status.stdout and "tick" in status.stdout and "every 1s" in status.stdout
-    jobs = json.loads(_cli(host, "--json", "jobs").stdout)
+    jobs = json.loads(host.cli("--json", "jobs").stdout)
     assert {job["id"] for job in jobs} == {"tick", "report"}
-    run = _cli(host, "run", "report")
+    run = host.cli("run", "report")
     assert run.returncode == 0 and "run report: done (run id " in run.stdout, run.stderr
-    wait_for(lambda: json.loads(_cli(host, "--json", "history", "report").stdout), 10, "the report's history")
-    history = _cli(host, "history", "report")
+    wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
+    history = host.cli("history", "report")
     assert "manual" in history.stdout and "success" in history.stdout
-    unknown = _cli(host, "pause", "nope")
+    unknown = host.cli("pause", "nope")
     assert unknown.returncode == 1 and "unknown job 'nope'" in unknown.stderr
-    check = _cli(host, "check")
+    check = host.cli("check")
     assert check.returncode == 0 and check.stdout.startswith("OK: ")
     host.signal(signal.SIGTERM)
     host.wait_exit(15)
-    down = _cli(host, "check")
+    down = host.cli("check")
     assert down.returncode == 1 and "FAIL: no scheduler runs on node node-a" in down.stdout
 
 
 def test_cli_check_fails_when_the_cluster_has_no_leader(hosts, redis_server: RedisServer) -> None:
     [node] = _cluster(hosts, redis_server, count=1)
     _leader([node])
-    assert _cli(node, "check").returncode == 0
+    assert node.cli("check").returncode == 0
     redis_server.client().delete("{scheduler}:leader")  # as if the lease expired with nobody to take it
     [runner] = node.runner_pids()
     os.kill(runner, signal.SIGSTOP)
     try:
-        result = _cli(node, "check")
+        result = node.cli("check")
         assert result.returncode == 1 and "the cluster has no leader" in result.stdout
     finally:
         os.kill(runner, signal.SIGCONT)

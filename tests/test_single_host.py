@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
 import stat
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -284,6 +286,11 @@ def test_status_agrees_across_workers_and_names_the_real_runner(hosts) -> None:
     [job] = status["jobs"]
     assert job["id"] == "tick" and job["trigger"] == "every 1s"
     assert job["next_run_at"] and job["last_run_at"] and job["last_outcome"] == "success"
+    upcoming = [datetime.fromisoformat(at) for at in job["next_fires"]]
+    assert job["next_fires"][0] == job["next_run_at"] and len(upcoming) == 3
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(upcoming)] == [1.0, 1.0]
+    detail = host.get("/scheduler/jobs/tick").json()
+    assert len(detail["next_fires"]) == 3 and detail["history"]
 
 
 def test_fire_logs_and_a_raising_job_does_not_stop_the_scheduler(hosts) -> None:

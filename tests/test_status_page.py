@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def test_page_shows_jobs_and_last_run_and_its_run_button_works(hosts, tmp_path: 
             expect(tick).to_contain_text("every 1s", timeout=10_000)
             expect(tick.locator("td").nth(4)).to_have_text("success", timeout=10_000)
             expect(page.locator("#summary")).to_contain_text("role: leader")
+            expect(tick.locator("td").nth(2)).to_have_attribute("title", re.compile(r"^next fires: .+, .+, .+$"))
             expect(page.locator("#history tbody tr").first).to_contain_text("tick", timeout=10_000)
             page.screenshot(path=str(tmp_path / "status-page.png"))
 

@@ -63,7 +63,7 @@ def _untyped(ctx) -> None: ...  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     "define, message",
     [
-        (lambda j: j.cron("* * *")(_noop), "invalid crontab '\\* \\* \\*'; use 5 fields"),
+        (lambda j: j.cron("* * *")(_noop), "invalid crontab '\\* \\* \\*': 3 field\\(s\\); use 5 fields"),
         (lambda j: j.cron("0 9 * * *", timezone="Mars/Base")(_noop), "unknown timezone 'Mars/Base'"),
         (lambda j: j.every(seconds=0)(_noop), "too short"),
         (lambda j: j.every(seconds=-1)(_noop), "must be a number >= 0"),

@@ -2,8 +2,10 @@
 
 Runs the kit in cluster mode, then the two naive patterns under the same fault schedule,
 and writes chaos-results/report.md, report.json and timeline.png. Exits 1 if the kit ran
-any fire more than once. ``--sentinel`` puts the Redis behind Sentinel (a master, two
-replicas, three sentinels) and adds a Sentinel failover to the faults.
+any fire more than once, or missed one without saying so in its log. ``--sentinel`` puts
+the Redis behind Sentinel (a master, two replicas, three sentinels) and adds a Sentinel
+failover to the faults. The kit's hosts run with their clocks off Redis's by
+``--clock-offsets`` seconds (one beyond SCHEDULER_MAX_CLOCK_OFFSET, so it must never lead).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -52,6 +55,9 @@ class Outcome:
     missed: int
     faults: list[Fault] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    missed_seconds: list[int] = field(default_factory=list)
+    missed_reported: int = 0  # missed seconds the kit's log names as missed or skipped
+    missed_unreported: list[str] = field(default_factory=list)
 
 
 class Redis:
@@ -91,11 +97,18 @@ class Redis:
     def restart_empty(self) -> None:
         self.master().restart_empty()
 
-    def pause(self) -> None:
+    def pause(self, seconds: float = TTL * 1.5) -> None:
         master = self.master()
         master.signal(signal.SIGSTOP)
-        time.sleep(TTL * 1.5)  # the fault is the pause itself (Sentinel may fail over meanwhile)
+        time.sleep(seconds)  # the fault is the pause itself (Sentinel may fail over meanwhile)
         master.signal(signal.SIGCONT)
+
+    def restart_from_snapshot(self) -> None:
+        """Redis comes back with data a few seconds old (an RDB reload, an AOF that lost its tail)."""
+        master = self.master()
+        master.snapshot()
+        time.sleep(3)  # claims made now are the ones the restart forgets
+        master.restart_from_snapshot()
 
     def failover(self) -> str:
         """kill -9 the master; once Sentinel promoted a replica, start it again as the new master's replica."""
@@ -118,7 +131,9 @@ class Redis:
 class Cluster:
     """N hosts of one pattern: 'kit' (cluster mode), 'naive' or 'naive-lock' (scheduler in every worker)."""
 
-    def __init__(self, workdir: Path, redis: Redis, pattern: str, nodes: int, workers: int) -> None:
+    def __init__(
+        self, workdir: Path, redis: Redis, pattern: str, nodes: int, workers: int, offsets: list[float]
+    ) -> None:
         self.pattern = pattern
         self.redis = redis
         self.hosts: list[Host] = []
@@ -129,6 +144,7 @@ class Cluster:
                 "SCHEDULER_LEASE_TTL": str(TTL),
                 "SCHEDULER_NAMESPACE": f"chaos-{pattern}",
                 "GRACEFUL_TIMEOUT": "5",
+                "SCHEDULER_TEST_CLOCK_OFFSET": str(offsets[i % len(offsets)]),
             }
             extra: list[str] = []
             if pattern != "kit":  # the naive app knows one Redis address, as such apps usually do
@@ -254,6 +270,17 @@ def _redis_pause(cluster: Cluster, host: Host, rng: random.Random) -> str:
     return "redis"
 
 
+def _redis_stall(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    # Longer than the socket timeout (TTL/4), shorter than the lease: claims time out after Redis ran them.
+    cluster.redis.pause(TTL / 2)
+    return "redis"
+
+
+def _redis_snapshot_restore(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster.redis.restart_from_snapshot()
+    return "redis"
+
+
 def _sentinel_failover(cluster: Cluster, host: Host, rng: random.Random) -> str:
     return cluster.redis.failover()
 
@@ -267,10 +294,14 @@ FAULTS: dict[str, Inject] = {
     "hup": _hup,
     "usr2": _usr2,
     "redis_pause": _redis_pause,
+    "redis_stall": _redis_stall,
 }
 #: Restarting a Sentinel-watched master empty would wipe its replicas too (a misconfiguration
 #: Redis documents), so with Sentinel the Redis fault is a failover instead.
-SINGLE_REDIS_FAULTS: dict[str, Inject] = {"redis_restart": _redis_restart}
+SINGLE_REDIS_FAULTS: dict[str, Inject] = {
+    "redis_restart": _redis_restart,
+    "redis_snapshot_restore": _redis_snapshot_restore,
+}
 SENTINEL_FAULTS: dict[str, Inject] = {"sentinel_failover": _sentinel_failover}
 
 
@@ -287,7 +318,8 @@ def inject(cluster: Cluster, kind: str, rng: random.Random) -> str:
 def run_pattern(
     workdir: Path, redis: Redis, pattern: str, args: argparse.Namespace, schedule: list[tuple[float, str]]
 ) -> Outcome:
-    cluster = Cluster(workdir, redis, pattern, args.nodes, args.workers)
+    offsets = args.clock_offsets if pattern == "kit" else [0.0]
+    cluster = Cluster(workdir, redis, pattern, args.nodes, args.workers, offsets)
     rng = random.Random(args.seed)
     faults: list[Fault] = []
     print(f"chaos: {pattern}: starting {args.nodes} masters x {args.workers} workers", flush=True)
@@ -304,7 +336,32 @@ def run_pattern(
         ended = time.time()
     finally:
         cluster.stop()
-    return analyse(pattern, read_fires(cluster.fire_log), started + 3, ended - 2, faults)
+    outcome = analyse(pattern, read_fires(cluster.fire_log), started + 3, ended - 2, faults)
+    if pattern == "kit":
+        reported = reported_seconds("".join(host.output() for host in cluster.hosts))
+        outcome.missed_reported = sum(1 for s in outcome.missed_seconds if s in reported)
+        outcome.missed_unreported = [_iso(s) for s in outcome.missed_seconds if s not in reported]
+    return outcome
+
+
+_MISSED_FIRE = re.compile(r"fire (?:missed|refused|skipped) job=tick scheduled_at=(\S+)")
+_MISSED_RANGE = re.compile(r"job tick: fires from (\S+) (?:to|until) (\S+) (?:skipped|were missed)")
+
+
+def reported_seconds(log: str) -> set[int]:
+    """Seconds of the 1-second job that the kit's log names as missed, refused or skipped."""
+    seconds = {int(datetime.fromisoformat(at).timestamp()) for at in _MISSED_FIRE.findall(log)}
+    for first, last in _MISSED_RANGE.findall(log):
+        seconds.update(range(int(datetime.fromisoformat(first).timestamp()), _ceil(last) + 1))
+    return seconds
+
+
+def _ceil(iso: str) -> int:
+    return math.ceil(datetime.fromisoformat(iso).timestamp())
+
+
+def _iso(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).isoformat()
 
 
 def analyse(pattern: str, fires: list[dict[str, Any]], start: float, end: float, faults: list[Fault]) -> Outcome:
@@ -312,19 +369,11 @@ def analyse(pattern: str, fires: list[dict[str, Any]], start: float, end: float,
     expected = range(math.ceil(start), math.floor(end))
     once = sum(1 for s in expected if seconds[s] == 1)
     doubled = [s for s in expected if seconds[s] > 1]
-    missed = sum(1 for s in expected if seconds[s] == 0)
+    missed = [s for s in expected if seconds[s] == 0]
     for fault in faults:
         after = [f["started"] for f in fires if f["started"] > fault.at]
         fault.recovery = round(min(after) - fault.at, 3) if after else None
-    return Outcome(
-        pattern,
-        len(expected),
-        once,
-        len(doubled),
-        missed,
-        faults,
-        [datetime.fromtimestamp(s, tz=UTC).isoformat() for s in doubled],
-    )
+    return Outcome(pattern, len(expected), once, len(doubled), len(missed), faults, [_iso(s) for s in doubled], missed)
 
 
 def fault_schedule(args: argparse.Namespace, duration: float) -> list[tuple[float, str]]:
@@ -358,10 +407,16 @@ def write_report(
         "",
         f"{args.nodes} gunicorn masters x {args.workers} workers, {redis}, a 1-second job, lease TTL {TTL:g} s.",
         "",
-        "| pattern | fires expected | run once | run more than once | missed |",
-        "|---|---|---|---|---|",
+        f"The kit's hosts' clocks are off Redis's by {', '.join(f'{o:+g}' for o in args.clock_offsets)} s.",
+        "",
+        "| pattern | fires expected | run once | run more than once | missed | of those, named in the kit's log |",
+        "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {o.pattern} | {o.expected} | {o.once} | {o.more_than_once} | {o.missed} |" for o in outcomes]
+    lines += [
+        f"| {o.pattern} | {o.expected} | {o.once} | {o.more_than_once} | {o.missed} | "
+        + (f"{o.missed_reported} |" if o.pattern == "kit" else "n/a |")
+        for o in outcomes
+    ]
     for outcome in outcomes:
         lines += [
             "",
@@ -374,6 +429,8 @@ def write_report(
         lines += [f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} |" for f in outcome.faults]
         if outcome.duplicates:
             lines += ["", f"Seconds run more than once: {', '.join(outcome.duplicates[:20])}"]
+        if outcome.missed_unreported:
+            lines += ["", f"Seconds missed without a log line: {', '.join(outcome.missed_unreported[:20])}"]
     lines += ["", "![timeline](timeline.png)"]
     (directory / "report.md").write_text("\n".join(lines) + "\n")
     plot(outcomes, fire_logs, directory / "timeline.png")
@@ -426,6 +483,12 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=10, help="mean seconds between faults")
     parser.add_argument("--settle", type=float, default=12, help="seconds without faults at the end")
     parser.add_argument("--sentinel", action="store_true", help="Redis behind Sentinel, with failovers")
+    parser.add_argument(
+        "--clock-offsets",
+        type=lambda raw: [float(part) for part in raw.split(",")],
+        default=[0.0, 0.6, 3.0],
+        help="seconds each kit host's clock is off Redis's, in turn (default 0,0.6,3: the last never leads)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "chaos-results")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
@@ -447,7 +510,8 @@ def main() -> int:
         redis.kill()
     write_report(outcomes, args, args.out, logs, redis.describe())
     print(f"chaos: report in {args.out / 'report.md'}")
-    return 1 if outcomes[0].more_than_once else 0
+    kit = outcomes[0]
+    return 1 if kit.more_than_once or kit.missed_unreported else 0
 
 
 if __name__ == "__main__":

@@ -397,6 +397,23 @@ def ensure_user(layout: Layout, staged: bool) -> None:
         say(f"created system user {layout.app}")
 
 
+def _redis_conf_lines(password: str) -> list[str]:
+    """What REDIS=local adds to redis.conf: the settings the kit's guarantees assume."""
+    return [
+        "bind 127.0.0.1 -::1",
+        "protected-mode yes",
+        f"requirepass {password}",
+        # A claim is on disk before Redis answers it: a restart or power loss never forgets a
+        # fire that ran (with everysec, the last second of claims could be lost; the kit would
+        # then skip those fires rather than run them twice).
+        "appendonly yes",
+        "appendfsync always",
+        # Evicting keys under memory pressure could delete a claim or the lease; the kit
+        # refuses to start on any other policy.
+        "maxmemory-policy noeviction",
+    ]
+
+
 def setup_local_redis(layout: Layout, staged: bool) -> None:
     """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it."""
     if not staged and shutil.which("redis-server") is None:
@@ -404,16 +421,15 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
     conf = layout.redis_conf
     conf.parent.mkdir(parents=True, exist_ok=True)
     text = conf.read_text() if conf.exists() else ""
-    marker = f"# BEGIN {layout.app} (make deploy REDIS=local)"
+    begin, end = f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
     env = read_env(layout.env_file)
-    if marker not in text:
-        password = secrets.token_hex(24)
-        conf.write_text(
-            text + f"\n{marker}\nbind 127.0.0.1 -::1\nprotected-mode yes\nrequirepass {password}\n"
-            f"appendonly yes\n# END {layout.app}\n"
-        )
+    old_block = text[text.index(begin) : text.index(end) + len(end)] if begin in text and end in text else ""
+    passwords = [line.split()[1] for line in old_block.splitlines() if line.startswith("requirepass ")]
+    block = "\n".join([begin, *_redis_conf_lines(passwords[0] if passwords else secrets.token_hex(24)), end])
+    if block != old_block:
+        conf.write_text(text.replace(old_block, block) if old_block else f"{text}\n{block}\n")
         os.chmod(conf, 0o640)
-        say(f"configured {conf}: loopback only, password, appendonly")
+        say(f"configured {conf}: loopback only, password, appendonly with fsync on every write, noeviction")
         if not staged:
             _run(["systemctl", "restart", "redis-server"], "restart redis-server")
     if "SCHEDULER_REDIS_URL" not in env:

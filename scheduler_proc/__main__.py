@@ -82,7 +82,9 @@ def _run(ops: Operations, args: argparse.Namespace) -> tuple[int, Any, str]:
         ok, reason = ops.check()
         return (0 if ok else 1), {"ok": ok, "reason": reason}, ("OK: " if ok else "FAIL: ") + reason
     answer = ops.send(args.command, args.job)
-    text = f"{args.command} {args.job}: " + ("done" if answer.get("ok") else str(answer.get("error")))
+    text = f"{args.command} {args.job}: " + (
+        str(answer.get("result", "done")) if answer.get("ok") else str(answer.get("error"))
+    )
     if answer.get("run_id"):
         text += f" (run id {answer['run_id']})"
     return (0 if answer.get("ok") else 1), answer, text

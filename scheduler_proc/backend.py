@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import redis
 
+from scheduler_proc import clock
 from scheduler_proc.commands import CommandBus, open_bus
-from scheduler_proc.errors import RedisUnavailable
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.hostlock import HostLock
 from scheduler_proc.keys import Keys
 from scheduler_proc.lease import ClusterLeadership
 from scheduler_proc.ledger import Ledger, LocalLedger
 from scheduler_proc.metrics import Metrics
+from scheduler_proc.nodestate import TermMemory
 from scheduler_proc.redis_conn import call, connect
 from scheduler_proc.redis_ledger import RedisLedger
-from scheduler_proc.settings import Settings
+from scheduler_proc.settings import RedisSettings, Settings
 
 log = logging.getLogger("scheduler.backend")
 
@@ -78,7 +80,7 @@ class Backend:
 
     def floor_time(self) -> datetime:
         """The earliest time a job without a claim may resume from: the later of ours and the ledger's clock."""
-        now = datetime.now(UTC)
+        now = clock.now()
         try:
             return max(now, self.ledger.now())
         except RedisUnavailable:
@@ -96,10 +98,30 @@ def check_redis(settings: Settings) -> None:
     client = connect(settings.redis)
     try:
         call(settings.redis, client.ping)
+        check_eviction_policy(settings.redis, client)
     except RedisUnavailable:
         pass
     finally:
         client.close()
+
+
+def check_eviction_policy(settings: RedisSettings, client: redis.Redis) -> None:
+    """Refuse a Redis that may delete keys under memory pressure: a deleted claim lets a fire run twice."""
+    try:
+        policy = str(call(settings, lambda: client.config_get("maxmemory-policy")).get("maxmemory-policy", ""))
+    except (redis.ResponseError, RedisConfigError) as exc:
+        log.warning(
+            "cannot read Redis's maxmemory-policy (%s); make sure it is noeviction, or a claim evicted under "
+            "memory pressure could let a fire run twice",
+            str(exc).split(";")[0],
+        )
+        return
+    if policy and policy != "noeviction":
+        raise RedisConfigError(
+            f"Redis at {settings.target} has maxmemory-policy {policy}: under memory pressure it deletes keys, "
+            "and a deleted claim or lease lets a fire run twice; set `maxmemory-policy noeviction` "
+            "(redis.conf, or CONFIG SET) or give the scheduler a Redis of its own"
+        )
 
 
 def open_ledger(settings: Settings, client: redis.Redis | None = None) -> Ledger:
@@ -124,6 +146,8 @@ def open_backend(settings: Settings, lock: HostLock, metrics: Metrics) -> Backen
     return Backend(
         "cluster",
         open_ledger(settings, client),
-        ClusterLeadership(settings.redis, client, keys, settings.node_id, metrics=metrics),
+        ClusterLeadership(
+            settings.redis, client, keys, settings.node_id, metrics=metrics, memory=TermMemory(settings.terms_path)
+        ),
         open_bus(settings, client),
     )

@@ -8,11 +8,10 @@ hours later, and a "run now" is claimed like any fire, so a command handled twic
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +41,12 @@ class Command:
     action: str
     job_id: str
     issued_at: float
+    #: Where the bus keeps it (stream entry id or file path): ``ack`` moves past it once it is carried out.
+    cursor: str = field(default="", compare=False)
+
+    def fields(self) -> dict[str, Any]:
+        """What goes on the bus (not where the bus keeps it)."""
+        return {"id": self.id, "action": self.action, "job_id": self.job_id, "issued_at": self.issued_at}
 
     @property
     def expired(self) -> bool:
@@ -64,13 +69,21 @@ class Command:
 class CommandBus(Protocol):
     """Carries commands to the leader and answers back."""
 
-    def submit(self, command: Command) -> None: ...
+    def submit(self, command: Command) -> None:
+        """Queue a command for the leader (any process)."""
+        ...
 
-    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None: ...
+    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
+        """The leader's answer, or None if none came within ``timeout`` seconds."""
+        ...
 
-    def receive(self) -> list[Command]: ...
+    def receive(self) -> list[Command]:
+        """On the leader: commands not yet carried out, oldest first (they stay queued until acked)."""
+        ...
 
-    def ack(self, command: Command, result: dict[str, Any]) -> None: ...
+    def ack(self, command: Command, result: dict[str, Any]) -> None:
+        """On the leader: answer a command and take it off the queue (only once it is carried out)."""
+        ...
 
 
 class LocalBus:
@@ -81,7 +94,7 @@ class LocalBus:
 
     def submit(self, command: Command) -> None:
         write_private(
-            self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", json.dumps(asdict(command)).encode()
+            self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", json.dumps(command.fields()).encode()
         )
 
     def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
@@ -98,9 +111,10 @@ class LocalBus:
     def receive(self) -> list[Command]:
         commands = []
         for path in sorted(self.dir.glob("*.cmd")):
-            with contextlib.suppress(OSError, ValueError, TypeError):  # half-written or foreign: dropped below
-                commands.append(Command(**json.loads(path.read_text())))
-            path.unlink(missing_ok=True)
+            try:
+                commands.append(Command(**json.loads(path.read_text()), cursor=str(path)))
+            except (OSError, ValueError, TypeError):  # half-written or foreign: dropped
+                path.unlink(missing_ok=True)
         for stale in self.dir.glob("*.ack"):
             if time.time() - stale.stat().st_mtime > _ACK_TTL:
                 stale.unlink(missing_ok=True)
@@ -108,6 +122,8 @@ class LocalBus:
 
     def ack(self, command: Command, result: dict[str, Any]) -> None:
         write_private(self.dir / f"{command.id}.ack", json.dumps(result).encode())
+        if command.cursor:
+            Path(command.cursor).unlink(missing_ok=True)
 
 
 class RedisBus:
@@ -119,7 +135,7 @@ class RedisBus:
         self._keys = keys
 
     def submit(self, command: Command) -> None:
-        fields: dict[Any, Any] = asdict(command)
+        fields: dict[Any, Any] = command.fields()
         call(self._settings, lambda: self._client.xadd(self._keys.commands, fields, maxlen=1000, approximate=True))
 
     def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
@@ -135,14 +151,25 @@ class RedisBus:
         cursor = call(self._settings, lambda: self._client.get(self._keys.commands_cursor))
         start = f"({cursor!s}" if cursor else f"{int((time.time() - COMMAND_TTL) * 1000)}-0"
         entries: Any = call(self._settings, lambda: self._client.xrange(self._keys.commands, min=start, count=100))
-        commands = [command for _, fields in entries or [] if (command := _command(fields)) is not None]
-        if entries:
-            last_id = str(entries[-1][0])
-            call(self._settings, lambda: self._client.set(self._keys.commands_cursor, last_id))
+        commands, malformed = [], None
+        for entry_id, fields in entries or []:
+            command = _command(str(entry_id), fields)
+            if command is not None:
+                commands.append(command)
+            elif not commands:
+                malformed = str(entry_id)  # skipped; later ones are passed when a command after them is acked
+        if malformed is not None:
+            self._move_cursor(malformed)
         return commands
 
     def ack(self, command: Command, result: dict[str, Any]) -> None:
+        """Answer, then move the cursor past the command: a leader that dies before carrying a command
+        out leaves it for the next one (a 'run now' seen twice still runs once: its fire is claimed)."""
         call(self._settings, lambda: self._client.set(self._keys.ack(command.id), json.dumps(result), ex=_ACK_TTL))
+        self._move_cursor(command.cursor)
+
+    def _move_cursor(self, entry_id: str) -> None:
+        call(self._settings, lambda: self._client.set(self._keys.commands_cursor, entry_id))
 
 
 def open_bus(settings: Settings, client: redis.Redis | None = None) -> CommandBus:
@@ -170,14 +197,22 @@ def apply(command: Command, engine: Engine, ledger: Ledger) -> dict[str, Any]:
         return {"ok": True, "job_id": command.job_id, "paused": False}
     if command.action == "run":
         scheduled_at = command.manual_fire_time()
-        engine.trigger(command.job_id, scheduled_at, run_id=command.id)
-        return {"ok": True, "job_id": command.job_id, "run_id": command.id, "scheduled_at": scheduled_at.isoformat()}
+        run = engine.trigger(command.job_id, scheduled_at)
+        answer = {
+            "ok": run.ok,
+            "job_id": command.job_id,
+            "run_id": run.run_id,
+            "scheduled_at": scheduled_at.isoformat(),
+            "result": run.outcome,
+            "reason": run.reason,
+        }
+        return answer if run.ok else {**answer, "error": f"not run: {run.reason}"}
     return {"ok": False, "error": f"unknown action {command.action!r}; use one of {', '.join(ACTIONS)}"}
 
 
-def _command(fields: dict[str, str]) -> Command | None:
+def _command(entry_id: str, fields: dict[str, str]) -> Command | None:
     """A command from a stream entry; None for a malformed one (skipped; the cursor moves past it)."""
     try:
-        return Command(fields["id"], fields["action"], fields["job_id"], float(fields["issued_at"]))
+        return Command(fields["id"], fields["action"], fields["job_id"], float(fields["issued_at"]), entry_id)
     except (KeyError, ValueError):
         return None

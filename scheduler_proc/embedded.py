@@ -5,7 +5,9 @@ fresh process with no hooks in a master. Every worker's lifespan competes for an
 lock; the one that holds it starts the same supervisor the gunicorn hooks start (a fresh
 interpreter in its own session), so the host lock, the ledger and the Redis lease give
 the same guarantees. When that worker dies, another takes the owner lock within a second
-and starts a new supervisor. Under the kit's gunicorn.conf.py it does nothing.
+and starts a new supervisor; when the supervisor itself dies, its worker starts a new one
+(1 s, doubling to 60 s while new ones keep dying). Under the kit's gunicorn.conf.py it
+does nothing.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.hostlock import HostLock
-from scheduler_proc.procutil import SupervisorHandle, wait_report
+from scheduler_proc.procutil import ORPHAN_GRACE, SupervisorHandle, describe_exit, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 
@@ -30,6 +34,8 @@ log = logging.getLogger("scheduler.embedded")
 
 _POLL = 0.5
 _EXIT_MARGIN = 5.0
+_FIRST_RESPAWN_DELAY = 1.0
+_MAX_RESPAWN_DELAY = 60.0
 
 
 def managed_by_gunicorn_hooks() -> bool:
@@ -75,6 +81,30 @@ class EmbeddedOwner:
                 return
 
     def _own(self) -> None:
+        """Run a supervisor while we hold the owner lock; start a new one if it ends unasked."""
+        backoff = RestartBackoff(_FIRST_RESPAWN_DELAY, _MAX_RESPAWN_DELAY)
+        try:
+            while True:
+                handle, started = self._start_supervisor(), time.monotonic()
+                if not self._watch(handle):
+                    self._stop_supervisor(handle)
+                    return
+                lived = time.monotonic() - started
+                self._let_orphans_stop(handle)
+                delay = backoff.after_exit(lived)
+                log.error(
+                    "scheduler supervisor pid %d %s after %.0fs; starting a new one in %gs",
+                    handle.pid,
+                    describe_exit(handle.popen.returncode),
+                    lived,
+                    delay,
+                )
+                if self._stop.wait(delay) or os.getppid() != self._parent:
+                    return
+        finally:
+            self._owner_lock.release()
+
+    def _start_supervisor(self) -> SupervisorHandle:
         handle, reports = SupervisorHandle.start(self.grace, cwd=Path.cwd())
         report = wait_report(reports, self.settings.start_timeout + _EXIT_MARGIN, self._stop.is_set)
         reports.close()
@@ -82,14 +112,30 @@ class EmbeddedOwner:
             log.error("scheduler did not start: %s", (report or {}).get("message", "no report; see the log above"))
         else:
             log.info("scheduler supervisor pid %d started by worker %d", handle.pid, os.getpid())
-        while not self._stop.is_set() and not handle.wait(_POLL) and os.getppid() == self._parent:
-            pass
+        return handle
+
+    def _watch(self, handle: SupervisorHandle) -> bool:
+        """Wait while all is well; True if the supervisor ended without being asked to."""
+        while not self._stop.is_set() and os.getppid() == self._parent:
+            if handle.wait(_POLL):
+                return True
+        return False
+
+    def _stop_supervisor(self, handle: SupervisorHandle) -> None:
         handle.request_stop()
         handle.wait(self.grace + _EXIT_MARGIN)
         handle.kill_group()  # the supervisor's session: runners and anything jobs started
         handle.popen.wait()  # we are its parent here (no gunicorn to reap it)
         handle.close()
-        self._owner_lock.release()
+
+    def _let_orphans_stop(self, handle: SupervisorHandle) -> None:
+        """A dead supervisor's runner stops by itself (parent-death signal, ORPHAN_GRACE): wait for it, then kill."""
+        handle.popen.wait()
+        deadline = time.monotonic() + ORPHAN_GRACE + _EXIT_MARGIN
+        while handle.session_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        handle.kill_group()
+        handle.close()
 
 
 @contextlib.asynccontextmanager

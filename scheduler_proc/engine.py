@@ -5,21 +5,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
+from scheduler_proc import clock
 from scheduler_proc.fire import FireExecutor, FireRunner, Term
 from scheduler_proc.jobs import Jobs, JobSpec
-from scheduler_proc.ledger import Ledger
+from scheduler_proc.ledger import ClaimResult, Ledger
 from scheduler_proc.metrics import Metrics
 
 log = logging.getLogger("scheduler.engine")
 
 #: Fires shown per job in status pages (the next one and those after it).
 UPCOMING = 3
+
+
+@dataclass(frozen=True)
+class ManualRun:
+    """What became of a 'run now': ``outcome`` is ran, queued, already-ran or refused; ``reason`` says more."""
+
+    run_id: str
+    outcome: str
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "refused"
 
 
 def _never_called() -> None:
@@ -60,7 +75,7 @@ class Engine:
         self._default_grace = default_misfire_grace
         self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics)
         self._executor = FireExecutor(self.runner, max_workers)
-        self._scheduler = _BatchingScheduler(timezone=UTC, executors={"default": self._executor})
+        self._scheduler = _BatchingScheduler(timezone=clock.scheduler_timezone(), executors={"default": self._executor})
         self._started = False
         self._paused: set[str] = set()
         self._upcoming: dict[str, tuple[datetime | None, list[str]]] = {}
@@ -70,9 +85,13 @@ class Engine:
 
         ``floor`` is the earliest time a job that was never claimed may start from.
         """
-        now = datetime.now(UTC)
+        now = clock.now()
         self._paused = self._ledger.paused() & set(self.specs)
         lasts = self._ledger.last_claimed_all()  # one read for all jobs: start must stay fast
+        resume_floor = self._ledger.resume_floor()
+        if resume_floor is not None:
+            lasts = self._settle_floor(lasts, *resume_floor)
+            floor = max(floor or now, resume_floor[0] + timedelta(microseconds=1))
         for spec in self.specs.values():
             self._scheduler.add_job(
                 _never_called,
@@ -135,9 +154,18 @@ class Engine:
             self._scheduler.resume_job(job_id)
         self._paused.discard(job_id)
 
-    def trigger(self, job_id: str, scheduled_at: datetime, run_id: str) -> None:
-        """Run a job once now; ``scheduled_at`` identifies the fire so a retried command runs once."""
-        self._executor.submit_manual(job_id, scheduled_at, run_id)
+    def trigger(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
+        """Run a job once now and say what happened; ``scheduled_at`` identifies the fire, so a command
+        carried out twice (a failover mid-way) runs once."""
+        flight = self._executor.submit_manual(job_id, scheduled_at)
+        assert flight.decided is not None
+        if not flight.decided.wait(wait):
+            return ManualRun(flight.run_id, "queued", "claimed; it starts when a job thread is free")
+        if flight.verdict == "ran":
+            return ManualRun(flight.run_id, "ran", "started")
+        if flight.refusal is ClaimResult.DUPLICATE:
+            return ManualRun(flight.run_id, "already-ran", "this command was carried out before (its fire is claimed)")
+        return ManualRun(flight.run_id, "refused", flight.verdict)
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The job table for status pages."""
@@ -169,6 +197,30 @@ class Engine:
             fires = [fire.astimezone(UTC).isoformat() for fire in [next_run, *later]]
         self._upcoming[spec.id] = (next_run, fires)
         return fires
+
+    def _settle_floor(self, lasts: dict[str, datetime], at: datetime, reason: str) -> dict[str, datetime]:
+        """Treat the cluster's floor as the last claim of every job claimed before it.
+
+        The floor is set when Redis may have lost claims (a restart, older data, a
+        failover): fires up to it cannot be proven unrun. Each job whose last claim is
+        older logs the fires it skips, once: the floor is then written as its last claim.
+        (Jobs never claimed simply start after the floor.)
+        """
+        behind = [spec for spec in self.specs.values() if spec.id in lasts and lasts[spec.id] < at]
+        for spec in behind:
+            last = lasts[spec.id]
+            first = spec.trigger.get_next_fire_time(last, last + timedelta(microseconds=1))
+            if first is not None and first <= at:
+                log.warning(
+                    "job %s: fires from %s to %s skipped, not run: %s, so they cannot be proven unrun",
+                    spec.id,
+                    first.isoformat(),
+                    at.isoformat(),
+                    reason,
+                )
+        if behind:
+            self._ledger.settle([spec.id for spec in behind], at)
+        return {**lasts, **{spec.id: at for spec in behind}}
 
     def _resume_at(self, spec: JobSpec, now: datetime, floor: datetime | None, last: datetime | None) -> Any:
         if last is None:  # never claimed (or the ledger lost it): no catch-up, start after the floor

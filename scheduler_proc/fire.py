@@ -18,6 +18,7 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
 
+from scheduler_proc import clock
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.jobthreads import JobThreads
 from scheduler_proc.ledger import ClaimResult, Ledger, Run
@@ -33,8 +34,28 @@ FIRST_CLAIM_CHUNK = 16
 CLAIM_CHUNK = 256
 #: After a claim, the executor counts as busy this long (the next chunk of a burst follows within ms).
 _BUSY_AFTER = 0.02
+#: Claims that got no answer are sent again after this long, doubling up to _RETRY_MAX, while
+#: this node leads and the fires are within their misfire grace (the same run ids: the
+#: ledger grants a fire again to the run that claimed it, so a lost reply is harmless).
+_RETRY_FIRST = 0.1
+_RETRY_MAX = 1.0
 _RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
 _run_numbers = itertools.count()
+
+
+_REFUSALS = {
+    ClaimResult.DUPLICATE: "already claimed by another run",
+    ClaimResult.FENCED: "this node's leadership term is no longer current",
+    ClaimResult.UNREPLICATED: "claim not acknowledged by enough replicas",
+    ClaimResult.UNAVAILABLE: (
+        "no answer from the ledger, and this node no longer leads; if the claim reached Redis, "
+        "the fire counts as run (at most once)"
+    ),
+    ClaimResult.FLOORED: (
+        "scheduled before the cluster's floor: Redis may have lost the claims of that time, "
+        "so it cannot be proven unrun"
+    ),
+}
 
 
 def new_run_id() -> str:
@@ -66,6 +87,9 @@ class _Flight:
     claimed: bool = False
     started_at: float = 0.0
     lease: Term | None = None  # the term it was claimed under
+    decided: threading.Event | None = None  # set once it started or was refused (manual runs wait on it)
+    verdict: str = ""  # what became of it: "ran", or why it did not run
+    refusal: ClaimResult | None = None  # the ledger's answer, when it refused the claim
 
 
 @dataclass
@@ -114,14 +138,22 @@ class FireRunner:
             [_Flight(job_id, at, run_id or new_run_id(), trigger) for at in times]
             for job_id, times, run_id, trigger in batch
         ]
-        flights = [flight for group in groups for flight in group]
+        self._claim_tracked([flight for group in groups for flight in group])
+        return [[flight for flight in group if flight.claimed] for group in groups]
+
+    def claim_manual(self, job_id: str, scheduled_at: datetime) -> _Flight:
+        """Claim an operator's 'run now' (a fresh run id: a command seen again elsewhere finds it claimed)."""
+        flight = _Flight(job_id, scheduled_at, new_run_id(), "manual", decided=threading.Event())
+        self._claim_tracked([flight])
+        return flight
+
+    def _claim_tracked(self, flights: list[_Flight]) -> None:
         with self._lock:
             self._in_flight.update(flights)
         try:
             self._claim(flights)
         finally:
             self._release([flight for flight in flights if not flight.claimed])
-        return [[flight for flight in group if flight.claimed] for group in groups]
 
     def run(self, job_id: str, scheduled_at: datetime, run_id: str | None = None, trigger: str = "schedule") -> None:
         """Claim and run one fire in this thread."""
@@ -135,31 +167,90 @@ class FireRunner:
                 spec = self._specs[flight.job_id]
                 if spec.jitter and flight.trigger == "schedule":
                     time.sleep(random.uniform(0, spec.jitter))
-                self._execute(spec, flight)
+                refusal = self._start_refusal(flight)
+                if refusal:
+                    self._skip(flight, refusal)
+                else:
+                    self._execute(spec, flight)
             finally:
                 self._release(flights[index : index + 1])
 
+    def _start_refusal(self, flight: _Flight) -> str:
+        """Why a claimed fire must not start now ('' if it may): checked right before the job runs.
+
+        A claim can wait (a catch-up running fires one by one, jitter, busy job threads)
+        while the node loses its lease or host lock; starting it then could overlap the
+        new leader's work.
+        """
+        assert flight.lease is not None
+        if flight.lease.is_current():
+            return ""  # a runner that is stopping still starts what it claimed: nobody else will
+        what = f"leadership term {flight.lease.token}" if flight.lease.token is not None else "host lock"
+        return f"the {what} it was claimed under ended before it could start"
+
+    def _skip(self, flight: _Flight, reason: str) -> None:
+        log.warning("fire skipped %s: %s", self._fields(flight), reason)
+        self._metrics.fire_refused(flight.job_id, "not_current")
+        flight.started_at = clock.wall()
+        self.recorder.record(self._run_record(flight, "skipped", reason))
+        self._decided(flight, reason)
+
+    @staticmethod
+    def _decided(flight: _Flight, verdict: str) -> None:
+        flight.verdict = verdict
+        if flight.decided is not None:
+            flight.decided.set()
+
     def _claim(self, flights: list[_Flight]) -> None:
-        now = time.time()
-        due = [flight for flight in flights if self._still_due(self._specs[flight.job_id], flight.scheduled_at, now)]
-        if not due:
-            return
-        term = self._may_dispatch()
-        if term is None:
-            for flight in due:
-                log.info(
-                    "fire not started job=%s scheduled_at=%s node=%s: not leading",
-                    flight.job_id,
-                    flight.scheduled_at.isoformat(),
-                    self._node,
+        """Claim the fires still due; retry those the ledger did not answer while we lead and they are due."""
+        pending = self._due(flights)
+        delay, failures = _RETRY_FIRST, 0
+        while pending:
+            term = self._may_dispatch()
+            if term is None:
+                self._not_leading(pending, failures)
+                return
+            requests = [(f.job_id, f.scheduled_at, f.run_id, f.trigger == "manual") for f in pending]
+            unanswered = []
+            for flight, result in zip(pending, self._ledger.claim_many(requests, term, self._node), strict=True):
+                if result is ClaimResult.CLAIMED:
+                    flight.claimed, flight.lease = True, term
+                elif result is ClaimResult.UNAVAILABLE:
+                    unanswered.append(flight)
+                else:
+                    self._refused(flight, result)
+            if not unanswered:
+                if failures:
+                    log.info("claims answered again after %d retries", failures)
+                return
+            if not failures:
+                log.warning(
+                    "claim of %d fire(s) got no answer from the ledger; retrying while this node leads "
+                    "and each fire is within its misfire grace",
+                    len(unanswered),
                 )
-            return
-        requests = [(f.job_id, f.scheduled_at, f.run_id, f.trigger == "manual") for f in due]
-        for flight, result in zip(due, self._ledger.claim_many(requests, term, self._node), strict=True):
-            if result is ClaimResult.CLAIMED:
-                flight.claimed, flight.lease = True, term
+            failures += 1
+            time.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX)
+            pending = self._due(unanswered)
+
+    def _due(self, flights: list[_Flight]) -> list[_Flight]:
+        now = clock.wall()
+        due = []
+        for flight in flights:
+            if self._still_due(self._specs[flight.job_id], flight.scheduled_at, now):
+                due.append(flight)
             else:
-                self._refused(flight, result)
+                self._decided(flight, "missed: later than its misfire grace")
+        return due
+
+    def _not_leading(self, flights: list[_Flight], failures: int) -> None:
+        for flight in flights:
+            if failures:
+                self._refused(flight, ClaimResult.UNAVAILABLE)
+            else:
+                log.info("fire not started %s: not leading", self._fields(flight))
+                self._decided(flight, "not started: this node does not lead")
 
     def _release(self, flights: list[_Flight]) -> None:
         if flights:
@@ -185,17 +276,14 @@ class FireRunner:
             self.recorder.record(self._run_record(flight, "abandoned", "the scheduler stopped before the job ended"))
 
     def _refused(self, flight: _Flight, claim: ClaimResult) -> None:
-        log.warning(
-            "fire refused job=%s scheduled_at=%s node=%s reason=%s",
-            flight.job_id,
-            flight.scheduled_at.isoformat(),
-            self._node,
-            claim.value,
-        )
+        reason = _REFUSALS[claim]
+        flight.refusal = claim
+        log.warning("fire refused %s reason=%s: %s", self._fields(flight), claim.value, reason)
         self._metrics.fire_refused(flight.job_id, claim.value)
-        if claim is ClaimResult.UNREPLICATED:
-            flight.started_at = time.time()
-            self.recorder.record(self._run_record(flight, "skipped", "claim not acknowledged by enough replicas"))
+        if claim in (ClaimResult.UNREPLICATED, ClaimResult.FLOORED):  # not run anywhere: history says so
+            flight.started_at = clock.wall()
+            self.recorder.record(self._run_record(flight, "skipped", reason))
+        self._decided(flight, reason)
 
     def _still_due(self, spec: JobSpec, scheduled_at: datetime, now: float) -> bool:
         grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
@@ -217,7 +305,8 @@ class FireRunner:
         assert flight.lease is not None
         term = flight.lease
         ctx = RunContext(spec.id, flight.scheduled_at, self._node, term.token, flight.run_id, term.is_current)
-        flight.started_at = time.time()
+        flight.started_at = clock.wall()
+        self._decided(flight, "ran")
         verbose = log.isEnabledFor(logging.INFO)
         if verbose:
             log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
@@ -256,7 +345,7 @@ class FireRunner:
             term=flight.lease.token if flight.lease else None,
             trigger=flight.trigger,
             started_at=flight.started_at,
-            finished_at=time.time(),
+            finished_at=clock.wall(),
             outcome=outcome,
             error=error,
         )
@@ -326,11 +415,12 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
         """True while fires are being claimed or wait for a job thread (chores should wait)."""
         return bool(self._pending) or self._threads.backlog() > 0 or time.monotonic() - self._claimed_at < _BUSY_AFTER
 
-    def submit_manual(self, job_id: str, scheduled_at: datetime, run_id: str) -> None:
-        """Run an operator's 'run now' as a fire of its own (claimed like any other)."""
-        [flights] = self._runner.claim([(job_id, [scheduled_at], run_id, "manual")])
-        if flights:
-            self._threads.submit(self._runner.run_claimed, flights)
+    def submit_manual(self, job_id: str, scheduled_at: datetime) -> _Flight:
+        """Run an operator's 'run now' as a fire of its own (claimed like any other); its ``decided`` tells."""
+        flight = self._runner.claim_manual(job_id, scheduled_at)
+        if flight.claimed:
+            self._threads.submit(self._runner.run_claimed, [flight])
+        return flight
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self._pending.append((job.id, list(run_times)))

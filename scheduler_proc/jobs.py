@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -24,6 +25,7 @@ _ID_RE = re.compile(r"^[\w.:-]{1,200}$")
 # which is what lets a fire be claimed once under (job id, scheduled time).
 INTERVAL_ANCHOR = datetime(1970, 1, 1, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")
+_LONGEST = 10 * 366 * 86400.0
 
 
 def _always_current() -> bool:
@@ -102,7 +104,7 @@ class Jobs:
         max_instances: int = 1,
     ) -> None:
         self._timezone = _zone("Jobs()", timezone)
-        self._misfire_grace_time = _optional_seconds("Jobs()", "misfire_grace_time", misfire_grace_time)
+        self._misfire_grace_time = _misfire_grace("Jobs()", misfire_grace_time)
         self._coalesce = coalesce
         self._max_instances = _max_instances("Jobs()", max_instances)
         self._specs: dict[str, JobSpec] = {}
@@ -218,12 +220,12 @@ class Jobs:
             func=func,
             trigger=trigger,
             description=description,
-            misfire_grace_time=_optional_seconds(job_id, "misfire_grace_time", misfire_grace_time)
+            misfire_grace_time=_misfire_grace(f"job {job_id!r}", misfire_grace_time)
             if misfire_grace_time is not None
             else self._misfire_grace_time,
             coalesce=self._coalesce if coalesce is None else bool(coalesce),
             max_instances=self._max_instances if max_instances is None else _max_instances(job_id, max_instances),
-            jitter=_optional_seconds(job_id, "jitter", jitter) or 0.0,
+            jitter=_optional_seconds(f"job {job_id!r}", "jitter", jitter) or 0.0,
             wants_context=_wants_context(job_id, func),
             zone=zone,
         )
@@ -255,14 +257,28 @@ def _crontab_trigger(job_id: str, crontab: object, zone: ZoneInfo) -> CrontabTri
 
 
 def _interval_seconds(job_id: str, seconds: float, minutes: float, hours: float) -> float:
+    """The interval in seconds: a whole number of milliseconds, from 0.1 s to 10 years."""
     parts = {"seconds": seconds, "minutes": minutes, "hours": hours}
     for name, value in parts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise JobDefinitionError(f"job {job_id!r}: every({name}={value!r}) must be a number >= 0")
-    total = timedelta(seconds=seconds, minutes=minutes, hours=hours).total_seconds()
+        if not _is_number(value) or value < 0:
+            raise JobDefinitionError(f"job {job_id!r}: every({name}={value!r}) must be a finite number >= 0")
+    total = seconds + 60 * minutes + 3600 * hours
+    if total > _LONGEST:
+        raise JobDefinitionError(f"job {job_id!r}: every() interval of {total:g}s is too long; use a crontab")
     if total < 0.1:
         raise JobDefinitionError(f"job {job_id!r}: every() interval of {total:g}s is too short; use at least seconds=1")
-    return total
+    millis = round(total * 1000)
+    # Whole milliseconds keep scheduled fires on even microseconds, apart from manual runs' odd ones.
+    if abs(total * 1000 - millis) > 1e-6:
+        raise JobDefinitionError(
+            f"job {job_id!r}: every() interval of {total!r}s is not a whole number of milliseconds; "
+            f"use for example seconds={millis / 1000:g}"
+        )
+    return millis / 1000
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _duration(seconds: float) -> str:
@@ -273,12 +289,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _optional_seconds(owner: str, name: str, value: object) -> float | None:
+def _optional_seconds(owner: str, name: str, value: object, least: float = 0) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise JobDefinitionError(f"{owner}: {name}={value!r} must be a number of seconds >= 0")
+    if not _is_number(value) or not least <= value <= _LONGEST:
+        raise JobDefinitionError(f"{owner}: {name}={value!r} must be a finite number of seconds >= {least:g}")
     return float(value)
+
+
+def _misfire_grace(owner: str, value: object) -> float | None:
+    if _is_number(value) and 0 <= value < 1:
+        raise JobDefinitionError(
+            f"{owner}: misfire_grace_time={value!r} would skip every fire (fires start a few milliseconds "
+            "after their time); use at least 1 second"
+        )
+    return _optional_seconds(owner, "misfire_grace_time", value, least=1)
 
 
 def _max_instances(owner: str, value: object) -> int:

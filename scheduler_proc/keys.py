@@ -26,6 +26,16 @@ class Keys:
         return self.prefix + "fence"
 
     @property
+    def server(self) -> str:
+        """Run id of the Redis server the namespace's data was last written under (a change: restart or failover)."""
+        return self.prefix + "server"
+
+    @property
+    def floor(self) -> str:
+        """Hash (at: ms, reason): no fire at or before ``at`` is claimed; set when Redis may have lost claims."""
+        return self.prefix + "floor"
+
+    @property
     def last(self) -> str:
         """Hash: job id -> microseconds of its last claimed fire."""
         return self.prefix + "last"

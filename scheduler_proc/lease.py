@@ -1,7 +1,9 @@
 """The cluster leader lease: a token in Redis with a TTL, fenced by a strictly increasing term.
 
 ``LeaseState`` is the pure part (when may we act as leader, on the monotonic clock);
-``ClusterLeadership`` drives it against Redis from the runner's loop.
+``ClusterLeadership`` drives it against Redis from a thread of its own. Every lease call
+also checks that Redis still holds the data the cluster acted on (see ``CONTINUITY``)
+and measures this host's clock against Redis's.
 """
 
 from __future__ import annotations
@@ -16,41 +18,83 @@ from typing import Any
 
 import redis
 
+from scheduler_proc import clock
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.metrics import Metrics
+from scheduler_proc.nodestate import TermMemory
 from scheduler_proc.redis_conn import LuaScript, call
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
 
-# KEYS[1] leader, KEYS[2] fence. ARGV[1] nonce, ARGV[2] node, ARGV[3] ttl ms,
-# ARGV[4] lowest term we accept (one above the highest we have seen).
-# Returns {1, term, token, bumped} when we now lead, {0, holder token, pttl ms} when another does.
-# bumped=1 means the counter was behind what we had seen: Redis lost its data.
-ACQUIRE = """
+# Shared by the scripts below. Redis's run id changes whenever the server restarts or
+# another one takes over (a Sentinel failover); the data it now serves may then be older
+# than what the cluster acted on (a snapshot reload, the last second of an AOF, an
+# unacknowledged replication). '{ns}:server' remembers the run id the data was written
+# under. On a change, or when the caller says Redis lost its data, '{ns}:floor' moves to
+# now + the largest clock offset a leader may have: no fire at or before it is claimed
+# again, since none of those can be proven unrun. Returns the reason, or ''.
+CONTINUITY = """
+local function redis_now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason)
+  local info = redis.pcall('INFO', 'server')
+  local run_id = type(info) == 'string' and string.match(info, 'run_id:(%x+)') or ''
+  local known = redis.call('GET', server_key)
+  if run_id ~= '' and known and known ~= run_id and reason == '' then
+    reason = 'Redis restarted or failed over (its run id changed)'
+  end
+  if run_id ~= '' and known ~= run_id then redis.call('SET', server_key, run_id) end
+  if reason ~= '' then
+    local floor = now_ms + tonumber(margin_ms)
+    if floor > tonumber(redis.call('HGET', floor_key, 'at') or '0') then
+      redis.call('HSET', floor_key, 'at', floor, 'reason', reason)
+    end
+  end
+  return reason
+end
+"""
+
+# KEYS[1] leader, KEYS[2] fence, KEYS[3] server, KEYS[4] floor. ARGV[1] nonce, ARGV[2] node,
+# ARGV[3] ttl ms, ARGV[4] lowest term we accept (one above the highest any of our processes
+# has seen), ARGV[5] the largest clock offset a leader may have, ms.
+# Returns {1, term, token, Redis time ms, discontinuity} when we now lead, where discontinuity
+# is '' or why earlier claims may be gone; {0, holder token, pttl ms, Redis time ms} when another leads.
+ACQUIRE = (
+    CONTINUITY
+    + """
+local now_ms = redis_now_ms()
 local holder = redis.call('GET', KEYS[1])
-if holder then return {0, holder, redis.call('PTTL', KEYS[1])} end
+if holder then return {0, holder, redis.call('PTTL', KEYS[1]), now_ms} end
 local term = redis.call('INCR', KEYS[2])
-local bumped = 0
+local lost = ''
 if term < tonumber(ARGV[4]) then
   term = tonumber(ARGV[4])
   redis.call('SET', KEYS[2], term)
-  bumped = 1
+  lost = 'Redis lost its data (its term counter was behind terms seen before)'
 end
+local reason = check_continuity(KEYS[3], KEYS[4], now_ms, ARGV[5], lost)
 local token = term .. ':' .. ARGV[1] .. ':' .. ARGV[2]
 redis.call('SET', KEYS[1], token, 'PX', ARGV[3])
-return {1, term, token, bumped}
+return {1, term, token, now_ms, reason}
 """
+)
 
-# KEYS[1] leader. ARGV[1] our token, ARGV[2] ttl ms. Returns 1 if renewed, 0 if the lease is not ours.
-RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
+# KEYS[1] leader, KEYS[2] server, KEYS[3] floor. ARGV[1] our token, ARGV[2] ttl ms, ARGV[3] the
+# largest clock offset, ms. Returns {1 if renewed else 0, Redis time ms, discontinuity or ''}.
+RENEW = (
+    CONTINUITY
+    + """
+local now_ms = redis_now_ms()
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, now_ms, ''} end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {1, now_ms, check_continuity(KEYS[2], KEYS[3], now_ms, ARGV[3], '')}
 """
+)
 
 # KEYS[1] leader. ARGV[1] our token. Returns 1 if we deleted our lease, 0 if it was not ours.
 RELEASE = """
@@ -91,6 +135,29 @@ class LeaseState:
         return self.token is not None and now < self.valid_until
 
 
+@dataclass
+class ClockCheck:
+    """This host's wall clock against Redis's ``TIME``, from the lease calls' round trips.
+
+    ``offset`` is how far this host's clock is ahead of Redis's (negative: behind). Redis
+    read its clock somewhere between our send and our receive, so the offset is known to
+    within half the round trip; the clock counts as off only when even the most
+    favourable reading is beyond ``limit``.
+    """
+
+    limit: float
+    offset: float | None = None
+    error: float = 0.0
+
+    def measured(self, sent_wall: float, received_wall: float, redis_ms: int) -> None:
+        self.offset = (sent_wall + received_wall) / 2 - redis_ms / 1000
+        self.error = max(0.0, received_wall - sent_wall) / 2
+
+    @property
+    def off(self) -> bool:
+        return self.offset is not None and abs(self.offset) - self.error > self.limit
+
+
 def parse_token(token: str) -> tuple[int, str]:
     """(term, node) of a lease token 'term:nonce:node'."""
     term, _, rest = token.partition(":")
@@ -108,6 +175,8 @@ class ClusterLeadership:
         node: str,
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
+        memory: TermMemory | None = None,
+        wall: Callable[[], float] = clock.wall,
     ) -> None:
         self._metrics = metrics or Metrics(node)
         self._settings = settings
@@ -115,8 +184,11 @@ class ClusterLeadership:
         self._keys = keys
         self._node = node
         self._clock = clock
+        self._wall = wall
+        self._memory = memory or TermMemory(None)
         ttl = settings.lease_ttl
         self.state = LeaseState(ttl=ttl, margin=ttl / 4)
+        self.clock_check = ClockCheck(settings.max_clock_offset)
         self._renew_every = min(2.5, ttl / 4)
         self._poll_every = min(0.5, ttl / 4)
         self._next_action = 0.0
@@ -124,12 +196,12 @@ class ClusterLeadership:
         self._tick_lock = threading.Lock()
         self._stopped = threading.Event()
         self._keeper: threading.Thread | None = None
-        self._highest_term = 0
         self._scripts = {
             name: LuaScript(client, source)
             for name, source in (("acquire", ACQUIRE), ("renew", RENEW), ("release", RELEASE))
         }
         self.redis_state = "unknown"
+        self._clock_was_off = False
         self.leader_node: str | None = None
         self.leader_term: int | None = None
         self.lease_seen_ttl: float | None = None
@@ -185,17 +257,21 @@ class ClusterLeadership:
         if self._keeper is not None and self._keeper is not threading.current_thread():
             self._keeper.join(5)
         with self._tick_lock:
-            token = self.state.token
-            self.state.lost()
+            self._give_up("lease released; another node can lead now")
+
+    def _give_up(self, message: str) -> None:
+        token = self.state.token
+        self.state.lost()
         if token is None:
             return
         try:
             call(self._settings, lambda: self._scripts["release"](keys=[self._keys.leader], args=[token]))
-            log.info("lease released; another node can lead now")
+            log.info("%s", message)
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("could not release the lease (%s); it expires by itself within %gs", exc, self.state.ttl)
 
     def status(self) -> dict[str, Any]:
+        offset = self.clock_check.offset
         return {
             "redis": self.redis_state,
             "leader_node": self.leader_node,
@@ -203,6 +279,8 @@ class ClusterLeadership:
             "lease_age": None if self.lease_seen_ttl is None else round(self.state.ttl - self.lease_seen_ttl, 3),
             "last_renewal_at": self.last_renewal_wall,
             "lease_ttl": self.state.ttl,
+            "clock_offset": None if offset is None else round(offset, 4),
+            "clock_ok": not self.clock_check.off,
         }
 
     def _run(self, action: Callable[[float], None], now: float) -> None:
@@ -232,52 +310,97 @@ class ClusterLeadership:
         else:
             log.error("%s", message)
 
-    def _try_acquire(self, sent_at: float) -> None:
-        nonce = uuid.uuid4().hex[:12]
-        ttl_ms = int(self.state.ttl * 1000)
-        reply = call(
-            self._settings,
-            lambda: self._scripts["acquire"](
-                keys=[self._keys.leader, self._keys.fence], args=[nonce, self._node, ttl_ms, self._highest_term + 1]
-            ),
-        )
-        if int(reply[0]) == 1:
-            term, token, bumped = int(reply[1]), str(reply[2]), int(reply[3])
-            if bumped:
-                log.warning(
-                    "Redis term counter was behind term %d seen before: Redis lost its data "
-                    "(restart without persistence, or a failover); fires claimed before cannot be "
-                    "deduplicated",
-                    self._highest_term,
-                )
-            self.state.granted(term, token, sent_at)
-            self._observe(token, self.state.ttl)
-            self.last_renewal_wall = time.time()
-            log.info("leading the cluster as node %s, term %d (lease TTL %gs)", self._node, term, self.state.ttl)
+    def _timed(self, script: str, keys: list[str], args: list[Any], time_at: int) -> list[Any]:
+        """Run a lease script and check this host's clock against the Redis time at ``reply[time_at]``."""
+        sent = self._wall()
+        reply: list[Any] = call(self._settings, lambda: self._scripts[script](keys=keys, args=args))
+        self._clock_measured(sent, int(reply[time_at]))
+        return reply
+
+    def _clock_measured(self, sent_wall: float, redis_ms: int) -> None:
+        check = self.clock_check
+        check.measured(sent_wall, self._wall(), redis_ms)
+        self._metrics.clock_offset(check.offset or 0.0)
+        if check.off == self._clock_was_off:
+            return  # one line per change of state
+        self._clock_was_off = check.off
+        if check.off:
+            log.error(
+                "this host's clock is %+.3fs off Redis's (+-%.3fs), more than SCHEDULER_MAX_CLOCK_OFFSET=%gs: "
+                "not leading until it is fixed (check NTP: `timedatectl` or `chronyc tracking`)",
+                check.offset or 0.0,
+                check.error,
+                check.limit,
+            )
         else:
+            log.info("this host's clock is within SCHEDULER_MAX_CLOCK_OFFSET of Redis's again")
+
+    def _try_acquire(self, sent_at: float) -> None:
+        if self.clock_check.off:
+            # Only measure again: a leader whose clock is that far off would fire early or late.
+            sent = self._wall()
+            seconds, micros = call(self._settings, lambda: self._client.time())
+            self._clock_measured(sent, int(seconds) * 1000 + int(micros) // 1000)
+            return
+        margin_ms = int(self._settings.max_clock_offset * 1000)
+        args = [uuid.uuid4().hex[:12], self._node, int(self.state.ttl * 1000), self._memory.highest + 1, margin_ms]
+        reply = self._timed("acquire", self._acquire_keys(), args, time_at=3)
+        if int(reply[0]) != 1:
             self._observe(str(reply[1]), max(0, int(reply[2])) / 1000)
+            return
+        term, token, reason = int(reply[1]), str(reply[2]), str(reply[4])
+        self._observe(token, self.state.ttl)
+        self.state.granted(term, token, sent_at)
+        if self.clock_check.off:
+            self._give_up("lease given back at once: this host's clock is off")
+            return
+        if reason:
+            log.warning(
+                "%s: fires claimed before may be gone from Redis and cannot be proven unrun, so none scheduled "
+                "up to %.1fs from now runs again (each is logged as skipped); run Redis with appendonly yes and "
+                "appendfsync always to make restarts safe",
+                reason,
+                self._settings.max_clock_offset,
+            )
+        self.last_renewal_wall = time.time()
+        log.info("leading the cluster as node %s, term %d (lease TTL %gs)", self._node, term, self.state.ttl)
+
+    def _acquire_keys(self) -> list[str]:
+        return [self._keys.leader, self._keys.fence, self._keys.server, self._keys.floor]
 
     def _renew(self, sent_at: float) -> None:
         token = self.state.token
         if token is None:
             return
-        renewed = call(
-            self._settings,
-            lambda: self._scripts["renew"](keys=[self._keys.leader], args=[token, int(self.state.ttl * 1000)]),
+        reply = self._timed(
+            "renew",
+            [self._keys.leader, self._keys.server, self._keys.floor],
+            [token, int(self.state.ttl * 1000), int(self._settings.max_clock_offset * 1000)],
+            time_at=1,
         )
-        if int(renewed) == 1:
-            self.state.renewed(sent_at)
-            self.lease_seen_ttl = self.state.ttl
-            self.last_renewal_wall = time.time()
-        else:
+        if int(reply[0]) != 1:
             self._metrics.renewal_failed()
             log.warning(
                 "lease of term %s is no longer ours (expired or Redis lost it); pausing dispatch", self.state.term
             )
             self.state.lost()
             self._next_action = 0.0
+            return
+        if reply[2]:
+            log.warning(
+                "%s while this node led: claims of the last moments may be gone from Redis; this node goes on, "
+                "and no later leader runs again a fire scheduled before now",
+                reply[2],
+            )
+        if self.clock_check.off:
+            self._give_up("stepped down: this host's clock is off")
+            self._next_action = 0.0
+            return
+        self.state.renewed(sent_at)
+        self.lease_seen_ttl = self.state.ttl
+        self.last_renewal_wall = time.time()
 
     def _observe(self, token: str, remaining_ttl: float) -> None:
         term, node = parse_token(token)
-        self._highest_term = max(self._highest_term, term)
+        self._memory.saw(term)
         self.leader_node, self.leader_term, self.lease_seen_ttl = node, term, remaining_ttl

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from scheduler_proc import clock
+
 if TYPE_CHECKING:
     from scheduler_proc.fire import Term
 
@@ -28,7 +30,8 @@ class ClaimResult(enum.Enum):
     DUPLICATE = "duplicate"  # someone already claimed it: never run it again
     FENCED = "fenced"  # our leadership term is no longer current
     UNREPLICATED = "unreplicated"  # claimed, but too few replicas acknowledged it: not run
-    UNAVAILABLE = "unavailable"  # the ledger could not be reached: not run; a successor may run it
+    UNAVAILABLE = "unavailable"  # the ledger could not be reached: not run; retried while we lead
+    FLOORED = "floored"  # at or before the cluster's floor (Redis may have lost claims): cannot be proven unrun
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,14 @@ class Ledger(Protocol):
         """The clock all nodes share: Redis's TIME in cluster mode, this host's clock otherwise."""
         ...
 
+    def resume_floor(self) -> tuple[datetime, str] | None:
+        """No fire scheduled at or before this time may run (and why), or None: set when claims may be lost."""
+        ...
+
+    def settle(self, job_ids: list[str], at: datetime) -> None:
+        """Record ``at`` as these jobs' last claim where theirs is older (catch-up resumes after it)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -169,7 +180,9 @@ class LocalLedger:
         os.close(fd)  # created 0600 before SQLite opens it; WAL files copy its mode
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a claim is on disk when its transaction commits. NORMAL (WAL's usual choice)
+        # may roll back the last commits on a power loss, and catch-up would run them again.
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._migrate()
 
@@ -199,9 +212,21 @@ class LocalLedger:
                 results.append(ClaimResult.CLAIMED if cursor.rowcount == 1 else ClaimResult.DUPLICATE)
             if now - self._last_prune > 60:
                 self._last_prune = now
-                self._db.execute("DELETE FROM fires WHERE claimed_at < ?", (now - self._retention,))
+                self._prune(now - self._retention)
             self._db.execute("COMMIT")
         return results
+
+    def _prune(self, before: float) -> None:
+        """Forget claims older than the retention, except each job's latest: catch-up resumes from it.
+
+        Without it, a weekly job (a period longer than the retention) would resume from
+        nothing after a restart and silently skip a fire it missed.
+        """
+        self._db.execute(
+            "DELETE FROM fires WHERE claimed_at < ? AND (manual = 1 OR EXISTS (SELECT 1 FROM fires AS later "
+            "WHERE later.job_id = fires.job_id AND later.manual = 0 AND later.scheduled_us > fires.scheduled_us))",
+            (before,),
+        )
 
     def finish(self, run: Run) -> None:
         self.finish_many([run])
@@ -269,7 +294,14 @@ class LocalLedger:
 
     def now(self) -> datetime:
         """One host, one clock."""
-        return datetime.now(UTC)
+        return clock.now()
+
+    def resume_floor(self) -> tuple[datetime, str] | None:
+        """Claims are durable in the local ledger (synchronous=FULL): there is no floor."""
+        return None
+
+    def settle(self, job_ids: list[str], at: datetime) -> None:
+        """Never called: the local ledger has no floor."""
 
     def close(self) -> None:
         with self._lock:

@@ -59,6 +59,12 @@ class Metrics:
         self.next_run = Gauge(
             "scheduler_next_run_timestamp_seconds", "Next scheduled fire, Unix time.", ["job"], registry=self.registry
         )
+        self.clock_offset_seconds = Gauge(
+            "scheduler_clock_offset_seconds",
+            "This host's clock minus Redis's, measured at each lease call (cluster mode).",
+            ["node"],
+            registry=self.registry,
+        )
         self.is_leader.labels(node).set(0)
         self._leading = False
         self._histogram_jobs: set[str] = set()
@@ -92,6 +98,9 @@ class Metrics:
             self._leading = leading
             self.transitions.labels(self.node).inc()
             self.is_leader.labels(self.node).set(1 if leading else 0)
+
+    def clock_offset(self, seconds: float) -> None:
+        self.clock_offset_seconds.labels(self.node).set(seconds)
 
     def renewal_failed(self) -> None:
         self.renewal_failures.labels(self.node).inc()

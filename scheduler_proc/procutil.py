@@ -19,6 +19,8 @@ from types import FrameType
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+#: When the process that started a scheduler process is gone, its running jobs get at most this long.
+ORPHAN_GRACE = 2.0
 
 
 def die_with_parent(expected_parent: int) -> bool:
@@ -212,6 +214,16 @@ class SupervisorHandle:
         if not self.stop_sent:
             self.stop_sent = True
             kill_quietly(self.pid, signal.SIGTERM)
+
+    def session_alive(self) -> bool:
+        """True while any process of the supervisor's session (its runners, jobs' children) lives."""
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def kill_group(self) -> None:
         """SIGKILL the supervisor's whole session: runners and anything jobs started."""

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 def connect(settings: RedisSettings) -> redis.Redis:
     """A client with short timeouts, sized to the lease so a hung call cannot outlive it."""
-    timeout = max(0.1, min(1.0, settings.lease_ttl / 4))
+    timeout = settings.socket_timeout
     options: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,

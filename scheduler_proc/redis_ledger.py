@@ -23,24 +23,31 @@ log = logging.getLogger("scheduler.ledger")
 #: its duration (about 5 µs per fire), so other nodes' lease renewals never wait long.
 CHUNK = 500
 
-# One call claims a chunk of fires. KEYS[1] leader, KEYS[2] last-claimed hash, KEYS[3..] the
-# fires' hashes, named '<fire prefix><job id>:<scheduled µs>' (see Keys.fire). ARGV[1] our
-# lease token, ARGV[2] retention ms, ARGV[3] node, ARGV[4] term, ARGV[5] claimed at (epoch s),
-# ARGV[6] the fire prefix's length, ARGV[7] '1' for manual runs (which do not move the
-# last-claimed time catch-up resumes from), then each fire's run id.
+# One call claims a chunk of fires. KEYS[1] leader, KEYS[2] last-claimed hash, KEYS[3] floor,
+# KEYS[4..] the fires' hashes, named '<fire prefix><job id>:<scheduled µs>' (see Keys.fire).
+# ARGV[1] our lease token, ARGV[2] retention ms, ARGV[3] node, ARGV[4] term, ARGV[5] claimed at
+# (epoch s), ARGV[6] the fire prefix's length, ARGV[7] '1' for manual runs (which do not move
+# the last-claimed time catch-up resumes from), then each fire's run id.
 # Returns 'fenced' if our lease is not the current one, else one letter per fire: 'c' when
-# it is now ours (and its job's last-claimed time moved forward), 'd' when it was claimed before.
+# it is ours (now, or already under the same run id: a retry whose first reply was lost),
+# 'd' when another run claimed it, 'f' when it is at or before the floor (Redis may have lost
+# the claims of that time, so it cannot be proven unrun).
 CLAIM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
 local skip = tonumber(ARGV[6])
+local floor_us = tonumber(redis.call('HGET', KEYS[3], 'at') or '0') * 1000
 local answers = {}
-for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    answers[#answers + 1] = 'd'
+for i = 4, #KEYS do
+  local run_id = ARGV[i + 4]
+  local job, micros = string.match(string.sub(KEYS[i], skip + 1), '^(.*):(%d+)$')
+  local owner = redis.call('HGET', KEYS[i], 'run_id')
+  if owner then
+    answers[#answers + 1] = owner == run_id and 'c' or 'd'
+  elseif tonumber(micros) <= floor_us then
+    answers[#answers + 1] = 'f'
   else
-    local job, micros = string.match(string.sub(KEYS[i], skip + 1), '^(.*):(%d+)$')
     redis.call('HSET', KEYS[i], 'job_id', job, 'scheduled_us', micros, 'node', ARGV[3], 'term', ARGV[4],
-               'run_id', ARGV[i + 5], 'claimed_at', ARGV[5], 'outcome', 'running')
+               'run_id', run_id, 'claimed_at', ARGV[5], 'outcome', 'running')
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
     if ARGV[7] ~= '1' and tonumber(micros) > tonumber(redis.call('HGET', KEYS[2], job) or '0') then
       redis.call('HSET', KEYS[2], job, micros)
@@ -50,7 +57,7 @@ for i = 3, #KEYS do
 end
 return table.concat(answers)
 """
-_LETTERS = {"c": ClaimResult.CLAIMED, "d": ClaimResult.DUPLICATE}
+_LETTERS = {"c": ClaimResult.CLAIMED, "d": ClaimResult.DUPLICATE, "f": ClaimResult.FLOORED}
 
 # One call records a chunk of outcomes. KEYS: per run, the fire's hash then its job's history
 # list. ARGV[1] history size, then five values per run: run id, outcome, finished at, error,
@@ -70,6 +77,17 @@ for history in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(ARGV[1
 return 1
 """
 
+# KEYS[1] last-claimed hash. ARGV[1] µs, then job ids: each job's last claim becomes ARGV[1]
+# where it is older (it only ever moves forward). Returns 1.
+SETTLE = """
+for i = 2, #ARGV do
+  if tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') < tonumber(ARGV[1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
+  end
+end
+return 1
+"""
+
 
 class RedisLedger:
     """Claims and outcomes in Redis (JSON-free hashes and plain strings; nothing pickled)."""
@@ -83,6 +101,7 @@ class RedisLedger:
         self._keys = keys
         self._retention_ms = int(retention * 1000)
         self._finish = LuaScript(client, FINISH)
+        self._settle = LuaScript(client, SETTLE)
 
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
@@ -117,7 +136,7 @@ class RedisLedger:
         try:
             answers = call(self._settings, pipe.execute)
         except (RedisUnavailable, RedisConfigError) as exc:
-            log.error("claim of %d fire(s) failed: %s", len(requests), exc)
+            log.debug("claim of %d fire(s) failed: %s", len(requests), exc)
             return [ClaimResult.UNAVAILABLE] * len(requests)
         results: list[ClaimResult] = []
         for chunk, answer in zip(chunks, answers, strict=False):
@@ -137,7 +156,7 @@ class RedisLedger:
     def _claim_arguments(
         self, requests: list[ClaimRequest], manual: bool, term: Term, node: str
     ) -> tuple[list[str], list[str | int | float]]:
-        keys = [self._keys.leader, self._keys.last]
+        keys = [self._keys.leader, self._keys.last, self._keys.floor]
         keys += [self._keys.fire(job_id, to_micros(scheduled_at)) for job_id, scheduled_at, _, _ in requests]
         args: list[str | int | float] = [
             term.lease_token or "",
@@ -202,6 +221,17 @@ class RedisLedger:
         except (RedisUnavailable, RedisConfigError):
             return {}
         return {job_id: _record(job_id, at, fire) for (job_id, at), fire in zip(last.items(), fires, strict=True)}
+
+    def resume_floor(self) -> tuple[datetime, str] | None:
+        """The cluster's floor and why it was set: no fire at or before it runs (see lease.CONTINUITY)."""
+        floor = call(self._settings, lambda: self._client.hgetall(self._keys.floor))
+        if not floor or "at" not in floor:
+            return None
+        return from_micros(int(float(floor["at"])) * 1000), str(floor.get("reason", "Redis may have lost claims"))
+
+    def settle(self, job_ids: list[str], at: datetime) -> None:
+        micros = to_micros(at)
+        call(self._settings, lambda: self._settle(keys=[self._keys.last], args=[micros, *job_ids]))
 
     def now(self) -> datetime:
         """Redis's clock: one reference for all nodes when there is no claim to resume from."""

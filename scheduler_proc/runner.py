@@ -8,6 +8,7 @@ until it holds the host lock (and, in cluster mode, the Redis lease).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import os
@@ -30,15 +31,13 @@ from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
 from scheduler_proc.metrics import Metrics
-from scheduler_proc.procutil import SignalFlags, die_with_parent, send_report
+from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, send_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import remove_status, write_status
 
 log = logging.getLogger("scheduler.runner")
 
-#: When the process that started us is gone, running jobs get at most this long.
-ORPHAN_GRACE = 2.0
 _TOUCH_EVERY = 60.0
 _LAST_RUNS_EVERY = 5.0
 _STATUS_EVERY = 1.0
@@ -168,7 +167,7 @@ class Runner:
                     command.action,
                     command.job_id,
                     command.id,
-                    "done" if result.get("ok") else result.get("error"),
+                    result.get("result", "done") if result.get("ok") else result.get("error"),
                 )
                 backend.bus.ack(command, result)
         except SchedulerError as exc:
@@ -202,9 +201,14 @@ class Runner:
             gc.unfreeze()
 
     def _may_dispatch(self) -> Term | None:
+        """The term to claim fires under, or None; its ``is_current`` also checks the host lock."""
         if self.flags.stop.is_set() or self.backend is None or not self.lock.still_valid():
             return None
-        return self.backend.leadership.current_term()
+        term = self.backend.leadership.current_term()
+        if term is None or term.token is None:
+            return term  # single host: the term is the host lock already
+        lease_current, lock = term.is_current, self.lock
+        return dataclasses.replace(term, is_current=lambda: lock.still_valid() and lease_current())
 
     def _orphaned(self) -> bool:
         return os.getppid() != self.args.parent_pid

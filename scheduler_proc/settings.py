@@ -54,10 +54,13 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SCHEDULER_REDIS_MIN_REPLICAS": "replicas that must acknowledge a claim (WAIT) before the fire runs (default 0)",
     "SCHEDULER_REDIS_WAIT_TIMEOUT": "seconds to wait for those replicas (default 0.1)",
     "SCHEDULER_LEASE_TTL": "seconds the cluster leader lease lives without renewal (default 10)",
+    "SCHEDULER_TEST_CLOCK_OFFSET": "testing only: shift the scheduler's wall clock by this many seconds (default 0)",
+    "SCHEDULER_MAX_CLOCK_OFFSET": "seconds this host's clock may be off Redis's before it refuses to lead (default 1)",
 }
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _CLUSTER_SWITCHES = ("SCHEDULER_REDIS_URL", "SCHEDULER_REDIS_SENTINELS")
+_CLUSTER_TUNING = ("SCHEDULER_LEASE_TTL", "SCHEDULER_MAX_CLOCK_OFFSET")
 
 T = TypeVar("T")
 
@@ -78,6 +81,12 @@ class RedisSettings:
     min_replicas: int
     wait_timeout: float
     lease_ttl: float
+    max_clock_offset: float = 1.0
+
+    @property
+    def socket_timeout(self) -> float:
+        """Seconds a Redis call may take: short enough that a hung call cannot outlive the lease."""
+        return socket_timeout_for(self.lease_ttl)
 
     @property
     def target(self) -> str:
@@ -86,6 +95,11 @@ class RedisSettings:
             hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
             return f"sentinel master {self.sentinel_master!r} via {hosts}"
         return redact_url(self.url or "")
+
+
+def socket_timeout_for(lease_ttl: float) -> float:
+    """The Redis socket timeout for a lease TTL: a quarter of it, from 0.1 s to 1 s."""
+    return max(0.1, min(1.0, lease_ttl / 4))
 
 
 def redact_url(url: str) -> str:
@@ -120,6 +134,7 @@ class Settings:
     history_size: int = 100
     admin_token: str | None = dataclasses.field(default=None, repr=False)
     redis: RedisSettings | None = None
+    test_clock_offset: float = 0.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -134,7 +149,7 @@ class Settings:
             lock_dir=reader.get("SCHEDULER_LOCK_DIR", _parse_path, default_lock_dir(env)),
             state_dir=reader.get("SCHEDULER_STATE_DIR", _parse_path, default_state_dir(env)),
             stop_grace=reader.get("SCHEDULER_STOP_GRACE", _seconds(0, 86400), None),
-            misfire_grace=reader.get("SCHEDULER_MISFIRE_GRACE", _seconds(0, 86400), 30.0),
+            misfire_grace=reader.get("SCHEDULER_MISFIRE_GRACE", _seconds(1, 86400), 30.0),
             start_timeout=reader.get("SCHEDULER_START_TIMEOUT", _seconds(1, 3600), 30.0),
             max_workers=reader.get("SCHEDULER_MAX_WORKERS", _integer(1, 1000), 10),
             restart_backoff_max=reader.get("SCHEDULER_RESTART_BACKOFF_MAX", _seconds(1, 3600), 30.0),
@@ -143,6 +158,7 @@ class Settings:
             log_format=reader.get("SCHEDULER_LOG_FORMAT", _parse_log_format, "plain"),
             history_size=reader.get("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100),
             admin_token=reader.get("SCHEDULER_ADMIN_TOKEN", _parse_token, None, shown=lambda raw: "'***'"),
+            test_clock_offset=reader.get("SCHEDULER_TEST_CLOCK_OFFSET", _seconds(-86400, 86400), 0.0),
             redis=_redis_settings(reader),
         )
         reader.raise_if_bad()
@@ -165,6 +181,11 @@ class Settings:
     def ledger_path(self) -> Path:
         """The SQLite file that remembers claimed fires in single-host mode."""
         return self.state_dir / f"{self.namespace}.sqlite3"
+
+    @property
+    def terms_path(self) -> Path:
+        """The highest leadership term this node has seen (cluster mode), so fencing tokens never repeat."""
+        return self.state_dir / f"{self.namespace}.terms.json"
 
     def metrics_path(self, master_pid: int) -> Path:
         """Where that scheduler publishes its Prometheus metrics."""
@@ -322,7 +343,8 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
     master = reader.get("SCHEDULER_REDIS_SENTINEL_MASTER", _parse_name, None)
     if not url and not sentinels:
         for name in KNOWN_VARIABLES:
-            if name.startswith("SCHEDULER_REDIS_") and reader.has(name) and name not in _CLUSTER_SWITCHES:
+            cluster_only = name.startswith("SCHEDULER_REDIS_") or name in _CLUSTER_TUNING
+            if cluster_only and reader.has(name) and name not in _CLUSTER_SWITCHES:
                 reader.problem(
                     f"{name} is set but cluster mode is off; set SCHEDULER_REDIS_URL "
                     "or SCHEDULER_REDIS_SENTINELS, or remove it"
@@ -333,7 +355,7 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
             "SCHEDULER_REDIS_SENTINELS is set without SCHEDULER_REDIS_SENTINEL_MASTER; "
             "name the master the Sentinels watch (for example mymaster)"
         )
-    return RedisSettings(
+    settings = RedisSettings(
         url=url,
         username=reader.get("SCHEDULER_REDIS_USERNAME", str, None),
         password=reader.get("SCHEDULER_REDIS_PASSWORD", str, None, shown=lambda raw: "'***'"),  # secret
@@ -346,7 +368,18 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
         min_replicas=reader.get("SCHEDULER_REDIS_MIN_REPLICAS", _integer(0, 100), 0),
         wait_timeout=reader.get("SCHEDULER_REDIS_WAIT_TIMEOUT", _seconds(0.001, 10), 0.1),
         lease_ttl=reader.get("SCHEDULER_LEASE_TTL", _seconds(0.5, 300), 10.0),
+        max_clock_offset=reader.get("SCHEDULER_MAX_CLOCK_OFFSET", _seconds(0.05, 60), 1.0),
     )
+    if settings.min_replicas and settings.wait_timeout > settings.socket_timeout / 2:
+        # WAIT blocks the claims' reply: past the socket timeout the claims would have run
+        # while the caller saw only a timeout.
+        reader.problem(
+            f"SCHEDULER_REDIS_WAIT_TIMEOUT={settings.wait_timeout:g} is too long for SCHEDULER_LEASE_TTL="
+            f"{settings.lease_ttl:g}: a claim's reply must arrive within the Redis socket timeout "
+            f"({settings.socket_timeout:g}s, a quarter of the TTL up to 1s); use at most "
+            f"{settings.socket_timeout / 2:g} or raise the lease TTL"
+        )
+    return settings
 
 
 def _parse_redis_url(raw: str) -> str:

@@ -18,6 +18,7 @@ from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.logs import configure_logging
 from scheduler_proc.procutil import (
+    ORPHAN_GRACE,
     ReportReader,
     SignalFlags,
     describe_exit,
@@ -26,7 +27,6 @@ from scheduler_proc.procutil import (
     spawn_reporting_child,
     wait_report,
 )
-from scheduler_proc.runner import ORPHAN_GRACE
 from scheduler_proc.settings import Settings
 
 log = logging.getLogger("scheduler.supervisor")

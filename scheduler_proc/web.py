@@ -65,6 +65,13 @@ def _answer(call: Any, *args: Any) -> Any:
         raise HTTPException(503, str(exc)) from None
 
 
+def _carried_out(answer: dict[str, Any]) -> dict[str, Any]:
+    """The leader's answer, or 409 with its reason when it did not carry the command out."""
+    if answer.get("ok") is False:
+        raise HTTPException(409, str(answer.get("error", "the leader did not carry the command out")))
+    return answer
+
+
 def scheduler_router() -> APIRouter:
     """Status, jobs, history and commands; plus the status page at the router's root."""
     router = APIRouter(tags=["scheduler"])
@@ -91,15 +98,15 @@ def scheduler_router() -> APIRouter:
 
     @router.post("/jobs/{job_id}/run", dependencies=admin, summary="Run a job once now, on the leader")
     def run_job(job_id: str) -> dict[str, Any]:
-        return dict(_answer(operations().send, "run", job_id))
+        return _carried_out(_answer(operations().send, "run", job_id))
 
     @router.post("/jobs/{job_id}/pause", dependencies=admin, summary="Pause a job (persists across restarts)")
     def pause_job(job_id: str) -> dict[str, Any]:
-        return dict(_answer(operations().send, "pause", job_id))
+        return _carried_out(_answer(operations().send, "pause", job_id))
 
     @router.post("/jobs/{job_id}/resume", dependencies=admin, summary="Resume a paused job")
     def resume_job(job_id: str) -> dict[str, Any]:
-        return dict(_answer(operations().send, "resume", job_id))
+        return _carried_out(_answer(operations().send, "resume", job_id))
 
     return router
 

@@ -17,14 +17,24 @@ REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
 
 
 class RedisServer:
-    """One redis-server without persistence: a restart loses its data, as a test of that needs."""
+    """One redis-server without persistence: a restart loses its data, unless a test took a snapshot.
 
-    def __init__(self, directory: Path, password: str | None = None, replica_of: int | None = None) -> None:
+    ``extra`` holds more ``--option value`` arguments (``["--maxmemory-policy", "allkeys-lru"]``).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        password: str | None = None,
+        replica_of: int | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.password = password
         self.replica_of = replica_of
+        self.extra = extra or []
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,6 +69,7 @@ class RedisServer:
             args += ["--requirepass", self.password, "--masterauth", self.password]
         if self.replica_of:
             args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        args += self.extra
         with open(self.dir / "redis.log", "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(self._answers, 10, f"redis-server on port {self.port}")
@@ -81,6 +92,17 @@ class RedisServer:
 
     def restart_empty(self) -> None:
         """Kill and start again on the same port: Redis comes back with no data."""
+        (self.dir / "dump.rdb").unlink(missing_ok=True)
+        self.kill()
+        self.start()
+
+    def snapshot(self) -> None:
+        """Write the data as it is now to dump.rdb, which the next start loads."""
+        self.client().save()
+
+    def restart_from_snapshot(self) -> None:
+        """kill -9, then start again from the last snapshot: Redis comes back with older data."""
+        assert (self.dir / "dump.rdb").exists(), "take a snapshot first"
         self.kill()
         self.start()
 

@@ -105,6 +105,9 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
     documented = env_file.read_text()
     for name in KNOWN_VARIABLES:
         assert name in documented, f"{name} is not documented in the env file"
+    redis_conf = (stage / "etc/redis/redis.conf").read_text()
+    for line in ("appendonly yes", "appendfsync always", "maxmemory-policy noeviction", "requirepass "):
+        assert f"\n{line}" in redis_conf, f"REDIS=local did not configure {line!r}"
     current = stage / "opt" / APP / "current"
     assert current.is_symlink() and (current / ".complete").exists() and (current / "venv/bin/gunicorn").exists()
     unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()

@@ -157,7 +157,9 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
     results = ledger.claim_many(requests, term, "a")
     assert results.count(ClaimResult.CLAIMED) == count + 1
     assert results[CHUNK - 1] is ClaimResult.DUPLICATE
-    assert ledger.claim_many(requests[:3], term, "a") == [ClaimResult.DUPLICATE] * 3
+    assert ledger.claim_many(requests[:3], term, "a") == [ClaimResult.CLAIMED] * 3, "a retry is granted again"
+    others = [(job, when, f"{run_id}-other", manual) for job, when, run_id, manual in requests[:3]]
+    assert ledger.claim_many(others, term, "a") == [ClaimResult.DUPLICATE] * 3
     fire = connect(settings).hgetall(keys.fire("job:7", 1767225600000000))
     assert fire == {
         "job_id": "job:7",

@@ -167,7 +167,7 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
     jobs = json.loads(host.cli("--json", "jobs").stdout)
     assert {job["id"] for job in jobs} == {"tick", "report"}
     run = host.cli("run", "report")
-    assert run.returncode == 0 and "run report: done (run id " in run.stdout, run.stderr
+    assert run.returncode == 0 and "run report: ran (run id " in run.stdout, run.stderr
     wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
     history = host.cli("history", "report")
     assert "manual" in history.stdout and "success" in history.stdout

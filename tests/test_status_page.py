@@ -53,7 +53,7 @@ def test_page_shows_jobs_and_last_run_and_its_run_button_works(hosts, tmp_path: 
             expect(page.locator("#message")).to_have_text("enter the admin token first")
             page.fill("#token", TOKEN)
             report.locator('button[data-action="run"]').click()
-            expect(page.locator("#message")).to_contain_text("run report: done (run ", timeout=10_000)
+            expect(page.locator("#message")).to_contain_text("run report: ran (run ", timeout=10_000)
         finally:
             browser.close()
     wait_for(lambda: [f for f in read_fires(host.fire_log) if f["job"] == "report"], 10, "the report to run")

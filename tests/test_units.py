@@ -66,7 +66,7 @@ def _untyped(ctx) -> None: ...  # type: ignore[no-untyped-def]
         (lambda j: j.cron("* * *")(_noop), "invalid crontab '\\* \\* \\*': 3 field\\(s\\); use 5 fields"),
         (lambda j: j.cron("0 9 * * *", timezone="Mars/Base")(_noop), "unknown timezone 'Mars/Base'"),
         (lambda j: j.every(seconds=0)(_noop), "too short"),
-        (lambda j: j.every(seconds=-1)(_noop), "must be a number >= 0"),
+        (lambda j: j.every(seconds=-1)(_noop), "must be a finite number >= 0"),
         (lambda j: j.every(seconds=1, max_instances=0)(_noop), "max_instances=0"),
         (lambda j: j.every(seconds=1, id="has space")(_noop), "job id 'has space' is invalid"),
         (lambda j: j.every(seconds=1)(lambda: None), "has no usable default job id .*; pass id="),

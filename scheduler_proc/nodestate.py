@@ -1,0 +1,56 @@
+"""What a node remembers across restarts: the highest leadership term it has seen.
+
+Fencing tokens must never repeat. Redis's term counter can go back (a restart without
+persistence, an older snapshot); each node then asks for a term above the highest it has
+seen, and keeps that number in its state directory so a restart of the node itself does
+not forget it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from scheduler_proc.status import write_private
+
+log = logging.getLogger("scheduler.nodestate")
+
+
+class TermMemory:
+    """The highest term seen, in memory and (when ``path`` is given) in a private file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.highest = self._load()
+
+    def saw(self, term: int) -> None:
+        """Remember ``term`` if it is the highest yet (written to disk before returning)."""
+        if term <= self.highest:
+            return
+        self.highest = term
+        if self.path is not None:
+            try:
+                write_private(self.path, json.dumps({"highest_term": term}).encode(), durable=True)
+            except OSError as exc:
+                log.warning("cannot remember term %d in %s (%s); a restart may reuse lower terms", term, self.path, exc)
+
+    def _load(self) -> int:
+        if self.path is None:
+            return 0
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            log.warning("cannot read %s (%s); starting from term 0", self.path, exc.strerror)
+            return 0
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(4096)
+        try:
+            value = json.loads(raw)["highest_term"]
+            return value if isinstance(value, int) and value >= 0 else 0
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s is not a term record; starting from term 0", self.path)
+            return 0

@@ -108,9 +108,7 @@ def test_a_claim_without_an_answer_is_retried_while_the_lease_holds(hosts, redis
     """Redis stalls longer than the socket timeout while the lease (TTL 10 s) survives: the claims
     time out after Redis ran them, are retried under the same run ids, granted again, and every
     second runs exactly once (they used to be refused as unavailable and lost)."""
-    [node] = [
-        hosts("node-a", workers=1, env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "10"})
-    ]
+    node = hosts("node-a", workers=1, env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "10"})
     node.start_and_wait()
     wait_for(lambda: _seconds_after(node, 0) >= 2, 10, "fires before the stall")
     redis_server.signal(signal.SIGSTOP)
@@ -306,7 +304,7 @@ def test_lifespan_mode_restarts_a_supervisor_that_was_killed(hosts) -> None:
     "define, message",
     [
         (lambda j: j.every(seconds=1, id="x", misfire_grace_time=0), r"misfire_grace_time=0 would skip every fire"),
-        (lambda j: j.every(seconds=1.000001, id="x"), r"is not a whole number of milliseconds; use for example seconds=1"),
+        (lambda j: j.every(seconds=1.000001, id="x"), r"is not a whole number of milliseconds; use for example"),
         (lambda j: j.every(seconds=float("inf"), id="x"), r"every\(seconds=inf\) must be a finite number"),
         (lambda j: j.every(seconds=1, id="x", jitter=float("nan")), r"jitter=nan must be a finite number of seconds"),
     ],
@@ -344,4 +342,3 @@ def test_a_redis_user_without_config_rights_gets_one_warning(hosts, redis_server
     wait_for(lambda: read_fires(host.fire_log), 10, "a fire")
     assert host.count_lines("cannot read Redis's maxmemory-policy") == 1
     assert "kitpass" not in host.output()
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from scheduler_proc.lease import ClusterLeadership
 from scheduler_proc.ledger import Ledger, LocalLedger
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.nodestate import TermMemory
-from scheduler_proc.redis_conn import call, connect
+from scheduler_proc.redis_conn import ACL_NEEDED, call, connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
 
@@ -98,11 +99,24 @@ def check_redis(settings: Settings) -> None:
     client = connect(settings.redis)
     try:
         call(settings.redis, client.ping)
+        check_info_in_scripts(settings.redis, client)
         check_eviction_policy(settings.redis, client)
     except RedisUnavailable:
         pass
     finally:
         client.close()
+
+
+def check_info_in_scripts(settings: RedisSettings, client: redis.Redis) -> None:
+    """The lease scripts read Redis's run id (INFO) to notice a restart or failover that lost claims."""
+    try:
+        call(settings, lambda: client.eval("return redis.call('INFO', 'server') ~= nil", 0))
+    except (redis.ResponseError, RedisConfigError) as exc:
+        raise RedisConfigError(
+            f"Redis at {settings.target} does not let the scheduler run INFO in a script "
+            f"({str(exc).split(';')[0]}); the kit reads Redis's run id to notice a restart or failover that lost "
+            f"claims: give the ACL user {ACL_NEEDED} (ACL SETUSER <user> +info), and do not rename INFO"
+        ) from None
 
 
 def check_eviction_policy(settings: RedisSettings, client: redis.Redis) -> None:
@@ -137,7 +151,9 @@ def open_ledger(settings: Settings, client: redis.Redis | None = None) -> Ledger
     )
 
 
-def open_backend(settings: Settings, lock: HostLock, metrics: Metrics) -> Backend:
+def open_backend(
+    settings: Settings, lock: HostLock, metrics: Metrics, healthy: Callable[[], bool] = lambda: True
+) -> Backend:
     """The ledger, leadership and command bus for this mode."""
     if settings.redis is None:
         return Backend("single-host", open_ledger(settings), HostLeadership(lock), open_bus(settings))
@@ -147,7 +163,14 @@ def open_backend(settings: Settings, lock: HostLock, metrics: Metrics) -> Backen
         "cluster",
         open_ledger(settings, client),
         ClusterLeadership(
-            settings.redis, client, keys, settings.node_id, metrics=metrics, memory=TermMemory(settings.terms_path)
+            settings.redis,
+            client,
+            keys,
+            settings.node_id,
+            metrics=metrics,
+            memory=TermMemory(settings.terms_path),
+            on_lease=lock.record_lease,
+            healthy=healthy,
         ),
         open_bus(settings, client),
     )

@@ -9,6 +9,7 @@ hours later, and a "run now" is claimed like any fire, so a command handled twic
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -211,8 +212,16 @@ def apply(command: Command, engine: Engine, ledger: Ledger) -> dict[str, Any]:
 
 
 def _command(entry_id: str, fields: dict[str, str]) -> Command | None:
-    """A command from a stream entry; None for a malformed one (skipped; the cursor moves past it)."""
+    """A command from a stream entry; None for a malformed one (skipped; the cursor moves past it).
+
+    Anyone who can write to Redis can put entries here: an issue time that is not a finite
+    time within the last day and the next minute is refused like a missing field.
+    """
     try:
-        return Command(fields["id"], fields["action"], fields["job_id"], float(fields["issued_at"]), entry_id)
-    except (KeyError, ValueError):
+        issued = float(fields["issued_at"])
+        command = Command(str(fields["id"]), str(fields["action"]), str(fields["job_id"]), issued, entry_id)
+    except (KeyError, ValueError, TypeError):
         return None
+    if not math.isfinite(issued) or not time.time() - 86400 < issued < time.time() + 60:
+        return None
+    return command

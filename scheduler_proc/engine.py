@@ -13,7 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
 from scheduler_proc import clock
-from scheduler_proc.fire import FireExecutor, FireRunner, Term
+from scheduler_proc.executor import FireExecutor
+from scheduler_proc.fire import FireRunner, Term
 from scheduler_proc.jobs import Jobs, JobSpec
 from scheduler_proc.ledger import ClaimResult, Ledger
 from scheduler_proc.metrics import Metrics
@@ -22,6 +23,7 @@ log = logging.getLogger("scheduler.engine")
 
 #: Fires shown per job in status pages (the next one and those after it).
 UPCOMING = 3
+_UNLIMITED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,13 @@ def _never_called() -> None:
 
 
 class _BatchingScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """After each wake-up, lets the executor claim everything that was due in one go."""
+    """After each wake-up, lets the executor claim everything that was due in one go (and beats)."""
 
     def _process_jobs(self) -> float | None:
         try:
             wait: float | None = super()._process_jobs()
         finally:
-            self._executors["default"].flush()
+            self._executors["default"].flush()  # beats the watchdog: a pass got through
         return wait
 
 
@@ -69,12 +71,14 @@ class Engine:
         max_workers: int,
         may_dispatch: Callable[[], Term | None],
         metrics: Metrics | None = None,
+        progress: Callable[[], None] | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in jobs}
         self._ledger = ledger
         self._default_grace = default_misfire_grace
-        self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics)
-        self._executor = FireExecutor(self.runner, max_workers)
+        beat = progress or _never_called
+        self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat)
+        self._executor = FireExecutor(self.runner, max_workers, beat)
         self._scheduler = _BatchingScheduler(timezone=clock.scheduler_timezone(), executors={"default": self._executor})
         self._started = False
         self._paused: set[str] = set()
@@ -91,6 +95,7 @@ class Engine:
         resume_floor = self._ledger.resume_floor()
         if resume_floor is not None:
             lasts = self._settle_floor(lasts, *resume_floor)
+            self._log_unclaimed(lasts, now, *resume_floor)
             floor = max(floor or now, resume_floor[0] + timedelta(microseconds=1))
         for spec in self.specs.values():
             self._scheduler.add_job(
@@ -99,7 +104,9 @@ class Engine:
                 id=spec.id,
                 name=spec.id,
                 coalesce=spec.coalesce,
-                max_instances=spec.max_instances,
+                # With a ledger that counts instances across the cluster, fires over the limit wait
+                # (see FireRunner.retry_waiting) instead of APScheduler skipping them.
+                max_instances=_UNLIMITED if self._ledger.counts_instances else spec.max_instances,
                 misfire_grace_time=None,
                 next_run_time=None
                 if spec.id in self._paused
@@ -115,6 +122,21 @@ class Engine:
         if self._started:
             self._started = False
             self._scheduler.shutdown(wait=False)
+        self.runner.drop_waiting()
+
+    def nudge(self) -> None:
+        """Wake APScheduler's thread: its pass beats the watchdog, so a hung loop shows."""
+        if self._started:
+            self._scheduler.wakeup()
+
+    def retry_waiting(self) -> None:
+        """Claim again the fires that wait for a running instance elsewhere (the runner's loop calls it)."""
+        if self._started:
+            self._executor.retry_waiting()
+
+    def unstarted(self) -> int:
+        """Claimed fires that have not started yet (a stop lets them start before it hands over)."""
+        return self.runner.unstarted()
 
     def idle(self) -> bool:
         """True when no fire of this engine runs."""
@@ -170,7 +192,10 @@ class Engine:
     def snapshot(self) -> list[dict[str, Any]]:
         """The job table for status pages."""
         rows = []
-        next_runs = {job.id: job.next_run_time for job in self._scheduler.get_jobs()} if self._started else {}
+        # Read the memory store without the scheduler's lock: status must not wait on a hung dispatch
+        # loop (the watchdog, on the same thread, has to notice it).
+        store = self._scheduler._jobstores.get("default")
+        next_runs = {job.id: job.next_run_time for job in store.get_all_jobs()} if self._started and store else {}
         for spec in self.specs.values():
             state = self.runner.states[spec.id]
             rows.append(
@@ -221,6 +246,19 @@ class Engine:
         if behind:
             self._ledger.settle([spec.id for spec in behind], at)
         return {**lasts, **{spec.id: at for spec in behind}}
+
+    def _log_unclaimed(self, lasts: dict[str, datetime], now: datetime, at: datetime, reason: str) -> None:
+        """Jobs with no claim in Redis start after a recent floor: say so once, for all of them."""
+        unclaimed = [spec.id for spec in self.specs.values() if spec.id not in lasts]
+        if unclaimed and at > now - timedelta(seconds=self._default_grace):
+            log.warning(
+                "%d job(s) have no claim in Redis (%s): they start after %s, and a fire of theirs scheduled "
+                "before that is not run: %s",
+                len(unclaimed),
+                reason,
+                at.isoformat(),
+                ", ".join(sorted(unclaimed)[:20]) + (" ..." if len(unclaimed) > 20 else ""),
+            )
 
     def _resume_at(self, spec: JobSpec, now: datetime, floor: datetime | None, last: datetime | None) -> Any:
         if last is None:  # never claimed (or the ledger lost it): no catch-up, start after the floor

@@ -1,11 +1,16 @@
-"""The fire path: gate, misfire check, claim, run, log and record one scheduled or manual fire."""
+"""The fire path: gate, misfire check, claim, run, log and record one scheduled or manual fire.
+
+Terms used here: a *fire* is one (job id, scheduled instant); a *claim* is the ledger's
+record that one run owns a fire (granted at most once); a *flight* is a fire between its
+first check and its end in this process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
-import random
 import secrets
 import threading
 import time
@@ -15,31 +20,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from apscheduler.executors.base import BaseExecutor
-from apscheduler.job import Job
-
 from scheduler_proc import clock
 from scheduler_proc.jobs import JobSpec, RunContext
-from scheduler_proc.jobthreads import JobThreads
-from scheduler_proc.ledger import ClaimResult, Ledger, Run
+from scheduler_proc.ledger import ClaimRequest, ClaimResult, Ledger, Run
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.recorder import Recorder
 
 log = logging.getLogger("scheduler.fire")
 
-#: Due fires claimed per ledger call while APScheduler is still submitting a burst, so the
-#: first ones run while the rest are being claimed: the first chunk of a wake-up is small
-#: (its fires start within a few ms), each next one twice as large, up to CLAIM_CHUNK.
-FIRST_CLAIM_CHUNK = 16
-CLAIM_CHUNK = 256
-#: After a claim, the executor counts as busy this long (the next chunk of a burst follows within ms).
-_BUSY_AFTER = 0.02
 #: Claims that got no answer are sent again after this long, doubling up to _RETRY_MAX, while
 #: this node leads and the fires are within their misfire grace (the same run ids: the
 #: ledger grants a fire again to the run that claimed it, so a lost reply is harmless).
 _RETRY_FIRST = 0.1
 _RETRY_MAX = 1.0
-_RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
+RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
 _run_numbers = itertools.count()
 
 
@@ -52,15 +46,24 @@ _REFUSALS = {
         "the fire counts as run (at most once)"
     ),
     ClaimResult.FLOORED: (
-        "scheduled before the cluster's floor: Redis may have lost the claims of that time, "
-        "so it cannot be proven unrun"
+        "skipped: scheduled before the cluster's floor (Redis may have lost the claims of that time, "
+        "so it cannot be proven unrun)"
+    ),
+    ClaimResult.BUSY: "max_instances of the job are running in the cluster",
+    ClaimResult.EARLY: (
+        "scheduled further ahead of Redis's time than SCHEDULER_MAX_CLOCK_OFFSET allows: this host's clock "
+        "runs ahead, so the fire is left to whoever leads when it is due"
     ),
 }
 
 
+def _nothing() -> None:
+    """Default progress callback."""
+
+
 def new_run_id() -> str:
     """A unique 16-hex-digit run id (cheaper than a uuid4 per fire)."""
-    return f"{_RUN_ID_PREFIX}{next(_run_numbers) & 0xFFFFFFFF:08x}"
+    return f"{RUN_ID_PREFIX}{next(_run_numbers) & 0xFFFFFFFF:08x}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class Term:
 
 
 @dataclass(eq=False)
-class _Flight:
+class Flight:
     """One fire between its first check and its end; ``claimed`` once the ledger granted it."""
 
     job_id: str
@@ -111,8 +114,10 @@ class FireRunner:
         default_misfire_grace: float,
         may_dispatch: Callable[[], Term | None],
         metrics: Metrics | None = None,
+        progress: Callable[[], None] = _nothing,
     ) -> None:
         self._specs = specs
+        self._progress = progress  # claim retries keep the watchdog fed: waiting on Redis is not a hang
         self._ledger = ledger
         self._node = node
         self._default_grace = default_misfire_grace
@@ -120,13 +125,15 @@ class FireRunner:
         self._metrics = metrics or Metrics(node)
         self.recorder = Recorder(ledger, self._note_finished)
         self._lock = threading.Condition()
-        self._in_flight: set[_Flight] = set()
+        self._in_flight: set[Flight] = set()
+        self._running: collections.Counter[str] = collections.Counter()  # claimed, not ended, per job
+        self._waiting: dict[str, list[Flight]] = {}  # refused as BUSY: retried while due
         self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
         for record in ledger.last_runs().values():
             if record.job_id in self.states:
                 self.states[record.job_id] = JobState(record.scheduled_at, record.outcome)
 
-    def claim(self, batch: list[tuple[str, list[datetime], str | None, str]]) -> list[list[_Flight]]:
+    def claim(self, batch: list[tuple[str, list[datetime], str | None, str]]) -> list[list[Flight]]:
         """Gate, misfire-check and claim a batch of due fires in one ledger round trip.
 
         ``batch`` holds (job id, scheduled times, run id, trigger) per submission; the
@@ -135,19 +142,19 @@ class FireRunner:
         between the gate and the claim.
         """
         groups = [
-            [_Flight(job_id, at, run_id or new_run_id(), trigger) for at in times]
+            [Flight(job_id, at, run_id or new_run_id(), trigger) for at in times]
             for job_id, times, run_id, trigger in batch
         ]
         self._claim_tracked([flight for group in groups for flight in group])
         return [[flight for flight in group if flight.claimed] for group in groups]
 
-    def claim_manual(self, job_id: str, scheduled_at: datetime) -> _Flight:
+    def claim_manual(self, job_id: str, scheduled_at: datetime) -> Flight:
         """Claim an operator's 'run now' (a fresh run id: a command seen again elsewhere finds it claimed)."""
-        flight = _Flight(job_id, scheduled_at, new_run_id(), "manual", decided=threading.Event())
+        flight = Flight(job_id, scheduled_at, new_run_id(), "manual", decided=threading.Event())
         self._claim_tracked([flight])
         return flight
 
-    def _claim_tracked(self, flights: list[_Flight]) -> None:
+    def _claim_tracked(self, flights: list[Flight]) -> None:
         with self._lock:
             self._in_flight.update(flights)
         try:
@@ -155,27 +162,64 @@ class FireRunner:
         finally:
             self._release([flight for flight in flights if not flight.claimed])
 
+    def retry_waiting(self) -> list[list[Flight]]:
+        """Claim again the fires that waited for a running instance; the claimed ones, grouped per job.
+
+        A fire that waited past its misfire grace is logged as missed; a job that coalesces
+        keeps only its latest waiting fire.
+        """
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        claimed = []
+        for job_id, flights in waiting.items():
+            spec = self._specs[job_id]
+            if spec.coalesce and len(flights) > 1:
+                for dropped in flights[:-1]:
+                    self._decided(dropped, "coalesced into a later fire")
+                flights = flights[-1:]
+            first, rest = flights[0], flights[1:]
+            self._claim_tracked([first])
+            if first.claimed:
+                claimed.append([first])
+            if rest:
+                with self._lock:
+                    self._waiting.setdefault(job_id, []).extend(rest)
+        return claimed
+
+    def drop_waiting(self) -> None:
+        """The scheduler stops: fires still waiting are left unclaimed, for the next leader to catch up."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for flights in waiting.values():
+            for flight in flights:
+                log.info(
+                    "fire not started %s: it waited for a running instance when this node stopped leading",
+                    self._fields(flight),
+                )
+                self._decided(flight, "not started: this node stopped leading while it waited")
+
+    def jitter(self, job_id: str) -> float:
+        """The job's jitter: its scheduled fires are claimed only after a random delay up to it."""
+        return self._specs[job_id].jitter
+
     def run(self, job_id: str, scheduled_at: datetime, run_id: str | None = None, trigger: str = "schedule") -> None:
         """Claim and run one fire in this thread."""
         [flights] = self.claim([(job_id, [scheduled_at], run_id, trigger)])
         self.run_claimed(flights)
 
-    def run_claimed(self, flights: list[_Flight]) -> None:
-        """Run claimed fires one after the other (a coalesce=False catch-up runs in order)."""
+    def run_claimed(self, flights: list[Flight]) -> None:
+        """Run claimed fires one after the other, each checked right before it starts."""
         for index, flight in enumerate(flights):
             try:
-                spec = self._specs[flight.job_id]
-                if spec.jitter and flight.trigger == "schedule":
-                    time.sleep(random.uniform(0, spec.jitter))
                 refusal = self._start_refusal(flight)
                 if refusal:
                     self._skip(flight, refusal)
                 else:
-                    self._execute(spec, flight)
+                    self._execute(self._specs[flight.job_id], flight)
             finally:
                 self._release(flights[index : index + 1])
 
-    def _start_refusal(self, flight: _Flight) -> str:
+    def _start_refusal(self, flight: Flight) -> str:
         """Why a claimed fire must not start now ('' if it may): checked right before the job runs.
 
         A claim can wait (a catch-up running fires one by one, jitter, busy job threads)
@@ -188,7 +232,7 @@ class FireRunner:
         what = f"leadership term {flight.lease.token}" if flight.lease.token is not None else "host lock"
         return f"the {what} it was claimed under ended before it could start"
 
-    def _skip(self, flight: _Flight, reason: str) -> None:
+    def _skip(self, flight: Flight, reason: str) -> None:
         log.warning("fire skipped %s: %s", self._fields(flight), reason)
         self._metrics.fire_refused(flight.job_id, "not_current")
         flight.started_at = clock.wall()
@@ -196,12 +240,12 @@ class FireRunner:
         self._decided(flight, reason)
 
     @staticmethod
-    def _decided(flight: _Flight, verdict: str) -> None:
+    def _decided(flight: Flight, verdict: str) -> None:
         flight.verdict = verdict
         if flight.decided is not None:
             flight.decided.set()
 
-    def _claim(self, flights: list[_Flight]) -> None:
+    def _claim(self, flights: list[Flight]) -> None:
         """Claim the fires still due; retry those the ledger did not answer while we lead and they are due."""
         pending = self._due(flights)
         delay, failures = _RETRY_FIRST, 0
@@ -210,13 +254,18 @@ class FireRunner:
             if term is None:
                 self._not_leading(pending, failures)
                 return
-            requests = [(f.job_id, f.scheduled_at, f.run_id, f.trigger == "manual") for f in pending]
             unanswered = []
-            for flight, result in zip(pending, self._ledger.claim_many(requests, term, self._node), strict=True):
+            results = self._ledger.claim_many([self._request(f) for f in pending], term, self._node)
+            for flight, result in zip(pending, results, strict=True):
                 if result is ClaimResult.CLAIMED:
                     flight.claimed, flight.lease = True, term
+                    with self._lock:
+                        self._running[flight.job_id] += 1
                 elif result is ClaimResult.UNAVAILABLE:
                     unanswered.append(flight)
+                elif result is ClaimResult.BUSY and flight.trigger == "schedule":
+                    with self._lock:
+                        self._waiting.setdefault(flight.job_id, []).append(flight)
                 else:
                     self._refused(flight, result)
             if not unanswered:
@@ -230,11 +279,20 @@ class FireRunner:
                     len(unanswered),
                 )
             failures += 1
+            self._progress()
             time.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX)
             pending = self._due(unanswered)
 
-    def _due(self, flights: list[_Flight]) -> list[_Flight]:
+    def _request(self, flight: Flight) -> ClaimRequest:
+        spec = self._specs[flight.job_id]
+        with self._lock:
+            running = self._running[flight.job_id]
+        return ClaimRequest(
+            flight.job_id, flight.scheduled_at, flight.run_id, flight.trigger == "manual", spec.max_instances, running
+        )
+
+    def _due(self, flights: list[Flight]) -> list[Flight]:
         now = clock.wall()
         due = []
         for flight in flights:
@@ -244,7 +302,7 @@ class FireRunner:
                 self._decided(flight, "missed: later than its misfire grace")
         return due
 
-    def _not_leading(self, flights: list[_Flight], failures: int) -> None:
+    def _not_leading(self, flights: list[Flight], failures: int) -> None:
         for flight in flights:
             if failures:
                 self._refused(flight, ClaimResult.UNAVAILABLE)
@@ -252,11 +310,24 @@ class FireRunner:
                 log.info("fire not started %s: not leading", self._fields(flight))
                 self._decided(flight, "not started: this node does not lead")
 
-    def _release(self, flights: list[_Flight]) -> None:
+    def _release(self, flights: list[Flight]) -> None:
         if flights:
             with self._lock:
                 self._in_flight.difference_update(flights)
+                for flight in flights:
+                    if flight.claimed:
+                        self._running[flight.job_id] -= 1
                 self._lock.notify_all()
+
+    def claimed_runs(self) -> list[tuple[str, str]]:
+        """(job id, run id) of the claimed fires not ended yet: their running markers are kept alive."""
+        with self._lock:
+            return [(flight.job_id, flight.run_id) for flight in self._in_flight if flight.claimed]
+
+    def unstarted(self) -> int:
+        """Claimed fires that have not started (nor been refused) yet."""
+        with self._lock:
+            return sum(1 for flight in self._in_flight if flight.claimed and not flight.verdict)
 
     def in_flight(self) -> list[str]:
         """Job ids of the fires running now."""
@@ -275,7 +346,7 @@ class FireRunner:
         for flight in running:
             self.recorder.record(self._run_record(flight, "abandoned", "the scheduler stopped before the job ended"))
 
-    def _refused(self, flight: _Flight, claim: ClaimResult) -> None:
+    def _refused(self, flight: Flight, claim: ClaimResult) -> None:
         reason = _REFUSALS[claim]
         flight.refusal = claim
         log.warning("fire refused %s reason=%s: %s", self._fields(flight), claim.value, reason)
@@ -287,6 +358,7 @@ class FireRunner:
 
     def _still_due(self, spec: JobSpec, scheduled_at: datetime, now: float) -> bool:
         grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
+        grace += spec.jitter  # a jittered fire is claimed after its random delay
         late = now - scheduled_at.timestamp()
         if late > grace:
             log.warning(
@@ -300,7 +372,7 @@ class FireRunner:
             return False
         return True
 
-    def _execute(self, spec: JobSpec, flight: _Flight) -> None:
+    def _execute(self, spec: JobSpec, flight: Flight) -> None:
         """Run the job; everything not needed to start it (metrics, state, records) happens on the recorder's thread."""
         assert flight.lease is not None
         term = flight.lease
@@ -321,7 +393,7 @@ class FireRunner:
         if verbose:
             log.info("fire end %s duration=%.3fs outcome=%s", self._fields(flight), run.duration, outcome)
 
-    def _fields(self, flight: _Flight) -> str:
+    def _fields(self, flight: Flight) -> str:
         """The fields every log line about a running fire starts with."""
         return (
             f"job={flight.job_id} scheduled_at={flight.scheduled_at.isoformat()} node={self._node} "
@@ -336,7 +408,7 @@ class FireRunner:
                 self._metrics.fire_finished(run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled)
                 self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
 
-    def _run_record(self, flight: _Flight, outcome: str, error: str | None) -> Run:
+    def _run_record(self, flight: Flight, outcome: str, error: str | None) -> Run:
         return Run(
             job_id=flight.job_id,
             run_id=flight.run_id,
@@ -357,78 +429,3 @@ def _call(spec: JobSpec, ctx: RunContext) -> None:
         asyncio.run(spec.func(*args))
     else:
         spec.func(*args)
-
-
-class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """An APScheduler executor that hands due times to :class:`FireRunner`.
-
-    APScheduler decides what is due (triggers, coalescing, max_instances); this
-    executor adds what it lacks: the scheduled time in the job's context, the
-    leadership gate and the claim. Submissions are claimed in growing chunks (up to
-    :data:`CLAIM_CHUNK`) as they arrive and the rest in :meth:`flush` at the end of each
-    scheduler wake-up, so a burst costs one ledger call per chunk and its first fires
-    start while later ones are still being claimed.
-    """
-
-    def __init__(self, runner: FireRunner, max_workers: int) -> None:
-        super().__init__()
-        self._runner = runner
-        self._threads = JobThreads(max_workers)
-        self._pending: list[tuple[str, list[datetime]]] = []  # touched by APScheduler's thread only
-        self._claimed_at = float("-inf")  # monotonic time of the last claim of due fires
-        self._chunk = FIRST_CLAIM_CHUNK
-        runner.recorder.yield_to(self.busy)
-
-    def shutdown(self, wait: bool = True) -> None:
-        # Fires reach the threads already claimed, so queued ones must still run: nothing is cancelled.
-        self._threads.shutdown(wait=wait)
-
-    def submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        super().submit_job(job, run_times)
-        if len(self._pending) >= self._chunk:  # outside the executor's lock, which job threads take to finish
-            self._chunk = min(self._chunk * 2, CLAIM_CHUNK)
-            self._claim_pending()
-
-    def flush(self) -> None:
-        """At the end of a scheduler wake-up: claim the rest; the next wake-up starts with a small chunk."""
-        self._chunk = FIRST_CLAIM_CHUNK
-        self._claim_pending()
-
-    def _claim_pending(self) -> None:
-        """Claim what APScheduler submitted and not yet claimed, then queue it for the job threads."""
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        self._claimed_at = time.monotonic()
-        try:
-            groups = self._runner.claim([(job_id, times, None, "schedule") for job_id, times in batch])
-        except Exception:
-            log.exception("claiming %d due fire(s) failed; they are not run", len(batch))
-            groups = [[] for _ in batch]
-        for (job_id, _), flights in zip(batch, groups, strict=True):
-            if flights:
-                self._threads.submit(self._run, job_id, flights)
-            else:
-                self._run_job_success(job_id, [])
-
-    def busy(self) -> bool:
-        """True while fires are being claimed or wait for a job thread (chores should wait)."""
-        return bool(self._pending) or self._threads.backlog() > 0 or time.monotonic() - self._claimed_at < _BUSY_AFTER
-
-    def submit_manual(self, job_id: str, scheduled_at: datetime) -> _Flight:
-        """Run an operator's 'run now' as a fire of its own (claimed like any other); its ``decided`` tells."""
-        flight = self._runner.claim_manual(job_id, scheduled_at)
-        if flight.claimed:
-            self._threads.submit(self._runner.run_claimed, [flight])
-        return flight
-
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self._pending.append((job.id, list(run_times)))
-
-    def _run(self, job_id: str, flights: list[Any]) -> None:
-        try:
-            self._runner.run_claimed(flights)
-        except BaseException as exc:
-            self._run_job_error(job_id, exc, exc.__traceback__)
-        else:
-            self._run_job_success(job_id, [])

@@ -24,6 +24,8 @@ class Holder:
     node: str
     since: float
     master_pid: int = 0
+    lease: str | None = None  # the cluster lease token it held, so a successor on this host can give it up
+    runs: str | None = None  # the run-id prefix of its process: its running markers stop counting when it dies
 
     def describe(self) -> str:
         return f"pid {self.pid} (node {self.node})"
@@ -37,11 +39,15 @@ class HostLock:
     and recreated the file, a second process could lock the new one, so we retry.
     """
 
-    def __init__(self, path: Path, node: str, master_pid: int = 0) -> None:
+    def __init__(self, path: Path, node: str, master_pid: int = 0, runs: str | None = None) -> None:
         self.path = path
         self.node = node
         self.master_pid = master_pid
+        self.runs = runs
         self._fd: int | None = None
+        self._lease: str | None = None
+        #: The record a holder that died left in the file, read when we took the lock.
+        self.previous: Holder | None = None
 
     def __enter__(self) -> HostLock:
         return self
@@ -69,12 +75,26 @@ class HostLock:
             os.close(fd)
             return False
         self._fd = fd
+        self.previous = _parse(os.pread(fd, 4096, 0))  # a clean release leaves the file empty
+        self._lease = None
         self._write_holder()
         return True
 
+    def record_lease(self, token: str | None) -> None:
+        """Write the cluster lease token we hold (or None) into the record, for whoever takes the lock after us."""
+        if self._fd is not None and token != self._lease:
+            self._lease = token
+            self._write_holder()
+
     def still_valid(self) -> bool:
-        """True while we hold the lock and the path still names the locked file."""
-        return self._fd is not None and _names_same_file(self.path, self._fd)
+        """True while we hold the lock and the path still names the locked file (job threads call it too)."""
+        fd = self._fd  # read once: another thread may release it meanwhile
+        if fd is None:
+            return False
+        try:
+            return _names_same_file(self.path, fd)
+        except OSError:  # closed meanwhile
+            return False
 
     def touch(self) -> None:
         """Refresh the file's times so age-based temp cleaners leave it alone."""
@@ -90,7 +110,14 @@ class HostLock:
 
     def _write_holder(self) -> None:
         assert self._fd is not None
-        record = {"pid": os.getpid(), "node": self.node, "since": time.time(), "master_pid": self.master_pid}
+        record = {
+            "pid": os.getpid(),
+            "node": self.node,
+            "since": time.time(),
+            "master_pid": self.master_pid,
+            "lease": self._lease,
+            "runs": self.runs,
+        }
         data = (json.dumps(record) + "\n").encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
@@ -112,16 +139,43 @@ def read_holder(path: Path) -> Holder | None:
         raw = os.pread(fd, 4096, 0)
     finally:
         os.close(fd)
+    return _parse(raw)  # None also while the holder is between truncate and write
+
+
+def read_abandoned(path: Path) -> Holder | None:
+    """The record a holder that died left behind, or None when the lock is held or was released cleanly.
+
+    Nobody holds the flock, so its last holder is gone: a process on this host may act
+    for it (give up the lease it held).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # held: its holder is alive
+        return _parse(os.pread(fd, 4096, 0))
+    finally:
+        os.close(fd)
+
+
+def _parse(raw: bytes) -> Holder | None:
     try:
         record = json.loads(raw)
+        lease, runs = record.get("lease"), record.get("runs")
         return Holder(
             pid=int(record["pid"]),
             node=str(record["node"]),
             since=float(record["since"]),
             master_pid=int(record.get("master_pid", 0)),
+            lease=str(lease) if lease else None,
+            runs=str(runs) if runs else None,
         )
-    except (ValueError, KeyError, TypeError):
-        return None  # the holder is between truncate and write
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _open_lock_file(path: Path) -> int:

@@ -59,6 +59,20 @@ class Keys:
         """The leader's answer to one command (expires after a minute)."""
         return f"{self.prefix}ack:{command_id}"
 
+    def running(self, job_id: str) -> str:
+        """Sorted set of the job's runs in progress anywhere: run id -> expiry (Redis ms), kept alive while they run."""
+        return f"{self.prefix}running:{job_id}"
+
+    @property
+    def dead(self) -> str:
+        """Set of run-id prefixes of runner processes proven dead: their running markers no longer count."""
+        return self.prefix + "dead"
+
+    @property
+    def handover(self) -> str:
+        """Pub/sub channel: a lease was given up, standbys may try at once."""
+        return self.prefix + "handover"
+
     def history(self, job_id: str) -> str:
         """List of the job's last runs, newest first, as JSON."""
         return f"{self.prefix}history:{job_id}"

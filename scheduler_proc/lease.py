@@ -8,6 +8,7 @@ and measures this host's clock against Redis's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -29,13 +30,21 @@ from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
 
-# Shared by the scripts below. Redis's run id changes whenever the server restarts or
-# another one takes over (a Sentinel failover); the data it now serves may then be older
-# than what the cluster acted on (a snapshot reload, the last second of an AOF, an
-# unacknowledged replication). '{ns}:server' remembers the run id the data was written
-# under. On a change, or when the caller says Redis lost its data, '{ns}:floor' moves to
-# now + the largest clock offset a leader may have: no fire at or before it is claimed
-# again, since none of those can be proven unrun. Returns the reason, or ''.
+#: A standby sleeps at most this long between checks of its own state (it wakes earlier
+#: for a handover notice or when the lease it saw would expire).
+_LONGEST_NAP = 1.0
+#: A standby tries this long after the lease it saw would have expired.
+_AFTER_EXPIRY = 0.02
+
+# Shared by the scripts below (and the claim script). Redis's run id changes whenever the
+# server restarts or another one takes over (a Sentinel failover); the data it now serves
+# may then be older than what the cluster acted on (a snapshot reload, the last second of
+# an AOF, an unacknowledged replication). '{ns}:server' remembers the run id the data was
+# written under. On a change, or when the caller says Redis lost its data, '{ns}:floor'
+# moves to now + a margin that covers how far ahead any leader's clock may have run (the
+# largest margin any node passed, kept in the floor hash): no fire at or before it is
+# claimed again, since none of those can be proven unrun. Returns the reason, '' when all
+# is well, or '?' when INFO is refused (then restarts cannot be noticed).
 CONTINUITY = """
 local function redis_now_ms()
   local t = redis.call('TIME')
@@ -44,13 +53,17 @@ end
 local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason)
   local info = redis.pcall('INFO', 'server')
   local run_id = type(info) == 'string' and string.match(info, 'run_id:(%x+)') or ''
+  if run_id == '' and reason == '' then return '?' end
   local known = redis.call('GET', server_key)
   if run_id ~= '' and known and known ~= run_id and reason == '' then
     reason = 'Redis restarted or failed over (its run id changed)'
   end
   if run_id ~= '' and known ~= run_id then redis.call('SET', server_key, run_id) end
+  local margin = tonumber(margin_ms)
+  local widest = tonumber(redis.call('HGET', floor_key, 'margin') or '0')
+  if margin > widest then redis.call('HSET', floor_key, 'margin', margin) else margin = widest end
   if reason ~= '' then
-    local floor = now_ms + tonumber(margin_ms)
+    local floor = now_ms + margin
     if floor > tonumber(redis.call('HGET', floor_key, 'at') or '0') then
       redis.call('HSET', floor_key, 'at', floor, 'reason', reason)
     end
@@ -61,7 +74,7 @@ end
 
 # KEYS[1] leader, KEYS[2] fence, KEYS[3] server, KEYS[4] floor. ARGV[1] nonce, ARGV[2] node,
 # ARGV[3] ttl ms, ARGV[4] lowest term we accept (one above the highest any of our processes
-# has seen), ARGV[5] the largest clock offset a leader may have, ms.
+# has seen), ARGV[5] the floor's margin, ms (see floor_margin_ms).
 # Returns {1, term, token, Redis time ms, discontinuity} when we now lead, where discontinuity
 # is '' or why earlier claims may be gone; {0, holder token, pttl ms, Redis time ms} when another leads.
 ACQUIRE = (
@@ -72,7 +85,13 @@ local holder = redis.call('GET', KEYS[1])
 if holder then return {0, holder, redis.call('PTTL', KEYS[1]), now_ms} end
 local term = redis.call('INCR', KEYS[2])
 local lost = ''
-if term < tonumber(ARGV[4]) then
+if term == 1 then
+  -- No counter: a first start of this namespace, or Redis lost its data. Start the new
+  -- counter at the time in seconds, above any term an earlier counter could have reached.
+  term = math.max(tonumber(ARGV[4]), math.floor(now_ms / 1000))
+  redis.call('SET', KEYS[2], term)
+  lost = 'no term counter in Redis (a first start of this namespace, or Redis lost its data)'
+elseif term < tonumber(ARGV[4]) then
   term = tonumber(ARGV[4])
   redis.call('SET', KEYS[2], term)
   lost = 'Redis lost its data (its term counter was behind terms seen before)'
@@ -85,7 +104,7 @@ return {1, term, token, now_ms, reason}
 )
 
 # KEYS[1] leader, KEYS[2] server, KEYS[3] floor. ARGV[1] our token, ARGV[2] ttl ms, ARGV[3] the
-# largest clock offset, ms. Returns {1 if renewed else 0, Redis time ms, discontinuity or ''}.
+# floor's margin, ms. Returns {1 if renewed else 0, Redis time ms, discontinuity, '' or '?'}.
 RENEW = (
     CONTINUITY
     + """
@@ -96,10 +115,14 @@ return {1, now_ms, check_continuity(KEYS[2], KEYS[3], now_ms, ARGV[3], '')}
 """
 )
 
-# KEYS[1] leader. ARGV[1] our token. Returns 1 if we deleted our lease, 0 if it was not ours.
+# KEYS[1] leader, KEYS[2] the handover channel. ARGV[1] the token of the lease to give up.
+# Deletes the lease only if it still holds that token, and then tells the standbys (who
+# otherwise sleep until the lease's TTL runs out). Returns 1 if deleted, 0 if not ours.
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], ARGV[1])
+  return 1
 end
 return 0
 """
@@ -158,6 +181,89 @@ class ClockCheck:
         return self.offset is not None and abs(self.offset) - self.error > self.limit
 
 
+class HandoverNotices:
+    """A pub/sub subscription to the handover channel: how a sleeping standby hears of a released lease.
+
+    Without it a standby would poll; with it, it sends one command per lease TTL at idle.
+    Any trouble with the subscription just makes ``wait`` sleep instead (the caller polls).
+    """
+
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._client = client
+        self._channel = channel
+        self._pubsub: Any = None
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True if a handover notice came."""
+        deadline = time.monotonic() + timeout
+        try:
+            if self._pubsub is None:
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                self._pubsub.subscribe(self._channel)
+            while (left := deadline - time.monotonic()) > 0:
+                message = self._pubsub.get_message(timeout=left)
+                if message is not None and message.get("type") == "message":
+                    return True
+            return False
+        except (redis.RedisError, OSError):
+            self.close()
+            time.sleep(max(0.0, min(deadline - time.monotonic(), 0.5)))
+            return False
+
+    def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                pubsub.close()
+
+
+def _ignore(token: str | None) -> None:
+    """Default lease-change callback."""
+
+
+def _always() -> bool:
+    return True
+
+
+def floor_margin_ms(settings: RedisSettings) -> int:
+    """How far past Redis's time the floor goes: twice the clock offset a leader may have (it is
+    measured to within half a round trip, and a failover may put a Redis with another clock in charge)."""
+    return int(2 * settings.max_clock_offset * 1000)
+
+
+def release_lease_of(settings: RedisSettings, client: redis.Redis, keys: Keys, token: str) -> bool:
+    """Give up the lease ``token`` names if it still holds; True if it did."""
+    released = call(settings, lambda: LuaScript(client, RELEASE)(keys=[keys.leader, keys.handover], args=[token]))
+    return int(released) == 1
+
+
+# KEYS[1] leader, KEYS[2] the handover channel, KEYS[3] the dead processes' run-id prefixes.
+# ARGV[1] the dead holder's lease token ('' if none), ARGV[2] its run-id prefix, ARGV[3] how long
+# its running markers could still live (ms). Releases the lease as RELEASE does, and marks the
+# process dead so its markers stop counting against max_instances. Returns 1 if it released.
+BURY = """
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+def bury(settings: RedisSettings, client: redis.Redis, keys: Keys, token: str | None, run_prefix: str) -> bool:
+    """For a runner proven dead: give up its lease (if it still holds) and stop counting its runs; True if released."""
+    script = LuaScript(client, BURY)
+    ttl_ms = int(settings.lease_ttl * 1000)
+    released = call(
+        settings,
+        lambda: script(keys=[keys.leader, keys.handover, keys.dead], args=[token or "", run_prefix, ttl_ms]),
+    )
+    return int(released) == 1
+
+
 def parse_token(token: str) -> tuple[int, str]:
     """(term, node) of a lease token 'term:nonce:node'."""
     term, _, rest = token.partition(":")
@@ -177,6 +283,8 @@ class ClusterLeadership:
         metrics: Metrics | None = None,
         memory: TermMemory | None = None,
         wall: Callable[[], float] = clock.wall,
+        on_lease: Callable[[str | None], None] = _ignore,
+        healthy: Callable[[], bool] = _always,
     ) -> None:
         self._metrics = metrics or Metrics(node)
         self._settings = settings
@@ -185,23 +293,24 @@ class ClusterLeadership:
         self._node = node
         self._clock = clock
         self._wall = wall
+        self._on_lease = on_lease  # told the token we hold (None: none), e.g. to note it in the host lock
+        self._healthy = healthy  # False while the dispatch loop hangs: then the lease is not kept
         self._memory = memory or TermMemory(None)
         ttl = settings.lease_ttl
         self.state = LeaseState(ttl=ttl, margin=ttl / 4)
         self.clock_check = ClockCheck(settings.max_clock_offset)
         self._renew_every = min(2.5, ttl / 4)
-        self._poll_every = min(0.5, ttl / 4)
+        self._poll_every = min(0.5, ttl / 4)  # while Redis does not answer
         self._next_action = 0.0
         self._tick_every = min(0.25, ttl / 8)
+        self._notices = HandoverNotices(client, keys.handover)
         self._tick_lock = threading.Lock()
         self._stopped = threading.Event()
         self._keeper: threading.Thread | None = None
-        self._scripts = {
-            name: LuaScript(client, source)
-            for name, source in (("acquire", ACQUIRE), ("renew", RENEW), ("release", RELEASE))
-        }
+        self._scripts = {name: LuaScript(client, source) for name, source in (("acquire", ACQUIRE), ("renew", RENEW))}
         self.redis_state = "unknown"
         self._clock_was_off = False
+        self._info_refused = False
         self.leader_node: str | None = None
         self.leader_term: int | None = None
         self.lease_seen_ttl: float | None = None
@@ -228,13 +337,21 @@ class ClusterLeadership:
             self._keeper.start()
 
     def _keep(self, stopped: threading.Event) -> None:
-        while not stopped.wait(self._tick_every):
-            self.tick()
+        try:
+            while not stopped.is_set():
+                self.tick()
+                if self.state.token is not None or self.redis_state != "ok":
+                    stopped.wait(self._tick_every)
+                elif self._notices.wait(max(0.0, min(_LONGEST_NAP, self._next_action - self._clock()))):
+                    self._next_action = 0.0  # a lease was given up: try at once
+        finally:
+            self._notices.close()
 
     def tick(self) -> None:
         """Acquire, renew or notice expiry, as due (the keeper thread calls it; tests call it directly)."""
         with self._tick_lock:
             self._tick(self._clock())
+            self._on_lease(self.state.token)
 
     def _tick(self, now: float) -> None:
         if self.state.token is not None and not self.state.valid(now):
@@ -244,12 +361,12 @@ class ClusterLeadership:
             self.state.lost()
         if now < self._next_action:
             return
-        if self.state.token is None:
+        if self.state.token is None:  # the action may set a later time (a standby sleeps until the lease expires)
+            self._next_action = now + (self.state.ttl / 2 if self.clock_check.off else self._poll_every)
             self._run(self._try_acquire, now)
-            self._next_action = now + self._poll_every
         else:
-            self._run(self._renew, now)
             self._next_action = now + self._renew_every
+            self._run(self._renew, now)
 
     def release(self) -> None:
         """Stop renewing and give the lease up so another node leads at once (a clean stop)."""
@@ -258,6 +375,7 @@ class ClusterLeadership:
             self._keeper.join(5)
         with self._tick_lock:
             self._give_up("lease released; another node can lead now")
+            self._on_lease(None)
 
     def _give_up(self, message: str) -> None:
         token = self.state.token
@@ -265,7 +383,7 @@ class ClusterLeadership:
         if token is None:
             return
         try:
-            call(self._settings, lambda: self._scripts["release"](keys=[self._keys.leader], args=[token]))
+            release_lease_of(self._settings, self._client, self._keys, token)
             log.info("%s", message)
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("could not release the lease (%s); it expires by itself within %gs", exc, self.state.ttl)
@@ -336,33 +454,32 @@ class ClusterLeadership:
             log.info("this host's clock is within SCHEDULER_MAX_CLOCK_OFFSET of Redis's again")
 
     def _try_acquire(self, sent_at: float) -> None:
+        if not self._healthy():
+            return
         if self.clock_check.off:
             # Only measure again: a leader whose clock is that far off would fire early or late.
             sent = self._wall()
             seconds, micros = call(self._settings, lambda: self._client.time())
             self._clock_measured(sent, int(seconds) * 1000 + int(micros) // 1000)
             return
-        margin_ms = int(self._settings.max_clock_offset * 1000)
+        margin_ms = floor_margin_ms(self._settings)
         args = [uuid.uuid4().hex[:12], self._node, int(self.state.ttl * 1000), self._memory.highest + 1, margin_ms]
         reply = self._timed("acquire", self._acquire_keys(), args, time_at=3)
         if int(reply[0]) != 1:
-            self._observe(str(reply[1]), max(0, int(reply[2])) / 1000)
+            remaining = int(reply[2]) / 1000
+            self._observe(str(reply[1]), max(0.0, remaining))
+            # Quiet standby: try again when the lease would run out (or on a handover notice).
+            self._next_action = sent_at + (remaining + _AFTER_EXPIRY if remaining > 0 else self._poll_every)
             return
-        term, token, reason = int(reply[1]), str(reply[2]), str(reply[4])
+        term, token = int(reply[1]), str(reply[2])
         self._observe(token, self.state.ttl)
         self.state.granted(term, token, sent_at)
+        self._continuity(str(reply[4]), margin_ms)
         if self.clock_check.off:
             self._give_up("lease given back at once: this host's clock is off")
             return
-        if reason:
-            log.warning(
-                "%s: fires claimed before may be gone from Redis and cannot be proven unrun, so none scheduled "
-                "up to %.1fs from now runs again (each is logged as skipped); run Redis with appendonly yes and "
-                "appendfsync always to make restarts safe",
-                reason,
-                self._settings.max_clock_offset,
-            )
         self.last_renewal_wall = time.time()
+        self._next_action = sent_at + self._renew_every
         log.info("leading the cluster as node %s, term %d (lease TTL %gs)", self._node, term, self.state.ttl)
 
     def _acquire_keys(self) -> list[str]:
@@ -372,10 +489,14 @@ class ClusterLeadership:
         token = self.state.token
         if token is None:
             return
+        if not self._healthy():
+            self._give_up("stopped renewing the lease: the dispatch loop hangs (see the watchdog's log)")
+            self._next_action = 0.0
+            return
         reply = self._timed(
             "renew",
             [self._keys.leader, self._keys.server, self._keys.floor],
-            [token, int(self.state.ttl * 1000), int(self._settings.max_clock_offset * 1000)],
+            [token, int(self.state.ttl * 1000), floor_margin_ms(self._settings)],
             time_at=1,
         )
         if int(reply[0]) != 1:
@@ -386,12 +507,7 @@ class ClusterLeadership:
             self.state.lost()
             self._next_action = 0.0
             return
-        if reply[2]:
-            log.warning(
-                "%s while this node led: claims of the last moments may be gone from Redis; this node goes on, "
-                "and no later leader runs again a fire scheduled before now",
-                reply[2],
-            )
+        self._continuity(str(reply[2]), floor_margin_ms(self._settings), leading=True)
         if self.clock_check.off:
             self._give_up("stepped down: this host's clock is off")
             self._next_action = 0.0
@@ -399,6 +515,24 @@ class ClusterLeadership:
         self.state.renewed(sent_at)
         self.lease_seen_ttl = self.state.ttl
         self.last_renewal_wall = time.time()
+
+    def _continuity(self, reason: str, margin_ms: int, leading: bool = False) -> None:
+        """Log what the lease script found about Redis's data (one warning per event)."""
+        if reason == "?":
+            if not self._info_refused:
+                self._info_refused = True
+                log.warning(
+                    "Redis does not let this user run INFO in scripts: a restart or failover of Redis that loses "
+                    "claims cannot be noticed; grant it (ACL SETUSER <user> +info)"
+                )
+        elif reason:
+            log.warning(
+                "%s: claims made before may be gone from Redis and cannot be proven unrun, so no fire scheduled "
+                "up to %gs from now runs again%s; run Redis with appendonly yes and appendfsync always",
+                reason,
+                margin_ms / 1000,
+                " (this node leads on and runs none of its fires twice)" if leading else "",
+            )
 
     def _observe(self, token: str, remaining_ttl: float) -> None:
         term, node = parse_token(token)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from scheduler_proc import clock
 
@@ -32,6 +32,8 @@ class ClaimResult(enum.Enum):
     UNREPLICATED = "unreplicated"  # claimed, but too few replicas acknowledged it: not run
     UNAVAILABLE = "unavailable"  # the ledger could not be reached: not run; retried while we lead
     FLOORED = "floored"  # at or before the cluster's floor (Redis may have lost claims): cannot be proven unrun
+    BUSY = "max_instances"  # the job's max_instances are running in the cluster: it may wait
+    EARLY = "early"  # later than Redis's time allows: this host's clock runs ahead; left for whoever leads then
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,22 @@ class RunRecord:
     finished_at: float | None
 
 
-#: One fire to claim: (job id, scheduled time, run id, manual?).
-ClaimRequest = tuple[str, datetime, str, bool]
+class ClaimRequest(NamedTuple):
+    """One fire to claim, and what the cluster-wide max_instances check needs to know."""
+
+    job_id: str
+    scheduled_at: datetime
+    run_id: str
+    manual: bool = False
+    max_instances: int = 0  # 0: no cluster-wide check (the single-host ledger leaves it to APScheduler)
+    running_here: int = 0  # instances of the job this process runs now
 
 
 class Ledger(Protocol):
     """What the scheduler needs from a ledger, local or Redis."""
+
+    #: True when the ledger counts running instances across the cluster (max_instances).
+    counts_instances: bool
 
     def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]: ...
 
@@ -125,6 +137,10 @@ class Ledger(Protocol):
 
     def settle(self, job_ids: list[str], at: datetime) -> None:
         """Record ``at`` as these jobs' last claim where theirs is older (catch-up resumes after it)."""
+        ...
+
+    def keep_running(self, runs: list[tuple[str, str]]) -> None:
+        """Keep alive the markers of these (job id, run id) runs: they still run on this node."""
         ...
 
     def close(self) -> None: ...
@@ -171,6 +187,8 @@ CREATE TABLE IF NOT EXISTS paused (
 class LocalLedger:
     """SQLite ledger; the holder of the host lock writes, web workers and the CLI read."""
 
+    counts_instances = False
+
     def __init__(self, path: Path, retention: float, history_size: int = 100) -> None:
         self._retention = retention
         self._history_size = history_size
@@ -195,26 +213,40 @@ class LocalLedger:
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
     ) -> ClaimResult:
-        return self.claim_many([(job_id, scheduled_at, run_id, manual)], term, node)[0]
+        return self.claim_many([ClaimRequest(job_id, scheduled_at, run_id, manual)], term, node)[0]
 
     def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
-        """Claim several fires in one transaction; each is granted only if never claimed before."""
+        """Claim several fires in one transaction; each is granted only if never claimed before.
+
+        A retry under the same run id is granted again (its first answer may have been lost).
+        """
         now = time.time()
         results = []
         with self._lock:
             self._db.execute("BEGIN")
-            for job_id, scheduled_at, run_id, manual in requests:
+            for request in requests:
+                micros = to_micros(request.scheduled_at)
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at, manual) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (job_id, to_micros(scheduled_at), run_id, node, now, int(manual)),
+                    (request.job_id, micros, request.run_id, node, now, int(request.manual)),
                 )
-                results.append(ClaimResult.CLAIMED if cursor.rowcount == 1 else ClaimResult.DUPLICATE)
+                mine = cursor.rowcount == 1 or self._claimed_by(request.job_id, micros, request.run_id)
+                results.append(ClaimResult.CLAIMED if mine else ClaimResult.DUPLICATE)
             if now - self._last_prune > 60:
                 self._last_prune = now
                 self._prune(now - self._retention)
             self._db.execute("COMMIT")
         return results
+
+    def _claimed_by(self, job_id: str, micros: int, run_id: str) -> bool:
+        row = self._db.execute(
+            "SELECT run_id FROM fires WHERE job_id = ? AND scheduled_us = ?", (job_id, micros)
+        ).fetchone()
+        return row is not None and row[0] == run_id
+
+    def keep_running(self, runs: list[tuple[str, str]]) -> None:
+        """Nothing to keep: one host, and APScheduler counts its own running instances."""
 
     def _prune(self, before: float) -> None:
         """Forget claims older than the retention, except each job's latest: catch-up resumes from it.

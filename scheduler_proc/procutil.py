@@ -86,7 +86,7 @@ class ReportReader:
 
     def poll(self) -> list[dict[str, Any]]:
         """Every complete report available now."""
-        while not self.closed:
+        while not self.closed and self.fd >= 0:
             try:
                 chunk = os.read(self.fd, 65536)
             except BlockingIOError:
@@ -107,7 +107,11 @@ class ReportReader:
         return reports
 
     def close(self) -> None:
-        os.close(self.fd)
+        """Close the read end (once: a second call must not close a descriptor reused since)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+            self.closed = True
 
 
 def spawn_reporting_child(

@@ -15,6 +15,9 @@ from scheduler_proc.settings import RedisSettings
 
 T = TypeVar("T")
 
+#: What the kit's Redis user needs, for error messages (the README's "Redis ACL" explains it).
+ACL_NEEDED = "+@read +@write +@scripting +@pubsub +@connection +info +time +wait on the namespace's keys"
+
 
 def connect(settings: RedisSettings) -> redis.Redis:
     """A client with short timeouts, sized to the lease so a hung call cannot outlive it."""
@@ -68,7 +71,7 @@ def call(settings: RedisSettings, action: Callable[[], T]) -> T:
         if str(exc).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
             raise RedisConfigError(
                 f"Redis at {settings.target} refused the command ({exc}); check SCHEDULER_REDIS_URL's "
-                "user and password and that the ACL user may run EVALSHA, SET, GET, INCR, HSET, WAIT and TIME"
+                f"user and password, and that the ACL user has {ACL_NEEDED} (README: Redis ACL)"
             ) from None
         raise
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -11,8 +11,9 @@ from typing import Any
 import redis
 
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
-from scheduler_proc.fire import Term
+from scheduler_proc.fire import RUN_ID_PREFIX, Term
 from scheduler_proc.keys import Keys
+from scheduler_proc.lease import CONTINUITY, floor_margin_ms
 from scheduler_proc.ledger import ClaimRequest, ClaimResult, Run, RunRecord, from_micros, to_micros
 from scheduler_proc.redis_conn import LuaScript, call
 from scheduler_proc.settings import RedisSettings
@@ -23,32 +24,67 @@ log = logging.getLogger("scheduler.ledger")
 #: its duration (about 5 µs per fire), so other nodes' lease renewals never wait long.
 CHUNK = 500
 
-# One call claims a chunk of fires. KEYS[1] leader, KEYS[2] last-claimed hash, KEYS[3] floor,
-# KEYS[4..] the fires' hashes, named '<fire prefix><job id>:<scheduled µs>' (see Keys.fire).
-# ARGV[1] our lease token, ARGV[2] retention ms, ARGV[3] node, ARGV[4] term, ARGV[5] claimed at
-# (epoch s), ARGV[6] the fire prefix's length, ARGV[7] '1' for manual runs (which do not move
-# the last-claimed time catch-up resumes from), then each fire's run id.
-# Returns 'fenced' if our lease is not the current one, else one letter per fire: 'c' when
-# it is ours (now, or already under the same run id: a retry whose first reply was lost),
-# 'd' when another run claimed it, 'f' when it is at or before the floor (Redis may have lost
-# the claims of that time, so it cannot be proven unrun).
-CLAIM = """
+# One call claims a chunk of fires.
+# KEYS: [1] leader, [2] last-claimed hash, [3] floor, [4] server, [5] the run-id prefixes of
+#   processes proven dead; then per fire its hash ('<fire prefix><job id>:<scheduled µs>', see
+#   Keys.fire) and its job's running set.
+# ARGV: [1] our lease token, [2] retention ms, [3] node, [4] term, [5] claimed at (epoch s),
+#   [6] the fire prefix's length, [7] '1' for manual runs (which do not move the last-claimed
+#   time catch-up resumes from), [8] how long a running marker lives unless renewed (ms),
+#   [9] our run ids' prefix (this process), [10] the floor's margin (ms); then per fire: run
+#   id, max_instances (0: no check), instances this process runs now.
+# First it checks Redis's continuity as the lease scripts do (so a claim right after a
+# restart already sees the new floor). Returns 'fenced' if our lease is not the current one,
+# else one letter per fire: 'c' when it is ours (now, or already under the same run id: a
+# retry whose first reply was lost), 'd' when another run claimed it, 'f' when it is at or
+# before the floor (Redis may have lost the claims of that time, so it cannot be proven
+# unrun), 'e' when it lies further in Redis's future than any clock may be off (the caller's
+# clock jumped ahead; it is not claimed, so its time stays free for whoever leads then),
+# 'b' when max_instances runs of the job are in progress (ours, counted by the caller, and
+# the live markers of other processes that are not known dead).
+CLAIM = (
+    CONTINUITY
+    + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
-local skip = tonumber(ARGV[6])
+local now_ms = redis_now_ms()
+check_continuity(KEYS[4], KEYS[3], now_ms, ARGV[10], '')
+local skip, mine = tonumber(ARGV[6]), ARGV[9]
 local floor_us = tonumber(redis.call('HGET', KEYS[3], 'at') or '0') * 1000
+local latest_us = (now_ms + tonumber(ARGV[10])) * 1000
+local dead = {}
+for _, prefix in ipairs(redis.call('SMEMBERS', KEYS[5])) do dead[prefix] = true end
 local answers = {}
-for i = 4, #KEYS do
-  local run_id = ARGV[i + 4]
+for i = 6, #KEYS, 2 do
+  local a = 11 + (i - 6) / 2 * 3
+  local run_id, most, here = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local job, micros = string.match(string.sub(KEYS[i], skip + 1), '^(.*):(%d+)$')
   local owner = redis.call('HGET', KEYS[i], 'run_id')
+  local busy = false
+  if not owner and most > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i + 1], '-inf', now_ms)
+    local others = 0
+    for _, run in ipairs(redis.call('ZRANGE', KEYS[i + 1], 0, -1)) do
+      local prefix = string.sub(run, 1, #mine)
+      if prefix ~= mine and not dead[prefix] then others = others + 1 end
+    end
+    busy = others + here >= most
+  end
   if owner then
     answers[#answers + 1] = owner == run_id and 'c' or 'd'
   elseif tonumber(micros) <= floor_us then
     answers[#answers + 1] = 'f'
+  elseif tonumber(micros) > latest_us then
+    answers[#answers + 1] = 'e'
+  elseif busy then
+    answers[#answers + 1] = 'b'
   else
     redis.call('HSET', KEYS[i], 'job_id', job, 'scheduled_us', micros, 'node', ARGV[3], 'term', ARGV[4],
                'run_id', run_id, 'claimed_at', ARGV[5], 'outcome', 'running')
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    if most > 0 then
+      redis.call('ZADD', KEYS[i + 1], now_ms + tonumber(ARGV[8]), run_id)
+      redis.call('PEXPIRE', KEYS[i + 1], ARGV[8])
+    end
     if ARGV[7] ~= '1' and tonumber(micros) > tonumber(redis.call('HGET', KEYS[2], job) or '0') then
       redis.call('HSET', KEYS[2], job, micros)
     end
@@ -57,23 +93,45 @@ for i = 4, #KEYS do
 end
 return table.concat(answers)
 """
-_LETTERS = {"c": ClaimResult.CLAIMED, "d": ClaimResult.DUPLICATE, "f": ClaimResult.FLOORED}
+)
+_LETTERS = {
+    "c": ClaimResult.CLAIMED,
+    "d": ClaimResult.DUPLICATE,
+    "f": ClaimResult.FLOORED,
+    "e": ClaimResult.EARLY,
+    "b": ClaimResult.BUSY,
+}
 
-# One call records a chunk of outcomes. KEYS: per run, the fire's hash then its job's history
-# list. ARGV[1] history size, then five values per run: run id, outcome, finished at, error,
-# the run as JSON. Records the outcome on the claim the run made (if it is still there),
-# pushes the run onto its job's history and trims each history touched once. Returns 1.
+# One call records a chunk of outcomes. KEYS: per run, the fire's hash, its job's history
+# list and its job's running set. ARGV[1] history size, then five values per run: run id,
+# outcome, finished at, error, the run as JSON. Records the outcome on the claim the run made
+# (if it is still there), drops its running marker, pushes the run onto its job's history and
+# trims each history touched once. Returns 1.
 FINISH = """
 local trimmed = {}
-for i = 1, #KEYS, 2 do
-  local a = 2 + (i - 1) / 2 * 5
+for i = 1, #KEYS, 3 do
+  local a = 2 + (i - 1) / 3 * 5
   if redis.call('HGET', KEYS[i], 'run_id') == ARGV[a] then
     redis.call('HSET', KEYS[i], 'outcome', ARGV[a + 1], 'finished_at', ARGV[a + 2], 'error', ARGV[a + 3])
   end
+  redis.call('ZREM', KEYS[i + 2], ARGV[a])
   redis.call('LPUSH', KEYS[i + 1], ARGV[a + 4])
   trimmed[KEYS[i + 1]] = true
 end
 for history in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(ARGV[1]) - 1) end
+return 1
+"""
+
+# Keeps running markers alive. KEYS: per run, its job's running set. ARGV[1] how long they live
+# (ms), then the run ids. Only markers that still exist are renewed. Returns 1.
+KEEP_RUNNING = """
+local t = redis.call('TIME')
+local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('ZADD', KEYS[i], 'XX', 'CH', until_ms, ARGV[i + 1]) == 1 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  end
+end
 return 1
 """
 
@@ -92,6 +150,8 @@ return 1
 class RedisLedger:
     """Claims and outcomes in Redis (JSON-free hashes and plain strings; nothing pickled)."""
 
+    counts_instances = True
+
     def __init__(
         self, settings: RedisSettings, client: redis.Redis, keys: Keys, retention: float, history_size: int = 100
     ) -> None:
@@ -101,12 +161,15 @@ class RedisLedger:
         self._keys = keys
         self._retention_ms = int(retention * 1000)
         self._finish = LuaScript(client, FINISH)
+        self._keep_running = LuaScript(client, KEEP_RUNNING)
+        # A node that dies stops renewing its runs' markers: they go within one lease TTL.
+        self._marker_ttl_ms = int(settings.lease_ttl * 1000)
         self._settle = LuaScript(client, SETTLE)
 
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
     ) -> ClaimResult:
-        return self.claim_many([(job_id, scheduled_at, run_id, manual)], term, node)[0]
+        return self.claim_many([ClaimRequest(job_id, scheduled_at, run_id, manual)], term, node)[0]
 
     def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
         """Claim fires in one round trip: a script call per chunk, then WAIT, all on one connection.
@@ -122,9 +185,9 @@ class RedisLedger:
         chunks: list[list[ClaimRequest]] = []
         start = 0
         while start < len(requests):  # chunks of at most CHUNK fires, manual and scheduled apart
-            manual = requests[start][3]
+            manual = requests[start].manual
             end = start + 1
-            while end < len(requests) and end - start < CHUNK and requests[end][3] == manual:
+            while end < len(requests) and end - start < CHUNK and requests[end].manual == manual:
                 end += 1
             chunks.append(requests[start:end])
             keys, args = self._claim_arguments(requests[start:end], manual, term, node)
@@ -156,8 +219,7 @@ class RedisLedger:
     def _claim_arguments(
         self, requests: list[ClaimRequest], manual: bool, term: Term, node: str
     ) -> tuple[list[str], list[str | int | float]]:
-        keys = [self._keys.leader, self._keys.last, self._keys.floor]
-        keys += [self._keys.fire(job_id, to_micros(scheduled_at)) for job_id, scheduled_at, _, _ in requests]
+        keys = [self._keys.leader, self._keys.last, self._keys.floor, self._keys.server, self._keys.dead]
         args: list[str | int | float] = [
             term.lease_token or "",
             self._retention_ms,
@@ -166,8 +228,14 @@ class RedisLedger:
             time.time(),
             len(self._keys.fire_prefix),
             "1" if manual else "0",
+            self._marker_ttl_ms,
+            RUN_ID_PREFIX,
+            floor_margin_ms(self._settings),
         ]
-        args += [run_id for _, _, run_id, _ in requests]
+        for request in requests:
+            fire = self._keys.fire(request.job_id, to_micros(request.scheduled_at))
+            keys += (fire, self._keys.running(request.job_id))
+            args += (request.run_id, request.max_instances, request.running_here)
         return keys, args
 
     def finish(self, run: Run) -> None:
@@ -182,12 +250,24 @@ class RedisLedger:
         keys: list[str] = []
         args: list[str | int | float] = [self._history_size]
         for run in runs:
-            keys += (self._keys.fire(run.job_id, to_micros(run.scheduled_at)), self._keys.history(run.job_id))
+            fire = self._keys.fire(run.job_id, to_micros(run.scheduled_at))
+            keys += (fire, self._keys.history(run.job_id), self._keys.running(run.job_id))
             args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", json.dumps(run.to_dict()))
         try:
             call(self._settings, lambda: self._finish(keys, args))
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("outcome of %d run(s) not recorded: %s", len(runs), exc)
+
+    def keep_running(self, runs: list[tuple[str, str]]) -> None:
+        """Renew the running markers of these (job id, run id) runs, in one script call per chunk."""
+        for first in range(0, len(runs), CHUNK):
+            chunk = runs[first : first + CHUNK]
+            keys = [self._keys.running(job_id) for job_id, _ in chunk]
+            args: list[str | int] = [self._marker_ttl_ms, *(run_id for _, run_id in chunk)]
+            self._keep_chunk(keys, args)
+
+    def _keep_chunk(self, keys: list[str], args: list[str | int]) -> None:
+        call(self._settings, lambda: self._keep_running(keys=keys, args=args))
 
     def history(self, job_id: str, limit: int) -> list[Run]:
         raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))

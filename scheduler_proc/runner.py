@@ -8,7 +8,9 @@ until it holds the host lock (and, in cluster mode, the Redis lease).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import faulthandler
 import gc
 import logging
 import os
@@ -20,28 +22,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scheduler_proc import takeover
 from scheduler_proc.backend import Backend, check_redis, open_backend
 from scheduler_proc.cadence import Cadence
 from scheduler_proc.commands import apply
 from scheduler_proc.engine import Engine
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
-from scheduler_proc.fire import Term
+from scheduler_proc.fire import RUN_ID_PREFIX, Term
 from scheduler_proc.hostlock import HostLock, read_holder
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
+from scheduler_proc.markers import MarkerKeeper
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, send_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import remove_status, write_status
+from scheduler_proc.watchdog import Watchdog, dump_stacks
 
 log = logging.getLogger("scheduler.runner")
 
 _TOUCH_EVERY = 60.0
 _LAST_RUNS_EVERY = 5.0
+_STANDBY_READS_EVERY = 30.0
 _STATUS_EVERY = 1.0
 _COMMANDS_EVERY = 0.2
+_NUDGE_EVERY = 1.0
+_EXIT_HUNG = 70  # EX_SOFTWARE; never 3 or 4 (see main)
+#: At a stop, claimed fires waiting for a job thread get this long to start before the lease is handed over.
+_START_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,18 +73,23 @@ class Runner:
         self.jobs = jobs
         self.args = args
         self.flags = flags
-        self.lock = HostLock(settings.lock_path, settings.node_id, args.master_pid)
+        self.lock = HostLock(settings.lock_path, settings.node_id, args.master_pid, runs=RUN_ID_PREFIX)
         self.backend: Backend | None = None
         self.engine: Engine | None = None
+        self._engine_term: int | None = None  # the term the engine dispatches under
         self.retired: list[Engine] = []
         self._waiting_on: object = None
         self._touched = 0.0
         self._last_runs: dict[str, Any] = {}
         self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
+        self._standby_reads = Cadence(_STANDBY_READS_EVERY)
+        self._paused: set[str] = set()
         self._commands_at = 0.0
         self._status_cadence = Cadence(_STATUS_EVERY)
         self._published_role: bool | None = None
         self.metrics = Metrics(settings.node_id)
+        self.watchdog = Watchdog(settings.watchdog_timeout)
+        self._nudged_at = 0.0
 
     def run(self) -> int:
         status_path = self.settings.status_path(self.args.master_pid)
@@ -83,11 +98,18 @@ class Runner:
             stack.callback(self.lock.release)
             stack.callback(remove_status, status_path)
             stack.callback(remove_status, metrics_path)
-            self.backend = open_backend(self.settings, self.lock, self.metrics)
+            self.backend = open_backend(self.settings, self.lock, self.metrics, lambda: self.watchdog.healthy)
             stack.callback(self.backend.ledger.close)
+            if self.backend.ledger.counts_instances and self.settings.redis is not None:
+                keeper = MarkerKeeper(
+                    self.backend.ledger, self._claimed_runs, min(1.0, self.settings.redis.lease_ttl / 4)
+                )
+                keeper.start()
+                stack.callback(keeper.stop)
             tick = 0.25 if self.settings.redis is None else min(0.25, self.settings.redis.lease_ttl / 8)
             while not self.flags.stop.is_set() and not self._orphaned():
                 self._step(self.backend)
+                self._watch(self.backend)
                 if (self.lock.held or not self.args.candidate) and self._status_due(self.backend):
                     self._status_cadence.start()
                     status = self._status(self.backend)
@@ -97,6 +119,26 @@ class Runner:
                 self.flags.stop.wait(tick)
             return self._stop(self.backend)
         return 0  # pragma: no cover  (ExitStack does not swallow)
+
+    def _watch(self, backend: Backend) -> None:
+        """Once a second: nudge the dispatch loop, tell the supervisor we live; give up if the loop hangs."""
+        if time.monotonic() - self._nudged_at < _NUDGE_EVERY:
+            return
+        self._nudged_at = time.monotonic()
+        stuck = self.watchdog.stuck_for()
+        if stuck:
+            dump_stacks(
+                f"the dispatch loop made no progress for {stuck:.1f}s (SCHEDULER_WATCHDOG_TIMEOUT="
+                f"{self.watchdog.timeout:g}s): it hangs; giving up the lease and exiting, so that the supervisor "
+                "starts a new runner"
+            )
+            with contextlib.suppress(Exception):
+                backend.leadership.release()
+            logging.shutdown()
+            os._exit(_EXIT_HUNG)
+        if self.engine is not None:
+            self.engine.nudge()
+        send_report(self.args.report_fd, "beat")
 
     def _step(self, backend: Backend) -> None:
         if not self.lock.held:
@@ -113,6 +155,8 @@ class Runner:
             self._touched = time.monotonic()
         backend.leadership.start()  # idempotent: competes for the lease only while holding the host lock
         self._follow_leadership(backend)
+        if self.engine is not None:
+            self.engine.retry_waiting()
         if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY:
             self._commands_at = time.monotonic()
             self._serve_commands(backend, self.engine)
@@ -127,6 +171,9 @@ class Runner:
                 len(self.jobs),
             )
             self._touched = time.monotonic()
+            takeover.release_for(
+                self.settings, self.lock.previous, f"runner pid {os.getpid()}, which took the host lock"
+            )
             return
         holder = read_holder(self.lock.path)
         if holder is not None and holder.pid != self._waiting_on:
@@ -134,7 +181,12 @@ class Runner:
             log.info("host lock %s is held by %s; this scheduler waits as standby", self.lock.path, holder.describe())
 
     def _follow_leadership(self, backend: Backend) -> None:
-        if backend.leadership.leading and self.engine is None:
+        """An engine per leadership term: a lost lease retires it, and so does a new term won in
+        between two turns of this loop (the new engine catches up what the gap missed)."""
+        term = backend.leadership.current_term()
+        if self.engine is not None and (term is None or term.token != self._engine_term):
+            self._retire_engine()
+        if term is not None and self.engine is None:
             engine = Engine(
                 self.jobs,
                 backend.ledger,
@@ -143,6 +195,7 @@ class Runner:
                 self.settings.max_workers,
                 self._may_dispatch,
                 self.metrics,
+                self.watchdog.beat,
             )
             try:
                 engine.start(floor=backend.floor_time())
@@ -150,18 +203,23 @@ class Runner:
                 log.error("cannot resume the jobs (%s); trying again", exc)
                 engine.halt()
                 return
-            self.engine = engine
+            self.engine, self._engine_term = engine, term.token
+            self.watchdog.watch(True)
             # The jobs, triggers and APScheduler's store live as long as the engine: keep them
             # out of the collector's scans, which otherwise walk them all inside a burst.
             gc.freeze()
-        elif not backend.leadership.leading and self.engine is not None:
-            self._retire_engine()
 
     def _serve_commands(self, backend: Backend, engine: Engine) -> None:
         """Carry out operators' commands; only the leader does, so each is acted on once."""
         try:
             for command in backend.bus.receive():
-                result = apply(command, engine, backend.ledger)
+                try:
+                    result = apply(command, engine, backend.ledger)
+                except SchedulerError:
+                    raise  # Redis trouble: the command stays queued and is tried again
+                except Exception as exc:  # a bad command must not stop the leader (nor the next one)
+                    log.exception("command %s id=%s failed", command.action, command.id)
+                    result = {"ok": False, "error": f"the leader could not carry it out: {type(exc).__name__}"}
                 log.info(
                     "command %s job=%s id=%s: %s",
                     command.action,
@@ -192,6 +250,7 @@ class Runner:
     def _retire_engine(self) -> None:
         """Stop dispatching; fires already running finish under their (now ended) term."""
         if self.engine is not None:
+            self.watchdog.watch(False)
             self.engine.halt()
             self.retired.append(self.engine)
             self.engine = None
@@ -199,6 +258,11 @@ class Runner:
             # again; the next engine freezes what is then alive. Without this, every gain of
             # the lease would freeze another generation's garbage for good.
             gc.unfreeze()
+
+    def _claimed_runs(self) -> list[tuple[str, str]]:
+        """Runs of this process still in progress, in the current and the retired engines (any thread)."""
+        engines = [self.engine, *self.retired]
+        return [run for engine in engines if engine is not None for run in engine.runner.claimed_runs()]
 
     def _may_dispatch(self) -> Term | None:
         """The term to claim fires under, or None; its ``is_current`` also checks the host lock."""
@@ -218,7 +282,7 @@ class Runner:
         return min(grace, ORPHAN_GRACE) if self._orphaned() else grace
 
     def _stop(self, backend: Backend) -> int:
-        """No new fires; keep the lease alive while running jobs finish; then hand over."""
+        """No new fires; hand the lease over at once; let running jobs finish under the ended term."""
         grace = self._grace()
         reason = (
             "its supervisor is gone"
@@ -227,9 +291,14 @@ class Runner:
         )
         log.info("scheduler stopping (%s): no new fires; waiting up to %gs for running jobs", reason, grace)
         self._retire_engine()
+        # Claimed fires queued for a job thread start within moments: let them, then hand over.
+        started_by = time.monotonic() + _START_WAIT
+        while any(engine.unstarted() for engine in self.retired) and time.monotonic() < started_by:
+            time.sleep(0.02)
+        backend.leadership.release()  # another node leads now; running jobs see ctx.is_current() False
         deadline = time.monotonic() + grace
         while not all(engine.idle() for engine in self.retired) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the lease keeper goes on renewing, so running jobs keep a current term
+            time.sleep(0.05)  # their running markers are kept alive meanwhile (max_instances)
         abandoned = [job for engine in self.retired for job in engine.abandon()]
         for engine in self.retired:
             if not engine.flush_records(5.0):
@@ -238,7 +307,6 @@ class Runner:
             log.warning(
                 "stop grace of %gs expired with job(s) still running: %s; abandoning them", grace, ", ".join(abandoned)
             )
-        backend.leadership.release()
         log.info("scheduler stopped (pid %d)", os.getpid())
         return 1 if abandoned else 0
 
@@ -258,12 +326,8 @@ class Runner:
             "jobs": self._jobs_view(backend),
         }
 
-    def _idle_rows(self, backend: Backend) -> list[dict[str, Any]]:
+    def _idle_rows(self, paused: set[str]) -> list[dict[str, Any]]:
         """The job table of a scheduler that does not dispatch: same fields, no next run."""
-        try:
-            paused = backend.ledger.paused()
-        except SchedulerError:
-            paused = set()
         return [
             {
                 "id": spec.id,
@@ -278,14 +342,21 @@ class Runner:
         ]
 
     def _jobs_view(self, backend: Backend) -> list[dict[str, Any]]:
-        rows = self.engine.snapshot() if self.engine else self._idle_rows(backend)
-        if self._last_runs_cadence.due():
-            self._last_runs_cadence.start()
+        # A standby reads the shared state seldom: idle standbys must cost a shared Redis almost nothing.
+        cadence = self._last_runs_cadence if self.engine else self._standby_reads
+        if cadence.due():
+            cadence.start()
             self._last_runs = {
                 job: (record.scheduled_at.isoformat(), record.node, record.outcome)
                 for job, record in backend.ledger.last_runs().items()
             }
-            self._last_runs_cadence.done()
+            if self.engine is None:
+                try:
+                    self._paused = backend.ledger.paused()
+                except SchedulerError:
+                    self._paused = set()
+            cadence.done()
+        rows = self.engine.snapshot() if self.engine else self._idle_rows(self._paused)
         for row in rows:
             claimed = self._last_runs.get(str(row["id"]))
             row["last_claimed_at"], row["last_claimed_by"] = (claimed[0], claimed[1]) if claimed else (None, None)
@@ -321,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         send_report(args.report_fd, "invalid", message=str(exc))
         return 2
     send_report(args.report_fd, "valid", jobs=len(jobs))
-    os.close(args.report_fd)
+    os.set_blocking(args.report_fd, False)  # heartbeats follow; a supervisor that lags must not block us
+    faulthandler.enable()  # a supervisor that finds us hung sends SIGABRT: the stacks go to the log
     return Runner(settings, jobs, args, flags).run()
 
 

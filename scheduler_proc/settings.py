@@ -41,6 +41,7 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SCHEDULER_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO)",
     "SCHEDULER_LOG_FORMAT": "plain (default) or json, for the scheduler processes' log lines",
     "SCHEDULER_HISTORY_SIZE": "runs kept per job in the history (default 100)",
+    "SCHEDULER_WATCHDOG_TIMEOUT": "seconds the dispatch loop may hang before its runner is replaced (default 5)",
     "SCHEDULER_ADMIN_TOKEN": "bearer token for the admin endpoints (run, pause, resume); unset disables them",
     "SCHEDULER_REDIS_URL": "redis://, rediss:// or unix:// URL; setting it (or sentinels) turns cluster mode on",
     "SCHEDULER_REDIS_USERNAME": "Redis ACL user (overrides the URL's)",
@@ -132,6 +133,7 @@ class Settings:
     log_level: str
     log_format: str = "plain"
     history_size: int = 100
+    watchdog_timeout: float = 5.0
     admin_token: str | None = dataclasses.field(default=None, repr=False)
     redis: RedisSettings | None = None
     test_clock_offset: float = 0.0
@@ -157,6 +159,7 @@ class Settings:
             log_level=reader.get("SCHEDULER_LOG_LEVEL", _parse_log_level, "INFO"),
             log_format=reader.get("SCHEDULER_LOG_FORMAT", _parse_log_format, "plain"),
             history_size=reader.get("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100),
+            watchdog_timeout=reader.get("SCHEDULER_WATCHDOG_TIMEOUT", _seconds(1, 3600), 5.0),
             admin_token=reader.get("SCHEDULER_ADMIN_TOKEN", _parse_token, None, shown=lambda raw: "'***'"),
             test_clock_offset=reader.get("SCHEDULER_TEST_CLOCK_OFFSET", _seconds(-86400, 86400), 0.0),
             redis=_redis_settings(reader),

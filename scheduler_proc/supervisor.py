@@ -33,6 +33,8 @@ log = logging.getLogger("scheduler.supervisor")
 
 _FIRST_RESTART_DELAY = 0.5
 _KILL_MARGIN = 2.0
+#: A runner beats every second; its supervisor aborts it after the watchdog timeout plus this.
+_BEAT_MARGIN = 3.0
 
 
 @dataclass
@@ -43,6 +45,8 @@ class RunnerProcess:
     reports: ReportReader
     started: float = field(default_factory=time.monotonic)
     retired_at: float | None = None
+    last_beat: float = field(default_factory=time.monotonic)  # it writes a heartbeat a second
+    aborted_at: float | None = None
 
     @property
     def pid(self) -> int:
@@ -107,7 +111,9 @@ class Supervisor:
         popen, reports = spawn_reporting_child("scheduler_proc.runner", args + (["--candidate"] if candidate else []))
         runner = RunnerProcess(popen, reports)
         report = wait_report(reports, self.settings.start_timeout, self._stopping)
-        reports.close()
+        if report is None or report.get("event") != "valid":
+            reports.close()  # a valid runner keeps it open: its heartbeats come that way
+        runner.last_beat = time.monotonic()
         if report is None:
             if runner.alive():
                 runner.popen.kill()
@@ -122,7 +128,28 @@ class Supervisor:
             }
         return runner, report
 
+    def _watch_heartbeat(self, runner: RunnerProcess) -> None:
+        """A runner whose main loop stopped beating hangs (its own watchdog could not act): abort it."""
+        now = time.monotonic()
+        if runner.reports.poll():
+            runner.last_beat = now
+        silent = now - runner.last_beat
+        if runner.aborted_at is None and silent > self.settings.watchdog_timeout + _BEAT_MARGIN:
+            log.error(
+                "scheduler runner (pid %d) gave no sign of life for %.1fs (SCHEDULER_WATCHDOG_TIMEOUT=%gs): it hangs; "
+                "sending SIGABRT (the stacks of its threads follow in the log), then starting a new one",
+                runner.pid,
+                silent,
+                self.settings.watchdog_timeout,
+            )
+            runner.aborted_at = now
+            runner.signal(signal.SIGABRT)
+        elif runner.aborted_at is not None and now - runner.aborted_at > _KILL_MARGIN:
+            runner.signal(signal.SIGKILL)
+
     def _watch_active(self) -> None:
+        if self.active is not None and self.active.alive() and not self._stopping():
+            self._watch_heartbeat(self.active)
         if self.active is not None and not self.active.alive():
             lived = time.monotonic() - self.active.started
             delay = self.backoff.after_exit(lived)
@@ -132,8 +159,10 @@ class Supervisor:
                 describe_exit(self.active.popen.returncode),
                 delay,
             )
+            self.active.reports.close()
             self.active = None
             self.restart_at = time.monotonic() + delay
+            self._release_dead_runners_lease()
         if self.active is None and time.monotonic() >= self.restart_at and not self._stopping():
             runner, report = self._spawn(candidate=False)
             if report.get("event") == "valid":
@@ -143,6 +172,18 @@ class Supervisor:
                 delay = self.backoff.after_failed_start()
                 log.error("scheduler runner cannot start: %s; trying again in %gs", report.get("message"), delay)
                 self.restart_at = time.monotonic() + delay
+
+    def _release_dead_runners_lease(self) -> None:
+        """In cluster mode, give up the lease the dead runner held: another node leads now, not in a TTL."""
+        if self.settings.redis is None:
+            return
+        # Imported here: the supervisor needs Redis only when a runner died, and stays small otherwise.
+        from scheduler_proc import takeover
+
+        try:
+            takeover.release_abandoned(self.settings)
+        except Exception:  # never let this take the supervisor down
+            log.exception("could not release the lease of the dead runner")
 
     def _reload(self) -> None:
         log.info(
@@ -154,7 +195,9 @@ class Supervisor:
             return
         old, self.active = self.active, candidate
         if old is not None:
-            log.info("reload: runner pid %d hands over to pid %d once its running jobs end", old.pid, candidate.pid)
+            log.info(
+                "reload: runner pid %d hands over to pid %d; its running jobs finish first", old.pid, candidate.pid
+            )
             old.signal(signal.SIGTERM)
             old.retired_at = time.monotonic()
             self.retiring.append(old)
@@ -164,6 +207,7 @@ class Supervisor:
         for old in list(self.retiring):
             if not old.alive():
                 self.retiring.remove(old)
+                old.reports.close()
             elif old.retired_at is not None and time.monotonic() - old.retired_at > self.grace + _KILL_MARGIN:
                 log.error("retired scheduler runner (pid %d) outlived its stop grace; killing it", old.pid)
                 old.signal(signal.SIGKILL)

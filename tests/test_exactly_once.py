@@ -91,12 +91,13 @@ def test_redis_that_lost_everything_never_repeats_a_fencing_token(redis_server: 
         clock.now += 1
         first.tick()
         first.release()
-    assert json.loads(memory.read_text()) == {"highest_term": 3}
+    highest = json.loads(memory.read_text())["highest_term"]
+    assert highest == int(redis_server.client().get(Keys("f").fence))
     redis_server.client().flushall()
     again = ClusterLeadership(settings, connect(settings), Keys("f"), "a", clock=FakeClock(), memory=TermMemory(memory))
     again.tick()
     term = again.current_term()
-    assert term is not None and term.token == 4
+    assert term is not None and term.token > highest
     floor = redis_server.client().hgetall(Keys("f").floor)
     assert "lost its data" in floor["reason"]
 
@@ -176,8 +177,10 @@ def test_a_host_whose_clock_is_off_refuses_to_lead(hosts, redis_server: RedisSer
         env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_TEST_CLOCK_OFFSET": "3"},
     ).start_and_wait(role="standby")
     ahead.wait_log(r"this host's clock is \+3\.\d+s off Redis's .* more than SCHEDULER_MAX_CLOCK_OFFSET=1s")
-    status = ahead.status()
-    assert status is not None and 2.8 < status["cluster"]["clock_offset"] < 3.2
+    status = wait_for(
+        lambda: (s := ahead.status()) and s["cluster"].get("clock_offset") is not None and s, 5, "the offset in status"
+    )
+    assert 2.8 < status["cluster"]["clock_offset"] < 3.2
     assert status["cluster"]["clock_ok"] is False
     assert 'scheduler_clock_offset_seconds{node="node-ahead"} 3.' in ahead.get("/metrics").text
     good = hosts("node-good", workers=1, env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1"})
@@ -203,7 +206,7 @@ def test_after_a_loss_the_floor_covers_a_leader_whose_clock_ran_ahead(redis_serv
     assert leadership.leading
     seconds, micros = client.time()
     floor = client.hgetall(Keys("c").floor)
-    assert abs(int(floor["at"]) - (seconds * 1000 + micros // 1000 + 2000)) < 500, floor
+    assert abs(int(floor["at"]) - (seconds * 1000 + micros // 1000 + 2 * 2000)) < 500, floor
     ledger = RedisLedger(settings, connect(settings), Keys("c"), retention=3600)
     term = leadership.current_term()
     assert term is not None
@@ -248,6 +251,7 @@ def test_a_manual_run_that_was_refused_is_not_reported_as_done(hosts, redis_serv
     env = {"SCHEDULER_REDIS_MIN_REPLICAS": "1", "SCHEDULER_REDIS_WAIT_TIMEOUT": "0.05", "SCHEDULER_ADMIN_TOKEN": TOKEN}
     [node] = _cluster(hosts, redis_server.url, 1, jobs="reports:jobs", **env)
     _leader([node])
+    wait_for(lambda: "reason=unreplicated" in node.output(), 10, "a first fire past the new namespace's floor")
     answer = httpx.post(
         f"http://127.0.0.1:{node.port}/scheduler/jobs/report/run", headers={"Authorization": f"Bearer {TOKEN}"}
     )

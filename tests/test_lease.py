@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from support import FakeClock, wait_for
 from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.ledger import ClaimResult, Run, to_micros
+from scheduler_proc.ledger import ClaimRequest, ClaimResult, Run, to_micros
 from scheduler_proc.redis_conn import connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
@@ -48,6 +49,15 @@ def _leadership(server: RedisServer, node: str, clock: FakeClock) -> ClusterLead
     return ClusterLeadership(settings, connect(settings), Keys("t"), node, clock=clock)
 
 
+def _past_first_start(server: RedisServer, namespace: str) -> None:
+    """Claims at made-up past times: move the floor the namespace's first leader set out of their way.
+
+    (A new term counter may follow a loss of data, so the first leader of a namespace sets
+    a floor a moment ahead; real fires fall after it.)
+    """
+    server.client().hset(Keys(namespace).floor, "at", 0)
+
+
 def test_one_leader_terms_increase_and_release_hands_over(redis_server: RedisServer) -> None:
     clock = FakeClock()
     a, b = _leadership(redis_server, "a", clock), _leadership(redis_server, "b", clock)
@@ -55,12 +65,17 @@ def test_one_leader_terms_increase_and_release_hands_over(redis_server: RedisSer
     b.tick()
     assert a.leading and not b.leading and b.leader_node == "a"
     first = a.current_term()
-    assert first is not None and first.token == 1
+    # A new counter starts at Redis's time in seconds: above anything an earlier counter reached.
+    assert first is not None and abs(first.token - time.time()) < 5
+    pubsub = redis_server.client().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(Keys("t").handover)
     a.release()
-    clock.now += 1
+    notice = wait_for(lambda: pubsub.get_message(timeout=0.1), 5, "the handover notice")
+    assert notice["data"] == first.lease_token, "the release tells the standbys"
+    clock.now += 1.1  # a standby sleeps until the lease it saw would expire (or a notice wakes it)
     b.tick()
     second = b.current_term()
-    assert b.leading and second is not None and second.token == 2
+    assert b.leading and second is not None and second.token == first.token + 1
     assert not first.is_current() and second.is_current()
 
 
@@ -80,6 +95,7 @@ def test_claims_are_fenced_and_deduplicated(redis_server: RedisServer) -> None:
     settings = _redis_settings(redis_server)
     a = _leadership(redis_server, "a", clock)
     a.tick()
+    _past_first_start(redis_server, "t")
     term = a.current_term()
     assert term is not None
     ledger = RedisLedger(settings, connect(settings), Keys("t"), retention=3600)
@@ -133,6 +149,7 @@ def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: Red
     assert settings is not None
     a = ClusterLeadership(settings, connect(settings), Keys("w"), "a", clock=clock)
     a.tick()
+    _past_first_start(redis_server, "w")
     term = a.current_term()
     assert term is not None
     ledger = RedisLedger(settings, connect(settings), Keys("w"), retention=3600)
@@ -145,20 +162,21 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
     settings = _redis_settings(redis_server)
     a = _leadership(redis_server, "a", FakeClock())
     a.tick()
+    _past_first_start(redis_server, "t")
     term = a.current_term()
     assert term is not None
     keys = Keys("t")  # the namespace the leadership above took
     ledger = RedisLedger(settings, connect(settings), keys, retention=3600)
     at = datetime(2026, 1, 1, tzinfo=UTC)
     count = CHUNK * 2 + 7  # three chunks, the last one partial
-    requests = [(f"job:{i}", at, f"r{i}", False) for i in range(count)]  # ':' in ids, as users may write
-    requests.insert(CHUNK - 1, ("job:0", at, "again", False))  # a duplicate inside the first chunk
-    requests.append(("job:1", datetime(2026, 1, 2, tzinfo=UTC), "manual", True))
+    requests = [ClaimRequest(f"job:{i}", at, f"r{i}") for i in range(count)]  # ':' in ids, as users may write
+    requests.insert(CHUNK - 1, ClaimRequest("job:0", at, "again"))  # a duplicate inside the first chunk
+    requests.append(ClaimRequest("job:1", datetime(2026, 1, 2, tzinfo=UTC), "manual", manual=True))
     results = ledger.claim_many(requests, term, "a")
     assert results.count(ClaimResult.CLAIMED) == count + 1
     assert results[CHUNK - 1] is ClaimResult.DUPLICATE
     assert ledger.claim_many(requests[:3], term, "a") == [ClaimResult.CLAIMED] * 3, "a retry is granted again"
-    others = [(job, when, f"{run_id}-other", manual) for job, when, run_id, manual in requests[:3]]
+    others = [request._replace(run_id=f"{request.run_id}-other") for request in requests[:3]]
     assert ledger.claim_many(others, term, "a") == [ClaimResult.DUPLICATE] * 3
     fire = connect(settings).hgetall(keys.fire("job:7", 1767225600000000))
     assert fire == {

@@ -1,0 +1,168 @@
+"""Fires keep happening: handover at once on a stop or a process crash, max_instances across the
+cluster, quiet standbys. Real gunicorn masters and a real redis-server, at the default lease TTL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis_support import RedisServer
+from support import Host, assert_no_duplicates, read_fires, wait_for
+
+
+def _nodes(hosts: Callable[..., Host], url: str, count: int = 2, **env: str) -> list[Host]:
+    nodes = [
+        hosts(f"node-{i}", jobs="liveness:jobs", workers=1, env={"SCHEDULER_REDIS_URL": url, **env})
+        for i in range(count)
+    ]
+    for node in nodes:
+        node.start()
+    return nodes
+
+
+def _leader(nodes: list[Host], timeout: float = 20) -> Host:
+    return wait_for(
+        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), timeout, "a leader"
+    )
+
+
+def _first_fire_after(fire_log: Any, moment: float, job: str = "tick", exclude_pid: int | None = None) -> float:
+    def find() -> float | None:
+        later = [
+            f["started"]
+            for f in read_fires(fire_log)
+            if f["job"] == job and f["started"] > moment and f["pid"] != exclude_pid
+        ]
+        return min(later) if later else None
+
+    return wait_for(find, 20, f"a {job} fire after {moment}")
+
+
+def test_a_stopping_leader_hands_over_at_once_while_its_long_job_finishes(hosts, redis_server: RedisServer) -> None:
+    """TERM of the leader while a 12 s job runs: another node fires within 1 s (the lease used to
+    be kept until the job ended); the job finishes on the old node with ctx.is_current() False, and
+    no second instance of it (max_instances=1) starts anywhere until it has ended."""
+    nodes = _nodes(hosts, redis_server.url, LONG_SECONDS="12", GRACEFUL_TIMEOUT="30")
+    leader = _leader(nodes)
+    fire_log = leader.fire_log
+    started = wait_for(
+        lambda: [f for f in read_fires(fire_log) if f["job"] == "long" and f.get("event") == "start"],
+        15,
+        "the long job to start",
+    )[0]
+    [runner] = leader.runner_pids()
+    leader.signal(signal.SIGTERM)
+    stopped = time.time()
+    taken_over = _first_fire_after(fire_log, stopped, exclude_pid=runner)
+    assert taken_over - stopped < 1.0, f"handover took {taken_over - stopped:.2f}s"
+    ended = wait_for(
+        lambda: [f for f in read_fires(fire_log) if f["job"] == "long" and f.get("event") == "end"], 20, "its end"
+    )[0]
+    assert ended["pid"] == started["pid"] and ended["current"] is False, ended
+    second = wait_for(
+        lambda: [f for f in read_fires(fire_log) if f["job"] == "long" and f.get("event") == "start" and f is not None][
+            1:
+        ],
+        20,
+        "the next instance of the long job",
+    )[0]
+    assert second["pid"] != runner and second["started"] >= ended["started"], (second, ended)
+    leader.wait_exit(30)
+    assert_no_duplicates(read_fires(fire_log))
+
+
+@pytest.mark.parametrize("victim", ["runner", "supervisor", "master"])
+def test_a_process_crash_on_a_live_host_fails_over_within_1_5s(hosts, redis_server: RedisServer, victim: str) -> None:
+    """kill -9 of the leader's runner, supervisor or master at the default 10 s lease TTL: a surviving
+    process of that host proves the holder dead and releases its lease (the runner's supervisor, the
+    runner that got the parent-death signal), so a fire runs within 1.5 s, not after the TTL."""
+    nodes = _nodes(hosts, redis_server.url)
+    leader = _leader(nodes)
+    wait_for(lambda: len(read_fires(leader.fire_log)) >= 2, 10, "fires before the crash")
+    [runner] = leader.runner_pids()
+    [supervisor] = leader.supervisor_pids()
+    pid = {"runner": runner, "supervisor": supervisor, "master": leader.master_pid}[victim]
+    os.kill(pid, signal.SIGKILL)
+    killed = time.time()
+    resumed = _first_fire_after(leader.fire_log, killed, exclude_pid=runner)
+    assert resumed - killed <= 1.5, f"failover took {resumed - killed:.2f}s"
+    wait_for(
+        lambda: len({f["scheduled_at"] for f in read_fires(leader.fire_log) if f["started"] > killed}) >= 3,
+        10,
+        "fires after the failover",
+    )
+    assert_no_duplicates(read_fires(leader.fire_log))
+
+
+def test_standbys_are_quiet_at_idle(hosts, redis_server: RedisServer) -> None:
+    """At the default TTL a standby sends at most 0.5 Redis commands per second at idle: it sleeps
+    until the lease it saw would expire (it used to poll twice a second, ~10 commands/s in all)."""
+    client = redis_server.client()
+    client.set("{scheduler}:leader", "999:elsewhere:other-host", px=600_000)  # a leader that is not ours
+    nodes = _nodes(hosts, redis_server.url, count=2)
+    for node in nodes:
+        node.wait_role("standby", timeout=20)
+    wait_for(
+        lambda: all((n.status() or {}).get("cluster", {}).get("leader_node") == "other-host" for n in nodes),
+        10,
+        "the standbys to see the other leader",
+    )
+    before, began = int(client.info("stats")["total_commands_processed"]), time.monotonic()
+    wait_for(lambda: time.monotonic() - began > 20, 25, "20 seconds of idle standbys")
+    # The INFO calls of this test count too (2 of them).
+    rate = (int(client.info("stats")["total_commands_processed"]) - before - 2) / 20 / len(nodes)
+    assert rate <= 0.5, f"{rate:.2f} commands/s per standby"
+
+
+def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
+    hosts, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A job deadlocks the leader's dispatch loop (it takes APScheduler's own lock): after
+    SCHEDULER_WATCHDOG_TIMEOUT the runner gives the lease up (it used to keep renewing it
+    forever while nothing fired), logs its threads' stacks and is replaced; another node fires
+    within the watchdog timeout plus the TTL."""
+    flag = tmp_path / "freeze"
+    nodes = [
+        hosts(
+            f"node-{i}",
+            jobs="hang:jobs",
+            workers=1,
+            env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_WATCHDOG_TIMEOUT": "3", "FREEZE_FLAG": str(flag)},
+        )
+        for i in range(2)
+    ]
+    for node in nodes:
+        node.start()
+    leader = _leader(nodes)
+    wait_for(lambda: len(read_fires(leader.fire_log)) >= 2, 10, "fires before the hang")
+    [runner] = leader.runner_pids()
+    flag.touch()
+    frozen = wait_for(lambda: [f for f in read_fires(leader.fire_log) if f.get("event") == "freeze"], 10, "the freeze")[
+        0
+    ]["started"]
+    resumed = _first_fire_after(leader.fire_log, frozen + 1.5, exclude_pid=runner)
+    assert resumed - frozen <= 3 + 10, f"nothing fired for {resumed - frozen:.1f}s"
+    leader.wait_log(r"the dispatch loop made no progress for [\d.]+s \(SCHEDULER_WATCHDOG_TIMEOUT=3s\): it hangs")
+    assert "in freeze_the_dispatch_loop" in leader.output(), "the stacks name the job that hangs"
+    wait_for(lambda: leader.runner_pids() and runner not in leader.runner_pids(), 10, "a new runner on that host")
+    assert_no_duplicates(read_fires(leader.fire_log))
+
+
+def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: RedisServer) -> None:
+    """A job running 8 s with SCHEDULER_WATCHDOG_TIMEOUT=2: jobs run on threads of their own, and
+    the dispatch loop keeps beating, so nothing is replaced."""
+    [node] = _nodes(hosts, redis_server.url, count=1, LONG_SECONDS="8", SCHEDULER_WATCHDOG_TIMEOUT="2")
+    _leader([node])
+    [runner] = node.runner_pids()
+    wait_for(
+        lambda: [f for f in read_fires(node.fire_log) if f["job"] == "long" and f.get("event") == "end"],
+        20,
+        "the long job to end",
+    )
+    assert node.runner_pids() == [runner]
+    assert "hangs" not in node.output()

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-config install clean deploy rollback undeploy lock chaos bench
+.PHONY: run test lint check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -15,7 +15,10 @@ PORT ?= 8000
 DESTDIR ?=
 REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
-DEPLOY := $(DEPLOY_PYTHON) deploy/deploy.py --app $(APP) --python $(DEPLOY_PYTHON) $(if $(DESTDIR),--destdir $(DESTDIR))
+# Passed to the shell as environment variables, never pasted into the command line: a value
+# such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses.
+export APP PORT DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
+DEPLOY = "$$DEPLOY_PYTHON" deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
@@ -50,13 +53,19 @@ bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; result
 	$(BIN)/python bench/bench.py
 
 deploy:  ## install or upgrade the service on this VM (REDIS=local adds a local Redis; DESTDIR= stages)
-	$(DEPLOY) --port $(PORT) $(if $(REDIS),--redis $(REDIS)) deploy
+	$(DEPLOY) --port "$$PORT" $${REDIS:+--redis "$$REDIS"} deploy
 
 rollback:  ## point current back at the previous release and restart
 	$(DEPLOY) rollback
 
 undeploy:  ## remove the service and code; keeps /etc/$(APP) and state unless PURGE=1
-	$(DEPLOY) $(if $(PURGE),--purge) undeploy
+	$(DEPLOY) $${PURGE:+--purge} undeploy
+
+status:  ## the deployed scheduler's status, run as the service does (APP=...)
+	$(DEPLOY) cli -- status
+
+scheduler:  ## any scheduler command on the deployed app, as the service runs it (APP=... CMD="history tick")
+	$(DEPLOY) cli -- $$CMD
 
 lock: $(STAMP)  ## regenerate requirements.lock (pinned production requirements) with the system Python
 	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .

@@ -139,46 +139,59 @@ def _burst_span(rows: list[tuple[int, float, float]], count: int) -> float:
     return max(starts) - scheduled
 
 
+#: How each failover is caused, and the lease TTL it runs at.
+FAILOVERS = {
+    "host_death": ("kill -9 of every process of the leader's node (a dead host): the lease must expire", TTL),
+    "graceful": ("TERM of the leader", TTL),
+    "graceful_long_job": ("TERM of the leader while a 20 s job runs on it", 10.0),
+    "runner_crash": ("kill -9 of the leader's runner, its host alive", 10.0),
+}
+
+
 def bench_failover(work: Path, redis: RedisServer) -> None:
-    results = {}
-    for kind in ("kill9", "graceful"):
-        hosts = [
-            kit_host(
-                work / f"failover-{kind}",
-                f"node-{i}",
-                redis,
-                {"BENCH_JOBS": "1", "BENCH_INTERVAL": "0.1", "SCHEDULER_NAMESPACE": f"fo-{kind}"},
-            )
-            for i in range(2)
-        ]
-        for host in hosts:
-            host.start()
-        leader = wait_for(
-            lambda hs=hosts: next((h for h in hs if (h.status() or {}).get("role") == "leader"), None), 30, "a leader"
-        )
-        log = leader.fire_log
-        wait_for(lambda path=log: len(lags(path)) > 10, 10, "fires")
-        if kind == "kill9":
-            leader.kill_everything()  # the whole node, as in a crash: the lease must expire
-        else:
-            leader.signal(signal.SIGTERM)
-        at = time.time()
-        other = next(h for h in hosts if h is not leader)
-        wait_for(lambda o=other: (o.status() or {}).get("role") == "leader", 15, "the new leader")
-        # The old leader starts nothing after kill -9 or TERM, so the next fire is the new leader's.
-        first = wait_for(
-            lambda t=at, path=log: [s for _, _, s in lags(path) if s > t + 0.05], 15, "a fire on the new leader"
-        )
-        results[kind] = min(first) - at
-        for host in hosts:
-            stop(host)
+    results = {kind: _failover(work, redis, kind, ttl) for kind, (_, ttl) in FAILOVERS.items()}
     record(
         "failover_seconds",
-        kill9=results["kill9"],
-        graceful=results["graceful"],
-        lease_ttl=TTL,
-        goal="kill -9 at most TTL + 1 s; graceful under 1 s",
+        **results,
+        host_death_ttl=TTL,
+        goal="host death at most TTL + 1 s (TTL 2); graceful, with or without a long job, under 1 s; "
+        "runner crash at most 1.5 s (TTL 10)",
     )
+
+
+def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
+    """Seconds from the fault to the first fire of another node (or, after a crash, of a new runner)."""
+    env = {
+        "BENCH_JOBS": "1",
+        "BENCH_INTERVAL": "0.1",
+        "SCHEDULER_NAMESPACE": f"fo-{kind}",
+        "SCHEDULER_LEASE_TTL": str(ttl),
+    }
+    if kind == "graceful_long_job":
+        env |= {"BENCH_LONG": "20", "GRACEFUL_TIMEOUT": "30"}
+    hosts = [kit_host(work / f"failover-{kind}", f"node-{i}", redis, env) for i in range(2)]
+    for host in hosts:
+        host.start()
+    leader = wait_for(
+        lambda: next((h for h in hosts if (h.status() or {}).get("role") == "leader"), None), 30, "a leader"
+    )
+    log = leader.fire_log
+    led_at = time.time()
+    wait_for(lambda: len(lags(log)) > 10, 15, "fires")
+    if kind == "graceful_long_job":  # it starts on the next 5 s boundary and runs 20 s: then it runs
+        wait_for(lambda: time.time() - led_at > 6, 10, "the long job to be running")
+    [runner] = leader.runner_pids()
+    if kind == "host_death":
+        leader.kill_everything()
+    elif kind == "runner_crash":
+        os.kill(runner, signal.SIGKILL)
+    else:
+        leader.signal(signal.SIGTERM)
+    at = time.time()
+    first = wait_for(lambda: [s for _, _, s in lags(log) if s > at + 0.01], 30, "a fire after the fault", interval=0.02)
+    for host in hosts:
+        stop(host)
+    return min(first) - at
 
 
 def wrk(url: str, seconds: int = 8) -> float:
@@ -249,38 +262,62 @@ def _proc(pid: int) -> tuple[float, float]:
 
 
 def bench_idle(work: Path, redis: RedisServer) -> None:
-    hosts = [
-        kit_host(
-            work / "idle",
-            f"node-{i}",
-            redis,
-            {"BENCH_JOBS": "1", "BENCH_INTERVAL": "3600", "SCHEDULER_NAMESPACE": "idle"},
-        )
-        for i in range(2)
-    ]
+    """At the default lease TTL, with the demo jobs: memory, CPU and Redis commands of one node at idle.
+
+    Redis commands are counted per role: a leader alone, then two standbys while a leader that
+    is not the kit's holds the lease (so every command counted is a standby's).
+    """
+    seconds = 20.0
+    env = {"SCHEDULER_JOBS": "app.jobs:jobs", "SCHEDULER_LEASE_TTL": "10"}
+    [leader] = _idle_nodes(work / "idle-leader", redis, 1, {**env, "SCHEDULER_NAMESPACE": "idle-leader"})
+    leader_rate, (supervisor, runner, cpu) = _commands_per_second(redis, [leader], seconds)
+    stop(leader)
+    redis.client().set("{idle-standby}:leader", "1:elsewhere:other", px=600_000)
+    standbys = _idle_nodes(work / "idle-standby", redis, 2, {**env, "SCHEDULER_NAMESPACE": "idle-standby"})
+    standby_rate, _ = _commands_per_second(redis, standbys, seconds)
+    for host in standbys:
+        stop(host)
+    record(
+        "scheduler_idle",
+        supervisor_rss_mib=supervisor,
+        runner_rss_mib=runner,
+        rss_mib_per_host=supervisor + runner,
+        cpu_percent_per_host=cpu * 100,
+        redis_commands_per_second_leader=leader_rate,
+        redis_commands_per_second_per_standby=standby_rate,
+        goal="standby at most 0.5 commands/s; supervisor at most 20 MiB, supervisor + runner at most 60 MiB",
+    )
+
+
+def _idle_nodes(work: Path, redis: RedisServer, count: int, env: dict[str, str]) -> list[Host]:
+    hosts = [kit_host(work, f"node-{i}", redis, env) for i in range(count)]
     for host in hosts:
         host.start()
     for host in hosts:
         wait_for(lambda h=host: (h.status() or {}).get("role") in ("leader", "standby"), 30, "up")
-    pids = [pid for host in hosts for pid in host.supervisor_pids() + host.runner_pids()]
+    return hosts
+
+
+def _commands_per_second(
+    redis: RedisServer, hosts: list[Host], seconds: float
+) -> tuple[float, tuple[float, float, float]]:
+    """Redis commands per second per host over ``seconds``; (supervisor MiB, runner MiB, CPU share) per host."""
     client = redis.client()
+    supervisors = [pid for host in hosts for pid in host.supervisor_pids()]
+    runners = [pid for host in hosts for pid in host.runner_pids()]
     before_cmds = int(client.info("stats")["total_commands_processed"])
-    before = {pid: _proc(pid) for pid in pids}
-    seconds = 10.0
+    before = {pid: _proc(pid) for pid in supervisors + runners}
     deadline = time.time() + seconds
     wait_for(lambda: time.time() > deadline, seconds + 2, "the idle sample")
-    after = {pid: _proc(pid) for pid in pids}
-    commands = int(client.info("stats")["total_commands_processed"]) - before_cmds
-    for host in hosts:
-        stop(host)
-    per_host_rss = sum(after[pid][0] for pid in pids) / len(hosts)
-    cpu = sum(after[pid][1] - before[pid][1] for pid in pids) / len(hosts) / seconds
-    record(
-        "scheduler_idle",
-        rss_mib_per_host=per_host_rss,
-        cpu_percent_per_host=cpu * 100,
-        redis_commands_per_second_per_node=commands / seconds / len(hosts),
+    after = {pid: _proc(pid) for pid in supervisors + runners}
+    commands = int(client.info("stats")["total_commands_processed"]) - before_cmds - 1  # our own INFO
+    cpu = sum(after[pid][1] - before[pid][1] for pid in after) / len(hosts) / seconds
+    memory = (
+        sum(after[pid][0] for pid in supervisors) / len(hosts),
+        sum(after[pid][0] for pid in runners) / len(hosts),
+        cpu,
     )
+    return commands / seconds / len(hosts), memory
 
 
 def bench_startup(work: Path) -> None:

@@ -19,9 +19,11 @@ import argparse
 import contextlib
 import grp
 import hashlib
+import ipaddress
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -32,10 +34,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Protocol
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent
+#: The service, its user and its directories are all named after the app: keep it a plain name
+#: (useradd's and systemd's rules), so no path can leave the app's own directories.
+APP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 SHIPPED = ["app", "scheduler_proc", "gunicorn.conf.py", "pyproject.toml", "requirements.lock", "README.md"]
 KEEP_RELEASES = 5
 
@@ -99,13 +105,17 @@ class Layout:
 class ServiceManager(Protocol):
     def active(self) -> bool: ...
 
+    def failed(self) -> bool: ...
+
     def restart(self) -> None: ...
 
     def stop(self) -> None: ...
 
     def install(self, changed: bool) -> None: ...
 
-    def remove(self) -> None: ...
+    def disable(self) -> None: ...
+
+    def forget_unit(self) -> None: ...
 
 
 class Systemd:
@@ -125,8 +135,15 @@ class Systemd:
     def active(self) -> bool:
         return self._ctl("is-active", "--quiet", self.app, check=False).returncode == 0
 
+    def failed(self) -> bool:
+        """Failed, or waiting to be restarted after a failure: either way this release is not healthy."""
+        state = self._ctl("show", self.app, "--property=ActiveState,SubState", check=False).stdout
+        return "ActiveState=failed" in state or "SubState=auto-restart" in state
+
     def restart(self) -> None:
-        self._ctl("restart", self.app)
+        # reset-failed: a rollback right after a release hit the start limit must still start.
+        self._ctl("reset-failed", self.app, check=False)
+        self._ctl("restart", self.app, check=False)  # it waits for ExecStartPost; the health check judges
 
     def stop(self) -> None:
         self._ctl("stop", self.app, check=False)
@@ -136,8 +153,11 @@ class Systemd:
             self._ctl("daemon-reload")
         self._ctl("enable", self.app)
 
-    def remove(self) -> None:
+    def disable(self) -> None:
         self._ctl("disable", self.app, check=False)
+
+    def forget_unit(self) -> None:
+        """After the unit file is gone: systemd forgets the unit."""
         self._ctl("daemon-reload", check=False)
 
 
@@ -145,6 +165,9 @@ class Staged:
     """DESTDIR without a service: nothing is started; the install is for review."""
 
     def active(self) -> bool:
+        return False
+
+    def failed(self) -> bool:
         return False
 
     def restart(self) -> None:
@@ -156,7 +179,10 @@ class Staged:
     def install(self, changed: bool) -> None:
         pass
 
-    def remove(self) -> None:
+    def disable(self) -> None:
+        pass
+
+    def forget_unit(self) -> None:
         pass
 
 
@@ -181,6 +207,9 @@ class Processes:
 
     def active(self) -> bool:
         return self._pid() is not None
+
+    def failed(self) -> bool:
+        return False  # the stand-in cannot tell a start that failed from one still on its way
 
     def restart(self) -> None:
         self.stop()
@@ -226,8 +255,11 @@ class Processes:
     def install(self, changed: bool) -> None:
         pass
 
-    def remove(self) -> None:
+    def disable(self) -> None:
         self.stop()
+
+    def forget_unit(self) -> None:
+        pass
 
 
 def parse_unit(text: str) -> dict[str, str]:
@@ -352,11 +384,49 @@ def _chown(path: Path, owner: str, group: str) -> None:
         os.chown(path, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
 
 
+def _seconds_in(env: dict[str, str], name: str, default: float, path: Path) -> float:
+    """A number of seconds from the env file, or a clear error naming the file and the line to fix."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise DeployError(f"{path}: {name}={raw!r} is not a number of seconds from 0 to 86400; fix that line")
+    return value
+
+
+def network_policy(env: dict[str, str]) -> str:
+    """IPAddressDeny/Allow lines when every peer is known by address: HTTP on loopback, Redis local or by IP.
+
+    A Redis named by host name may change address (a managed failover), and a public BIND
+    serves clients from anywhere: then no address list is set, and the unit says why.
+    """
+    bind_host = env.get("BIND", "127.0.0.1:8000").rpartition(":")[0].strip("[]")
+    if bind_host not in ("127.0.0.1", "::1", "localhost"):
+        return "# No IPAddressDeny: BIND serves clients beyond this host."
+    peers = []
+    for name in ("SCHEDULER_REDIS_URL", "SCHEDULER_REDIS_SENTINELS"):
+        for item in filter(None, env.get(name, "").split(",")):
+            host = item.split("://", 1)[-1].rpartition("@")[2].split("/")[0].rsplit(":", 1)[0].strip("[]")
+            if item.startswith("unix://") or not host:
+                continue
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return f"# No IPAddressDeny: {name} names the host {host!r}, whose address may change."
+            if not address.is_loopback:
+                peers.append(str(address))
+    return "IPAddressDeny=any\nIPAddressAllow=localhost" + "".join(f" {peer}" for peer in peers)
+
+
 def install_unit(layout: Layout, redis_local: bool) -> bool:
     """Render the unit; True if it changed."""
     env = read_env(layout.env_file)
-    graceful = float(env.get("GRACEFUL_TIMEOUT", "30"))
-    grace = float(env.get("SCHEDULER_STOP_GRACE", str(graceful)))
+    graceful = _seconds_in(env, "GRACEFUL_TIMEOUT", 30.0, layout.env_file)
+    grace = _seconds_in(env, "SCHEDULER_STOP_GRACE", graceful, layout.env_file)
     text = (
         (HERE / "app.service.in")
         .read_text()
@@ -364,6 +434,7 @@ def install_unit(layout: Layout, redis_local: bool) -> bool:
         .replace("@TIMEOUT_STOP@", str(int(graceful + grace + 15)))
         .replace("@AFTER@", " redis-server.service" if redis_local else "")
         .replace("@WANTS@", " redis-server.service" if redis_local else "")
+        .replace("@NETWORK@", network_policy(env))
     )
     if layout.unit.exists() and layout.unit.read_text() == text:
         return False
@@ -414,6 +485,22 @@ def _redis_conf_lines(password: str) -> list[str]:
     ]
 
 
+def remove_local_redis(layout: Layout, staged: bool) -> None:
+    """PURGE: take out of redis.conf what REDIS=local added there (its password too)."""
+    conf = layout.redis_conf
+    if not conf.exists():
+        return
+    text = conf.read_text()
+    begin, end = f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
+    if begin not in text or end not in text:
+        return
+    block = text[text.index(begin) : text.index(end) + len(end)]
+    conf.write_text(text.replace(f"\n{block}\n", "\n").replace(block, ""))
+    say(f"removed {layout.app}'s settings from {conf}")
+    if not staged:
+        _run(["systemctl", "restart", "redis-server"], "restart redis-server")
+
+
 def setup_local_redis(layout: Layout, staged: bool) -> None:
     """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it."""
     if not staged and shutil.which("redis-server") is None:
@@ -442,23 +529,33 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
         say(f"pointed {layout.env_file} at the local Redis")
 
 
-def health_check(layout: Layout, timeout: float) -> str | None:
-    """None when /healthz answers and the scheduler runs; else why not."""
+def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:
+    """None when /healthz answers and the scheduler runs, with a leader somewhere in the cluster; else why not.
+
+    ``failed`` says the service manager gave up on the service: no point waiting longer.
+    """
     env = read_env(layout.env_file)
     host, _, port = env.get("BIND", "127.0.0.1:8000").rpartition(":")
     base = f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host}:{port}"
     deadline = time.monotonic() + timeout
     reason = "no answer yet"
+    token = env.get("SCHEDULER_READ_TOKEN") or env.get("SCHEDULER_ADMIN_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while time.monotonic() < deadline:
+        if failed is not None and failed():
+            return f"the service failed ({reason}); see journalctl -u {layout.app}"
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
                 if response.status == 200:
-                    with urllib.request.urlopen(f"{base}/scheduler/status", timeout=2) as status:
-                        role = json.load(status).get("role")
-                    if role in ("leader", "standby"):
-                        say(f"healthy: {base}/healthz answers; scheduler role {role}")
+                    request = urllib.request.Request(f"{base}/scheduler/status", headers=headers)
+                    with urllib.request.urlopen(request, timeout=2) as answer:
+                        status = json.load(answer)
+                    role, leader = status.get("role"), (status.get("cluster") or {}).get("leader_node")
+                    if role == "leader" or (role == "standby" and leader):
+                        say(f"healthy: {base}/healthz answers; scheduler role {role}, the cluster's leader is "
+                            f"{status.get('leader_node') or leader}")
                         return None
-                    reason = f"the scheduler's role is {role!r}"
+                    reason = f"the scheduler's role is {role!r} and no node of the cluster leads"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = f"{base}: {exc}"
         time.sleep(0.5)
@@ -500,7 +597,7 @@ def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) ->
         return
     say("restarting the service")
     manager.restart()
-    problem = health_check(layout, args.health_timeout)
+    problem = health_check(layout, args.health_timeout, manager.failed)
     if problem is None:
         return
     if not switched or not layout.previous.is_symlink():
@@ -532,25 +629,59 @@ def rollback(layout: Layout, manager: ServiceManager, args: argparse.Namespace) 
     _symlink(layout.previous, Path(current))
     say(f"current -> {previous} (was {current})")
     manager.restart()
-    problem = health_check(layout, args.health_timeout) if not isinstance(manager, Staged) else None
+    problem = health_check(layout, args.health_timeout, manager.failed) if not isinstance(manager, Staged) else None
     if problem:
         raise DeployError(f"after rollback the service is {problem}; see journalctl -u {layout.app}")
 
 
 def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
     manager.stop()
-    manager.remove()
+    manager.disable()
     layout.unit.unlink(missing_ok=True)
-    shutil.rmtree(layout.opt, ignore_errors=True)
+    manager.forget_unit()  # daemon-reload once the unit file is gone
+    _remove_own(layout, layout.opt)
     say(f"removed the service and {layout.opt}")
     if args.purge:
-        shutil.rmtree(layout.etc, ignore_errors=True)
-        shutil.rmtree(layout.state, ignore_errors=True)
+        _remove_own(layout, layout.etc)
+        _remove_own(layout, layout.state)
+        remove_local_redis(layout, isinstance(manager, Staged))
         if not isinstance(manager, Staged) and layout.root == Path("/"):
             subprocess.run(["userdel", layout.app], capture_output=True)
         say(f"purged {layout.etc}, {layout.state} and the user")
     else:
         say(f"kept {layout.etc} and {layout.state} (PURGE=1 removes them)")
+
+
+def _remove_own(layout: Layout, path: Path) -> None:
+    """Remove one of the app's own directories, and nothing else, whatever the layout says."""
+    own = {layout.opt, layout.etc, layout.state}
+    if path not in own or path.name != layout.app or not APP_NAME.match(layout.app) or path.is_symlink():
+        raise DeployError(f"refusing to remove {path}: it is not one of {layout.app}'s own directories")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def cli(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    """``python -m scheduler_proc ARGS`` as the service runs it: its user, its env file, its directories.
+
+    The CLI trusts the host lock's directory only when it is the service's own; run any
+    other way, it would look in another directory (or refuse).
+    """
+    python = layout.current / "venv/bin/python"
+    if not python.exists() or not layout.env_file.exists():
+        raise DeployError(f"{layout.app} is not deployed here ({python} or {layout.env_file} is missing)")
+    user = pwd.getpwnam(layout.app) if not isinstance(manager, Staged) else None
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(layout.state),
+        "RUNTIME_DIRECTORY": str(layout.at(f"/run/{layout.app}")),
+        "STATE_DIRECTORY": str(layout.state),
+        **read_env(layout.env_file),
+    }
+    command = [str(python), "-m", "scheduler_proc", *args.cli_args]
+    if user is not None and os.geteuid() != user.pw_uid:
+        command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *command]
+    os.chdir(layout.current)
+    os.execvpe(command[0], command, env)
 
 
 def _manager(layout: Layout, staged: bool) -> ServiceManager:
@@ -559,19 +690,53 @@ def _manager(layout: Layout, staged: bool) -> ServiceManager:
     return Staged() if staged else Systemd(layout.app)
 
 
+def _app_name(raw: str) -> str:
+    if not APP_NAME.match(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a usable app name: it names the service, its user and /opt/<app>, /etc/<app>, "
+            "/var/lib/<app>; use 1-32 lowercase letters, digits, '-' or '_', starting with a letter (APP=myapp)"
+        )
+    return raw
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port; use a number from 1 to 65535 (PORT=8000)")
+    return int(raw)
+
+
+def _destdir(raw: str) -> str:
+    if raw and Path(raw).resolve() == Path("/"):
+        raise argparse.ArgumentTypeError("DESTDIR=/ is the machine itself; leave DESTDIR unset to install for real")
+    if raw and ("\n" in raw or not raw.strip()):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a directory name; use DESTDIR=/tmp/stage")
+    return raw
+
+
+def _python(raw: str) -> str:
+    if not raw.startswith("/") or not os.access(raw, os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an executable given by its absolute path; use DEPLOY_PYTHON=/usr/bin/python3"
+        )
+    return raw
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy/deploy.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy"])
-    parser.add_argument("--app", default="scheduler-demo")
-    parser.add_argument("--destdir", default="")
+    parser.add_argument(
+        "action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy", "cli"]
+    )
+    parser.add_argument("cli_args", nargs="*", help="with cli: the arguments of python -m scheduler_proc")
+    parser.add_argument("--app", default="scheduler-demo", type=_app_name)
+    parser.add_argument("--destdir", default="", type=_destdir)
     parser.add_argument("--redis", default="", choices=["", "local"])
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--python", default="/usr/bin/python3")
+    parser.add_argument("--port", type=_port, default=8000)
+    parser.add_argument("--python", default="/usr/bin/python3", type=_python)
     parser.add_argument("--health-timeout", type=float, default=60)
     parser.add_argument("--purge", action="store_true")
     args = parser.parse_args(argv)
     staged = bool(args.destdir)
-    if not staged and os.geteuid() != 0:
+    if not staged and os.geteuid() != 0 and args.action != "cli":
         print(
             "deploy: must run as root (it creates a user and installs a systemd unit); use sudo, "
             "or DESTDIR=<dir> to stage the install",
@@ -581,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout(Path(args.destdir or "/").resolve(), args.app)
     try:
         manager = _manager(layout, staged)
-        {"deploy": deploy, "rollback": rollback, "undeploy": undeploy}[args.action](layout, manager, args)
+        {"deploy": deploy, "rollback": rollback, "undeploy": undeploy, "cli": cli}[args.action](layout, manager, args)
     except DeployError as exc:
         print(f"deploy: error: {exc}", file=sys.stderr)
         return 1

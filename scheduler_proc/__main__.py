@@ -8,7 +8,9 @@ default, ``--json`` for scripts. Exit status: 0 ok, 1 the check or command faile
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,8 +19,10 @@ from typing import Any
 from scheduler_proc.errors import JobDefinitionError, JobsModuleError, SchedulerError, SettingsError
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.ops import Operations
+from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
 
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 #: Errors in what the user gave (settings, jobs module, arguments): exit status 2.
 _USAGE_ERRORS = (SettingsError, JobsModuleError, JobDefinitionError)
 
@@ -36,13 +40,20 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def _show(value: Any) -> str:
+    """A cell of a table: times shortened, and nothing that could drive the terminal (escape sequences)."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.3f}"
-    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S%z")
-    return str(value)
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        with contextlib.suppress(ValueError):  # 'prod-Tokyo-...' only looks like a time
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S%z")
+    return _printable(str(value))
+
+
+def _printable(text: str) -> str:
+    """Control characters (ESC and the like, from a corrupt or hostile store) shown as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _status_text(status: dict[str, Any]) -> str:
@@ -147,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         code, document, text = _next(settings, args) if args.command == "next" else _run(Operations(settings), args)
     except SchedulerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(redact(str(exc)))}", file=sys.stderr)
         return 2 if isinstance(exc, (*_USAGE_ERRORS, UsageError)) or args.command == "status" else 1
     print(json.dumps(document, indent=2) if args.json else text)
     return code

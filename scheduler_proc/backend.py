@@ -20,7 +20,7 @@ from scheduler_proc.lease import ClusterLeadership
 from scheduler_proc.ledger import Ledger, LocalLedger
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.nodestate import TermMemory
-from scheduler_proc.redis_conn import ACL_NEEDED, call, connect
+from scheduler_proc.redis_conn import ACL_NEEDED, Client, call, connect
 from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
 
@@ -99,7 +99,7 @@ def check_redis(settings: Settings) -> None:
     client = connect(settings.redis)
     try:
         call(settings.redis, client.ping)
-        check_info_in_scripts(settings.redis, client)
+        check_info_in_scripts(settings.redis, client, Keys(settings.namespace))
         check_eviction_policy(settings.redis, client)
     except RedisUnavailable:
         pass
@@ -107,10 +107,10 @@ def check_redis(settings: Settings) -> None:
         client.close()
 
 
-def check_info_in_scripts(settings: RedisSettings, client: redis.Redis) -> None:
+def check_info_in_scripts(settings: RedisSettings, client: Client, keys: Keys) -> None:
     """The lease scripts read Redis's run id (INFO) to notice a restart or failover that lost claims."""
     try:
-        call(settings, lambda: client.eval("return redis.call('INFO', 'server') ~= nil", 0))
+        call(settings, lambda: client.eval("return redis.call('INFO', 'server') ~= nil", 1, keys.leader))
     except (redis.ResponseError, RedisConfigError) as exc:
         raise RedisConfigError(
             f"Redis at {settings.target} does not let the scheduler run INFO in a script "
@@ -119,7 +119,7 @@ def check_info_in_scripts(settings: RedisSettings, client: redis.Redis) -> None:
         ) from None
 
 
-def check_eviction_policy(settings: RedisSettings, client: redis.Redis) -> None:
+def check_eviction_policy(settings: RedisSettings, client: Client) -> None:
     """Refuse a Redis that may delete keys under memory pressure: a deleted claim lets a fire run twice."""
     try:
         policy = str(call(settings, lambda: client.config_get("maxmemory-policy")).get("maxmemory-policy", ""))
@@ -138,7 +138,7 @@ def check_eviction_policy(settings: RedisSettings, client: redis.Redis) -> None:
         )
 
 
-def open_ledger(settings: Settings, client: redis.Redis | None = None) -> Ledger:
+def open_ledger(settings: Settings, client: Client | None = None) -> Ledger:
     """The ledger for this mode (readers such as the web workers and the CLI use it too)."""
     if settings.redis is None:
         return LocalLedger(settings.ledger_path, settings.claim_retention, settings.history_size)

@@ -17,10 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import redis
-
 from scheduler_proc.keys import Keys
-from scheduler_proc.redis_conn import call
+from scheduler_proc.redis_conn import Client, call
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import RedisSettings, Settings
 from scheduler_proc.status import write_private
@@ -130,7 +128,7 @@ class LocalBus:
 class RedisBus:
     """A Redis stream; the leader reads after the last id any leader processed."""
 
-    def __init__(self, settings: RedisSettings, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, settings: RedisSettings, client: Client, keys: Keys) -> None:
         self._settings = settings
         self._client = client
         self._keys = keys
@@ -173,7 +171,7 @@ class RedisBus:
         call(self._settings, lambda: self._client.set(self._keys.commands_cursor, entry_id))
 
 
-def open_bus(settings: Settings, client: redis.Redis | None = None) -> CommandBus:
+def open_bus(settings: Settings, client: Client | None = None) -> CommandBus:
     """The bus for this mode (the local directory is created 0700 next to the host lock)."""
     if settings.redis is not None:
         assert client is not None

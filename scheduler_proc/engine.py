@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ log = logging.getLogger("scheduler.engine")
 #: Fires shown per job in status pages (the next one and those after it).
 UPCOMING = 3
 _UNLIMITED = 1_000_000
+_SHUTDOWN_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,14 @@ class Engine:
 
     def halt(self) -> None:
         """Start no more fires; running ones go on (they were claimed under a valid term)."""
+        self._executor.close()  # at once, whatever APScheduler's thread is doing: nothing more is claimed
         if self._started:
             self._started = False
-            self._scheduler.shutdown(wait=False)
+            # APScheduler's shutdown takes its job store lock, which a hung dispatch loop may hold:
+            # never let it block the runner's loop (the watchdog there must still see the hang).
+            stopper = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": False}, daemon=True)
+            stopper.start()
+            stopper.join(_SHUTDOWN_WAIT)
         self.runner.drop_waiting()
 
     def nudge(self) -> None:

@@ -49,7 +49,12 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
         self._pending: list[tuple[str, list[datetime]]] = []  # touched by APScheduler's thread only
         self._claimed_at = float("-inf")  # monotonic time of the last claim of due fires
         self._chunk = FIRST_CLAIM_CHUNK
+        self._closed = False  # the engine retired: claim nothing more
         runner.recorder.yield_to(self.busy)
+
+    def close(self) -> None:
+        """Claim nothing more (the engine's term ended); fires already claimed still run."""
+        self._closed = True
 
     def shutdown(self, wait: bool = True) -> None:
         # Fires reach the threads already claimed, so queued ones must still run: nothing is cancelled.
@@ -70,7 +75,7 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
     def _claim_pending(self) -> None:
         """Claim the first fire of each submission now; the job thread claims the others in turn."""
         batch, self._pending = self._pending, []
-        if not batch:
+        if not batch or self._closed:
             return
         self._claimed_at = time.monotonic()
         self._progress()

@@ -25,6 +25,7 @@ from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.ledger import ClaimRequest, ClaimResult, Ledger, Run
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.recorder import Recorder
+from scheduler_proc.redact import redact
 
 log = logging.getLogger("scheduler.fire")
 
@@ -386,7 +387,7 @@ class FireRunner:
         try:
             _call(spec, ctx)
         except BaseException as exc:  # a job must never take the scheduler down
-            outcome, error = "error", f"{type(exc).__name__}: {exc}"[:500]
+            outcome, error = "error", redact(f"{type(exc).__name__}: {exc}")[:500]
             log.error("fire failed %s\n%s", self._fields(flight), traceback.format_exc().rstrip())
         run = self._run_record(flight, outcome, error)
         self.recorder.record(run)

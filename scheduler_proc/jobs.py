@@ -224,7 +224,9 @@ class Jobs:
             if misfire_grace_time is not None
             else self._misfire_grace_time,
             coalesce=self._coalesce if coalesce is None else bool(coalesce),
-            max_instances=self._max_instances if max_instances is None else _max_instances(job_id, max_instances),
+            max_instances=self._max_instances
+            if max_instances is None
+            else _max_instances(f"job {job_id!r}", max_instances),
             jitter=_optional_seconds(f"job {job_id!r}", "jitter", jitter) or 0.0,
             wants_context=_wants_context(job_id, func),
             zone=zone,

@@ -25,7 +25,7 @@ from scheduler_proc.fire import Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.metrics import Metrics
 from scheduler_proc.nodestate import TermMemory
-from scheduler_proc.redis_conn import LuaScript, call
+from scheduler_proc.redis_conn import Client, LuaScript, call
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
@@ -188,7 +188,7 @@ class HandoverNotices:
     Any trouble with the subscription just makes ``wait`` sleep instead (the caller polls).
     """
 
-    def __init__(self, client: redis.Redis, channel: str) -> None:
+    def __init__(self, client: Client, channel: str) -> None:
         self._client = client
         self._channel = channel
         self._pubsub: Any = None
@@ -231,7 +231,7 @@ def floor_margin_ms(settings: RedisSettings) -> int:
     return int(2 * settings.max_clock_offset * 1000)
 
 
-def release_lease_of(settings: RedisSettings, client: redis.Redis, keys: Keys, token: str) -> bool:
+def release_lease_of(settings: RedisSettings, client: Client, keys: Keys, token: str) -> bool:
     """Give up the lease ``token`` names if it still holds; True if it did."""
     released = call(settings, lambda: LuaScript(client, RELEASE)(keys=[keys.leader, keys.handover], args=[token]))
     return int(released) == 1
@@ -253,7 +253,7 @@ return 0
 """
 
 
-def bury(settings: RedisSettings, client: redis.Redis, keys: Keys, token: str | None, run_prefix: str) -> bool:
+def bury(settings: RedisSettings, client: Client, keys: Keys, token: str | None, run_prefix: str) -> bool:
     """For a runner proven dead: give up its lease (if it still holds) and stop counting its runs; True if released."""
     script = LuaScript(client, BURY)
     ttl_ms = int(settings.lease_ttl * 1000)
@@ -276,7 +276,7 @@ class ClusterLeadership:
     def __init__(
         self,
         settings: RedisSettings,
-        client: redis.Redis,
+        client: Client,
         keys: Keys,
         node: str,
         clock: Callable[[], float] = time.monotonic,

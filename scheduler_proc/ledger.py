@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from scheduler_proc import clock
+
+_log = logging.getLogger("scheduler.ledger")
 
 if TYPE_CHECKING:
     from scheduler_proc.fire import Term
@@ -75,6 +78,32 @@ class Run:
         fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
         fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
         return cls(**fields)
+
+
+def parse_history(job_id: str, entries: list[str]) -> list[Run]:
+    """History entries as runs; an entry that is not a run (corrupt, or written by someone else) is left out.
+
+    Anyone who can write to Redis can write here, so no entry may break the page or the CLI.
+    """
+    runs, unreadable = [], 0
+    for entry in entries:
+        try:
+            data = json.loads(entry)
+            run = Run.from_dict(data) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError):
+            run = None
+        if run is None or not all(isinstance(getattr(run, name), str) for name in ("job_id", "run_id", "outcome")):
+            unreadable += 1
+        else:
+            runs.append(run)
+    if unreadable:
+        _log.warning(
+            "%d history entr%s of job %r cannot be read; left out",
+            unreadable,
+            "y" if unreadable == 1 else "ies",
+            job_id,
+        )
+    return runs
 
 
 @dataclass(frozen=True)
@@ -311,7 +340,7 @@ class LocalLedger:
             rows = self._db.execute(
                 "SELECT record FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?", (job_id, limit)
             ).fetchall()
-        return [Run.from_dict(_unjson(row[0])) for row in rows]
+        return parse_history(job_id, [row[0] for row in rows])
 
     def paused(self) -> set[str]:
         with self._lock:
@@ -342,9 +371,3 @@ class LocalLedger:
 
 def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"))
-
-
-def _unjson(raw: str) -> dict[str, Any]:
-    value = json.loads(raw)
-    assert isinstance(value, dict)
-    return value

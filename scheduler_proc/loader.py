@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import traceback
+from pathlib import Path
 
 from scheduler_proc.errors import JobDefinitionError, JobsModuleError
 from scheduler_proc.jobs import Jobs
+from scheduler_proc.redact import redact
 
 
 def load_jobs(ref: str) -> Jobs:
@@ -20,7 +22,7 @@ def load_jobs(ref: str) -> Jobs:
     try:
         module = importlib.import_module(module_name)
     except JobDefinitionError as exc:
-        raise JobsModuleError(f"SCHEDULER_JOBS={ref!r}: {exc}") from None
+        raise JobsModuleError(f"SCHEDULER_JOBS={ref!r}: {exc}{_where(exc)}") from None
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise JobsModuleError(
@@ -46,9 +48,18 @@ def load_jobs(ref: str) -> Jobs:
 
 
 def _import_failure(ref: str, exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return (
         f"SCHEDULER_JOBS={ref!r}: importing the module raised "
-        f"{type(exc).__name__}: {exc}{where}; fix the module so it imports cleanly"
+        f"{type(exc).__name__}: {redact(str(exc))}{_where(exc)}; fix the module so it imports cleanly"
     )
+
+
+def _where(exc: BaseException) -> str:
+    """' at file:line' of the innermost frame in the user's code (not the kit's, nor the import machinery's)."""
+    kit = str(Path(__file__).resolve().parent)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(kit) and not frame.filename.startswith("<frozen")
+    ]
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""

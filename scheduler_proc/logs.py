@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+from scheduler_proc.redact import redact
+
 FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S %z"
 
@@ -20,17 +22,24 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry)
+
+
+class RedactingFormatter(logging.Formatter):
+    """gunicorn's line shape, with passwords masked wherever they appear (a job's traceback too)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(level: str, fmt: str = "plain") -> None:
     """Send every record to stderr (journald under systemd, the terminal otherwise)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT, DATEFMT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter(FORMAT, DATEFMT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

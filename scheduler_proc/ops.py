@@ -12,6 +12,7 @@ from scheduler_proc.keys import Keys
 from scheduler_proc.lease import parse_token
 from scheduler_proc.ledger import Ledger
 from scheduler_proc.redis_conn import call, connect
+from scheduler_proc.securedir import trusted_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
 
@@ -30,6 +31,18 @@ class NoAnswer(SchedulerError):
     """The command was sent but no leader acknowledged it in time."""
 
 
+def _well_formed(status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A status document with the shapes readers rely on, or None (a corrupt file counts as none)."""
+    if status is None:
+        return None
+    jobs, cluster = status.get("jobs", []), status.get("cluster", {})
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) and isinstance(j.get("id"), str) for j in jobs):
+        return None
+    if not isinstance(cluster, dict) or not isinstance(status.get("role", ""), str):
+        return None
+    return status
+
+
 class Operations:
     """One per process (web worker or CLI); opens Redis or the local ledger lazily."""
 
@@ -40,13 +53,18 @@ class Operations:
         self._bus: CommandBus | None = None
 
     # -- reading -------------------------------------------------------------------------------
+    def _lock_dir_ready(self) -> bool:
+        """True when the host lock's directory exists and may be trusted (raises LockDirError if not)."""
+        return trusted_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
+
     def status(self, master_pid: int | None = None) -> dict[str, Any]:
         """This host's scheduler: role of ``master_pid``'s scheduler (default: the lock holder's), jobs, cluster."""
-        holder = read_holder(self.settings.lock_path)
+        ready = self._lock_dir_ready()
+        holder = read_holder(self.settings.lock_path) if ready else None
         if master_pid is None and holder is not None:
             master_pid = holder.master_pid
-        own = read_status(self.settings.status_path(master_pid)) if master_pid else None
-        active = read_status(self.settings.status_path(holder.master_pid)) if holder else None
+        own = _well_formed(read_status(self.settings.status_path(master_pid))) if ready and master_pid else None
+        active = _well_formed(read_status(self.settings.status_path(holder.master_pid))) if holder else None
         role = "disabled" if not self.settings.enabled else str(own["role"]) if own else "stopped"
         source = active or own or {}
         return {
@@ -80,6 +98,8 @@ class Operations:
         return [run.to_dict() for run in self._ledger_reader().history(job_id, limit)]
 
     def metrics(self, master_pid: int | None = None) -> bytes:
+        if not self._lock_dir_ready():
+            return b""
         holder = read_holder(self.settings.lock_path)
         pid = master_pid or (holder.master_pid if holder else None)
         path = self.settings.metrics_path(pid) if pid else None
@@ -90,7 +110,7 @@ class Operations:
 
     def check(self) -> tuple[bool, str]:
         """Is this host's scheduler up and (in cluster mode) does the cluster have a leader?"""
-        holder = read_holder(self.settings.lock_path)
+        holder = read_holder(self.settings.lock_path) if self._lock_dir_ready() else None
         if holder is None or read_status(self.settings.status_path(holder.master_pid)) is None:
             return (
                 False,
@@ -134,5 +154,7 @@ class Operations:
 
     def _command_bus(self) -> CommandBus:
         if self._bus is None:
+            if self.settings.redis is None and not self._lock_dir_ready():
+                raise NoScheduler(f"no scheduler runs on node {self.settings.node_id}: nothing to send commands to")
             self._bus = open_bus(self.settings, self._client)
         return self._bus

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import redis
+from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.settings import RedisSettings
 
 T = TypeVar("T")
+#: A client of one Redis (URL or Sentinel) or of a Redis Cluster: the kit uses what both offer.
+Client = redis.Redis | RedisCluster
 
 #: What the kit's Redis user needs, for error messages (the README's "Redis ACL" explains it).
 ACL_NEEDED = "+@read +@write +@scripting +@pubsub +@connection +info +time +wait on the namespace's keys"
 
 
-def connect(settings: RedisSettings) -> redis.Redis:
+def connect(settings: RedisSettings) -> Client:
     """A client with short timeouts, sized to the lease so a hung call cannot outlive it."""
     timeout = settings.socket_timeout
     options: dict[str, Any] = {
@@ -38,24 +43,83 @@ def connect(settings: RedisSettings) -> redis.Redis:
         sentinel_kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if settings.sentinel_password is not None:
             sentinel_kwargs["password"] = settings.sentinel_password
+        if settings.sentinel_tls:
+            sentinel_kwargs.update(_tls_options(settings), ssl=True)
         # redis-py's Sentinel API is untyped.
         sentinel = Sentinel(list(settings.sentinels), sentinel_kwargs=sentinel_kwargs, **options)  # type: ignore[no-untyped-call]
         client: redis.Redis = sentinel.master_for(str(settings.sentinel_master), **options)  # type: ignore[no-untyped-call]
         return client
-    return redis.Redis.from_url(str(settings.url), **options)
+    # redis-py lets a URL's user and password win over the keyword ones; the settings say the
+    # SCHEDULER_REDIS_USERNAME / _PASSWORD variables win, so take them out of the URL.
+    url = without_credentials(str(settings.url), settings.username is not None, settings.password is not None)
+    if settings.cluster:
+        # Scripts keep to the namespace's hash slot; the cluster client follows MOVED/ASK and failovers.
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def without_credentials(url: str, drop_user: bool, drop_password: bool) -> str:
+    """``url`` without its user name and/or password (in the userinfo or a ``password=`` parameter)."""
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, parts.query
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, _, password = userinfo.partition(":")
+        user, password = ("" if drop_user else user), ("" if drop_password else password)
+        netloc = (user + (f":{password}" if password else "") + "@" if user or password else "") + host
+    if drop_password or drop_user:
+        dropped = {"password"} if drop_password else set()
+        dropped |= {"username"} if drop_user else set()
+        query = "&".join(p for p in query.split("&") if p and p.split("=", 1)[0].lower() not in dropped)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def slot_client(client: Client, key: str) -> redis.Redis:
+    """A client of the one server that holds ``key``'s slot (a Redis Cluster node), for a pipeline
+    whose commands must share one connection (claims and their WAIT)."""
+    if isinstance(client, RedisCluster):
+        return client.get_redis_connection(client.get_node_from_key(key))  # type: ignore[no-untyped-call]
+    return client
+
+
+def refresh_topology(client: Client) -> None:
+    """After a cluster error: learn again which node holds which slot (a failover moved them)."""
+    if isinstance(client, RedisCluster):
+        with contextlib.suppress(redis.RedisError):
+            client.nodes_manager.initialize()
 
 
 def _tls_options(settings: RedisSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+    # The server's certificate must name the host we asked for (older redis-py did not check).
+    options: dict[str, Any] = {"ssl_check_hostname": True} if _uses_tls(settings) else {}
     if settings.tls_ca_file is not None:
         options["ssl_ca_certs"] = str(settings.tls_ca_file)
     if settings.tls_cert_file is not None:
         options["ssl_certfile"] = str(settings.tls_cert_file)
     if settings.tls_key_file is not None:
         options["ssl_keyfile"] = str(settings.tls_key_file)
-    if options and settings.sentinels:
-        options["ssl"] = True
+    if settings.sentinels and (settings.tls_ca_file or settings.tls_cert_file):
+        options["ssl"] = True  # Sentinel-found masters have no URL to say rediss://
     return options
+
+
+def _uses_tls(settings: RedisSettings) -> bool:
+    tls_url = (settings.url or "").startswith("rediss://")
+    return tls_url or bool(settings.sentinels and (settings.tls_ca_file or settings.tls_cert_file))
+
+
+#: Redis Cluster errors that pass once the cluster settles (slots moving, a primary failing over).
+_CLUSTER_MOVES = (
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.RedisClusterException,
+)
 
 
 def call(settings: RedisSettings, action: Callable[[], T]) -> T:
@@ -74,6 +138,10 @@ def call(settings: RedisSettings, action: Callable[[], T]) -> T:
                 f"user and password, and that the ACL user has {ACL_NEEDED} (README: Redis ACL)"
             ) from None
         raise
+    except _CLUSTER_MOVES as exc:
+        raise RedisUnavailable(
+            f"Redis Cluster at {settings.target} is moving or failing over ({type(exc).__name__})"
+        ) from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         if _is_tls_failure(exc):
             raise RedisConfigError(
@@ -105,7 +173,7 @@ class LuaScript:
     one connection and run over another fails again, while EVAL carries its source along.
     """
 
-    def __init__(self, client: redis.Redis, source: str) -> None:
+    def __init__(self, client: Client, source: str) -> None:
         self._client = client
         self._source = source
         self._sha = hashlib.sha1(source.encode()).hexdigest()

@@ -8,14 +8,20 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.fire import RUN_ID_PREFIX, Term
 from scheduler_proc.keys import Keys
 from scheduler_proc.lease import CONTINUITY, floor_margin_ms
-from scheduler_proc.ledger import ClaimRequest, ClaimResult, Run, RunRecord, from_micros, to_micros
-from scheduler_proc.redis_conn import LuaScript, call
+from scheduler_proc.ledger import (
+    ClaimRequest,
+    ClaimResult,
+    Run,
+    RunRecord,
+    from_micros,
+    parse_history,
+    to_micros,
+)
+from scheduler_proc.redis_conn import Client, LuaScript, call, refresh_topology, slot_client
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -153,7 +159,7 @@ class RedisLedger:
     counts_instances = True
 
     def __init__(
-        self, settings: RedisSettings, client: redis.Redis, keys: Keys, retention: float, history_size: int = 100
+        self, settings: RedisSettings, client: Client, keys: Keys, retention: float, history_size: int = 100
     ) -> None:
         self._history_size = history_size
         self._settings = settings
@@ -181,7 +187,13 @@ class RedisLedger:
         """
         if not requests:
             return []
-        pipe = self._client.pipeline(transaction=False)
+        try:
+            pipe = call(self._settings, lambda: slot_client(self._client, self._keys.leader)).pipeline(
+                transaction=False
+            )
+        except (RedisUnavailable, RedisConfigError) as exc:
+            log.debug("claim of %d fire(s) failed: %s", len(requests), exc)
+            return [ClaimResult.UNAVAILABLE] * len(requests)
         chunks: list[list[ClaimRequest]] = []
         start = 0
         while start < len(requests):  # chunks of at most CHUNK fires, manual and scheduled apart
@@ -200,6 +212,7 @@ class RedisLedger:
             answers = call(self._settings, pipe.execute)
         except (RedisUnavailable, RedisConfigError) as exc:
             log.debug("claim of %d fire(s) failed: %s", len(requests), exc)
+            refresh_topology(self._client)  # a Redis Cluster node answered MOVED or is gone: ask again
             return [ClaimResult.UNAVAILABLE] * len(requests)
         results: list[ClaimResult] = []
         for chunk, answer in zip(chunks, answers, strict=False):
@@ -271,7 +284,7 @@ class RedisLedger:
 
     def history(self, job_id: str, limit: int) -> list[Run]:
         raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))
-        return [Run.from_dict(json.loads(item)) for item in raw]
+        return parse_history(job_id, [str(item) for item in raw])
 
     def paused(self) -> set[str]:
         return {str(job) for job in call(self._settings, lambda: self._client.hkeys(self._keys.paused))}

@@ -39,7 +39,7 @@ from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, 
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import remove_status, write_status
-from scheduler_proc.watchdog import Watchdog, dump_stacks
+from scheduler_proc.watchdog import NUDGE_EVERY, Watchdog, dump_stacks
 
 log = logging.getLogger("scheduler.runner")
 
@@ -48,7 +48,6 @@ _LAST_RUNS_EVERY = 5.0
 _STANDBY_READS_EVERY = 30.0
 _STATUS_EVERY = 1.0
 _COMMANDS_EVERY = 0.2
-_NUDGE_EVERY = 1.0
 _EXIT_HUNG = 70  # EX_SOFTWARE; never 3 or 4 (see main)
 #: At a stop, claimed fires waiting for a job thread get this long to start before the lease is handed over.
 _START_WAIT = 0.5
@@ -89,6 +88,7 @@ class Runner:
         self._published_role: bool | None = None
         self.metrics = Metrics(settings.node_id)
         self.watchdog = Watchdog(settings.watchdog_timeout)
+        self._waiting_for_web = False
         self._nudged_at = 0.0
 
     def run(self) -> int:
@@ -98,7 +98,7 @@ class Runner:
             stack.callback(self.lock.release)
             stack.callback(remove_status, status_path)
             stack.callback(remove_status, metrics_path)
-            self.backend = open_backend(self.settings, self.lock, self.metrics, lambda: self.watchdog.healthy)
+            self.backend = open_backend(self.settings, self.lock, self.metrics, lambda: self.watchdog.keep_lease)
             stack.callback(self.backend.ledger.close)
             if self.backend.ledger.counts_instances and self.settings.redis is not None:
                 keeper = MarkerKeeper(
@@ -122,7 +122,7 @@ class Runner:
 
     def _watch(self, backend: Backend) -> None:
         """Once a second: nudge the dispatch loop, tell the supervisor we live; give up if the loop hangs."""
-        if time.monotonic() - self._nudged_at < _NUDGE_EVERY:
+        if time.monotonic() - self._nudged_at < NUDGE_EVERY:
             return
         self._nudged_at = time.monotonic()
         stuck = self.watchdog.stuck_for()
@@ -142,7 +142,8 @@ class Runner:
 
     def _step(self, backend: Backend) -> None:
         if not self.lock.held:
-            self._try_host_lock()
+            if self._web_ready():
+                self._try_host_lock()
             return
         if not self.lock.still_valid():
             log.error("host lock %s was removed or replaced on disk; pausing jobs and taking it again", self.lock.path)
@@ -160,6 +161,17 @@ class Runner:
         if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY:
             self._commands_at = time.monotonic()
             self._serve_commands(backend, self.engine)
+
+    def _web_ready(self) -> bool:
+        """With SCHEDULER_READY_FILE set (the systemd unit does), no fire before the web side answers:
+        a release whose HTTP side is broken must not run jobs between its restarts."""
+        ready = self.settings.ready_file
+        if ready is None or ready.is_file():
+            return True
+        if not self._waiting_for_web:
+            self._waiting_for_web = True
+            log.info("waiting for the web side to answer before dispatching (no %s yet)", ready)
+        return False
 
     def _try_host_lock(self) -> None:
         if self.lock.try_acquire():

@@ -1,4 +1,10 @@
-"""Create or check the private directories that hold the host lock and local state."""
+"""Create or check the private directories that hold the host lock, status files and local state.
+
+A directory is trusted when it is ours (or root's), nobody else may write to it, and no
+ancestor up to ``/`` lets another user rename it away and put their own in its place (an
+ancestor writable by others must have the sticky bit, like ``/tmp``). The scheduler
+processes create them so; the HTTP workers and the CLI check them before they read.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +53,59 @@ def ensure_private_dir(path: Path, setting: str) -> Path:
             f"{setting}={str(path)!r} is not writable (mode {stat.S_IMODE(st.st_mode):04o}); "
             f"run `chmod 700 {path}` or use a directory this user can write"
         )
+    _check_ancestors(path, setting)
     return path
+
+
+def trusted_dir(path: Path, setting: str) -> bool:
+    """Check a directory a reader (an HTTP worker, the CLI) is about to trust; False if it does not exist.
+
+    Raises LockDirError when another user could have made or swapped it: its contents
+    (a lock, a status file, a command queue) would then be theirs.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    uid = os.geteuid()
+    hint = (
+        "run the command as the service's user with the service's directories "
+        "(for a `make deploy` install: `make status APP=<app>`), or point the setting at a private directory"
+    )
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise LockDirError(f"{setting}={str(path)!r} is not a real directory, so it is not trusted; {hint}")
+    if st.st_uid != uid:
+        raise LockDirError(
+            f"{setting}={str(path)!r} belongs to uid {st.st_uid}, not to this user (uid {uid}): its files are not "
+            f"trusted; {hint}"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise LockDirError(f"{setting}={str(path)!r} is writable by others, so it is not trusted; {hint}")
+    _check_ancestors(path, setting)
+    return True
+
+
+def trusted_file(fd: int, path: Path) -> bool:
+    """An opened file a reader may trust: a regular file of this user (the scheduler side writes them 0600)."""
+    st = os.fstat(fd)
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+
+
+def _check_ancestors(path: Path, setting: str) -> None:
+    """No ancestor may let another user replace ``path``: owned by root or us, not writable by others unless sticky."""
+    uid = os.geteuid()
+    for ancestor in path.resolve().parents:
+        st = os.stat(ancestor)
+        if st.st_uid not in (0, uid):
+            raise LockDirError(
+                f"{setting}={str(path)!r} lies under {ancestor}, owned by uid {st.st_uid}: that user could replace it; "
+                "use a directory whose every parent belongs to root or to this user"
+            )
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+            raise LockDirError(
+                f"{setting}={str(path)!r} lies under {ancestor}, which others may write to (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}, no sticky bit): they could replace it; use another directory"
+            )
 
 
 def _create(path: Path, setting: str) -> None:

@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from scheduler_proc.errors import SettingsError
+from scheduler_proc.redact import redact, remember
 
 PREFIX = "SCHEDULER_"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -41,17 +42,21 @@ KNOWN_VARIABLES: dict[str, str] = {
     "SCHEDULER_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO)",
     "SCHEDULER_LOG_FORMAT": "plain (default) or json, for the scheduler processes' log lines",
     "SCHEDULER_HISTORY_SIZE": "runs kept per job in the history (default 100)",
+    "SCHEDULER_READY_FILE": "no fire until this file exists: the web side answers (the systemd unit sets it)",
     "SCHEDULER_WATCHDOG_TIMEOUT": "seconds the dispatch loop may hang before its runner is replaced (default 5)",
     "SCHEDULER_ADMIN_TOKEN": "bearer token for the admin endpoints (run, pause, resume); unset disables them",
+    "SCHEDULER_READ_TOKEN": "bearer token for the read endpoints, the page's data and /metrics (default unset: open)",
     "SCHEDULER_REDIS_URL": "redis://, rediss:// or unix:// URL; setting it (or sentinels) turns cluster mode on",
     "SCHEDULER_REDIS_USERNAME": "Redis ACL user (overrides the URL's)",
     "SCHEDULER_REDIS_PASSWORD": "Redis password (overrides the URL's; never logged)",
     "SCHEDULER_REDIS_TLS_CA_FILE": "CA bundle that signs the Redis server certificate (rediss://)",
     "SCHEDULER_REDIS_TLS_CERT_FILE": "client certificate for Redis TLS (mutual TLS)",
     "SCHEDULER_REDIS_TLS_KEY_FILE": "client key for Redis TLS (mutual TLS)",
+    "SCHEDULER_REDIS_CLUSTER": "true when SCHEDULER_REDIS_URL names a node of a Redis Cluster (default false)",
     "SCHEDULER_REDIS_SENTINELS": "host:port,host:port of Redis Sentinels (instead of a URL's host)",
     "SCHEDULER_REDIS_SENTINEL_MASTER": "name of the master the Sentinels watch",
     "SCHEDULER_REDIS_SENTINEL_PASSWORD": "password of the Sentinels themselves, if they have one",
+    "SCHEDULER_REDIS_SENTINEL_TLS": "true when the Sentinels speak TLS (with the TLS CA/cert/key settings)",
     "SCHEDULER_REDIS_MIN_REPLICAS": "replicas that must acknowledge a claim (WAIT) before the fire runs (default 0)",
     "SCHEDULER_REDIS_WAIT_TIMEOUT": "seconds to wait for those replicas (default 0.1)",
     "SCHEDULER_LEASE_TTL": "seconds the cluster leader lease lives without renewal (default 10)",
@@ -83,6 +88,8 @@ class RedisSettings:
     wait_timeout: float
     lease_ttl: float
     max_clock_offset: float = 1.0
+    cluster: bool = False  # the URL names a node of a Redis Cluster
+    sentinel_tls: bool = False  # the Sentinels themselves speak TLS
 
     @property
     def socket_timeout(self) -> float:
@@ -104,14 +111,8 @@ def socket_timeout_for(lease_ttl: float) -> float:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with any password in it replaced by *** (see :mod:`scheduler_proc.redact`)."""
+    return redact(url)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ class Settings:
     log_format: str = "plain"
     history_size: int = 100
     watchdog_timeout: float = 5.0
+    ready_file: Path | None = None  # when set, nothing is dispatched until it exists
     admin_token: str | None = dataclasses.field(default=None, repr=False)
+    read_token: str | None = dataclasses.field(default=None, repr=False)
     redis: RedisSettings | None = None
     test_clock_offset: float = 0.0
 
@@ -142,6 +145,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Parse and validate; raise one :class:`SettingsError` listing every bad variable."""
         env = os.environ if environ is None else environ
+        remember(_secret_values(env))  # before any message is built: none may show them
         reader = _Reader(env)
         settings = cls(
             enabled=reader.get("SCHEDULER_ENABLED", _parse_bool, True),
@@ -160,7 +164,9 @@ class Settings:
             log_format=reader.get("SCHEDULER_LOG_FORMAT", _parse_log_format, "plain"),
             history_size=reader.get("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100),
             watchdog_timeout=reader.get("SCHEDULER_WATCHDOG_TIMEOUT", _seconds(1, 3600), 5.0),
+            ready_file=reader.get("SCHEDULER_READY_FILE", _parse_path, None),
             admin_token=reader.get("SCHEDULER_ADMIN_TOKEN", _parse_token, None, shown=lambda raw: "'***'"),
+            read_token=reader.get("SCHEDULER_READ_TOKEN", _parse_token, None, shown=lambda raw: "'***'"),
             test_clock_offset=reader.get("SCHEDULER_TEST_CLOCK_OFFSET", _seconds(-86400, 86400), 0.0),
             redis=_redis_settings(reader),
         )
@@ -197,6 +203,23 @@ class Settings:
     def status_path(self, master_pid: int) -> Path:
         """Where the scheduler started by gunicorn master ``master_pid`` publishes its state."""
         return self.lock_dir / f"{self.namespace}.{master_pid}.status.json"
+
+
+_SECRET_VARIABLES = (
+    "SCHEDULER_REDIS_PASSWORD",
+    "SCHEDULER_REDIS_SENTINEL_PASSWORD",
+    "SCHEDULER_ADMIN_TOKEN",
+    "SCHEDULER_READ_TOKEN",
+)
+_URL_PASSWORD = re.compile(r"//[^/@\s]*:([^@\s/]+)@|[?&]password=([^&\s]+)", re.I)
+
+
+def _secret_values(env: Mapping[str, str]) -> list[str]:
+    """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL."""
+    values = [env.get(name, "").strip() for name in _SECRET_VARIABLES]
+    for match in _URL_PASSWORD.finditer(env.get("SCHEDULER_REDIS_URL", "")):
+        values += [value for value in match.groups() if value]
+    return values
 
 
 def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -372,7 +395,14 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
         wait_timeout=reader.get("SCHEDULER_REDIS_WAIT_TIMEOUT", _seconds(0.001, 10), 0.1),
         lease_ttl=reader.get("SCHEDULER_LEASE_TTL", _seconds(0.5, 300), 10.0),
         max_clock_offset=reader.get("SCHEDULER_MAX_CLOCK_OFFSET", _seconds(0.05, 60), 1.0),
+        cluster=reader.get("SCHEDULER_REDIS_CLUSTER", _parse_bool, False),
+        sentinel_tls=reader.get("SCHEDULER_REDIS_SENTINEL_TLS", _parse_bool, False),
     )
+    if settings.cluster and (sentinels or not url or urlsplit(url).scheme == "unix"):
+        reader.problem(
+            "SCHEDULER_REDIS_CLUSTER=true needs SCHEDULER_REDIS_URL naming one node of the cluster "
+            "(redis://host:port or rediss://); Sentinels and unix sockets do not apply to a Redis Cluster"
+        )
     if settings.min_replicas and settings.wait_timeout > settings.socket_timeout / 2:
         # WAIT blocks the claims' reply: past the socket timeout the claims would have run
         # while the caller saw only a timeout.
@@ -386,14 +416,25 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
 
 
 def _parse_redis_url(raw: str) -> str:
-    scheme = urlsplit(raw).scheme
-    if scheme not in _REDIS_SCHEMES:
+    parts = urlsplit(raw)
+    if parts.scheme not in _REDIS_SCHEMES or not raw.startswith(f"{parts.scheme}://"):
+        shown = f"{parts.scheme}://" if parts.scheme and raw.startswith(f"{parts.scheme}://") else "(none)"
         raise ValueError(
-            f"scheme {scheme + '://' if scheme else '(none)'} is not supported; use redis://host:6379/0, "
-            "rediss:// for TLS or unix:///path/redis.sock (for Sentinel use SCHEDULER_REDIS_SENTINELS)"
+            f"scheme {shown} is not supported; use redis://host:6379/0, rediss:// for TLS or "
+            "unix:///path/redis.sock (for Sentinel use SCHEDULER_REDIS_SENTINELS)"
         )
-    if scheme != "unix" and not urlsplit(raw).hostname:
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("the URL has no socket path; use unix:///run/redis/redis.sock")
+        return raw
+    if not parts.hostname:
         raise ValueError("the URL has no host; use redis://host:6379/0")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535; use redis://host:6379/0") from None
+    if port == 0:
+        raise ValueError("the port is not a number from 1 to 65535; use redis://host:6379/0")
     return raw
 
 

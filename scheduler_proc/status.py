@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scheduler_proc.securedir import trusted_file
+
 #: A status file older than this (seconds) belongs to a scheduler that stopped or hangs.
 STALE_AFTER = 5.0
 
@@ -43,10 +45,12 @@ def write_status(path: Path, document: dict[str, Any]) -> None:
 def read_status(path: Path) -> dict[str, Any] | None:
     """The published document, or None if missing, unreadable or stale."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:  # the whole file: thousands of jobs make it megabytes
+        if not trusted_file(handle.fileno(), path):
+            return None  # not a file our scheduler wrote: someone else's
         raw = handle.read()
     try:
         document = json.loads(raw)

@@ -18,6 +18,9 @@ from collections.abc import Callable
 
 log = logging.getLogger("scheduler.watchdog")
 
+#: The runner nudges the dispatch loop this often (and writes its heartbeat to the supervisor).
+NUDGE_EVERY = 1.0
+
 
 class Watchdog:
     """The last beat of the dispatch loop, on the monotonic clock."""
@@ -45,8 +48,12 @@ class Watchdog:
         return silent if silent > self.timeout else 0.0
 
     @property
-    def healthy(self) -> bool:
-        return self.stuck_for() == 0.0
+    def keep_lease(self) -> bool:
+        """For the lease keeper, a backstop: the runner's loop acts on a hang first (at the timeout, then
+        it gives the lease up itself); past the timeout plus two nudges, that loop hangs too."""
+        if not self._watching:
+            return True
+        return self._clock() - self._beat <= self.timeout + 2 * NUDGE_EVERY
 
 
 def dump_stacks(why: str) -> None:

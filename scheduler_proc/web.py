@@ -10,9 +10,13 @@ Every worker reads the same files and stores, so any worker gives the same answe
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import hmac
+import logging
 import os
+import re
 from importlib import resources
 from typing import Annotated, Any
 
@@ -22,11 +26,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from scheduler_proc.embedded import managed_by_gunicorn_hooks
-from scheduler_proc.errors import RedisConfigError, RedisUnavailable
+from scheduler_proc.errors import LockDirError, RedisConfigError, RedisUnavailable
 from scheduler_proc.ops import NoAnswer, NoScheduler, Operations, UnknownJob
 from scheduler_proc.settings import Settings
 
-_bearer = HTTPBearer(auto_error=False, description="SCHEDULER_ADMIN_TOKEN")
+_bearer = HTTPBearer(auto_error=False, description="SCHEDULER_ADMIN_TOKEN or SCHEDULER_READ_TOKEN")
+log = logging.getLogger("scheduler.web")
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,8 +53,25 @@ def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, De
     token = operations().settings.admin_token
     if token is None:
         raise HTTPException(403, "admin endpoints are disabled: set SCHEDULER_ADMIN_TOKEN on the server to enable them")
-    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+    if not _matches(credentials, token):
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_reader(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """With SCHEDULER_READ_TOKEN set, reading needs it (or the admin token); without, reading is open."""
+    settings = operations().settings
+    if settings.read_token is None:
+        return
+    if not _matches(credentials, settings.read_token) and not (
+        settings.admin_token is not None and _matches(credentials, settings.admin_token)
+    ):
+        raise HTTPException(
+            401, "missing or wrong bearer token (SCHEDULER_READ_TOKEN)", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def _matches(credentials: HTTPAuthorizationCredentials | None, token: str) -> bool:
+    return credentials is not None and hmac.compare_digest(credentials.credentials.encode(), token.encode())
 
 
 def _answer(call: Any, *args: Any) -> Any:
@@ -62,7 +84,47 @@ def _answer(call: Any, *args: Any) -> Any:
     except NoAnswer as exc:
         raise HTTPException(504, str(exc)) from None
     except (RedisUnavailable, RedisConfigError) as exc:
-        raise HTTPException(503, str(exc)) from None
+        # Connection details stay in the server's log, not in an answer anyone may read.
+        log.warning("answering 503: %s", exc)
+        raise HTTPException(503, "the scheduler's Redis cannot be reached; the server's log says more") from None
+    except LockDirError as exc:
+        log.warning("answering 503: %s", exc)
+        raise HTTPException(
+            503, "the scheduler's files on this host are not trusted; the server's log says why"
+        ) from None
+
+
+def _no_sniffing(response: Response) -> None:
+    """Every answer of the router: its content type is what it says."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+
+
+@functools.lru_cache(maxsize=1)
+def _page() -> str:
+    return resources.files("scheduler_proc").joinpath("status_page.html").read_text()
+
+
+@functools.lru_cache(maxsize=1)
+def _page_headers() -> dict[str, str]:
+    """A Content-Security-Policy that allows exactly the page's own inline script and style (by hash)."""
+    page = _page()
+    hashes = {
+        kind: " ".join(
+            f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+            for body in re.findall(rf"<{kind}>(.*?)</{kind}>", page, re.S)
+        )
+        for kind in ("script", "style")
+    }
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src {hashes['script']}; style-src {hashes['style']}; "
+            "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
 
 
 def _carried_out(answer: dict[str, Any]) -> dict[str, Any]:
@@ -74,23 +136,26 @@ def _carried_out(answer: dict[str, Any]) -> dict[str, Any]:
 
 def scheduler_router() -> APIRouter:
     """Status, jobs, history and commands; plus the status page at the router's root."""
-    router = APIRouter(tags=["scheduler"])
+    router = APIRouter(tags=["scheduler"], dependencies=[Depends(_no_sniffing)])
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def status_page() -> str:
-        return resources.files("scheduler_proc").joinpath("status_page.html").read_text()
+    def status_page() -> HTMLResponse:
+        # The page holds no data (it fetches it with the token the operator types), so it is served to anyone.
+        return HTMLResponse(_page(), headers=_page_headers())
 
     # JSONResponse: the documents are plain JSON already, and FastAPI's encoder is slow on
     # thousands of jobs.
-    @router.get("/status", summary="Scheduler state on this host and in the cluster")
-    def scheduler_status() -> JSONResponse:
-        return JSONResponse(operations().status(_master_pid()))
+    reader = [Depends(require_reader)]
 
-    @router.get("/jobs", summary="Jobs with next and last runs")
+    @router.get("/status", dependencies=reader, summary="Scheduler state on this host and in the cluster")
+    def scheduler_status() -> JSONResponse:
+        return JSONResponse(_answer(operations().status, _master_pid()))
+
+    @router.get("/jobs", dependencies=reader, summary="Jobs with next and last runs")
     def list_jobs() -> JSONResponse:
         return JSONResponse(_answer(operations().jobs))
 
-    @router.get("/jobs/{job_id}", summary="One job with its recent runs")
+    @router.get("/jobs/{job_id}", dependencies=reader, summary="One job with its recent runs")
     def get_job(job_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
         return dict(_answer(operations().job, job_id, limit))
 
@@ -115,7 +180,7 @@ def metrics_router() -> APIRouter:
     """``GET /metrics`` in Prometheus format: this master's scheduler, whichever worker answers."""
     router = APIRouter(tags=["metrics"])
 
-    @router.get("/metrics", summary="Prometheus metrics of the scheduler")
+    @router.get("/metrics", dependencies=[Depends(require_reader)], summary="Prometheus metrics of the scheduler")
     def metrics() -> Response:
         return Response(operations().metrics(_master_pid()), media_type=CONTENT_TYPE_LATEST)
 

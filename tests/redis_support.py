@@ -161,3 +161,93 @@ class Sentinels:
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is a valid, free port too."""
+    while True:
+        port = free_port()
+        if port + 10000 < 65536 and _free(port + 10000):
+            return port
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class RedisClusterServers:
+    """A real Redis Cluster on loopback: ``masters`` primaries, each with ``replicas`` replicas.
+
+    The cluster's node timeout is 1 s, so a replica takes over from a killed primary in a
+    few seconds.
+    """
+
+    def __init__(self, directory: Path, masters: int = 3, replicas: int = 1) -> None:
+        self.dir = directory
+        self.servers = []
+        for i in range(masters * (1 + replicas)):
+            server = RedisServer(
+                directory / f"node-{i}",
+                extra=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                ],
+            )
+            server.port = _cluster_port()
+            self.servers.append(server)
+        self.replicas = replicas
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    def start(self) -> RedisClusterServers:
+        for server in self.servers:
+            server.start()
+        subprocess.run(
+            [
+                shutil.which("redis-cli") or "/usr/bin/redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{server.port}" for server in self.servers),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        wait_for(self._ready, 30, "the Redis Cluster to be ready on every node")
+        return self
+
+    def _ready(self) -> bool:
+        try:
+            return all(server.client().cluster("info")["cluster_state"] == "ok" for server in self.servers)
+        except redis.RedisError:
+            return False
+
+    def primary_for(self, key: str) -> RedisServer:
+        """The server that is primary for ``key``'s slot now (asked of a live node)."""
+        for server in self.servers:
+            with contextlib.suppress(redis.RedisError):
+                slot = server.client().cluster("keyslot", key)
+                for start, end, primary, *_ in server.client().cluster("slots"):
+                    if start <= slot <= end:
+                        return next(s for s in self.servers if s.port == int(primary[1]))
+        raise AssertionError(f"no live node knows the primary for {key!r}")
+
+    def kill(self) -> None:
+        for server in self.servers:
+            server.kill()

@@ -423,7 +423,9 @@ def _claimed_before_the_restart(
     """What a scheduler that ran until just before the change leaves behind: each job's last claim."""
     if redis_server is not None:
         micros = str(to_micros(previous))
-        redis_server.client().hset(Keys("scheduler").last, mapping={job: micros for job in jobs})
+        client, keys = redis_server.client(), Keys("scheduler")
+        client.hset(keys.last, mapping={job: micros for job in jobs})
+        client.set(keys.fence, 7)  # it led under some term: this Redis kept its data
         return
     state = Path(host.env["SCHEDULER_STATE_DIR"])
     state.mkdir(mode=0o700, parents=True)

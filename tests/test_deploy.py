@@ -140,7 +140,7 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
         text=True,
     )
     exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
-    assert exposure <= 2.0, security.stdout
+    assert exposure <= 1.0, security.stdout
 
 
 def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(service_user: str, workdir: Path) -> None:

@@ -26,6 +26,14 @@ def _make(index: int):  # type: ignore[no-untyped-def]
 for _i in range(int(os.environ.get("BENCH_JOBS", "0"))):
     jobs.every(seconds=float(os.environ.get("BENCH_INTERVAL", "1")), id=f"bench-{_i}")(_make(_i))
 
+if os.environ.get("BENCH_LONG"):
+
+    @jobs.every(seconds=5, id="long", max_instances=1)
+    def long() -> None:
+        """A job that is still running when the bench stops its leader."""
+        time.sleep(float(os.environ["BENCH_LONG"]))
+
+
 if os.environ.get("BENCH_CPU") == "1":
 
     @jobs.every(seconds=1, id="burn")

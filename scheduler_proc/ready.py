@@ -1,0 +1,89 @@
+"""``python -m scheduler_proc.ready``: wait until the service answers, for systemd's ExecStartPost.
+
+gunicorn tells systemd it is ready before any worker has booted, so "started" would not
+mean "serving". The unit runs this after the start: it polls ``/healthz`` until it
+answers 200, then creates ``SCHEDULER_READY_FILE`` (until then the scheduler dispatches
+nothing), then polls ``/scheduler/status`` until the scheduler reports its role. Exit 0
+when both hold; 1 (the unit fails, and is not restarted for ever: StartLimitBurst) when
+the web side answered only errors for ``--unhealthy`` seconds, or nothing held within
+``--timeout``. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+def _base_url() -> str:
+    host, _, port = os.environ.get("BIND", "127.0.0.1:8000").rpartition(":")
+    host = host.strip("[]")
+    return f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '::') else host}:{port}"
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    token = os.environ.get("SCHEDULER_READ_TOKEN") or os.environ.get("SCHEDULER_ADMIN_TOKEN")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def wait_ready(base: str, ready_file: Path | None, timeout: float, unhealthy: float) -> str | None:
+    """None once the web side answers and the scheduler reports a role; else why not."""
+    deadline, failing_since, reason = time.monotonic() + timeout, None, "no answer"
+    while time.monotonic() < deadline:
+        status, _ = _get(f"{base}/healthz")
+        if status == 200:
+            break
+        if status >= 500:  # workers up, app broken: give up soon, do not wait the whole timeout
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > unhealthy:
+                return f"{base}/healthz answered {status} for {unhealthy:g}s"
+        reason = f"{base}/healthz answered {status}" if status else f"{base}/healthz does not answer"
+        time.sleep(0.25)
+    else:
+        return f"{reason} after {timeout:g}s"
+    if ready_file is not None:
+        ready_file.touch(mode=0o600)
+    while time.monotonic() < deadline:
+        status, body = _get(f"{base}/scheduler/status")
+        if status == 200:
+            role = json.loads(body).get("role")
+            if role in ("leader", "standby", "disabled"):
+                return None
+            reason = f"the scheduler's role is {role!r}"
+        else:
+            reason = f"{base}/scheduler/status answered {status or 'nothing'}"
+        time.sleep(0.25)
+    return f"{reason} after {timeout:g}s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.ready", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait in all (default 90)")
+    parser.add_argument(
+        "--unhealthy", type=float, default=10.0, help="seconds of 5xx answers that fail it (default 10)"
+    )
+    args = parser.parse_args(argv)
+    ready = os.environ.get("SCHEDULER_READY_FILE")
+    problem = wait_ready(_base_url(), Path(ready) if ready else None, args.timeout, args.unhealthy)
+    if problem:
+        print(f"not ready: {problem}", file=sys.stderr)
+        return 1
+    print("ready: the web side answers and the scheduler reports its role", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,405 @@
+"""The bad-input sweep: each row is one bad input and what the kit must say about it.
+
+Every row asserts a non-zero exit (or a 4xx), a message naming the setting, job or value
+and the fix, no traceback as the only message, and that no secret shows. Settings, job
+definitions, Redis URLs and credentials, deploy and CLI arguments go through the real
+entry points in this process (``python -m scheduler_proc``'s and ``deploy/deploy.py``'s
+``main``); HTTP parameters and corrupt stored data through a real gunicorn host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis_support import RedisServer
+from support import ROOT, Host, read_fires, wait_for
+
+from scheduler_proc import __main__ as cli
+
+SECRET = "S3cretPassw0rd-do-not-show"
+TOKEN = "sweep-admin-token-0123456789"
+READ = "sweep-read-token-0123456789"
+
+# -- settings, Redis URLs and credentials: (environment, what the message must say) ------------------
+SETTINGS = [
+    ({"SCHEDULER_ENABLED": "maybe"}, r"SCHEDULER_ENABLED='maybe' is invalid: use true or false"),
+    ({"SCHEDULER_JOBS": "app.jobs"}, r"SCHEDULER_JOBS='app.jobs' is invalid: use package.module:attribute"),
+    ({"SCHEDULER_NODE_ID": "web 1"}, r"SCHEDULER_NODE_ID='web 1' is invalid: use 1-128 letters"),
+    ({"SCHEDULER_NAMESPACE": "a/b"}, r"SCHEDULER_NAMESPACE='a/b' is invalid: use 1-64 letters"),
+    ({"SCHEDULER_LOCK_DIR": "run/x"}, r"SCHEDULER_LOCK_DIR='run/x' is invalid: use an absolute path"),
+    ({"SCHEDULER_STATE_DIR": "~/state"}, r"SCHEDULER_STATE_DIR='~/state' is invalid: use an absolute path"),
+    ({"SCHEDULER_STOP_GRACE": "-1"}, r"SCHEDULER_STOP_GRACE='-1' is invalid: use a number of seconds from 0"),
+    ({"SCHEDULER_MISFIRE_GRACE": "0"}, r"SCHEDULER_MISFIRE_GRACE='0' is invalid: use a number of seconds from 1"),
+    ({"SCHEDULER_MISFIRE_GRACE": "nan"}, r"SCHEDULER_MISFIRE_GRACE='nan' is invalid: use a number of seconds"),
+    ({"SCHEDULER_START_TIMEOUT": "0"}, r"SCHEDULER_START_TIMEOUT='0' is invalid: use a number of seconds from 1"),
+    ({"SCHEDULER_MAX_WORKERS": "1.5"}, r"SCHEDULER_MAX_WORKERS='1.5' is invalid: use a whole number from 1"),
+    ({"SCHEDULER_RESTART_BACKOFF_MAX": "inf"}, r"SCHEDULER_RESTART_BACKOFF_MAX='inf' is invalid: use a number"),
+    ({"SCHEDULER_CLAIM_RETENTION": "5"}, r"SCHEDULER_CLAIM_RETENTION='5' is invalid: use a number of seconds from 60"),
+    ({"SCHEDULER_LOG_LEVEL": "LOUD"}, r"SCHEDULER_LOG_LEVEL='LOUD' is invalid: use one of DEBUG, INFO"),
+    ({"SCHEDULER_LOG_FORMAT": "xml"}, r"SCHEDULER_LOG_FORMAT='xml' is invalid: use plain or json"),
+    ({"SCHEDULER_HISTORY_SIZE": "0"}, r"SCHEDULER_HISTORY_SIZE='0' is invalid: use a whole number from 1"),
+    ({"SCHEDULER_WATCHDOG_TIMEOUT": "0"}, r"SCHEDULER_WATCHDOG_TIMEOUT='0' is invalid: use a number of seconds from 1"),
+    ({"SCHEDULER_TEST_CLOCK_OFFSET": "abc"}, r"SCHEDULER_TEST_CLOCK_OFFSET='abc' is invalid: use a number"),
+    ({"SCHEDULER_ADMIN_TOKEN": "short"}, r"SCHEDULER_ADMIN_TOKEN='\*\*\*' is invalid: use at least 16 characters"),
+    ({"SCHEDULER_READ_TOKEN": "short"}, r"SCHEDULER_READ_TOKEN='\*\*\*' is invalid: use at least 16 characters"),
+    ({"SCHEDULER_LEASE_TTL": "5"}, r"SCHEDULER_LEASE_TTL is set but cluster mode is off; set SCHEDULER_REDIS_URL"),
+    ({"SCHEDULER_MAX_CLOCK_OFFSET": "2"}, r"SCHEDULER_MAX_CLOCK_OFFSET is set but cluster mode is off"),
+    ({"SCHEDULER_REDIS_PASSWORD": SECRET}, r"SCHEDULER_REDIS_PASSWORD is set but cluster mode is off"),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_LEASE_TTL": "0.1"},
+        r"SCHEDULER_LEASE_TTL='0.1' is invalid: use a number of seconds from 0.5 to 300",
+    ),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_REDIS_MIN_REPLICAS": "-1"},
+        r"SCHEDULER_REDIS_MIN_REPLICAS='-1' is invalid: use a whole number from 0 to 100",
+    ),
+    (
+        {
+            "SCHEDULER_REDIS_URL": "redis://h/0",
+            "SCHEDULER_REDIS_MIN_REPLICAS": "1",
+            "SCHEDULER_REDIS_WAIT_TIMEOUT": "2",
+        },
+        r"SCHEDULER_REDIS_WAIT_TIMEOUT=2 is too long for SCHEDULER_LEASE_TTL=10: .* use at most 0.5",
+    ),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_MAX_CLOCK_OFFSET": "0"},
+        r"SCHEDULER_MAX_CLOCK_OFFSET='0' is invalid: use a number of seconds from 0.05",
+    ),
+    (
+        {
+            "SCHEDULER_REDIS_SENTINELS": "s1:26379",
+            "SCHEDULER_REDIS_SENTINEL_MASTER": "m",
+            "SCHEDULER_REDIS_CLUSTER": "1",
+        },
+        r"SCHEDULER_REDIS_CLUSTER=true needs SCHEDULER_REDIS_URL naming one node",
+    ),
+    (
+        {"SCHEDULER_REDIS_URL": f"http://:{SECRET}@h/0"},
+        r"SCHEDULER_REDIS_URL='http://:\*\*\*@h/0' is invalid: scheme http://",
+    ),
+    ({"SCHEDULER_REDIS_URL": f"redis//user:{SECRET}@h/0"}, r"SCHEDULER_REDIS_URL='redis//user:\*\*\*@h/0' is invalid"),
+    ({"SCHEDULER_REDIS_URL": f"redis://u:{SECRET}@h:abc/0"}, r"is invalid: the port is not a number from 1 to 65535"),
+    ({"SCHEDULER_REDIS_URL": f"redis://:{SECRET}@/0"}, r"is invalid: the URL has no host; use redis://host:6379/0"),
+    ({"SCHEDULER_REDIS_URL": f"unix://?password={SECRET}"}, r"is invalid: the URL has no socket path"),
+    (
+        {"SCHEDULER_REDIS_URL": "rediss://h/0", "SCHEDULER_REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"},
+        r"SCHEDULER_REDIS_TLS_CA_FILE='/nonexistent/ca.pem' is invalid: the file does not exist",
+    ),
+    ({"SCHEDULER_REDIS_SENTINELS": "host-without-port"}, r"'host-without-port' is not host:port; use host:26379"),
+    (
+        {"SCHEDULER_REDIS_SENTINELS": "h:26379"},
+        r"SCHEDULER_REDIS_SENTINELS is set without SCHEDULER_REDIS_SENTINEL_MASTER",
+    ),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_REDIS_CLUSTER": "yes-please"},
+        r"SCHEDULER_REDIS_CLUSTER='yes-please' is invalid: use true or false",
+    ),
+]
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """A clean SCHEDULER_* environment with private directories, for the in-process entry points."""
+    for name in list(os.environ):
+        if name.startswith("SCHEDULER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SCHEDULER_LOCK_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("SCHEDULER_STATE_DIR", str(tmp_path / "state"))
+    yield monkeypatch
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _assert_clear(code: int, output: str, message: str) -> None:
+    import re
+
+    assert code != 0, output
+    assert re.search(message, output), output
+    assert "Traceback" not in output, output
+    assert SECRET not in output and TOKEN not in output and READ not in output, output
+
+
+@pytest.mark.parametrize(
+    "env, message", SETTINGS, ids=[next(iter(e)) + "=" + next(iter(e.values()))[:24] for e, _ in SETTINGS]
+)
+def test_a_bad_setting_is_named_with_its_fix(environment, capsys, env: dict[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
+    for name, value in env.items():
+        environment.setenv(name, value)
+    code, output = _cli(capsys, "status")
+    _assert_clear(code, output, message)
+
+
+# -- job definitions: (the line in the jobs module, what the message must say) ---------------------
+DEFINITIONS = [
+    ('@jobs.cron("0 9 * * 8", id="x")', r"job 'x': invalid crontab '0 9 \* \* 8': day-of-week field"),
+    ('@jobs.cron("* * * * * *", id="x")', r"seconds are not supported in a crontab; .* @jobs.every\(seconds=...\)"),
+    ('@jobs.cron("@reboot", id="x")', r"@reboot is not supported"),
+    ('@jobs.cron("0 0 30 2 *", id="x")', r"it never fires: no month of feb has a day 30"),
+    (
+        '@jobs.cron("0 9 * * *", id="x", timezone="Mars/Base")',
+        r"job 'x': unknown timezone 'Mars/Base'; use an IANA name",
+    ),
+    ('@jobs.every(seconds=0, id="x")', r"job 'x': every\(\) interval of 0s is too short; use at least seconds=1"),
+    (
+        '@jobs.every(seconds=float("inf"), id="x")',
+        r"job 'x': every\(seconds=inf\) must be a finite number >= 0 at .*m\d+\.py:\d+",
+    ),
+    ('@jobs.every(seconds=1.0000001, id="x")', r"is not a whole number of milliseconds; use for example seconds=1"),
+    ('@jobs.every(seconds=1, id="x", jitter=float("nan"))', r"job 'x': jitter=nan must be a finite number of seconds"),
+    ('@jobs.every(seconds=1, id="x", misfire_grace_time=0)', r"job 'x': misfire_grace_time=0 would skip every fire"),
+    ('@jobs.every(seconds=1, id="x", max_instances=0)', r"job 'x': max_instances=0 must be a whole number >= 1"),
+    ('@jobs.every(seconds=1, id="has space")', r"job id 'has space' is invalid; use 1-200 letters"),
+    ('@jobs.every(seconds="1", id="x")', r"job 'x': every\(seconds='1'\) must be a finite number >= 0"),
+]
+
+
+@pytest.mark.parametrize("line, message", DEFINITIONS, ids=[line[6:40] for line, _ in DEFINITIONS])
+def test_a_bad_job_definition_is_named_with_its_fix(
+    environment, capsys, tmp_path: Path, line: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    module = f"m{abs(hash(line)) % 10**8}"
+    (tmp_path / f"{module}.py").write_text(
+        f"from scheduler_proc import Jobs\njobs = Jobs()\n\n{line}\ndef f() -> None: ...\n"
+    )
+    environment.syspath_prepend(str(tmp_path))
+    environment.setenv("SCHEDULER_JOBS", f"{module}:jobs")
+    code, output = _cli(capsys, "next", "x")
+    _assert_clear(code, output, message)
+
+
+# -- deploy arguments: (argv of deploy/deploy.py, what the message must say) --------------------------
+DEPLOY = [
+    (["--app", "."], r"argument --app: '\.' is not a usable app name"),
+    (["--app", ".."], r"argument --app: '\.\.' is not a usable app name"),
+    (["--app", ""], r"argument --app: '' is not a usable app name"),
+    (["--app", "demo; echo INJECTED"], r"'demo; echo INJECTED' is not a usable app name"),
+    (["--app", "demo\nExecStartPre=/bin/sh"], r"is not a usable app name"),
+    (["--app", "Demo"], r"'Demo' is not a usable app name: .* lowercase letters"),
+    (["--app", "a" * 40], r"is not a usable app name: .* 1-32"),
+    (["--port", "-5"], r"argument --port: '-5' is not a TCP port; use a number from 1 to 65535"),
+    (["--port", "99999"], r"argument --port: '99999' is not a TCP port"),
+    (["--port", "http"], r"argument --port: 'http' is not a TCP port"),
+    (["--destdir", "/"], r"DESTDIR=/ is the machine itself; leave DESTDIR unset"),
+    (["--python", "python3"], r"'python3' is not an executable given by its absolute path"),
+    (["--redis", "remote"], r"argument --redis: invalid choice: 'remote'"),
+    (["fly"], r"argument action: invalid choice: 'fly'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", DEPLOY, ids=[" ".join(a)[:30] for a, _ in DEPLOY])
+def test_bad_deploy_arguments_are_refused_before_anything_is_done(
+    capsys, tmp_path: Path, argv: list[str], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    stage = tmp_path / "stage"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "deploy/deploy.py"), "--destdir", str(stage), *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    _assert_clear(result.returncode, result.stdout + result.stderr, message)
+    assert not stage.exists() or not any(stage.rglob("*")), "something was written"
+
+
+def test_a_bad_number_in_the_env_file_names_the_file_and_the_line(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "deploy"))
+    import deploy as deploy_tool
+
+    layout = deploy_tool.Layout(tmp_path, "demo")
+    layout.etc.mkdir(parents=True)
+    layout.env_file.write_text("GRACEFUL_TIMEOUT=soon\n")
+    with pytest.raises(deploy_tool.DeployError, match=r"/etc/demo/env: GRACEFUL_TIMEOUT='soon' is not a number"):
+        deploy_tool.install_unit(layout, False)
+
+
+# -- CLI arguments: (argv, what the message must say) ----------------------------------------------
+CLI = [
+    (["history"], r"the following arguments are required: job"),
+    (["history", "tick", "--limit", "x"], r"argument --limit: invalid int value: 'x'"),
+    (["next", "tick", "--count", "0"], r"argument --count: '0' is not a whole number from 1 to 10000"),
+    (["next", "tick", "--after", "soon"], r"argument --after: 'soon' is not an ISO 8601 time"),
+    (["fly"], r"argument command: invalid choice: 'fly'"),
+    (["run"], r"the following arguments are required: job"),
+    (["pause", "nope"], r"no scheduler runs on node .*; start gunicorn with the kit's config"),
+    (["next", "nope"], r"unknown job 'nope' in SCHEDULER_JOBS='ticker:jobs'; known jobs: tick"),
+]
+
+
+@pytest.mark.parametrize("argv, message", CLI, ids=[" ".join(a) for a, _ in CLI])
+def test_bad_cli_arguments(environment, capsys, argv: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    environment.setenv("SCHEDULER_JOBS", "ticker:jobs")
+    environment.syspath_prepend(str(ROOT / "tests" / "jobsets"))
+    try:
+        code, output = _cli(capsys, *argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        captured = capsys.readouterr()
+        code, output = int(exit_.code or 0), captured.out + captured.err
+    _assert_clear(code, output, message)
+
+
+# -- local files the CLI would trust: (what is wrong with the lock directory, message) --------------
+LOCK_DIRS = [
+    ("owned by another user", r"belongs to uid 65534, not to this user"),
+    ("writable by others", r"is writable by others, so it is not trusted"),
+    ("a symlink", r"is not a real directory, so it is not trusted"),
+    ("under a parent others may write", r"lies under .*, which others may write to \(mode 0777, no sticky bit\)"),
+]
+
+
+@pytest.mark.parametrize("problem, message", LOCK_DIRS, ids=[p for p, _ in LOCK_DIRS])
+def test_a_lock_directory_someone_else_could_control_is_not_trusted(
+    environment, capsys, tmp_path: Path, problem: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    lock_dir = tmp_path / "run"
+    if problem == "under a parent others may write":
+        parent = tmp_path / "shared"
+        parent.mkdir(mode=0o777)
+        os.chmod(parent, 0o777)
+        lock_dir = parent / "run"
+    if problem == "a symlink":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        lock_dir.symlink_to(tmp_path / "elsewhere")
+    else:
+        lock_dir.mkdir(mode=0o700)
+    if problem == "owned by another user":
+        os.chown(lock_dir, 65534, 65534)
+    if problem == "writable by others":
+        os.chmod(lock_dir, 0o777)
+    (lock_dir / "scheduler.lock").write_text(json.dumps({"pid": 1, "node": "fake", "since": 0}))
+    environment.setenv("SCHEDULER_LOCK_DIR", str(lock_dir))
+    code, output = _cli(capsys, "check")
+    _assert_clear(code, output, message)
+    assert "OK" not in output
+
+
+# -- HTTP parameters and stored data, on a real host --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, RedisServer]]:
+    """One cluster-mode host with admin and read tokens, on a real Redis."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    redis_server = RedisServer(tmp / "redis").start()
+    host = Host(
+        tmp,
+        "node-a",
+        "reports:jobs",
+        env={
+            "SCHEDULER_REDIS_URL": redis_server.url,
+            "SCHEDULER_LEASE_TTL": "1",
+            "SCHEDULER_ADMIN_TOKEN": TOKEN,
+            "SCHEDULER_READ_TOKEN": READ,
+        },
+    )
+    host.start()
+    try:
+        wait_for(lambda: read_fires(host.fire_log), 20, "a first fire")
+        yield host, redis_server
+    finally:
+        host.kill_everything()
+        redis_server.kill()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+HTTP = [
+    ("GET", "/scheduler/status", {}, 401, r"missing or wrong bearer token \(SCHEDULER_READ_TOKEN\)"),
+    ("GET", "/scheduler/status", _bearer("wrong-token-000000000"), 401, r"missing or wrong bearer token"),
+    ("GET", "/metrics", {}, 401, r"SCHEDULER_READ_TOKEN"),
+    ("GET", "/scheduler/jobs/nope", _bearer(READ), 404, r"unknown job 'nope'; known jobs: "),
+    ("GET", "/scheduler/jobs/tick?limit=0", _bearer(READ), 422, r"greater than or equal to 1"),
+    ("GET", "/scheduler/jobs/tick?limit=99999", _bearer(READ), 422, r"less than or equal to 1000"),
+    ("GET", "/scheduler/jobs/tick?limit=many", _bearer(READ), 422, r"valid integer"),
+    ("POST", "/scheduler/jobs/tick/run", {}, 401, r"missing or wrong bearer token"),
+    ("POST", "/scheduler/jobs/tick/run", _bearer(READ), 401, r"missing or wrong bearer token"),
+    ("POST", "/scheduler/jobs/nope/run", _bearer(TOKEN), 404, r"unknown job 'nope'"),
+    ("POST", "/scheduler/jobs/tick/fly", _bearer(TOKEN), 404, r"Not Found"),
+]
+
+
+@pytest.mark.parametrize("method, path, headers, status, message", HTTP, ids=[f"{m} {p} {s}" for m, p, _, s, _ in HTTP])
+def test_bad_http_requests_get_a_4xx_that_says_why(
+    served, method: str, path: str, headers: dict[str, str], status: int, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    host, _ = served
+    response = httpx.request(method, f"http://127.0.0.1:{host.port}{path}", headers=headers, timeout=10)
+    assert response.status_code == status, response.text
+    assert re.search(message, response.text), response.text
+    assert SECRET not in response.text and TOKEN not in response.text and READ not in response.text
+
+
+def test_redis_down_answers_503_without_connection_details(served) -> None:  # type: ignore[no-untyped-def]
+    host, redis_server = served
+    url = redis_server.url
+    redis_server.kill()
+    try:
+        response = httpx.get(f"http://127.0.0.1:{host.port}/scheduler/jobs/tick", headers=_bearer(READ), timeout=10)
+        assert response.status_code == 503, response.text
+        assert "127.0.0.1" not in response.text and str(redis_server.port) not in response.text
+        assert url not in response.text
+    finally:
+        redis_server.start()
+
+
+CORRUPT = [
+    ("a history entry that is not JSON", "LPUSH", "not json at all", r"cannot be read; left out"),
+    ("a history entry that is JSON but not a run", "LPUSH", json.dumps({"job_id": 5}), r"cannot be read; left out"),
+    ("a command whose time is NaN", "XADD", {"id": "c1", "action": "run", "job_id": "tick", "issued_at": "nan"}, None),
+    ("a command with no fields it needs", "XADD", {"what": "ever"}, None),
+    ("a job error text with terminal escapes", "LPUSH", None, None),
+]
+
+
+@pytest.mark.parametrize("what, command, value, logged", CORRUPT, ids=[c[0] for c in CORRUPT])
+def test_corrupt_stored_data_is_skipped_not_served_as_an_error(
+    served, what: str, command: str, value: object, logged: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    host, redis_server = served
+    client = redis_server.client()
+    wait_for(lambda: client.ping(), 10, "Redis")
+    if command == "LPUSH" and value is None:
+        run = {
+            "job_id": "tick",
+            "run_id": "evil",
+            "scheduled_at": "2026-01-01T00:00:00+00:00",
+            "node": "n",
+            "term": 1,
+            "trigger": "schedule",
+            "started_at": 1.0,
+            "finished_at": 2.0,
+            "outcome": "error",
+            "error": "\x1b[2J\x1b]0;pwned\x07",
+        }
+        client.lpush("{scheduler}:history:tick", json.dumps(run))
+    elif command == "LPUSH":
+        client.lpush("{scheduler}:history:tick", str(value))
+    else:
+        client.xadd("{scheduler}:commands", value)  # type: ignore[arg-type]
+    response = httpx.get(
+        f"http://127.0.0.1:{host.port}/scheduler/jobs/tick?limit=1000", headers=_bearer(READ), timeout=10
+    )
+    assert response.status_code == 200, response.text
+    if logged:
+        host.wait_log(logged)
+    if value is None:
+        history = host.cli("history", "tick", "--limit", "1000", env={"SCHEDULER_READ_TOKEN": READ})
+        assert history.returncode == 0 and "\x1b" not in history.stdout and "\\x1b[2J" in history.stdout, history
+    wait_for(lambda: len(host.runner_pids()) == 1, 5, "the runner still running")
+    assert "Traceback" not in host.output()

@@ -32,9 +32,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Protocol
 
 HERE = Path(__file__).resolve().parent
@@ -552,8 +552,10 @@ def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | No
                         status = json.load(answer)
                     role, leader = status.get("role"), (status.get("cluster") or {}).get("leader_node")
                     if role == "leader" or (role == "standby" and leader):
-                        say(f"healthy: {base}/healthz answers; scheduler role {role}, the cluster's leader is "
-                            f"{status.get('leader_node') or leader}")
+                        say(
+                            f"healthy: {base}/healthz answers; scheduler role {role}, the cluster's leader is "
+                            f"{status.get('leader_node') or leader}"
+                        )
                         return None
                     reason = f"the scheduler's role is {role!r} and no node of the cluster leads"
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -723,9 +725,7 @@ def _python(raw: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy/deploy.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy", "cli"]
-    )
+    parser.add_argument("action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy", "cli"])
     parser.add_argument("cli_args", nargs="*", help="with cli: the arguments of python -m scheduler_proc")
     parser.add_argument("--app", default="scheduler-demo", type=_app_name)
     parser.add_argument("--destdir", default="", type=_destdir)

@@ -1,4 +1,4 @@
-"""Issue 3: exactly once across hosts, with real redis-server/sentinel and real gunicorn masters."""
+"""Exactly once across hosts, with real redis-server/sentinel and real gunicorn masters."""
 
 from __future__ import annotations
 

@@ -355,7 +355,7 @@ def test_hourly_and_more_frequent_jobs_keep_elapsed_time_across_both_changes(
         assert gaps <= allowed, f"{expr} in {zone} around {day}: steps {sorted(gaps)}"
 
 
-def test_new_york_on_the_days_the_issue_names() -> None:
+def test_new_york_on_the_days_cron_users_reported() -> None:
     ny = ZoneInfo("America/New_York")
     back = _fires("30 1 * * *", "America/New_York", datetime(2026, 10, 31, 12, tzinfo=ny), 2)
     assert [f.isoformat() for f in back] == ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"]

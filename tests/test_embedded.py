@@ -1,4 +1,4 @@
-"""Issue 7: without gunicorn, `uvicorn --workers N` and `fastapi run --workers N` run each fire once."""
+"""Without gunicorn, `uvicorn --workers N` and `fastapi run --workers N` run each fire once."""
 
 from __future__ import annotations
 

@@ -203,21 +203,24 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
 class _TwoPrimaries(redis.ConnectionPool):
     """A pool whose connections reach two primaries in turn: a Sentinel client's pool after a
     failover, with some connections still on the old primary (back from a pause) and some
-    on the new one. Each command takes a fresh connection, so the turns are deterministic."""
+    on the new one. Each command gets a connection made afresh, to the next port in turn, so
+    the turns are deterministic. Only redis-py's public pool and connection API is used."""
 
     def __init__(self, old_port: int, new_port: int) -> None:
-        super().__init__(host="127.0.0.1", port=old_port, decode_responses=True, socket_timeout=2)
-        self._ports = itertools.cycle([old_port, new_port])
+        ports = itertools.cycle([old_port, new_port])
 
-    def make_connection(self) -> Any:
-        connection = super().make_connection()
-        connection.port = next(self._ports)
-        return connection
+        class Alternating(redis.Connection):
+            def disconnect(self, *args: Any) -> None:
+                super().disconnect(*args)
+                self.port = next(ports)
+
+        super().__init__(
+            connection_class=Alternating, host="127.0.0.1", port=next(ports), decode_responses=True, socket_timeout=2
+        )
 
     def release(self, connection: Any) -> None:
-        with self._lock:
-            self._in_use_connections.discard(connection)
-        connection.disconnect()
+        super().release(connection)
+        connection.disconnect()  # the next command connects again, to the other primary
 
 
 def test_only_claims_a_replica_of_the_same_primary_acknowledged_count(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Issue 4: the status page, in Debian's headless Chromium driven by Playwright (no downloaded browser)."""
+"""The status page, in Debian's headless Chromium driven by Playwright (no downloaded browser)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
 from scheduler_proc.engine import Engine
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.fire import FireRunner, Term
-from scheduler_proc.hostlock import HostLock, read_holder
+from scheduler_proc.hostlock import HostLock, HostLockError, read_holder
 from scheduler_proc.ledger import ClaimResult, LocalLedger, Run
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
@@ -139,7 +139,7 @@ def test_host_lock_notices_its_file_was_replaced(tmp_path: Path) -> None:
 def test_host_lock_refuses_a_symlink(tmp_path: Path) -> None:
     (tmp_path / "target").write_text("")
     (tmp_path / "x.lock").symlink_to(tmp_path / "target")
-    with pytest.raises(Exception, match="cannot be opened"):
+    with pytest.raises(HostLockError, match="cannot be opened"):
         HostLock(tmp_path / "x.lock", "n").try_acquire()
 
 

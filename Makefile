@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-config install clean deploy rollback undeploy status scheduler lock chaos bench
+.PHONY: run test test-vm lint check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -12,12 +12,13 @@ SEED ?= 1
 # make deploy: as root on the VM. APP names the service, user and directories.
 APP ?= scheduler-demo
 PORT ?= 8000
+BIND ?=
 DESTDIR ?=
 REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 # Passed to the shell as environment variables, never pasted into the command line: a value
 # such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses.
-export APP PORT DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
+export APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
 DEPLOY = "$$DEPLOY_PYTHON" deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
@@ -26,6 +27,10 @@ run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 test: $(STAMP)  ## set up what the tests need (venv, Redis) and run them all
 	scripts/ensure-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-vm: $(STAMP)  ## as root: make deploy on Debian 12 hosts under real systemd (nspawn), 1 and 3+1 hosts, faults
+	scripts/ensure-test-deps
+	$(BIN)/python -m pytest -o addopts=-ra tests/vm $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check .
@@ -53,7 +58,7 @@ bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; result
 	$(BIN)/python bench/bench.py
 
 deploy:  ## install or upgrade the service on this VM (REDIS=local adds a local Redis; DESTDIR= stages)
-	$(DEPLOY) --port "$$PORT" $${REDIS:+--redis "$$REDIS"} deploy
+	$(DEPLOY) --port "$$PORT" $${BIND:+--bind "$$BIND"} deploy  # REDIS: read from the environment
 
 rollback:  ## point current back at the previous release and restart
 	$(DEPLOY) rollback

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from redis_support import RedisServer, Sentinels  # noqa: E402
-from support import Host, pids_with_marker, read_fires, wait_for  # noqa: E402
+from support import Host, pids_with_marker, read_fires, reported_seconds, wait_for  # noqa: E402
 
 TTL = 2.0
 
@@ -342,22 +341,6 @@ def run_pattern(
         outcome.missed_reported = sum(1 for s in outcome.missed_seconds if s in reported)
         outcome.missed_unreported = [_iso(s) for s in outcome.missed_seconds if s not in reported]
     return outcome
-
-
-_MISSED_FIRE = re.compile(r"fire (?:missed|refused|skipped) job=tick scheduled_at=(\S+)")
-_MISSED_RANGE = re.compile(r"job tick: fires from (\S+) (?:to|until) (\S+) (?:skipped|were missed)")
-
-
-def reported_seconds(log: str) -> set[int]:
-    """Seconds of the 1-second job that the kit's log names as missed, refused or skipped."""
-    seconds = {int(datetime.fromisoformat(at).timestamp()) for at in _MISSED_FIRE.findall(log)}
-    for first, last in _MISSED_RANGE.findall(log):
-        seconds.update(range(int(datetime.fromisoformat(first).timestamp()), _ceil(last) + 1))
-    return seconds
-
-
-def _ceil(iso: str) -> int:
-    return math.ceil(datetime.fromisoformat(iso).timestamp())
 
 
 def _iso(second: int) -> str:

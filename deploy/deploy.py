@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -200,6 +201,9 @@ class Processes:
     def _pid(self) -> int | None:
         try:
             pid = int(self.pidfile.read_text())
+            with contextlib.suppress(ChildProcessError):  # started by this process: reap it if it ended
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return None
             os.kill(pid, 0)
             return pid
         except (OSError, ValueError):
@@ -366,13 +370,13 @@ def _symlink(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def install_env(layout: Layout, port: int, user: str) -> None:
+def install_env(layout: Layout, bind: str, user: str) -> None:
     """Write the documented env file once; never overwrite the operator's edits."""
     layout.etc.mkdir(parents=True, exist_ok=True)
     if layout.env_file.exists():
         say(f"{layout.env_file} exists; leaving it as it is")
     else:
-        text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@PORT@", str(port))
+        text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@BIND@", bind)
         layout.env_file.write_text(text)
         say(f"wrote {layout.env_file}")
     os.chmod(layout.env_file, 0o640)
@@ -485,6 +489,22 @@ def _redis_conf_lines(password: str) -> list[str]:
     ]
 
 
+def point_at_redis(layout: Layout, url: str) -> None:
+    """REDIS=redis://[:password@]host:port/db: cluster mode on a Redis elsewhere (written once, like the file)."""
+    if "SCHEDULER_REDIS_URL" in read_env(layout.env_file):
+        return
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = (f"{parts.username}@" if parts.username else "") + (f"[{host}]" if ":" in host else host)
+    netloc += f":{parts.port}" if parts.port else ""
+    lines = [f"SCHEDULER_REDIS_URL={parts.scheme}://{netloc}{parts.path}"]
+    if parts.password:
+        lines.append(f"SCHEDULER_REDIS_PASSWORD={urllib.parse.unquote(parts.password)}")
+    with open(layout.env_file, "a") as handle:
+        handle.write("\n# Added by make deploy REDIS=...\n" + "\n".join(lines) + "\n")
+    say(f"pointed {layout.env_file} at the Redis at {parts.scheme}://{netloc}")
+
+
 def remove_local_redis(layout: Layout, staged: bool) -> None:
     """PURGE: take out of redis.conf what REDIS=local added there (its password too)."""
     conf = layout.redis_conf
@@ -582,7 +602,9 @@ def prune(layout: Layout) -> None:
 def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
     staged = isinstance(manager, Staged)
     ensure_user(layout, staged)
-    install_env(layout, args.port, layout.app)
+    install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app)
+    if args.redis.startswith(("redis://", "rediss://")):
+        point_at_redis(layout, args.redis)
     if args.redis == "local":
         setup_local_redis(layout, staged)
     release = build_release(layout, release_id(args.python), args.python)
@@ -715,6 +737,28 @@ def _destdir(raw: str) -> str:
     return raw
 
 
+def _redis(raw: str) -> str:
+    if raw in ("", "local"):
+        return raw
+    try:
+        parts = urllib.parse.urlsplit(raw)
+        valid = parts.scheme in ("redis", "rediss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        valid = False
+    if not valid or any(c in raw for c in "\n\r "):
+        raise argparse.ArgumentTypeError(
+            "REDIS must be local (install one here) or a URL such as redis://:password@10.0.0.5:6379/0"
+        )
+    return raw
+
+
+def _bind(raw: str) -> str:
+    host, _, port = raw.rpartition(":")
+    if raw and (not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(c in raw for c in "\n\r \t")):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not host:port; use for example BIND=0.0.0.0:8000")
+    return raw
+
+
 def _python(raw: str) -> str:
     if not raw.startswith("/") or not os.access(raw, os.X_OK):
         raise argparse.ArgumentTypeError(
@@ -729,7 +773,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("cli_args", nargs="*", help="with cli: the arguments of python -m scheduler_proc")
     parser.add_argument("--app", default="scheduler-demo", type=_app_name)
     parser.add_argument("--destdir", default="", type=_destdir)
-    parser.add_argument("--redis", default="", choices=["", "local"])
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS", ""),
+        type=_redis,
+        help="local, or redis://:password@host:port/db (default $REDIS: a password stays out of the process list)",
+    )
+    parser.add_argument("--bind", default="", type=_bind, help="BIND of a new env file (default 127.0.0.1:PORT)")
     parser.add_argument("--port", type=_port, default=8000)
     parser.add_argument("--python", default="/usr/bin/python3", type=_python)
     parser.add_argument("--health-timeout", type=float, default=60)

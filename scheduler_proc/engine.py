@@ -257,12 +257,12 @@ class Engine:
     def _log_unclaimed(self, lasts: dict[str, datetime], now: datetime, at: datetime, reason: str) -> None:
         """Jobs with no claim in Redis start after a recent floor: say so once, for all of them."""
         unclaimed = [spec.id for spec in self.specs.values() if spec.id not in lasts]
-        if unclaimed and at > now - timedelta(seconds=self._default_grace):
+        if unclaimed and at > now:
             log.warning(
-                "%d job(s) have no claim in Redis (%s): they start after %s, and a fire of theirs scheduled "
-                "before that is not run: %s",
+                "%d job(s) have no claim in Redis (%s): fires from %s to %s skipped, not run: %s",
                 len(unclaimed),
                 reason,
+                now.isoformat(),
                 at.isoformat(),
                 ", ".join(sorted(unclaimed)[:20]) + (" ..." if len(unclaimed) > 20 else ""),
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -246,6 +248,25 @@ def _ppid(pid: int) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return 0
+
+
+_MISSED_FIRE = re.compile(r"fire (?:missed|refused|skipped) job=(\S+) scheduled_at=(\S+)")
+_MISSED_RANGE = re.compile(r"job (\S+): fires from (\S+) (?:to|until) (\S+) (?:skipped|were missed)")
+_UNCLAIMED_RANGE = re.compile(r"job\(s\) have no claim in Redis .*?: fires from (\S+) to (\S+) skipped, not run: (.*)")
+
+
+def reported_seconds(log: str, job: str = "tick") -> set[int]:
+    """Seconds of a 1-second job that the kit's log names as missed, refused or skipped."""
+    seconds = {int(datetime.fromisoformat(at).timestamp()) for name, at in _MISSED_FIRE.findall(log) if name == job}
+    ranges = [(first, last) for name, first, last in _MISSED_RANGE.findall(log) if name == job]
+    ranges += [(first, last) for first, last, names in _UNCLAIMED_RANGE.findall(log) if job in names.split(", ")]
+    for first, last in ranges:
+        seconds.update(
+            range(
+                int(datetime.fromisoformat(first).timestamp()), math.ceil(datetime.fromisoformat(last).timestamp()) + 1
+            )
+        )
+    return seconds
 
 
 def fires_by_second(fires: list[dict[str, Any]], job: str = "tick") -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Issue 5: `make deploy` staged with DESTDIR, checked by systemd-analyze, and run from the stage.
+"""`make deploy` staged with DESTDIR, checked by systemd-analyze, and run from the stage.
 
 systemd is installed here but is not PID 1, and booting it on the machine's root would empty
 /tmp. So the unit is checked offline, and its ExecStart is run as the service user from the
@@ -128,6 +128,12 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
     shutil.copytree("/usr/lib/systemd", stage / "usr/lib/systemd", symlinks=True)
     (stage / "bin").mkdir(exist_ok=True)
     shutil.copy2("/bin/kill", stage / "bin/kill")
+    interpreter = Path(os.readlink(current / "venv/bin/python"))  # python -> python3 -> the system Python
+    while not interpreter.is_absolute():
+        interpreter = Path(os.readlink(current / "venv/bin" / interpreter))
+    if not (stage / interpreter.relative_to("/")).exists():
+        (stage / interpreter.relative_to("/")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(interpreter.resolve(), stage / interpreter.relative_to("/"))
     verify = subprocess.run(
         ["systemd-analyze", "verify", f"--root={stage}", f"/etc/systemd/system/{APP}.service"],
         capture_output=True,

@@ -1,0 +1,142 @@
+"""Three app hosts and a Redis host, each under a real systemd, deployed the way the README's
+"Several hosts" recipe says; then what goes wrong between hosts.
+
+Each app host reaches Redis through its own relay on the bridge (tests/vm/proxy.py), so one
+host can be cut off, slowed or made lossy alone. Every scenario asserts on the fire log of the
+1-second job: no second ran twice, and every second that did not run is named in some host's
+journal as missed or skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from firelog import Fire, now, scenario, ticks, wait_ticks
+from lab import APP, Lab
+from machines import SUBNET, Machine, wait_for
+
+PASSWORD = "vm-test-redis-password-7f3a"
+TTL = 4
+REDIS_HOST = f"{SUBNET}.100"
+APP_HOSTS = {"web1": 11, "web2": 12, "web3": 13}
+
+
+def _redis_host(lab: Lab) -> Machine:
+    """Debian's redis-server, opened to the network with a password, fsync on every write."""
+    redis = lab.host("redis", 100)
+    settings = (
+        "\nbind 0.0.0.0\nprotected-mode no\n"
+        f"requirepass {PASSWORD}\nappendonly yes\nappendfsync always\nmaxmemory-policy noeviction\n"
+    )
+    with open(redis.file("/etc/redis/redis.conf"), "a") as conf:
+        conf.write(settings)
+    redis.run(["systemctl", "enable", "--now", "redis-server"])
+    wait_for(
+        lambda: "PONG" in redis.run(["redis-cli", "-a", PASSWORD, "--no-auth-warning", "ping"], check=False).stdout,
+        30,
+        "redis to answer",
+    )
+    return redis
+
+
+def _deploy(lab: Lab, host: Machine, port: int) -> str:
+    url = f"redis://:{PASSWORD}@{SUBNET}.1:{port}/0"
+    output = lab.make(host, "deploy", f"APP={APP}", "BIND=0.0.0.0:8000", f"REDIS={url}")
+    env = host.file(f"/etc/{APP}/env").read_text()
+    assert PASSWORD not in output, "make deploy printed the Redis password"
+    assert f"SCHEDULER_REDIS_PASSWORD={PASSWORD}" in env and f":{PASSWORD}@" not in env, env
+    assert oct(host.file(f"/etc/{APP}/env").stat().st_mode & 0o777) == "0o640"
+    with open(host.file(f"/etc/{APP}/env"), "a") as handle:
+        handle.write(f"SCHEDULER_LEASE_TTL={TTL}\n")
+    host.run(["systemctl", "restart", APP], timeout=180)
+    return output
+
+
+def _leader(lab: Lab, after: float) -> str:
+    def latest() -> str | None:
+        recent = [f for f in ticks(lab.fires()) if float(f["started"]) > after]
+        return str(max(recent, key=lambda f: float(f["started"]))["node"]) if recent else None
+
+    return str(wait_for(latest, 30, "a leader to run ticks"))
+
+
+def test_three_hosts_one_redis_every_second_once_through_failures(lab: Lab) -> None:
+    _redis_host(lab)
+    controls: dict[str, Path] = {}
+    hosts = [lab.host(name, number) for name, number in APP_HOSTS.items()]
+    for index, host in enumerate(hosts):
+        controls[host.name] = lab.relay(6380 + index, f"{REDIS_HOST}:6379")
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        outputs = list(pool.map(lambda pair: _deploy(lab, *pair), zip(hosts, range(6380, 6383), strict=True)))
+    assert any("scheduler role leader" in output for output in outputs), outputs
+    by_name = {host.name: host for host in hosts}
+
+    def read() -> list[Fire]:
+        return lab.fires()
+
+    # Steady state: one leader, every second once.
+    start = now()
+    wait_ticks(read, start, 15, 60, "15 seconds of fires")
+    steady = scenario("cluster: steady", read, lab.machines, APP, start + 1, start, now() - 1)
+    assert len(steady["nodes"]) == 1, steady
+
+    # The leader's host shuts down (systemctl poweroff): its service stops, the lease is
+    # handed over at once, then the host comes back as a standby.
+    leader = _leader(lab, now() - 3)
+    fault = now()
+    by_name[leader].poweroff()
+    wait_ticks(read, fault + 1, 5, 60, "fires after the leader's host powered off")
+    off = scenario("cluster: leader host poweroff", read, lab.machines, APP, fault - 2, fault, now() - 1, leader)
+    assert off["first_fire_after_fault_s"] is not None and off["first_fire_after_fault_s"] < TTL, off
+    by_name[leader].boot()
+
+    # A dead host: the leader's whole container is killed; another host takes over.
+    leader = _leader(lab, now() - 3)
+    fault = now()
+    by_name[leader].kill()
+    wait_ticks(read, fault + 2 * TTL, 5, 60, "fires after the leader's host died")
+    died = scenario("cluster: leader host killed", read, lab.machines, APP, fault - 2, fault, now() - 1, leader)
+    assert died["first_fire_after_fault_s"] is not None and died["first_fire_after_fault_s"] < 2 * TTL + 3, died
+    by_name[leader].boot()
+    back = now()
+    wait_ticks(read, back + 5, 5, 60, "fires after the dead host came back")
+    scenario("cluster: dead host back", read, lab.machines, APP, back, back, now() - 1)
+
+    # A partition: the leader cannot reach Redis for three lease lifetimes, then can again.
+    leader = _leader(lab, now() - 3)
+    namespace = by_name[leader].namespace
+    fault = now()
+    lab.network.ip_ns(namespace, "route", "add", "blackhole", f"{SUBNET}.1/32")
+    wait_for(lambda: now() > fault + 3 * TTL, 4 * TTL, "the partition to last three TTLs", interval=0.5)
+    cut_off = [f for f in ticks(read()) if f["node"] == leader and float(f["started"]) > fault + TTL]
+    assert not cut_off, f"the partitioned leader still ran fires a TTL after it lost Redis: {cut_off[:3]}"
+    lab.network.ip_ns(namespace, "route", "del", "blackhole", f"{SUBNET}.1/32")
+    healed = now()
+    wait_ticks(read, healed + TTL, 5, 60, "fires after the partition healed")
+    scenario("cluster: leader partitioned 3 TTL", read, lab.machines, APP, fault - 2, fault, now() - 1, leader)
+
+    # The leader's link gets slow and lossy for a minute: 200 ms +- 100 ms each way, and 5% of
+    # chunks wait a retransmission timeout more.
+    leader = _leader(lab, now() - 3)
+    fault = now()
+    controls[leader].write_text(json.dumps({"delay": 0.2, "jitter": 0.1, "loss": 0.05}))
+    wait_for(lambda: now() > fault + 60, 70, "a minute of a bad link", interval=1)
+    controls[leader].write_text("{}")
+    wait_ticks(read, now(), 5, 60, "fires after the link recovered")
+    name = "cluster: leader link 200ms+-100ms, 5% loss, 60 s"
+    slow = scenario(name, read, lab.machines, APP, fault, fault, now() - 1)
+    assert slow["fires"] >= 50, slow
+
+    # The Redis host reboots (a clean shutdown; appendfsync always keeps every claim).
+    redis = next(m for m in lab.machines if m.name == "redis")
+    fault = now()
+    redis.poweroff()
+    redis.boot()
+    wait_ticks(read, now() + 2, 5, 90, "fires after the Redis host rebooted")
+    scenario("cluster: redis host rebooted", read, lab.machines, APP, fault - 2, fault, now() - 1)
+
+    # Over the whole run: no second twice, in any host's log.
+    every = scenario("cluster: whole run", read, lab.machines, APP, start + 1, start, now() - 1)
+    assert every["fires"] > 100, every

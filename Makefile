@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-vm lint check-config install clean deploy rollback undeploy status scheduler lock chaos bench
+.PHONY: run test test-fast test-vm lint check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -32,21 +32,26 @@ test-vm: $(STAMP)  ## as root: make deploy on Debian 12 hosts under real systemd
 	scripts/ensure-test-deps
 	$(BIN)/python -m pytest -o addopts=-ra tests/vm $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff and mypy --strict
+test-fast: $(STAMP)  ## only the tests of pure logic (no servers, no processes): seconds
+	$(BIN)/python -m pytest -m "not processes" $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff, ruff format, mypy --strict, and the import contracts between the processes
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py
+	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy
 	$(BIN)/mypy scheduler_proc app gunicorn.conf.py
+	$(BIN)/lint-imports
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app
 	$(BIN)/gunicorn -c gunicorn.conf.py --check-config
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# requirements.lock constrains the install: tests run against the versions deploys use.
+$(STAMP): pyproject.toml requirements.lock
 	scripts/ensure-python $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench]'
 	touch $(STAMP)
 
 chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)

@@ -3,7 +3,7 @@ outside the HTTP workers; see README "How it works". Keep this file declarative.
 
 import os
 
-from scheduler_proc import gunicorn_hooks
+from scheduler_proc.master import hooks
 
 wsgi_app = "app.main:app"
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -12,7 +12,7 @@ worker_class = os.environ.get("WORKER_CLASS", "uvicorn_worker.UvicornWorker")
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 control_socket_disable = True
 
-on_starting = gunicorn_hooks.on_starting
-when_ready = gunicorn_hooks.when_ready
-on_reload = gunicorn_hooks.on_reload
-on_exit = gunicorn_hooks.on_exit
+on_starting = hooks.on_starting
+when_ready = hooks.when_ready
+on_reload = hooks.on_reload
+on_exit = hooks.on_exit

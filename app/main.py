@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from scheduler_proc.embedded import scheduler_lifespan
+from scheduler_proc.master.lifespan import scheduler_lifespan
 from scheduler_proc.web import metrics_router, scheduler_router
 
 app = FastAPI(title="scheduler kit demo", lifespan=scheduler_lifespan)

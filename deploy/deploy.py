@@ -26,7 +26,6 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -182,85 +181,6 @@ class Staged:
 
     def disable(self) -> None:
         pass
-
-    def forget_unit(self) -> None:
-        pass
-
-
-class Processes:
-    """Test stand-in for systemd on machines where it is not PID 1 (DEPLOY_SERVICE_MANAGER=process).
-
-    It runs the unit's ExecStart as the unit's user from the staged layout, with the
-    env file and the RUNTIME_DIRECTORY/STATE_DIRECTORY systemd would give.
-    """
-
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-        self.pidfile = layout.at(f"/run/{layout.app}.service.pid")
-
-    def _pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text())
-            with contextlib.suppress(ChildProcessError):  # started by this process: reap it if it ended
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return None
-            os.kill(pid, 0)
-            return pid
-        except (OSError, ValueError):
-            return None
-
-    def active(self) -> bool:
-        return self._pid() is not None
-
-    def failed(self) -> bool:
-        return False  # the stand-in cannot tell a start that failed from one still on its way
-
-    def restart(self) -> None:
-        self.stop()
-        unit = parse_unit(self.layout.unit.read_text())
-        user = pwd.getpwnam(unit["User"])
-        runtime, state = self.layout.at(f"/run/{self.layout.app}"), self.layout.state
-        for directory in (runtime, state):
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(directory, 0o700)
-            os.chown(directory, user.pw_uid, user.pw_gid)
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "RUNTIME_DIRECTORY": str(runtime),
-            "STATE_DIRECTORY": str(state),
-            "HOME": str(state),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            **read_env(self.layout.env_file),
-        }
-        command = unit["ExecStart"].split()
-        command[0] = str(self.layout.at(command[0]))
-        workdir = self.layout.at(unit["WorkingDirectory"])
-        log = open(self.layout.at(f"/run/{self.layout.app}.service.log"), "ab")  # noqa: SIM115 - child keeps it
-        child = subprocess.Popen(
-            ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *command],
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.pidfile.write_text(str(child.pid))
-
-    def stop(self) -> None:
-        pid = self._pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self._pid() is not None:
-            time.sleep(0.1)
-        self.pidfile.unlink(missing_ok=True)
-
-    def install(self, changed: bool) -> None:
-        pass
-
-    def disable(self) -> None:
-        self.stop()
 
     def forget_unit(self) -> None:
         pass
@@ -709,8 +629,6 @@ def cli(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> No
 
 
 def _manager(layout: Layout, staged: bool) -> ServiceManager:
-    if os.environ.get("DEPLOY_SERVICE_MANAGER") == "process":
-        return Processes(layout)
     return Staged() if staged else Systemd(layout.app)
 
 

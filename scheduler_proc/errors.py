@@ -33,3 +33,15 @@ class RedisConfigError(SchedulerError):
 
 class RedisUnavailable(SchedulerError):
     """Redis did not answer (down, paused, failing over). Transient: wait as standby and retry."""
+
+
+class UnknownJob(SchedulerError):
+    """No job with that id in the running scheduler."""
+
+
+class NoScheduler(SchedulerError):
+    """No scheduler runs on this host, so nothing can be answered or carried out."""
+
+
+class NoAnswer(SchedulerError):
+    """The command was sent but no leader acknowledged it in time."""

@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import cast, get_args
+
+from scheduler_proc.contracts import Report, ReportEvent
 
 _PR_SET_PDEATHSIG = 1
 #: When the process that started a scheduler process is gone, its running jobs get at most this long.
@@ -66,7 +68,7 @@ class SignalFlags:
                 (self.reload if signum == signal.SIGHUP else self.stop).set()
 
 
-def send_report(fd: int, event: str, **fields: Any) -> None:
+def send_report(fd: int, event: ReportEvent, **fields: str | int | None) -> None:
     """Write one JSON line to a report pipe (child to parent).
 
     A parent that stopped listening (a respawn it does not wait for) is not an error.
@@ -84,8 +86,8 @@ class ReportReader:
         self._buffer = b""
         self.closed = False
 
-    def poll(self) -> list[dict[str, Any]]:
-        """Every complete report available now."""
+    def poll(self) -> list[Report]:
+        """Every complete, well-formed report available now (anything else on the pipe is skipped)."""
         while not self.closed and self.fd >= 0:
             try:
                 chunk = os.read(self.fd, 65536)
@@ -102,8 +104,8 @@ class ReportReader:
                 report = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(report, dict):
-                reports.append(report)
+            if isinstance(report, dict) and report.get("event") in get_args(ReportEvent):
+                reports.append(cast(Report, report))
         return reports
 
     def close(self) -> None:
@@ -145,9 +147,7 @@ def spawn_reporting_child(
     return child, ReportReader(read_fd)
 
 
-def wait_report(
-    reader: ReportReader, timeout: float, interrupted: Callable[[], bool] = lambda: False
-) -> dict[str, Any] | None:
+def wait_report(reader: ReportReader, timeout: float, interrupted: Callable[[], bool] = lambda: False) -> Report | None:
     """The first report from a child, or None if it closed the pipe, time ran out, or we were interrupted."""
     deadline = time.monotonic() + timeout
     while not interrupted():

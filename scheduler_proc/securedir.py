@@ -120,3 +120,25 @@ def _create(path: Path, setting: str) -> None:
             f"{setting}={str(path)!r} cannot be created ({exc.strerror}); "
             "create it with mode 0700 or point the setting elsewhere"
         ) from None
+
+
+def write_private(path: Path, data: bytes, durable: bool = False) -> None:
+    """Replace ``path`` atomically with ``data``: a 0600 temporary file (symlinks refused), then rename.
+
+    Readers never see a half-written file; the file object writes ``data`` whole.
+    ``durable`` also syncs the file and its directory, so the new content survives a power loss.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    if durable:
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

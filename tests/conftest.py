@@ -30,6 +30,17 @@ def hosts(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[.
         host.kill_everything()
 
 
+#: Fixtures that start servers or processes; a test that uses one is marked ``processes``.
+_PROCESS_FIXTURES = {"hosts", "redis_server", "sentinel_cluster", "redis_cluster", "served", "service_user"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test-fast` runs what is left: the tests of pure logic."""
+    for item in items:
+        if _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.processes)
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield

@@ -21,7 +21,7 @@ import pytest
 from redis_support import RedisServer
 from support import ROOT, Host, read_fires, wait_for
 
-from scheduler_proc import __main__ as cli
+from scheduler_proc.web import cli
 
 SECRET = "S3cretPassw0rd-do-not-show"
 TOKEN = "sweep-admin-token-0123456789"
@@ -192,11 +192,12 @@ DEPLOY = [
     (["--port", "http"], r"argument --port: 'http' is not a TCP port"),
     (["--destdir", "/"], r"DESTDIR=/ is the machine itself; leave DESTDIR unset"),
     (["--python", "python3"], r"'python3' is not an executable given by its absolute path"),
-    (["--redis", "remote"], r"argument --redis: invalid choice: 'remote'"),
+    (["--redis", "remote"], r"argument --redis: REDIS must be local \(install one here\) or a URL such as redis://"),
     (["fly"], r"argument action: invalid choice: 'fly'"),
 ]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("argv, message", DEPLOY, ids=[" ".join(a)[:30] for a, _ in DEPLOY])
 def test_bad_deploy_arguments_are_refused_before_anything_is_done(
     capsys, tmp_path: Path, argv: list[str], message: str

@@ -24,10 +24,10 @@ from support import Host, read_fires, wait_for
 from tzfiles import write_zone
 
 from scheduler_proc import JobDefinitionError, Jobs
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger, to_micros
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.crontab import CrontabError, CrontabTrigger, parse
-from scheduler_proc.fire import Term
-from scheduler_proc.keys import Keys
-from scheduler_proc.ledger import ClaimResult, LocalLedger, to_micros
 
 # -- an independent reading of crontab(5) ----------------------------------------------------------
 

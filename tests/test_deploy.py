@@ -2,7 +2,7 @@
 
 systemd is installed here but is not PID 1, and booting it on the machine's root would empty
 /tmp. So the unit is checked offline, and its ExecStart is run as the service user from the
-staged layout by deploy.py's process stand-in (DEPLOY_SERVICE_MANAGER=process): the release,
+staged layout by the process stand-in (tests/deploy_standin.py): the release,
 venv, env file, unit, health check and rollback are the real ones.
 """
 
@@ -29,10 +29,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service use
 
 
 def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEPLOY_SERVICE_MANAGER": "process"} if process else dict(os.environ)
+    standin = [str(ROOT / "tests/deploy_standin.py")] if process else []
     return subprocess.run(
         [
             sys.executable,
+            *standin,
             str(source / "deploy" / "deploy.py"),
             "--app",
             APP,
@@ -44,7 +45,6 @@ def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> sub
         ],
         capture_output=True,
         text=True,
-        env=env,
         timeout=300,
     )
 

@@ -18,15 +18,16 @@ from redis_support import RedisServer
 from support import FakeClock, Host, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
-from scheduler_proc.commands import Command, RedisBus
+from scheduler_proc.coordination.bus import Command, RedisBus
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.lease import ClusterLeadership
+from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
+from scheduler_proc.coordination.nodestate import TermMemory
+from scheduler_proc.coordination.redis_conn import connect
+from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
-from scheduler_proc.fire import FireRunner, Term
-from scheduler_proc.keys import Keys
-from scheduler_proc.lease import ClusterLeadership
-from scheduler_proc.ledger import ClaimResult, LocalLedger
-from scheduler_proc.nodestate import TermMemory
-from scheduler_proc.redis_conn import connect
-from scheduler_proc.redis_ledger import RedisLedger
+from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
 
 TOKEN = "exactly-once-admin-token-0123"
@@ -152,14 +153,14 @@ def test_a_claimed_fire_does_not_start_once_its_term_ended(tmp_path: Path) -> No
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     current = {"yes": True}
     term = Term(7, lambda: current["yes"])
-    runner = FireRunner({s.id: s for s in jobs}, ledger, "n", 30, lambda: term if current["yes"] else None)
+    dispatcher = Dispatcher({s.id: s for s in jobs}, ledger, "n", 30, lambda: term if current["yes"] else None)
     now = datetime.now(UTC)
-    [flights] = runner.claim([("t", [now, now + timedelta(seconds=1)], None, "schedule")])
+    [flights] = dispatcher.claim([("t", [now, now + timedelta(seconds=1)], None, "schedule")])
     assert len(flights) == 2
     current["yes"] = False  # e.g. the lease lapsed while the catch-up ran the first fire
-    runner.run_claimed(flights)
+    dispatcher.run_claimed(flights)
     assert ran == []
-    assert runner.recorder.flush(5)
+    assert dispatcher.recorder.flush(5)
     history = ledger.history("t", 10)
     assert [run.outcome for run in history] == ["skipped", "skipped"]
     assert "leadership term 7 it was claimed under ended before it could start" in str(history[0].error)
@@ -320,6 +321,7 @@ def test_definitions_that_would_lose_or_collide_fires_are_refused(define, messag
         define(Jobs())(lambda: None)
 
 
+@pytest.mark.processes
 def test_an_evicting_redis_is_refused_at_start(hosts, tmp_path: Path) -> None:
     """maxmemory-policy allkeys-lru can delete a claim (a double) or the lease: gunicorn refuses to
     start with the policy named and the fix."""

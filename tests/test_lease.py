@@ -8,16 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from redis_support import RedisServer
 from support import FakeClock, wait_for
 
-from scheduler_proc.fire import Term
-from scheduler_proc.keys import Keys
-from scheduler_proc.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.ledger import ClaimRequest, ClaimResult, Run, to_micros
-from scheduler_proc.redis_conn import connect
-from scheduler_proc.redis_ledger import RedisLedger
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.lease import ClusterLeadership, LeaseState, parse_token
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Run, to_micros
+from scheduler_proc.coordination.redis_conn import connect
+from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.settings import RedisSettings, Settings
 
 
@@ -157,7 +158,7 @@ def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: Red
 
 
 def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: RedisServer) -> None:
-    from scheduler_proc.redis_ledger import CHUNK
+    from scheduler_proc.coordination.redis_ledger import CHUNK
 
     settings = _redis_settings(redis_server)
     a = _leadership(redis_server, "a", FakeClock())
@@ -223,6 +224,7 @@ class _TwoPrimaries(redis.ConnectionPool):
         connection.disconnect()  # the next command connects again, to the other primary
 
 
+@pytest.mark.processes
 def test_only_claims_a_replica_of_the_same_primary_acknowledged_count(tmp_path: Path) -> None:
     old = RedisServer(tmp_path / "old").start()  # its replicas have left it
     new = RedisServer(tmp_path / "new").start()

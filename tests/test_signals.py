@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from support import ROOT, wait_for
 
 # The main loop waits on the same events the signal handlers feed, as the supervisor and
@@ -26,6 +27,7 @@ print("stopped by", flags.stop_signal, "after", reloads, "reloads", flush=True)
 """
 
 
+@pytest.mark.processes
 def test_a_stop_signal_ends_the_loop_even_in_a_storm_of_reload_signals() -> None:
     """Regression: handlers that called Event.set() deadlocked a supervisor that then never stopped."""
     child = subprocess.Popen(

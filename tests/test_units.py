@@ -12,11 +12,12 @@ from support import FakeClock, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
-from scheduler_proc.engine import Engine
+from scheduler_proc.coordination.hostlock import HostLock, HostLockError, read_holder
+from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger, Run
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
-from scheduler_proc.fire import FireRunner, Term
-from scheduler_proc.hostlock import HostLock, HostLockError, read_holder
-from scheduler_proc.ledger import ClaimResult, LocalLedger, Run
+from scheduler_proc.runner.dispatch import Dispatcher
+from scheduler_proc.runner.engine import Engine
 from scheduler_proc.settings import Settings, unknown_variable_warnings
 
 SINGLE = Term(None, lambda: True)
@@ -217,22 +218,22 @@ def test_fire_runner_refuses_when_not_leading_and_when_already_claimed(tmp_path:
 
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     leading = {"yes": False}
-    runner = FireRunner(
+    dispatcher = Dispatcher(
         {s.id: s for s in jobs}, ledger, "n", 30, lambda: Term(None, lambda: True) if leading["yes"] else None
     )
     now = datetime.now(UTC)
-    runner.run("t", now)
+    dispatcher.run("t", now)
     assert ran == []
     leading["yes"] = True
-    runner.run("t", now)
-    runner.run("t", now)
+    dispatcher.run("t", now)
+    dispatcher.run("t", now)
     assert ran == [now]
-    runner.run("t", now - timedelta(seconds=120))  # beyond the misfire grace of 30 s
-    assert ran == [now] and runner.wait_idle(0)
+    dispatcher.run("t", now - timedelta(seconds=120))  # beyond the misfire grace of 30 s
+    assert ran == [now] and dispatcher.wait_idle(0)
 
 
 def test_histograms_stop_adding_job_labels_past_the_cap() -> None:
-    from scheduler_proc.metrics import MAX_HISTOGRAM_JOBS, Metrics
+    from scheduler_proc.runner.metrics import MAX_HISTOGRAM_JOBS, Metrics
 
     metrics = Metrics("n")
     for index in range(MAX_HISTOGRAM_JOBS + 5):
@@ -275,7 +276,7 @@ def test_a_ledger_from_the_first_schema_is_migrated_and_keeps_its_claims(tmp_pat
 
 
 def test_cadence_spaces_costly_chores_and_yields_to_bursts() -> None:
-    from scheduler_proc.cadence import Cadence
+    from scheduler_proc.runner.cadence import Cadence
 
     clock = FakeClock()
     cadence = Cadence(every=1.0, share=0.05, max_delay=5.0, clock=clock)
@@ -301,7 +302,7 @@ def test_cadence_spaces_costly_chores_and_yields_to_bursts() -> None:
 def test_job_threads_run_every_queued_call_even_after_shutdown() -> None:
     import threading
 
-    from scheduler_proc.jobthreads import JobThreads
+    from scheduler_proc.runner.jobthreads import JobThreads
 
     threads = JobThreads(2)
     gate, ran = threading.Event(), []
@@ -318,7 +319,7 @@ def test_job_threads_run_every_queued_call_even_after_shutdown() -> None:
 
 
 def test_recorder_writes_everything_handed_over_before_flush_returns(tmp_path: Path) -> None:
-    from scheduler_proc.recorder import Recorder
+    from scheduler_proc.runner.recorder import Recorder
 
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     seen: list[str] = []

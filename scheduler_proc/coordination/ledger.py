@@ -16,14 +16,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from scheduler_proc import clock
+from scheduler_proc.coordination.term import Term
 
 _log = logging.getLogger("scheduler.ledger")
-
-if TYPE_CHECKING:
-    from scheduler_proc.fire import Term
 
 
 class ClaimResult(enum.Enum):

@@ -15,17 +15,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, cast
 
-from scheduler_proc.keys import Keys
-from scheduler_proc.redis_conn import Client, call
-from scheduler_proc.securedir import ensure_private_dir
+from scheduler_proc.contracts import CommandAck
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.redis_conn import Client, call
+from scheduler_proc.securedir import ensure_private_dir, write_private
 from scheduler_proc.settings import RedisSettings, Settings
-from scheduler_proc.status import write_private
-
-if TYPE_CHECKING:
-    from scheduler_proc.engine import Engine
-    from scheduler_proc.ledger import Ledger
 
 ACTIONS = ("run", "pause", "resume")
 COMMAND_TTL = 30.0
@@ -72,7 +68,7 @@ class CommandBus(Protocol):
         """Queue a command for the leader (any process)."""
         ...
 
-    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
+    def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         """The leader's answer, or None if none came within ``timeout`` seconds."""
         ...
 
@@ -80,7 +76,7 @@ class CommandBus(Protocol):
         """On the leader: commands not yet carried out, oldest first (they stay queued until acked)."""
         ...
 
-    def ack(self, command: Command, result: dict[str, Any]) -> None:
+    def ack(self, command: Command, result: CommandAck) -> None:
         """On the leader: answer a command and take it off the queue (only once it is carried out)."""
         ...
 
@@ -96,14 +92,14 @@ class LocalBus:
             self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", json.dumps(command.fields()).encode()
         )
 
-    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
+    def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         path = self.dir / f"{command.id}.ack"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if path.exists():
-                result = json.loads(path.read_text())
+                text = path.read_text()
                 path.unlink(missing_ok=True)
-                return dict(result)
+                return _ack(text)
             time.sleep(0.05)
         return None
 
@@ -119,7 +115,7 @@ class LocalBus:
                 stale.unlink(missing_ok=True)
         return commands
 
-    def ack(self, command: Command, result: dict[str, Any]) -> None:
+    def ack(self, command: Command, result: CommandAck) -> None:
         write_private(self.dir / f"{command.id}.ack", json.dumps(result).encode())
         if command.cursor:
             Path(command.cursor).unlink(missing_ok=True)
@@ -137,12 +133,12 @@ class RedisBus:
         fields: dict[Any, Any] = command.fields()
         call(self._settings, lambda: self._client.xadd(self._keys.commands, fields, maxlen=1000, approximate=True))
 
-    def wait_ack(self, command: Command, timeout: float) -> dict[str, Any] | None:
+    def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             raw = call(self._settings, lambda: self._client.get(self._keys.ack(command.id)))
             if raw is not None:
-                return dict(json.loads(str(raw)))
+                return _ack(str(raw))
             time.sleep(0.05)
         return None
 
@@ -161,7 +157,7 @@ class RedisBus:
             self._move_cursor(malformed)
         return commands
 
-    def ack(self, command: Command, result: dict[str, Any]) -> None:
+    def ack(self, command: Command, result: CommandAck) -> None:
         """Answer, then move the cursor past the command: a leader that dies before carrying a command
         out leaves it for the next one (a 'run now' seen twice still runs once: its fire is claimed)."""
         call(self._settings, lambda: self._client.set(self._keys.ack(command.id), json.dumps(result), ex=_ACK_TTL))
@@ -180,35 +176,6 @@ def open_bus(settings: Settings, client: Client | None = None) -> CommandBus:
     return LocalBus(ensure_private_dir(directory, "SCHEDULER_LOCK_DIR"))
 
 
-def apply(command: Command, engine: Engine, ledger: Ledger) -> dict[str, Any]:
-    """Carry out one command on the leader; the answer goes back to whoever asked."""
-    if command.expired:
-        return {"ok": False, "error": f"the command expired after {COMMAND_TTL:g}s without a leader to take it"}
-    if command.job_id not in engine.specs:
-        return {"ok": False, "error": f"unknown job {command.job_id!r}"}
-    if command.action == "pause":
-        ledger.set_paused(command.job_id, True)
-        engine.pause(command.job_id)
-        return {"ok": True, "job_id": command.job_id, "paused": True}
-    if command.action == "resume":
-        ledger.set_paused(command.job_id, False)
-        engine.resume(command.job_id)
-        return {"ok": True, "job_id": command.job_id, "paused": False}
-    if command.action == "run":
-        scheduled_at = command.manual_fire_time()
-        run = engine.trigger(command.job_id, scheduled_at)
-        answer = {
-            "ok": run.ok,
-            "job_id": command.job_id,
-            "run_id": run.run_id,
-            "scheduled_at": scheduled_at.isoformat(),
-            "result": run.outcome,
-            "reason": run.reason,
-        }
-        return answer if run.ok else {**answer, "error": f"not run: {run.reason}"}
-    return {"ok": False, "error": f"unknown action {command.action!r}; use one of {', '.join(ACTIONS)}"}
-
-
 def _command(entry_id: str, fields: dict[str, str]) -> Command | None:
     """A command from a stream entry; None for a malformed one (skipped; the cursor moves past it).
 
@@ -223,3 +190,14 @@ def _command(entry_id: str, fields: dict[str, str]) -> Command | None:
     if not math.isfinite(issued) or not time.time() - 86400 < issued < time.time() + 60:
         return None
     return command
+
+
+def _ack(text: str) -> CommandAck:
+    """An answer read back from the bus; anything but a JSON object with a boolean ``ok`` is a failure."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+        return {"ok": False, "error": "the leader's answer could not be read"}
+    return cast(CommandAck, answer)

@@ -8,11 +8,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from scheduler_proc.errors import RedisConfigError, RedisUnavailable
-from scheduler_proc.fire import RUN_ID_PREFIX, Term
-from scheduler_proc.keys import Keys
-from scheduler_proc.lease import CONTINUITY, floor_margin_ms
-from scheduler_proc.ledger import (
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.lease import CONTINUITY, floor_margin_ms
+from scheduler_proc.coordination.ledger import (
     ClaimRequest,
     ClaimResult,
     Run,
@@ -21,7 +19,9 @@ from scheduler_proc.ledger import (
     parse_history,
     to_micros,
 )
-from scheduler_proc.redis_conn import Client, LuaScript, call, refresh_topology, slot_client
+from scheduler_proc.coordination.redis_conn import Client, LuaScript, call, refresh_topology, slot_client
+from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler_proc.backend import open_ledger
-from scheduler_proc.commands import ACTIONS, Command, CommandBus, open_bus
-from scheduler_proc.errors import RedisConfigError, RedisUnavailable, SchedulerError
-from scheduler_proc.hostlock import read_holder
-from scheduler_proc.keys import Keys
-from scheduler_proc.lease import parse_token
-from scheduler_proc.ledger import Ledger
-from scheduler_proc.redis_conn import call, connect
+from scheduler_proc.contracts import CommandAck
+from scheduler_proc.coordination.backend import open_ledger
+from scheduler_proc.coordination.bus import ACTIONS, Command, CommandBus, open_bus
+from scheduler_proc.coordination.hostlock import read_holder
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.lease import parse_token
+from scheduler_proc.coordination.ledger import Ledger
+from scheduler_proc.coordination.redis_conn import call, connect
+from scheduler_proc.errors import NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob
 from scheduler_proc.securedir import trusted_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
 
 ANSWER_TIMEOUT = 5.0
-
-
-class UnknownJob(SchedulerError):
-    """No job with that id in the running scheduler."""
-
-
-class NoScheduler(SchedulerError):
-    """No scheduler runs on this host, so nothing can be answered or carried out."""
-
-
-class NoAnswer(SchedulerError):
-    """The command was sent but no leader acknowledged it in time."""
 
 
 def _well_formed(status: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -130,7 +119,7 @@ class Operations:
         return True, f"scheduler pid {holder.pid} is up on node {self.settings.node_id}; node {node} leads, term {term}"
 
     # -- acting --------------------------------------------------------------------------------
-    def send(self, action: str, job_id: str, timeout: float = ANSWER_TIMEOUT) -> dict[str, Any]:
+    def send(self, action: str, job_id: str, timeout: float = ANSWER_TIMEOUT) -> CommandAck:
         """Send a command to the leader and wait for its answer."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")

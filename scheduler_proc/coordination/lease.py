@@ -15,17 +15,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
 from scheduler_proc import clock
+from scheduler_proc.contracts import ClusterStatus
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.nodestate import TermMemory
+from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
-from scheduler_proc.fire import Term
-from scheduler_proc.keys import Keys
-from scheduler_proc.metrics import Metrics
-from scheduler_proc.nodestate import TermMemory
-from scheduler_proc.redis_conn import Client, LuaScript, call
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
@@ -270,6 +270,26 @@ def parse_token(token: str) -> tuple[int, str]:
     return int(term), rest.partition(":")[2]
 
 
+class LeaseObserver(Protocol):
+    """Where the lease reports what operators graph (the runner's metrics)."""
+
+    def renewal_failed(self) -> None:
+        """A renewal of a lease this node held got no answer or was refused."""
+        ...
+
+    def clock_offset(self, seconds: float) -> None:
+        """This host's clock minus Redis's, measured on the last lease call."""
+        ...
+
+
+class _Unobserved:
+    def renewal_failed(self) -> None:
+        pass
+
+    def clock_offset(self, seconds: float) -> None:
+        pass
+
+
 class ClusterLeadership:
     """Acquire, renew and release the lease; step down as soon as validity cannot be proven."""
 
@@ -280,13 +300,13 @@ class ClusterLeadership:
         keys: Keys,
         node: str,
         clock: Callable[[], float] = time.monotonic,
-        metrics: Metrics | None = None,
+        metrics: LeaseObserver | None = None,
         memory: TermMemory | None = None,
         wall: Callable[[], float] = clock.wall,
         on_lease: Callable[[str | None], None] = _ignore,
         healthy: Callable[[], bool] = _always,
     ) -> None:
-        self._metrics = metrics or Metrics(node)
+        self._metrics = metrics or _Unobserved()
         self._settings = settings
         self._client = client
         self._keys = keys
@@ -388,7 +408,7 @@ class ClusterLeadership:
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("could not release the lease (%s); it expires by itself within %gs", exc, self.state.ttl)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ClusterStatus:
         offset = self.clock_check.offset
         return {
             "redis": self.redis_state,

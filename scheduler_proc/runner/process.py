@@ -19,34 +19,29 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
-from scheduler_proc import takeover
-from scheduler_proc.backend import Backend, check_redis, open_backend
-from scheduler_proc.cadence import Cadence
-from scheduler_proc.commands import apply
-from scheduler_proc.engine import Engine
+from scheduler_proc.coordination import takeover
+from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
+from scheduler_proc.coordination.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.markers import MarkerKeeper
+from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
-from scheduler_proc.fire import RUN_ID_PREFIX, Term
-from scheduler_proc.hostlock import HostLock, read_holder
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
-from scheduler_proc.markers import MarkerKeeper
-from scheduler_proc.metrics import Metrics
 from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, send_report
+from scheduler_proc.runner.commands import apply
+from scheduler_proc.runner.engine import Engine
+from scheduler_proc.runner.metrics import Metrics
+from scheduler_proc.runner.publisher import StatusPublisher
+from scheduler_proc.runner.watchdog import NUDGE_EVERY, Watchdog, dump_stacks
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
-from scheduler_proc.status import remove_status, write_status
-from scheduler_proc.watchdog import NUDGE_EVERY, Watchdog, dump_stacks
 
 log = logging.getLogger("scheduler.runner")
 
 _TOUCH_EVERY = 60.0
-_LAST_RUNS_EVERY = 5.0
-_STANDBY_READS_EVERY = 30.0
-_STATUS_EVERY = 1.0
 _COMMANDS_EVERY = 0.2
 _EXIT_HUNG = 70  # EX_SOFTWARE; never 3 or 4 (see main)
 #: At a stop, claimed fires waiting for a job thread get this long to start before the lease is handed over.
@@ -79,25 +74,17 @@ class Runner:
         self.retired: list[Engine] = []
         self._waiting_on: object = None
         self._touched = 0.0
-        self._last_runs: dict[str, Any] = {}
-        self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
-        self._standby_reads = Cadence(_STANDBY_READS_EVERY)
-        self._paused: set[str] = set()
         self._commands_at = 0.0
-        self._status_cadence = Cadence(_STATUS_EVERY)
-        self._published_role: bool | None = None
         self.metrics = Metrics(settings.node_id)
+        self.publisher = StatusPublisher(settings, jobs, args.master_pid, self.metrics)
         self.watchdog = Watchdog(settings.watchdog_timeout)
         self._waiting_for_web = False
         self._nudged_at = 0.0
 
     def run(self) -> int:
-        status_path = self.settings.status_path(self.args.master_pid)
-        metrics_path = self.settings.metrics_path(self.args.master_pid)
         with ExitStack() as stack:
             stack.callback(self.lock.release)
-            stack.callback(remove_status, status_path)
-            stack.callback(remove_status, metrics_path)
+            stack.callback(self.publisher.withdraw)
             self.backend = open_backend(self.settings, self.lock, self.metrics, lambda: self.watchdog.keep_lease)
             stack.callback(self.backend.ledger.close)
             if self.backend.ledger.counts_instances and self.settings.redis is not None:
@@ -110,12 +97,8 @@ class Runner:
             while not self.flags.stop.is_set() and not self._orphaned():
                 self._step(self.backend)
                 self._watch(self.backend)
-                if (self.lock.held or not self.args.candidate) and self._status_due(self.backend):
-                    self._status_cadence.start()
-                    status = self._status(self.backend)
-                    write_status(status_path, status)
-                    self._publish_metrics(status, metrics_path)
-                    self._status_cadence.done()
+                if self.lock.held or not self.args.candidate:  # a candidate stays quiet until it takes over
+                    self.publisher.publish(self.backend, self.engine, self._leading(self.backend), self.lock.held)
                 self.flags.stop.wait(tick)
             return self._stop(self.backend)
         return 0  # pragma: no cover  (ExitStack does not swallow)
@@ -243,22 +226,6 @@ class Runner:
         except SchedulerError as exc:
             log.warning("could not read operator commands: %s", exc)
 
-    def _status_due(self, backend: Backend) -> bool:
-        """At once when the role changes; else on a cadence that yields to bursts (many jobs' status is not free)."""
-        role = self._leading(backend)
-        if role != self._published_role:
-            self._published_role = role
-            return True
-        if self.engine is None:
-            return self._status_cadence.due()
-        # Nor start one that would still run when the next fires are due.
-        return self._status_cadence.due(busy=self.engine.busy(within=2 * self._status_cadence.cost + 0.05))
-
-    def _publish_metrics(self, status: dict[str, Any], path: Path) -> None:
-        self.metrics.leading(status["role"] == "leader")
-        self.metrics.next_runs(status["jobs"])
-        self.metrics.write(path)
-
     def _retire_engine(self) -> None:
         """Stop dispatching; fires already running finish under their (now ended) term."""
         if self.engine is not None:
@@ -274,7 +241,7 @@ class Runner:
     def _claimed_runs(self) -> list[tuple[str, str]]:
         """Runs of this process still in progress, in the current and the retired engines (any thread)."""
         engines = [self.engine, *self.retired]
-        return [run for engine in engines if engine is not None for run in engine.runner.claimed_runs()]
+        return [run for engine in engines if engine is not None for run in engine.dispatcher.claimed_runs()]
 
     def _may_dispatch(self) -> Term | None:
         """The term to claim fires under, or None; its ``is_current`` also checks the host lock."""
@@ -326,56 +293,6 @@ class Runner:
         """Leader in status means dispatching: the lock, the lease, and a running engine."""
         return self.lock.held and backend.leadership.leading and self.engine is not None
 
-    def _status(self, backend: Backend) -> dict[str, object]:
-        leading = self._leading(backend)
-        return {
-            "node": self.settings.node_id,
-            "role": "leader" if leading else "standby",
-            "runner_pid": os.getpid(),
-            "master_pid": self.args.master_pid,
-            "mode": backend.mode,
-            "cluster": backend.leadership.status() if self.lock.held else {},
-            "jobs": self._jobs_view(backend),
-        }
-
-    def _idle_rows(self, paused: set[str]) -> list[dict[str, Any]]:
-        """The job table of a scheduler that does not dispatch: same fields, no next run."""
-        return [
-            {
-                "id": spec.id,
-                "trigger": spec.description,
-                "paused": spec.id in paused,
-                "next_run_at": None,
-                "next_fires": [],
-                "last_run_at": None,
-                "last_outcome": None,
-            }
-            for spec in self.jobs
-        ]
-
-    def _jobs_view(self, backend: Backend) -> list[dict[str, Any]]:
-        # A standby reads the shared state seldom: idle standbys must cost a shared Redis almost nothing.
-        cadence = self._last_runs_cadence if self.engine else self._standby_reads
-        if cadence.due():
-            cadence.start()
-            self._last_runs = {
-                job: (record.scheduled_at.isoformat(), record.node, record.outcome)
-                for job, record in backend.ledger.last_runs().items()
-            }
-            if self.engine is None:
-                try:
-                    self._paused = backend.ledger.paused()
-                except SchedulerError:
-                    self._paused = set()
-            cadence.done()
-        rows = self.engine.snapshot() if self.engine else self._idle_rows(self._paused)
-        for row in rows:
-            claimed = self._last_runs.get(str(row["id"]))
-            row["last_claimed_at"], row["last_claimed_by"] = (claimed[0], claimed[1]) if claimed else (None, None)
-            if row["last_run_at"] is None and claimed:
-                row["last_run_at"], row["last_outcome"] = claimed[0], claimed[2]
-        return rows
-
 
 def _parse_args(argv: list[str] | None) -> RunnerArgs:
     parser = argparse.ArgumentParser(prog="python -m scheduler_proc.runner")
@@ -409,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     return Runner(settings, jobs, args, flags).run()
 
 
-if __name__ == "__main__":
+def run_as_main() -> NoReturn:
+    """``python -m scheduler_proc.runner``: main, then exit at once."""
     code = main()
     logging.shutdown()
     sys.stdout.flush()

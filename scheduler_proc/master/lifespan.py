@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from scheduler_proc.backoff import RestartBackoff
+from scheduler_proc.coordination.hostlock import HostLock
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.hostlock import HostLock
 from scheduler_proc.procutil import ORPHAN_GRACE, SupervisorHandle, describe_exit, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
@@ -40,8 +40,9 @@ _MAX_RESPAWN_DELAY = 60.0
 
 def managed_by_gunicorn_hooks() -> bool:
     """True in a gunicorn worker forked from a master whose kit hooks started the scheduler."""
-    hooks = sys.modules.get("scheduler_proc.gunicorn_hooks")
-    return hooks is not None and hooks._MASTER.settings is not None
+    # Only if the hooks were imported (gunicorn.conf.py did): importing them here would not tell.
+    hooks = sys.modules.get("scheduler_proc.master.hooks")
+    return hooks is not None and bool(hooks.started_the_scheduler())
 
 
 class EmbeddedOwner:
@@ -109,7 +110,8 @@ class EmbeddedOwner:
         report = wait_report(reports, self.settings.start_timeout + _EXIT_MARGIN, self._stop.is_set)
         reports.close()
         if report is None or report.get("event") != "valid":
-            log.error("scheduler did not start: %s", (report or {}).get("message", "no report; see the log above"))
+            reason = report.get("message") if report else None
+            log.error("scheduler did not start: %s", reason or "no report; see the log above")
         else:
             log.info("scheduler supervisor pid %d started by worker %d", handle.pid, os.getpid())
         return handle

@@ -1,4 +1,4 @@
-"""``python -m scheduler_proc.ready``: wait until the service answers, for systemd's ExecStartPost.
+"""``python -m scheduler_proc.web.ready``: wait until the service answers, for systemd's ExecStartPost.
 
 gunicorn tells systemd it is ready before any worker has booted, so "started" would not
 mean "serving". The unit runs this after the start: it polls ``/healthz`` until it
@@ -70,7 +70,7 @@ def wait_ready(base: str, ready_file: Path | None, timeout: float, unhealthy: fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.ready", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.web.ready", description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait in all (default 90)")
     parser.add_argument(
         "--unhealthy", type=float, default=10.0, help="seconds of 5xx answers that fail it (default 10)"

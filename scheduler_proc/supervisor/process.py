@@ -13,8 +13,10 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from scheduler_proc.backoff import RestartBackoff
+from scheduler_proc.contracts import Report
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.logs import configure_logging
 from scheduler_proc.procutil import (
@@ -38,7 +40,7 @@ _BEAT_MARGIN = 3.0
 
 
 @dataclass
-class RunnerProcess:
+class RunnerChild:
     """One runner child and its report pipe."""
 
     popen: subprocess.Popen[bytes]
@@ -77,12 +79,12 @@ class Supervisor:
         self.args = args
         self.flags = flags
         self.grace = settings.stop_grace if settings.stop_grace is not None else args.default_grace
-        self.active: RunnerProcess | None = None
-        self.retiring: list[RunnerProcess] = []
+        self.active: RunnerChild | None = None
+        self.retiring: list[RunnerChild] = []
         self.backoff = RestartBackoff(_FIRST_RESTART_DELAY, settings.restart_backoff_max)
         self.restart_at = 0.0
 
-    def start(self) -> dict[str, object]:
+    def start(self) -> Report:
         """Start the first runner and return its report (valid or invalid)."""
         runner, report = self._spawn(candidate=False)
         if report.get("event") == "valid":
@@ -99,7 +101,7 @@ class Supervisor:
             self.flags.stop.wait(0.2)
         return self._shutdown()
 
-    def _spawn(self, candidate: bool) -> tuple[RunnerProcess, dict[str, object]]:
+    def _spawn(self, candidate: bool) -> tuple[RunnerChild, Report]:
         args = [
             "--parent-pid",
             str(os.getpid()),
@@ -109,7 +111,7 @@ class Supervisor:
             str(self.args.default_grace),
         ]
         popen, reports = spawn_reporting_child("scheduler_proc.runner", args + (["--candidate"] if candidate else []))
-        runner = RunnerProcess(popen, reports)
+        runner = RunnerChild(popen, reports)
         report = wait_report(reports, self.settings.start_timeout, self._stopping)
         if report is None or report.get("event") != "valid":
             reports.close()  # a valid runner keeps it open: its heartbeats come that way
@@ -128,7 +130,7 @@ class Supervisor:
             }
         return runner, report
 
-    def _watch_heartbeat(self, runner: RunnerProcess) -> None:
+    def _watch_heartbeat(self, runner: RunnerChild) -> None:
         """A runner whose main loop stopped beating hangs (its own watchdog could not act): abort it."""
         now = time.monotonic()
         if runner.reports.poll():
@@ -178,7 +180,7 @@ class Supervisor:
         if self.settings.redis is None:
             return
         # Imported here: the supervisor needs Redis only when a runner died, and stays small otherwise.
-        from scheduler_proc import takeover
+        from scheduler_proc.coordination import takeover
 
         try:
             takeover.release_abandoned(self.settings)
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     supervisor = Supervisor(settings, args, flags)
     report = supervisor.start()
-    send_report(args.report_fd, str(report.get("event")), message=report.get("message"))
+    send_report(args.report_fd, report["event"], message=report.get("message"))
     os.close(args.report_fd)
     if report.get("event") != "valid":
         return 2
@@ -273,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     return supervisor.loop()
 
 
-if __name__ == "__main__":
+def run_as_main() -> NoReturn:
+    """``python -m scheduler_proc.supervisor``: main, and an exit status gunicorn cannot misread."""
     try:
         code = main()
     except BaseException:  # never let an exit status of 3 or 4 reach gunicorn

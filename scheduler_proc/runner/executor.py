@@ -20,8 +20,8 @@ from datetime import datetime
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
 
-from scheduler_proc.fire import FireRunner, Flight
-from scheduler_proc.jobthreads import JobThreads
+from scheduler_proc.runner.dispatch import Dispatcher, Flight
+from scheduler_proc.runner.jobthreads import JobThreads
 
 log = logging.getLogger("scheduler.fire")
 
@@ -39,18 +39,18 @@ def _no_progress() -> None:
 
 
 class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """An APScheduler executor that hands due times to :class:`FireRunner` (see the module docstring)."""
+    """An APScheduler executor that hands due times to :class:`Dispatcher` (see the module docstring)."""
 
-    def __init__(self, runner: FireRunner, max_workers: int, progress: Callable[[], None] = _no_progress) -> None:
+    def __init__(self, dispatcher: Dispatcher, max_workers: int, progress: Callable[[], None] = _no_progress) -> None:
         super().__init__()
-        self._runner = runner
+        self._dispatcher = dispatcher
         self._threads = JobThreads(max_workers)
         self._progress = progress  # the dispatch loop is alive: the watchdog counts on it
         self._pending: list[tuple[str, list[datetime]]] = []  # touched by APScheduler's thread only
         self._claimed_at = float("-inf")  # monotonic time of the last claim of due fires
         self._chunk = FIRST_CLAIM_CHUNK
         self._closed = False  # the engine retired: claim nothing more
-        runner.recorder.yield_to(self.busy)
+        dispatcher.recorder.yield_to(self.busy)
 
     def close(self) -> None:
         """Claim nothing more (the engine's term ended); fires already claimed still run."""
@@ -82,11 +82,11 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
         now: list[tuple[str, list[datetime], str | None, str]] = []
         later: list[list[datetime]] = []
         for job_id, times in batch:
-            split = 0 if self._runner.jitter(job_id) else 1
+            split = 0 if self._dispatcher.jitter(job_id) else 1
             now.append((job_id, times[:split], None, "schedule"))
             later.append(times[split:])
         try:
-            groups = self._runner.claim(now)
+            groups = self._dispatcher.claim(now)
         except Exception:
             log.exception("claiming %d due fire(s) failed; they are not run", len(batch))
             groups = [[] for _ in batch]
@@ -102,15 +102,15 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
 
     def submit_manual(self, job_id: str, scheduled_at: datetime) -> Flight:
         """Run an operator's 'run now' as a fire of its own (claimed like any other); its ``decided`` tells."""
-        flight = self._runner.claim_manual(job_id, scheduled_at)
+        flight = self._dispatcher.claim_manual(job_id, scheduled_at)
         if flight.claimed:
-            self._threads.submit(self._runner.run_claimed, [flight])
+            self._threads.submit(self._dispatcher.run_claimed, [flight])
         return flight
 
     def retry_waiting(self) -> None:
         """Claim again the fires that waited for a running instance elsewhere, and run those granted."""
-        for flights in self._runner.retry_waiting():
-            self._threads.submit(self._runner.run_claimed, flights)
+        for flights in self._dispatcher.retry_waiting():
+            self._threads.submit(self._dispatcher.run_claimed, flights)
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self._pending.append((job.id, list(run_times)))
@@ -118,13 +118,13 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
     def _run(self, job_id: str, flights: list[Flight], later: list[datetime]) -> None:
         """On a job thread: run the claimed fire, then claim and run each later one (after its jitter)."""
         try:
-            self._runner.run_claimed(flights)
-            jitter = self._runner.jitter(job_id)
+            self._dispatcher.run_claimed(flights)
+            jitter = self._dispatcher.jitter(job_id)
             for at in later:
                 if jitter:
                     time.sleep(random.uniform(0, jitter))
-                [claimed] = self._runner.claim([(job_id, [at], None, "schedule")])
-                self._runner.run_claimed(claimed)
+                [claimed] = self._dispatcher.claim([(job_id, [at], None, "schedule")])
+                self._dispatcher.run_claimed(claimed)
         except BaseException as exc:
             self._run_job_error(job_id, exc, exc.__traceback__)
         else:

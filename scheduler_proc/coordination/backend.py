@@ -6,22 +6,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 
 from scheduler_proc import clock
-from scheduler_proc.commands import CommandBus, open_bus
+from scheduler_proc.contracts import ClusterStatus, Mode
+from scheduler_proc.coordination.bus import CommandBus, open_bus
+from scheduler_proc.coordination.hostlock import HostLock
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.lease import ClusterLeadership, LeaseObserver
+from scheduler_proc.coordination.ledger import Ledger, LocalLedger
+from scheduler_proc.coordination.nodestate import TermMemory
+from scheduler_proc.coordination.redis_conn import ACL_NEEDED, Client, call, connect
+from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
-from scheduler_proc.fire import Term
-from scheduler_proc.hostlock import HostLock
-from scheduler_proc.keys import Keys
-from scheduler_proc.lease import ClusterLeadership
-from scheduler_proc.ledger import Ledger, LocalLedger
-from scheduler_proc.metrics import Metrics
-from scheduler_proc.nodestate import TermMemory
-from scheduler_proc.redis_conn import ACL_NEEDED, Client, call, connect
-from scheduler_proc.redis_ledger import RedisLedger
 from scheduler_proc.settings import RedisSettings, Settings
 
 log = logging.getLogger("scheduler.backend")
@@ -41,7 +41,7 @@ class Leadership(Protocol):
 
     def release(self) -> None: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> ClusterStatus: ...
 
 
 class HostLeadership:
@@ -66,7 +66,7 @@ class HostLeadership:
     def release(self) -> None:
         """The host lock itself is released by the runner."""
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ClusterStatus:
         return {}
 
 
@@ -74,7 +74,7 @@ class HostLeadership:
 class Backend:
     """What a runner coordinates through."""
 
-    mode: str
+    mode: Mode
     ledger: Ledger
     leadership: Leadership
     bus: CommandBus
@@ -152,7 +152,7 @@ def open_ledger(settings: Settings, client: Client | None = None) -> Ledger:
 
 
 def open_backend(
-    settings: Settings, lock: HostLock, metrics: Metrics, healthy: Callable[[], bool] = lambda: True
+    settings: Settings, lock: HostLock, metrics: LeaseObserver, healthy: Callable[[], bool] = lambda: True
 ) -> Backend:
     """The ledger, leadership and command bus for this mode."""
     if settings.redis is None:

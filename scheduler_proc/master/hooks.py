@@ -6,7 +6,7 @@ config file on HUP, which would reset anything kept there.
 
 from __future__ import annotations
 
-from scheduler_proc.master import Arbiter, MasterSide
+from scheduler_proc.master.launcher import Arbiter, MasterSide
 
 _MASTER = MasterSide()
 
@@ -29,3 +29,8 @@ def on_reload(server: Arbiter) -> None:
 def on_exit(server: Arbiter) -> None:
     """Wait for running jobs up to the stop grace, then leave nothing of ours running."""
     _MASTER.on_exit(server)
+
+
+def started_the_scheduler() -> bool:
+    """True in this master (and the workers it forked) once its hooks started the scheduler."""
+    return _MASTER.settings is not None

@@ -6,12 +6,14 @@ answers (prometheus_client's per-process counters would).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from scheduler_proc.status import write_private
+from scheduler_proc.contracts import JobRow
+from scheduler_proc.securedir import write_private
 
 #: Histograms cost ~16 series per label value; beyond this many jobs they share job="_other".
 MAX_HISTOGRAM_JOBS = 200
@@ -105,11 +107,9 @@ class Metrics:
     def renewal_failed(self) -> None:
         self.renewal_failures.labels(self.node).inc()
 
-    def next_runs(self, jobs: list[dict[str, Any]]) -> None:
-        from datetime import datetime
-
+    def next_runs(self, jobs: list[JobRow]) -> None:
         for job in jobs:
-            when = job.get("next_run_at")
+            when = job["next_run_at"]
             self.next_run.labels(job["id"]).set(datetime.fromisoformat(when).timestamp() if when else 0)
 
     def write(self, path: Path) -> None:

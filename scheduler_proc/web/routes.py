@@ -25,10 +25,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from scheduler_proc.embedded import managed_by_gunicorn_hooks
-from scheduler_proc.errors import LockDirError, RedisConfigError, RedisUnavailable
-from scheduler_proc.ops import NoAnswer, NoScheduler, Operations, UnknownJob
+from scheduler_proc.errors import LockDirError, NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob
+from scheduler_proc.master.lifespan import managed_by_gunicorn_hooks
 from scheduler_proc.settings import Settings
+from scheduler_proc.web.ops import Operations
 
 _bearer = HTTPBearer(auto_error=False, description="SCHEDULER_ADMIN_TOKEN or SCHEDULER_READ_TOKEN")
 log = logging.getLogger("scheduler.web")
@@ -101,7 +101,7 @@ def _no_sniffing(response: Response) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _page() -> str:
-    return resources.files("scheduler_proc").joinpath("status_page.html").read_text()
+    return resources.files("scheduler_proc.web").joinpath("status_page.html").read_text()
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,11 +14,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
 from scheduler_proc import clock
-from scheduler_proc.executor import FireExecutor
-from scheduler_proc.fire import FireRunner, Term
+from scheduler_proc.contracts import JobRow
+from scheduler_proc.coordination.ledger import ClaimResult, Ledger
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.jobs import Jobs, JobSpec
-from scheduler_proc.ledger import ClaimResult, Ledger
-from scheduler_proc.metrics import Metrics
+from scheduler_proc.runner.dispatch import Dispatcher
+from scheduler_proc.runner.executor import FireExecutor
+from scheduler_proc.runner.metrics import Metrics
 
 log = logging.getLogger("scheduler.engine")
 
@@ -79,8 +81,8 @@ class Engine:
         self._ledger = ledger
         self._default_grace = default_misfire_grace
         beat = progress or _never_called
-        self.runner = FireRunner(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat)
-        self._executor = FireExecutor(self.runner, max_workers, beat)
+        self.dispatcher = Dispatcher(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat)
+        self._executor = FireExecutor(self.dispatcher, max_workers, beat)
         self._scheduler = _BatchingScheduler(timezone=clock.scheduler_timezone(), executors={"default": self._executor})
         self._started = False
         self._paused: set[str] = set()
@@ -107,7 +109,7 @@ class Engine:
                 name=spec.id,
                 coalesce=spec.coalesce,
                 # With a ledger that counts instances across the cluster, fires over the limit wait
-                # (see FireRunner.retry_waiting) instead of APScheduler skipping them.
+                # (see Dispatcher.retry_waiting) instead of APScheduler skipping them.
                 max_instances=_UNLIMITED if self._ledger.counts_instances else spec.max_instances,
                 misfire_grace_time=None,
                 next_run_time=None
@@ -129,7 +131,7 @@ class Engine:
             stopper = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": False}, daemon=True)
             stopper.start()
             stopper.join(_SHUTDOWN_WAIT)
-        self.runner.drop_waiting()
+        self.dispatcher.drop_waiting()
 
     def nudge(self) -> None:
         """Wake APScheduler's thread: its pass beats the watchdog, so a hung loop shows."""
@@ -143,11 +145,11 @@ class Engine:
 
     def unstarted(self) -> int:
         """Claimed fires that have not started yet (a stop lets them start before it hands over)."""
-        return self.runner.unstarted()
+        return self.dispatcher.unstarted()
 
     def idle(self) -> bool:
         """True when no fire of this engine runs."""
-        return self.runner.wait_idle(0)
+        return self.dispatcher.wait_idle(0)
 
     def busy(self, within: float = 0.0) -> bool:
         """True while fires are being claimed and started, or when the next is due within ``within`` s."""
@@ -163,13 +165,13 @@ class Engine:
 
     def abandon(self) -> list[str]:
         """Record the fires still running as abandoned (the process is about to exit); their job ids."""
-        running = self.runner.in_flight()
-        self.runner.abandon_in_flight()
+        running = self.dispatcher.in_flight()
+        self.dispatcher.abandon_in_flight()
         return running
 
     def flush_records(self, timeout: float) -> bool:
         """Wait until every finished run is written to the ledger (before the process exits)."""
-        return self.runner.recorder.flush(timeout)
+        return self.dispatcher.recorder.flush(timeout)
 
     def pause(self, job_id: str) -> None:
         """Stop scheduling a job until resumed (the ledger remembers it)."""
@@ -196,15 +198,15 @@ class Engine:
             return ManualRun(flight.run_id, "already-ran", "this command was carried out before (its fire is claimed)")
         return ManualRun(flight.run_id, "refused", flight.verdict)
 
-    def snapshot(self) -> list[dict[str, Any]]:
+    def snapshot(self) -> list[JobRow]:
         """The job table for status pages."""
-        rows = []
+        rows: list[JobRow] = []
         # Read the memory store without the scheduler's lock: status must not wait on a hung dispatch
         # loop (the watchdog, on the same thread, has to notice it).
         store = self._scheduler._jobstores.get("default")
         next_runs = {job.id: job.next_run_time for job in store.get_all_jobs()} if self._started and store else {}
         for spec in self.specs.values():
-            state = self.runner.states[spec.id]
+            state = self.dispatcher.states[spec.id]
             rows.append(
                 {
                     "id": spec.id,

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from scheduler_proc.ledger import Ledger, Run
+from scheduler_proc.coordination.ledger import Ledger, Run
 
 log = logging.getLogger("scheduler.recorder")
 

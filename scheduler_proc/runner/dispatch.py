@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import logging
-import secrets
 import threading
 import time
 import traceback
@@ -21,11 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from scheduler_proc import clock
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, Run
+from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.jobs import JobSpec, RunContext
-from scheduler_proc.ledger import ClaimRequest, ClaimResult, Ledger, Run
-from scheduler_proc.metrics import Metrics
-from scheduler_proc.recorder import Recorder
 from scheduler_proc.redact import redact
+from scheduler_proc.runner.metrics import Metrics
+from scheduler_proc.runner.recorder import Recorder
 
 log = logging.getLogger("scheduler.fire")
 
@@ -34,8 +33,6 @@ log = logging.getLogger("scheduler.fire")
 #: ledger grants a fire again to the run that claimed it, so a lost reply is harmless).
 _RETRY_FIRST = 0.1
 _RETRY_MAX = 1.0
-RUN_ID_PREFIX = secrets.token_hex(4)  # per process; a counter makes each id unique within it
-_run_numbers = itertools.count()
 
 
 _REFUSALS = {
@@ -62,24 +59,6 @@ def _nothing() -> None:
     """Default progress callback."""
 
 
-def new_run_id() -> str:
-    """A unique 16-hex-digit run id (cheaper than a uuid4 per fire)."""
-    return f"{RUN_ID_PREFIX}{next(_run_numbers) & 0xFFFFFFFF:08x}"
-
-
-@dataclass(frozen=True)
-class Term:
-    """The leadership this process runs fires under.
-
-    ``token`` is the fencing token (None in single-host mode); ``lease_token`` is the
-    secret the Redis scripts compare to accept a claim.
-    """
-
-    token: int | None
-    is_current: Callable[[], bool]
-    lease_token: str | None = None
-
-
 @dataclass(eq=False)
 class Flight:
     """One fire between its first check and its end; ``claimed`` once the ledger granted it."""
@@ -104,7 +83,7 @@ class JobState:
     last_outcome: str | None = None
 
 
-class FireRunner:
+class Dispatcher:
     """Runs fires; knows which are in flight so a stop can wait for them."""
 
     def __init__(

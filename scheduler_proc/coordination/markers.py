@@ -11,8 +11,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from scheduler_proc.coordination.ledger import Ledger
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.ledger import Ledger
 
 log = logging.getLogger("scheduler.markers")
 

@@ -1,0 +1,116 @@
+"""What the runner tells the other processes: the status file and the metrics file.
+
+Published at once when the role changes, else about once a second on a cadence that yields
+to bursts of fires (the status of many jobs is not free). A standby reads the shared state
+(last claims, pauses) seldom, so idle standbys cost a shared Redis almost nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from scheduler_proc.contracts import JobRow, StatusDocument
+from scheduler_proc.coordination.backend import Backend
+from scheduler_proc.errors import SchedulerError
+from scheduler_proc.jobs import Jobs
+from scheduler_proc.runner.cadence import Cadence
+from scheduler_proc.runner.engine import Engine
+from scheduler_proc.runner.metrics import Metrics
+from scheduler_proc.settings import Settings
+from scheduler_proc.status import remove_status, write_status
+
+_STATUS_EVERY = 1.0
+_LAST_RUNS_EVERY = 5.0
+_STANDBY_READS_EVERY = 30.0
+
+
+class StatusPublisher:
+    """Writes this runner's status and metrics files, and removes them when it exits."""
+
+    def __init__(self, settings: Settings, jobs: Jobs, master_pid: int, metrics: Metrics) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.master_pid = master_pid
+        self.metrics = metrics
+        self.status_path = settings.status_path(master_pid)
+        self.metrics_path = settings.metrics_path(master_pid)
+        self._cadence = Cadence(_STATUS_EVERY)
+        self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
+        self._standby_reads = Cadence(_STANDBY_READS_EVERY)
+        self._published_role: bool | None = None
+        self._last_runs: dict[str, tuple[str, str, str | None]] = {}
+        self._paused: set[str] = set()
+
+    def publish(self, backend: Backend, engine: Engine | None, leading: bool, lock_held: bool) -> None:
+        """Write both files if due (see the module docstring)."""
+        if not self._due(engine, leading):
+            return
+        self._cadence.start()
+        status = self._status(backend, engine, leading, lock_held)
+        write_status(self.status_path, status)
+        self.metrics.leading(leading)
+        self.metrics.next_runs(status["jobs"])
+        self.metrics.write(self.metrics_path)
+        self._cadence.done()
+
+    def withdraw(self) -> None:
+        """At exit: a scheduler that no longer runs publishes nothing."""
+        remove_status(self.status_path)
+        remove_status(self.metrics_path)
+
+    def _due(self, engine: Engine | None, leading: bool) -> bool:
+        if leading != self._published_role:
+            self._published_role = leading
+            return True
+        if engine is None:
+            return self._cadence.due()
+        # Nor start one that would still run when the next fires are due.
+        return self._cadence.due(busy=engine.busy(within=2 * self._cadence.cost + 0.05))
+
+    def _status(self, backend: Backend, engine: Engine | None, leading: bool, lock_held: bool) -> StatusDocument:
+        return {
+            "node": self.settings.node_id,
+            "role": "leader" if leading else "standby",
+            "runner_pid": os.getpid(),
+            "master_pid": self.master_pid,
+            "mode": backend.mode,
+            "cluster": backend.leadership.status() if lock_held else {},
+            "jobs": self._jobs_view(backend, engine),
+        }
+
+    def _idle_rows(self) -> list[JobRow]:
+        """The job table of a scheduler that does not dispatch: same fields, no next run."""
+        return [
+            {
+                "id": spec.id,
+                "trigger": spec.description,
+                "paused": spec.id in self._paused,
+                "next_run_at": None,
+                "next_fires": [],
+                "last_run_at": None,
+                "last_outcome": None,
+            }
+            for spec in self.jobs
+        ]
+
+    def _jobs_view(self, backend: Backend, engine: Engine | None) -> list[JobRow]:
+        cadence = self._last_runs_cadence if engine else self._standby_reads
+        if cadence.due():
+            cadence.start()
+            self._last_runs = {
+                job: (record.scheduled_at.isoformat(), record.node, record.outcome)
+                for job, record in backend.ledger.last_runs().items()
+            }
+            if engine is None:
+                try:
+                    self._paused = backend.ledger.paused()
+                except SchedulerError:
+                    self._paused = set()
+            cadence.done()
+        rows = engine.snapshot() if engine else self._idle_rows()
+        for row in rows:
+            claimed = self._last_runs.get(row["id"])
+            row["last_claimed_at"], row["last_claimed_by"] = (claimed[0], claimed[1]) if claimed else (None, None)
+            if row["last_run_at"] is None and claimed:
+                row["last_run_at"], row["last_outcome"] = claimed[0], claimed[2]
+        return rows

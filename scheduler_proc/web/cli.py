@@ -1,0 +1,164 @@
+"""Command line: ``python -m scheduler_proc status|jobs|history JOB|run JOB|pause JOB|resume JOB|check|next JOB``.
+
+Run it with the service's environment (the same SCHEDULER_* variables). Tables by
+default, ``--json`` for scripts. Exit status: 0 ok, 1 the check or command failed,
+2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from scheduler_proc.errors import JobDefinitionError, JobsModuleError, SchedulerError, SettingsError
+from scheduler_proc.loader import load_jobs
+from scheduler_proc.redact import redact
+from scheduler_proc.settings import Settings
+from scheduler_proc.web.ops import Operations
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+#: Errors in what the user gave (settings, jobs module, arguments): exit status 2.
+_USAGE_ERRORS = (SettingsError, JobsModuleError, JobDefinitionError)
+
+
+class UsageError(SchedulerError):
+    """A command-line argument names something that does not exist or cannot be read."""
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[_show(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in cells)]) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.upper().ljust(widths[i]) for i, column in enumerate(columns))]
+    lines += ["  ".join(value.ljust(widths[i]) for i, value in enumerate(line)) for line in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _show(value: Any) -> str:
+    """A cell of a table: times shortened, and nothing that could drive the terminal (escape sequences)."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        with contextlib.suppress(ValueError):  # 'prod-Tokyo-...' only looks like a time
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S%z")
+    return _printable(str(value))
+
+
+def _printable(text: str) -> str:
+    """Control characters (ESC and the like, from a corrupt or hostile store) shown as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    cluster = status.get("cluster") or {}
+    head = [
+        f"node {status['node']}: {status['role']} ({status['mode']})",
+        f"jobs run by pid {_show(status['pid'])} on this host; leader node {_show(status['leader_node'])}",
+    ]
+    if cluster:
+        head.append(
+            f"term {_show(cluster.get('term'))}, lease age {_show(cluster.get('lease_age'))}s, "
+            f"redis {cluster.get('redis')}"
+        )
+    return (
+        "\n".join(head)
+        + "\n\n"
+        + _table(status["jobs"], ["id", "trigger", "next_run_at", "last_run_at", "last_outcome"])
+    )
+
+
+def _run(ops: Operations, args: argparse.Namespace) -> tuple[int, Any, str]:
+    """(exit status, JSON document, text) for one command."""
+    if args.command == "status":
+        status = ops.status()
+        return 0, status, _status_text(status)
+    if args.command == "jobs":
+        jobs = ops.jobs()
+        return 0, jobs, _table(jobs, ["id", "trigger", "paused", "next_run_at", "last_run_at", "last_outcome"])
+    if args.command == "history":
+        job = ops.job(args.job, args.limit)
+        return (
+            0,
+            job["history"],
+            _table(job["history"], ["scheduled_at", "node", "term", "trigger", "duration", "outcome", "error"]),
+        )
+    if args.command == "check":
+        ok, reason = ops.check()
+        return (0 if ok else 1), {"ok": ok, "reason": reason}, ("OK: " if ok else "FAIL: ") + reason
+    answer = ops.send(args.command, args.job)
+    text = f"{args.command} {args.job}: " + (
+        str(answer.get("result", "done")) if answer.get("ok") else str(answer.get("error"))
+    )
+    if answer.get("run_id"):
+        text += f" (run id {answer['run_id']})"
+    return (0 if answer.get("ok") else 1), answer, text
+
+
+def _next(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
+    """The next fires of one job, from the jobs module itself: the schedule, not the scheduler's state."""
+    jobs = load_jobs(settings.jobs_ref)
+    spec = jobs.get(args.job)
+    if spec is None:
+        known = ", ".join(sorted(s.id for s in jobs)) or "none"
+        raise UsageError(f"unknown job {args.job!r} in SCHEDULER_JOBS={settings.jobs_ref!r}; known jobs: {known}")
+    after = datetime.now(spec.zone) if args.after is None else args.after
+    if after.tzinfo is None:  # a local time of the job's zone (the first, if the clock passes it twice)
+        after = after.replace(tzinfo=spec.zone)
+    fires = [fire.astimezone(spec.zone).isoformat() for fire in spec.upcoming(after, args.count)]
+    return 0, fires, "\n".join(fires) if fires else f"job {spec.id!r} has no fire after {after.isoformat()}"
+
+
+def _iso_time(raw: str) -> datetime:
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an ISO 8601 time; use for example 2026-03-08T01:00:00-05:00 "
+            "(without an offset it is read in the job's time zone)"
+        ) from None
+
+
+def _count(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number from 1 to 10000")
+    return int(raw)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scheduler_proc", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", help="this host's scheduler and the cluster leader")
+    sub.add_parser("jobs", help="jobs with next and last runs")
+    history = sub.add_parser("history", help="recent runs of one job")
+    history.add_argument("job")
+    history.add_argument("--limit", type=int, default=20)
+    for action in ("run", "pause", "resume"):
+        sub.add_parser(action, help=f"{action} a job (sent to the leader)").add_argument("job")
+    sub.add_parser("check", help="exit 1 unless this host's scheduler is up and the cluster has a leader")
+    upcoming = sub.add_parser("next", help="the next fires of a job, computed as the scheduler computes them")
+    upcoming.add_argument("job")
+    upcoming.add_argument("--count", type=_count, default=5, help="how many fires (default 5)")
+    upcoming.add_argument("--after", type=_iso_time, help="start from this ISO 8601 time instead of now")
+    for command in sub.choices.values():  # `status --json` as well as `--json status`
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        code, document, text = _next(settings, args) if args.command == "next" else _run(Operations(settings), args)
+    except SchedulerError as exc:
+        print(f"error: {_printable(redact(str(exc)))}", file=sys.stderr)
+        return 2 if isinstance(exc, (*_USAGE_ERRORS, UsageError)) or args.command == "status" else 1
+    print(json.dumps(document, indent=2) if args.json else text)
+    return code

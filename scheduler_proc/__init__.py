@@ -21,8 +21,9 @@ Glossary (the names in the code mean this and nothing else):
   increasing **fencing token**; a claim names its term and is refused once the term is over.
 - **leader**: the one scheduler that claims and runs fires; a **standby** waits to lead.
 - **supervisor**: the process the master starts; **runner**: the process it starts, which
-  runs APScheduler and the jobs. Inside the runner, the **dispatcher** claims each fire and
-  hands it to the **executor**, which runs it in a thread.
+  runs APScheduler and the jobs. Inside the runner, the **executor** takes the fires
+  APScheduler finds due, the **dispatcher** claims them, and job threads run them; a fire
+  between its claim and the end of its run is a **flight**.
 """
 
 from __future__ import annotations

@@ -236,7 +236,8 @@ LOCK_DIR = Setting(
     "SCHEDULER_LOCK_DIR",
     _parse_path,
     FromEnv(default_lock_dir),
-    "host lock and status files; created 0700; refused if a symlink, not ours, not writable, or group/other-writable",
+    "host lock and status files (under systemd `/run/<app>`); created 0700; refused if a symlink, "
+    "not ours, not writable, or group/other-writable",
     doc_default="`$RUNTIME_DIRECTORY`, else `$XDG_RUNTIME_DIR/scheduler_proc`, else `/tmp/scheduler_proc-<uid>`",
     example="$RUNTIME_DIRECTORY",
 )
@@ -244,7 +245,8 @@ STATE_DIR = Setting(
     "SCHEDULER_STATE_DIR",
     _parse_path,
     FromEnv(default_state_dir),
-    "the SQLite fire ledger with the run history (single host) and the last leadership term (cluster); same checks",
+    "the local fire ledger and run history (SQLite) and the leadership term file (under systemd "
+    "`/var/lib/<app>`); same checks",
     doc_default="`$STATE_DIRECTORY`, else `$XDG_STATE_HOME/scheduler_proc`, else `~/.local/state/scheduler_proc`",
     example="$STATE_DIRECTORY",
 )

@@ -18,8 +18,9 @@ REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 # Passed to the shell as environment variables, never pasted into the command line: a value
 # such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses.
+# -B: deploy.py imports scheduler_proc/variables.py as root; it leaves no root-owned __pycache__ here.
 export APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
-DEPLOY = "$$DEPLOY_PYTHON" deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
+DEPLOY = "$$DEPLOY_PYTHON" -B deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py

@@ -170,7 +170,7 @@ _URL_PASSWORD = re.compile(r"//[^/@\s]*:([^@\s/]+)@|[?&]password=([^&\s]+)", re.
 def _secret_values(env: Mapping[str, str]) -> list[str]:
     """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL."""
     values = [env.get(name, "").strip() for name in _SECRET_VARIABLES]
-    for match in _URL_PASSWORD.finditer(env.get("SCHEDULER_REDIS_URL", "")):
+    for match in _URL_PASSWORD.finditer(env.get(var.REDIS_URL.name, "")):
         values += [value for value in match.groups() if value]
     return values
 

@@ -2,8 +2,8 @@
 
 :mod:`scheduler_proc.settings` reads the variables through these declarations, and
 ``scripts/settings_docs.py`` writes the README's tables and ``deploy/env.in`` from them.
-Standard library only: ``deploy/deploy.py`` imports this module with the system Python,
-before any venv exists.
+Standard library only (and :mod:`scheduler_proc.redact`, which is too): ``deploy/deploy.py``
+imports this module with the system Python, before any venv exists.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from urllib.parse import urlsplit
 from scheduler_proc.redact import redact
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 PREFIX = "SCHEDULER_"
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NODE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_JOBS_REF_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -55,8 +53,8 @@ class Setting(Generic[T]):
     help: str
     doc_default: str = ""
     example: str = ""
-    cluster: bool = False  # read in cluster mode only: set without Redis, it is an error
-    secret: bool = False  # a password or token: its value never appears in a message
+    cluster: bool = False  # a cluster-mode setting: set without Redis it is an error, unless it turns Redis on
+    secret: bool = False  # a password or token: masked in every message and log line
     show: Callable[[str], str] = repr  # how a bad value appears in the error
 
     def shown(self, raw: str) -> str:
@@ -75,50 +73,44 @@ def _parse_bool(raw: str) -> bool:
 
 def _seconds(low: float, high: float) -> Callable[[str], float]:
     """A parser of a finite number of seconds from ``low`` to ``high``."""
-
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"use a number of seconds from {low:g} to {high:g}") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"use a number of seconds from {low:g} to {high:g}")
-        return value
-
-    return parse
+    return _number(float, low, high, f"use a number of seconds from {low:g} to {high:g}")
 
 
 def _integer(low: int, high: int) -> Callable[[str], int]:
     """A parser of a whole number from ``low`` to ``high``."""
+    return _number(int, low, high, f"use a whole number from {low} to {high}")
 
-    def parse(raw: str) -> int:
+
+def _number(convert: Callable[[str], N], low: N, high: N, fix: str) -> Callable[[str], N]:
+    def parse(raw: str) -> N:
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError(f"use a whole number from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ValueError(f"use a whole number from {low} to {high}")
+            raise ValueError(fix) from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(fix)
         return value
 
     return parse
 
 
-def _parse_jobs_ref(raw: str) -> str:
-    if not _JOBS_REF_RE.match(raw):
-        raise ValueError("use package.module:attribute, for example app.jobs:jobs")
-    return raw
+def _matching(pattern: str, fix: str) -> Callable[[str], str]:
+    """A parser of a value that must match ``pattern``; ``fix`` says what would be valid."""
+    compiled = re.compile(pattern)
+
+    def parse(raw: str) -> str:
+        if not compiled.match(raw):
+            raise ValueError(fix)
+        return raw
+
+    return parse
 
 
-def _parse_node(raw: str) -> str:
-    if not _NODE_RE.match(raw):
-        raise ValueError("use 1-128 letters, digits, '.', '_', ':' or '-'")
-    return raw
-
-
-def _parse_name(raw: str) -> str:
-    if not _NAME_RE.match(raw):
-        raise ValueError("use 1-64 letters, digits, '.', '_' or '-'")
-    return raw
+_parse_jobs_ref = _matching(
+    r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", "use package.module:attribute, for example app.jobs:jobs"
+)
+_parse_node = _matching(r"^[A-Za-z0-9_.:-]{1,128}$", "use 1-128 letters, digits, '.', '_', ':' or '-'")
+_parse_name = _matching(r"^[A-Za-z0-9_.-]{1,64}$", "use 1-64 letters, digits, '.', '_' or '-'")
 
 
 def _parse_path(raw: str) -> Path:

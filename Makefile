@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-vm lint check-config install clean deploy rollback undeploy status scheduler lock chaos bench
+.PHONY: run test test-fast test-vm lint docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -18,8 +18,9 @@ REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 # Passed to the shell as environment variables, never pasted into the command line: a value
 # such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses.
+# -B: deploy.py imports scheduler_proc/variables.py as root; it leaves no root-owned __pycache__ here.
 export APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
-DEPLOY = "$$DEPLOY_PYTHON" deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
+DEPLOY = "$$DEPLOY_PYTHON" -B deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
@@ -35,11 +36,15 @@ test-vm: $(STAMP)  ## as root: make deploy on Debian 12 hosts under real systemd
 test-fast: $(STAMP)  ## only the tests of pure logic (no servers, no processes): seconds
 	$(BIN)/python -m pytest -m "not processes" $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff, ruff format, mypy --strict, and the import contracts between the processes
+lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy
-	$(BIN)/mypy scheduler_proc app gunicorn.conf.py
+	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy scripts
+	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/settings_docs.py --check
+
+docs: $(STAMP)  ## rewrite the settings tables of README.md and deploy/env.in from scheduler_proc/variables.py
+	$(BIN)/python scripts/settings_docs.py
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app
 	$(BIN)/gunicorn -c gunicorn.conf.py --check-config

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Single-VM install with systemd: ``make deploy``, ``make rollback``, ``make undeploy``.
 
-Runs as root with the system Python (stdlib only). Layout (prefixed by DESTDIR when staging):
+Runs as root with the system Python (stdlib only: the one module of the kit it imports,
+``scheduler_proc/variables.py``, is stdlib only too). Layout (prefixed by DESTDIR when staging):
 
     /opt/<app>/releases/<id>/   code + venv built from requirements.lock; <id> hashes the code
     /opt/<app>/current          symlink to the live release (switched atomically)
@@ -39,6 +40,10 @@ from typing import Protocol
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent
+# The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
+sys.path.insert(0, str(SOURCE))
+from scheduler_proc.variables import STOP_GRACE  # noqa: E402  (the path above finds it)
+
 #: The service, its user and its directories are all named after the app: keep it a plain name
 #: (useradd's and systemd's rules), so no path can leave the app's own directories.
 APP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -338,6 +343,17 @@ def _seconds_in(env: dict[str, str], name: str, default: float, path: Path) -> f
     return value
 
 
+def _stop_grace_in(env: dict[str, str], graceful: float, path: Path) -> float:
+    """SCHEDULER_STOP_GRACE from the env file (gunicorn's grace when unset), or an error naming the line."""
+    raw = env.get(STOP_GRACE.name, "").strip()
+    if not raw:
+        return graceful
+    try:
+        return STOP_GRACE.parse(raw)
+    except ValueError as exc:
+        raise DeployError(f"{path}: {STOP_GRACE.name}={raw!r} is invalid: {exc}; fix that line") from None
+
+
 def network_policy(env: dict[str, str]) -> str:
     """IPAddressDeny/Allow lines when every peer is known by address: HTTP on loopback, Redis local or by IP.
 
@@ -366,7 +382,7 @@ def install_unit(layout: Layout, redis_local: bool) -> bool:
     """Render the unit; True if it changed."""
     env = read_env(layout.env_file)
     graceful = _seconds_in(env, "GRACEFUL_TIMEOUT", 30.0, layout.env_file)
-    grace = _seconds_in(env, "SCHEDULER_STOP_GRACE", graceful, layout.env_file)
+    grace = _stop_grace_in(env, graceful, layout.env_file)
     text = (
         (HERE / "app.service.in")
         .read_text()

@@ -1,0 +1,479 @@
+"""Every ``SCHEDULER_*`` environment variable, declared once: its parser, default and help.
+
+:mod:`scheduler_proc.settings` reads the variables through these declarations, and
+``scripts/settings_docs.py`` writes the README's tables and ``deploy/env.in`` from them.
+Standard library only (and :mod:`scheduler_proc.redact`, which is too): ``deploy/deploy.py``
+imports this module with the system Python, before any venv exists.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from scheduler_proc.redact import redact
+
+T = TypeVar("T")
+N = TypeVar("N", int, float)
+
+PREFIX = "SCHEDULER_"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+@dataclass(frozen=True)
+class FromEnv(Generic[T]):
+    """A default that depends on the rest of the environment (systemd's directories, the host name)."""
+
+    compute: Callable[[Mapping[str, str]], T]
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One variable: how its value is parsed, what it is when unset, and how the docs describe it.
+
+    ``parse`` gets the stripped value and raises ``ValueError("use ...")`` saying what is valid.
+    ``help`` is the README's "meaning" (markdown; the env file shows it without backticks).
+    ``doc_default`` is the README's "default" where the value alone does not say it (unset,
+    computed); ``example`` is what the env file shows after ``NAME=`` where the default is no value.
+    """
+
+    name: str
+    parse: Callable[[str], T]
+    default: T | FromEnv[T]
+    help: str
+    doc_default: str = ""
+    example: str = ""
+    cluster: bool = False  # a cluster-mode setting: set without Redis it is an error, unless it turns Redis on
+    secret: bool = False  # a password or token: masked in every message and log line
+    show: Callable[[str], str] = repr  # how a bad value appears in the error
+
+    def shown(self, raw: str) -> str:
+        """The value as an error message may show it."""
+        return "'***'" if self.secret else self.show(raw)
+
+
+def _parse_bool(raw: str) -> bool:
+    """true/false, yes/no, on/off, 1/0, in any case."""
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError("use true or false")
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    """A parser of a finite number of seconds from ``low`` to ``high``."""
+    return _number(float, low, high, f"use a number of seconds from {low:g} to {high:g}")
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    """A parser of a whole number from ``low`` to ``high``."""
+    return _number(int, low, high, f"use a whole number from {low} to {high}")
+
+
+def _number(convert: Callable[[str], N], low: N, high: N, fix: str) -> Callable[[str], N]:
+    def parse(raw: str) -> N:
+        try:
+            value = convert(raw)
+        except ValueError:
+            raise ValueError(fix) from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(fix)
+        return value
+
+    return parse
+
+
+def _matching(pattern: str, fix: str) -> Callable[[str], str]:
+    """A parser of a value that must match ``pattern``; ``fix`` says what would be valid."""
+    compiled = re.compile(pattern)
+
+    def parse(raw: str) -> str:
+        if not compiled.match(raw):
+            raise ValueError(fix)
+        return raw
+
+    return parse
+
+
+_parse_jobs_ref = _matching(
+    r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", "use package.module:attribute, for example app.jobs:jobs"
+)
+_parse_node = _matching(r"^[A-Za-z0-9_.:-]{1,128}$", "use 1-128 letters, digits, '.', '_', ':' or '-'")
+_parse_name = _matching(r"^[A-Za-z0-9_.-]{1,64}$", "use 1-64 letters, digits, '.', '_' or '-'")
+
+
+def _parse_path(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ValueError("use an absolute path")
+    return path
+
+
+def _parse_readable_file(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ValueError("the file does not exist or is not readable")
+    return path
+
+
+def _parse_log_level(raw: str) -> str:
+    if raw.upper() not in _LOG_LEVELS:
+        raise ValueError(f"use one of {', '.join(_LOG_LEVELS)}")
+    return raw.upper()
+
+
+def _parse_log_format(raw: str) -> str:
+    if raw.lower() not in ("plain", "json"):
+        raise ValueError("use plain or json")
+    return raw.lower()
+
+
+def _parse_token(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("use at least 16 characters, for example the output of `openssl rand -hex 32`")
+    return raw
+
+
+def _parse_redis_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in _REDIS_SCHEMES or not raw.startswith(f"{parts.scheme}://"):
+        shown = f"{parts.scheme}://" if parts.scheme and raw.startswith(f"{parts.scheme}://") else "(none)"
+        raise ValueError(
+            f"scheme {shown} is not supported; use redis://host:6379/0, rediss:// for TLS or "
+            "unix:///path/redis.sock (for Sentinel use SCHEDULER_REDIS_SENTINELS)"
+        )
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("the URL has no socket path; use unix:///run/redis/redis.sock")
+        return raw
+    if not parts.hostname:
+        raise ValueError("the URL has no host; use redis://host:6379/0")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535; use redis://host:6379/0") from None
+    if port == 0:
+        raise ValueError("the port is not a number from 1 to 65535; use redis://host:6379/0")
+    return raw
+
+
+def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    found = []
+    for item in raw.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item.strip()!r} is not host:port; use host:26379,host:26379")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
+def _show_redacted(raw: str) -> str:
+    return repr(redact(raw))
+
+
+def _hostname(env: Mapping[str, str]) -> str:
+    return socket.gethostname()
+
+
+def default_lock_dir(env: Mapping[str, str]) -> Path:
+    """systemd's RuntimeDirectory, else a per-user runtime directory, else a per-uid one in /tmp."""
+    runtime = env.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    if runtime:
+        return Path(runtime)
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    if xdg:
+        return Path(xdg) / "scheduler_proc"
+    return Path("/tmp") / f"scheduler_proc-{os.getuid()}"
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """systemd's StateDirectory, else the XDG state home of the user."""
+    state = env.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state)
+    xdg = env.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg else Path(env.get("HOME", "/nonexistent")) / ".local" / "state"
+    return base / "scheduler_proc"
+
+
+# --- the scheduler side ----------------------------------------------------------------------------
+ENABLED = Setting("SCHEDULER_ENABLED", _parse_bool, True, "run the scheduler side on this host at all")
+JOBS = Setting("SCHEDULER_JOBS", _parse_jobs_ref, "app.jobs:jobs", "`package.module:attribute` of the `Jobs` object")
+NODE_ID = Setting(
+    "SCHEDULER_NODE_ID",
+    _parse_node,
+    FromEnv(_hostname),
+    "this host's name in logs, status and the lock file; distinct on every host",
+    doc_default="hostname",
+    example="<hostname>",
+)
+NAMESPACE = Setting(
+    "SCHEDULER_NAMESPACE",
+    _parse_name,
+    "scheduler",
+    "prefix of the lock, ledger and status files and of the Redis keys; the same on every host of one app",
+)
+LOCK_DIR = Setting(
+    "SCHEDULER_LOCK_DIR",
+    _parse_path,
+    FromEnv(default_lock_dir),
+    "host lock and status files (under systemd `/run/<app>`); created 0700; refused if a symlink, "
+    "not ours, not writable, or group/other-writable",
+    doc_default="`$RUNTIME_DIRECTORY`, else `$XDG_RUNTIME_DIR/scheduler_proc`, else `/tmp/scheduler_proc-<uid>`",
+    example="$RUNTIME_DIRECTORY",
+)
+STATE_DIR = Setting(
+    "SCHEDULER_STATE_DIR",
+    _parse_path,
+    FromEnv(default_state_dir),
+    "the local fire ledger and run history (SQLite) and the leadership term file (under systemd "
+    "`/var/lib/<app>`); same checks",
+    doc_default="`$STATE_DIRECTORY`, else `$XDG_STATE_HOME/scheduler_proc`, else `~/.local/state/scheduler_proc`",
+    example="$STATE_DIRECTORY",
+)
+STOP_GRACE = Setting(
+    "SCHEDULER_STOP_GRACE",
+    _seconds(0, 86400),
+    None,
+    "seconds running jobs may finish after TERM/INT/QUIT or a reload",
+    doc_default="gunicorn's `graceful_timeout`",
+    example="<GRACEFUL_TIMEOUT>",
+)
+MISFIRE_GRACE = Setting(
+    "SCHEDULER_MISFIRE_GRACE",
+    _seconds(1, 86400),
+    30.0,
+    "default seconds a late or missed fire may still start; in cluster mode, unless set, "
+    "max(30, 2 x `SCHEDULER_LEASE_TTL` + 5)",
+)
+START_TIMEOUT = Setting(
+    "SCHEDULER_START_TIMEOUT", _seconds(1, 3600), 30.0, "seconds gunicorn waits for the jobs module to import"
+)
+MAX_WORKERS = Setting("SCHEDULER_MAX_WORKERS", _integer(1, 1000), 10, "threads that run jobs at once")
+RESTART_BACKOFF_MAX = Setting(
+    "SCHEDULER_RESTART_BACKOFF_MAX", _seconds(1, 3600), 30.0, "longest pause between restarts of a crashing runner"
+)
+CLAIM_RETENTION = Setting(
+    "SCHEDULER_CLAIM_RETENTION",
+    _seconds(60, 366 * 86400),
+    172800.0,
+    "seconds a claimed fire is remembered (dedupe window; 2 days)",
+)
+LOG_LEVEL = Setting("SCHEDULER_LOG_LEVEL", _parse_log_level, "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`")
+LOG_FORMAT = Setting(
+    "SCHEDULER_LOG_FORMAT",
+    _parse_log_format,
+    "plain",
+    "`plain` or `json` (one object per line), for the scheduler processes' log lines",
+)
+HISTORY_SIZE = Setting("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100, "runs kept per job")
+READY_FILE = Setting(
+    "SCHEDULER_READY_FILE",
+    _parse_path,
+    None,
+    "when set, no fire before this file exists; the systemd unit sets `/run/<app>/web-ready`, "
+    "which its `ExecStartPost` creates once `/healthz` answers",
+)
+WATCHDOG_TIMEOUT = Setting(
+    "SCHEDULER_WATCHDOG_TIMEOUT",
+    _seconds(1, 3600),
+    5.0,
+    "seconds the dispatch loop may make no progress before the runner gives up the lease and is replaced",
+)
+ADMIN_TOKEN = Setting(
+    "SCHEDULER_ADMIN_TOKEN",
+    _parse_token,
+    None,
+    "bearer token for the admin endpoints (run, pause, resume) and the status page's buttons; "
+    "at least 16 characters (`openssl rand -hex 32`); never logged",
+    doc_default="unset (admin endpoints off)",
+    secret=True,
+)
+READ_TOKEN = Setting(
+    "SCHEDULER_READ_TOKEN",
+    _parse_token,
+    None,
+    "bearer token for the status API, the page's data and `/metrics` (the admin token works too); never logged",
+    doc_default="unset (reading is open)",
+    secret=True,
+)
+TEST_CLOCK_OFFSET = Setting(
+    "SCHEDULER_TEST_CLOCK_OFFSET",
+    _seconds(-86400, 86400),
+    0.0,
+    "testing only: shift the scheduler side's wall clock (and APScheduler's) by this many seconds, "
+    "to play a host whose clock is off (`make chaos` does); never in production",
+)
+
+# --- cluster mode ----------------------------------------------------------------------------------
+REDIS_URL = Setting(
+    "SCHEDULER_REDIS_URL",
+    _parse_redis_url,
+    None,
+    "`redis://[user:password@]host:6379/0`, `rediss://` for TLS, `unix:///path.sock`; turns cluster mode on",
+    doc_default="unset (single host)",
+    example="redis://127.0.0.1:6379/0",
+    cluster=True,
+    show=_show_redacted,  # the password in it is masked, the rest helps find the mistake
+)
+REDIS_USERNAME = Setting(
+    "SCHEDULER_REDIS_USERNAME",
+    str,
+    None,
+    "Redis ACL user (preferred over putting it in the URL)",
+    doc_default="from the URL",
+    cluster=True,
+)
+REDIS_PASSWORD = Setting(
+    "SCHEDULER_REDIS_PASSWORD",
+    str,
+    None,
+    "Redis password (preferred over putting it in the URL); never logged",
+    doc_default="from the URL",
+    cluster=True,
+    secret=True,
+)
+REDIS_TLS_CA_FILE = Setting(
+    "SCHEDULER_REDIS_TLS_CA_FILE",
+    _parse_readable_file,
+    None,
+    "CA bundle that signs the Redis server certificate (`rediss://`)",
+    doc_default="system CAs",
+    cluster=True,
+)
+REDIS_TLS_CERT_FILE = Setting(
+    "SCHEDULER_REDIS_TLS_CERT_FILE",
+    _parse_readable_file,
+    None,
+    "client certificate for Redis TLS (mutual TLS)",
+    doc_default="none",
+    cluster=True,
+)
+REDIS_TLS_KEY_FILE = Setting(
+    "SCHEDULER_REDIS_TLS_KEY_FILE",
+    _parse_readable_file,
+    None,
+    "client key for Redis TLS (mutual TLS)",
+    doc_default="none",
+    cluster=True,
+)
+REDIS_CLUSTER = Setting(
+    "SCHEDULER_REDIS_CLUSTER",
+    _parse_bool,
+    False,
+    "`true`: the URL names a node of a Redis Cluster (redis-py's cluster client)",
+    cluster=True,
+)
+REDIS_SENTINELS: Setting[tuple[tuple[str, int], ...]] = Setting(
+    "SCHEDULER_REDIS_SENTINELS",
+    _parse_sentinels,
+    (),
+    "Redis Sentinels to ask instead of one URL's host (redis-py has no sentinel URL scheme); turns cluster mode on",
+    doc_default="unset",
+    example="host:26379,host:26379",
+    cluster=True,
+)
+REDIS_SENTINEL_MASTER = Setting(
+    "SCHEDULER_REDIS_SENTINEL_MASTER",
+    _parse_name,
+    None,
+    "the master name the Sentinels watch",
+    doc_default="none, required with Sentinels",
+    example="mymaster",
+    cluster=True,
+)
+REDIS_SENTINEL_PASSWORD = Setting(
+    "SCHEDULER_REDIS_SENTINEL_PASSWORD",
+    str,
+    None,
+    "password of the Sentinels themselves, if they have one; never logged",
+    doc_default="none",
+    cluster=True,
+    secret=True,
+)
+REDIS_SENTINEL_TLS = Setting(
+    "SCHEDULER_REDIS_SENTINEL_TLS",
+    _parse_bool,
+    False,
+    "`true`: the Sentinels speak TLS too (with the CA, cert and key above)",
+    cluster=True,
+)
+REDIS_MIN_REPLICAS = Setting(
+    "SCHEDULER_REDIS_MIN_REPLICAS",
+    _integer(0, 100),
+    0,
+    "replicas that must acknowledge a claim (`WAIT`) before the fire runs",
+    cluster=True,
+)
+REDIS_WAIT_TIMEOUT = Setting(
+    "SCHEDULER_REDIS_WAIT_TIMEOUT",
+    _seconds(0.001, 10),
+    0.1,
+    "seconds to wait for them; at most half the Redis socket timeout (a quarter of the lease TTL, up to 1 s)",
+    cluster=True,
+)
+LEASE_TTL = Setting(
+    "SCHEDULER_LEASE_TTL",
+    _seconds(0.5, 300),
+    10.0,
+    "seconds the leader lease lives without renewal (0.5-300); failover takes up to TTL + 0.5 s",
+    cluster=True,
+)
+MAX_CLOCK_OFFSET = Setting(
+    "SCHEDULER_MAX_CLOCK_OFFSET",
+    _seconds(0.05, 60),
+    1.0,
+    "seconds this host's clock may be off Redis's before it refuses to lead (0.05-60); also the margin "
+    "of the floor after a possible loss of claims; the same on every host",
+    cluster=True,
+)
+
+#: Every variable, in the order of the docs and of the "known variables" hint.
+ALL: tuple[Setting[Any], ...] = (
+    ENABLED,
+    JOBS,
+    NODE_ID,
+    NAMESPACE,
+    LOCK_DIR,
+    STATE_DIR,
+    STOP_GRACE,
+    MISFIRE_GRACE,
+    START_TIMEOUT,
+    MAX_WORKERS,
+    RESTART_BACKOFF_MAX,
+    CLAIM_RETENTION,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    HISTORY_SIZE,
+    READY_FILE,
+    WATCHDOG_TIMEOUT,
+    ADMIN_TOKEN,
+    READ_TOKEN,
+    REDIS_URL,
+    REDIS_USERNAME,
+    REDIS_PASSWORD,
+    REDIS_TLS_CA_FILE,
+    REDIS_TLS_CERT_FILE,
+    REDIS_TLS_KEY_FILE,
+    REDIS_CLUSTER,
+    REDIS_SENTINELS,
+    REDIS_SENTINEL_MASTER,
+    REDIS_SENTINEL_PASSWORD,
+    REDIS_SENTINEL_TLS,
+    REDIS_MIN_REPLICAS,
+    REDIS_WAIT_TIMEOUT,
+    LEASE_TTL,
+    TEST_CLOCK_OFFSET,
+    MAX_CLOCK_OFFSET,
+)

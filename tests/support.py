@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from scheduler_proc import Jobs, RunContext
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBSETS = Path(__file__).resolve().parent / "jobsets"
@@ -290,3 +293,56 @@ def assert_no_gaps(fires: list[dict[str, Any]], job: str = "tick", period: float
         (a.isoformat(), b.isoformat()) for a, b in itertools.pairwise(times) if (b - a).total_seconds() > period * 1.5
     ]
     assert not gaps, f"fires lost between: {gaps}"
+
+
+def start_nodes(hosts: Callable[..., Host], count: int, jobs: str, env: dict[str, str]) -> list[Host]:
+    """``count`` hosts node-0.. with the same jobs and environment, all started (not yet waited for)."""
+    nodes = [hosts(f"node-{i}", jobs=jobs, workers=1, env=env) for i in range(count)]
+    for node in nodes:
+        node.start()
+    return nodes
+
+
+def leader_of(nodes: list[Host], timeout: float = 20) -> Host:
+    """The node whose status says it leads (waits for one)."""
+    return wait_for(
+        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), timeout, "a leader"
+    )
+
+
+#: What a checkout of the kit holds that `make deploy` uses (a user's app ships the same).
+SHIPPED = [
+    "app",
+    "scheduler_proc",
+    "deploy",
+    "gunicorn.conf.py",
+    "pyproject.toml",
+    "requirements.lock",
+    "README.md",
+    "Makefile",
+    "scripts",
+]
+
+
+def copy_shipped(target: Path) -> Path:
+    """A copy of the shipped tree at ``target``, so a test can change the code and deploy it."""
+    for name in SHIPPED:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / name)
+    return target
+
+
+def recording_jobs() -> tuple[Jobs, list[datetime]]:
+    """A jobs module with one 1-second job "t" that records the fires it ran."""
+    ran: list[datetime] = []
+    jobs = Jobs()
+
+    @jobs.every(seconds=1, id="t")
+    def t(ctx: RunContext) -> None:
+        ran.append(ctx.scheduled_at)
+
+    return jobs, ran

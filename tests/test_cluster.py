@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from redis_support import RedisServer, Sentinels
-from support import Host, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
+from support import Host, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
 
 TTL = 1.0
 STANDBY_LINE = r"is unreachable \(.*\); waiting as standby and retrying"
@@ -38,17 +38,6 @@ def _cluster(
     return nodes
 
 
-def _leader(nodes: list[Host], timeout: float = 10) -> Host:
-    def find() -> Host | None:
-        for node in nodes:
-            status = node.status()
-            if status and status["role"] == "leader":
-                return node
-        return None
-
-    return wait_for(find, timeout, "a cluster leader")
-
-
 def _distinct_seconds(fires: list[dict[str, object]]) -> int:
     return len({f["scheduled_at"] for f in fires if f["job"] == "tick"})
 
@@ -70,7 +59,7 @@ def _first_fire_after(fire_log: Path, moment: float, exclude_pid: int | None = N
 
 def test_three_nodes_run_each_second_exactly_once(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server.url, workers=2)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     fire_log = leader.fire_log
     wait_for(lambda: _distinct_seconds(read_fires(fire_log)) >= 15, 30, "15 seconds of fires")
     fires = read_fires(fire_log)
@@ -91,7 +80,7 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
     hosts, redis_server: RedisServer, victim: str
 ) -> None:
     nodes = _cluster(hosts, redis_server.url)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 10, "fires before the fault")
     [runner] = leader.runner_pids()
     os.kill(runner if victim == "runner" else leader.master_pid, signal.SIGKILL)
@@ -106,7 +95,7 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
 
 def test_a_paused_leader_steps_down_and_never_runs_twice(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server.url)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
     [runner] = leader.runner_pids()
     os.kill(runner, signal.SIGSTOP)
@@ -123,7 +112,7 @@ def test_a_paused_leader_steps_down_and_never_runs_twice(hosts, redis_server: Re
 
 def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server.url)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
     redis_server.signal(signal.SIGSTOP)
     paused = time.time()
@@ -143,7 +132,7 @@ def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
     hosts, redis_server: RedisServer
 ) -> None:
     nodes = _cluster(hosts, redis_server.url)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the restart")
     term_before = max(f["term"] for f in read_fires(leader.fire_log))
     redis_server.restart_empty()
@@ -158,7 +147,7 @@ def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
 
 def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server.url)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the stop")
     [runner] = leader.runner_pids()
     leader.signal(signal.SIGTERM)
@@ -190,7 +179,7 @@ def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> N
         resumed = _first_fire_after(nodes[0].fire_log, up)
         assert resumed - up <= 2 + 1
         assert all(n.count_lines(STANDBY_LINE) == 1 for n in nodes), "one line per state change"
-        _leader(nodes).wait_log("is reachable again")
+        leader_of(nodes).wait_log("is reachable again")
     finally:
         server.kill()
 
@@ -226,7 +215,7 @@ def sentinel_cluster(hosts, tmp_path: Path) -> Iterator[tuple[RedisServer, Senti
 
 def test_sentinel_failover_resumes_scheduling_without_duplicates(sentinel_cluster) -> None:
     master, sentinels, nodes = sentinel_cluster
-    leader = _leader(nodes, timeout=20)
+    leader = leader_of(nodes, timeout=20)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 15, "fires before the failover")
     master.kill()
     killed = time.time()
@@ -242,7 +231,7 @@ def test_a_primary_that_returns_after_the_failover_takes_no_claim_that_counts(se
     led there too while its WAIT went to the new primary. Whether a pool ends up split that
     way is timing; test_lease pins the fix (WAIT on the claims' connection) deterministically."""
     master, sentinels, nodes = sentinel_cluster
-    leader = _leader(nodes, timeout=20)
+    leader = leader_of(nodes, timeout=20)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 15, "fires before the pause")
     master.signal(signal.SIGSTOP)
     try:

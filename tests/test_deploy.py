@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import ROOT, free_port, wait_for
+from support import ROOT, copy_shipped, free_port, wait_for
 
 from scheduler_proc.settings import KNOWN_VARIABLES
 
@@ -50,24 +50,7 @@ def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> sub
 
 
 def _source_copy(directory: Path) -> Path:
-    """A copy of the shipped tree, so a test can change the code and deploy a new release."""
-    source = directory / "src"
-    for name in [
-        "app",
-        "scheduler_proc",
-        "deploy",
-        "gunicorn.conf.py",
-        "pyproject.toml",
-        "requirements.lock",
-        "README.md",
-    ]:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            source.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, source / name)
-    return source
+    return copy_shipped(directory / "src")
 
 
 @pytest.fixture(scope="module")

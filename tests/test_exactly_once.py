@@ -16,9 +16,19 @@ from pathlib import Path
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import FakeClock, Host, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
+from support import (
+    FakeClock,
+    Host,
+    assert_no_duplicates,
+    assert_no_gaps,
+    leader_of,
+    read_fires,
+    recording_jobs,
+    start_nodes,
+    wait_for,
+)
 
-from scheduler_proc import JobDefinitionError, Jobs, RunContext
+from scheduler_proc import JobDefinitionError, Jobs
 from scheduler_proc.coordination.bus import Command, RedisBus
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership
@@ -35,19 +45,7 @@ TOKEN = "exactly-once-admin-token-0123"
 
 
 def _cluster(hosts: Callable[..., Host], url: str, count: int, jobs: str = "ticker:jobs", **env: str) -> list[Host]:
-    nodes = [
-        hosts(f"node-{i}", jobs=jobs, workers=1, env={"SCHEDULER_REDIS_URL": url, "SCHEDULER_LEASE_TTL": "1", **env})
-        for i in range(count)
-    ]
-    for node in nodes:
-        node.start()
-    return nodes
-
-
-def _leader(nodes: list[Host], timeout: float = 15) -> Host:
-    return wait_for(
-        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), timeout, "a leader"
-    )
+    return start_nodes(hosts, count, jobs, {"SCHEDULER_REDIS_URL": url, "SCHEDULER_LEASE_TTL": "1", **env})
 
 
 def _seconds_after(host: Host, moment: float) -> int:
@@ -67,7 +65,7 @@ def test_redis_restarted_from_an_older_snapshot_runs_no_fire_twice(hosts, redis_
     """Redis reloads a snapshot taken seconds before: the claims made since are gone, yet the new
     leader runs none of those fires again; it logs them as skipped (the run id changed)."""
     nodes = _cluster(hosts, redis_server.url, 2)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _seconds_after(leader, 0) >= 2, 10, "fires before the snapshot")
     redis_server.snapshot()
     snapped = time.time()
@@ -144,13 +142,7 @@ def test_wait_timeout_must_stay_below_the_socket_timeout() -> None:
 def test_a_claimed_fire_does_not_start_once_its_term_ended(tmp_path: Path) -> None:
     """Leadership is checked right before a job starts (logic, with a term the test ends): a fire
     claimed under a term that ended while it waited is recorded as skipped, not run."""
-    ran: list[datetime] = []
-    jobs = Jobs()
-
-    @jobs.every(seconds=1, id="t")
-    def t(ctx: RunContext) -> None:
-        ran.append(ctx.scheduled_at)
-
+    jobs, ran = recording_jobs()
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     current = {"yes": True}
     term = Term(7, lambda: current["yes"])
@@ -253,7 +245,7 @@ def test_a_manual_run_that_was_refused_is_not_reported_as_done(hosts, redis_serv
     unreplicated: the API answers 409 with the reason (it used to answer ok) and the CLI exits 1."""
     env = {"SCHEDULER_REDIS_MIN_REPLICAS": "1", "SCHEDULER_REDIS_WAIT_TIMEOUT": "0.05", "SCHEDULER_ADMIN_TOKEN": TOKEN}
     [node] = _cluster(hosts, redis_server.url, 1, jobs="reports:jobs", **env)
-    _leader([node])
+    leader_of([node])
     wait_for(lambda: "reason=unreplicated" in node.output(), 10, "a first fire past the new namespace's floor")
     answer = httpx.post(
         f"http://127.0.0.1:{node.port}/scheduler/jobs/report/run", headers={"Authorization": f"Bearer {TOKEN}"}

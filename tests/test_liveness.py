@@ -12,23 +12,11 @@ from typing import Any
 
 import pytest
 from redis_support import RedisServer
-from support import Host, assert_no_duplicates, read_fires, wait_for
+from support import Host, assert_no_duplicates, leader_of, read_fires, start_nodes, wait_for
 
 
 def _nodes(hosts: Callable[..., Host], url: str, count: int = 2, **env: str) -> list[Host]:
-    nodes = [
-        hosts(f"node-{i}", jobs="liveness:jobs", workers=1, env={"SCHEDULER_REDIS_URL": url, **env})
-        for i in range(count)
-    ]
-    for node in nodes:
-        node.start()
-    return nodes
-
-
-def _leader(nodes: list[Host], timeout: float = 20) -> Host:
-    return wait_for(
-        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), timeout, "a leader"
-    )
+    return start_nodes(hosts, count, "liveness:jobs", {"SCHEDULER_REDIS_URL": url, **env})
 
 
 def _first_fire_after(fire_log: Any, moment: float, job: str = "tick", exclude_pid: int | None = None) -> float:
@@ -48,7 +36,7 @@ def test_a_stopping_leader_hands_over_at_once_while_its_long_job_finishes(hosts,
     be kept until the job ended); the job finishes on the old node with ctx.is_current() False, and
     no second instance of it (max_instances=1) starts anywhere until it has ended."""
     nodes = _nodes(hosts, redis_server.url, LONG_SECONDS="12", GRACEFUL_TIMEOUT="30")
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     fire_log = leader.fire_log
     started = wait_for(
         lambda: [f for f in read_fires(fire_log) if f["job"] == "long" and f.get("event") == "start"],
@@ -82,7 +70,7 @@ def test_a_process_crash_on_a_live_host_fails_over_within_1_5s(hosts, redis_serv
     process of that host proves the holder dead and releases its lease (the runner's supervisor, the
     runner that got the parent-death signal), so a fire runs within 1.5 s, not after the TTL."""
     nodes = _nodes(hosts, redis_server.url)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: len(read_fires(leader.fire_log)) >= 2, 10, "fires before the crash")
     [runner] = leader.runner_pids()
     [supervisor] = leader.supervisor_pids()
@@ -138,7 +126,7 @@ def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
     ]
     for node in nodes:
         node.start()
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: len(read_fires(leader.fire_log)) >= 2, 10, "fires before the hang")
     [runner] = leader.runner_pids()
     flag.touch()
@@ -157,7 +145,7 @@ def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: Redi
     """A job running 8 s with SCHEDULER_WATCHDOG_TIMEOUT=2: jobs run on threads of their own, and
     the dispatch loop keeps beating, so nothing is replaced."""
     [node] = _nodes(hosts, redis_server.url, count=1, LONG_SECONDS="8", SCHEDULER_WATCHDOG_TIMEOUT="2")
-    _leader([node])
+    leader_of([node])
     [runner] = node.runner_pids()
     wait_for(
         lambda: [f for f in read_fires(node.fire_log) if f["job"] == "long" and f.get("event") == "end"],

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import httpx
 from redis_support import RedisServer
-from support import Host, read_fires, wait_for
+from support import Host, leader_of, read_fires, wait_for
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,12 +35,6 @@ def _cluster(hosts: Callable[..., Host], redis_server: RedisServer, count: int =
     for node in nodes:
         wait_for(lambda n=node: (n.status() or {}).get("role") in ("leader", "standby"), 20, f"{node.name} up")
     return nodes
-
-
-def _leader(nodes: list[Host]) -> Host:
-    return wait_for(
-        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), 10, "a leader"
-    )
 
 
 def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
@@ -70,7 +64,7 @@ def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
 
 def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     follower = next(n for n in nodes if n is not leader)
     [leader_runner] = leader.runner_pids()
     answer = _post(follower, "/scheduler/jobs/report/run", AUTH)
@@ -91,12 +85,12 @@ def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, red
 
 def test_a_pause_survives_a_leader_failover(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server, count=3)
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: read_fires(leader.fire_log), 10, "ticks")
     assert _post(nodes[0], "/scheduler/jobs/tick/pause", AUTH).json()["paused"] is True
     paused = time.time()
     leader.signal(signal.SIGKILL)
-    new_leader = _leader([n for n in nodes if n is not leader])
+    new_leader = leader_of([n for n in nodes if n is not leader])
     time_to_check = time.time() + 4
     wait_for(lambda: time.time() > time_to_check, 5, "four seconds under the new leader")
     assert not [f for f in read_fires(leader.fire_log) if f["job"] == "tick" and f["started"] > paused + 0.5]
@@ -188,7 +182,7 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
 
 def test_cli_check_fails_when_the_cluster_has_no_leader(hosts, redis_server: RedisServer) -> None:
     [node] = _cluster(hosts, redis_server, count=1)
-    _leader([node])
+    leader_of([node])
     assert node.cli("check").returncode == 0
     redis_server.client().delete("{scheduler}:leader")  # as if the lease expired with nobody to take it
     [runner] = node.runner_pids()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from redis_support import RedisClusterServers
-from support import Host, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
+from support import Host, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -35,19 +35,13 @@ def _nodes(hosts: Callable[..., Host], cluster: RedisClusterServers, namespace: 
     return nodes
 
 
-def _leader(nodes: list[Host]) -> Host:
-    return wait_for(
-        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), 20, "a leader"
-    )
-
-
 def _seconds_after(fire_log: Path, moment: float) -> int:
     return len({f["scheduled_at"] for f in read_fires(fire_log) if f["started"] > moment})
 
 
 def test_every_second_once_on_a_redis_cluster(hosts, redis_cluster: RedisClusterServers) -> None:
     nodes = _nodes(hosts, redis_cluster, "rc-once")
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _seconds_after(leader.fire_log, 0) >= 10, 30, "10 seconds of fires")
     fires = read_fires(leader.fire_log)
     assert_no_duplicates(fires)
@@ -58,7 +52,7 @@ def test_every_second_once_on_a_redis_cluster(hosts, redis_cluster: RedisCluster
 
 def test_kill_9_of_the_leader_on_a_redis_cluster(hosts, redis_cluster: RedisClusterServers) -> None:
     nodes = _nodes(hosts, redis_cluster, "rc-kill")
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _seconds_after(leader.fire_log, 0) >= 3, 15, "fires before the kill")
     leader.signal(signal.SIGKILL)
     killed = time.time()
@@ -71,7 +65,7 @@ def test_a_failover_inside_the_redis_cluster_runs_no_fire_twice(hosts, redis_clu
     timeout 1 s). Scheduling resumes on the new primary, and fires that the old one may have
     claimed without replicating are skipped (its run id differs), never run twice."""
     nodes = _nodes(hosts, redis_cluster, "rc-failover")
-    leader = _leader(nodes)
+    leader = leader_of(nodes)
     wait_for(lambda: _seconds_after(leader.fire_log, 0) >= 3, 15, "fires before the failover")
     primary = redis_cluster.primary_for("{rc-failover}:leader")
     primary.kill()

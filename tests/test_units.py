@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import FakeClock, wait_for
+from support import FakeClock, recording_jobs, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
@@ -208,14 +208,8 @@ def test_catch_up_skips_fires_older_than_grace(tmp_path: Path) -> None:
     )
 
 
-def test_fire_runner_refuses_when_not_leading_and_when_already_claimed(tmp_path: Path) -> None:
-    ran: list[datetime] = []
-    jobs = Jobs()
-
-    @jobs.every(seconds=1, id="t")
-    def t(ctx: RunContext) -> None:
-        ran.append(ctx.scheduled_at)
-
+def test_dispatcher_refuses_when_not_leading_and_when_already_claimed(tmp_path: Path) -> None:
+    jobs, ran = recording_jobs()
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     leading = {"yes": False}
     dispatcher = Dispatcher(

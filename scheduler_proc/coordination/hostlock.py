@@ -125,21 +125,8 @@ class HostLock:
 
 def read_holder(path: Path) -> Holder | None:
     """The current holder of the lock at ``path``, or None when nobody holds it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass  # held exclusively: the record is live
-        else:
-            return None  # we could lock it, so nobody holds it
-        raw = os.pread(fd, 4096, 0)
-    finally:
-        os.close(fd)
-    return _parse(raw)  # None also while the holder is between truncate and write
+    held, raw = _peek(path)
+    return _parse(raw) if held else None  # None also while the holder is between truncate and write
 
 
 def read_abandoned(path: Path) -> Holder | None:
@@ -148,16 +135,22 @@ def read_abandoned(path: Path) -> Holder | None:
     Nobody holds the flock, so its last holder is gone: a process on this host may act
     for it (give up the lease it held).
     """
+    held, raw = _peek(path)
+    return None if held or not raw else _parse(raw)
+
+
+def _peek(path: Path) -> tuple[bool, bytes]:
+    """Whether someone holds the lock at ``path`` (without taking it), and the record in the file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return None
+        return False, b""
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return None  # held: its holder is alive
-        return _parse(os.pread(fd, 4096, 0))
+            return True, os.pread(fd, 4096, 0)  # held exclusively: the record is live
+        return False, os.pread(fd, 4096, 0)
     finally:
         os.close(fd)
 

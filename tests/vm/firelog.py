@@ -8,13 +8,10 @@ import sys
 import time
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from machines import Machine, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import reported_seconds
+from machines import Machine
+from support import reported_seconds, wait_for
 
 Fire = dict[str, Any]
 RESULTS: dict[str, dict[str, Any]] = {}

@@ -11,32 +11,16 @@ import sys
 from pathlib import Path
 
 from machines import ROOT, SUBNET, Machine, Network, fires
+from support import copy_shipped
 
 APP = "kit"
-SHIPPED = [
-    "app",
-    "scheduler_proc",
-    "deploy",
-    "gunicorn.conf.py",
-    "pyproject.toml",
-    "requirements.lock",
-    "README.md",
-    "Makefile",
-    "scripts",
-]
 #: How `make deploy` runs on each host: offline, from the wheels the test downloaded once.
 OFFLINE = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheelhouse"}
 
 
 def copy_source(target: Path, jobs: Path = ROOT / "tests/vm/vm_jobs.py") -> Path:
     """The repository as a user's checkout would ship it, with the VM jobs as app/jobs.py."""
-    for name in SHIPPED:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target / name)
+    copy_shipped(target)
     shutil.copy2(jobs, target / "app/jobs.py")
     return target
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from firelog import Fire, now, scenario, ticks, wait_ticks
 from lab import APP, Lab
-from machines import SUBNET, Machine, wait_for
+from machines import SUBNET, Machine
+from support import wait_for
 
 PASSWORD = "vm-test-redis-password-7f3a"
 TTL = 4

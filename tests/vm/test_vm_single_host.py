@@ -10,7 +10,8 @@ import time
 
 from firelog import first_tick_after, now, scenario, second, ticks, wait_ticks
 from lab import APP, Lab
-from machines import fires, wait_for
+from machines import fires
+from support import wait_for
 
 DEPLOY = [f"APP={APP}", "BIND=0.0.0.0:8000"]
 

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,9 +18,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBSETS = Path(__file__).resolve().parent / "jobsets"
@@ -28,6 +32,8 @@ JOBSETS = Path(__file__).resolve().parent / "jobsets"
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 UVICORN = str(Path(sys.executable).parent / "uvicorn")
 FASTAPI = str(Path(sys.executable).parent / "fastapi")
+#: Debian's chromium: the status page's tests and benchmark download no browser.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 T = TypeVar("T")
 
 
@@ -51,6 +57,29 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium, headless, without the background traffic that would blur request counts."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+
+
+def record_fetches(page: Page) -> list[str]:
+    """The URLs ``page`` requests with fetch(), in the order Chromium sends them."""
+    fetches: list[str] = []
+    page.on("request", lambda request: fetches.append(request.url) if request.resource_type == "fetch" else None)
+    return fetches
 
 
 def free_port() -> int:

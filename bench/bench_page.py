@@ -23,7 +23,7 @@ from support import launch_chromium, record_fetches, wait_for
 
 #: Runs in the page before its own script; Playwright injects it, so the page's CSP does not apply.
 #: It wraps performance.measure to time, from the moment a refresh ends, the next frame, and
-#: notes when the first job rows were painted (the page builds the others after them).
+#: notes when the first job rows were painted (the page builds its rows a group at a time).
 _OBSERVE = """
 window.benchRefreshes = [];
 const measure = performance.measure.bind(performance);

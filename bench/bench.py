@@ -26,7 +26,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_page import page_timings  # noqa: E402
 from redis_support import RedisServer  # noqa: E402
 from support import Host, wait_for  # noqa: E402
 
@@ -59,9 +61,9 @@ def line_count(path: Path) -> int:
 
 
 def kit_host(work: Path, name: str, redis: RedisServer | None, env: dict[str, str], workers: int = 1) -> Host:
-    base = {"SCHEDULER_LEASE_TTL": str(TTL), "SCHEDULER_LOG_LEVEL": "WARNING", "GRACEFUL_TIMEOUT": "5"}
-    if redis is not None:
-        base["SCHEDULER_REDIS_URL"] = redis.url
+    base = {"SCHEDULER_LOG_LEVEL": "WARNING", "GRACEFUL_TIMEOUT": "5"}
+    if redis is not None:  # a lease TTL without Redis is refused at start
+        base |= {"SCHEDULER_REDIS_URL": redis.url, "SCHEDULER_LEASE_TTL": str(TTL)}
     host = Host(work, name, "bench_jobs:jobs", env={**base, **env}, workers=workers)
     MADE.append(host)
     return host
@@ -341,6 +343,17 @@ def bench_startup(work: Path) -> None:
     record("start_to_healthy_seconds", with_kit=with_kit, without_kit=without, ratio=with_kit / without)
 
 
+def bench_page(work: Path, count: int = 10_000) -> None:
+    """The status page in Chromium with 10,000 jobs: first render and refresh times, requests per refresh."""
+    env = {"BENCH_JOBS": str(count), "BENCH_INTERVAL": "3600", "SCHEDULER_START_TIMEOUT": "120"}
+    host = kit_host(work / "page", "page", None, env, workers=2)
+    host.start_and_wait(timeout=120)
+    try:
+        record("status_page_10k", **page_timings(f"http://127.0.0.1:{host.port}/scheduler/", count))
+    finally:
+        stop(host)
+
+
 def machine() -> dict[str, Any]:
     cpu = next(
         (
@@ -386,6 +399,7 @@ def main() -> int:
             ("web", lambda: bench_web(work)),
             ("idle", lambda: bench_idle(work, redis)),
             ("startup", lambda: bench_startup(work)),
+            ("page", lambda: bench_page(work)),
         ):
             if not only or name in only:
                 run()

@@ -18,11 +18,14 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from scheduler_proc import Jobs, RunContext
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBSETS = Path(__file__).resolve().parent / "jobsets"
@@ -31,6 +34,8 @@ JOBSETS = Path(__file__).resolve().parent / "jobsets"
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 UVICORN = str(Path(sys.executable).parent / "uvicorn")
 FASTAPI = str(Path(sys.executable).parent / "fastapi")
+#: Debian's chromium: the status page's tests and benchmark download no browser.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 T = TypeVar("T")
 
 
@@ -54,6 +59,29 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium, headless, without the background traffic that would blur request counts."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+
+
+def record_fetches(page: Page) -> list[str]:
+    """The URLs ``page`` requests with fetch(), in the order Chromium sends them."""
+    fetches: list[str] = []
+    page.on("request", lambda request: fetches.append(request.url) if request.resource_type == "fetch" else None)
+    return fetches
 
 
 def free_port() -> int:

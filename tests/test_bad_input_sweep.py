@@ -319,6 +319,7 @@ def _bearer(token: str) -> dict[str, str]:
 HTTP = [
     ("GET", "/scheduler/status", {}, 401, r"missing or wrong bearer token \(SCHEDULER_READ_TOKEN\)"),
     ("GET", "/scheduler/status", _bearer("wrong-token-000000000"), 401, r"missing or wrong bearer token"),
+    ("GET", "/scheduler/overview", {}, 401, r"missing or wrong bearer token \(SCHEDULER_READ_TOKEN\)"),
     ("GET", "/metrics", {}, 401, r"SCHEDULER_READ_TOKEN"),
     ("GET", "/scheduler/jobs/nope", _bearer(READ), 404, r"unknown job 'nope'; known jobs: "),
     ("GET", "/scheduler/jobs/tick?limit=0", _bearer(READ), 422, r"greater than or equal to 1"),

@@ -51,6 +51,7 @@ def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
     paths = enabled.get("/openapi.json").json()["paths"]
     for path in (
         "/scheduler/status",
+        "/scheduler/overview",
         "/scheduler/jobs",
         "/scheduler/jobs/{job_id}",
         "/scheduler/jobs/{job_id}/run",
@@ -81,6 +82,37 @@ def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, red
     [record] = [r for r in follower.get("/scheduler/jobs/report").json()["history"] if r["run_id"] == run_id]
     assert record["trigger"] == "manual" and record["outcome"] == "success" and record["term"] >= 1
     assert record["node"] == leader.name and record["duration"] is not None
+
+
+def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_without_redis(
+    hosts, redis_server: RedisServer
+) -> None:
+    [node] = _cluster(hosts, redis_server, count=1)
+    leader = leader_of([node])
+    wait_for(lambda: read_fires(leader.fire_log), 10, "a tick")  # a run now may not predate the cluster's floor
+    answer = _post(leader, "/scheduler/jobs/report/run", AUTH)
+    assert answer.status_code == 200, answer.text
+    run_id = answer.json()["run_id"]
+
+    def overview() -> dict[str, object]:
+        return dict(leader.get("/scheduler/overview", timeout=10).json())
+
+    answer = wait_for(
+        lambda: (o := overview())["recent_runs"] and any(r["run_id"] == run_id for r in o["recent_runs"]) and o,
+        10,
+        "the manual run among the recent runs",
+    )
+    status = leader.status() or {}
+    assert {key for key in status if key not in ("jobs", "cluster", "updated_at")} <= set(answer)
+    assert [job["id"] for job in answer["jobs"]] == [job["id"] for job in status["jobs"]] == ["tick", "report"]
+    runs = answer["recent_runs"]
+    assert 2 <= len(runs) <= 20 and {run["job_id"] for run in runs} == {"tick", "report"}
+    assert [run["started_at"] for run in runs] == sorted((run["started_at"] for run in runs), reverse=True)
+    redis_server.kill()
+    without = wait_for(lambda: (o := overview())["recent_runs"] is None and o, 30, "an overview without Redis")
+    assert [job["id"] for job in without["jobs"]] == ["tick", "report"]
+    assert without["recent_runs_error"] == "the scheduler's Redis cannot be reached; the server's log says more"
+    assert redis_server.url not in json.dumps(without)
 
 
 def test_a_pause_survives_a_leader_failover(hosts, redis_server: RedisServer) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from scheduler_proc.contracts import CommandAck
@@ -18,6 +21,10 @@ from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
 
 ANSWER_TIMEOUT = 5.0
+#: How many runs the status page lists under "Recent runs".
+RECENT_RUNS = 20
+
+log = logging.getLogger("scheduler.web")
 
 
 def _well_formed(status: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -30,6 +37,15 @@ def _well_formed(status: dict[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(cluster, dict) or not isinstance(status.get("role", ""), str):
         return None
     return status
+
+
+def _when(row: dict[str, Any]) -> datetime | None:
+    """When a job of the status file last ran, in UTC (an unreadable time counts as never)."""
+    try:
+        moment = datetime.fromisoformat(row["last_run_at"]) if row.get("last_run_at") else None
+    except (TypeError, ValueError):
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Operations:
@@ -53,7 +69,11 @@ class Operations:
         if master_pid is None and holder is not None:
             master_pid = holder.master_pid
         own = _well_formed(read_status(self.settings.status_path(master_pid))) if ready and master_pid else None
-        active = _well_formed(read_status(self.settings.status_path(holder.master_pid))) if holder else None
+        # Our master is usually the holder: its file, megabytes with thousands of jobs, is read once.
+        if holder is not None and holder.master_pid == master_pid:
+            active = own
+        else:
+            active = _well_formed(read_status(self.settings.status_path(holder.master_pid))) if holder else None
         role = "disabled" if not self.settings.enabled else str(own["role"]) if own else "stopped"
         source = active or own or {}
         return {
@@ -69,6 +89,33 @@ class Operations:
             "updated_at": source.get("updated_at"),
         }
 
+    def overview(self, master_pid: int | None = None, recent: int = RECENT_RUNS) -> dict[str, Any]:
+        """What the status page shows, from one read of the status file: :meth:`status` plus ``recent_runs``.
+
+        ``recent_runs`` holds the latest ``recent`` runs across all jobs, newest first; None
+        (and ``recent_runs_error`` says why) when the ledger cannot be read.
+        """
+        status = self.status(master_pid)
+        try:
+            status["recent_runs"] = self.recent_runs(status["jobs"], recent)
+        except (RedisUnavailable, RedisConfigError) as exc:
+            # The jobs table does not need Redis; the page still shows it. Details stay in the log.
+            log.warning("status page without recent runs: %s", exc)
+            status["recent_runs"] = None
+            status["recent_runs_error"] = "the scheduler's Redis cannot be reached; the server's log says more"
+        return status
+
+    def recent_runs(self, rows: list[dict[str, Any]], limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
+        """The latest ``limit`` runs across the jobs in ``rows``, newest first, in at most ``limit`` ledger reads.
+
+        Every one of them belongs to one of the ``limit`` jobs that ran last (by the status
+        file's ``last_run_at``): a run of any other job is older than those jobs' last runs. The
+        file is about a second old, so a job whose first run is newer may show on the next read.
+        """
+        dated = [(when, str(row["id"])) for row in rows if (when := _when(row)) is not None]
+        runs = [run for _, job_id in heapq.nlargest(limit, dated) for run in self.history(job_id, limit)]
+        return heapq.nlargest(limit, runs, key=lambda run: float(run["started_at"] or 0))
+
     def jobs(self) -> list[dict[str, Any]]:
         status = self.status()
         if status["role"] == "stopped" and not status["jobs"]:
@@ -78,10 +125,11 @@ class Operations:
         return list(status["jobs"])
 
     def job(self, job_id: str, limit: int = 20) -> dict[str, Any]:
-        for row in self.jobs():
+        rows = self.jobs()
+        for row in rows:
             if row["id"] == job_id:
                 return {**row, "history": self.history(job_id, limit)}
-        raise UnknownJob(f"unknown job {job_id!r}; known jobs: {', '.join(r['id'] for r in self.jobs()) or 'none'}")
+        raise UnknownJob(f"unknown job {job_id!r}; known jobs: {', '.join(r['id'] for r in rows) or 'none'}")
 
     def history(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
         return [run.to_dict() for run in self._ledger_reader().history(job_id, limit)]

@@ -151,6 +151,14 @@ def scheduler_router() -> APIRouter:
     def scheduler_status() -> JSONResponse:
         return JSONResponse(_answer(operations().status, _master_pid()))
 
+    @router.get(
+        "/overview",
+        dependencies=reader,
+        summary="Status, jobs and the latest runs across jobs in one answer (what the status page shows)",
+    )
+    def overview() -> JSONResponse:
+        return JSONResponse(_answer(operations().overview, _master_pid()))
+
     @router.get("/jobs", dependencies=reader, summary="Jobs with next and last runs")
     def list_jobs() -> JSONResponse:
         return JSONResponse(_answer(operations().jobs))

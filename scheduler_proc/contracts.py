@@ -1,8 +1,9 @@
 """The documents that cross a process boundary, written down once.
 
 - **Status file** (:class:`StatusDocument`): the runner replaces it about once a second (at
-  once when its role changes); HTTP workers, the CLI, the readiness gate and ``/metrics``
-  read it. A file older than ``status.STALE_AFTER`` belongs to a scheduler that stopped.
+  once when its role changes; less often with thousands of jobs) and touches it every
+  second; HTTP workers, the CLI, the readiness gate and ``/metrics`` read it. A file not
+  touched for ``status.STALE_AFTER`` belongs to a scheduler that stopped or hangs.
 - **Report pipe** (:class:`Report`): one JSON object per line, runner to supervisor and
   supervisor to master: whether the jobs module loaded, and a heartbeat.
 - **Command acknowledgement** (:class:`CommandAck`): the leader's answer to an operator's
@@ -56,7 +57,7 @@ class StatusDocument(TypedDict):
     mode: Mode
     cluster: ClusterStatus
     jobs: list[JobRow]
-    updated_at: NotRequired[float]  # added when written: a heartbeat
+    updated_at: NotRequired[float]  # when the content was made (added when written)
 
 
 ReportEvent = Literal["valid", "invalid", "beat"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -77,6 +78,15 @@ def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> Non
     host = hosts(jobs="bench_jobs:jobs", env=env).start_and_wait(timeout=120)
     base = f"http://127.0.0.1:{host.port}/scheduler/"
     wait_for(lambda: _post(base + f"jobs/{ran}/run").status_code == 200, 60, f"a run of {ran}")
+    # Rewriting 10,000 jobs' status costs the runner a quarter of a second, so it is done less
+    # often than every second; the scheduler must never look stopped meanwhile.
+    roles = []
+    for _ in range(16):  # an answer every half second, for 8 s
+        sample_at = time.monotonic() + 0.5
+        answer = httpx.get(base + "status", timeout=10).json()
+        roles.append((answer["role"], len(answer["jobs"])))
+        wait_for(lambda at=sample_at: time.monotonic() >= at, 5, "the next sample time")
+    assert set(roles) == {("leader", count)}, roles
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -247,6 +248,23 @@ def test_status_files_of_many_megabytes_are_read_whole(tmp_path: Path) -> None:
     assert (tmp_path / "s.json").stat().st_size > 2 << 20
     status = read_status(tmp_path / "s.json")
     assert status is not None and len(status["jobs"]) == 40_000
+
+
+def test_a_status_file_is_live_while_touched_however_old_its_content(tmp_path: Path) -> None:
+    """Rewriting 10,000 jobs' status is done seconds apart; the touch in between keeps the
+    scheduler from looking stopped (it did, about half of the time); no touch for
+    STALE_AFTER means it stopped or hangs."""
+    from scheduler_proc.status import STALE_AFTER, read_status, touch_status, write_status
+
+    path = tmp_path / "s.json"
+    write_status(path, {"role": "leader", "jobs": []})  # type: ignore[typeddict-item]
+    old = time.time() - STALE_AFTER - 30
+    os.utime(path, (old, old))
+    assert read_status(path) is None
+    touch_status(path)
+    status = read_status(path)
+    assert status is not None and status["role"] == "leader" and status["updated_at"] < time.time()
+    touch_status(tmp_path / "gone.json")  # a runner that exits may race its own removal: not an error
 
 
 def test_a_ledger_from_the_first_schema_is_migrated_and_keeps_its_claims(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ to bursts of fires (the status of many jobs is not free). A standby reads the sh
 from __future__ import annotations
 
 import os
+import time
 
 from scheduler_proc.contracts import JobRow, StatusDocument
 from scheduler_proc.coordination.backend import Backend
@@ -17,9 +18,11 @@ from scheduler_proc.runner.cadence import Cadence
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.settings import Settings
-from scheduler_proc.status import remove_status, write_status
+from scheduler_proc.status import remove_status, touch_status, write_status
 
 _STATUS_EVERY = 1.0
+#: Readers call a status file stale after status.STALE_AFTER without a touch.
+_HEARTBEAT_EVERY = 1.0
 _LAST_RUNS_EVERY = 5.0
 _STANDBY_READS_EVERY = 30.0
 
@@ -38,13 +41,18 @@ class StatusPublisher:
         self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
         self._standby_reads = Cadence(_STANDBY_READS_EVERY)
         self._published_role: bool | None = None
+        self._touched = 0.0
         self._last_runs: dict[str, tuple[str, str, str | None]] = {}
         self._paused: set[str] = set()
 
     def publish(self, backend: Backend, engine: Engine | None, leading: bool, lock_held: bool) -> None:
-        """Write both files if due (see the module docstring)."""
+        """Write both files if due (see the module docstring); else touch the status file each second."""
         if not self._due(engine, leading):
+            if time.monotonic() - self._touched >= _HEARTBEAT_EVERY:
+                touch_status(self.status_path)
+                self._touched = time.monotonic()
             return
+        self._touched = time.monotonic()
         self._cadence.start()
         status = self._status(backend, engine, leading, lock_held)
         write_status(self.status_path, status)

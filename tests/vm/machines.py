@@ -248,14 +248,21 @@ class Machine:
                 command, stdout=console, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         wait_for(self._init_pid, 30, f"{self.name}'s systemd to start")
-        state = wait_for(
-            lambda: self.run(["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout).stdout.strip(),
-            timeout,
-            f"{self.name} to boot",
-        )
+        state = wait_for(lambda: self._settled_state(timeout), timeout, f"{self.name} to boot")
         if state not in ("running", "degraded"):
             raise AssertionError(f"{self.name} booted into {state!r}\n{self.journal()}")
         return self
+
+    def _settled_state(self, timeout: float) -> str | None:
+        """The boot's outcome, or None while there is none yet.
+
+        ``is-system-running --wait`` waits through "initializing" and "starting", but early in a
+        boot, before systemd listens on its private socket, it answers "offline" at once: that
+        is not an outcome, so ask again.
+        """
+        answer = self.run(["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout)
+        state = answer.stdout.strip()
+        return state if state in ("running", "degraded", "maintenance", "stopping") else None
 
     def poweroff(self, timeout: float = 60) -> None:
         """A clean shutdown, from inside (its services stop as on a real host)."""

@@ -64,7 +64,7 @@ chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in
 	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED) $(if $(SENTINEL),--sentinel)
 
 bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; results in bench-results/
-	scripts/ensure-test-deps
+	scripts/ensure-test-deps wrk
 	$(BIN)/python bench/bench.py
 
 deploy:  ## install or upgrade the service on this VM (REDIS=local adds a local Redis; DESTDIR= stages)

@@ -17,9 +17,13 @@ DESTDIR ?=
 REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 # Passed to the shell as environment variables, never pasted into the command line: a value
-# such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses.
+# such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses. Exported to the
+# deploy targets only: make exports a variable even when empty, and an empty BIND in the
+# environment of `make run` would leave gunicorn listening nowhere.
 # -B: deploy.py imports scheduler_proc/variables.py as root; it leaves no root-owned __pycache__ here.
-export APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
+DEPLOY_TARGETS := deploy rollback undeploy status scheduler
+DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
+$(foreach name,$(DEPLOY_VARIABLES),$(eval $(DEPLOY_TARGETS): export $(name) := $$(value $(name))))
 DEPLOY = "$$DEPLOY_PYTHON" -B deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)

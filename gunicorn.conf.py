@@ -6,7 +6,7 @@ import os
 from scheduler_proc.master import hooks
 
 wsgi_app = "app.main:app"
-bind = os.environ.get("BIND", "127.0.0.1:8000")
+bind = os.environ.get("BIND") or "127.0.0.1:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("WORKER_CLASS", "uvicorn_worker.UvicornWorker")
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))

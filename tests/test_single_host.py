@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import signal
+import socket
 import stat
 import time
 from collections.abc import Callable
@@ -64,6 +65,25 @@ def _threads(pid: int) -> int:
         if line.startswith("Threads:"):
             return int(line.split()[1])
     return 0
+
+
+def test_make_run_serves_the_demo_app_with_its_scheduler_on_port_8000(hosts) -> None:
+    """`make run` as the README's quickstart says: the demo on 127.0.0.1:8000, its scheduler leading.
+
+    make exports a variable to its commands even when it is empty; an empty BIND once reached
+    gunicorn this way and it listened nowhere, while every test set BIND itself.
+    """
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 8000))
+        except OSError:
+            pytest.skip("port 8000 is in use here, and make run serves on it")
+    host = hosts(jobs="app.jobs:jobs", command=["make", "--no-print-directory", "run"], workers=1)
+    del host.env["BIND"]
+    host.port = 8000
+    host.start_and_wait(timeout=60)
+    assert host.get("/healthz").status_code == 200
+    assert "Listening at: http://127.0.0.1:8000" in host.output()
 
 
 def test_fires_once_with_four_workers_only_in_the_runner(hosts) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 def _base_url() -> str:
-    host, _, port = os.environ.get("BIND", "127.0.0.1:8000").rpartition(":")
+    host, _, port = (os.environ.get("BIND") or "127.0.0.1:8000").rpartition(":")
     host = host.strip("[]")
     return f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '::') else host}:{port}"
 

@@ -84,7 +84,7 @@ status:  ## the deployed scheduler's status, run as the service does (APP=...)
 	$(DEPLOY) cli -- status
 
 scheduler:  ## any scheduler command on the deployed app, as the service runs it (APP=... CMD="history tick")
-	$(DEPLOY) cli -- $$CMD
+	set -f; $(DEPLOY) cli -- $$CMD  # split into words, never globbed
 
 lock: $(STAMP)  ## regenerate requirements.lock (pinned production requirements) with the system Python
 	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .

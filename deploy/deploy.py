@@ -360,7 +360,7 @@ def network_policy(env: dict[str, str]) -> str:
     A Redis named by host name may change address (a managed failover), and a public BIND
     serves clients from anywhere: then no address list is set, and the unit says why.
     """
-    bind_host = env.get("BIND", "127.0.0.1:8000").rpartition(":")[0].strip("[]")
+    bind_host = (env.get("BIND") or "127.0.0.1:8000").rpartition(":")[0].strip("[]")
     if bind_host not in ("127.0.0.1", "::1", "localhost"):
         return "# No IPAddressDeny: BIND serves clients beyond this host."
     peers = []
@@ -507,7 +507,7 @@ def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | No
     ``failed`` says the service manager gave up on the service: no point waiting longer.
     """
     env = read_env(layout.env_file)
-    host, _, port = env.get("BIND", "127.0.0.1:8000").rpartition(":")
+    host, _, port = (env.get("BIND") or "127.0.0.1:8000").rpartition(":")
     base = f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host}:{port}"
     deadline = time.monotonic() + timeout
     reason = "no answer yet"

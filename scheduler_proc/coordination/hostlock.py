@@ -17,8 +17,8 @@ _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 #: A path check that passed stands this long (monotonic seconds). Every fire re-checks
 #: the lock right before it starts; in a burst of 10,000 fires two syscalls each showed up
 #: in the profile. Releasing the lock ends validity at once; only a file swapped on disk
-#: by someone else is seen up to this late, and a swap must still win a lease or a ledger
-#: claim (both checked too) before anything runs twice.
+#: by someone else is seen up to this late, and a fire started meanwhile was still claimed
+#: once in the ledger (each fire has one claim), so it cannot also run elsewhere.
 _PATH_CHECK_STANDS = 0.02
 
 

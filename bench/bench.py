@@ -17,9 +17,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_page import page_timings  # noqa: E402
-from redis_support import RedisServer  # noqa: E402
+from redis_support import RedisServer, StandInLeader  # noqa: E402
 from support import Host, wait_for  # noqa: E402
 
 TTL = 2.0
@@ -276,11 +275,11 @@ def bench_idle(work: Path, redis: RedisServer) -> None:
     [leader] = _idle_nodes(work / "idle-leader", redis, 1, {**env, "SCHEDULER_NAMESPACE": "idle-leader"})
     leader_rate, (supervisor, runner, cpu) = _commands_per_second(redis, [leader], seconds)
     stop(leader)
-    with _stand_in_leader(redis, "{idle-standby}:leader", ttl=10.0) as renewals:
+    with StandInLeader(redis, "{idle-standby}:leader") as stand_in:
         standbys = _idle_nodes(work / "idle-standby", redis, 2, {**env, "SCHEDULER_NAMESPACE": "idle-standby"})
-        before = renewals()
+        before = stand_in.renewals
         rate, _ = _commands_per_second(redis, standbys, seconds)
-        standby_rate = rate - (renewals() - before) / seconds / len(standbys)
+        standby_rate = rate - (stand_in.renewals - before) / seconds / len(standbys)
         roles = [(host.status() or {}).get("role") for host in standbys]
         if roles != ["standby"] * len(standbys):
             raise RuntimeError(f"the standbys did not stay standbys ({roles}): their count is not a standby's")
@@ -305,31 +304,6 @@ def _idle_nodes(work: Path, redis: RedisServer, count: int, env: dict[str, str])
     for host in hosts:
         wait_for(lambda h=host: (h.status() or {}).get("role") in ("leader", "standby"), 30, "up")
     return hosts
-
-
-@contextlib.contextmanager
-def _stand_in_leader(redis: RedisServer, key: str, ttl: float) -> Iterator[Callable[[], int]]:
-    """A leader that is not the kit's renews ``key`` 4 times per TTL, as the kit's does; yields its command count.
-
-    The standbys then watch a live lease, whose expiry keeps moving, as they would in a
-    cluster; the bench subtracts the renewals from what Redis counted.
-    """
-    client, stopped, sent = redis.client(), threading.Event(), [0]
-
-    def renew() -> None:
-        while True:
-            client.set(key, "1:elsewhere:other", px=int(ttl * 1000))
-            sent[0] += 1
-            if stopped.wait(ttl / 4):
-                return
-
-    thread = threading.Thread(target=renew, daemon=True)
-    thread.start()
-    try:
-        yield lambda: sent[0]
-    finally:
-        stopped.set()
-        thread.join()
 
 
 def _commands_per_second(

@@ -7,13 +7,54 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from pathlib import Path
+from types import TracebackType
 
 import redis
 from support import free_port, wait_for
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+
+
+class StandInLeader:
+    """A leader that is not the kit's: holds ``key`` and renews it 4 times per TTL, as the kit's does.
+
+    Standbys then watch a live lease whose expiry keeps moving, as in a cluster. ``renewals``
+    counts its commands and ``port`` is its one connection's port (as MONITOR shows it), so
+    a count of Redis commands can leave them out.
+    """
+
+    def __init__(self, server: RedisServer, key: str, ttl: float = 10.0, holder: str = "999:elsewhere:other-host"):
+        self._client = server.client()
+        self._key, self._ttl_ms, self._holder = key, int(ttl * 1000), holder
+        self._every = ttl / 4
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, daemon=True)
+        self.renewals = 0
+        self.port = ""
+
+    def __enter__(self) -> StandInLeader:
+        self._renew()
+        self.port = self._client.client_info()["addr"].rsplit(":", 1)[1]  # the same connection renews
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self._client.close()
+
+    def _renew(self) -> None:
+        self._client.set(self._key, self._holder, px=self._ttl_ms)
+        self.renewals += 1
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stopped.wait(self._every):
+            self._renew()
 
 
 class RedisServer:

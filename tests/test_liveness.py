@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from redis_support import RedisServer
+from redis_support import RedisServer, StandInLeader
 from support import Host, assert_no_duplicates, leader_of, read_fires, start_nodes, wait_for
 
 
@@ -97,17 +96,7 @@ def test_standbys_are_quiet_at_idle(hosts, redis_server: RedisServer) -> None:
     expire, asks again in one script call, and sleeps again (it used to poll twice a second).
     Counted with MONITOR: what the nodes send, not what their scripts run inside Redis.
     """
-    renewer, renewing = redis_server.client(), threading.Event()
-    renewer.set(_LEADER_KEY, "999:elsewhere:other-host", px=10_000)
-    renewer_port = renewer.client_info()["addr"].rsplit(":", 1)[1]  # its one connection, reused
-
-    def renew() -> None:
-        while not renewing.wait(2.5):
-            renewer.set(_LEADER_KEY, "999:elsewhere:other-host", px=10_000)
-
-    thread = threading.Thread(target=renew, daemon=True)
-    thread.start()
-    try:
+    with StandInLeader(redis_server, _LEADER_KEY) as leader:
         nodes = _nodes(hosts, redis_server.url, count=2)
         for node in nodes:
             node.wait_role("standby", timeout=20)
@@ -117,12 +106,8 @@ def test_standbys_are_quiet_at_idle(hosts, redis_server: RedisServer) -> None:
             "the standbys to see the other leader",
         )
         seen = _commands_seen(redis_server, seconds=20)
-        sent = [c for c in seen if c["client_type"] == "tcp" and c["client_port"] != renewer_port]
-    finally:
-        renewing.set()
-        thread.join()
-        renewer.close()
-    renewals = [c for c in seen if c["client_port"] == renewer_port]
+    sent = [c for c in seen if c["client_type"] == "tcp" and c["client_port"] != leader.port]
+    renewals = [c for c in seen if c["client_port"] == leader.port]
     assert len(renewals) >= 6, f"the stand-in leader's renewals every 2.5 s, told apart by their port: {renewals}"
     rate = len(sent) / 20 / len(nodes)
     assert rate <= 0.5, f"{rate:.2f} commands/s per standby: {[c['command'][:60] for c in sent]}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Single-VM install with systemd: ``make deploy``, ``make rollback``, ``make undeploy``.
 
-Runs as root with the system Python (stdlib only: the one module of the kit it imports,
-``scheduler_proc/variables.py``, is stdlib only too). Layout (prefixed by DESTDIR when staging):
+Runs as root with the system Python (stdlib only: the modules of the kit it imports,
+``scheduler_proc/variables.py`` and ``scheduler_proc/web/ready.py``, are stdlib only too).
+Layout (prefixed by DESTDIR when staging):
 
     /opt/<app>/releases/<id>/   code + venv built from requirements.lock; <id> hashes the code
     /opt/<app>/current          symlink to the live release (switched atomically)
@@ -43,6 +44,7 @@ SOURCE = HERE.parent
 # The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
 sys.path.insert(0, str(SOURCE))
 from scheduler_proc.variables import STOP_GRACE  # noqa: E402  (the path above finds it)
+from scheduler_proc.web.ready import DEFAULT_BIND, base_url  # noqa: E402
 
 #: The service, its user and its directories are all named after the app: keep it a plain name
 #: (useradd's and systemd's rules), so no path can leave the app's own directories.
@@ -360,7 +362,7 @@ def network_policy(env: dict[str, str]) -> str:
     A Redis named by host name may change address (a managed failover), and a public BIND
     serves clients from anywhere: then no address list is set, and the unit says why.
     """
-    bind_host = (env.get("BIND") or "127.0.0.1:8000").rpartition(":")[0].strip("[]")
+    bind_host = (env.get("BIND") or DEFAULT_BIND).rpartition(":")[0].strip("[]")
     if bind_host not in ("127.0.0.1", "::1", "localhost"):
         return "# No IPAddressDeny: BIND serves clients beyond this host."
     peers = []
@@ -507,8 +509,7 @@ def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | No
     ``failed`` says the service manager gave up on the service: no point waiting longer.
     """
     env = read_env(layout.env_file)
-    host, _, port = (env.get("BIND") or "127.0.0.1:8000").rpartition(":")
-    base = f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host}:{port}"
+    base = base_url(env.get("BIND"))
     deadline = time.monotonic() + timeout
     reason = "no answer yet"
     token = env.get("SCHEDULER_READ_TOKEN") or env.get("SCHEDULER_ADMIN_TOKEN")

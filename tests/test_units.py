@@ -20,6 +20,7 @@ from scheduler_proc.errors import SettingsError
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.settings import Settings, unknown_variable_warnings
+from scheduler_proc.web.ready import base_url
 
 SINGLE = Term(None, lambda: True)
 
@@ -361,3 +362,20 @@ def test_restart_backoff_doubles_while_restarts_fail_and_resets_after_a_healthy_
     assert backoff.after_failed_start() == 4.0
     assert backoff.after_exit(lived=2.0) == 5.0  # capped
     assert backoff.after_exit(lived=STABLE_AFTER) == 1.0
+
+
+@pytest.mark.parametrize(
+    "bind, url",
+    [
+        (None, "http://127.0.0.1:8000"),
+        ("", "http://127.0.0.1:8000"),
+        ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+        ("[::]:8080", "http://127.0.0.1:8080"),
+        ("[::1]:8000", "http://[::1]:8000"),
+        ("10.0.0.5:8000", "http://10.0.0.5:8000"),
+    ],
+)
+def test_the_readiness_gate_and_the_deploy_health_check_reach_gunicorn_where_it_binds(
+    bind: str | None, url: str
+) -> None:
+    assert base_url(bind) == url

@@ -20,11 +20,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+#: gunicorn.conf.py's bind when BIND is unset or empty.
+DEFAULT_BIND = "127.0.0.1:8000"
 
-def _base_url() -> str:
-    host, _, port = (os.environ.get("BIND") or "127.0.0.1:8000").rpartition(":")
-    host = host.strip("[]")
-    return f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '::') else host}:{port}"
+
+def base_url(bind: str | None) -> str:
+    """Where a request from this host reaches gunicorn bound at ``bind`` (host:port, IPv6 in brackets).
+
+    A wildcard address is reached on loopback; deploy.py's health check uses this too.
+    """
+    host, _, port = (bind or DEFAULT_BIND).rpartition(":")
+    return f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host}:{port}"
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     ready = os.environ.get("SCHEDULER_READY_FILE")
-    problem = wait_ready(_base_url(), Path(ready) if ready else None, args.timeout, args.unhealthy)
+    problem = wait_ready(base_url(os.environ.get("BIND")), Path(ready) if ready else None, args.timeout, args.unhealthy)
     if problem:
         print(f"not ready: {problem}", file=sys.stderr)
         return 1

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_page import page_timings  # noqa: E402
 from redis_support import RedisServer, StandInLeader  # noqa: E402
-from support import Host, wait_for  # noqa: E402
+from support import Host, leader_of, wait_for  # noqa: E402
 
 TTL = 2.0
 RESULTS: dict[str, Any] = {}
@@ -174,9 +174,7 @@ def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
     hosts = [kit_host(work / f"failover-{kind}", f"node-{i}", redis, env) for i in range(2)]
     for host in hosts:
         host.start()
-    leader = wait_for(
-        lambda: next((h for h in hosts if (h.status() or {}).get("role") == "leader"), None), 30, "a leader"
-    )
+    leader = leader_of(hosts, timeout=30)
     log = leader.fire_log
     led_at = time.time()
     wait_for(lambda: len(lags(log)) > 10, 15, "fires")

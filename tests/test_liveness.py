@@ -139,18 +139,8 @@ def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
     forever while nothing fired), logs its threads' stacks and is replaced; another node fires
     within the watchdog timeout plus the TTL."""
     flag = tmp_path / "freeze"
-    nodes = [
-        hosts(
-            f"node-{i}",
-            jobs="hang:jobs",
-            workers=1,
-            env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_WATCHDOG_TIMEOUT": "3", "FREEZE_FLAG": str(flag)},
-        )
-        for i in range(2)
-    ]
-    for node in nodes:
-        node.start()
-    leader = leader_of(nodes)
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_WATCHDOG_TIMEOUT": "3", "FREEZE_FLAG": str(flag)}
+    leader = leader_of(start_nodes(hosts, 2, "hang:jobs", env))
     wait_for(lambda: len(read_fires(leader.fire_log)) >= 2, 10, "fires before the hang")
     [runner] = leader.runner_pids()
     flag.touch()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from redis_support import RedisClusterServers
-from support import Host, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
+from support import Host, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, start_nodes, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -29,10 +29,7 @@ def _nodes(hosts: Callable[..., Host], cluster: RedisClusterServers, namespace: 
         "SCHEDULER_LEASE_TTL": "1",
         "SCHEDULER_NAMESPACE": namespace,
     }
-    nodes = [hosts(f"node-{i}", workers=1, env=env) for i in range(count)]
-    for node in nodes:
-        node.start()
-    return nodes
+    return start_nodes(hosts, count, "ticker:jobs", env)
 
 
 def _seconds_after(fire_log: Path, moment: float) -> int:

@@ -39,13 +39,6 @@ def lab(tmp_path: Path, root: Path, wheels: Path, request: pytest.FixtureRequest
     lab.close()
 
 
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The numbers each scenario measured, for the README's table."""
     from firelog import RESULTS

@@ -60,11 +60,11 @@ def _leader(lab: Lab, after: float) -> str:
         recent = [f for f in ticks(lab.fires()) if float(f["started"]) > after]
         return str(max(recent, key=lambda f: float(f["started"]))["node"]) if recent else None
 
-    return str(wait_for(latest, 30, "a leader to run ticks"))
+    return str(wait_for(latest, 30, "a leader to run ticks", interval=0.5))
 
 
 def test_three_hosts_one_redis_every_second_once_through_failures(lab: Lab) -> None:
-    _redis_host(lab)
+    redis = _redis_host(lab)
     controls: dict[str, Path] = {}
     hosts = [lab.host(name, number) for name, number in APP_HOSTS.items()]
     for index, host in enumerate(hosts):
@@ -131,7 +131,6 @@ def test_three_hosts_one_redis_every_second_once_through_failures(lab: Lab) -> N
     assert slow["fires"] >= 50, slow
 
     # The Redis host reboots (a clean shutdown; appendfsync always keeps every claim).
-    redis = next(m for m in lab.machines if m.name == "redis")
     fault = now()
     redis.poweroff()
     redis.boot()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from firelog import first_tick_after, now, scenario, second, ticks, wait_ticks
+from firelog import doubled, first_tick_after, now, scenario, ticks, wait_ticks
 from lab import APP, Lab
 from machines import fires
 from support import wait_for
@@ -79,7 +79,7 @@ def test_deploy_reload_crashes_stop_and_redeploy(lab: Lab) -> None:
     again = lab.make(host, "deploy", *DEPLOY)
     assert "nothing changed; the service keeps running" in again, again
     assert _pid(lab, "gunicorn -c") == master
-    assert not [s for s in {second(f) for f in ticks(read())} if sum(second(g) == s for g in ticks(read())) > 1]
+    assert not doubled(read())
 
 
 def test_a_broken_release_fails_fast_is_rolled_back_and_never_fires(lab: Lab) -> None:

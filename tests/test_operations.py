@@ -63,6 +63,25 @@ def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
     assert paths["/scheduler/jobs/{job_id}/run"]["post"]["security"] == [{"HTTPBearer": []}]
 
 
+def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts) -> None:
+    """JSON answers (returned as their own Response objects), metrics and the page all carry nosniff."""
+    host = hosts("node-a", jobs="reports:jobs").start_and_wait()
+    for path in (
+        "/scheduler/",
+        "/scheduler/status",
+        "/scheduler/overview",
+        "/scheduler/jobs",
+        "/scheduler/jobs/report",
+        "/metrics",
+    ):
+        response = host.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers.get("x-content-type-options") == "nosniff", path
+    page = host.get("/scheduler/").headers
+    assert page["x-frame-options"] == "DENY" and page["referrer-policy"] == "no-referrer"
+    assert page["content-security-policy"].startswith("default-src 'none'; script-src 'sha256-")
+
+
 def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server)
     leader = leader_of(nodes)

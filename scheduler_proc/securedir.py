@@ -85,9 +85,8 @@ def trusted_dir(path: Path, setting: str) -> bool:
     return True
 
 
-def trusted_file(fd: int, path: Path) -> bool:
-    """An opened file a reader may trust: a regular file of this user (the scheduler side writes them 0600)."""
-    st = os.fstat(fd)
+def trusted_file(st: os.stat_result) -> bool:
+    """An opened file (its fstat) a reader may trust: a regular file of this user (the scheduler writes 0600)."""
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
 
 

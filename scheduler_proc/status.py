@@ -39,9 +39,10 @@ def read_status(path: Path) -> dict[str, Any] | None:
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:  # the whole file: thousands of jobs make it megabytes
-        if not trusted_file(handle.fileno(), path):
+        st = os.fstat(handle.fileno())
+        if not trusted_file(st):
             return None  # not a file our scheduler wrote: someone else's
-        if time.time() - os.fstat(handle.fileno()).st_mtime > STALE_AFTER:
+        if time.time() - st.st_mtime > STALE_AFTER:
             return None  # no heartbeat: the runner stopped or hangs
         raw = handle.read()
     try:

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-#: gunicorn.conf.py's bind when BIND is unset or empty.
+#: Where gunicorn.conf.py binds when BIND is unset or empty.
 DEFAULT_BIND = "127.0.0.1:8000"
 
 

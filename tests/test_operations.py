@@ -37,6 +37,14 @@ def _cluster(hosts: Callable[..., Host], redis_server: RedisServer, count: int =
     return nodes
 
 
+def _leader_past_the_floor(nodes: list[Host]) -> Host:
+    """The leader, once it has run a tick: a fresh namespace refuses runs scheduled before its floor
+    (up to SCHEDULER_MAX_CLOCK_OFFSET past the first term), so a run sent earlier is answered 409."""
+    leader = leader_of(nodes)
+    wait_for(lambda: read_fires(leader.fire_log), 10, "a tick past the new namespace's floor")
+    return leader
+
+
 def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
     disabled = hosts("node-a", jobs="reports:jobs").start_and_wait()
     response = _post(disabled, "/scheduler/jobs/report/run", AUTH)
@@ -84,7 +92,7 @@ def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts) -> Non
 
 def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server)
-    leader = leader_of(nodes)
+    leader = _leader_past_the_floor(nodes)
     follower = next(n for n in nodes if n is not leader)
     [leader_runner] = leader.runner_pids()
     answer = _post(follower, "/scheduler/jobs/report/run", AUTH)
@@ -106,9 +114,7 @@ def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, red
 def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_without_redis(
     hosts, redis_server: RedisServer
 ) -> None:
-    [node] = _cluster(hosts, redis_server, count=1)
-    leader = leader_of([node])
-    wait_for(lambda: read_fires(leader.fire_log), 10, "a tick")  # a run now may not predate the cluster's floor
+    leader = _leader_past_the_floor(_cluster(hosts, redis_server, count=1))
     answer = _post(leader, "/scheduler/jobs/report/run", AUTH)
     assert answer.status_code == 200, answer.text
     run_id = answer.json()["run_id"]
@@ -136,8 +142,7 @@ def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_withou
 
 def test_a_pause_survives_a_leader_failover(hosts, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server, count=3)
-    leader = leader_of(nodes)
-    wait_for(lambda: read_fires(leader.fire_log), 10, "ticks")
+    leader = _leader_past_the_floor(nodes)
     assert _post(nodes[0], "/scheduler/jobs/tick/pause", AUTH).json()["paused"] is True
     paused = time.time()
     leader.signal(signal.SIGKILL)

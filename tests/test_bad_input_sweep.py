@@ -358,6 +358,21 @@ def test_redis_down_answers_503_without_connection_details(served) -> None:  # t
         redis_server.start()
 
 
+def test_an_untrusted_lock_directory_answers_503_without_its_path(served) -> None:  # type: ignore[no-untyped-def]
+    """Status and metrics alike: 503 that points at the server's log (which names the directory)."""
+    host, _ = served
+    lock_dir = host.dir / "run"
+    os.chmod(lock_dir, 0o777)
+    try:
+        for path in ("/scheduler/status", "/metrics"):
+            response = httpx.get(f"http://127.0.0.1:{host.port}{path}", headers=_bearer(READ), timeout=10)
+            assert response.status_code == 503, (path, response.status_code, response.text)
+            assert "not trusted; the server's log says why" in response.text and str(lock_dir) not in response.text
+    finally:
+        os.chmod(lock_dir, 0o700)
+    assert "is writable by others, so it is not trusted" in host.output()
+
+
 CORRUPT = [
     ("a history entry that is not JSON", "LPUSH", "not json at all", r"cannot be read; left out"),
     ("a history entry that is JSON but not a run", "LPUSH", json.dumps({"job_id": 5}), r"cannot be read; left out"),

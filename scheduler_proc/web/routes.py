@@ -204,6 +204,6 @@ def metrics_router() -> APIRouter:
 
     @router.get("/metrics", dependencies=[Depends(require_reader)], summary="Prometheus metrics of the scheduler")
     def metrics() -> Response:
-        return Response(operations().metrics(_master_pid()), media_type=CONTENT_TYPE_LATEST)
+        return Response(_answer(operations().metrics, _master_pid()), media_type=CONTENT_TYPE_LATEST)
 
     return router

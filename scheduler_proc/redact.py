@@ -27,6 +27,11 @@ def remember(secrets: Iterable[str | None]) -> None:
     _known.update(secret for secret in secrets if secret and len(secret) >= 8)
 
 
+def secrets_in(text: str) -> list[str]:
+    """The passwords ``text`` carries in the forms :func:`redact` masks (to :func:`remember` them)."""
+    return [match["secret"] for pattern in (_USERINFO, _PARAMETER) for match in pattern.finditer(text)]
+
+
 def redact(text: str) -> str:
     """``text`` with every password it may carry replaced by ``***``."""
     if "@" in text:  # the userinfo form ends in "@"; skipping its scan halves the cost of a log line

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 
 from scheduler_proc import variables as var
 from scheduler_proc.errors import SettingsError
-from scheduler_proc.redact import redact, remember
+from scheduler_proc.redact import redact, remember, secrets_in
 from scheduler_proc.variables import FromEnv, Setting
 
 #: Every variable the kit reads, in the order of the docs (declared in :mod:`scheduler_proc.variables`).
@@ -61,17 +60,12 @@ class RedisSettings:
         if self.sentinels:
             hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
             return f"sentinel master {self.sentinel_master!r} via {hosts}"
-        return redact_url(self.url or "")
+        return redact(self.url or "")
 
 
 def socket_timeout_for(lease_ttl: float) -> float:
     """The Redis socket timeout for a lease TTL: a quarter of it, from 0.1 s to 1 s."""
     return max(0.1, min(1.0, lease_ttl / 4))
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password in it replaced by *** (see :mod:`scheduler_proc.redact`)."""
-    return redact(url)
 
 
 @dataclass(frozen=True)
@@ -164,15 +158,10 @@ class Settings:
         return self.lock_dir / f"{self.namespace}.{master_pid}.status.json"
 
 
-_URL_PASSWORD = re.compile(r"//[^/@\s]*:([^@\s/]+)@|[?&]password=([^&\s]+)", re.I)
-
-
 def _secret_values(env: Mapping[str, str]) -> list[str]:
     """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL."""
     values = [env.get(name, "").strip() for name in _SECRET_VARIABLES]
-    for match in _URL_PASSWORD.finditer(env.get(var.REDIS_URL.name, "")):
-        values += [value for value in match.groups() if value]
-    return values
+    return values + secrets_in(env.get(var.REDIS_URL.name, ""))
 
 
 def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:

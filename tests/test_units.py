@@ -379,3 +379,19 @@ def test_the_readiness_gate_and_the_deploy_health_check_reach_gunicorn_where_it_
     bind: str | None, url: str
 ) -> None:
     assert base_url(bind) == url
+
+
+@pytest.mark.parametrize(
+    "url, password",
+    [
+        ("redis://app:pa:ss-w0rd-1@redis.internal:6379/0", "pa:ss-w0rd-1"),  # ':' is allowed in a password
+        ("unix:///run/redis.sock?db=0&password=s0cket-secret", "s0cket-secret"),
+    ],
+)
+def test_a_url_password_is_masked_wherever_it_shows_not_only_inside_the_url(url: str, password: str) -> None:
+    """An error may quote the password alone (AUTH failed for ...); the whole value is remembered."""
+    from scheduler_proc.redact import redact
+
+    Settings.from_env({"SCHEDULER_REDIS_URL": url})
+    line = f"AUTH {password} rejected; url {url}"
+    assert password not in redact(line) and "pa:" not in redact(line), redact(line)

@@ -459,16 +459,32 @@ def point_at_redis(layout: Layout, url: str) -> None:
     say(f"pointed {layout.env_file} at the Redis at {parts.scheme}://{netloc}")
 
 
+def _redis_block_marks(layout: Layout) -> tuple[str, str]:
+    return f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
+
+
+def _own_redis_block(layout: Layout, text: str) -> str:
+    """The lines REDIS=local added to redis.conf's ``text`` for this app, marks included; "" if none."""
+    begin, end = _redis_block_marks(layout)
+    if begin not in text or end not in text:
+        return ""
+    return text[text.index(begin) : text.index(end) + len(end)]
+
+
+def _requirepass(text: str) -> list[str]:
+    """The passwords of the requirepass lines in redis.conf's ``text``, in order."""
+    return [line.split()[1] for line in text.splitlines() if line.startswith("requirepass ") and len(line.split()) > 1]
+
+
 def remove_local_redis(layout: Layout, staged: bool) -> None:
     """PURGE: take out of redis.conf what REDIS=local added there (its password too)."""
     conf = layout.redis_conf
     if not conf.exists():
         return
     text = conf.read_text()
-    begin, end = f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
-    if begin not in text or end not in text:
+    block = _own_redis_block(layout, text)
+    if not block:
         return
-    block = text[text.index(begin) : text.index(end) + len(end)]
     conf.write_text(text.replace(f"\n{block}\n", "\n").replace(block, ""))
     say(f"removed {layout.app}'s settings from {conf}")
     if not staged:
@@ -482,11 +498,14 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
     conf = layout.redis_conf
     conf.parent.mkdir(parents=True, exist_ok=True)
     text = conf.read_text() if conf.exists() else ""
-    begin, end = f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
     env = read_env(layout.env_file)
-    old_block = text[text.index(begin) : text.index(end) + len(end)] if begin in text and end in text else ""
-    passwords = [line.split()[1] for line in old_block.splitlines() if line.startswith("requirepass ")]
-    block = "\n".join([begin, *_redis_conf_lines(passwords[0] if passwords else secrets.token_hex(24)), end])
+    old_block = _own_redis_block(layout, text)
+    # Redis has one password, the last requirepass in the file: one set already (by another app's
+    # REDIS=local or by the admin) stays, or its users would be locked out.
+    others = _requirepass(text.replace(old_block, "") if old_block else text)
+    password = (others or _requirepass(old_block) or [secrets.token_hex(24)])[-1]
+    begin, end = _redis_block_marks(layout)
+    block = "\n".join([begin, *_redis_conf_lines(password), end])
     if block != old_block:
         conf.write_text(text.replace(old_block, block) if old_block else f"{text}\n{block}\n")
         os.chmod(conf, 0o640)
@@ -494,7 +513,6 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
         if not staged:
             _run(["systemctl", "restart", "redis-server"], "restart redis-server")
     if "SCHEDULER_REDIS_URL" not in env:
-        password = next(line.split()[1] for line in conf.read_text().splitlines() if line.startswith("requirepass "))
         with open(layout.env_file, "a") as handle:
             handle.write(
                 f"\n# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\n"

@@ -196,3 +196,60 @@ def _tree(root: Path) -> set[tuple[str, float, str]]:
         target = os.readlink(path) if path.is_symlink() else ""
         entries.add((str(path), path.lstat().st_mtime, target))
     return entries
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("admins", ["", "requirepass admin-chose-this-one\n"], ids=["fresh", "admin's password"])
+def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_takes(tmp_path: Path, admins: str) -> None:
+    """Redis has one password (the last ``requirepass`` wins): a second app's REDIS=local keeps the
+    one already set (by the first app or the admin) instead of writing a new one that would lock the
+    first app out; each env file holds the password Redis asks for, also after one app is purged."""
+    import redis
+    from redis_support import REDIS_SERVER
+
+    sys.path.insert(0, str(ROOT / "deploy"))
+    import deploy as deploy_tool
+
+    apps = [deploy_tool.Layout(tmp_path, name) for name in ("first", "second")]
+    apps[0].redis_conf.parent.mkdir(parents=True)
+    apps[0].redis_conf.write_text(f"port 6379\n{admins}")
+    for layout in apps:
+        layout.etc.mkdir(parents=True)
+        layout.env_file.write_text("")
+        deploy_tool.setup_local_redis(layout, staged=True)
+
+    def password_of(layout: deploy_tool.Layout) -> str:
+        return deploy_tool.read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"]
+
+    def assert_each_app_gets_in() -> None:
+        port = free_port()
+        server = subprocess.Popen(
+            [REDIS_SERVER, str(apps[0].redis_conf), "--port", str(port), "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            for layout in apps:
+                client = redis.Redis(port=port, password=password_of(layout), socket_timeout=1)
+                wait_for(lambda c=client: _answers(c), 10, f"{layout.app} let in by redis-server")
+        finally:
+            server.kill()
+            server.wait()
+
+    assert password_of(apps[0]) == password_of(apps[1])
+    assert not admins or password_of(apps[0]) == "admin-chose-this-one"
+    assert_each_app_gets_in()
+    deploy_tool.remove_local_redis(apps[0], staged=True)
+    assert "BEGIN first" not in apps[0].redis_conf.read_text() and "BEGIN second" in apps[0].redis_conf.read_text()
+    assert_each_app_gets_in()
+
+
+def _answers(client: object) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())  # type: ignore[attr-defined]
+    except redis.AuthenticationError as exc:
+        raise AssertionError(f"redis-server refused the password: {exc}") from None
+    except redis.ConnectionError:
+        return False

@@ -464,16 +464,45 @@ def _redis_block_marks(layout: Layout) -> tuple[str, str]:
 
 
 def _own_redis_block(layout: Layout, text: str) -> str:
-    """The lines REDIS=local added to redis.conf's ``text`` for this app, marks included; "" if none."""
+    """The lines REDIS=local added to redis.conf's ``text`` for this app, marks included; "" if none.
+
+    The marks are whole lines, END after BEGIN: app ``demo``'s block is never found in ``demo2``'s.
+    """
     begin, end = _redis_block_marks(layout)
-    if begin not in text or end not in text:
-        return ""
-    return text[text.index(begin) : text.index(end) + len(end)]
+    found = re.search(rf"^{re.escape(begin)}$.*?^{re.escape(end)}$", text, re.M | re.S)
+    return found[0] if found else ""
 
 
-def _requirepass(text: str) -> list[str]:
-    """The passwords of the requirepass lines in redis.conf's ``text``, in order."""
-    return [line.split()[1] for line in text.splitlines() if line.startswith("requirepass ") and len(line.split()) > 1]
+_REDIS_DIRECTIVE = re.compile(r"^[ \t]*([A-Za-z-]+)[ \t]+(.*?)[ \t]*$")
+_PLAIN_PASSWORD = re.compile(r'"([^"\\\s]*)"|\'([^\'\\\s]*)\'|([^"\'\\\s]*)')
+
+
+def _password_set_in(text: str, conf: Path) -> str | None:
+    """The password redis.conf's ``text`` gives Redis (its last requirepass, as Redis reads it); None if none.
+
+    Refuses what it cannot read for sure rather than guess: ACL users, an ACL file or an
+    included file, and a requirepass value with spaces or escapes. No message shows the value.
+    """
+    password = None
+    for number, line in enumerate(text.splitlines(), 1):
+        directive = _REDIS_DIRECTIVE.match(line)
+        if directive is None:
+            continue
+        name = directive[1].lower()
+        if name in ("user", "aclfile", "include"):
+            raise DeployError(
+                f"{conf} line {number}: `{name} ...` may set Redis's password in a way make deploy cannot read; "
+                "give the app a Redis user yourself and deploy with REDIS=redis://USER:PASSWORD@127.0.0.1:6379/0"
+            )
+        if name == "requirepass":
+            plain = _PLAIN_PASSWORD.fullmatch(directive[2])
+            if plain is None:
+                raise DeployError(
+                    f"{conf} line {number}: the requirepass value has spaces, escapes or unbalanced quotes that "
+                    "make deploy will not copy; deploy with REDIS=redis://:PASSWORD@127.0.0.1:6379/0 instead"
+                )
+            password = next(value for value in plain.groups() if value is not None)
+    return password or None  # requirepass "" turns the password off
 
 
 def remove_local_redis(layout: Layout, staged: bool) -> None:
@@ -502,8 +531,7 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
     old_block = _own_redis_block(layout, text)
     # Redis has one password, the last requirepass in the file: one set already (by another app's
     # REDIS=local or by the admin) stays, or its users would be locked out.
-    others = _requirepass(text.replace(old_block, "") if old_block else text)
-    password = (others or _requirepass(old_block) or [secrets.token_hex(24)])[-1]
+    password = _password_set_in(text, conf) or secrets.token_hex(24)
     begin, end = _redis_block_marks(layout)
     block = "\n".join([begin, *_redis_conf_lines(password), end])
     if block != old_block:
@@ -512,13 +540,23 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
         say(f"configured {conf}: loopback only, password, appendonly with fsync on every write, noeviction")
         if not staged:
             _run(["systemctl", "restart", "redis-server"], "restart redis-server")
+    added = (
+        "# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\nSCHEDULER_REDIS_PASSWORD="
+    )
     if "SCHEDULER_REDIS_URL" not in env:
         with open(layout.env_file, "a") as handle:
-            handle.write(
-                f"\n# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\n"
-                f"SCHEDULER_REDIS_PASSWORD={password}\n"
-            )
+            handle.write(f"\n{added}{password}\n")
         say(f"pointed {layout.env_file} at the local Redis")
+        return
+    # What an earlier REDIS=local wrote (and nobody changed since) follows the password Redis has now.
+    env_text = layout.env_file.read_text()
+    if added in env_text:
+        start = env_text.index(added) + len(added)
+        stop = env_text.find("\n", start)
+        stop = len(env_text) if stop < 0 else stop
+        if env_text[start:stop] != password:
+            layout.env_file.write_text(env_text[:start] + password + env_text[stop:])
+            say(f"updated the local Redis password in {layout.env_file}")
 
 
 def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
 
 # user:password@ before a host (with or without a scheme in front; the user may be empty).
 _USERINFO = re.compile(r"(?P<head>(?:[a-zA-Z][\w+.-]*:)?//[^\s/@:]*:|(?<![\w/])[\w.-]*:)(?P<secret>[^\s@/]+)@")
-# password=... (or pass=, pwd=, token=, secret=) in a query string or a key=value list.
-_PARAMETER = re.compile(r"(?P<head>\b(?:password|passwd|pwd|pass|token|secret|auth)=)(?P<secret>[^&\s;'\",]+)", re.I)
+# password=... (or pass=, pwd=, token=, secret=, redis-py's ssl_password=) in a query string or a key=value list.
+_SECRET_KEYS = "ssl_password|password|passwd|pwd|pass|token|secret|auth"
+_PARAMETER = re.compile(rf"(?P<head>\b(?:{_SECRET_KEYS})=)(?P<secret>[^&\s;'\",]+)", re.I)
 
 _known: set[str] = set()
 
@@ -27,9 +29,19 @@ def remember(secrets: Iterable[str | None]) -> None:
     _known.update(secret for secret in secrets if secret and len(secret) >= 8)
 
 
-def secrets_in(text: str) -> list[str]:
-    """The passwords ``text`` carries in the forms :func:`redact` masks (to :func:`remember` them)."""
-    return [match["secret"] for pattern in (_USERINFO, _PARAMETER) for match in pattern.finditer(text)]
+def secrets_in(url: str) -> list[str]:
+    """The passwords a connection URL carries, to :func:`remember` them: an error may quote one alone.
+
+    The forms :func:`redact` masks, plus the URL's own reading of its password and secret query
+    values (whole, where a log line's form stops at a comma), each as written and percent-decoded.
+    """
+    found = [match["secret"] for pattern in (_USERINFO, _PARAMETER) for match in pattern.finditer(url)]
+    try:
+        parts = urlsplit(url)
+        found += [parts.password or "", *(v for k, v in parse_qsl(parts.query) if re.fullmatch(_SECRET_KEYS, k, re.I))]
+    except ValueError:  # not a URL Python can split; the patterns above still apply
+        pass
+    return found + [unquote(value) for value in found]
 
 
 def redact(text: str) -> str:

@@ -73,9 +73,17 @@ def workdir() -> Iterator[Path]:
     os.chmod(directory, 0o755)
     yield directory
     pid_file = directory / "stage" / "run" / f"{APP}.service.pid"
-    if pid_file.exists():
+    if pid_file.exists() and _runs_from(pid_file.read_text().strip(), directory):
         subprocess.run(["pkill", "-KILL", "-s", pid_file.read_text().strip()], capture_output=True)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _runs_from(pid: str, directory: Path) -> bool:
+    """Is ``pid`` still the service started from ``directory`` (not a reused pid of another test's process)?"""
+    try:
+        return str(directory).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir: Path) -> None:
@@ -199,49 +207,118 @@ def _tree(root: Path) -> set[tuple[str, float, str]]:
 
 
 @pytest.mark.processes
-@pytest.mark.parametrize("admins", ["", "requirepass admin-chose-this-one\n"], ids=["fresh", "admin's password"])
-def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_takes(tmp_path: Path, admins: str) -> None:
+@pytest.mark.parametrize(
+    "names, admins, password",
+    [
+        (("first", "second"), "", None),
+        (("first", "second"), "requirepass admin-chose-this-one\n", "admin-chose-this-one"),
+        (("first", "second"), "requirepass 'admin-quoted-one'\n", "admin-quoted-one"),
+        (("demo2", "demo"), "", None),  # "# END demo" must not be found in "# END demo2"
+    ],
+    ids=["fresh", "admin's password", "admin's quoted password", "names that prefix each other"],
+)
+def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_takes(
+    tmp_path: Path, names: tuple[str, str], admins: str, password: str | None
+) -> None:
     """Redis has one password (the last ``requirepass`` wins): a second app's REDIS=local keeps the
     one already set (by the first app or the admin) instead of writing a new one that would lock the
     first app out; each env file holds the password Redis asks for, also after one app is purged."""
-    import redis
-    from redis_support import REDIS_SERVER
+    deploy_tool = _deploy_module()
+    apps = [deploy_tool.Layout(tmp_path, name) for name in names]
+    conf = apps[0].redis_conf
+    conf.parent.mkdir(parents=True)
+    conf.write_text(f"port 6379\n# requirepass foobared\n{admins}")
+    for layout in [*apps, *apps]:  # a second deploy of each changes nothing
+        layout.etc.mkdir(parents=True, exist_ok=True)
+        if not layout.env_file.exists():
+            layout.env_file.write_text("")
+        deploy_tool.setup_local_redis(layout, staged=True)
+    assert [conf.read_text().count(f"# BEGIN {name} ") for name in names] == [1, 1]
+    assert _password_of(apps[0]) == _password_of(apps[1]) == (password or _password_of(apps[0]))
+    _assert_each_app_gets_in(apps, tmp_path)
+    deploy_tool.remove_local_redis(apps[1], staged=True)
+    assert f"# BEGIN {names[1]} " not in conf.read_text() and f"# BEGIN {names[0]} " in conf.read_text()
+    _assert_each_app_gets_in(apps, tmp_path)
 
+
+def test_an_env_file_that_an_earlier_local_redis_wrote_follows_the_password_redis_has(tmp_path: Path) -> None:
+    """What the code before wrote for two apps (Redis on the second's password, both env files on the
+    first's) heals on the next deploy of each, in either order."""
+    deploy_tool = _deploy_module()
+    apps = [deploy_tool.Layout(tmp_path, name) for name in ("one", "two")]
+    apps[0].redis_conf.parent.mkdir(parents=True)
+    blocks = [
+        "\n".join([f"# BEGIN {layout.app} (make deploy REDIS=local)", f"requirepass {pw}", f"# END {layout.app}"])
+        for layout, pw in zip(apps, ("first-password", "second-password"), strict=True)
+    ]
+    apps[0].redis_conf.write_text("\n".join(blocks) + "\n")
+    for layout in apps:
+        layout.etc.mkdir(parents=True)
+        layout.env_file.write_text(
+            "# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\n"
+            "SCHEDULER_REDIS_PASSWORD=first-password\n"
+        )
+    for layout in reversed(apps):
+        deploy_tool.setup_local_redis(layout, staged=True)
+    assert _password_of(apps[0]) == _password_of(apps[1]) == "second-password"
+    _assert_each_app_gets_in(apps, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('requirepass "two words"', r"line 2: the requirepass value has spaces, escapes or unbalanced quotes"),
+        ('requirepass "unbalanced', r"line 2: the requirepass value has spaces"),
+        ("user default on >secret-pw ~* +@all", r"line 2: `user \.\.\.` may set Redis's password"),
+        ("aclfile /etc/redis/users.acl", r"line 2: `aclfile \.\.\.` may set Redis's password"),
+    ],
+)
+def test_a_redis_password_make_deploy_cannot_read_is_refused_not_guessed(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """Copying half a quoted password would stop redis-server from starting; refused, nothing written,
+    and the message names the file and line but not the value."""
+    deploy_tool = _deploy_module()
+    layout = deploy_tool.Layout(tmp_path, "demo")
+    layout.redis_conf.parent.mkdir(parents=True)
+    layout.redis_conf.write_text(f"port 6379\n{line}\n")
+    layout.etc.mkdir(parents=True)
+    layout.env_file.write_text("")
+    with pytest.raises(deploy_tool.DeployError, match=message) as refused:
+        deploy_tool.setup_local_redis(layout, staged=True)
+    assert "secret-pw" not in str(refused.value) and "two words" not in str(refused.value)
+    assert layout.redis_conf.read_text() == f"port 6379\n{line}\n" and layout.env_file.read_text() == ""
+
+
+def _deploy_module():  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(ROOT / "deploy"))
     import deploy as deploy_tool
 
-    apps = [deploy_tool.Layout(tmp_path, name) for name in ("first", "second")]
-    apps[0].redis_conf.parent.mkdir(parents=True)
-    apps[0].redis_conf.write_text(f"port 6379\n{admins}")
-    for layout in apps:
-        layout.etc.mkdir(parents=True)
-        layout.env_file.write_text("")
-        deploy_tool.setup_local_redis(layout, staged=True)
+    return deploy_tool
 
-    def password_of(layout: deploy_tool.Layout) -> str:
-        return deploy_tool.read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"]
 
-    def assert_each_app_gets_in() -> None:
-        port = free_port()
-        server = subprocess.Popen(
-            [REDIS_SERVER, str(apps[0].redis_conf), "--port", str(port), "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            for layout in apps:
-                client = redis.Redis(port=port, password=password_of(layout), socket_timeout=1)
-                wait_for(lambda c=client: _answers(c), 10, f"{layout.app} let in by redis-server")
-        finally:
-            server.kill()
-            server.wait()
+def _password_of(layout) -> str:  # type: ignore[no-untyped-def]
+    return str(_deploy_module().read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
 
-    assert password_of(apps[0]) == password_of(apps[1])
-    assert not admins or password_of(apps[0]) == "admin-chose-this-one"
-    assert_each_app_gets_in()
-    deploy_tool.remove_local_redis(apps[0], staged=True)
-    assert "BEGIN first" not in apps[0].redis_conf.read_text() and "BEGIN second" in apps[0].redis_conf.read_text()
-    assert_each_app_gets_in()
+
+def _assert_each_app_gets_in(apps: list, directory: Path) -> None:  # type: ignore[type-arg]
+    """A real redis-server on the apps' redis.conf lets each app in with its env file's password."""
+    import redis
+    from redis_support import REDIS_SERVER
+
+    port = free_port()
+    server = subprocess.Popen(
+        [REDIS_SERVER, str(apps[0].redis_conf), "--port", str(port), "--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for layout in apps:
+            client = redis.Redis(port=port, password=_password_of(layout), socket_timeout=1)
+            wait_for(lambda c=client: _answers(c), 10, f"{layout.app} let in by redis-server")
+    finally:
+        server.kill()
+        server.wait()
 
 
 def _answers(client: object) -> bool:

@@ -386,6 +386,9 @@ def test_the_readiness_gate_and_the_deploy_health_check_reach_gunicorn_where_it_
     [
         ("redis://app:pa:ss-w0rd-1@redis.internal:6379/0", "pa:ss-w0rd-1"),  # ':' is allowed in a password
         ("unix:///run/redis.sock?db=0&password=s0cket-secret", "s0cket-secret"),
+        ("redis://redis.internal/0?password=abc,defghijk", "abc,defghijk"),  # a log line's form stops at ','
+        ("redis://app:p%40ss-w0rd-9@redis.internal/0", "p@ss-w0rd-9"),  # percent-encoded in the URL
+        ("rediss://redis.internal/0?ssl_password=key-file-pass", "key-file-pass"),
     ],
 )
 def test_a_url_password_is_masked_wherever_it_shows_not_only_inside_the_url(url: str, password: str) -> None:
@@ -394,4 +397,4 @@ def test_a_url_password_is_masked_wherever_it_shows_not_only_inside_the_url(url:
 
     Settings.from_env({"SCHEDULER_REDIS_URL": url})
     line = f"AUTH {password} rejected; url {url}"
-    assert password not in redact(line) and "pa:" not in redact(line), redact(line)
+    assert password not in redact(line) and "pa:" not in redact(line) and "abc," not in redact(line), redact(line)

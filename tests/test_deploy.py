@@ -241,6 +241,7 @@ def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_tak
     _assert_each_app_gets_in(apps, tmp_path)
 
 
+@pytest.mark.processes
 def test_an_env_file_that_an_earlier_local_redis_wrote_follows_the_password_redis_has(tmp_path: Path) -> None:
     """What the code before wrote for two apps (Redis on the second's password, both env files on the
     first's) heals on the next deploy of each, in either order."""

@@ -28,6 +28,7 @@ import pwd
 import re
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -469,12 +470,15 @@ def _own_redis_block(layout: Layout, text: str) -> str:
     The marks are whole lines, END after BEGIN: app ``demo``'s block is never found in ``demo2``'s.
     """
     begin, end = _redis_block_marks(layout)
-    found = re.search(rf"^{re.escape(begin)}$.*?^{re.escape(end)}$", text, re.M | re.S)
+    # No other BEGIN in between: a block that lost its END never swallows the next app's.
+    found = re.search(rf"^{re.escape(begin)}$(?:(?!^# BEGIN ).)*?^{re.escape(end)}$", text, re.M | re.S)
     return found[0] if found else ""
 
 
 _REDIS_DIRECTIVE = re.compile(r"^[ \t]*([A-Za-z-]+)[ \t]+(.*?)[ \t]*$")
-_PLAIN_PASSWORD = re.compile(r'"([^"\\\s]*)"|\'([^\'\\\s]*)\'|([^"\'\\\s]*)')
+_PLAIN_PASSWORD = re.compile(
+    r'"([!#-&(-\[\]-~]*)"|\'([!#-&(-\[\]-~]*)\'|([!#-&(-\[\]-~]*)'
+)  # printable ASCII, no quotes or \\
 
 
 def _password_set_in(text: str, conf: Path) -> str | None:
@@ -484,14 +488,15 @@ def _password_set_in(text: str, conf: Path) -> str | None:
     included file, and a requirepass value with spaces or escapes. No message shows the value.
     """
     password = None
-    for number, line in enumerate(text.splitlines(), 1):
-        directive = _REDIS_DIRECTIVE.match(line)
+    for number, line in enumerate(text.split("\n"), 1):  # Redis breaks lines at \n only
+        directive = _REDIS_DIRECTIVE.match(line.removesuffix("\r"))
         if directive is None:
             continue
         name = directive[1].lower()
-        if name in ("user", "aclfile", "include"):
+        if name in ("aclfile", "include") or (name == "user" and directive[2].split()[:1] == ["default"]):
+            shown = f"{name} default" if name == "user" else name
             raise DeployError(
-                f"{conf} line {number}: `{name} ...` may set Redis's password in a way make deploy cannot read; "
+                f"{conf} line {number}: `{shown} ...` may set Redis's password in a way make deploy cannot read; "
                 "give the app a Redis user yourself and deploy with REDIS=redis://USER:PASSWORD@127.0.0.1:6379/0"
             )
         if name == "requirepass":
@@ -555,8 +560,20 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
         stop = env_text.find("\n", start)
         stop = len(env_text) if stop < 0 else stop
         if env_text[start:stop] != password:
-            layout.env_file.write_text(env_text[:start] + password + env_text[stop:])
+            _replace_keeping_owner(layout.env_file, env_text[:start] + password + env_text[stop:])
             say(f"updated the local Redis password in {layout.env_file}")
+
+
+def _replace_keeping_owner(path: Path, text: str) -> None:
+    """Write ``path`` anew (a temporary file renamed over it, so a crash leaves the old one) with its mode and owner."""
+    st = path.stat()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chown(temporary, st.st_uid, st.st_gid)
+    os.chmod(temporary, stat.S_IMODE(st.st_mode))
+    os.replace(temporary, path)
 
 
 def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:

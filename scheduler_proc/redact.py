@@ -35,13 +35,17 @@ def secrets_in(url: str) -> list[str]:
     The forms :func:`redact` masks, plus the URL's own reading of its password and secret query
     values (whole, where a log line's form stops at a comma), each as written and percent-decoded.
     """
-    found = [match["secret"] for pattern in (_USERINFO, _PARAMETER) for match in pattern.finditer(url)]
+    written = [match["secret"] for pattern in (_USERINFO, _PARAMETER) for match in pattern.finditer(url)]
+    decoded = [unquote(value) for value in written]
     try:
         parts = urlsplit(url)
-        found += [parts.password or "", *(v for k, v in parse_qsl(parts.query) if re.fullmatch(_SECRET_KEYS, k, re.I))]
+        decoded += [
+            parts.password or "",
+            *(v for k, v in parse_qsl(parts.query) if re.fullmatch(_SECRET_KEYS, k, re.I)),
+        ]
     except ValueError:  # not a URL Python can split; the patterns above still apply
         pass
-    return found + [unquote(value) for value in found]
+    return written + decoded
 
 
 def redact(text: str) -> str:

@@ -214,8 +214,9 @@ def _tree(root: Path) -> set[tuple[str, float, str]]:
         (("first", "second"), "requirepass admin-chose-this-one\n", "admin-chose-this-one"),
         (("first", "second"), "requirepass 'admin-quoted-one'\n", "admin-quoted-one"),
         (("demo2", "demo"), "", None),  # "# END demo" must not be found in "# END demo2"
+        (("first", "second"), "user other on >other-app-pw ~other:* +@all\n", None),
     ],
-    ids=["fresh", "admin's password", "admin's quoted password", "names that prefix each other"],
+    ids=["fresh", "admin's password", "admin's quoted password", "names that prefix each other", "an ACL user"],
 )
 def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_takes(
     tmp_path: Path, names: tuple[str, str], admins: str, password: str | None
@@ -270,7 +271,8 @@ def test_an_env_file_that_an_earlier_local_redis_wrote_follows_the_password_redi
     [
         ('requirepass "two words"', r"line 2: the requirepass value has spaces, escapes or unbalanced quotes"),
         ('requirepass "unbalanced', r"line 2: the requirepass value has spaces"),
-        ("user default on >secret-pw ~* +@all", r"line 2: `user \.\.\.` may set Redis's password"),
+        ("user default on >secret-pw ~* +@all", r"line 2: `user default \.\.\.` may set Redis's password"),
+        ("requirepass ab\x0ccd123", r"line 2: the requirepass value has spaces"),  # Redis reads one line
         ("aclfile /etc/redis/users.acl", r"line 2: `aclfile \.\.\.` may set Redis's password"),
     ],
 )

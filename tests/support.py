@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -350,6 +351,15 @@ SHIPPED = [
     "Makefile",
     "scripts",
 ]
+
+
+def deploy_module() -> ModuleType:
+    """``deploy/deploy.py`` imported as a module (it is a script, outside the package), to call its steps."""
+    if str(ROOT / "deploy") not in sys.path:
+        sys.path.insert(0, str(ROOT / "deploy"))
+    import deploy
+
+    return deploy
 
 
 def copy_shipped(target: Path) -> Path:

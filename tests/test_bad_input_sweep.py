@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, Host, read_fires, wait_for
+from support import ROOT, Host, deploy_module, read_fires, wait_for
 
 from scheduler_proc.web import cli
 
@@ -214,8 +214,7 @@ def test_bad_deploy_arguments_are_refused_before_anything_is_done(
 
 
 def test_a_bad_number_in_the_env_file_names_the_file_and_the_line(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "deploy"))
-    import deploy as deploy_tool
+    deploy_tool = deploy_module()
 
     layout = deploy_tool.Layout(tmp_path, "demo")
     layout.etc.mkdir(parents=True)

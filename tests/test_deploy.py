@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import ROOT, copy_shipped, free_port, wait_for
+from support import ROOT, copy_shipped, deploy_module, free_port, wait_for
 
 from scheduler_proc.settings import KNOWN_VARIABLES
 
@@ -224,7 +224,7 @@ def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_tak
     """Redis has one password (the last ``requirepass`` wins): a second app's REDIS=local keeps the
     one already set (by the first app or the admin) instead of writing a new one that would lock the
     first app out; each env file holds the password Redis asks for, also after one app is purged."""
-    deploy_tool = _deploy_module()
+    deploy_tool = deploy_module()
     apps = [deploy_tool.Layout(tmp_path, name) for name in names]
     conf = apps[0].redis_conf
     conf.parent.mkdir(parents=True)
@@ -246,7 +246,7 @@ def test_two_apps_with_a_local_redis_on_one_host_each_get_the_password_redis_tak
 def test_an_env_file_that_an_earlier_local_redis_wrote_follows_the_password_redis_has(tmp_path: Path) -> None:
     """What the code before wrote for two apps (Redis on the second's password, both env files on the
     first's) heals on the next deploy of each, in either order."""
-    deploy_tool = _deploy_module()
+    deploy_tool = deploy_module()
     apps = [deploy_tool.Layout(tmp_path, name) for name in ("one", "two")]
     apps[0].redis_conf.parent.mkdir(parents=True)
     blocks = [
@@ -281,7 +281,7 @@ def test_a_redis_password_make_deploy_cannot_read_is_refused_not_guessed(
 ) -> None:
     """Copying half a quoted password would stop redis-server from starting; refused, nothing written,
     and the message names the file and line but not the value."""
-    deploy_tool = _deploy_module()
+    deploy_tool = deploy_module()
     layout = deploy_tool.Layout(tmp_path, "demo")
     layout.redis_conf.parent.mkdir(parents=True)
     layout.redis_conf.write_text(f"port 6379\n{line}\n")
@@ -293,15 +293,8 @@ def test_a_redis_password_make_deploy_cannot_read_is_refused_not_guessed(
     assert layout.redis_conf.read_text() == f"port 6379\n{line}\n" and layout.env_file.read_text() == ""
 
 
-def _deploy_module():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "deploy"))
-    import deploy as deploy_tool
-
-    return deploy_tool
-
-
 def _password_of(layout) -> str:  # type: ignore[no-untyped-def]
-    return str(_deploy_module().read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
+    return str(deploy_module().read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
 
 
 def _assert_each_app_gets_in(apps: list, directory: Path) -> None:  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT
+from support import ROOT, deploy_module
 
 from scheduler_proc import settings, variables
 from scheduler_proc.settings import KNOWN_VARIABLES, Settings
@@ -87,8 +87,7 @@ def test_every_scheduler_name_in_the_code_and_the_docs_is_declared() -> None:
 
 
 def test_deploy_checks_the_stop_grace_with_its_declaration(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "deploy"))
-    import deploy as deploy_tool
+    deploy_tool = deploy_module()
 
     layout = deploy_tool.Layout(tmp_path, "demo")
     layout.etc.mkdir(parents=True)

@@ -2,7 +2,7 @@
 """Single-VM install with systemd: ``make deploy``, ``make rollback``, ``make undeploy``.
 
 Runs as root with the system Python (stdlib only: the modules of the kit it imports,
-``scheduler_proc/variables.py`` and ``scheduler_proc/web/ready.py``, are stdlib only too).
+``variables``, ``securedir`` and ``web/ready``, are stdlib only too).
 Layout (prefixed by DESTDIR when staging):
 
     /opt/<app>/releases/<id>/   code + venv built from requirements.lock; <id> hashes the code
@@ -44,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent
 # The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
 sys.path.insert(0, str(SOURCE))
-from scheduler_proc.variables import STOP_GRACE  # noqa: E402  (the path above finds it)
+from scheduler_proc.securedir import write_private  # noqa: E402  (the path above finds it)
+from scheduler_proc.variables import STOP_GRACE  # noqa: E402
 from scheduler_proc.web.ready import DEFAULT_BIND, base_url  # noqa: E402
 
 #: The service, its user and its directories are all named after the app: keep it a plain name
@@ -476,9 +477,8 @@ def _own_redis_block(layout: Layout, text: str) -> str:
 
 
 _REDIS_DIRECTIVE = re.compile(r"^[ \t]*([A-Za-z-]+)[ \t]+(.*?)[ \t]*$")
-_PLAIN_PASSWORD = re.compile(
-    r'"([!#-&(-\[\]-~]*)"|\'([!#-&(-\[\]-~]*)\'|([!#-&(-\[\]-~]*)'
-)  # printable ASCII, no quotes or \\
+#: A requirepass value, bare or in matching quotes: printable ASCII without quotes or backslashes.
+_PLAIN_PASSWORD = re.compile(r"""(["']?)([!#-&(-\[\]-~]*)\1""")
 
 
 def _password_set_in(text: str, conf: Path) -> str | None:
@@ -506,7 +506,7 @@ def _password_set_in(text: str, conf: Path) -> str | None:
                     f"{conf} line {number}: the requirepass value has spaces, escapes or unbalanced quotes that "
                     "make deploy will not copy; deploy with REDIS=redis://:PASSWORD@127.0.0.1:6379/0 instead"
                 )
-            password = next(value for value in plain.groups() if value is not None)
+            password = plain[2]
     return password or None  # requirepass "" turns the password off
 
 
@@ -565,15 +565,11 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
 
 
 def _replace_keeping_owner(path: Path, text: str) -> None:
-    """Write ``path`` anew (a temporary file renamed over it, so a crash leaves the old one) with its mode and owner."""
+    """Write ``path`` anew (atomically, so a crash leaves the old one), then give back its mode and owner."""
     st = path.stat()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chown(temporary, st.st_uid, st.st_gid)
-    os.chmod(temporary, stat.S_IMODE(st.st_mode))
-    os.replace(temporary, path)
+    write_private(path, text.encode(), durable=True)
+    os.chown(path, st.st_uid, st.st_gid)
+    os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
 def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:

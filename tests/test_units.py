@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +126,33 @@ def test_host_lock_is_exclusive_private_and_readable(tmp_path: Path) -> None:
     first.release()
     assert read_holder(path) is None and second.try_acquire()
     second.release()
+
+
+def test_the_holder_record_is_never_missing_while_the_holder_rewrites_it(tmp_path: Path) -> None:
+    """A lease change rewrites the record; a reader meanwhile must still find the holder, not 'nobody'.
+
+    A thread's own open file description conflicts with the holder's flock as another process's would.
+    """
+    path = tmp_path / "x.lock"
+    lock = HostLock(path, "web-1", master_pid=42)
+    assert lock.try_acquire()
+    done = threading.Event()
+    reads: list[bool] = []
+
+    def read_until_done() -> None:
+        while not done.is_set():
+            reads.append(read_holder(path) is not None)
+
+    reader = threading.Thread(target=read_until_done)
+    reader.start()
+    try:
+        for i in range(3000):
+            lock.record_lease(f"{i}:web-1-with-a-longer-name" if i % 2 else None)
+    finally:
+        done.set()
+        reader.join()
+        lock.release()
+    assert len(reads) > 100 and all(reads), f"{reads.count(False)} of {len(reads)} reads found no holder"
 
 
 def test_host_lock_notices_its_file_was_replaced(tmp_path: Path) -> None:

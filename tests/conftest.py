@@ -46,6 +46,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+    if report.failed:
+        for host in _hosts_in(getattr(item, "funcargs", {})):
+            tail = "\n".join(host.output().splitlines()[-_LOG_LINES_ON_FAILURE:])
+            report.sections.append((f"{host.name} output, last {_LOG_LINES_ON_FAILURE} lines", tail))
+
+
+#: A failing test that was given a host by a shared fixture (``served``) shows this much of its log.
+_LOG_LINES_ON_FAILURE = 80
+
+
+def _hosts_in(values: dict[str, Any]) -> list[Host]:
+    """The hosts a test was given, alone or in a tuple (the ``hosts`` factory prints its own)."""
+    found: list[Host] = []
+    for value in values.values():
+        found += [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Host)]
+    return found
 
 
 @pytest.fixture

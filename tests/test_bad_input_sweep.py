@@ -355,6 +355,12 @@ def test_redis_down_answers_503_without_connection_details(served) -> None:  # t
         assert url not in response.text
     finally:
         redis_server.start()
+    # The tests after this one share the host: it must answer again (it leads again) before they run.
+    wait_for(lambda: _answers(host, "/scheduler/jobs/tick"), 20, "the host answering again after Redis came back")
+
+
+def _answers(host: Host, path: str) -> bool:
+    return httpx.get(f"http://127.0.0.1:{host.port}{path}", headers=_bearer(READ), timeout=10).status_code == 200
 
 
 def test_an_untrusted_lock_directory_answers_503_without_its_path(served) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,8 @@ Layout (prefixed by DESTDIR when staging):
     /etc/systemd/system/<app>.service
     /var/lib/<app>              state (systemd StateDirectory); /run/<app> holds the host lock
 
-A second deploy of the same code changes nothing and does not restart the service.
+A second deploy of the same code changes nothing and does not restart the service
+(unless it changed the env file, which the service reads only when it starts).
 """
 
 from __future__ import annotations
@@ -445,10 +446,13 @@ def _redis_conf_lines(password: str) -> list[str]:
     ]
 
 
-def point_at_redis(layout: Layout, url: str) -> None:
-    """REDIS=redis://[:password@]host:port/db: cluster mode on a Redis elsewhere (written once, like the file)."""
+def point_at_redis(layout: Layout, url: str) -> bool:
+    """REDIS=redis://[:password@]host:port/db: cluster mode on a Redis elsewhere (written once, like the file).
+
+    True if the env file changed (the running service must restart to read it).
+    """
     if "SCHEDULER_REDIS_URL" in read_env(layout.env_file):
-        return
+        return False
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     netloc = (f"{parts.username}@" if parts.username else "") + (f"[{host}]" if ":" in host else host)
@@ -459,6 +463,7 @@ def point_at_redis(layout: Layout, url: str) -> None:
     with open(layout.env_file, "a") as handle:
         handle.write("\n# Added by make deploy REDIS=...\n" + "\n".join(lines) + "\n")
     say(f"pointed {layout.env_file} at the Redis at {parts.scheme}://{netloc}")
+    return True
 
 
 def _redis_block_marks(layout: Layout) -> tuple[str, str]:
@@ -525,8 +530,11 @@ def remove_local_redis(layout: Layout, staged: bool) -> None:
         _run(["systemctl", "restart", "redis-server"], "restart redis-server")
 
 
-def setup_local_redis(layout: Layout, staged: bool) -> None:
-    """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it."""
+def setup_local_redis(layout: Layout, staged: bool) -> bool:
+    """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it.
+
+    True if the env file changed (the running service must restart to read it).
+    """
     if not staged and shutil.which("redis-server") is None:
         _run(["apt-get", "install", "-y", "-qq", "redis-server"], "install redis-server with apt-get")
     conf = layout.redis_conf
@@ -552,7 +560,7 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
         with open(layout.env_file, "a") as handle:
             handle.write(f"\n{added}{password}\n")
         say(f"pointed {layout.env_file} at the local Redis")
-        return
+        return True
     # What an earlier REDIS=local wrote (and nobody changed since) follows the password Redis has now.
     env_text = layout.env_file.read_text()
     if added in env_text:
@@ -562,6 +570,8 @@ def setup_local_redis(layout: Layout, staged: bool) -> None:
         if env_text[start:stop] != password:
             _replace_keeping_owner(layout.env_file, env_text[:start] + password + env_text[stop:])
             say(f"updated the local Redis password in {layout.env_file}")
+            return True
+    return False
 
 
 def _replace_keeping_owner(path: Path, text: str) -> None:
@@ -625,17 +635,18 @@ def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) ->
     staged = isinstance(manager, Staged)
     ensure_user(layout, staged)
     install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app)
+    env_changed = False  # the service reads its env file only when it starts
     if args.redis.startswith(("redis://", "rediss://")):
-        point_at_redis(layout, args.redis)
+        env_changed = point_at_redis(layout, args.redis)
     if args.redis == "local":
-        setup_local_redis(layout, staged)
+        env_changed = setup_local_redis(layout, staged)
     release = build_release(layout, release_id(args.python), args.python)
     earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
     switched = switch(layout, release)
     unit_changed = install_unit(layout, args.redis == "local")
     manager.install(unit_changed)
     prune(layout)
-    if not (switched or unit_changed) and manager.active():
+    if not (switched or unit_changed or env_changed) and manager.active():
         say("nothing changed; the service keeps running")
         return
     if staged:

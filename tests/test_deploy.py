@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis_support import RedisServer
 from support import ROOT, copy_shipped, deploy_module, free_port, wait_for
 
 from scheduler_proc.settings import KNOWN_VARIABLES
@@ -140,7 +141,9 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
     assert exposure <= 1.0, security.stdout
 
 
-def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(service_user: str, workdir: Path) -> None:
+def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
+    service_user: str, workdir: Path, redis_server: RedisServer
+) -> None:
     source, stage, port = _source_copy(workdir), workdir / "stage", free_port()
     base = f"http://127.0.0.1:{port}"
 
@@ -159,6 +162,12 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(service_
     assert again.returncode == 0 and "nothing changed; the service keeps running" in again.stdout, again.stdout
     assert int((stage / "run" / f"{APP}.service.pid").read_text()) == pid, "the service was restarted"
     assert _tree(stage / "opt") | _tree(stage / "etc") == snapshot
+
+    # Same code, but the env file now points at a Redis: the service must restart to read it.
+    clustered = _deploy(source, stage, "--port", str(port), "--redis", redis_server.url, process=True)
+    assert clustered.returncode == 0 and "restarting the service" in clustered.stdout, clustered.stdout
+    assert int((stage / "run" / f"{APP}.service.pid").read_text()) != pid, "the service kept its old env"
+    assert httpx.get(f"{base}/scheduler/status").json()["mode"] == "cluster"
 
     main = source / "app" / "main.py"
     main.write_text(main.read_text().replace('return {"status": "ok"}', 'raise RuntimeError("broken release")'))

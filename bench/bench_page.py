@@ -1,9 +1,11 @@
 """The status page in Chromium with thousands of jobs: first render, refreshes, requests per refresh.
 
 The page marks each refresh with the User Timing API (``scheduler-refresh``: from its
-request to the DOM written). An init script adds, per refresh, the time until the next
-frame was painted (style, layout and paint included), how long the request took (Resource
-Timing) and how many rows the table had.
+request to the rows on and near the screen written). An init script adds, per refresh, the
+time until the next frame was painted (style, layout and paint included), how long the request
+took (Resource Timing) and how many rows the table had; and, for the first answer, when the
+page had filled every row (``scheduler-rows-filled``: the rows off screen are filled by
+background tasks after the refresh).
 
 Live loads time the page against the server as it is: the first render, and refreshes that
 find the rows unchanged. One more load answers the page's requests with two documents
@@ -23,21 +25,31 @@ from support import launch_chromium, record_fetches, wait_for
 
 #: Runs in the page before its own script; Playwright injects it, so the page's CSP does not apply.
 #: It wraps performance.measure to time, from the moment a refresh ends, the next frame, and
-#: notes the frame that painted the first job rows (the page paints its first group of rows,
-#: then builds the rest a few groups per task).
-_OBSERVE = """
+#: notes the frame that painted the first job rows (the page fills the rows on and near the
+#: screen in the refresh, then the rest a few groups per background task).
+_OBSERVE = r"""
 window.benchRefreshes = [];
 const measure = performance.measure.bind(performance);
 performance.measure = (name, ...rest) => {
   const entry = measure(name, ...rest);
   if (name !== "scheduler-refresh") return entry;
   const rows = document.querySelectorAll("#jobs tbody tr").length;
+  const jobs = Number((/jobs: (\d+)/.exec(document.getElementById("summary").textContent) || [0, 0])[1]);
   const request = performance.getEntriesByType("resource")
     .filter((r) => r.name.endsWith("/overview") && r.startTime >= entry.startTime).pop();
   requestAnimationFrame(() => setTimeout(() => window.benchRefreshes.push({
-    start: entry.startTime, script: entry.duration, painted: performance.now(), rows,
+    start: entry.startTime, script: entry.duration, painted: performance.now(), rows, jobs,
     request: request ? request.responseEnd - request.startTime : 0,
   })));
+  return entry;
+};
+// The page fills the rows off screen in background tasks after a refresh, and marks when every
+// row of the first answer is filled.
+window.benchRowsFilled = null;
+const mark = performance.mark.bind(performance);
+performance.mark = (name, ...rest) => {
+  const entry = mark(name, ...rest);
+  if (name === "scheduler-rows-filled" && window.benchRowsFilled === null) window.benchRowsFilled = entry.startTime;
   return entry;
 };
 new MutationObserver((changes, observer) => {
@@ -64,7 +76,7 @@ def page_timings(url: str, count: int, loads: int = 3, refreshes: int = 4, attem
         browser = launch_chromium(playwright)
         try:
             live: list[dict[str, Any]] = []
-            while len(live) < attempts and len([x for x in live if x["seen"][0]["rows"] == count]) < loads:
+            while len(live) < attempts and len([x for x in live if x["seen"][0]["jobs"] == count]) < loads:
                 live.append(_load(browser, url, refreshes))
             changing = _load(browser, url, refreshes, answers=[answer, _after_a_run(answer)])
         finally:
@@ -108,7 +120,14 @@ def _load(browser: Any, url: str, refreshes: int, answers: list[dict[str, Any]] 
     seen = _seen(page)
     started = page.evaluate("performance.getEntriesByName('scheduler-refresh-start').length")
     first_rows = page.evaluate("window.benchFirstRows")
-    load = {"seen": seen[: refreshes + 1], "fetches": list(fetches), "started": started, "first_rows": first_rows}
+    rows_filled = page.evaluate("window.benchRowsFilled")
+    load = {
+        "seen": seen[: refreshes + 1],
+        "fetches": list(fetches),
+        "started": started,
+        "first_rows": first_rows,
+        "rows_filled": rows_filled,
+    }
     page.close()
     return load
 
@@ -118,9 +137,9 @@ def _seen(page: Any) -> list[dict[str, Any]]:
 
 
 def _pairs(load: dict[str, Any], count: int) -> list[dict[str, Any]]:
-    """The refreshes of ``load`` that found every row already built (the previous answer had them too)."""
+    """The refreshes of ``load`` whose previous answer had every job too (its rows were made)."""
     seen = load["seen"]
-    return [r for previous, r in itertools.pairwise(seen) if previous["rows"] == r["rows"] == count]
+    return [r for previous, r in itertools.pairwise(seen) if previous["jobs"] == r["jobs"] == count]
 
 
 def _median(values: list[float]) -> float | str:
@@ -128,7 +147,7 @@ def _median(values: list[float]) -> float | str:
 
 
 def _summary(live: list[dict[str, Any]], changing: dict[str, Any], count: int) -> dict[str, Any]:
-    fresh = [load for load in live if load["seen"][0]["rows"] == count]
+    fresh = [load for load in live if load["seen"][0]["jobs"] == count]
     firsts = [load["seen"][0] for load in fresh]
     in_place = [r for load in live for r in _pairs(load, count)]
     answers = [r for load in live for r in load["seen"]]
@@ -137,14 +156,16 @@ def _summary(live: list[dict[str, Any]], changing: dict[str, Any], count: int) -
         "first_rows_painted_ms": _median([load["first_rows"] for load in fresh]),
         "first_render_ms": _median([r["painted"] for r in firsts]),
         "first_render_ms_max": max((r["painted"] for r in firsts), default="none"),
+        "rows_in_first_render": _median([r["rows"] for r in firsts]),
         "first_request_ms": _median([r["request"] for r in firsts]),
+        "every_row_filled_ms": _median([load["rows_filled"] for load in fresh if load["rows_filled"] is not None]),
         "refresh_ms": _median([r["painted"] - r["start"] for r in in_place]),
         "refresh_ms_max": max((r["painted"] - r["start"] for r in in_place), default="none"),
         "refresh_request_ms": _median([r["request"] for r in in_place]),
         "every_row_changed_refresh_ms_without_request": _median(
             [r["painted"] - r["start"] - r["request"] for r in _pairs(changing, count)]
         ),
-        "answers_without_jobs": f"{len([r for r in answers if r['rows'] == 0])} of {len(answers)}",
+        "answers_without_jobs": f"{len([r for r in answers if r['jobs'] == 0])} of {len(answers)}",
         "requests": sum(len(load["fetches"]) for load in live),
         "overview_requests": sum(len([u for u in load["fetches"] if u.endswith("/overview")]) for load in live),
         "refreshes_started": sum(load["started"] for load in live),

@@ -103,6 +103,10 @@ def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> Non
             page.goto(base)
             expect(page.locator("#refreshed")).to_contain_text("refreshed at", timeout=60_000)
             assert fetches == [base + "overview"]
+            # Rows far below the screen are built in the background or when scrolled to.
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            expect(page.locator(f'#jobs tr[data-job="bench-{count - 1}"]')).to_be_in_viewport(timeout=10_000)
+            page.evaluate("window.scrollTo(0, 0)")
 
             def refresh_once() -> None:
                 before, shown = len(fetches), page.locator("#refreshed").text_content() or ""

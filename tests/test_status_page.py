@@ -7,6 +7,7 @@ import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -152,3 +153,126 @@ def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> Non
 
 def _post(url: str) -> httpx.Response:
     return httpx.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+
+
+#: The job rows in order as [id, trigger, next-run text, the Pause/Resume button's label].
+TABLE_JS = """() => Array.from(document.querySelectorAll("#jobs tbody tr"),
+                                (row) => [row.dataset.job, row.cells[1].textContent, row.cells[2].textContent,
+                                          row.cells[5].lastChild.textContent])"""
+
+
+#: The job ids that have more than one row.
+_DOUBLED = """() => {
+  const seen = new Set(), doubled = [];
+  for (const row of document.querySelectorAll("#jobs tbody tr")) {
+    if (seen.has(row.dataset.job)) doubled.push(row.dataset.job);
+    seen.add(row.dataset.job);
+  }
+  return doubled;
+}"""
+#: Runs the page's own refresh; then the job ids that have more than one row.
+DOUBLED_AFTER_REFRESH_JS = f"async () => {{ await cycle(); return ({_DOUBLED})(); }}"
+#: Shows the answers' job lists in one task (no background fill in between), as refreshes do that
+#: come faster than the fill; then the job ids that have more than one row.
+DOUBLED_AFTER_RENDERS_JS = f"(answers) => {{ for (const jobs of answers) renderJobs(jobs); return ({_DOUBLED})(); }}"
+
+
+def _jobs(ids: list[str], paused: frozenset[str] = frozenset()) -> list[dict[str, object]]:
+    at = "2030-01-01T00:00:00+00:00"
+    return [
+        {
+            "id": job_id,
+            "trigger": f"trigger of {job_id}",
+            "paused": job_id in paused,
+            "next_run_at": at,
+            "next_fires": [at],
+            "last_run_at": None,
+            "last_outcome": None,
+        }
+        for job_id in ids
+    ]
+
+
+def test_rows_follow_answers_that_add_drop_and_reorder_jobs(hosts) -> None:
+    """Rows off screen are filled after the refresh; whatever the answers did meanwhile, the table ends as the last one.
+
+    The page is the real one from a real server; its overview answers are the test's (routed
+    by Playwright), and each refresh is a call of the page's own ``cycle()`` with its clock
+    stopped, so no refresh comes in between. Two answers faster than the fill are shown by
+    calling the page's ``renderJobs`` twice in one task.
+    """
+    from playwright.sync_api import sync_playwright
+
+    host = hosts(jobs="reports:jobs").start_and_wait()
+    base = f"http://127.0.0.1:{host.port}/scheduler/"
+    ids = [f"job-{i}" for i in range(5050)]  # 51 groups, the last one half full: filling takes a while
+    answer: list[list[dict[str, object]]] = [_jobs(ids)]  # the jobs the next overview request gets
+
+    def serve(route: Any) -> None:
+        document = {"node": "n", "role": "leader", "mode": "single-host", "cluster": {}, "recent_runs": []}
+        route.fulfill(json={**document, "jobs": answer[0]})
+
+    def refresh(jobs: list[dict[str, object]]) -> None:
+        """One refresh that gets ``jobs``; no job may have two rows right after it."""
+        answer[:] = [jobs]
+        assert page.evaluate(DOUBLED_AFTER_REFRESH_JS) == []
+
+    def table_is(expected: list[dict[str, object]]) -> bool:
+        want = [
+            [j["id"], j["trigger"], "paused" if j["paused"] else page_time, "Resume" if j["paused"] else "Pause"]
+            for j in expected
+        ]
+        return page.evaluate(TABLE_JS) == want
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 720})
+            context.clock.install()
+            context.clock.pause_at(datetime.now() + timedelta(seconds=1))
+            page = context.new_page()
+            page.route(base + "overview", serve)
+            page.goto(base)
+            expect_rows = _jobs(ids)
+            wait_for(
+                lambda: page.evaluate("document.querySelectorAll('#jobs tbody tr').length") == len(ids),
+                30,
+                "every row filled",
+            )
+            page_time = page.evaluate("document.querySelector('#jobs tbody tr').cells[2].textContent")
+            assert table_is(expect_rows)
+
+            # The last job is dropped, then is back first in the next answer before its old group was filled.
+            last, rest = ids[-1], ids[:-1]
+            assert page.evaluate(DOUBLED_AFTER_RENDERS_JS, [_jobs(rest), _jobs([last, *rest])]) == []
+            expect_rows = _jobs([last, *rest])
+            wait_for(lambda: table_is(expect_rows), 30, "the table to follow the answer")
+
+            # Reordered, some paused far below the screen, some gone, some new.
+            shuffled = [*reversed(ids[500:]), *(f"new-{i}" for i in range(70)), *ids[:400]]
+            expect_rows = _jobs(shuffled, paused=frozenset({"job-7", "job-4000", "new-3"}))
+            refresh(expect_rows)
+            wait_for(lambda: table_is(expect_rows), 30, "the reordered table")
+
+            # Scrolled to the bottom, the table shrinks to 150 jobs and grows back.
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            refresh(_jobs(ids[:150]))
+            wait_for(lambda: table_is(_jobs(ids[:150])), 30, "the shrunk table")
+            page.evaluate("window.scrollTo(0, 0)")
+            refresh(_jobs(ids))
+            wait_for(lambda: table_is(_jobs(ids)), 30, "the table grown back")
+
+            # The page is as tall before the last, half-full group was drawn as after.
+            height = page.evaluate("document.body.scrollHeight")
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            wait_for(
+                lambda: page.evaluate(
+                    f"(() => {{ const r = document.querySelector('tr[data-job=\"{ids[-1]}\"]')"
+                    ".getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; })()"
+                ),
+                10,
+                "the last row on screen",
+            )
+            assert abs(page.evaluate("document.body.scrollHeight") - height) < 5
+        finally:
+            browser.close()

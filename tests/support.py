@@ -228,8 +228,8 @@ class Host:
     def wait_log(self, pattern: str, timeout: float = 10, count: int = 1) -> None:
         wait_for(lambda: self.count_lines(pattern) >= count, timeout, f"{self.name} log to show {pattern!r}")
 
-    def get(self, path: str, timeout: float = 2.0) -> httpx.Response:
-        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=timeout)
+    def get(self, path: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=timeout, headers=headers)
 
     def status(self) -> dict[str, Any] | None:
         try:

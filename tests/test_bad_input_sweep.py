@@ -349,18 +349,18 @@ def test_redis_down_answers_503_without_connection_details(served) -> None:  # t
     url = redis_server.url
     redis_server.kill()
     try:
-        response = httpx.get(f"http://127.0.0.1:{host.port}/scheduler/jobs/tick", headers=_bearer(READ), timeout=10)
+        response = host.get("/scheduler/jobs/tick", timeout=10, headers=_bearer(READ))
         assert response.status_code == 503, response.text
         assert "127.0.0.1" not in response.text and str(redis_server.port) not in response.text
         assert url not in response.text
     finally:
         redis_server.start()
     # The tests after this one share the host: it must answer again (it leads again) before they run.
-    wait_for(lambda: _answers(host, "/scheduler/jobs/tick"), 20, "the host answering again after Redis came back")
-
-
-def _answers(host: Host, path: str) -> bool:
-    return httpx.get(f"http://127.0.0.1:{host.port}{path}", headers=_bearer(READ), timeout=10).status_code == 200
+    wait_for(
+        lambda: host.get("/scheduler/jobs/tick", timeout=10, headers=_bearer(READ)).status_code == 200,
+        20,
+        "the host answering again after Redis came back",
+    )
 
 
 def test_an_untrusted_lock_directory_answers_503_without_its_path(served) -> None:  # type: ignore[no-untyped-def]
@@ -370,7 +370,7 @@ def test_an_untrusted_lock_directory_answers_503_without_its_path(served) -> Non
     os.chmod(lock_dir, 0o777)
     try:
         for path in ("/scheduler/status", "/metrics"):
-            response = httpx.get(f"http://127.0.0.1:{host.port}{path}", headers=_bearer(READ), timeout=10)
+            response = host.get(path, timeout=10, headers=_bearer(READ))
             assert response.status_code == 503, (path, response.status_code, response.text)
             assert "not trusted; the server's log says why" in response.text and str(lock_dir) not in response.text
     finally:
@@ -412,9 +412,7 @@ def test_corrupt_stored_data_is_skipped_not_served_as_an_error(
         client.lpush("{scheduler}:history:tick", str(value))
     else:
         client.xadd("{scheduler}:commands", value)  # type: ignore[arg-type]
-    response = httpx.get(
-        f"http://127.0.0.1:{host.port}/scheduler/jobs/tick?limit=1000", headers=_bearer(READ), timeout=10
-    )
+    response = host.get("/scheduler/jobs/tick?limit=1000", timeout=10, headers=_bearer(READ))
     assert response.status_code == 200, response.text
     if logged:
         host.wait_log(logged)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from scheduler_proc.master.lifespan import scheduler_lifespan
-from scheduler_proc.web import metrics_router, scheduler_router
+from scheduler_proc import metrics_router, scheduler_lifespan, scheduler_router
 
 app = FastAPI(title="scheduler kit demo", lifespan=scheduler_lifespan)
 app.include_router(scheduler_router(), prefix="/scheduler")

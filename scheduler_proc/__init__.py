@@ -34,14 +34,34 @@ from scheduler_proc.errors import JobDefinitionError, SchedulerError
 
 if TYPE_CHECKING:
     from scheduler_proc.jobs import Jobs, RunContext
+    from scheduler_proc.master.lifespan import scheduler_lifespan
+    from scheduler_proc.web.routes import metrics_router, scheduler_router
 
-__all__ = ["JobDefinitionError", "Jobs", "RunContext", "SchedulerError"]
+__all__ = [
+    "JobDefinitionError",
+    "Jobs",
+    "RunContext",
+    "SchedulerError",
+    "metrics_router",
+    "scheduler_lifespan",
+    "scheduler_router",
+]
+
+#: The public names that load more than this module, and where each lives. Imported only
+#: when asked: the supervisor and the gunicorn master must not load APScheduler or FastAPI.
+_LAZY = {
+    "Jobs": "scheduler_proc.jobs",
+    "RunContext": "scheduler_proc.jobs",
+    "scheduler_lifespan": "scheduler_proc.master.lifespan",
+    "scheduler_router": "scheduler_proc.web.routes",
+    "metrics_router": "scheduler_proc.web.routes",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """``Jobs`` and ``RunContext`` load APScheduler: only for those who ask (not the supervisor)."""
-    if name in ("Jobs", "RunContext"):
-        from scheduler_proc import jobs
+    """``from scheduler_proc import Jobs, scheduler_router, ...`` imports their module on first use."""
+    if name in _LAZY:
+        import importlib
 
-        return getattr(jobs, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

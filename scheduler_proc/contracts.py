@@ -57,6 +57,7 @@ class StatusDocument(TypedDict):
     mode: Mode
     cluster: ClusterStatus
     jobs: list[JobRow]
+    conflict: NotRequired[str]  # another app holds this namespace (see scheduler_proc.identity)
     updated_at: NotRequired[float]  # when the content was made (added when written)
 
 

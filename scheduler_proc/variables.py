@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from scheduler_proc.identity import default_namespace
 from scheduler_proc.redact import redact
 
 T = TypeVar("T")
@@ -186,6 +187,14 @@ def _hostname(env: Mapping[str, str]) -> str:
     return socket.gethostname()
 
 
+def _namespace_of_the_jobs(env: Mapping[str, str]) -> str:
+    raw = env.get(JOBS.name, "").strip()
+    try:
+        return default_namespace(_parse_jobs_ref(raw) if raw else str(JOBS.default))
+    except ValueError:  # SCHEDULER_JOBS itself is reported as invalid
+        return default_namespace(str(JOBS.default))
+
+
 def default_lock_dir(env: Mapping[str, str]) -> Path:
     """systemd's RuntimeDirectory, else a per-user runtime directory, else a per-uid one in /tmp."""
     runtime = env.get("RUNTIME_DIRECTORY", "").split(":")[0]
@@ -221,8 +230,12 @@ NODE_ID = Setting(
 NAMESPACE = Setting(
     "SCHEDULER_NAMESPACE",
     _parse_name,
-    "scheduler",
-    "prefix of the lock, ledger and status files and of the Redis keys; the same on every host of one app",
+    FromEnv(_namespace_of_the_jobs),
+    "prefix of the lock, ledger and status files and of the Redis keys; the same on every host of one app, "
+    "different for every app on one host or one Redis",
+    doc_default="the top-level package of `SCHEDULER_JOBS` (`shop` for `shop.jobs:jobs`); `scheduler` for the "
+    "template's `app.jobs:jobs`",
+    example="<package of SCHEDULER_JOBS>",
 )
 LOCK_DIR = Setting(
     "SCHEDULER_LOCK_DIR",

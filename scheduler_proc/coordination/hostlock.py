@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from scheduler_proc.errors import HostLockError
+from scheduler_proc.identity import AppIdentity
 
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 #: A path check that passed stands this long (monotonic seconds). Every fire re-checks
@@ -34,6 +35,8 @@ class Holder:
     master_pid: int = 0
     lease: str | None = None  # the cluster lease token it held, so a successor on this host can give it up
     runs: str | None = None  # the run-id prefix of its process: its running markers stop counting when it dies
+    jobs: str | None = None  # its app: SCHEDULER_JOBS ...
+    directory: str | None = None  # ... and the directory it runs in (see scheduler_proc.identity)
 
     def describe(self) -> str:
         return f"pid {self.pid} (node {self.node})"
@@ -47,11 +50,14 @@ class HostLock:
     and recreated the file, a second process could lock the new one, so we retry.
     """
 
-    def __init__(self, path: Path, node: str, master_pid: int = 0, runs: str | None = None) -> None:
+    def __init__(
+        self, path: Path, node: str, master_pid: int = 0, runs: str | None = None, app: AppIdentity | None = None
+    ) -> None:
         self.path = path
         self.node = node
         self.master_pid = master_pid
         self.runs = runs
+        self.app = app
         self._fd: int | None = None
         self._lease: str | None = None
         self._path_checked_until = 0.0
@@ -133,6 +139,8 @@ class HostLock:
             "master_pid": self.master_pid,
             "lease": self._lease,
             "runs": self.runs,
+            "jobs": self.app.jobs if self.app else None,
+            "directory": self.app.directory if self.app else None,
         }
         data = (json.dumps(record) + "\n").encode()
         # Over the old record, then cut what is left of it: a reader never finds the file empty
@@ -180,7 +188,7 @@ def _peek(path: Path) -> tuple[bool, bytes]:
 def _parse(raw: bytes) -> Holder | None:
     try:
         record = json.loads(raw.split(b"\n", 1)[0])  # the rest may be the end of an older, longer record
-        lease, runs = record.get("lease"), record.get("runs")
+        lease, runs, jobs, directory = (record.get(name) for name in ("lease", "runs", "jobs", "directory"))
         return Holder(
             pid=int(record["pid"]),
             node=str(record["node"]),
@@ -188,6 +196,8 @@ def _parse(raw: bytes) -> Holder | None:
             master_pid=int(record.get("master_pid", 0)),
             lease=str(lease) if lease else None,
             runs=str(runs) if runs else None,
+            jobs=str(jobs) if jobs else None,
+            directory=str(directory) if directory else None,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -27,6 +27,7 @@ from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.coordination.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
+from scheduler_proc.identity import AppIdentity
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
@@ -67,7 +68,8 @@ class Runner:
         self.jobs = jobs
         self.args = args
         self.flags = flags
-        self.lock = HostLock(settings.lock_path, settings.node_id, args.master_pid, runs=RUN_ID_PREFIX)
+        self.app = AppIdentity.here(settings.jobs_ref)
+        self.lock = HostLock(settings.lock_path, settings.node_id, args.master_pid, runs=RUN_ID_PREFIX, app=self.app)
         self.backend: Backend | None = None
         self.engine: Engine | None = None
         self._engine_term: int | None = None  # the term the engine dispatches under
@@ -166,6 +168,7 @@ class Runner:
                 len(self.jobs),
             )
             self._touched = time.monotonic()
+            self.publisher.conflict = None
             takeover.release_for(
                 self.settings, self.lock.previous, f"runner pid {os.getpid()}, which took the host lock"
             )
@@ -173,7 +176,14 @@ class Runner:
         holder = read_holder(self.lock.path)
         if holder is not None and holder.pid != self._waiting_on:
             self._waiting_on = holder.pid
-            log.info("host lock %s is held by %s; this scheduler waits as standby", self.lock.path, holder.describe())
+            conflict = self.app.conflict(holder.jobs, holder.directory, self.settings.namespace)
+            self.publisher.conflict = conflict
+            if conflict:
+                log.error("host lock %s is held by %s: %s", self.lock.path, holder.describe(), conflict)
+            else:
+                log.info(
+                    "host lock %s is held by %s; this scheduler waits as standby", self.lock.path, holder.describe()
+                )
 
     def _follow_leadership(self, backend: Backend) -> None:
         """An engine per leadership term: a lost lease retires it, and so does a new term won in

@@ -44,6 +44,8 @@ class StatusPublisher:
         self._touched = 0.0
         self._last_runs: dict[str, tuple[str, str, str | None]] = {}
         self._paused: set[str] = set()
+        #: Set by the runner while another app holds what this one needs (see scheduler_proc.identity).
+        self.conflict: str | None = None
 
     def publish(self, backend: Backend, engine: Engine | None, leading: bool, lock_held: bool) -> None:
         """Write both files if due (see the module docstring); else touch the status file each second."""
@@ -76,7 +78,7 @@ class StatusPublisher:
         return self._cadence.due(busy=engine.busy(within=2 * self._cadence.cost + 0.05))
 
     def _status(self, backend: Backend, engine: Engine | None, leading: bool, lock_held: bool) -> StatusDocument:
-        return {
+        document: StatusDocument = {
             "node": self.settings.node_id,
             "role": "leader" if leading else "standby",
             "runner_pid": os.getpid(),
@@ -85,6 +87,9 @@ class StatusPublisher:
             "cluster": backend.leadership.status() if lock_held else {},
             "jobs": self._jobs_view(backend, engine),
         }
+        if self.conflict:
+            document["conflict"] = self.conflict
+        return document
 
     def _idle_rows(self) -> list[JobRow]:
         """The job table of a scheduler that does not dispatch: same fields, no next run."""

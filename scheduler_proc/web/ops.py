@@ -10,12 +10,13 @@ from typing import Any
 from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.backend import open_ledger
 from scheduler_proc.coordination.bus import ACTIONS, Command, CommandBus, open_bus
-from scheduler_proc.coordination.hostlock import read_holder
+from scheduler_proc.coordination.hostlock import Holder, read_holder
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import parse_token
 from scheduler_proc.coordination.ledger import Ledger
 from scheduler_proc.coordination.redis_conn import call, connect
 from scheduler_proc.errors import NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob
+from scheduler_proc.identity import AppIdentity
 from scheduler_proc.securedir import trusted_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
@@ -63,31 +64,67 @@ class Operations:
         return trusted_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
 
     def status(self, master_pid: int | None = None) -> dict[str, Any]:
-        """This host's scheduler: role of ``master_pid``'s scheduler (default: the lock holder's), jobs, cluster."""
+        """This host's scheduler: role of ``master_pid``'s scheduler (default: the lock holder's), jobs, cluster.
+
+        When the lock is held by another app (see :mod:`scheduler_proc.identity`), its jobs are
+        not shown as ours and ``conflict`` says why.
+        """
         ready = self._lock_dir_ready()
         holder = read_holder(self.settings.lock_path) if ready else None
-        if master_pid is None and holder is not None:
+        foreign = self._foreign(holder)
+        if master_pid is None and holder is not None and not foreign:
             master_pid = holder.master_pid
         own = _well_formed(read_status(self.settings.status_path(master_pid))) if ready and master_pid else None
         # Our master is usually the holder: its file, megabytes with thousands of jobs, is read once.
-        if holder is not None and holder.master_pid == master_pid:
+        if foreign or holder is None:
+            active = None
+        elif holder.master_pid == master_pid:
             active = own
         else:
-            active = _well_formed(read_status(self.settings.status_path(holder.master_pid))) if holder else None
-        role = "disabled" if not self.settings.enabled else str(own["role"]) if own else "stopped"
-        source = active or own or {}
-        return {
+            active = _well_formed(read_status(self.settings.status_path(holder.master_pid)))
+        conflict = foreign or (own or {}).get("conflict")
+        role = (
+            "disabled"
+            if not self.settings.enabled
+            else str(own["role"])
+            if own
+            else "blocked"
+            if foreign
+            else "stopped"
+        )
+        source = own if conflict else active or own or {}
+        source = source or {}
+        answer = {
             "node": self.settings.node_id,
             "role": role,
-            "pid": holder.pid if holder else None,
+            "pid": holder.pid if holder and not conflict else None,
             "leader_node": holder.node
-            if holder and self.settings.redis is None
+            if holder and self.settings.redis is None and not conflict
             else (own or source).get("cluster", {}).get("leader_node"),
             "mode": source.get("mode", "cluster" if self.settings.redis else "single-host"),
             "cluster": (own or source).get("cluster", {}),
             "jobs": source.get("jobs", []),
             "updated_at": source.get("updated_at"),
         }
+        if conflict:
+            answer["conflict"] = str(conflict)
+        return answer
+
+    def _foreign(self, holder: Holder | None) -> str | None:
+        """Why the host lock's holder is another app, judged by its jobs module (the directory of
+        the CLI's caller may differ from the service's), or None."""
+        if holder is None:
+            return None
+        return AppIdentity(self.settings.jobs_ref, "").conflict(holder.jobs, None, self.settings.namespace)
+
+    def ready(self, master_pid: int | None = None) -> tuple[bool, str]:
+        """Is this app's scheduler running on this host (leading, standing by, or disabled on purpose)?"""
+        status = self.status(master_pid)
+        if "conflict" in status:
+            return False, "another app holds this app's namespace on this host; the server's log says which"
+        if status["role"] in ("leader", "standby", "disabled"):
+            return True, f"the scheduler on this host is {status['role']}"
+        return False, f"no scheduler runs on node {self.settings.node_id} (role {status['role']})"
 
     def overview(self, master_pid: int | None = None, recent: int = RECENT_RUNS) -> dict[str, Any]:
         """What the status page shows, from one read of the status file: :meth:`status` plus ``recent_runs``.

@@ -148,6 +148,29 @@ def _carried_out(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _add_health_routes(router: APIRouter) -> None:
+    """``livez`` and ``readyz``: what probes, load balancers and the deploy's readiness gate ask."""
+
+    @router.get("/livez", summary="Liveness: this web worker answers (no token; no data)", tags=["health"])
+    def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: this app's scheduler runs on this host (leader, standby or disabled); else 503",
+        tags=["health"],
+        responses={
+            503: {"description": "no scheduler of this app runs on this host, or another app holds its namespace"}
+        },
+    )
+    def readyz() -> JSONResponse:
+        # No token: a load balancer or a probe asks it. The reason names no job and no path.
+        ok, reason = _answer(operations().ready, _master_pid())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503
+        )
+
+
 def scheduler_router() -> APIRouter:
     """Status, jobs, history and commands; plus the status page at the router's root."""
     router = APIRouter(tags=["scheduler"], route_class=_NoSniffingRoute)
@@ -156,6 +179,8 @@ def scheduler_router() -> APIRouter:
     def status_page() -> HTMLResponse:
         # The page holds no data (it fetches it with the token the operator types), so it is served to anyone.
         return HTMLResponse(_page(), headers=_page_headers())
+
+    _add_health_routes(router)
 
     # JSONResponse: the documents are plain JSON already, and FastAPI's encoder is slow on
     # thousands of jobs.

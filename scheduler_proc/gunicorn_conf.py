@@ -1,0 +1,53 @@
+"""A ready-made gunicorn configuration that runs the scheduler outside the HTTP workers.
+
+Use it as it is::
+
+    gunicorn -c python:scheduler_proc.gunicorn_conf yourpackage.main:app
+
+or take only the hooks into your own ``gunicorn.conf.py`` (gunicorn reads the names a
+config module defines, imported ones too)::
+
+    from scheduler_proc.gunicorn_conf import on_exit, on_reload, on_starting, when_ready  # noqa: F401
+
+The settings come from the environment: ``BIND`` (default 127.0.0.1:8000),
+``WEB_CONCURRENCY`` (HTTP workers, default 2), ``WORKER_CLASS`` (default uvicorn's
+worker for gunicorn) and ``GRACEFUL_TIMEOUT`` (seconds, default 30). A bad value stops
+gunicorn with a message naming the variable. Only the master imports this module, so it
+loads nothing of the scheduler itself (``make lint`` checks that).
+"""
+
+from __future__ import annotations
+
+import os
+
+from scheduler_proc.master.hooks import on_exit, on_reload, on_starting, when_ready
+from scheduler_proc.web.ready import DEFAULT_BIND
+
+__all__ = [
+    "bind",
+    "control_socket_disable",
+    "graceful_timeout",
+    "on_exit",
+    "on_reload",
+    "on_starting",
+    "when_ready",
+    "worker_class",
+    "workers",
+]
+
+
+def _whole_number(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise SystemExit(f"gunicorn config: {name}={raw!r} is invalid: use a whole number from {low} to {high}")
+    return int(raw)
+
+
+bind = os.environ.get("BIND") or DEFAULT_BIND
+workers = _whole_number("WEB_CONCURRENCY", 2, 1, 1024)
+worker_class = os.environ.get("WORKER_CLASS") or "uvicorn_worker.UvicornWorker"
+graceful_timeout = _whole_number("GRACEFUL_TIMEOUT", 30, 0, 86400)
+# gunicorn 25+ opens a control socket under $HOME by default; a service user often has none.
+control_socket_disable = True

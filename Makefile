@@ -63,7 +63,7 @@ $(STAMP): pyproject.toml requirements.lock
 	scripts/ensure-python $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench,docs]'
 	touch $(STAMP)
 
 chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-vm lint docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
+.PHONY: run test test-fast test-vm lint docs settings-docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -43,14 +43,21 @@ test-vm: $(STAMP)  ## as root: make deploy on Debian 12 hosts under real systemd
 test-fast: $(STAMP)  ## only the tests of pure logic (no servers, no processes): seconds
 	$(BIN)/python -m pytest -m "not processes" $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs
+# NO_MKDOCS_2_WARNING: mkdocs-material prints a notice about its successor on every build.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs, the docs site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy scripts
 	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/settings_docs.py --check
+	$(MKDOCS) build --strict --quiet --site-dir site
 
-docs: $(STAMP)  ## rewrite the settings tables of README.md and deploy/env.in from scheduler_proc/variables.py
+docs: $(STAMP)  ## build the docs site (docs/, mkdocs.yml) into site/; a broken link or anchor fails it
+	$(MKDOCS) build --strict --site-dir site
+
+settings-docs: $(STAMP)  ## rewrite the settings tables of docs/configuration.md and deploy/env.in from scheduler_proc/variables.py
 	$(BIN)/python scripts/settings_docs.py
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app
@@ -63,7 +70,7 @@ $(STAMP): pyproject.toml requirements.lock
 	scripts/ensure-python $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench,docs]'
 	touch $(STAMP)
 
 chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)
@@ -94,4 +101,4 @@ lock: $(STAMP)  ## regenerate requirements.lock (pinned production requirements)
 	.lockvenv/bin/pip freeze --exclude scheduler-proc > requirements.lock && rm -rf .lockvenv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info site

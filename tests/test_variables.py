@@ -20,7 +20,7 @@ from scripts import settings_docs
 NAME = re.compile(r"SCHEDULER_[A-Z0-9_]*[A-Z0-9]")
 
 
-def test_the_readme_tables_and_the_env_file_are_generated_from_the_declarations() -> None:
+def test_the_docs_tables_and_the_env_file_are_generated_from_the_declarations() -> None:
     for path, committed, generated in settings_docs.generated():
         problem = settings_docs.differences(path, committed, generated)
         assert not problem, problem
@@ -34,7 +34,7 @@ def test_a_stale_table_names_the_setting_and_the_fix(monkeypatch: pytest.MonkeyP
     for problem in problems:
         first = problem.splitlines()[0]
         assert re.fullmatch(
-            r"\S+ differs from scheduler_proc/variables.py for SCHEDULER_LEASE_TTL; .*`make docs`", first
+            r"\S+ differs from scheduler_proc/variables.py for SCHEDULER_LEASE_TTL; .*`make settings-docs`", first
         )
         assert "a new meaning" in problem
 
@@ -74,8 +74,8 @@ def test_each_default_is_the_declared_one(tmp_path: Path) -> None:
 
 
 def test_every_scheduler_name_in_the_code_and_the_docs_is_declared() -> None:
-    places = [ROOT / "README.md", ROOT / "gunicorn.conf.py", ROOT / "Makefile"]
-    for folder in ("scheduler_proc", "app", "deploy", "bench", "scripts"):
+    places = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "gunicorn.conf.py", ROOT / "Makefile"]
+    for folder in ("scheduler_proc", "app", "deploy", "bench", "scripts", "docs"):
         places += [path for path in (ROOT / folder).rglob("*") if path.is_file() and "__pycache__" not in path.parts]
     unknown = {
         f"{name} ({path.relative_to(ROOT)})"

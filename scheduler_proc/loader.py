@@ -7,6 +7,7 @@ import traceback
 from pathlib import Path
 
 from scheduler_proc.errors import JobDefinitionError, JobsModuleError
+from scheduler_proc.identity import TEMPLATE_JOBS
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.redact import redact
 
@@ -25,8 +26,14 @@ def load_jobs(ref: str) -> Jobs:
         raise JobsModuleError(f"SCHEDULER_JOBS={ref!r}: {exc}{_where(exc)}") from None
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
+            hint = (
+                " (that is the default, the template's demo: set SCHEDULER_JOBS to your own, "
+                "for example SCHEDULER_JOBS=shop.jobs:jobs)"
+                if ref == TEMPLATE_JOBS
+                else ""
+            )
             raise JobsModuleError(
-                f"SCHEDULER_JOBS={ref!r}: module {exc.name!r} not found; check the spelling "
+                f"SCHEDULER_JOBS={ref!r}: module {exc.name!r} not found{hint}; check the spelling "
                 "and that the directory gunicorn runs in (chdir) contains it"
             ) from None
         raise JobsModuleError(_import_failure(ref, exc)) from None

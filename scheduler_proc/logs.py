@@ -45,3 +45,20 @@ def configure_logging(level: str, fmt: str = "plain") -> None:
     root.setLevel(level)
     # APScheduler's INFO lines ("Added job ...") repeat what the kit logs better.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def ensure_kit_handler(fmt: str = "plain") -> None:
+    """In a process whose logging the app or its server set up (uvicorn's workers): make sure the
+    kit's own lines get time and level.
+
+    Adds a handler to the ``scheduler`` logger only when neither it nor the root logger has one
+    (then Python's last-resort handler would print bare messages); never replaces the app's.
+    """
+    kit = logging.getLogger("scheduler")
+    if kit.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter(FORMAT, DATEFMT))
+    kit.addHandler(handler)
+    if kit.level == logging.NOTSET:
+        kit.setLevel(logging.INFO)

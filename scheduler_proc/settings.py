@@ -177,6 +177,21 @@ def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[
     return warnings
 
 
+def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None = None) -> list[str]:
+    """What a launcher logs at WARNING when it starts: unknown variables, and replicas without Redis.
+
+    Under Kubernetes each pod is a host of its own: without Redis, every replica runs every job.
+    """
+    env = os.environ if environ is None else environ
+    warnings = unknown_variable_warnings(env)
+    if settings is not None and settings.enabled and not settings.cluster and env.get("KUBERNETES_SERVICE_HOST"):
+        warnings.append(
+            "this runs under Kubernetes without Redis (single-host mode): every replica of this pod runs "
+            "every job; with more than one replica set SCHEDULER_REDIS_URL (docs/containers.md)"
+        )
+    return warnings
+
+
 class _Reader:
     """Reads variables, remembering every problem so they are reported together."""
 

@@ -20,7 +20,7 @@ from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.procutil import ReportReader, SupervisorHandle, kill_quietly, wait_report
 from scheduler_proc.securedir import ensure_private_dir
-from scheduler_proc.settings import Settings, unknown_variable_warnings
+from scheduler_proc.settings import Settings, start_warnings
 
 # Variables that describe the master's own sockets and service manager link; the
 # scheduler must not inherit them (it would look like a second gunicorn to systemd).
@@ -54,10 +54,15 @@ class MasterSide:
 
     def on_starting(self, server: Arbiter) -> None:
         """Validate settings and jobs, then start the supervisor; refuse to start on bad input."""
-        for warning in unknown_variable_warnings():
-            server.log.warning("scheduler: %s", warning)
         try:
             settings = Settings.from_env()
+        except SchedulerError as exc:
+            for warning in start_warnings(None):  # a misspelt name often explains the error
+                server.log.warning("scheduler: %s", warning)
+            _refuse(server, str(exc))
+        for warning in start_warnings(settings):
+            server.log.warning("scheduler: %s", warning)
+        try:
             if not settings.enabled:
                 server.log.info("scheduler: SCHEDULER_ENABLED is false; no scheduler on this host")
                 return

@@ -16,19 +16,21 @@ import asyncio
 import contextlib
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.coordination.hostlock import HostLock
 from scheduler_proc.errors import SchedulerError
+from scheduler_proc.logs import ensure_kit_handler
 from scheduler_proc.procutil import ORPHAN_GRACE, SupervisorHandle, describe_exit, wait_report
 from scheduler_proc.securedir import ensure_private_dir
-from scheduler_proc.settings import Settings
+from scheduler_proc.settings import Settings, start_warnings
 
 log = logging.getLogger("scheduler.embedded")
 
@@ -36,6 +38,29 @@ _POLL = 0.5
 _EXIT_MARGIN = 5.0
 _FIRST_RESPAWN_DELAY = 1.0
 _MAX_RESPAWN_DELAY = 60.0
+_VALIDATE_TIMEOUT = 120.0
+
+
+def _refuse(problem: str) -> NoReturn:
+    """Stop this worker's start: one clear log line first (the server then prints a traceback)."""
+    ensure_kit_handler()
+    log.error("scheduler: %s; the server does not start", problem)
+    raise RuntimeError(f"scheduler: {problem}")
+
+
+def jobs_problem() -> str | None:
+    """Why SCHEDULER_JOBS does not load, or None; checked in a fresh interpreter (``scheduler-proc
+    validate``), so that no worker imports APScheduler or the jobs for it."""
+    check = subprocess.run(
+        [sys.executable, "-m", "scheduler_proc", "validate", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=_VALIDATE_TIMEOUT,
+        check=False,
+    )
+    if check.returncode == 0:
+        return None
+    return check.stderr.strip().removeprefix("error: ") or f"`scheduler-proc validate` exited {check.returncode}"
 
 
 def managed_by_gunicorn_hooks() -> bool:
@@ -152,10 +177,16 @@ async def scheduler_lifespan(app: Any = None) -> AsyncIterator[None]:
     try:
         settings = Settings.from_env()
     except SchedulerError as exc:
-        raise RuntimeError(f"scheduler: {exc}") from None
+        _refuse(str(exc))
+    ensure_kit_handler(settings.log_format)
+    for warning in start_warnings(settings):
+        log.warning("%s", warning)
     if not settings.enabled:
         yield
         return
+    problem = await asyncio.to_thread(jobs_problem)
+    if problem:  # as under gunicorn: a jobs module that does not load stops the start, in every worker
+        _refuse(problem)
     owner = EmbeddedOwner(settings)
     owner.start()
     try:

@@ -1,8 +1,8 @@
-"""Command line: ``python -m scheduler_proc status|jobs|history JOB|run JOB|pause JOB|resume JOB|check|next JOB``.
+"""Command line: ``scheduler-proc`` (or ``python -m scheduler_proc``) and its commands.
 
 Run it with the service's environment (the same SCHEDULER_* variables). Tables by
-default, ``--json`` for scripts. Exit status: 0 ok, 1 the check or command failed,
-2 bad usage or configuration.
+default, ``--json`` for scripts. Exit status, the same for every command: 0 ok, 1 the
+check or command failed, 2 bad usage, settings, jobs module or an unknown job.
 """
 
 from __future__ import annotations
@@ -10,25 +10,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from scheduler_proc.errors import JobDefinitionError, JobsModuleError, SchedulerError, SettingsError
+from scheduler_proc.errors import JobDefinitionError, JobsModuleError, SchedulerError, SettingsError, UnknownJob
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
 from scheduler_proc.web.ops import Operations
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-#: Errors in what the user gave (settings, jobs module, arguments): exit status 2.
-_USAGE_ERRORS = (SettingsError, JobsModuleError, JobDefinitionError)
-
-
-class UsageError(SchedulerError):
-    """A command-line argument names something that does not exist or cannot be read."""
+#: Errors in what the user gave (settings, jobs module, arguments, a job id): exit status 2.
+_USAGE_ERRORS = (SettingsError, JobsModuleError, JobDefinitionError, UnknownJob)
+_DESCRIPTION = (
+    "Operate the scheduler of a FastAPI app: status, jobs, history, run/pause/resume a job, check health, "
+    "show a job's next fires, validate the jobs module. Run it with the service's SCHEDULER_* environment. "
+    "Exit status: 0 ok, 1 the check or command failed, 2 bad usage, settings, jobs module or an unknown job."
+)
+_VALIDATE_FIRES = 3
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -107,12 +110,32 @@ def _next(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
     spec = jobs.get(args.job)
     if spec is None:
         known = ", ".join(sorted(s.id for s in jobs)) or "none"
-        raise UsageError(f"unknown job {args.job!r} in SCHEDULER_JOBS={settings.jobs_ref!r}; known jobs: {known}")
+        raise UnknownJob(f"unknown job {args.job!r} in SCHEDULER_JOBS={settings.jobs_ref!r}; known jobs: {known}")
     after = datetime.now(spec.zone) if args.after is None else args.after
     if after.tzinfo is None:  # a local time of the job's zone (the first, if the clock passes it twice)
         after = after.replace(tzinfo=spec.zone)
     fires = [fire.astimezone(spec.zone).isoformat() for fire in spec.upcoming(after, args.count)]
     return 0, fires, "\n".join(fires) if fires else f"job {spec.id!r} has no fire after {after.isoformat()}"
+
+
+def _validate(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
+    """Load the jobs module as the scheduler would and show each job's next fires: a check for CI."""
+    jobs = load_jobs(settings.jobs_ref)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": spec.id,
+            "trigger": spec.description,
+            "next_fires": [fire.astimezone(spec.zone).isoformat() for fire in spec.upcoming(now, _VALIDATE_FIRES)],
+        }
+        for spec in jobs
+    ]
+    document = {"ok": True, "jobs_ref": settings.jobs_ref, "namespace": settings.namespace, "jobs": rows}
+    head = f"OK: {len(rows)} job(s) in SCHEDULER_JOBS={settings.jobs_ref!r} (namespace {settings.namespace!r})"
+    if args.quiet:
+        return 0, document, ""
+    shown = [{**row, "next_fires": ", ".join(row["next_fires"]) or "never"} for row in rows]
+    return 0, document, head + "\n\n" + _table(shown, ["id", "trigger", "next_fires"])
 
 
 def _iso_time(raw: str) -> datetime:
@@ -132,7 +155,7 @@ def _count(raw: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scheduler_proc", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="scheduler-proc", description=_DESCRIPTION)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("status", help="this host's scheduler and the cluster leader")
@@ -147,6 +170,10 @@ def _parser() -> argparse.ArgumentParser:
     upcoming.add_argument("job")
     upcoming.add_argument("--count", type=_count, default=5, help="how many fires (default 5)")
     upcoming.add_argument("--after", type=_iso_time, help="start from this ISO 8601 time instead of now")
+    validate = sub.add_parser(
+        "validate", help="load the jobs module and check every job (for CI: exit 0 valid, 2 invalid)"
+    )
+    validate.add_argument("--quiet", action="store_true", help="print nothing when the jobs are valid")
     for command in sub.choices.values():  # `status --json` as well as `--json status`
         command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     return parser
@@ -154,11 +181,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        # As gunicorn and `python -m` do: the jobs module is found from the current directory
+        # (the `scheduler-proc` console script alone would not look there).
+        sys.path.insert(0, os.getcwd())
     try:
         settings = Settings.from_env()
-        code, document, text = _next(settings, args) if args.command == "next" else _run(Operations(settings), args)
+        code, document, text = _LOCAL_COMMANDS.get(args.command, _operate)(settings, args)
     except SchedulerError as exc:
         print(f"error: {_printable(redact(str(exc)))}", file=sys.stderr)
-        return 2 if isinstance(exc, (*_USAGE_ERRORS, UsageError)) or args.command == "status" else 1
-    print(json.dumps(document, indent=2) if args.json else text)
+        return 2 if isinstance(exc, _USAGE_ERRORS) or args.command == "status" else 1
+    if args.json or text:
+        print(json.dumps(document, indent=2) if args.json else text)
     return code
+
+
+def _operate(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
+    return _run(Operations(settings), args)
+
+
+#: Commands that read the jobs module itself, not the running scheduler.
+_LOCAL_COMMANDS = {"next": _next, "validate": _validate}

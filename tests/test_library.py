@@ -1,0 +1,313 @@
+"""The kit as a library: a user's own project, from the wheel to jobs firing once, and apps that share a host.
+
+The new-user test does what the README tells a pip user to do, in a temporary directory
+with a fresh venv: install the kit's wheel, write a project of its own (package ``shop``,
+its own jobs and gunicorn config), validate it, and run it under gunicorn and under
+``uvicorn --workers 2``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import textwrap
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support import ROOT, Host, free_port, wait_for
+
+pytestmark = pytest.mark.processes
+
+SHOP_MAIN = """
+    from fastapi import FastAPI
+    from scheduler_proc import metrics_router, scheduler_lifespan, scheduler_router
+
+    app = FastAPI(lifespan=scheduler_lifespan)
+    app.include_router(scheduler_router(), prefix="/scheduler")
+    app.include_router(metrics_router())
+"""
+SHOP_JOBS = """
+    import json, os
+    from scheduler_proc import Jobs, RunContext
+
+    jobs = Jobs()
+
+    @jobs.every(seconds=1, id="tick")
+    def tick(ctx: RunContext) -> None:
+        with open(os.environ["FIRE_LOG"], "a") as log:
+            log.write(json.dumps({"scheduled_at": ctx.scheduled_at.isoformat(), "pid": os.getpid()}) + "\\n")
+
+    @jobs.cron("*/5 * * * *")
+    async def cleanup() -> None: ...
+"""
+# The README's one line in the user's own gunicorn.conf.py.
+SHOP_GUNICORN_CONF = """
+    from scheduler_proc.gunicorn_conf import on_starting, when_ready, on_reload, on_exit  # noqa: F401
+
+    worker_class = "uvicorn_worker.UvicornWorker"
+    workers = 2
+    control_socket_disable = True
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The kit's wheel, built from this checkout as a release would be."""
+    out = tmp_path_factory.mktemp("wheels")
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT)], ROOT)
+    [built] = out.glob("scheduler_proc-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def user_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with only the kit's wheel (and what it depends on, at the locked versions)."""
+    venv = tmp_path_factory.mktemp("user") / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], ROOT)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    _run([*pip, "-c", str(ROOT / "requirements.lock"), str(wheel)], ROOT)
+    return venv
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    """A user's project of its own, outside the kit's checkout."""
+    project = tmp_path / "shop-project"
+    package = project / "shop"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "main.py").write_text(textwrap.dedent(SHOP_MAIN))
+    (package / "jobs.py").write_text(textwrap.dedent(SHOP_JOBS))
+    (project / "gunicorn.conf.py").write_text(textwrap.dedent(SHOP_GUNICORN_CONF))
+    return project
+
+
+def test_the_wheel_carries_what_a_pip_user_needs(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        [metadata_name] = [name for name in names if name.endswith(".dist-info/METADATA")]
+        metadata = archive.read(metadata_name).decode()
+        [entry_points] = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert "scheduler_proc/py.typed" in names
+    assert "scheduler_proc/gunicorn_conf.py" in names
+    assert "scheduler_proc/web/status_page.html" in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), names
+    assert not [name for name in names if name.startswith(("tests/", "app/", "bench/"))]
+    assert "scheduler-proc = scheduler_proc.web.cli:main" in scripts
+    assert "License-Expression: MIT" in metadata
+    assert "Classifier: Typing :: Typed" in metadata
+    assert "Classifier: Framework :: FastAPI" in metadata
+    # The description a pip user reads starts with what the kit is and how to install it.
+    description = metadata.split("\n\n", 1)[1]
+    assert description.index("pip install scheduler-proc") < description.index("make run")
+    assert "Exactly-once" not in metadata.split("\n\n", 1)[0]
+
+
+def test_the_sdist_ships_no_test_without_its_helpers(tmp_path: Path) -> None:
+    _run([sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path), str(ROOT)], ROOT)
+    [built] = tmp_path.glob("scheduler_proc-*.tar.gz")
+    with tarfile.open(built) as archive:
+        members = [member.name.split("/", 1)[1] for member in archive.getmembers() if "/" in member.name]
+    assert "LICENSE" in members and "scheduler_proc/py.typed" in members
+    assert not [member for member in members if member.startswith(("tests/", "bench/", "app/", "deploy/"))]
+
+
+def test_a_users_own_project_validates_and_fires_once_under_gunicorn_and_uvicorn(
+    user_venv: Path, shop: Path, tmp_path: Path
+) -> None:
+    bin_dir = user_venv / "bin"
+    env = _user_env(shop, tmp_path, "gunicorn")
+    validated = subprocess.run(
+        [str(bin_dir / "scheduler-proc"), "validate"], cwd=shop, env=env, capture_output=True, text=True
+    )
+    assert validated.returncode == 0, validated.stderr
+    assert "OK: 2 job(s) in SCHEDULER_JOBS='shop.jobs:jobs' (namespace 'shop')" in validated.stdout
+    assert "tick" in validated.stdout and "shop.jobs.cleanup" in validated.stdout
+
+    # The user's own gunicorn.conf.py with the one import line.
+    with _served([str(bin_dir / "gunicorn"), "-c", "gunicorn.conf.py", "shop.main:app"], shop, env) as port:
+        _fires_once(port, Path(env["FIRE_LOG"]))
+    # The ready-made config, as the README's gunicorn line.
+    env = _user_env(shop, tmp_path, "ready-made")
+    command = [str(bin_dir / "gunicorn"), "-c", "python:scheduler_proc.gunicorn_conf", "shop.main:app"]
+    with _served(command, shop, env) as port:
+        _fires_once(port, Path(env["FIRE_LOG"]))
+    env = _user_env(shop, tmp_path, "uvicorn")
+    command = [str(bin_dir / "uvicorn"), "shop.main:app", "--workers", "2", "--port", env["PORT"]]
+    with _served(command, shop, env) as port:
+        _fires_once(port, Path(env["FIRE_LOG"]))
+        assert (Path(env["SCHEDULER_LOCK_DIR"]) / "shop.lock").exists()  # the namespace follows the package
+
+
+def test_a_jobs_module_that_does_not_load_stops_every_launcher_with_the_same_message(
+    user_venv: Path, shop: Path, tmp_path: Path
+) -> None:
+    (shop / "shop" / "jobs.py").write_text("raise RuntimeError('the database URL is missing')\n")
+    bin_dir = user_venv / "bin"
+    message = "SCHEDULER_JOBS='shop.jobs:jobs': importing the module raised RuntimeError: the database URL is missing"
+    env = _user_env(shop, tmp_path, "broken")
+    validated = subprocess.run(
+        [str(bin_dir / "scheduler-proc"), "validate"], cwd=shop, env=env, capture_output=True, text=True
+    )
+    assert validated.returncode == 2 and message in validated.stderr, validated.stderr
+    launchers = {
+        "gunicorn": [str(bin_dir / "gunicorn"), "-c", "gunicorn.conf.py", "shop.main:app"],
+        "uvicorn": [str(bin_dir / "uvicorn"), "shop.main:app", "--port", env["PORT"]],
+        "uvicorn --workers 2": [str(bin_dir / "uvicorn"), "shop.main:app", "--workers", "2", "--port", env["PORT"]],
+    }
+    for name, command in launchers.items():
+        ended = subprocess.run(command, cwd=shop, env=env, capture_output=True, text=True, timeout=60)
+        output = ended.stdout + ended.stderr
+        assert message in output, f"{name}:\n{output}"
+        # uvicorn's multi-process parent exits 0 whenever a worker fails to start (uvicorn's own
+        # choice); gunicorn exits 1 and a single uvicorn process 3. Every one of them stops.
+        assert ended.returncode == (0 if "--workers" in command else 1 if name == "gunicorn" else 3), output
+        if name != "gunicorn":  # the kit's own line, with time and level, before uvicorn's traceback
+            assert re.search(r"^\[[0-9-]+ [0-9:]+ \+0000\] \[\d+\] \[ERROR\] scheduler\.embedded: ", output, re.M), (
+                output
+            )
+
+
+def test_two_apps_on_one_host_are_apart_by_default(hosts: Any, tmp_path: Path) -> None:
+    shared = tmp_path / "shared-run"
+    first = hosts("app-a", jobs="ticker:jobs", lock_dir=shared, env={"SCHEDULER_NAMESPACE": ""})
+    second = hosts("app-b", jobs="weekdays:jobs", lock_dir=shared, env={"SCHEDULER_NAMESPACE": ""})
+    first.start_and_wait("leader")
+    second.start_and_wait("leader")  # each app holds the lock of its own namespace
+    assert {path.name for path in shared.glob("*.lock")} >= {"ticker.lock", "weekdays.lock"}
+    assert "another app" not in first.output() + second.output()
+
+
+def test_an_app_that_finds_its_namespace_held_by_another_app_says_so(hosts: Any, tmp_path: Path) -> None:
+    shared = tmp_path / "shared-run"
+    first = hosts("app-a", jobs="ticker:jobs", lock_dir=shared).start_and_wait("leader")
+    second = hosts("app-b", jobs="weekdays:jobs", lock_dir=shared)
+    second.start()
+    second.wait_log(r"\[ERROR\] scheduler\.runner: host lock .* is held by .*another app")
+    assert "SCHEDULER_JOBS='ticker:jobs'" in second.output() and "own SCHEDULER_NAMESPACE" in second.output()
+
+    def conflicted() -> dict[str, Any] | None:
+        response = second.get("/scheduler/status")
+        return response.json() if response.status_code == 200 and "conflict" in response.json() else None
+
+    status = wait_for(conflicted, 20, "app-b's status to name the conflict")
+    assert "tick" not in {job["id"] for job in status["jobs"]}, status  # never the other app's jobs
+    ready = second.get("/scheduler/readyz")
+    assert ready.status_code == 503 and "another app" in ready.json()["reason"], ready.text
+    assert first.get("/scheduler/readyz").status_code == 200
+    assert "conflict" not in (first.status() or {})
+    # The CLI, run with app-b's settings, tells the same.
+    answer = second.cli("status", "--json")
+    assert "conflict" in json.loads(answer.stdout), answer.stdout + answer.stderr
+
+
+def test_the_health_endpoints_need_no_token_and_show_no_data(hosts: Any) -> None:
+    host = hosts("node-a", env={"SCHEDULER_READ_TOKEN": "read-secret-0123456789abcdef"}).start()
+    ready = wait_for(lambda: _ready(host), 20, "readyz to answer 200")
+    assert ready == {"status": "ready", "reason": "the scheduler on this host is leader"}
+    assert host.get("/scheduler/livez").json() == {"status": "ok"}
+    assert host.get("/scheduler/status").status_code == 401
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _user_env(project: Path, tmp_path: Path, name: str) -> dict[str, str]:
+    port = free_port()
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SCHEDULER_", "VIRTUAL_ENV", "PYTHON"))},
+        "SCHEDULER_JOBS": "shop.jobs:jobs",
+        "SCHEDULER_LOCK_DIR": str(tmp_path / name / "run"),
+        "SCHEDULER_STATE_DIR": str(tmp_path / name / "state"),
+        "FIRE_LOG": str(tmp_path / name / "fires.jsonl"),
+        "BIND": f"127.0.0.1:{port}",
+        "PORT": str(port),
+    }
+
+
+class _served:
+    """A server started in its own session, stopped with TERM (then KILL) whatever happens."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.log = Path(env["FIRE_LOG"]).with_suffix(".log")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.port = int(env["PORT"])
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def __enter__(self) -> int:
+        try:
+            wait_for(lambda: self._ready(), 60, "the user's app to be ready")
+        except AssertionError as exc:
+            self._stop()
+            raise AssertionError(f"{exc}\n{self.log.read_text(errors='replace')}") from None
+        return self.port
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the server exited with {self.process.returncode}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/scheduler/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        # multiprocessing's resource tracker (uvicorn --workers) ends a moment after its parent.
+        wait_for(lambda: not _session_alive(self.process.pid), 10, "every process of the server to end")
+
+
+def _session_alive(sid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == sid:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _fires_once(port: int, fire_log: Path) -> None:
+    def fires() -> list[dict[str, Any]] | None:
+        lines = fire_log.read_text().splitlines() if fire_log.exists() else []
+        return [json.loads(line) for line in lines] if len(lines) >= 3 else None
+
+    seen = wait_for(fires, 30, "three fires of the user's tick job")
+    times = [fire["scheduled_at"] for fire in seen]
+    assert len(times) == len(set(times)), times
+    status = httpx.get(f"http://127.0.0.1:{port}/scheduler/status", timeout=2).json()
+    assert status["role"] == "leader" and {job["id"] for job in status["jobs"]} == {"tick", "shop.jobs.cleanup"}
+
+
+def _ready(host: Host) -> dict[str, Any] | None:
+    try:
+        response = host.get("/scheduler/readyz")
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None

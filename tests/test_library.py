@@ -210,6 +210,20 @@ def test_an_app_that_finds_its_namespace_held_by_another_app_says_so(hosts: Any,
     assert "conflict" in json.loads(answer.stdout), answer.stdout + answer.stderr
 
 
+def test_an_app_whose_namespace_leads_elsewhere_on_one_redis_under_another_app_says_so(
+    hosts: Any, redis_server: Any
+) -> None:
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "3"}
+    first = hosts("app-a", jobs="ticker:jobs", workers=1, env=env).start_and_wait("leader")
+    second = hosts("app-b", jobs="weekdays:jobs", workers=1, env=env)  # another host, same namespace
+    second.start()
+    second.wait_log(r"\[ERROR\] scheduler\.runner: the cluster's lease: namespace 'scheduler' is held by another app")
+    status = wait_for(lambda: (second.status() or {}).get("conflict") and second.status(), 20, "app-b's conflict")
+    assert status["role"] == "standby" and "tick" not in {job["id"] for job in status["jobs"]}
+    assert second.get("/scheduler/readyz").status_code == 503
+    assert first.get("/scheduler/readyz").status_code == 200
+
+
 def test_the_health_endpoints_need_no_token_and_show_no_data(hosts: Any) -> None:
     host = hosts("node-a", env={"SCHEDULER_READ_TOKEN": "read-secret-0123456789abcdef"}).start()
     ready = wait_for(lambda: _ready(host), 20, "readyz to answer 200")

@@ -21,6 +21,11 @@ class Keys:
         return self.prefix + "leader"
 
     @property
+    def app(self) -> str:
+        """The SCHEDULER_JOBS of the app whose leader last led this namespace (see scheduler_proc.identity)."""
+        return self.prefix + "app"
+
+    @property
     def fence(self) -> str:
         """The term counter (INCR per leadership term)."""
         return self.prefix + "fence"

@@ -178,6 +178,14 @@ class Ledger(Protocol):
         """Pause or resume one job for every node."""
         ...
 
+    def namespace_app(self) -> str | None:
+        """The jobs module of the app that last led this namespace across hosts (None: not kept)."""
+        ...
+
+    def set_namespace_app(self, jobs_ref: str) -> None:
+        """Say which app leads this namespace now, for standbys of another app to notice."""
+        ...
+
     def now(self) -> datetime:
         """The clock all nodes share: Redis's TIME in cluster mode, this host's clock otherwise."""
         ...
@@ -365,6 +373,12 @@ class LocalLedger:
                 "SELECT record FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?", (job_id, limit)
             ).fetchall()
         return parse_history(job_id, [row[0] for row in rows])
+
+    def namespace_app(self) -> str | None:
+        return None  # one host: the host lock's record names the app
+
+    def set_namespace_app(self, jobs_ref: str) -> None:
+        return None
 
     def paused(self) -> set[str]:
         with self._lock:

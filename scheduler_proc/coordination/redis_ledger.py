@@ -286,6 +286,13 @@ class RedisLedger:
         raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))
         return parse_history(job_id, [str(item) for item in raw])
 
+    def namespace_app(self) -> str | None:
+        value = call(self._settings, lambda: self._client.get(self._keys.app))
+        return str(value) if value is not None else None
+
+    def set_namespace_app(self, jobs_ref: str) -> None:
+        call(self._settings, lambda: self._client.set(self._keys.app, jobs_ref))
+
     def paused(self) -> set[str]:
         return {str(job) for job in call(self._settings, lambda: self._client.hkeys(self._keys.paused))}
 

@@ -304,6 +304,13 @@ def test_second_master_takes_over_when_the_first_is_killed(hosts, tmp_path: Path
 def test_status_agrees_across_workers_and_names_the_real_runner(hosts) -> None:
     host = hosts(workers=4).start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
+    # The fire log is written by the job; the status learns of the run through the recorder and
+    # the publisher (about a second later): wait for that, never read it right after the job.
+    wait_for(
+        lambda: any(job["last_outcome"] == "success" for job in (host.status() or {}).get("jobs", [])),
+        10,
+        "the status to show the first run",
+    )
     assert host.get("/healthz").json() == {"status": "ok"}
     [runner] = host.runner_pids()
     answers = [host.status() for _ in range(20)]
@@ -316,8 +323,9 @@ def test_status_agrees_across_workers_and_names_the_real_runner(hosts) -> None:
     upcoming = [datetime.fromisoformat(at) for at in job["next_fires"]]
     assert job["next_fires"][0] == job["next_run_at"] and len(upcoming) == 3
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(upcoming)] == [1.0, 1.0]
-    detail = host.get("/scheduler/jobs/tick").json()
-    assert len(detail["next_fires"]) == 3 and detail["history"]
+    detail = wait_for(lambda: host.get("/scheduler/jobs/tick").json(), 10, "tick's detail")
+    assert len(detail["next_fires"]) == 3
+    wait_for(lambda: host.get("/scheduler/jobs/tick").json()["history"], 10, "tick's history")
 
 
 def test_fire_logs_and_a_raising_job_does_not_stop_the_scheduler(hosts) -> None:

@@ -224,6 +224,15 @@ def test_an_app_whose_namespace_leads_elsewhere_on_one_redis_under_another_app_s
     assert first.get("/scheduler/readyz").status_code == 200
 
 
+def test_a_rolling_upgrade_to_the_derived_namespace_is_warned_of(hosts: Any, redis_server: Any) -> None:
+    # A host of this app still on 0.1 leads the old default namespace.
+    redis_server.client().set("{scheduler}:leader", "7:abc:old-host", px=60000)
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "3", "SCHEDULER_NAMESPACE": ""}
+    host = hosts("new-host", jobs="ticker:jobs", workers=1, env=env).start_and_wait("leader")
+    host.wait_log(r"\[WARNING\] scheduler\.backend: a scheduler leads namespace 'scheduler' on this Redis")
+    assert "set SCHEDULER_NAMESPACE=scheduler on every host" in host.output()
+
+
 def test_the_health_endpoints_need_no_token_and_show_no_data(hosts: Any) -> None:
     host = hosts("node-a", env={"SCHEDULER_READ_TOKEN": "read-secret-0123456789abcdef"}).start()
     ready = wait_for(lambda: _ready(host), 20, "readyz to answer 200")

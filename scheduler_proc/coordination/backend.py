@@ -22,6 +22,7 @@ from scheduler_proc.coordination.redis_conn import ACL_NEEDED, Client, call, con
 from scheduler_proc.coordination.redis_ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
+from scheduler_proc.identity import TEMPLATE_NAMESPACE, default_namespace
 from scheduler_proc.settings import RedisSettings, Settings
 
 log = logging.getLogger("scheduler.backend")
@@ -113,10 +114,31 @@ def check_redis(settings: Settings) -> None:
         call(settings.redis, client.ping)
         check_info_in_scripts(settings.redis, client, Keys(settings.namespace))
         check_eviction_policy(settings.redis, client)
+        warn_of_the_old_default_namespace(settings, client)
     except RedisUnavailable:
         pass
     finally:
         client.close()
+
+
+def warn_of_the_old_default_namespace(settings: Settings, client: Client) -> None:
+    """Before 0.2 every app's default namespace was ``scheduler``. A project that upgrades host by
+    host, with a namespace now derived from its jobs module, would lead twice meanwhile (once per
+    namespace) and run each fire twice: say so when the old namespace has a leader."""
+    if settings.redis is None or settings.namespace == TEMPLATE_NAMESPACE:
+        return
+    if settings.namespace != default_namespace(settings.jobs_ref):
+        return  # set on purpose
+    if call(settings.redis, lambda: client.exists(Keys(TEMPLATE_NAMESPACE).leader)):
+        log.warning(
+            "a scheduler leads namespace %r on this Redis, the default before 0.2, while this one uses %r "
+            "(derived from SCHEDULER_JOBS=%r): if that is this app on hosts not yet upgraded, both run every "
+            "fire until they are; set SCHEDULER_NAMESPACE=%s on every host to keep the old one",
+            TEMPLATE_NAMESPACE,
+            settings.namespace,
+            settings.jobs_ref,
+            TEMPLATE_NAMESPACE,
+        )
 
 
 def check_info_in_scripts(settings: RedisSettings, client: Client, keys: Keys) -> None:

@@ -60,8 +60,9 @@ docs: $(STAMP)  ## build the docs site (docs/, mkdocs.yml) into site/; a broken 
 settings-docs: $(STAMP)  ## rewrite the settings tables of docs/configuration.md and deploy/env.in from scheduler_proc/variables.py
 	$(BIN)/python scripts/settings_docs.py
 
-check-config: $(STAMP)  ## let gunicorn load the config and the app
+check-config: $(STAMP)  ## let gunicorn load the config and the app, and validate the jobs module (SCHEDULER_JOBS)
 	$(BIN)/gunicorn -c gunicorn.conf.py --check-config
+	$(BIN)/scheduler-proc validate
 
 install: $(STAMP)
 

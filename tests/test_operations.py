@@ -226,8 +226,10 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
     wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
     history = host.cli("history", "report")
     assert "manual" in history.stdout and "success" in history.stdout
-    unknown = host.cli("pause", "nope")
-    assert unknown.returncode == 1 and "unknown job 'nope'" in unknown.stderr
+    # An unknown job is exit status 2 in every command (bad usage), as `next` always answered.
+    for command in (["pause", "nope"], ["run", "nope"], ["history", "nope"], ["next", "nope"]):
+        unknown = host.cli(*command)
+        assert unknown.returncode == 2 and "unknown job 'nope'" in unknown.stderr, (command, unknown.stderr)
     check = host.cli("check")
     assert check.returncode == 0 and check.stdout.startswith("OK: ")
     host.signal(signal.SIGTERM)

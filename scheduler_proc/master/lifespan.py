@@ -51,13 +51,19 @@ def _refuse(problem: str) -> NoReturn:
 def jobs_problem() -> str | None:
     """Why SCHEDULER_JOBS does not load, or None; checked in a fresh interpreter (``scheduler-proc
     validate``), so that no worker imports APScheduler or the jobs for it."""
-    check = subprocess.run(
-        [sys.executable, "-m", "scheduler_proc", "validate", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=_VALIDATE_TIMEOUT,
-        check=False,
-    )
+    try:
+        check = subprocess.run(
+            [sys.executable, "-m", "scheduler_proc", "validate", "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=_VALIDATE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return (
+            f"importing SCHEDULER_JOBS took more than {_VALIDATE_TIMEOUT:g}s (`scheduler-proc validate` did not end); "
+            "a jobs module must not block at import"
+        )
     if check.returncode == 0:
         return None
     return check.stderr.strip().removeprefix("error: ") or f"`scheduler-proc validate` exited {check.returncode}"

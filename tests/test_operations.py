@@ -171,9 +171,12 @@ def test_scrapes_answered_by_different_workers_agree(hosts) -> None:
     def published_every_fire() -> bool:
         ran = len([f for f in read_fires(host.fire_log) if f["job"] == "tick"])
         text = httpx.get(f"http://127.0.0.1:{host.port}/metrics", timeout=5).text
-        return f'scheduler_fires_total{{job="tick",outcome="success"}} {ran}.0' in text
+        # ... and the pause itself (no next run): until the publisher writes it, two scrapes a
+        # moment apart may straddle that write and differ.
+        paused = 'scheduler_next_run_timestamp_seconds{job="tick"} 0.0' in text
+        return paused and f'scheduler_fires_total{{job="tick",outcome="success"}} {ran}.0' in text
 
-    wait_for(published_every_fire, 10, "the metrics to count every tick that ran before the pause")
+    wait_for(published_every_fire, 10, "the metrics to count every tick that ran before the pause, and the pause")
     bodies: dict[str, str] = {}
     for _ in range(60):
         response = httpx.get(f"http://127.0.0.1:{host.port}/metrics", headers={"Connection": "close"}, timeout=5)

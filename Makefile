@@ -17,14 +17,14 @@ DESTDIR ?=
 REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 # Passed to the shell as environment variables, never pasted into the command line: a value
-# such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses. Exported to the
+# such as APP='x; rm -rf /' stays one argument, which the deploy tool then refuses. Exported to the
 # deploy targets only: make exports a variable even when empty, and an empty BIND in the
 # environment of `make run` would leave gunicorn listening nowhere.
-# -B: deploy.py imports scheduler_proc/variables.py as root; it leaves no root-owned __pycache__ here.
+# -B: the deploy tool (scheduler_proc/deploy/) runs as root; it leaves no root-owned __pycache__ here.
 DEPLOY_TARGETS := deploy rollback undeploy status scheduler
 DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
 $(foreach name,$(DEPLOY_VARIABLES),$(eval $(DEPLOY_TARGETS): export $(name) := $$(value $(name))))
-DEPLOY = "$$DEPLOY_PYTHON" -B deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
+DEPLOY = "$$DEPLOY_PYTHON" -B -m scheduler_proc.deploy --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
@@ -50,7 +50,7 @@ lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts betwee
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/settings_docs.py --check
 
-docs: $(STAMP)  ## rewrite the settings tables of README.md and deploy/env.in from scheduler_proc/variables.py
+docs: $(STAMP)  ## rewrite the settings tables of README.md and scheduler_proc/deploy/env.in from scheduler_proc/variables.py
 	$(BIN)/python scripts/settings_docs.py
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app

@@ -354,12 +354,10 @@ SHIPPED = [
 
 
 def deploy_module() -> ModuleType:
-    """``deploy/deploy.py`` imported as a module (it is a script, outside the package), to call its steps."""
-    if str(ROOT / "deploy") not in sys.path:
-        sys.path.insert(0, str(ROOT / "deploy"))
-    import deploy
+    """The deploy tool's steps (``scheduler_proc.deploy.tool``), to call them one by one."""
+    from scheduler_proc.deploy import tool
 
-    return deploy
+    return tool
 
 
 def copy_shipped(target: Path) -> Path:

@@ -30,12 +30,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service use
 
 
 def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
-    standin = [str(ROOT / "tests/deploy_standin.py")] if process else []
+    tool = [str(ROOT / "tests/deploy_standin.py"), str(source)] if process else [str(source / "deploy" / "deploy.py")]
     return subprocess.run(
         [
             sys.executable,
-            *standin,
-            str(source / "deploy" / "deploy.py"),
+            *tool,
             "--app",
             APP,
             "--destdir",

@@ -1,0 +1,840 @@
+"""Single-VM install with systemd: ``make deploy``, ``make rollback``, ``make undeploy``.
+
+Runs as root with the system Python (stdlib only: the modules of the kit it imports,
+``variables``, ``securedir`` and ``web/ready``, are stdlib only too).
+Layout (prefixed by DESTDIR when staging):
+
+    /opt/<app>/releases/<id>/   code + venv built from requirements.lock; <id> hashes the code
+    /opt/<app>/current          symlink to the live release (switched atomically)
+    /opt/<app>/previous         symlink to the release before it (what rollback returns to)
+    /etc/<app>/env              settings, 0640 root:<app>, written once and never overwritten
+    /etc/systemd/system/<app>.service
+    /var/lib/<app>              state (systemd StateDirectory); /run/<app> holds the host lock
+
+A second deploy of the same code changes nothing and does not restart the service
+(unless it changed the env file, which the service reads only when it starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import grp
+import hashlib
+import ipaddress
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+# The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
+from scheduler_proc.securedir import write_private
+from scheduler_proc.variables import STOP_GRACE
+from scheduler_proc.web.ready import DEFAULT_BIND, base_url
+
+#: The unit and env file templates (package data).
+HERE = Path(__file__).resolve().parent
+#: Template mode ships the kit's own checkout (its demo ``app/``): the directory above the package.
+SOURCE = HERE.parent.parent
+
+#: The service, its user and its directories are all named after the app: keep it a plain name
+#: (useradd's and systemd's rules), so no path can leave the app's own directories.
+APP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+SHIPPED = ["app", "scheduler_proc", "gunicorn.conf.py", "pyproject.toml", "requirements.lock", "README.md"]
+KEEP_RELEASES = 5
+
+
+class DeployError(Exception):
+    """A step failed; the message says what and how to fix it."""
+
+
+def say(message: str) -> None:
+    print(f"deploy: {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path of one app, under ``root`` (``/`` or DESTDIR)."""
+
+    root: Path
+    app: str
+
+    def at(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+    @property
+    def opt(self) -> Path:
+        return self.at(f"/opt/{self.app}")
+
+    @property
+    def releases(self) -> Path:
+        return self.opt / "releases"
+
+    @property
+    def current(self) -> Path:
+        return self.opt / "current"
+
+    @property
+    def previous(self) -> Path:
+        return self.opt / "previous"
+
+    @property
+    def etc(self) -> Path:
+        return self.at(f"/etc/{self.app}")
+
+    @property
+    def env_file(self) -> Path:
+        return self.etc / "env"
+
+    @property
+    def unit(self) -> Path:
+        return self.at(f"/etc/systemd/system/{self.app}.service")
+
+    @property
+    def state(self) -> Path:
+        return self.at(f"/var/lib/{self.app}")
+
+    @property
+    def redis_conf(self) -> Path:
+        return self.at("/etc/redis/redis.conf")
+
+
+# --- service managers -------------------------------------------------------------------------
+class ServiceManager(Protocol):
+    """What deploy needs from whatever runs the service: systemd, or nothing when staged."""
+
+    def active(self) -> bool:
+        """The service runs (or is starting)."""
+        ...
+
+    def failed(self) -> bool:
+        """The service failed, or waits to be restarted after a failure."""
+        ...
+
+    def restart(self) -> None:
+        """(Re)start it now, clearing any start-limit count first."""
+        ...
+
+    def stop(self) -> None:
+        """Stop it and wait (its jobs get their stop grace)."""
+        ...
+
+    def install(self, changed: bool) -> None:
+        """Register and enable the unit; reload the manager's view if the unit ``changed``."""
+        ...
+
+    def disable(self) -> None:
+        """Stop it and keep it from starting at boot."""
+        ...
+
+    def forget_unit(self) -> None:
+        """After the unit file is deleted: make the manager forget it."""
+        ...
+
+
+class Systemd:
+    """The real thing: systemctl on a machine where systemd is PID 1."""
+
+    def __init__(self, app: str) -> None:
+        self.app = app
+        if not Path("/run/systemd/system").is_dir():
+            raise DeployError(
+                "systemd is not running on this machine (PID 1 is not systemd); "
+                "use DESTDIR=<dir> to stage the install for review instead"
+            )
+
+    def _ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["systemctl", *args], check=check, capture_output=True, text=True)
+
+    def active(self) -> bool:
+        return self._ctl("is-active", "--quiet", self.app, check=False).returncode == 0
+
+    def failed(self) -> bool:
+        """Failed, or waiting to be restarted after a failure: either way this release is not healthy."""
+        state = self._ctl("show", self.app, "--property=ActiveState,SubState", check=False).stdout
+        return "ActiveState=failed" in state or "SubState=auto-restart" in state
+
+    def restart(self) -> None:
+        # reset-failed: a rollback right after a release hit the start limit must still start.
+        self._ctl("reset-failed", self.app, check=False)
+        self._ctl("restart", self.app, check=False)  # it waits for ExecStartPost; the health check judges
+
+    def stop(self) -> None:
+        self._ctl("stop", self.app, check=False)
+
+    def install(self, changed: bool) -> None:
+        if changed:
+            self._ctl("daemon-reload")
+        self._ctl("enable", self.app)
+
+    def disable(self) -> None:
+        self._ctl("disable", self.app, check=False)
+
+    def forget_unit(self) -> None:
+        """After the unit file is gone: systemd forgets the unit."""
+        self._ctl("daemon-reload", check=False)
+
+
+class Staged:
+    """DESTDIR without a service: nothing is started; the install is for review."""
+
+    def active(self) -> bool:
+        return False
+
+    def failed(self) -> bool:
+        return False
+
+    def restart(self) -> None:
+        say("staged only: not starting the service")
+
+    def stop(self) -> None:
+        pass
+
+    def install(self, changed: bool) -> None:
+        pass
+
+    def disable(self) -> None:
+        pass
+
+    def forget_unit(self) -> None:
+        pass
+
+
+def parse_unit(text: str) -> dict[str, str]:
+    """The last value of each key of a unit file (enough for the keys the stand-in uses)."""
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=value lines of an EnvironmentFile (comments and blanks skipped)."""
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip().strip('"')
+    return env
+
+
+# --- steps ------------------------------------------------------------------------------------
+def release_id(python: str) -> str:
+    """A hash of the shipped files and the interpreter: same code, same release, no restart."""
+    digest = hashlib.sha256(subprocess.run([python, "-VV"], capture_output=True, text=True).stdout.encode())
+    for path in sorted(_shipped_files()):
+        digest.update(str(path.relative_to(SOURCE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _shipped_files() -> list[Path]:
+    files = []
+    for name in SHIPPED:
+        path = SOURCE / name
+        if path.is_file():
+            files.append(path)
+        else:
+            files += [
+                p
+                for p in path.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+            ]
+    return files
+
+
+def build_release(layout: Layout, rid: str, python: str) -> Path:
+    """Copy the code and build its venv; a release counts only once its marker exists."""
+    release = layout.releases / rid
+    if (release / ".complete").exists():
+        say(f"release {rid} is already built")
+        return release
+    if release.exists():
+        shutil.rmtree(release)  # a build that was interrupted
+    say(f"building release {rid} in {release}")
+    release.mkdir(parents=True)
+    for path in _shipped_files():
+        target = release / path.relative_to(SOURCE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    _run(
+        [python, "-m", "venv", str(release / "venv")],
+        f"create the venv with the system Python ({python}); on Debian install python3-venv",
+    )
+    _run(
+        [
+            str(release / "venv/bin/pip"),
+            "install",
+            "--quiet",
+            "--no-input",
+            "--disable-pip-version-check",
+            "-r",
+            str(release / "requirements.lock"),
+        ],
+        "install the pinned requirements (requirements.lock)",
+    )
+    (release / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    return release
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeployError(f"could not {what}: {' '.join(command)} exited {result.returncode}\n{result.stderr[-2000:]}")
+
+
+def switch(layout: Layout, release: Path) -> bool:
+    """Point ``current`` at the release atomically (rename of a new symlink); False if it already does."""
+    target = Path("releases") / release.name
+    if layout.current.is_symlink() and Path(os.readlink(layout.current)) == target:
+        return False
+    if layout.current.is_symlink():
+        _symlink(layout.previous, Path(os.readlink(layout.current)))
+    _symlink(layout.current, target)
+    say(f"current -> {target}")
+    return True
+
+
+def _symlink(link: Path, target: Path) -> None:
+    tmp = link.with_name(f".{link.name}.new")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def install_env(layout: Layout, bind: str, user: str) -> None:
+    """Write the documented env file once; never overwrite the operator's edits."""
+    layout.etc.mkdir(parents=True, exist_ok=True)
+    if layout.env_file.exists():
+        say(f"{layout.env_file} exists; leaving it as it is")
+    else:
+        text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@BIND@", bind)
+        layout.env_file.write_text(text)
+        say(f"wrote {layout.env_file}")
+    os.chmod(layout.env_file, 0o640)
+    _chown(layout.env_file, "root", user)
+
+
+def _chown(path: Path, owner: str, group: str) -> None:
+    with contextlib.suppress(KeyError):  # staging without the service user: the real install sets it
+        os.chown(path, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+
+
+def _seconds_in(env: dict[str, str], name: str, default: float, path: Path) -> float:
+    """A number of seconds from the env file, or a clear error naming the file and the line to fix."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise DeployError(f"{path}: {name}={raw!r} is not a number of seconds from 0 to 86400; fix that line")
+    return value
+
+
+def _stop_grace_in(env: dict[str, str], graceful: float, path: Path) -> float:
+    """SCHEDULER_STOP_GRACE from the env file (gunicorn's grace when unset), or an error naming the line."""
+    raw = env.get(STOP_GRACE.name, "").strip()
+    if not raw:
+        return graceful
+    try:
+        grace = STOP_GRACE.parse(raw)
+    except ValueError as exc:
+        raise DeployError(f"{path}: {STOP_GRACE.name}={raw!r} is invalid: {exc}; fix that line") from None
+    return graceful if grace is None else grace
+
+
+def network_policy(env: dict[str, str]) -> str:
+    """IPAddressDeny/Allow lines when every peer is known by address: HTTP on loopback, Redis local or by IP.
+
+    A Redis named by host name may change address (a managed failover), and a public BIND
+    serves clients from anywhere: then no address list is set, and the unit says why.
+    """
+    bind_host = (env.get("BIND") or DEFAULT_BIND).rpartition(":")[0].strip("[]")
+    if bind_host not in ("127.0.0.1", "::1", "localhost"):
+        return "# No IPAddressDeny: BIND serves clients beyond this host."
+    peers = []
+    for name in ("SCHEDULER_REDIS_URL", "SCHEDULER_REDIS_SENTINELS"):
+        for item in filter(None, env.get(name, "").split(",")):
+            host = item.split("://", 1)[-1].rpartition("@")[2].split("/")[0].rsplit(":", 1)[0].strip("[]")
+            if item.startswith("unix://") or not host:
+                continue
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return f"# No IPAddressDeny: {name} names the host {host!r}, whose address may change."
+            if not address.is_loopback:
+                peers.append(str(address))
+    return "IPAddressDeny=any\nIPAddressAllow=localhost" + "".join(f" {peer}" for peer in peers)
+
+
+def install_unit(layout: Layout, redis_local: bool) -> bool:
+    """Render the unit; True if it changed."""
+    env = read_env(layout.env_file)
+    graceful = _seconds_in(env, "GRACEFUL_TIMEOUT", 30.0, layout.env_file)
+    grace = _stop_grace_in(env, graceful, layout.env_file)
+    text = (
+        (HERE / "app.service.in")
+        .read_text()
+        .replace("@APP@", layout.app)
+        .replace("@TIMEOUT_STOP@", str(int(graceful + grace + 15)))
+        .replace("@AFTER@", " redis-server.service" if redis_local else "")
+        .replace("@WANTS@", " redis-server.service" if redis_local else "")
+        .replace("@NETWORK@", network_policy(env))
+    )
+    if layout.unit.exists() and layout.unit.read_text() == text:
+        return False
+    layout.unit.parent.mkdir(parents=True, exist_ok=True)
+    layout.unit.write_text(text)
+    os.chmod(layout.unit, 0o644)
+    say(f"wrote {layout.unit}")
+    return True
+
+
+def ensure_user(layout: Layout, staged: bool) -> None:
+    try:
+        pwd.getpwnam(layout.app)
+    except KeyError:
+        if staged:
+            say(f"staged only: the system user {layout.app!r} would be created")
+            return
+        _run(
+            [
+                "useradd",
+                "--system",
+                "--home-dir",
+                f"/var/lib/{layout.app}",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                layout.app,
+            ],
+            f"create the system user {layout.app}",
+        )
+        say(f"created system user {layout.app}")
+
+
+def _redis_conf_lines(password: str) -> list[str]:
+    """What REDIS=local adds to redis.conf: the settings the kit's guarantees assume."""
+    return [
+        "bind 127.0.0.1 -::1",
+        "protected-mode yes",
+        f"requirepass {password}",
+        # A claim is on disk before Redis answers it: a restart or power loss never forgets a
+        # fire that ran (with everysec, the last second of claims could be lost; the kit would
+        # then skip those fires rather than run them twice).
+        "appendonly yes",
+        "appendfsync always",
+        # Evicting keys under memory pressure could delete a claim or the lease; the kit
+        # refuses to start on any other policy.
+        "maxmemory-policy noeviction",
+    ]
+
+
+def point_at_redis(layout: Layout, url: str) -> bool:
+    """REDIS=redis://[:password@]host:port/db: cluster mode on a Redis elsewhere (written once, like the file).
+
+    True if the env file changed (the running service must restart to read it).
+    """
+    if "SCHEDULER_REDIS_URL" in read_env(layout.env_file):
+        return False
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = (f"{parts.username}@" if parts.username else "") + (f"[{host}]" if ":" in host else host)
+    netloc += f":{parts.port}" if parts.port else ""
+    lines = [f"SCHEDULER_REDIS_URL={parts.scheme}://{netloc}{parts.path}"]
+    if parts.password:
+        lines.append(f"SCHEDULER_REDIS_PASSWORD={urllib.parse.unquote(parts.password)}")
+    with open(layout.env_file, "a") as handle:
+        handle.write("\n# Added by make deploy REDIS=...\n" + "\n".join(lines) + "\n")
+    say(f"pointed {layout.env_file} at the Redis at {parts.scheme}://{netloc}")
+    return True
+
+
+def _redis_block_marks(layout: Layout) -> tuple[str, str]:
+    return f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
+
+
+def _own_redis_block(layout: Layout, text: str) -> str:
+    """The lines REDIS=local added to redis.conf's ``text`` for this app, marks included; "" if none.
+
+    The marks are whole lines, END after BEGIN: app ``demo``'s block is never found in ``demo2``'s.
+    """
+    begin, end = _redis_block_marks(layout)
+    # No other BEGIN in between: a block that lost its END never swallows the next app's.
+    found = re.search(rf"^{re.escape(begin)}$(?:(?!^# BEGIN ).)*?^{re.escape(end)}$", text, re.M | re.S)
+    return found[0] if found else ""
+
+
+_REDIS_DIRECTIVE = re.compile(r"^[ \t]*([A-Za-z-]+)[ \t]+(.*?)[ \t]*$")
+#: A requirepass value, bare or in matching quotes: printable ASCII without quotes or backslashes.
+_PLAIN_PASSWORD = re.compile(r"""(["']?)([!#-&(-\[\]-~]*)\1""")
+
+
+def _password_set_in(text: str, conf: Path) -> str | None:
+    """The password redis.conf's ``text`` gives Redis (its last requirepass, as Redis reads it); None if none.
+
+    Refuses what it cannot read for sure rather than guess: ACL users, an ACL file or an
+    included file, and a requirepass value with spaces or escapes. No message shows the value.
+    """
+    password = None
+    for number, line in enumerate(text.split("\n"), 1):  # Redis breaks lines at \n only
+        directive = _REDIS_DIRECTIVE.match(line.removesuffix("\r"))
+        if directive is None:
+            continue
+        name = directive[1].lower()
+        if name in ("aclfile", "include") or (name == "user" and directive[2].split()[:1] == ["default"]):
+            shown = f"{name} default" if name == "user" else name
+            raise DeployError(
+                f"{conf} line {number}: `{shown} ...` may set Redis's password in a way make deploy cannot read; "
+                "give the app a Redis user yourself and deploy with REDIS=redis://USER:PASSWORD@127.0.0.1:6379/0"
+            )
+        if name == "requirepass":
+            plain = _PLAIN_PASSWORD.fullmatch(directive[2])
+            if plain is None:
+                raise DeployError(
+                    f"{conf} line {number}: the requirepass value has spaces, escapes or unbalanced quotes that "
+                    "make deploy will not copy; deploy with REDIS=redis://:PASSWORD@127.0.0.1:6379/0 instead"
+                )
+            password = plain[2]
+    return password or None  # requirepass "" turns the password off
+
+
+def remove_local_redis(layout: Layout, staged: bool) -> None:
+    """PURGE: take out of redis.conf what REDIS=local added there (its password too)."""
+    conf = layout.redis_conf
+    if not conf.exists():
+        return
+    text = conf.read_text()
+    block = _own_redis_block(layout, text)
+    if not block:
+        return
+    conf.write_text(text.replace(f"\n{block}\n", "\n").replace(block, ""))
+    say(f"removed {layout.app}'s settings from {conf}")
+    if not staged:
+        _run(["systemctl", "restart", "redis-server"], "restart redis-server")
+
+
+def setup_local_redis(layout: Layout, staged: bool) -> bool:
+    """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it.
+
+    True if the env file changed (the running service must restart to read it).
+    """
+    if not staged and shutil.which("redis-server") is None:
+        _run(["apt-get", "install", "-y", "-qq", "redis-server"], "install redis-server with apt-get")
+    conf = layout.redis_conf
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    text = conf.read_text() if conf.exists() else ""
+    env = read_env(layout.env_file)
+    old_block = _own_redis_block(layout, text)
+    # Redis has one password, the last requirepass in the file: one set already (by another app's
+    # REDIS=local or by the admin) stays, or its users would be locked out.
+    password = _password_set_in(text, conf) or secrets.token_hex(24)
+    begin, end = _redis_block_marks(layout)
+    block = "\n".join([begin, *_redis_conf_lines(password), end])
+    if block != old_block:
+        conf.write_text(text.replace(old_block, block) if old_block else f"{text}\n{block}\n")
+        os.chmod(conf, 0o640)
+        say(f"configured {conf}: loopback only, password, appendonly with fsync on every write, noeviction")
+        if not staged:
+            _run(["systemctl", "restart", "redis-server"], "restart redis-server")
+    added = (
+        "# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\nSCHEDULER_REDIS_PASSWORD="
+    )
+    if "SCHEDULER_REDIS_URL" not in env:
+        with open(layout.env_file, "a") as handle:
+            handle.write(f"\n{added}{password}\n")
+        say(f"pointed {layout.env_file} at the local Redis")
+        return True
+    # What an earlier REDIS=local wrote (and nobody changed since) follows the password Redis has now.
+    env_text = layout.env_file.read_text()
+    if added in env_text:
+        start = env_text.index(added) + len(added)
+        stop = env_text.find("\n", start)
+        stop = len(env_text) if stop < 0 else stop
+        if env_text[start:stop] != password:
+            _replace_keeping_owner(layout.env_file, env_text[:start] + password + env_text[stop:])
+            say(f"updated the local Redis password in {layout.env_file}")
+            return True
+    return False
+
+
+def _replace_keeping_owner(path: Path, text: str) -> None:
+    """Write ``path`` anew (atomically, so a crash leaves the old one), then give back its mode and owner."""
+    st = path.stat()
+    write_private(path, text.encode(), durable=True)
+    os.chown(path, st.st_uid, st.st_gid)
+    os.chmod(path, stat.S_IMODE(st.st_mode))
+
+
+def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:
+    """None when /healthz answers and the scheduler runs, with a leader somewhere in the cluster; else why not.
+
+    ``failed`` says the service manager gave up on the service: no point waiting longer.
+    """
+    env = read_env(layout.env_file)
+    base = base_url(env.get("BIND"))
+    deadline = time.monotonic() + timeout
+    reason = "no answer yet"
+    token = env.get("SCHEDULER_READ_TOKEN") or env.get("SCHEDULER_ADMIN_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    while time.monotonic() < deadline:
+        if failed is not None and failed():
+            return f"the service failed ({reason}); see journalctl -u {layout.app}"
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    request = urllib.request.Request(f"{base}/scheduler/status", headers=headers)
+                    with urllib.request.urlopen(request, timeout=2) as answer:
+                        status = json.load(answer)
+                    role, leader = status.get("role"), (status.get("cluster") or {}).get("leader_node")
+                    if role == "leader" or (role == "standby" and leader):
+                        say(
+                            f"healthy: {base}/healthz answers; scheduler role {role}, the cluster's leader is "
+                            f"{status.get('leader_node') or leader}"
+                        )
+                        return None
+                    reason = f"the scheduler's role is {role!r} and no node of the cluster leads"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = f"{base}: {exc}"
+        time.sleep(0.5)
+    return f"not healthy after {timeout:g}s: {reason}"
+
+
+def prune(layout: Layout) -> None:
+    """Keep the newest releases (never the current or previous one)."""
+    keep = {Path(os.readlink(link)).name for link in (layout.current, layout.previous) if link.is_symlink()}
+    releases = sorted(
+        (p for p in layout.releases.iterdir() if (p / ".complete").exists()),
+        key=lambda p: (p / ".complete").stat().st_mtime,
+        reverse=True,
+    )
+    for old in releases[KEEP_RELEASES:]:
+        if old.name not in keep:
+            shutil.rmtree(old)
+            say(f"pruned release {old.name}")
+
+
+# --- commands ---------------------------------------------------------------------------------
+def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    staged = isinstance(manager, Staged)
+    ensure_user(layout, staged)
+    install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app)
+    env_changed = False  # the service reads its env file only when it starts
+    if args.redis.startswith(("redis://", "rediss://")):
+        env_changed = point_at_redis(layout, args.redis)
+    if args.redis == "local":
+        env_changed = setup_local_redis(layout, staged)
+    release = build_release(layout, release_id(args.python), args.python)
+    earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
+    switched = switch(layout, release)
+    unit_changed = install_unit(layout, args.redis == "local")
+    manager.install(unit_changed)
+    prune(layout)
+    if not (switched or unit_changed or env_changed) and manager.active():
+        say("nothing changed; the service keeps running")
+        return
+    if staged:
+        say(f"staged in {layout.root}")
+        return
+    say("restarting the service")
+    manager.restart()
+    problem = health_check(layout, args.health_timeout, manager.failed)
+    if problem is None:
+        return
+    if not switched or not layout.previous.is_symlink():
+        raise DeployError(
+            f"the service is {problem}; no previous release to return to. See the logs: journalctl -u {layout.app}"
+        )
+    say(f"{problem}; rolling back")
+    _symlink(layout.current, Path(os.readlink(layout.previous)))
+    if earlier is None:  # the failed release must not become the rollback target
+        layout.previous.unlink()
+    else:
+        _symlink(layout.previous, Path(earlier))
+    manager.restart()
+    raise DeployError(
+        f"the new release {release.name} was {problem}; rolled back to "
+        f"{Path(os.readlink(layout.current)).name}. See the logs: journalctl -u {layout.app}"
+    )
+
+
+def rollback(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    if (
+        not layout.previous.is_symlink()
+        or not layout.current.is_symlink()
+        or os.readlink(layout.previous) == os.readlink(layout.current)
+    ):
+        raise DeployError(f"no previous release to roll back to in {layout.opt}")
+    current, previous = os.readlink(layout.current), os.readlink(layout.previous)
+    _symlink(layout.current, Path(previous))
+    _symlink(layout.previous, Path(current))
+    say(f"current -> {previous} (was {current})")
+    manager.restart()
+    problem = health_check(layout, args.health_timeout, manager.failed) if not isinstance(manager, Staged) else None
+    if problem:
+        raise DeployError(f"after rollback the service is {problem}; see journalctl -u {layout.app}")
+
+
+def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    manager.stop()
+    manager.disable()
+    layout.unit.unlink(missing_ok=True)
+    manager.forget_unit()  # daemon-reload once the unit file is gone
+    _remove_own(layout, layout.opt)
+    say(f"removed the service and {layout.opt}")
+    if args.purge:
+        _remove_own(layout, layout.etc)
+        _remove_own(layout, layout.state)
+        remove_local_redis(layout, isinstance(manager, Staged))
+        if not isinstance(manager, Staged) and layout.root == Path("/"):
+            subprocess.run(["userdel", layout.app], capture_output=True)
+        say(f"purged {layout.etc}, {layout.state} and the user")
+    else:
+        say(f"kept {layout.etc} and {layout.state} (PURGE=1 removes them)")
+
+
+def _remove_own(layout: Layout, path: Path) -> None:
+    """Remove one of the app's own directories, and nothing else, whatever the layout says."""
+    own = {layout.opt, layout.etc, layout.state}
+    if path not in own or path.name != layout.app or not APP_NAME.match(layout.app) or path.is_symlink():
+        raise DeployError(f"refusing to remove {path}: it is not one of {layout.app}'s own directories")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def cli(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    """``python -m scheduler_proc ARGS`` as the service runs it: its user, its env file, its directories.
+
+    The CLI trusts the host lock's directory only when it is the service's own; run any
+    other way, it would look in another directory (or refuse).
+    """
+    python = layout.current / "venv/bin/python"
+    if not python.exists() or not layout.env_file.exists():
+        raise DeployError(f"{layout.app} is not deployed here ({python} or {layout.env_file} is missing)")
+    user = pwd.getpwnam(layout.app) if not isinstance(manager, Staged) else None
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(layout.state),
+        "RUNTIME_DIRECTORY": str(layout.at(f"/run/{layout.app}")),
+        "STATE_DIRECTORY": str(layout.state),
+        **read_env(layout.env_file),
+    }
+    command = [str(python), "-m", "scheduler_proc", *args.cli_args]
+    if user is not None and os.geteuid() != user.pw_uid:
+        command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *command]
+    os.chdir(layout.current)
+    os.execvpe(command[0], command, env)
+
+
+def _manager(layout: Layout, staged: bool) -> ServiceManager:
+    return Staged() if staged else Systemd(layout.app)
+
+
+def _app_name(raw: str) -> str:
+    if not APP_NAME.match(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a usable app name: it names the service, its user and /opt/<app>, /etc/<app>, "
+            "/var/lib/<app>; use 1-32 lowercase letters, digits, '-' or '_', starting with a letter (APP=myapp)"
+        )
+    return raw
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port; use a number from 1 to 65535 (PORT=8000)")
+    return int(raw)
+
+
+def _destdir(raw: str) -> str:
+    if raw and Path(raw).resolve() == Path("/"):
+        raise argparse.ArgumentTypeError("DESTDIR=/ is the machine itself; leave DESTDIR unset to install for real")
+    if raw and ("\n" in raw or not raw.strip()):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a directory name; use DESTDIR=/tmp/stage")
+    return raw
+
+
+def _redis(raw: str) -> str:
+    if raw in ("", "local"):
+        return raw
+    try:
+        parts = urllib.parse.urlsplit(raw)
+        valid = parts.scheme in ("redis", "rediss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        valid = False
+    if not valid or any(c in raw for c in "\n\r "):
+        raise argparse.ArgumentTypeError(
+            "REDIS must be local (install one here) or a URL such as redis://:password@10.0.0.5:6379/0"
+        )
+    return raw
+
+
+def _bind(raw: str) -> str:
+    host, _, port = raw.rpartition(":")
+    if raw and (not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(c in raw for c in "\n\r \t")):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not host:port; use for example BIND=0.0.0.0:8000")
+    return raw
+
+
+def _python(raw: str) -> str:
+    if not raw.startswith("/") or not os.access(raw, os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an executable given by its absolute path; use DEPLOY_PYTHON=/usr/bin/python3"
+        )
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scheduler-proc deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy", "cli"])
+    parser.add_argument("cli_args", nargs="*", help="with cli: the arguments of python -m scheduler_proc")
+    parser.add_argument("--app", default="scheduler-demo", type=_app_name)
+    parser.add_argument("--destdir", default="", type=_destdir)
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS", ""),
+        type=_redis,
+        help="local, or redis://:password@host:port/db (default $REDIS: a password stays out of the process list)",
+    )
+    parser.add_argument("--bind", default="", type=_bind, help="BIND of a new env file (default 127.0.0.1:PORT)")
+    parser.add_argument("--port", type=_port, default=8000)
+    parser.add_argument("--python", default="/usr/bin/python3", type=_python)
+    parser.add_argument("--health-timeout", type=float, default=60)
+    parser.add_argument("--purge", action="store_true")
+    args = parser.parse_args(argv)
+    staged = bool(args.destdir)
+    if not staged and os.geteuid() != 0 and args.action != "cli":
+        print(
+            "deploy: must run as root (it creates a user and installs a systemd unit); use sudo, "
+            "or DESTDIR=<dir> to stage the install",
+            file=sys.stderr,
+        )
+        return 2
+    layout = Layout(Path(args.destdir or "/").resolve(), args.app)
+    try:
+        manager = _manager(layout, staged)
+        {"deploy": deploy, "rollback": rollback, "undeploy": undeploy, "cli": cli}[args.action](layout, manager, args)
+    except DeployError as exc:
+        print(f"deploy: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

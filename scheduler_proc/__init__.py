@@ -34,14 +34,32 @@ from scheduler_proc.errors import JobDefinitionError, SchedulerError
 
 if TYPE_CHECKING:
     from scheduler_proc.jobs import Jobs, RunContext
+    from scheduler_proc.master.lifespan import scheduler_lifespan
+    from scheduler_proc.web import metrics_router, scheduler_router
 
-__all__ = ["JobDefinitionError", "Jobs", "RunContext", "SchedulerError"]
+__all__ = [
+    "JobDefinitionError",
+    "Jobs",
+    "RunContext",
+    "SchedulerError",
+    "metrics_router",
+    "scheduler_lifespan",
+    "scheduler_router",
+]
 
 
 def __getattr__(name: str) -> Any:
-    """``Jobs`` and ``RunContext`` load APScheduler: only for those who ask (not the supervisor)."""
+    """``Jobs`` and ``RunContext`` load APScheduler, the routers FastAPI: only for those who ask."""
     if name in ("Jobs", "RunContext"):
         from scheduler_proc import jobs
 
         return getattr(jobs, name)
+    if name in ("metrics_router", "scheduler_router"):  # stand-in (SPEC_21's public API)
+        from scheduler_proc import web
+
+        return getattr(web, name)
+    if name == "scheduler_lifespan":  # stand-in (SPEC_21's public API)
+        from scheduler_proc.master import lifespan
+
+        return lifespan.scheduler_lifespan
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -148,6 +148,23 @@ def _carried_out(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _liveness() -> dict[str, str]:
+    """This web worker answers."""
+    return {"status": "ok"}
+
+
+def _readiness() -> JSONResponse:
+    """200 with the role when this host's scheduler reports one; else 503 with the reason (no job data)."""
+    # Stand-in (SPEC_21): the lead's version also reports a host lock or lease held by another app.
+    try:
+        role = _answer(operations().status, _master_pid()).get("role")
+    except HTTPException as exc:
+        return JSONResponse({"detail": exc.detail}, status_code=503)
+    if role in ("leader", "standby", "disabled"):
+        return JSONResponse({"status": "ok", "role": role})
+    return JSONResponse({"detail": f"the scheduler's role is {role!r}"}, status_code=503)
+
+
 def scheduler_router() -> APIRouter:
     """Status, jobs, history and commands; plus the status page at the router's root."""
     router = APIRouter(tags=["scheduler"], route_class=_NoSniffingRoute)
@@ -160,6 +177,12 @@ def scheduler_router() -> APIRouter:
     # JSONResponse: the documents are plain JSON already, and FastAPI's encoder is slow on
     # thousands of jobs.
     reader = [Depends(require_reader)]
+
+    # Stand-in (SPEC_21): no token needed for either.
+    router.add_api_route("/livez", _liveness, methods=["GET"], summary="This web worker answers")
+    router.add_api_route(
+        "/readyz", _readiness, methods=["GET"], summary="200 once this host's scheduler reports a role, else 503"
+    )
 
     @router.get("/status", dependencies=reader, summary="Scheduler state on this host and in the cluster")
     def scheduler_status() -> JSONResponse:

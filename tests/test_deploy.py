@@ -168,8 +168,10 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
     assert int((stage / "run" / f"{APP}.service.pid").read_text()) != pid, "the service kept its old env"
     assert httpx.get(f"{base}/scheduler/status").json()["mode"] == "cluster"
 
+    # Broken so that no worker boots: readiness is the kit's /scheduler/livez, not the demo's /healthz.
     main = source / "app" / "main.py"
-    main.write_text(main.read_text().replace('return {"status": "ok"}', 'raise RuntimeError("broken release")'))
+    healthy = main.read_text()
+    main.write_text(healthy + '\nraise RuntimeError("broken release")\n')
     broken = _deploy(source, stage, "--port", str(port), "--health-timeout", "8", process=True)
     assert broken.returncode == 1
     assert "rolled back to " + Path(first_release).name in broken.stderr, broken.stderr
@@ -179,9 +181,7 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
     nothing_before = _deploy(source, stage, "rollback", process=True)
     assert nothing_before.returncode == 1 and "no previous release to roll back to" in nothing_before.stderr
 
-    main.write_text(
-        main.read_text().replace('raise RuntimeError("broken release")', 'return {"status": "ok"}') + "\n# release C\n"
-    )
+    main.write_text(healthy + "\n# release C\n")
     third = _deploy(source, stage, "--port", str(port), process=True)
     assert third.returncode == 0, third.stdout + third.stderr
     assert os.readlink(stage / "opt" / APP / "current") != first_release
@@ -199,7 +199,7 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
 
 def _healthy(base: str) -> bool:
     try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"{base}/scheduler/livez", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

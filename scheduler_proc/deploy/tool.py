@@ -2,9 +2,22 @@
 
 Runs as root with the system Python (stdlib only: the modules of the kit it imports,
 ``variables``, ``securedir`` and ``web/ready``, are stdlib only too).
+
+Two modes. Without ``--project`` it ships the kit's checkout (its demo ``app/``, its
+``gunicorn.conf.py``) and installs the kit's ``requirements.lock`` (``make lock`` writes it).
+With ``--project DIR`` it ships your own project instead: the files ``git ls-files`` lists
+(tracked and not ignored; or, outside git, every file but caches and venvs), installs the
+PROJECT's ``requirements.lock`` (else ``requirements.txt``), which must name the kit
+(``scheduler-proc==X``; ``--find-links`` adds a wheelhouse), runs ``gunicorn -c <config>
+<--asgi>`` with the project's ``gunicorn.conf.py`` or the kit's
+``python:scheduler_proc.gunicorn_conf``, and writes ``SCHEDULER_JOBS`` (``--jobs``) and
+``SCHEDULER_NAMESPACE=<app>`` into a new env file. Readiness is the kit's own
+``<--health-prefix>/livez`` and ``/readyz`` (default ``/scheduler``), never the app's routes.
+
 Layout (prefixed by DESTDIR when staging):
 
-    /opt/<app>/releases/<id>/   code + venv built from requirements.lock; <id> hashes the code
+    /opt/<app>/releases/<id>/   code + venv built from the requirements; <id> hashes the code, the
+                                requirements and the gunicorn command
     /opt/<app>/current          symlink to the live release (switched atomically)
     /opt/<app>/previous         symlink to the release before it (what rollback returns to)
     /etc/<app>/env              settings, 0640 root:<app>, written once and never overwritten
@@ -40,10 +53,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-# The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
+from scheduler_proc.deploy.project import ProjectError, Source, project_source, template_source
 from scheduler_proc.securedir import write_private
-from scheduler_proc.variables import STOP_GRACE
-from scheduler_proc.web.ready import DEFAULT_BIND, base_url
+
+# The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
+from scheduler_proc.variables import JOBS, STOP_GRACE
+from scheduler_proc.web.ready import DEFAULT_BIND, DEFAULT_PREFIX, base_url, parse_prefix
 
 #: The unit and env file templates (package data).
 HERE = Path(__file__).resolve().parent
@@ -53,7 +68,6 @@ SOURCE = HERE.parent.parent
 #: The service, its user and its directories are all named after the app: keep it a plain name
 #: (useradd's and systemd's rules), so no path can leave the app's own directories.
 APP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-SHIPPED = ["app", "scheduler_proc", "gunicorn.conf.py", "pyproject.toml", "requirements.lock", "README.md"]
 KEEP_RELEASES = 5
 
 
@@ -235,30 +249,14 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 # --- steps ------------------------------------------------------------------------------------
-def release_id(python: str) -> str:
-    """A hash of the shipped files and the interpreter: same code, same release, no restart."""
+def release_id(python: str, source: Source) -> str:
+    """A hash of what the release is made of and of the interpreter: same code, same release, no restart."""
     digest = hashlib.sha256(subprocess.run([python, "-VV"], capture_output=True, text=True).stdout.encode())
-    for path in sorted(_shipped_files()):
-        digest.update(str(path.relative_to(SOURCE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    source.fingerprint(digest)
     return digest.hexdigest()[:12]
 
 
-def _shipped_files() -> list[Path]:
-    files = []
-    for name in SHIPPED:
-        path = SOURCE / name
-        if path.is_file():
-            files.append(path)
-        else:
-            files += [
-                p
-                for p in path.rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
-            ]
-    return files
-
-
-def build_release(layout: Layout, rid: str, python: str) -> Path:
+def build_release(layout: Layout, rid: str, python: str, source: Source) -> Path:
     """Copy the code and build its venv; a release counts only once its marker exists."""
     release = layout.releases / rid
     if (release / ".complete").exists():
@@ -268,32 +266,37 @@ def build_release(layout: Layout, rid: str, python: str) -> Path:
         shutil.rmtree(release)  # a build that was interrupted
     say(f"building release {rid} in {release}")
     release.mkdir(parents=True)
-    for path in _shipped_files():
-        target = release / path.relative_to(SOURCE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+    source.copy_to(release)
     _run(
         [python, "-m", "venv", str(release / "venv")],
         f"create the venv with the system Python ({python}); on Debian install python3-venv",
     )
-    _run(
-        [
-            str(release / "venv/bin/pip"),
-            "install",
-            "--quiet",
-            "--no-input",
-            "--disable-pip-version-check",
-            "-r",
-            str(release / "requirements.lock"),
-        ],
-        "install the pinned requirements (requirements.lock)",
-    )
+    pip = [str(release / "venv/bin/pip"), "install", "--quiet", "--no-input", "--disable-pip-version-check"]
+    pip += ["--find-links", source.find_links] if source.find_links else []
+    _run([*pip, "-r", source.requirements], f"install the pinned requirements ({source.requirements})", release)
+    if source.install_itself:
+        _run([*pip, "--no-deps", "."], "install the project itself (pip install --no-deps .)", release)
+    if source.project:
+        _check_kit_installed(release, source)
     (release / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     return release
 
 
-def _run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+def _check_kit_installed(release: Path, source: Source) -> None:
+    """The project's requirements must bring the kit: the unit runs its gunicorn config and readiness gate."""
+    found = subprocess.run(
+        [str(release / "venv/bin/python"), "-I", "-c", "import scheduler_proc.web.ready"], capture_output=True
+    )
+    if found.returncode != 0:
+        where = f" (or put its wheel in {source.find_links})" if source.find_links else " (WHEELS=<dir> of wheels)"
+        raise DeployError(
+            f"the release's venv cannot import scheduler_proc: add scheduler-proc==VERSION to "
+            f"{source.root / source.requirements}{where}, then deploy again"
+        )
+
+
+def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
     if result.returncode != 0:
         raise DeployError(f"could not {what}: {' '.join(command)} exited {result.returncode}\n{result.stderr[-2000:]}")
 
@@ -317,13 +320,24 @@ def _symlink(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def install_env(layout: Layout, bind: str, user: str) -> None:
-    """Write the documented env file once; never overwrite the operator's edits."""
+def install_env(layout: Layout, bind: str, user: str, jobs: str = "") -> None:
+    """Write the documented env file once; never overwrite the operator's edits.
+
+    ``jobs`` (project mode) goes into a new file with SCHEDULER_NAMESPACE=<app>.
+    """
     layout.etc.mkdir(parents=True, exist_ok=True)
     if layout.env_file.exists():
         say(f"{layout.env_file} exists; leaving it as it is")
+        written = read_env(layout.env_file).get(JOBS.name)
+        if jobs and written != jobs:
+            say(f"note: {layout.env_file} has {JOBS.name}={written or '(unset)'}, not {jobs}; edit it if that is wrong")
     else:
         text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@BIND@", bind)
+        if jobs:
+            text += (
+                "\n# --- this project (deploy --project) -----------------------------------------------\n"
+                f"{JOBS.name}={jobs}\nSCHEDULER_NAMESPACE={layout.app}\n"
+            )
         layout.env_file.write_text(text)
         say(f"wrote {layout.env_file}")
     os.chmod(layout.env_file, 0o640)
@@ -385,8 +399,10 @@ def network_policy(env: dict[str, str]) -> str:
     return "IPAddressDeny=any\nIPAddressAllow=localhost" + "".join(f" {peer}" for peer in peers)
 
 
-def install_unit(layout: Layout, redis_local: bool) -> bool:
-    """Render the unit; True if it changed."""
+def install_unit(
+    layout: Layout, redis_local: bool, gunicorn_args: str = "-c gunicorn.conf.py", prefix: str = DEFAULT_PREFIX
+) -> bool:
+    """Render the unit (ExecStart's gunicorn arguments, the readiness gate's prefix); True if it changed."""
     env = read_env(layout.env_file)
     graceful = _seconds_in(env, "GRACEFUL_TIMEOUT", 30.0, layout.env_file)
     grace = _stop_grace_in(env, graceful, layout.env_file)
@@ -398,6 +414,8 @@ def install_unit(layout: Layout, redis_local: bool) -> bool:
         .replace("@AFTER@", " redis-server.service" if redis_local else "")
         .replace("@WANTS@", " redis-server.service" if redis_local else "")
         .replace("@NETWORK@", network_policy(env))
+        .replace("@GUNICORN_ARGS@", gunicorn_args)
+        .replace("@PREFIX@", prefix)
     )
     if layout.unit.exists() and layout.unit.read_text() == text:
         return False
@@ -584,13 +602,20 @@ def _replace_keeping_owner(path: Path, text: str) -> None:
     os.chmod(path, stat.S_IMODE(st.st_mode))
 
 
+def health_prefix(layout: Layout) -> str:
+    """The readiness gate's ``--prefix`` in the installed unit: rollback checks what the deploy wrote."""
+    text = layout.unit.read_text() if layout.unit.exists() else ""
+    found = re.search(r"^ExecStartPost=.* -m scheduler_proc\.web\.ready .*--prefix (\S+)", text, re.M)
+    return found[1] if found else DEFAULT_PREFIX
+
+
 def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:
-    """None when /healthz answers and the scheduler runs, with a leader somewhere in the cluster; else why not.
+    """None when <prefix>/livez and <prefix>/readyz answer and a node of the cluster leads; else why not.
 
     ``failed`` says the service manager gave up on the service: no point waiting longer.
     """
     env = read_env(layout.env_file)
-    base = base_url(env.get("BIND"))
+    base = base_url(env.get("BIND")) + health_prefix(layout)
     deadline = time.monotonic() + timeout
     reason = "no answer yet"
     token = env.get("SCHEDULER_READ_TOKEN") or env.get("SCHEDULER_ADMIN_TOKEN")
@@ -599,23 +624,33 @@ def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | No
         if failed is not None and failed():
             return f"the service failed ({reason}); see journalctl -u {layout.app}"
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    request = urllib.request.Request(f"{base}/scheduler/status", headers=headers)
-                    with urllib.request.urlopen(request, timeout=2) as answer:
-                        status = json.load(answer)
-                    role, leader = status.get("role"), (status.get("cluster") or {}).get("leader_node")
-                    if role == "leader" or (role == "standby" and leader):
-                        say(
-                            f"healthy: {base}/healthz answers; scheduler role {role}, the cluster's leader is "
-                            f"{status.get('leader_node') or leader}"
-                        )
-                        return None
-                    reason = f"the scheduler's role is {role!r} and no node of the cluster leads"
+            reason = _unhealthy(base, headers) or ""
+            if not reason:
+                return None
+        except urllib.error.HTTPError as exc:
+            reason = f"{exc.geturl()} answered {exc.code}"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = f"{base}: {exc}"
         time.sleep(0.5)
     return f"not healthy after {timeout:g}s: {reason}"
+
+
+def _unhealthy(base: str, headers: dict[str, str]) -> str | None:
+    """One look: None if healthy (said so), else why not; HTTP errors raise."""
+    for path in ("livez", "readyz"):  # the kit's own endpoints, no token needed
+        with urllib.request.urlopen(f"{base}/{path}", timeout=2):
+            pass
+    # The role of this host alone is not enough: a standby must see a leader somewhere.
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/status", headers=headers), timeout=2) as answer:
+        status = json.load(answer)
+    role, leader = status.get("role"), (status.get("cluster") or {}).get("leader_node")
+    if role == "leader" or (role == "standby" and leader):
+        say(
+            f"healthy: {base}/livez and /readyz answer; scheduler role {role}, the cluster's leader is "
+            f"{status.get('leader_node') or leader}"
+        )
+        return None
+    return f"the scheduler's role is {role!r} and no node of the cluster leads"
 
 
 def prune(layout: Layout) -> None:
@@ -633,19 +668,30 @@ def prune(layout: Layout) -> None:
 
 
 # --- commands ---------------------------------------------------------------------------------
+def _source(args: argparse.Namespace) -> Source:
+    """What this deploy ships: the project given by --project, else the kit's own checkout."""
+    if not args.project:
+        return template_source(SOURCE, args.find_links)
+    try:
+        return project_source(args.project, args.asgi, args.find_links)
+    except ProjectError as exc:
+        raise DeployError(str(exc)) from None
+
+
 def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
     staged = isinstance(manager, Staged)
+    source = _source(args)  # every check of the project before anything is written
     ensure_user(layout, staged)
-    install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app)
+    install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app, args.jobs)
     env_changed = False  # the service reads its env file only when it starts
     if args.redis.startswith(("redis://", "rediss://")):
         env_changed = point_at_redis(layout, args.redis)
     if args.redis == "local":
         env_changed = setup_local_redis(layout, staged)
-    release = build_release(layout, release_id(args.python), args.python)
+    release = build_release(layout, release_id(args.python, source), args.python, source)
     earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
     switched = switch(layout, release)
-    unit_changed = install_unit(layout, args.redis == "local")
+    unit_changed = install_unit(layout, args.redis == "local", source.exec_start(), args.health_prefix)
     manager.install(unit_changed)
     prune(layout)
     if not (switched or unit_changed or env_changed) and manager.active():
@@ -800,8 +846,54 @@ def _python(raw: str) -> str:
     return raw
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scheduler-proc deploy", description=__doc__.split("\n\n")[0])
+def _project(raw: str) -> Path:
+    if not raw.strip() or "\n" in raw or not Path(raw).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a directory; give your project's directory, the one with its requirements (PROJECT=/path)"
+        )
+    return Path(raw).resolve()
+
+
+#: package.module:attribute, or a factory call package.module:create_app() (gunicorn takes both).
+_APP_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\(\))?$")
+
+
+def _asgi(raw: str) -> str:
+    if raw == "":  # the default, and an empty make variable: not given
+        return raw
+    if not _APP_PATH.match(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an app path; use package.module:attribute, for example ASGI=shop.main:app"
+        )
+    return raw
+
+
+def _jobs(raw: str) -> str:
+    if raw == "":  # the default, and an empty make variable: not given
+        return raw
+    try:
+        return JOBS.parse(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a jobs path: {exc} (JOBS=shop.jobs:jobs)") from None
+
+
+def _find_links(raw: str) -> str:
+    if raw == "":  # the default, and an empty make variable: not given
+        return raw
+    if "\n" in raw or not Path(raw).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a directory of wheels; give one, such as WHEELS=/srv/wheels (pip wheel -w DIR ...)"
+        )
+    return str(Path(raw).resolve())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scheduler-proc deploy",
+        description=__doc__.split("\n\n")[0],
+        epilog="`make lock` pins the kit's own requirements (template mode); with --project, the project's "
+        "requirements.lock (else requirements.txt) is what is installed.",
+    )
     parser.add_argument("action", nargs="?", default="deploy", choices=["deploy", "rollback", "undeploy", "cli"])
     parser.add_argument("cli_args", nargs="*", help="with cli: the arguments of python -m scheduler_proc")
     parser.add_argument("--app", default="scheduler-demo", type=_app_name)
@@ -817,7 +909,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default="/usr/bin/python3", type=_python)
     parser.add_argument("--health-timeout", type=float, default=60)
     parser.add_argument("--purge", action="store_true")
+    project = parser.add_argument_group("project mode (your own FastAPI project instead of the kit's demo app)")
+    project.add_argument(
+        "--project",
+        type=_project,
+        help="ship this directory (git ls-files in a work tree) and install its requirements.lock, else "
+        "requirements.txt, which must name scheduler-proc (PROJECT=)",
+    )
+    project.add_argument("--asgi", default="", type=_asgi, help="the app gunicorn serves, shop.main:app (ASGI=)")
+    project.add_argument("--jobs", default="", type=_jobs, help="SCHEDULER_JOBS of a new env file (JOBS=)")
+    parser.add_argument(
+        "--find-links", default="", type=_find_links, help="a directory of wheels pip may install from (WHEELS=)"
+    )
+    parser.add_argument(
+        "--health-prefix",
+        default=DEFAULT_PREFIX,
+        type=parse_prefix,
+        help="where the app mounts the kit's router: readiness is PREFIX/livez, PREFIX/readyz (HEALTH_PREFIX=)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scheduler-proc deploy ARGS``: 0 done, 1 a step failed (the message says how to fix it), 2 bad usage."""
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.action == "deploy" and args.project and not args.jobs:
+        parser.error("argument --jobs: required with --project: the jobs of your project (JOBS=shop.jobs:jobs)")
+    if args.action == "deploy" and not args.project and (args.asgi or args.jobs):
+        parser.error(
+            f"argument {'--asgi' if args.asgi else '--jobs'}: only with --project (PROJECT=/path); "
+            "without it the kit's demo app is deployed"
+        )
     staged = bool(args.destdir)
     if not staged and os.geteuid() != 0 and args.action != "cli":
         print(

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, copy_shipped, deploy_module, free_port, wait_for
+from support import ROOT, build_kit_wheel, copy_shipped, deploy_module, free_port, read_fires, sample_project, wait_for
 
 from scheduler_proc.settings import KNOWN_VARIABLES
 
@@ -195,6 +195,136 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
     assert (stage / "etc" / APP / "env").exists() and (stage / "var/lib" / APP).exists()
     purge = _deploy(source, stage, "--purge", "undeploy", process=True)
     assert purge.returncode == 0 and not (stage / "etc" / APP).exists()
+
+
+# -- project mode: a user's own project, with the kit from a wheel ------------------------------------
+@pytest.fixture(scope="module")
+def kit_wheels() -> Iterator[Path]:
+    """A wheelhouse holding the kit's wheel, as a user would build it (``pip wheel --no-deps <kit>``)."""
+    directory = Path(tempfile.mkdtemp(prefix="kit-wheels-"))
+    os.chmod(directory, 0o755)
+    yield build_kit_wheel(directory / "wheels", directory / "src")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _project_args(project: Path, wheels: Path) -> list[str]:
+    return [
+        "--project",
+        str(project),
+        "--asgi",
+        "shop.main:app",
+        "--jobs",
+        "shop.jobs:jobs",
+        "--find-links",
+        str(wheels),
+    ]
+
+
+@pytest.mark.processes
+def test_project_mode_ships_the_project_its_requirements_app_and_jobs_and_rebuilds_when_it_changes(
+    service_user: str, workdir: Path, kit_wheels: Path
+) -> None:
+    project, stage = sample_project(workdir / "shop-project"), workdir / "stage"
+    (project / "notes.txt").write_text("untracked, not ignored: shipped as the tree on disk is\n")
+    first = _deploy(ROOT, stage, *_project_args(project, kit_wheels))
+    assert first.returncode == 0, first.stdout + first.stderr
+    current = stage / "opt" / APP / "current"
+    for name in ("shop/__init__.py", "shop/main.py", "shop/jobs.py", "requirements.txt", ".gitignore", "notes.txt"):
+        assert (current / name).read_bytes() == (project / name).read_bytes(), name
+    for name in ("app", "scheduler_proc", "gunicorn.conf.py", "secret.txt", ".git"):
+        assert not (current / name).exists(), f"{name} was shipped"
+    unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
+    assert (
+        f"\nExecStart=/opt/{APP}/current/venv/bin/gunicorn -c python:scheduler_proc.gunicorn_conf shop.main:app\n"
+        in unit
+    ), unit
+    assert " -m scheduler_proc.web.ready --prefix /scheduler " in unit, unit
+    env = deploy_module().read_env(stage / "etc" / APP / "env")
+    assert env["SCHEDULER_JOBS"] == "shop.jobs:jobs" and env["SCHEDULER_NAMESPACE"] == APP, env
+    kit = subprocess.run([str(current / "venv/bin/python"), "-I", "-c", "import scheduler_proc, gunicorn"])
+    assert kit.returncode == 0, "the kit was not installed from the wheelhouse"
+    release = os.readlink(current)
+
+    again = _deploy(ROOT, stage, *_project_args(project, kit_wheels))
+    assert again.returncode == 0 and f"release {Path(release).name} is already built" in again.stdout, again.stdout
+    assert os.readlink(current) == release
+
+    jobs = project / "shop" / "jobs.py"
+    jobs.write_text(jobs.read_text() + "\n# changed, not yet committed\n")
+    changed = _deploy(ROOT, stage, *_project_args(project, kit_wheels))
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert os.readlink(current) != release, "a changed project file did not make a new release"
+    assert (current / "shop/jobs.py").read_text().endswith("# changed, not yet committed\n")
+    prefixed = _deploy(ROOT, stage, *_project_args(project, kit_wheels), "--health-prefix", "/ops")
+    assert prefixed.returncode == 0, prefixed.stdout + prefixed.stderr
+    unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
+    assert " -m scheduler_proc.web.ready --prefix /ops " in unit, unit
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("link out", r"shop/settings\.py leads to /etc/passwd, outside the project; deploy runs as root"),
+        ("no requirements", r"no requirements\.lock or requirements\.txt; add one .*scheduler-proc==VERSION"),
+        ("no asgi", r"give the ASGI app to serve with --asgi \(ASGI=package\.module:app\)"),
+        ("no kit", r"cannot import scheduler_proc: add scheduler-proc==VERSION to .*requirements\.txt"),
+    ],
+)
+def test_a_project_that_cannot_be_deployed_is_refused_with_the_fix(
+    service_user: str, workdir: Path, case: str, message: str
+) -> None:
+    project, stage = sample_project(workdir / "shop-project", git=case != "link out"), workdir / "stage"
+    args = ["--project", str(project), "--asgi", "shop.main:app", "--jobs", "shop.jobs:jobs"]
+    if case == "link out":
+        (project / "shop" / "settings.py").symlink_to("/etc/passwd")
+    elif case == "no requirements":
+        (project / "requirements.txt").unlink()
+    elif case == "no asgi":
+        args = args[:2] + args[4:]
+    else:
+        (project / "requirements.txt").write_text("")
+    result = _deploy(ROOT, stage, *args)
+    assert result.returncode == 1 and re.search(message, result.stderr), result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    if case != "no kit":  # refused before anything was written
+        assert not stage.exists() or not any(stage.rglob("*")), sorted(stage.rglob("*"))
+
+
+@pytest.mark.processes
+def test_a_deployed_project_serves_the_kits_readiness_and_runs_each_fire_once(
+    service_user: str, workdir: Path, kit_wheels: Path
+) -> None:
+    # Not a git work tree: every file is shipped but caches and venvs.
+    project, stage, port = sample_project(workdir / "shop-project", git=False), workdir / "stage", free_port()
+    base = f"http://127.0.0.1:{port}"
+    result = _deploy(ROOT, stage, *_project_args(project, kit_wheels), "--port", str(port), process=True)
+    assert result.returncode == 0 and "healthy:" in result.stdout, result.stdout + result.stderr + _service_log(stage)
+    assert httpx.get(f"{base}/scheduler/livez").status_code == 200
+    assert httpx.get(f"{base}/scheduler/readyz").status_code == 200
+    assert httpx.get(f"{base}/healthz").status_code == 404, "the project has no /healthz; nothing may need it"
+    fires_file = stage / "var/lib" / APP / "fires.jsonl"
+    fires = wait_for(lambda: len(read_fires(fires_file)) >= 3 and read_fires(fires_file), 30, "3 fires of the tick")
+    seconds = [fire["scheduled_at"] for fire in fires]
+    assert len(seconds) == len(set(seconds)), f"a fire ran twice: {seconds}"
+    assert {fire["job"] for fire in fires} == {"tick"}
+
+    # The unit's readiness gate (ExecStartPost), run as systemd would after a start: the kit's endpoints only.
+    unit = deploy_module().parse_unit((stage / "etc/systemd/system" / f"{APP}.service").read_text())
+    gate = unit["ExecStartPost"].split()
+    gate[0] = str(stage / gate[0].lstrip("/"))
+    ready_file = workdir / "web-ready"
+    env = {"PATH": "/usr/bin:/bin", "BIND": f"127.0.0.1:{port}", "SCHEDULER_READY_FILE": str(ready_file)}
+    ready = subprocess.run([*gate, "--timeout", "20"], env=env, capture_output=True, text=True, timeout=60)
+    assert ready.returncode == 0 and ready_file.exists(), ready.stderr
+
+    undeploy = _deploy(ROOT, stage, "undeploy", process=True)
+    assert undeploy.returncode == 0, undeploy.stdout + undeploy.stderr
+
+
+def _service_log(stage: Path) -> str:
+    log = stage / "run" / f"{APP}.service.log"
+    return log.read_text()[-3000:] if log.exists() else ""
 
 
 def _healthy(base: str) -> bool:

@@ -464,3 +464,94 @@ def _answers(client: object) -> bool:
         raise AssertionError(f"redis-server refused the password: {exc}") from None
     except redis.ConnectionError:
         return False
+
+
+# -- project mode: what is shipped and how it is run, decided before anything is built ---------------
+def _project(directory: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
+def test_a_project_with_its_own_gunicorn_conf_that_names_the_app_needs_no_asgi(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(
+        tmp_path,
+        {
+            "gunicorn.conf.py": 'from scheduler_proc.gunicorn_conf import *  # noqa\nwsgi_app = "shop.main:app"\n',
+            "requirements.lock": "scheduler-proc==0.1.0\n",
+            "requirements.txt": "scheduler-proc\n",
+            "shop/main.py": "",
+        },
+    )
+    source = project_source(project, "", "")
+    assert (source.config, source.requirements, source.exec_start()) == (
+        "gunicorn.conf.py",
+        "requirements.lock",
+        "-c gunicorn.conf.py",
+    )
+    assert project_source(project, "shop.other:app", "").exec_start() == "-c gunicorn.conf.py shop.other:app"
+
+
+def test_a_gunicorn_conf_that_does_not_name_the_app_needs_asgi(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import ProjectError, project_source
+
+    project = _project(tmp_path, {"gunicorn.conf.py": "workers = 2\n", "requirements.txt": "scheduler-proc\n"})
+    with pytest.raises(ProjectError, match=r"--asgi \(ASGI=package\.module:app\), since its gunicorn\.conf\.py does"):
+        project_source(project, "", "")
+
+
+def test_outside_git_every_file_ships_but_caches_venvs_and_build_output(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(
+        tmp_path,
+        {
+            "requirements.txt": "scheduler-proc\n",
+            "shop/main.py": "",
+            "shop/data/prices.csv": "",
+            ".venv/bin/python": "",
+            "venv/lib/x.py": "",
+            "shop/__pycache__/main.cpython-311.pyc": "",
+            "shop/old.pyc": "",
+            "node_modules/x/index.js": "",
+            "build/lib/shop/main.py": "",
+            "dist/shop.whl": "",
+        },
+    )
+    (project / "shop/static").symlink_to("data")  # a link inside the project is kept
+    source = project_source(project, "shop.main:app", "")
+    assert sorted(map(str, source.files)) == ["requirements.txt", "shop/data/prices.csv", "shop/main.py", "shop/static"]
+    release = tmp_path / "release"
+    source.copy_to(release)
+    assert os.readlink(release / "shop/static") == "data"
+
+
+@pytest.mark.parametrize(
+    "pyproject, requirements, installed",
+    [
+        ('[project]\nname = "shop"\n', "scheduler-proc==0.1.0\n", True),
+        ('[project]\nname = "shop"\n', "scheduler-proc==0.1.0\nShop==1.0\n", False),
+        ('[project]\nname = "shop"\n', "scheduler-proc==0.1.0\n-e .\n", False),
+        ("[tool.ruff]\nline-length = 100\n", "scheduler-proc==0.1.0\n", False),
+    ],
+    ids=["a project", "its lock names it", "its lock installs .", "only tool settings"],
+)
+def test_the_project_itself_is_installed_only_when_pip_can_and_its_lock_does_not(
+    tmp_path: Path, pyproject: str, requirements: str, installed: bool
+) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(tmp_path, {"pyproject.toml": pyproject, "requirements.txt": requirements, "shop/main.py": ""})
+    assert project_source(project, "shop.main:app", "").install_itself is installed
+
+
+def test_a_project_file_named_like_the_releases_own_venv_is_refused(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import ProjectError, project_source
+
+    project = _project(tmp_path, {"requirements.txt": "scheduler-proc\n", "venv/settings.py": "", "shop/main.py": ""})
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    with pytest.raises(ProjectError, match=r"venv/settings\.py would overwrite the release's own 'venv'"):
+        project_source(project, "shop.main:app", "")

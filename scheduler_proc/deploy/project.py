@@ -144,6 +144,8 @@ def _listed(root: Path) -> Iterator[Path]:
             names = dict.fromkeys(filter(None, listed.stdout.decode().split("\0")))
             yield from (Path(name) for name in names if os.path.lexists(root / name))
             return
+        if (root / ".git").exists():
+            raise ProjectError(f"--project {root} has a .git that git cannot read: {inside.stderr.strip()[-500:]}")
     if (root / ".git").exists():
         raise ProjectError(f"--project {root} is a git work tree but git is not installed; install git")
     for directory, dirnames, filenames in os.walk(root):

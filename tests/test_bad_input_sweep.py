@@ -200,7 +200,10 @@ DEPLOY = [
     (["--asgi", "shop.main:app"], r"argument --asgi: only with --project \(PROJECT=/path\)"),
     (["--jobs", "shop.jobs"], r"argument --jobs: 'shop\.jobs' is not a jobs path: use package\.module:attribute"),
     (["--jobs", "shop.jobs:jobs"], r"argument --jobs: only with --project"),
-    (["--find-links", "/no/wheels"], r"argument --find-links: '/no/wheels' is not a directory of wheels; give one"),
+    (
+        ["--find-links", "/no/wheels"],
+        r"argument --find-links: '/no/wheels' is not a directory; give a directory of wheels",
+    ),
     (["--health-prefix", "scheduler/"], r"argument --health-prefix: 'scheduler/' is not the path .* /scheduler"),
 ]
 

@@ -846,12 +846,14 @@ def _python(raw: str) -> str:
     return raw
 
 
-def _project(raw: str) -> Path:
-    if not raw.strip() or "\n" in raw or not Path(raw).is_dir():
-        raise argparse.ArgumentTypeError(
-            f"{raw!r} is not a directory; give your project's directory, the one with its requirements (PROJECT=/path)"
-        )
+def _directory(raw: str, fix: str) -> Path:
+    if "\n" in raw or not raw.strip() or not Path(raw).is_dir():
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a directory; {fix}")
     return Path(raw).resolve()
+
+
+def _project(raw: str) -> Path:
+    return _directory(raw, "give your project's directory, the one with its requirements (PROJECT=/path)")
 
 
 #: package.module:attribute, or a factory call package.module:create_app() (gunicorn takes both).
@@ -880,11 +882,7 @@ def _jobs(raw: str) -> str:
 def _find_links(raw: str) -> str:
     if raw == "":  # the default, and an empty make variable: not given
         return raw
-    if "\n" in raw or not Path(raw).is_dir():
-        raise argparse.ArgumentTypeError(
-            f"{raw!r} is not a directory of wheels; give one, such as WHEELS=/srv/wheels (pip wheel -w DIR ...)"
-        )
-    return str(Path(raw).resolve())
+    return str(_directory(raw, "give a directory of wheels, such as WHEELS=/srv/wheels (pip wheel -w DIR ...)"))
 
 
 def _parser() -> argparse.ArgumentParser:

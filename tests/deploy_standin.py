@@ -21,6 +21,7 @@ from pathlib import Path
 # The checkout's own package, ahead of the one installed in the test venv.
 sys.path.insert(0, str(Path(sys.argv[1]).resolve()))
 from scheduler_proc.deploy import tool as deploy
+from scheduler_proc.deploy.layout import Layout, parse_unit, read_env
 
 
 class Processes:
@@ -30,7 +31,7 @@ class Processes:
     env file and the RUNTIME_DIRECTORY/STATE_DIRECTORY systemd would give.
     """
 
-    def __init__(self, layout: deploy.Layout) -> None:
+    def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.pidfile = layout.at(f"/run/{layout.app}.service.pid")
 
@@ -53,7 +54,7 @@ class Processes:
 
     def restart(self) -> None:
         self.stop()
-        unit = deploy.parse_unit(self.layout.unit.read_text())
+        unit = parse_unit(self.layout.unit.read_text())
         user = pwd.getpwnam(unit["User"])
         runtime, state = self.layout.at(f"/run/{self.layout.app}"), self.layout.state
         for directory in (runtime, state):
@@ -66,7 +67,7 @@ class Processes:
             "STATE_DIRECTORY": str(state),
             "HOME": str(state),
             "PYTHONDONTWRITEBYTECODE": "1",
-            **deploy.read_env(self.layout.env_file),
+            **read_env(self.layout.env_file),
         }
         command = unit["ExecStart"].split()
         command[0] = str(self.layout.at(command[0]))

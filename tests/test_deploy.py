@@ -23,6 +23,7 @@ import pytest
 from redis_support import RedisServer
 from support import ROOT, build_kit_wheel, copy_shipped, deploy_module, free_port, read_fires, sample_project, wait_for
 
+from scheduler_proc.deploy.layout import parse_unit, read_env
 from scheduler_proc.settings import KNOWN_VARIABLES
 
 APP = "kit-deploy-test"
@@ -239,7 +240,7 @@ def test_project_mode_ships_the_project_its_requirements_app_and_jobs_and_rebuil
         in unit
     ), unit
     assert " -m scheduler_proc.web.ready --prefix /scheduler " in unit, unit
-    env = deploy_module().read_env(stage / "etc" / APP / "env")
+    env = read_env(stage / "etc" / APP / "env")
     assert env["SCHEDULER_JOBS"] == "shop.jobs:jobs" and env["SCHEDULER_NAMESPACE"] == APP, env
     kit = subprocess.run([str(current / "venv/bin/python"), "-I", "-c", "import scheduler_proc, gunicorn"])
     assert kit.returncode == 0, "the kit was not installed from the wheelhouse"
@@ -310,7 +311,7 @@ def test_a_deployed_project_serves_the_kits_readiness_and_runs_each_fire_once(
     assert {fire["job"] for fire in fires} == {"tick"}
 
     # The unit's readiness gate (ExecStartPost), run as systemd would after a start: the kit's endpoints only.
-    unit = deploy_module().parse_unit((stage / "etc/systemd/system" / f"{APP}.service").read_text())
+    unit = parse_unit((stage / "etc/systemd/system" / f"{APP}.service").read_text())
     gate = unit["ExecStartPost"].split()
     gate[0] = str(stage / gate[0].lstrip("/"))
     ready_file = workdir / "web-ready"
@@ -432,7 +433,7 @@ def test_a_redis_password_make_deploy_cannot_read_is_refused_not_guessed(
 
 
 def _password_of(layout) -> str:  # type: ignore[no-untyped-def]
-    return str(deploy_module().read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
+    return str(read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
 
 
 def _assert_each_app_gets_in(apps: list, directory: Path) -> None:  # type: ignore[type-arg]

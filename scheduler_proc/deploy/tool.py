@@ -35,217 +35,32 @@ import contextlib
 import grp
 import hashlib
 import ipaddress
-import json
 import os
 import pwd
 import re
-import secrets
 import shutil
-import stat
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
+from scheduler_proc.deploy.health import health_check
+from scheduler_proc.deploy.layout import APP_NAME, DeployError, Layout, read_env, run_step, say
 from scheduler_proc.deploy.project import ProjectError, Source, project_source, template_source
-from scheduler_proc.securedir import write_private
+from scheduler_proc.deploy.redis_local import point_at_redis, remove_local_redis, setup_local_redis
+from scheduler_proc.deploy.services import ServiceManager, Staged, Systemd
 
 # The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
 from scheduler_proc.variables import JOBS, STOP_GRACE
-from scheduler_proc.web.ready import DEFAULT_BIND, DEFAULT_PREFIX, base_url, parse_prefix
+from scheduler_proc.web.ready import DEFAULT_BIND, DEFAULT_PREFIX, parse_prefix
 
 #: The unit and env file templates (package data).
 HERE = Path(__file__).resolve().parent
 #: Template mode ships the kit's own checkout (its demo ``app/``): the directory above the package.
 SOURCE = HERE.parent.parent
 
-#: The service, its user and its directories are all named after the app: keep it a plain name
-#: (useradd's and systemd's rules), so no path can leave the app's own directories.
-APP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 KEEP_RELEASES = 5
-
-
-class DeployError(Exception):
-    """A step failed; the message says what and how to fix it."""
-
-
-def say(message: str) -> None:
-    print(f"deploy: {message}", flush=True)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Every path of one app, under ``root`` (``/`` or DESTDIR)."""
-
-    root: Path
-    app: str
-
-    def at(self, absolute: str) -> Path:
-        return self.root / absolute.lstrip("/")
-
-    @property
-    def opt(self) -> Path:
-        return self.at(f"/opt/{self.app}")
-
-    @property
-    def releases(self) -> Path:
-        return self.opt / "releases"
-
-    @property
-    def current(self) -> Path:
-        return self.opt / "current"
-
-    @property
-    def previous(self) -> Path:
-        return self.opt / "previous"
-
-    @property
-    def etc(self) -> Path:
-        return self.at(f"/etc/{self.app}")
-
-    @property
-    def env_file(self) -> Path:
-        return self.etc / "env"
-
-    @property
-    def unit(self) -> Path:
-        return self.at(f"/etc/systemd/system/{self.app}.service")
-
-    @property
-    def state(self) -> Path:
-        return self.at(f"/var/lib/{self.app}")
-
-    @property
-    def redis_conf(self) -> Path:
-        return self.at("/etc/redis/redis.conf")
-
-
-# --- service managers -------------------------------------------------------------------------
-class ServiceManager(Protocol):
-    """What deploy needs from whatever runs the service: systemd, or nothing when staged."""
-
-    def active(self) -> bool:
-        """The service runs (or is starting)."""
-        ...
-
-    def failed(self) -> bool:
-        """The service failed, or waits to be restarted after a failure."""
-        ...
-
-    def restart(self) -> None:
-        """(Re)start it now, clearing any start-limit count first."""
-        ...
-
-    def stop(self) -> None:
-        """Stop it and wait (its jobs get their stop grace)."""
-        ...
-
-    def install(self, changed: bool) -> None:
-        """Register and enable the unit; reload the manager's view if the unit ``changed``."""
-        ...
-
-    def disable(self) -> None:
-        """Stop it and keep it from starting at boot."""
-        ...
-
-    def forget_unit(self) -> None:
-        """After the unit file is deleted: make the manager forget it."""
-        ...
-
-
-class Systemd:
-    """The real thing: systemctl on a machine where systemd is PID 1."""
-
-    def __init__(self, app: str) -> None:
-        self.app = app
-        if not Path("/run/systemd/system").is_dir():
-            raise DeployError(
-                "systemd is not running on this machine (PID 1 is not systemd); "
-                "use DESTDIR=<dir> to stage the install for review instead"
-            )
-
-    def _ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["systemctl", *args], check=check, capture_output=True, text=True)
-
-    def active(self) -> bool:
-        return self._ctl("is-active", "--quiet", self.app, check=False).returncode == 0
-
-    def failed(self) -> bool:
-        """Failed, or waiting to be restarted after a failure: either way this release is not healthy."""
-        state = self._ctl("show", self.app, "--property=ActiveState,SubState", check=False).stdout
-        return "ActiveState=failed" in state or "SubState=auto-restart" in state
-
-    def restart(self) -> None:
-        # reset-failed: a rollback right after a release hit the start limit must still start.
-        self._ctl("reset-failed", self.app, check=False)
-        self._ctl("restart", self.app, check=False)  # it waits for ExecStartPost; the health check judges
-
-    def stop(self) -> None:
-        self._ctl("stop", self.app, check=False)
-
-    def install(self, changed: bool) -> None:
-        if changed:
-            self._ctl("daemon-reload")
-        self._ctl("enable", self.app)
-
-    def disable(self) -> None:
-        self._ctl("disable", self.app, check=False)
-
-    def forget_unit(self) -> None:
-        """After the unit file is gone: systemd forgets the unit."""
-        self._ctl("daemon-reload", check=False)
-
-
-class Staged:
-    """DESTDIR without a service: nothing is started; the install is for review."""
-
-    def active(self) -> bool:
-        return False
-
-    def failed(self) -> bool:
-        return False
-
-    def restart(self) -> None:
-        say("staged only: not starting the service")
-
-    def stop(self) -> None:
-        pass
-
-    def install(self, changed: bool) -> None:
-        pass
-
-    def disable(self) -> None:
-        pass
-
-    def forget_unit(self) -> None:
-        pass
-
-
-def parse_unit(text: str) -> dict[str, str]:
-    """The last value of each key of a unit file (enough for the keys the stand-in uses)."""
-    values = {}
-    for line in text.splitlines():
-        if "=" in line and not line.lstrip().startswith(("#", "[")):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
-
-
-def read_env(path: Path) -> dict[str, str]:
-    """KEY=value lines of an EnvironmentFile (comments and blanks skipped)."""
-    env = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip().strip('"')
-    return env
 
 
 # --- steps ------------------------------------------------------------------------------------
@@ -267,15 +82,15 @@ def build_release(layout: Layout, rid: str, python: str, source: Source) -> Path
     say(f"building release {rid} in {release}")
     release.mkdir(parents=True)
     source.copy_to(release)
-    _run(
+    run_step(
         [python, "-m", "venv", str(release / "venv")],
         f"create the venv with the system Python ({python}); on Debian install python3-venv",
     )
     pip = [str(release / "venv/bin/pip"), "install", "--quiet", "--no-input", "--disable-pip-version-check"]
     pip += ["--find-links", source.find_links] if source.find_links else []
-    _run([*pip, "-r", source.requirements], f"install the pinned requirements ({source.requirements})", release)
+    run_step([*pip, "-r", source.requirements], f"install the pinned requirements ({source.requirements})", release)
     if source.install_itself:
-        _run([*pip, "--no-deps", "."], "install the project itself (pip install --no-deps .)", release)
+        run_step([*pip, "--no-deps", "."], "install the project itself (pip install --no-deps .)", release)
     if source.project:
         _check_kit_installed(release, source)
     (release / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
@@ -293,12 +108,6 @@ def _check_kit_installed(release: Path, source: Source) -> None:
             f"the release's venv cannot import scheduler_proc: add scheduler-proc==VERSION to "
             f"{source.root / source.requirements}{where}, then deploy again"
         )
-
-
-def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
-    if result.returncode != 0:
-        raise DeployError(f"could not {what}: {' '.join(command)} exited {result.returncode}\n{result.stderr[-2000:]}")
 
 
 def switch(layout: Layout, release: Path) -> bool:
@@ -433,7 +242,7 @@ def ensure_user(layout: Layout, staged: bool) -> None:
         if staged:
             say(f"staged only: the system user {layout.app!r} would be created")
             return
-        _run(
+        run_step(
             [
                 "useradd",
                 "--system",
@@ -447,210 +256,6 @@ def ensure_user(layout: Layout, staged: bool) -> None:
             f"create the system user {layout.app}",
         )
         say(f"created system user {layout.app}")
-
-
-def _redis_conf_lines(password: str) -> list[str]:
-    """What REDIS=local adds to redis.conf: the settings the kit's guarantees assume."""
-    return [
-        "bind 127.0.0.1 -::1",
-        "protected-mode yes",
-        f"requirepass {password}",
-        # A claim is on disk before Redis answers it: a restart or power loss never forgets a
-        # fire that ran (with everysec, the last second of claims could be lost; the kit would
-        # then skip those fires rather than run them twice).
-        "appendonly yes",
-        "appendfsync always",
-        # Evicting keys under memory pressure could delete a claim or the lease; the kit
-        # refuses to start on any other policy.
-        "maxmemory-policy noeviction",
-    ]
-
-
-def point_at_redis(layout: Layout, url: str) -> bool:
-    """REDIS=redis://[:password@]host:port/db: cluster mode on a Redis elsewhere (written once, like the file).
-
-    True if the env file changed (the running service must restart to read it).
-    """
-    if "SCHEDULER_REDIS_URL" in read_env(layout.env_file):
-        return False
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = (f"{parts.username}@" if parts.username else "") + (f"[{host}]" if ":" in host else host)
-    netloc += f":{parts.port}" if parts.port else ""
-    lines = [f"SCHEDULER_REDIS_URL={parts.scheme}://{netloc}{parts.path}"]
-    if parts.password:
-        lines.append(f"SCHEDULER_REDIS_PASSWORD={urllib.parse.unquote(parts.password)}")
-    with open(layout.env_file, "a") as handle:
-        handle.write("\n# Added by make deploy REDIS=...\n" + "\n".join(lines) + "\n")
-    say(f"pointed {layout.env_file} at the Redis at {parts.scheme}://{netloc}")
-    return True
-
-
-def _redis_block_marks(layout: Layout) -> tuple[str, str]:
-    return f"# BEGIN {layout.app} (make deploy REDIS=local)", f"# END {layout.app}"
-
-
-def _own_redis_block(layout: Layout, text: str) -> str:
-    """The lines REDIS=local added to redis.conf's ``text`` for this app, marks included; "" if none.
-
-    The marks are whole lines, END after BEGIN: app ``demo``'s block is never found in ``demo2``'s.
-    """
-    begin, end = _redis_block_marks(layout)
-    # No other BEGIN in between: a block that lost its END never swallows the next app's.
-    found = re.search(rf"^{re.escape(begin)}$(?:(?!^# BEGIN ).)*?^{re.escape(end)}$", text, re.M | re.S)
-    return found[0] if found else ""
-
-
-_REDIS_DIRECTIVE = re.compile(r"^[ \t]*([A-Za-z-]+)[ \t]+(.*?)[ \t]*$")
-#: A requirepass value, bare or in matching quotes: printable ASCII without quotes or backslashes.
-_PLAIN_PASSWORD = re.compile(r"""(["']?)([!#-&(-\[\]-~]*)\1""")
-
-
-def _password_set_in(text: str, conf: Path) -> str | None:
-    """The password redis.conf's ``text`` gives Redis (its last requirepass, as Redis reads it); None if none.
-
-    Refuses what it cannot read for sure rather than guess: ACL users, an ACL file or an
-    included file, and a requirepass value with spaces or escapes. No message shows the value.
-    """
-    password = None
-    for number, line in enumerate(text.split("\n"), 1):  # Redis breaks lines at \n only
-        directive = _REDIS_DIRECTIVE.match(line.removesuffix("\r"))
-        if directive is None:
-            continue
-        name = directive[1].lower()
-        if name in ("aclfile", "include") or (name == "user" and directive[2].split()[:1] == ["default"]):
-            shown = f"{name} default" if name == "user" else name
-            raise DeployError(
-                f"{conf} line {number}: `{shown} ...` may set Redis's password in a way make deploy cannot read; "
-                "give the app a Redis user yourself and deploy with REDIS=redis://USER:PASSWORD@127.0.0.1:6379/0"
-            )
-        if name == "requirepass":
-            plain = _PLAIN_PASSWORD.fullmatch(directive[2])
-            if plain is None:
-                raise DeployError(
-                    f"{conf} line {number}: the requirepass value has spaces, escapes or unbalanced quotes that "
-                    "make deploy will not copy; deploy with REDIS=redis://:PASSWORD@127.0.0.1:6379/0 instead"
-                )
-            password = plain[2]
-    return password or None  # requirepass "" turns the password off
-
-
-def remove_local_redis(layout: Layout, staged: bool) -> None:
-    """PURGE: take out of redis.conf what REDIS=local added there (its password too)."""
-    conf = layout.redis_conf
-    if not conf.exists():
-        return
-    text = conf.read_text()
-    block = _own_redis_block(layout, text)
-    if not block:
-        return
-    conf.write_text(text.replace(f"\n{block}\n", "\n").replace(block, ""))
-    say(f"removed {layout.app}'s settings from {conf}")
-    if not staged:
-        _run(["systemctl", "restart", "redis-server"], "restart redis-server")
-
-
-def setup_local_redis(layout: Layout, staged: bool) -> bool:
-    """REDIS=local: Debian's redis-server on 127.0.0.1 with a password, and the env file pointed at it.
-
-    True if the env file changed (the running service must restart to read it).
-    """
-    if not staged and shutil.which("redis-server") is None:
-        _run(["apt-get", "install", "-y", "-qq", "redis-server"], "install redis-server with apt-get")
-    conf = layout.redis_conf
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    text = conf.read_text() if conf.exists() else ""
-    env = read_env(layout.env_file)
-    old_block = _own_redis_block(layout, text)
-    # Redis has one password, the last requirepass in the file: one set already (by another app's
-    # REDIS=local or by the admin) stays, or its users would be locked out.
-    password = _password_set_in(text, conf) or secrets.token_hex(24)
-    begin, end = _redis_block_marks(layout)
-    block = "\n".join([begin, *_redis_conf_lines(password), end])
-    if block != old_block:
-        conf.write_text(text.replace(old_block, block) if old_block else f"{text}\n{block}\n")
-        os.chmod(conf, 0o640)
-        say(f"configured {conf}: loopback only, password, appendonly with fsync on every write, noeviction")
-        if not staged:
-            _run(["systemctl", "restart", "redis-server"], "restart redis-server")
-    added = (
-        "# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\nSCHEDULER_REDIS_PASSWORD="
-    )
-    if "SCHEDULER_REDIS_URL" not in env:
-        with open(layout.env_file, "a") as handle:
-            handle.write(f"\n{added}{password}\n")
-        say(f"pointed {layout.env_file} at the local Redis")
-        return True
-    # What an earlier REDIS=local wrote (and nobody changed since) follows the password Redis has now.
-    env_text = layout.env_file.read_text()
-    if added in env_text:
-        start = env_text.index(added) + len(added)
-        stop = env_text.find("\n", start)
-        stop = len(env_text) if stop < 0 else stop
-        if env_text[start:stop] != password:
-            _replace_keeping_owner(layout.env_file, env_text[:start] + password + env_text[stop:])
-            say(f"updated the local Redis password in {layout.env_file}")
-            return True
-    return False
-
-
-def _replace_keeping_owner(path: Path, text: str) -> None:
-    """Write ``path`` anew (atomically, so a crash leaves the old one), then give back its mode and owner."""
-    st = path.stat()
-    write_private(path, text.encode(), durable=True)
-    os.chown(path, st.st_uid, st.st_gid)
-    os.chmod(path, stat.S_IMODE(st.st_mode))
-
-
-def health_prefix(layout: Layout) -> str:
-    """The readiness gate's ``--prefix`` in the installed unit: rollback checks what the deploy wrote."""
-    text = layout.unit.read_text() if layout.unit.exists() else ""
-    found = re.search(r"^ExecStartPost=.* -m scheduler_proc\.web\.ready .*--prefix (\S+)", text, re.M)
-    return found[1] if found else DEFAULT_PREFIX
-
-
-def health_check(layout: Layout, timeout: float, failed: Callable[[], bool] | None = None) -> str | None:
-    """None when <prefix>/livez and <prefix>/readyz answer and a node of the cluster leads; else why not.
-
-    ``failed`` says the service manager gave up on the service: no point waiting longer.
-    """
-    env = read_env(layout.env_file)
-    base = base_url(env.get("BIND")) + health_prefix(layout)
-    deadline = time.monotonic() + timeout
-    reason = "no answer yet"
-    token = env.get("SCHEDULER_READ_TOKEN") or env.get("SCHEDULER_ADMIN_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    while time.monotonic() < deadline:
-        if failed is not None and failed():
-            return f"the service failed ({reason}); see journalctl -u {layout.app}"
-        try:
-            reason = _unhealthy(base, headers) or ""
-            if not reason:
-                return None
-        except urllib.error.HTTPError as exc:
-            reason = f"{exc.geturl()} answered {exc.code}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = f"{base}: {exc}"
-        time.sleep(0.5)
-    return f"not healthy after {timeout:g}s: {reason}"
-
-
-def _unhealthy(base: str, headers: dict[str, str]) -> str | None:
-    """One look: None if healthy (said so), else why not; HTTP errors raise."""
-    for path in ("livez", "readyz"):  # the kit's own endpoints, no token needed
-        with urllib.request.urlopen(f"{base}/{path}", timeout=2):
-            pass
-    # The role of this host alone is not enough: a standby must see a leader somewhere.
-    with urllib.request.urlopen(urllib.request.Request(f"{base}/status", headers=headers), timeout=2) as answer:
-        status = json.load(answer)
-    role, leader = status.get("role"), (status.get("cluster") or {}).get("leader_node")
-    if role == "leader" or (role == "standby" and leader):
-        say(
-            f"healthy: {base}/livez and /readyz answer; scheduler role {role}, the cluster's leader is "
-            f"{status.get('leader_node') or leader}"
-        )
-        return None
-    return f"the scheduler's role is {role!r} and no node of the cluster leads"
 
 
 def prune(layout: Layout) -> None:

@@ -556,3 +556,14 @@ def test_a_project_file_named_like_the_releases_own_venv_is_refused(tmp_path: Pa
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     with pytest.raises(ProjectError, match=r"venv/settings\.py would overwrite the release's own 'venv'"):
         project_source(project, "shop.main:app", "")
+
+
+def test_without_a_project_an_installed_kit_says_to_give_one(tmp_path: Path) -> None:
+    """``scheduler-proc deploy`` from a pip install has no demo app beside it: it asks for --project."""
+    from scheduler_proc.deploy.project import ProjectError, template_source
+
+    (tmp_path / "scheduler_proc").mkdir()
+    with pytest.raises(
+        ProjectError, match=r"is not one \(the kit is installed there\); give your project with --project"
+    ):
+        template_source(tmp_path, "")

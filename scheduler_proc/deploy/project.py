@@ -90,6 +90,11 @@ class Source:
 
 def template_source(kit: Path, find_links: str) -> Source:
     """The kit's own checkout with its demo app (``make deploy`` without PROJECT)."""
+    if not (kit / "app").is_dir() or not (kit / "requirements.lock").is_file():
+        raise ProjectError(
+            f"without --project the kit deploys its demo app from a checkout of the kit, and {kit} is not one "
+            "(the kit is installed there); give your project with --project DIR --asgi ... --jobs ..."
+        )
     files = []
     for name in TEMPLATE_SHIPPED:
         path = kit / name

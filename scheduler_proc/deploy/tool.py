@@ -275,9 +275,9 @@ def prune(layout: Layout) -> None:
 # --- commands ---------------------------------------------------------------------------------
 def _source(args: argparse.Namespace) -> Source:
     """What this deploy ships: the project given by --project, else the kit's own checkout."""
-    if not args.project:
-        return template_source(SOURCE, args.find_links)
     try:
+        if not args.project:
+            return template_source(SOURCE, args.find_links)
         return project_source(args.project, args.asgi, args.find_links)
     except ProjectError as exc:
         raise DeployError(str(exc)) from None

@@ -10,21 +10,29 @@ DURATION ?= 120
 SEED ?= 1
 
 # make deploy: as root on the VM. APP names the service, user and directories.
+# PROJECT=/abs/path deploys your own project instead of the demo app/ (its requirements.lock, else
+# requirements.txt, naming scheduler-proc): ASGI= (its app, shop.main:app) and JOBS= (shop.jobs:jobs)
+# with it; WHEELS=<dir> is a wheelhouse for pip; HEALTH_PREFIX= where it mounts the kit's router.
 APP ?= scheduler-demo
+PROJECT ?=
+ASGI ?=
+JOBS ?=
+WHEELS ?=
+HEALTH_PREFIX ?=
 PORT ?= 8000
 BIND ?=
 DESTDIR ?=
 REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 # Passed to the shell as environment variables, never pasted into the command line: a value
-# such as APP='x; rm -rf /' stays one argument, which deploy.py then refuses. Exported to the
+# such as APP='x; rm -rf /' stays one argument, which the deploy tool then refuses. Exported to the
 # deploy targets only: make exports a variable even when empty, and an empty BIND in the
 # environment of `make run` would leave gunicorn listening nowhere.
-# -B: deploy.py imports scheduler_proc/variables.py as root; it leaves no root-owned __pycache__ here.
+# -B: the deploy tool (scheduler_proc/deploy/) runs as root; it leaves no root-owned __pycache__ here.
 DEPLOY_TARGETS := deploy rollback undeploy status scheduler
-DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD
+DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD PROJECT ASGI JOBS WHEELS HEALTH_PREFIX
 $(foreach name,$(DEPLOY_VARIABLES),$(eval $(DEPLOY_TARGETS): export $(name) := $$(value $(name))))
-DEPLOY = "$$DEPLOY_PYTHON" -B deploy/deploy.py --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
+DEPLOY = "$$DEPLOY_PYTHON" -B -m scheduler_proc.deploy --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
@@ -57,7 +65,7 @@ lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts betwee
 docs: $(STAMP)  ## build the docs site (docs/, mkdocs.yml) into site/; a broken link or anchor fails it
 	$(MKDOCS) build --strict --site-dir site
 
-settings-docs: $(STAMP)  ## rewrite the settings tables of docs/configuration.md and deploy/env.in from scheduler_proc/variables.py
+settings-docs: $(STAMP)  ## rewrite the settings tables of docs/configuration.md and scheduler_proc/deploy/env.in from scheduler_proc/variables.py
 	$(BIN)/python scripts/settings_docs.py
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app, and validate the jobs module (SCHEDULER_JOBS)
@@ -82,8 +90,10 @@ bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; result
 	scripts/ensure-test-deps wrk
 	$(BIN)/python bench/bench.py
 
-deploy:  ## install or upgrade the service on this VM (REDIS=local adds a local Redis; DESTDIR= stages)
-	$(DEPLOY) --port "$$PORT" $${BIND:+--bind "$$BIND"} deploy  # REDIS: read from the environment
+deploy:  ## install or upgrade the service on this VM (PROJECT=/path ASGI= JOBS= your own app; REDIS=local; DESTDIR= stages)
+	$(DEPLOY) --port "$$PORT" $${BIND:+--bind "$$BIND"} $${PROJECT:+--project "$$PROJECT"} $${ASGI:+--asgi "$$ASGI"} \
+	  $${JOBS:+--jobs "$$JOBS"} $${WHEELS:+--find-links "$$WHEELS"} $${HEALTH_PREFIX:+--health-prefix "$$HEALTH_PREFIX"} \
+	  deploy  # REDIS: read from the environment
 
 rollback:  ## point current back at the previous release and restart
 	$(DEPLOY) rollback
@@ -97,7 +107,7 @@ status:  ## the deployed scheduler's status, run as the service does (APP=...)
 scheduler:  ## any scheduler command on the deployed app, as the service runs it (APP=... CMD="history tick")
 	set -f; $(DEPLOY) cli -- $$CMD  # split into words, never globbed
 
-lock: $(STAMP)  ## regenerate requirements.lock (pinned production requirements) with the system Python
+lock: $(STAMP)  ## regenerate the kit's requirements.lock with the system Python (PROJECT= deploys use the project's own)
 	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .
 	.lockvenv/bin/pip freeze --exclude scheduler-proc > requirements.lock && rm -rf .lockvenv
 

@@ -1,4 +1,4 @@
-"""Write the settings tables of docs/configuration.md and the settings part of deploy/env.in from their declarations.
+"""Write the settings tables of docs/configuration.md and of scheduler_proc/deploy/env.in from their declarations.
 
 ``python scripts/settings_docs.py`` (``make settings-docs``) rewrites both files; ``--check`` (``make lint``
 and tests/test_variables.py) only says which settings differ. The declarations are in
@@ -21,7 +21,7 @@ from scheduler_proc.variables import FromEnv, Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = ROOT / "docs" / "configuration.md"
-ENV_FILE = ROOT / "deploy" / "env.in"
+ENV_FILE = ROOT / "scheduler_proc" / "deploy" / "env.in"
 SOURCE = "scheduler_proc/variables.py"
 
 # docs/configuration.md: each table stands between these two comments (invisible on the site).
@@ -111,10 +111,10 @@ def render_configuration(text: str) -> str:
 
 
 def render_env(text: str) -> str:
-    """deploy/env.in with everything from the ``# --- scheduler`` rule on regenerated."""
+    """scheduler_proc/deploy/env.in with everything from the ``# --- scheduler`` rule on regenerated."""
     start = text.find("\n" + _ENV_START)
     if start < 0:
-        raise ValueError(f"deploy/env.in has no line starting with {_ENV_START!r}")
+        raise ValueError(f"scheduler_proc/deploy/env.in has no line starting with {_ENV_START!r}")
     return text[: start + 1] + "".join(env_section(name) for name in _ENV_SECTIONS)
 
 

@@ -1,8 +1,8 @@
-"""``deploy/deploy.py`` with its services run as plain processes instead of by systemd.
+"""The deploy tool (``scheduler_proc.deploy``) with its services run as plain processes instead of by systemd.
 
 systemd is installed here but is not PID 1 (and booting it on this machine would empty
-/tmp), so test_deploy.py runs ``python tests/deploy_standin.py <checkout>/deploy/deploy.py
-ARGS``: the deploy code of that checkout, with :class:`Processes` as its service manager.
+/tmp), so test_deploy.py runs ``python tests/deploy_standin.py <checkout> ARGS``: the
+deploy code of that checkout, with :class:`Processes` as its service manager.
 The release, venv, env file, unit, health check and rollback are the real ones; `make
 test-vm` runs the same deploy under a real systemd.
 """
@@ -10,7 +10,6 @@ test-vm` runs the same deploy under a real systemd.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import pwd
 import signal
@@ -18,19 +17,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
-
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("deploy", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["deploy"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-deploy = _load(Path(sys.argv[1]))
+# The checkout's own package, ahead of the one installed in the test venv.
+sys.path.insert(0, str(Path(sys.argv[1]).resolve()))
+from scheduler_proc.deploy import tool as deploy
+from scheduler_proc.deploy.layout import Layout, parse_unit, read_env
 
 
 class Processes:
@@ -40,7 +31,7 @@ class Processes:
     env file and the RUNTIME_DIRECTORY/STATE_DIRECTORY systemd would give.
     """
 
-    def __init__(self, layout: deploy.Layout) -> None:
+    def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.pidfile = layout.at(f"/run/{layout.app}.service.pid")
 
@@ -63,7 +54,7 @@ class Processes:
 
     def restart(self) -> None:
         self.stop()
-        unit = deploy.parse_unit(self.layout.unit.read_text())
+        unit = parse_unit(self.layout.unit.read_text())
         user = pwd.getpwnam(unit["User"])
         runtime, state = self.layout.at(f"/run/{self.layout.app}"), self.layout.state
         for directory in (runtime, state):
@@ -76,7 +67,7 @@ class Processes:
             "STATE_DIRECTORY": str(state),
             "HOME": str(state),
             "PYTHONDONTWRITEBYTECODE": "1",
-            **deploy.read_env(self.layout.env_file),
+            **read_env(self.layout.env_file),
         }
         command = unit["ExecStart"].split()
         command[0] = str(self.layout.at(command[0]))

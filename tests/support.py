@@ -357,12 +357,10 @@ SHIPPED = [
 
 
 def deploy_module() -> ModuleType:
-    """``deploy/deploy.py`` imported as a module (it is a script, outside the package), to call its steps."""
-    if str(ROOT / "deploy") not in sys.path:
-        sys.path.insert(0, str(ROOT / "deploy"))
-    import deploy
+    """The deploy tool's steps (``scheduler_proc.deploy.tool``), to call them one by one."""
+    from scheduler_proc.deploy import tool
 
-    return deploy
+    return tool
 
 
 def copy_shipped(target: Path) -> Path:
@@ -387,3 +385,82 @@ def recording_jobs() -> tuple[Jobs, list[datetime]]:
         ran.append(ctx.scheduled_at)
 
     return jobs, ran
+
+
+#: A user's own FastAPI project, as SPEC_21's public API has it (no /healthz of its own).
+SAMPLE_MAIN = '''"""The shop's web app: the kit's router gives it /scheduler/livez and /scheduler/readyz."""
+
+from fastapi import FastAPI
+
+from scheduler_proc import metrics_router, scheduler_lifespan, scheduler_router
+
+app = FastAPI(lifespan=scheduler_lifespan)
+app.include_router(scheduler_router(), prefix="/scheduler")
+app.include_router(metrics_router())
+
+
+@app.get("/orders")
+def orders() -> list[str]:
+    return []
+'''
+
+#: Its jobs: a 1-second tick that appends which fire it ran to $STATE_DIRECTORY/fires.jsonl.
+SAMPLE_JOBS = '''"""The shop's jobs."""
+
+import json
+import os
+import time
+
+from scheduler_proc import Jobs, RunContext
+
+jobs = Jobs()
+
+
+@jobs.every(seconds=1, id="tick")
+def tick(ctx: RunContext) -> None:
+    line = {"job": ctx.job_id, "scheduled_at": ctx.scheduled_at.isoformat(), "pid": os.getpid(), "t": time.time()}
+    with open(os.path.join(os.environ["STATE_DIRECTORY"], "fires.jsonl"), "a") as log:
+        log.write(json.dumps(line) + "\\n")
+
+
+@jobs.cron("*/5 * * * *")
+def cleanup() -> None:
+    pass
+'''
+
+
+def kit_version() -> str:
+    import tomllib
+
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+def build_kit_wheel(wheels: Path, scratch: Path) -> Path:
+    """``pip wheel --no-deps`` of this checkout into ``wheels`` (built from a copy: no build/ left here)."""
+    source = copy_shipped(scratch)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(source), "-w", str(wheels)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return wheels
+
+
+def sample_project(target: Path, jobs: str = SAMPLE_JOBS, git: bool = True) -> Path:
+    """A separate FastAPI project ``shop`` that uses the kit from its requirements.txt, as a git work tree."""
+    (target / "shop").mkdir(parents=True)
+    (target / "shop" / "__init__.py").write_text("")
+    (target / "shop" / "main.py").write_text(SAMPLE_MAIN)
+    (target / "shop" / "jobs.py").write_text(jobs)
+    # Its lock: the kit pinned, and the kit's own pins for the rest (what `pip freeze` of it gives).
+    (target / "requirements.txt").write_text(
+        f"scheduler-proc=={kit_version()}\n" + (ROOT / "requirements.lock").read_text()
+    )
+    (target / ".gitignore").write_text("secret.txt\n")
+    (target / "secret.txt").write_text("not for the server\n")
+    if git:
+        identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+        for command in (["init", "-q"], ["add", "."], [*identity, "commit", "-q", "-m", "shop"]):
+            subprocess.run(["git", "-C", str(target), *command], check=True, capture_output=True)
+    return target

@@ -194,6 +194,17 @@ DEPLOY = [
     (["--python", "python3"], r"'python3' is not an executable given by its absolute path"),
     (["--redis", "remote"], r"argument --redis: REDIS must be local \(install one here\) or a URL such as redis://"),
     (["fly"], r"argument action: invalid choice: 'fly'"),
+    (["--project", "/no/such/project"], r"argument --project: '/no/such/project' is not a directory; give your"),
+    (["--project", "/tmp", "--asgi", "shop.main:app"], r"argument --jobs: required with --project: .*JOBS=shop"),
+    (["--asgi", "shop main"], r"argument --asgi: 'shop main' is not an app path; use package\.module:attribute"),
+    (["--asgi", "shop.main:app"], r"argument --asgi: only with --project \(PROJECT=/path\)"),
+    (["--jobs", "shop.jobs"], r"argument --jobs: 'shop\.jobs' is not a jobs path: use package\.module:attribute"),
+    (["--jobs", "shop.jobs:jobs"], r"argument --jobs: only with --project"),
+    (
+        ["--find-links", "/no/wheels"],
+        r"argument --find-links: '/no/wheels' is not a directory; give a directory of wheels",
+    ),
+    (["--health-prefix", "scheduler/"], r"argument --health-prefix: 'scheduler/' is not the path .* /scheduler"),
 ]
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, copy_shipped, deploy_module, free_port, wait_for
+from support import ROOT, build_kit_wheel, copy_shipped, deploy_module, free_port, read_fires, sample_project, wait_for
 
+from scheduler_proc.deploy.layout import parse_unit, read_env
 from scheduler_proc.settings import KNOWN_VARIABLES
 
 APP = "kit-deploy-test"
@@ -30,12 +31,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service use
 
 
 def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
-    standin = [str(ROOT / "tests/deploy_standin.py")] if process else []
+    tool = [str(ROOT / "tests/deploy_standin.py"), str(source)] if process else [str(source / "deploy" / "deploy.py")]
     return subprocess.run(
         [
             sys.executable,
-            *standin,
-            str(source / "deploy" / "deploy.py"),
+            *tool,
             "--app",
             APP,
             "--destdir",
@@ -169,8 +169,10 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
     assert int((stage / "run" / f"{APP}.service.pid").read_text()) != pid, "the service kept its old env"
     assert httpx.get(f"{base}/scheduler/status").json()["mode"] == "cluster"
 
+    # Broken so that no worker boots: readiness is the kit's /scheduler/livez, not the demo's /healthz.
     main = source / "app" / "main.py"
-    main.write_text(main.read_text().replace('return {"status": "ok"}', 'raise RuntimeError("broken release")'))
+    healthy = main.read_text()
+    main.write_text(healthy + '\nraise RuntimeError("broken release")\n')
     broken = _deploy(source, stage, "--port", str(port), "--health-timeout", "8", process=True)
     assert broken.returncode == 1
     assert "rolled back to " + Path(first_release).name in broken.stderr, broken.stderr
@@ -180,9 +182,7 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
     nothing_before = _deploy(source, stage, "rollback", process=True)
     assert nothing_before.returncode == 1 and "no previous release to roll back to" in nothing_before.stderr
 
-    main.write_text(
-        main.read_text().replace('raise RuntimeError("broken release")', 'return {"status": "ok"}') + "\n# release C\n"
-    )
+    main.write_text(healthy + "\n# release C\n")
     third = _deploy(source, stage, "--port", str(port), process=True)
     assert third.returncode == 0, third.stdout + third.stderr
     assert os.readlink(stage / "opt" / APP / "current") != first_release
@@ -198,9 +198,139 @@ def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
     assert purge.returncode == 0 and not (stage / "etc" / APP).exists()
 
 
+# -- project mode: a user's own project, with the kit from a wheel ------------------------------------
+@pytest.fixture(scope="module")
+def kit_wheels() -> Iterator[Path]:
+    """A wheelhouse holding the kit's wheel, as a user would build it (``pip wheel --no-deps <kit>``)."""
+    directory = Path(tempfile.mkdtemp(prefix="kit-wheels-"))
+    os.chmod(directory, 0o755)
+    yield build_kit_wheel(directory / "wheels", directory / "src")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _project_args(project: Path, wheels: Path) -> list[str]:
+    return [
+        "--project",
+        str(project),
+        "--asgi",
+        "shop.main:app",
+        "--jobs",
+        "shop.jobs:jobs",
+        "--find-links",
+        str(wheels),
+    ]
+
+
+@pytest.mark.processes
+def test_project_mode_ships_the_project_its_requirements_app_and_jobs_and_rebuilds_when_it_changes(
+    service_user: str, workdir: Path, kit_wheels: Path
+) -> None:
+    project, stage = sample_project(workdir / "shop-project"), workdir / "stage"
+    (project / "notes.txt").write_text("untracked, not ignored: shipped as the tree on disk is\n")
+    first = _deploy(ROOT, stage, *_project_args(project, kit_wheels))
+    assert first.returncode == 0, first.stdout + first.stderr
+    current = stage / "opt" / APP / "current"
+    for name in ("shop/__init__.py", "shop/main.py", "shop/jobs.py", "requirements.txt", ".gitignore", "notes.txt"):
+        assert (current / name).read_bytes() == (project / name).read_bytes(), name
+    for name in ("app", "scheduler_proc", "gunicorn.conf.py", "secret.txt", ".git"):
+        assert not (current / name).exists(), f"{name} was shipped"
+    unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
+    assert (
+        f"\nExecStart=/opt/{APP}/current/venv/bin/gunicorn -c python:scheduler_proc.gunicorn_conf shop.main:app\n"
+        in unit
+    ), unit
+    assert " -m scheduler_proc.web.ready --prefix /scheduler " in unit, unit
+    env = read_env(stage / "etc" / APP / "env")
+    assert env["SCHEDULER_JOBS"] == "shop.jobs:jobs" and env["SCHEDULER_NAMESPACE"] == APP, env
+    kit = subprocess.run([str(current / "venv/bin/python"), "-I", "-c", "import scheduler_proc, gunicorn"])
+    assert kit.returncode == 0, "the kit was not installed from the wheelhouse"
+    release = os.readlink(current)
+
+    again = _deploy(ROOT, stage, *_project_args(project, kit_wheels))
+    assert again.returncode == 0 and f"release {Path(release).name} is already built" in again.stdout, again.stdout
+    assert os.readlink(current) == release
+
+    jobs = project / "shop" / "jobs.py"
+    jobs.write_text(jobs.read_text() + "\n# changed, not yet committed\n")
+    changed = _deploy(ROOT, stage, *_project_args(project, kit_wheels))
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert os.readlink(current) != release, "a changed project file did not make a new release"
+    assert (current / "shop/jobs.py").read_text().endswith("# changed, not yet committed\n")
+    prefixed = _deploy(ROOT, stage, *_project_args(project, kit_wheels), "--health-prefix", "/ops")
+    assert prefixed.returncode == 0, prefixed.stdout + prefixed.stderr
+    unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
+    assert " -m scheduler_proc.web.ready --prefix /ops " in unit, unit
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("link out", r"shop/settings\.py leads to /etc/passwd, outside the project; deploy runs as root"),
+        ("no requirements", r"no requirements\.lock or requirements\.txt; add one .*scheduler-proc==VERSION"),
+        ("no asgi", r"give the ASGI app to serve with --asgi \(ASGI=package\.module:app\)"),
+        ("no kit", r"cannot import scheduler_proc: add scheduler-proc==VERSION to .*requirements\.txt"),
+    ],
+)
+def test_a_project_that_cannot_be_deployed_is_refused_with_the_fix(
+    service_user: str, workdir: Path, case: str, message: str
+) -> None:
+    project, stage = sample_project(workdir / "shop-project", git=case != "link out"), workdir / "stage"
+    args = ["--project", str(project), "--asgi", "shop.main:app", "--jobs", "shop.jobs:jobs"]
+    if case == "link out":
+        (project / "shop" / "settings.py").symlink_to("/etc/passwd")
+    elif case == "no requirements":
+        (project / "requirements.txt").unlink()
+    elif case == "no asgi":
+        args = args[:2] + args[4:]
+    else:
+        (project / "requirements.txt").write_text("")
+    result = _deploy(ROOT, stage, *args)
+    assert result.returncode == 1 and re.search(message, result.stderr), result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    if case != "no kit":  # refused before anything was written
+        assert not stage.exists() or not any(stage.rglob("*")), sorted(stage.rglob("*"))
+
+
+@pytest.mark.processes
+def test_a_deployed_project_serves_the_kits_readiness_and_runs_each_fire_once(
+    service_user: str, workdir: Path, kit_wheels: Path
+) -> None:
+    # Not a git work tree: every file is shipped but caches and venvs.
+    project, stage, port = sample_project(workdir / "shop-project", git=False), workdir / "stage", free_port()
+    base = f"http://127.0.0.1:{port}"
+    result = _deploy(ROOT, stage, *_project_args(project, kit_wheels), "--port", str(port), process=True)
+    assert result.returncode == 0 and "healthy:" in result.stdout, result.stdout + result.stderr + _service_log(stage)
+    assert httpx.get(f"{base}/scheduler/livez").status_code == 200
+    assert httpx.get(f"{base}/scheduler/readyz").status_code == 200
+    assert httpx.get(f"{base}/healthz").status_code == 404, "the project has no /healthz; nothing may need it"
+    fires_file = stage / "var/lib" / APP / "fires.jsonl"
+    fires = wait_for(lambda: len(read_fires(fires_file)) >= 3 and read_fires(fires_file), 30, "3 fires of the tick")
+    seconds = [fire["scheduled_at"] for fire in fires]
+    assert len(seconds) == len(set(seconds)), f"a fire ran twice: {seconds}"
+    assert {fire["job"] for fire in fires} == {"tick"}
+
+    # The unit's readiness gate (ExecStartPost), run as systemd would after a start: the kit's endpoints only.
+    unit = parse_unit((stage / "etc/systemd/system" / f"{APP}.service").read_text())
+    gate = unit["ExecStartPost"].split()
+    gate[0] = str(stage / gate[0].lstrip("/"))
+    ready_file = workdir / "web-ready"
+    env = {"PATH": "/usr/bin:/bin", "BIND": f"127.0.0.1:{port}", "SCHEDULER_READY_FILE": str(ready_file)}
+    ready = subprocess.run([*gate, "--timeout", "20"], env=env, capture_output=True, text=True, timeout=60)
+    assert ready.returncode == 0 and ready_file.exists(), ready.stderr
+
+    undeploy = _deploy(ROOT, stage, "undeploy", process=True)
+    assert undeploy.returncode == 0, undeploy.stdout + undeploy.stderr
+
+
+def _service_log(stage: Path) -> str:
+    log = stage / "run" / f"{APP}.service.log"
+    return log.read_text()[-3000:] if log.exists() else ""
+
+
 def _healthy(base: str) -> bool:
     try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"{base}/scheduler/livez", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -303,7 +433,7 @@ def test_a_redis_password_make_deploy_cannot_read_is_refused_not_guessed(
 
 
 def _password_of(layout) -> str:  # type: ignore[no-untyped-def]
-    return str(deploy_module().read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
+    return str(read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
 
 
 def _assert_each_app_gets_in(apps: list, directory: Path) -> None:  # type: ignore[type-arg]
@@ -335,3 +465,105 @@ def _answers(client: object) -> bool:
         raise AssertionError(f"redis-server refused the password: {exc}") from None
     except redis.ConnectionError:
         return False
+
+
+# -- project mode: what is shipped and how it is run, decided before anything is built ---------------
+def _project(directory: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
+def test_a_project_with_its_own_gunicorn_conf_that_names_the_app_needs_no_asgi(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(
+        tmp_path,
+        {
+            "gunicorn.conf.py": 'from scheduler_proc.gunicorn_conf import *  # noqa\nwsgi_app = "shop.main:app"\n',
+            "requirements.lock": "scheduler-proc==0.1.0\n",
+            "requirements.txt": "scheduler-proc\n",
+            "shop/main.py": "",
+        },
+    )
+    source = project_source(project, "", "")
+    assert (source.config, source.requirements, source.exec_start()) == (
+        "gunicorn.conf.py",
+        "requirements.lock",
+        "-c gunicorn.conf.py",
+    )
+    assert project_source(project, "shop.other:app", "").exec_start() == "-c gunicorn.conf.py shop.other:app"
+
+
+def test_a_gunicorn_conf_that_does_not_name_the_app_needs_asgi(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import ProjectError, project_source
+
+    project = _project(tmp_path, {"gunicorn.conf.py": "workers = 2\n", "requirements.txt": "scheduler-proc\n"})
+    with pytest.raises(ProjectError, match=r"--asgi \(ASGI=package\.module:app\), since its gunicorn\.conf\.py does"):
+        project_source(project, "", "")
+
+
+def test_outside_git_every_file_ships_but_caches_venvs_and_build_output(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(
+        tmp_path,
+        {
+            "requirements.txt": "scheduler-proc\n",
+            "shop/main.py": "",
+            "shop/data/prices.csv": "",
+            ".venv/bin/python": "",
+            "venv/lib/x.py": "",
+            "shop/__pycache__/main.cpython-311.pyc": "",
+            "shop/old.pyc": "",
+            "node_modules/x/index.js": "",
+            "build/lib/shop/main.py": "",
+            "dist/shop.whl": "",
+        },
+    )
+    (project / "shop/static").symlink_to("data")  # a link inside the project is kept
+    source = project_source(project, "shop.main:app", "")
+    assert sorted(map(str, source.files)) == ["requirements.txt", "shop/data/prices.csv", "shop/main.py", "shop/static"]
+    release = tmp_path / "release"
+    source.copy_to(release)
+    assert os.readlink(release / "shop/static") == "data"
+
+
+@pytest.mark.parametrize(
+    "pyproject, requirements, installed",
+    [
+        ('[project]\nname = "shop"\n', "scheduler-proc==0.1.0\n", True),
+        ('[project]\nname = "shop"\n', "scheduler-proc==0.1.0\nShop==1.0\n", False),
+        ('[project]\nname = "shop"\n', "scheduler-proc==0.1.0\n-e .\n", False),
+        ("[tool.ruff]\nline-length = 100\n", "scheduler-proc==0.1.0\n", False),
+    ],
+    ids=["a project", "its lock names it", "its lock installs .", "only tool settings"],
+)
+def test_the_project_itself_is_installed_only_when_pip_can_and_its_lock_does_not(
+    tmp_path: Path, pyproject: str, requirements: str, installed: bool
+) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(tmp_path, {"pyproject.toml": pyproject, "requirements.txt": requirements, "shop/main.py": ""})
+    assert project_source(project, "shop.main:app", "").install_itself is installed
+
+
+def test_a_project_file_named_like_the_releases_own_venv_is_refused(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import ProjectError, project_source
+
+    project = _project(tmp_path, {"requirements.txt": "scheduler-proc\n", "venv/settings.py": "", "shop/main.py": ""})
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    with pytest.raises(ProjectError, match=r"venv/settings\.py would overwrite the release's own 'venv'"):
+        project_source(project, "shop.main:app", "")
+
+
+def test_without_a_project_an_installed_kit_says_to_give_one(tmp_path: Path) -> None:
+    """``scheduler-proc deploy`` from a pip install has no demo app beside it: it asks for --project."""
+    from scheduler_proc.deploy.project import ProjectError, template_source
+
+    (tmp_path / "scheduler_proc").mkdir()
+    with pytest.raises(
+        ProjectError, match=r"is not one \(the kit is installed there\); give your project with --project"
+    ):
+        template_source(tmp_path, "")

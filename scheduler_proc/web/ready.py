@@ -1,19 +1,21 @@
 """``python -m scheduler_proc.web.ready``: wait until the service answers, for systemd's ExecStartPost.
 
 gunicorn tells systemd it is ready before any worker has booted, so "started" would not
-mean "serving". The unit runs this after the start: it polls ``/healthz`` until it
-answers 200, then creates ``SCHEDULER_READY_FILE`` (until then the scheduler dispatches
-nothing), then polls ``/scheduler/status`` until the scheduler reports its role. Exit 0
-when both hold; 1 (the unit fails, and is not restarted for ever: StartLimitBurst) when
-the web side answered only errors for ``--unhealthy`` seconds, or nothing held within
+mean "serving". The unit runs this after the start: it polls ``<prefix>/livez`` (the kit's
+router, ``--prefix``, default ``/scheduler``) until it answers 200, then creates
+``SCHEDULER_READY_FILE`` (until then the scheduler dispatches nothing), then polls
+``<prefix>/readyz`` until it answers 200 (this host's scheduler reports its role). Neither
+needs a token, and nothing of the user's app (no ``/healthz``) is relied on. Exit 0 when
+both hold; 1 (the unit fails, and is not restarted for ever: StartLimitBurst) when the web
+side answered only errors for ``--unhealthy`` seconds, or nothing held within
 ``--timeout``. Standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -22,6 +24,19 @@ from pathlib import Path
 
 #: Where gunicorn.conf.py binds when BIND is unset or empty.
 DEFAULT_BIND = "127.0.0.1:8000"
+#: Where the app mounts the kit's router (``app.include_router(scheduler_router(), prefix=...)``).
+DEFAULT_PREFIX = "/scheduler"
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+
+
+def parse_prefix(raw: str) -> str:
+    """A URL path prefix such as ``/scheduler`` (``argparse`` type); deploy's --health-prefix uses it too."""
+    if not _PREFIX.match(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not the path the kit's router is mounted at; use one such as /scheduler "
+            "(a leading /, no trailing /, letters, digits, '.', '_', '~' or '-')"
+        )
+    return raw
 
 
 def base_url(bind: str | None) -> str:
@@ -46,31 +61,28 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def wait_ready(base: str, ready_file: Path | None, timeout: float, unhealthy: float) -> str | None:
-    """None once the web side answers and the scheduler reports a role; else why not."""
+    """None once ``base/livez`` answers and then ``base/readyz`` does (``base`` ends with the prefix); else why not."""
     deadline, failing_since, reason = time.monotonic() + timeout, None, "no answer"
     while time.monotonic() < deadline:
-        status, _ = _get(f"{base}/healthz")
+        status, _ = _get(f"{base}/livez")
         if status == 200:
             break
         if status >= 500:  # workers up, app broken: give up soon, do not wait the whole timeout
             failing_since = failing_since or time.monotonic()
             if time.monotonic() - failing_since > unhealthy:
-                return f"{base}/healthz answered {status} for {unhealthy:g}s"
-        reason = f"{base}/healthz answered {status}" if status else f"{base}/healthz does not answer"
+                return f"{base}/livez answered {status} for {unhealthy:g}s"
+        reason = f"{base}/livez answered {status}" if status else f"{base}/livez does not answer"
         time.sleep(0.25)
     else:
         return f"{reason} after {timeout:g}s"
     if ready_file is not None:
         ready_file.touch(mode=0o600)
     while time.monotonic() < deadline:
-        status, body = _get(f"{base}/scheduler/status")
+        status, _ = _get(f"{base}/readyz")
         if status == 200:
-            role = json.loads(body).get("role")
-            if role in ("leader", "standby", "disabled"):
-                return None
-            reason = f"the scheduler's role is {role!r}"
-        else:
-            reason = f"{base}/scheduler/status answered {status or 'nothing'}"
+            return None
+        # 503 is "not yet" here (the scheduler has no role yet), not a broken app.
+        reason = f"{base}/readyz answered {status or 'nothing'}"
         time.sleep(0.25)
     return f"{reason} after {timeout:g}s"
 
@@ -81,9 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unhealthy", type=float, default=10.0, help="seconds of 5xx answers that fail it (default 10)"
     )
+    parser.add_argument(
+        "--prefix",
+        type=parse_prefix,
+        default=DEFAULT_PREFIX,
+        help="where the app mounts the kit's router: polls PREFIX/livez, then PREFIX/readyz (default /scheduler)",
+    )
     args = parser.parse_args(argv)
     ready = os.environ.get("SCHEDULER_READY_FILE")
-    problem = wait_ready(base_url(os.environ.get("BIND")), Path(ready) if ready else None, args.timeout, args.unhealthy)
+    base = base_url(os.environ.get("BIND")) + args.prefix
+    problem = wait_ready(base, Path(ready) if ready else None, args.timeout, args.unhealthy)
     if problem:
         print(f"not ready: {problem}", file=sys.stderr)
         return 1

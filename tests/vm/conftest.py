@@ -31,7 +31,8 @@ def wheels() -> Path:
 
 @pytest.fixture
 def lab(tmp_path: Path, root: Path, wheels: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
-    lab = Lab(tmp_path, root, wheels)
+    # A test module with PROJECT_MODE = True deploys a separate project with the kit from a wheel.
+    lab = Lab(tmp_path, root, wheels, project=getattr(request.module, "PROJECT_MODE", False))
     yield lab
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:

@@ -1,5 +1,5 @@
-"""One `make test-vm` test's world: a copy of the source with the VM jobs, a private network,
-its hosts and relays."""
+"""One `make test-vm` test's world: a copy of the source with the VM jobs (or a separate project
+that installs the kit from a wheel), a private network, its hosts and relays."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 from machines import ROOT, SUBNET, Machine, Network, fires
-from support import copy_shipped
+from support import build_kit_wheel, copy_shipped, sample_project
 
 APP = "kit"
 #: How `make deploy` runs on each host: offline, from the wheels the test downloaded once.
 OFFLINE = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheelhouse"}
+#: `make deploy` of the separate project (/shop on each host) with the kit's wheel from /kitwheels.
+PROJECT = ["PROJECT=/shop", "ASGI=shop.main:app", "JOBS=shop.jobs:jobs", "WHEELS=/kitwheels"]
 
 
 def copy_source(target: Path, jobs: Path = ROOT / "tests/vm/vm_jobs.py") -> Path:
@@ -28,7 +30,7 @@ def copy_source(target: Path, jobs: Path = ROOT / "tests/vm/vm_jobs.py") -> Path
 class Lab:
     """The hosts of one test, on one private network."""
 
-    def __init__(self, work: Path, root: Path, wheels: Path) -> None:
+    def __init__(self, work: Path, root: Path, wheels: Path, project: bool = False) -> None:
         self.work = work
         self.root = root
         self.wheels = wheels
@@ -36,6 +38,13 @@ class Lab:
         self.machines: list[Machine] = []
         self.relays: list[subprocess.Popen[bytes]] = []
         self.source = copy_source(work / "src")
+        self.binds = {self.source: "/src", self.wheels: "/wheelhouse"}
+        # project: a user's own project "shop" (the VM jobs as shop/jobs.py, no git on the hosts),
+        # and the kit as `pip wheel` builds it: what `pip install scheduler-proc` users deploy.
+        self.project = sample_project(work / "shop", jobs=(ROOT / "tests/vm/vm_jobs.py").read_text(), git=False)
+        if project:
+            self.binds[self.project] = "/shop"
+            self.binds[build_kit_wheel(work / "kitwheels", work / "kitsrc")] = "/kitwheels"
 
     def host(self, name: str, number: int) -> Machine:
         machine = Machine(
@@ -44,7 +53,7 @@ class Lab:
             self.root,
             self.work,
             self.network,
-            {self.source: "/src", self.wheels: "/wheelhouse"},
+            self.binds,
         )
         (machine.root / "etc").mkdir(parents=True, exist_ok=True)
         (machine.root / "etc/hostname").write_text(f"{name}\n")

@@ -1,4 +1,5 @@
-"""One VM-like host under a real systemd: `make deploy` as the README says, then what operators do to it.
+"""One VM-like host under a real systemd: `make deploy` of a user's own project (``shop``, the kit
+installed from its wheel, not the kit's demo app/), then what operators do to it.
 
 Each step asserts on the fire log of the 1-second job (which second ran, in which process and
 release), not on timing alone.
@@ -9,11 +10,12 @@ from __future__ import annotations
 import time
 
 from firelog import doubled, first_tick_after, now, scenario, ticks, wait_ticks
-from lab import APP, Lab
+from lab import APP, OFFLINE, PROJECT, Lab
 from machines import fires
 from support import wait_for
 
-DEPLOY = [f"APP={APP}", "BIND=0.0.0.0:8000"]
+PROJECT_MODE = True
+DEPLOY = [f"APP={APP}", "BIND=0.0.0.0:8000", *PROJECT]
 
 
 def _pid(lab: Lab, pattern: str) -> int:
@@ -31,10 +33,14 @@ def test_deploy_reload_crashes_stop_and_redeploy(lab: Lab) -> None:
     output = lab.make(host, "deploy", *DEPLOY)
     assert "healthy:" in output and "scheduler role leader" in output, output
     assert host.run(["systemctl", "is-active", APP]).stdout.strip() == "active"
+    assert host.file(f"/opt/{APP}/current/shop/jobs.py").exists() and not host.file(f"/opt/{APP}/current/app").exists()
+    unit = host.file(f"/etc/systemd/system/{APP}.service").read_text()
+    assert "gunicorn -c python:scheduler_proc.gunicorn_conf shop.main:app\n" in unit, unit
     started = now()
     wait_ticks(read, 0, 3, 20, "first fires")
     status, body = lab.network.curl(f"http://{host.address}:8000/scheduler/status")
     assert status == 200 and '"role":"leader"' in body, body
+    assert lab.network.curl(f"http://{host.address}:8000/scheduler/readyz")[0] == 200
 
     # systemctl reload: HUP, a new runner, no second lost or doubled
     fault = now()
@@ -92,14 +98,15 @@ def test_a_broken_release_fails_fast_is_rolled_back_and_never_fires(lab: Lab) ->
     first_release = host.file(f"/opt/{APP}/current").readlink().name
     wait_ticks(read, 0, 2, 30, "first fires")
 
-    main = lab.source / "app/main.py"
+    # Broken so that no worker boots: readiness is the kit's /scheduler/livez (the project has no /healthz).
+    main = lab.project / "shop/main.py"
     healthy = main.read_text()
-    main.write_text(healthy.replace('return {"status": "ok"}', 'raise RuntimeError("broken release")'))
+    main.write_text(healthy + '\nraise RuntimeError("broken release")\n')
     began = time.monotonic()
     failed = host.run(
         ["make", "--no-print-directory", "-C", "/src", "deploy", *DEPLOY],
         check=False,
-        env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheelhouse"},
+        env=OFFLINE,
         timeout=900,
     )
     took = time.monotonic() - began

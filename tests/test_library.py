@@ -148,6 +148,37 @@ def test_a_users_own_project_validates_and_fires_once_under_gunicorn_and_uvicorn
         assert (Path(env["SCHEDULER_LOCK_DIR"]) / "shop.lock").exists()  # the namespace follows the package
 
 
+def test_a_users_own_project_stages_a_deploy_with_the_console_command(
+    user_venv: Path, wheel: Path, shop: Path, tmp_path: Path
+) -> None:
+    (shop / "requirements.txt").write_text("scheduler-proc\n")  # the kit, from the wheelhouse here
+    stage = tmp_path / "stage"
+    command = [
+        str(user_venv / "bin" / "scheduler-proc"),
+        "deploy",
+        "--app",
+        "shopdemo",
+        "--destdir",
+        str(stage),
+        "--project",
+        str(shop),
+        "--asgi",
+        "shop.main:app",
+        "--jobs",
+        "shop.jobs:jobs",
+        "--find-links",
+        str(wheel.parent),
+    ]
+    staged = subprocess.run(command, cwd=shop, capture_output=True, text=True, timeout=600)
+    assert staged.returncode == 0, staged.stdout + staged.stderr
+    current = stage / "opt" / "shopdemo" / "current"
+    assert (current / "shop" / "jobs.py").exists() and not (current / "app").exists()
+    unit = (stage / "etc/systemd/system/shopdemo.service").read_text()
+    assert "gunicorn -c gunicorn.conf.py shop.main:app" in unit, unit  # the project's own config
+    env = (stage / "etc" / "shopdemo" / "env").read_text()
+    assert "SCHEDULER_JOBS=shop.jobs:jobs" in env and "SCHEDULER_NAMESPACE=shopdemo" in env, env
+
+
 def test_a_jobs_module_that_does_not_load_stops_every_launcher_with_the_same_message(
     user_venv: Path, shop: Path, tmp_path: Path
 ) -> None:

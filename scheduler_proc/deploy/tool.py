@@ -493,7 +493,7 @@ def _find_links(raw: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scheduler-proc deploy",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0].replace("``", ""),
         epilog="`make lock` pins the kit's own requirements (template mode); with --project, the project's "
         "requirements.lock (else requirements.txt) is what is installed.",
     )

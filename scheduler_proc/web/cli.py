@@ -28,7 +28,8 @@ _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _USAGE_ERRORS = (SettingsError, JobsModuleError, JobDefinitionError, UnknownJob)
 _DESCRIPTION = (
     "Operate the scheduler of a FastAPI app: status, jobs, history, run/pause/resume a job, check health, "
-    "show a job's next fires, validate the jobs module. Run it with the service's SCHEDULER_* environment. "
+    "show a job's next fires, validate the jobs module; `scheduler-proc deploy --help`: install on a VM "
+    "with systemd. Run it with the service's SCHEDULER_* environment. "
     "Exit status: 0 ok, 1 the check or command failed, 2 bad usage, settings, jobs module or an unknown job."
 )
 _VALIDATE_FIRES = 3
@@ -180,7 +181,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["deploy"]:  # the systemd install, as `make deploy` runs it (see its --help)
+        from scheduler_proc.deploy.tool import main as deploy
+
+        return deploy(words[1:])
+    args = _parser().parse_args(words)
     if "" not in sys.path and os.getcwd() not in sys.path:
         # As gunicorn and `python -m` do: the jobs module is found from the current directory
         # (the `scheduler-proc` console script alone would not look there).

@@ -1,8 +1,8 @@
 """Every ``SCHEDULER_*`` environment variable, declared once: its parser, default and help.
 
 :mod:`scheduler_proc.settings` reads the variables through these declarations, and
-``scripts/settings_docs.py`` writes the README's tables and ``deploy/env.in`` from them.
-Standard library only (and :mod:`scheduler_proc.redact`, which is too): ``deploy/deploy.py``
+``scripts/settings_docs.py`` writes the tables of docs/configuration.md and ``scheduler_proc/deploy/env.in``.
+Standard library only (and :mod:`scheduler_proc.redact`, which is too): ``scheduler_proc.deploy``
 imports this module with the system Python, before any venv exists.
 """
 
@@ -296,7 +296,7 @@ READY_FILE = Setting(
     _parse_path,
     None,
     "when set, no fire before this file exists; the systemd unit sets `/run/<app>/web-ready`, "
-    "which its `ExecStartPost` creates once `/healthz` answers",
+    "which its `ExecStartPost` creates once the kit's `<prefix>/livez` answers",
 )
 WATCHDOG_TIMEOUT = Setting(
     "SCHEDULER_WATCHDOG_TIMEOUT",

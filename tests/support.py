@@ -286,8 +286,10 @@ def _ppid(pid: int) -> int:
 
 
 _MISSED_FIRE = re.compile(r"fire (?:missed|refused|skipped) job=(\S+) scheduled_at=(\S+)")
-_MISSED_RANGE = re.compile(r"job (\S+): fires from (\S+) (?:to|until) (\S+) (?:skipped|were missed)")
-_UNCLAIMED_RANGE = re.compile(r"job\(s\) have no claim in Redis .*?: fires from (\S+) to (\S+) skipped, not run: (.*)")
+_MISSED_RANGE = re.compile(r"job (\S+): fires from (\S+) (?:to|until) (\S+) (?:are not started|were missed)")
+_UNCLAIMED_RANGE = re.compile(
+    r"job\(s\) have no claim in Redis .*?: their fires from (\S+) to (\S+) are not started \(.*?\): (.*)"
+)
 
 
 def reported_seconds(log: str, job: str = "tick") -> set[int]:

@@ -242,11 +242,12 @@ class Engine:
         """
         behind = [spec for spec in self.specs.values() if spec.id in lasts and lasts[spec.id] < at]
         for spec in behind:
-            last = lasts[spec.id]
-            first = spec.trigger.get_next_fire_time(last, last + timedelta(microseconds=1))
+            first = _first_after(spec, lasts[spec.id])
             if first is not None and first <= at:
                 log.warning(
-                    "job %s: fires from %s to %s skipped, not run: %s, so they cannot be proven unrun",
+                    "job %s: fires from %s to %s are not started: %s; those claimed before the loss may have "
+                    "run before Redis lost their claims, the others did not run. Check the job's own records "
+                    "before running any by hand",
                     spec.id,
                     first.isoformat(),
                     at.isoformat(),
@@ -261,7 +262,8 @@ class Engine:
         unclaimed = [spec.id for spec in self.specs.values() if spec.id not in lasts]
         if unclaimed and at > now:
             log.warning(
-                "%d job(s) have no claim in Redis (%s): fires from %s to %s skipped, not run: %s",
+                "%d job(s) have no claim in Redis (%s): their fires from %s to %s are not started (a leader "
+                "whose clock ran ahead may have run some before Redis lost its data): %s",
                 len(unclaimed),
                 reason,
                 now.isoformat(),
@@ -274,7 +276,7 @@ class Engine:
             return spec.trigger.get_next_fire_time(None, floor or now) or undefined
         grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
         earliest = now - timedelta(seconds=grace)
-        resume: datetime | None = spec.trigger.get_next_fire_time(last, last + timedelta(microseconds=1))
+        resume = _first_after(spec, last)
         if resume is not None and resume < earliest:
             log.warning(
                 "job %s: fires from %s until %s were missed while no scheduler ran "
@@ -286,6 +288,15 @@ class Engine:
             )
             resume = spec.trigger.get_next_fire_time(None, earliest)
         return undefined if resume is None else resume
+
+
+def _first_after(spec: JobSpec, last: datetime) -> datetime | None:
+    """The job's first fire after ``last``, on its own schedule.
+
+    Not APScheduler's "previous fire plus the interval": after a floor, ``last`` is an instant
+    off an interval job's grid, and every later fire would stay off it.
+    """
+    return spec.trigger.get_next_fire_time(None, last + timedelta(microseconds=1))
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -57,7 +57,9 @@ class StatusDocument(TypedDict):
     mode: Mode
     cluster: ClusterStatus
     jobs: list[JobRow]
+    tzdata: NotRequired[str]  # the time zone database this runner computes crontab instants with
     conflict: NotRequired[str]  # another app holds this namespace (see scheduler_proc.identity)
+    tzdata_mismatch: NotRequired[str]  # the leader's tzdata differs from this node's
     updated_at: NotRequired[float]  # when the content was made (added when written)
 
 

@@ -255,6 +255,22 @@ def test_an_app_whose_namespace_leads_elsewhere_on_one_redis_under_another_app_s
     assert first.get("/scheduler/readyz").status_code == 200
 
 
+def test_a_standby_whose_tzdata_differs_from_the_leaders_says_so(hosts: Any, redis_server: Any, tmp_path: Path) -> None:
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "3"}
+    leader = hosts("node-a", workers=1, env=env).start_and_wait("leader")
+    other_zoneinfo = tmp_path / "zoneinfo"  # zoneinfo reads PYTHONTZPATH; zones it lacks come from `tzdata`
+    other_zoneinfo.mkdir()
+    (other_zoneinfo / "tzdata.zi").write_text("# version 2099z\n")
+    standby = hosts("node-b", workers=1, env={**env, "PYTHONTZPATH": str(other_zoneinfo)})
+    standby.start_and_wait("standby")
+    standby.wait_log(r"\[ERROR\] scheduler\.runner: the leader, node node-a, computes crontab instants with tzdata")
+    assert "and this node with 'system 2099z'" in standby.output()
+    status = wait_for(lambda: (standby.status() or {}).get("tzdata_mismatch") and standby.status(), 10, "mismatch")
+    assert status["tzdata"] == "system 2099z"
+    assert (leader.status() or {}).get("tzdata", "").startswith(("system ", "tzdata ")), leader.status()
+    assert "tzdata_mismatch" not in (leader.status() or {})
+
+
 def test_a_rolling_upgrade_to_the_derived_namespace_is_warned_of(hosts: Any, redis_server: Any) -> None:
     # A host of this app still on 0.1 leads the old default namespace.
     redis_server.client().set("{scheduler}:leader", "7:abc:old-host", px=60000)

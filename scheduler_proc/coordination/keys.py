@@ -22,7 +22,8 @@ class Keys:
 
     @property
     def app(self) -> str:
-        """The SCHEDULER_JOBS of the app whose leader last led this namespace (see scheduler_proc.identity)."""
+        """Hash of the leader that last took a term: its app's SCHEDULER_JOBS (``jobs``), ``node`` and
+        ``tzdata`` version, for standbys to compare (see scheduler_proc.runner.appcheck)."""
         return self.prefix + "app"
 
     @property

@@ -178,12 +178,12 @@ class Ledger(Protocol):
         """Pause or resume one job for every node."""
         ...
 
-    def namespace_app(self) -> str | None:
-        """The jobs module of the app that last led this namespace across hosts (None: not kept)."""
+    def leader_record(self) -> dict[str, str]:
+        """What the last leader said of itself across hosts (empty: not kept, or unreadable)."""
         ...
 
-    def set_namespace_app(self, jobs_ref: str) -> None:
-        """Say which app leads this namespace now, for standbys of another app to notice."""
+    def set_leader_record(self, fields: dict[str, str]) -> None:
+        """Say which app, node and tzdata lead this namespace now, for standbys to compare."""
         ...
 
     def now(self) -> datetime:
@@ -374,10 +374,10 @@ class LocalLedger:
             ).fetchall()
         return parse_history(job_id, [row[0] for row in rows])
 
-    def namespace_app(self) -> str | None:
-        return None  # one host: the host lock's record names the app
+    def leader_record(self) -> dict[str, str]:
+        return {}  # one host: the host lock's record names the app
 
-    def set_namespace_app(self, jobs_ref: str) -> None:
+    def set_leader_record(self, fields: dict[str, str]) -> None:
         return None
 
     def paused(self) -> set[str]:

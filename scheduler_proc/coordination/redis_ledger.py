@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
+
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import CONTINUITY, floor_margin_ms
 from scheduler_proc.coordination.ledger import (
@@ -286,12 +288,22 @@ class RedisLedger:
         raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))
         return parse_history(job_id, [str(item) for item in raw])
 
-    def namespace_app(self) -> str | None:
-        value = call(self._settings, lambda: self._client.get(self._keys.app))
-        return str(value) if value is not None else None
+    def leader_record(self) -> dict[str, str]:
+        try:
+            record = call(self._settings, lambda: self._client.hgetall(self._keys.app))
+        except redis.ResponseError:  # not a hash (written by hand, or by 0.2's first cut): none
+            return {}
+        return {str(name): str(value) for name, value in record.items()}
 
-    def set_namespace_app(self, jobs_ref: str) -> None:
-        call(self._settings, lambda: self._client.set(self._keys.app, jobs_ref))
+    def set_leader_record(self, fields: dict[str, str]) -> None:
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self._keys.app)
+            mapping: dict[Any, Any] = dict(fields)  # redis-py's stubs want a mapping of its own key types
+            pipe.hset(self._keys.app, mapping=mapping)
+            pipe.execute()
+
+        call(self._settings, write)
 
     def paused(self) -> set[str]:
         return {str(job) for job in call(self._settings, lambda: self._client.hkeys(self._keys.paused))}

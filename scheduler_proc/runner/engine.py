@@ -296,7 +296,8 @@ def _first_after(spec: JobSpec, last: datetime) -> datetime | None:
     Not APScheduler's "previous fire plus the interval": after a floor, ``last`` is an instant
     off an interval job's grid, and every later fire would stay off it.
     """
-    return spec.trigger.get_next_fire_time(None, last + timedelta(microseconds=1))
+    first: datetime | None = spec.trigger.get_next_fire_time(None, last + timedelta(microseconds=1))
+    return first
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -32,7 +32,7 @@ from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
 from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, send_report
-from scheduler_proc.runner.appcheck import NamespaceOwnerCheck
+from scheduler_proc.runner.appcheck import LeaderComparison
 from scheduler_proc.runner.commands import apply
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.metrics import Metrics
@@ -90,8 +90,8 @@ class Runner:
             stack.callback(self.publisher.withdraw)
             self.backend = open_backend(self.settings, self.lock, self.metrics, lambda: self.watchdog.keep_lease)
             stack.callback(self.backend.ledger.close)
-            self.owner_check = NamespaceOwnerCheck(
-                AppIdentity(self.app.jobs, ""), self.settings.namespace, self.backend.ledger
+            self.leader_comparison = LeaderComparison(
+                AppIdentity(self.app.jobs, ""), self.settings.namespace, self.settings.node_id, self.backend.ledger
             )
             if self.backend.ledger.counts_instances and self.settings.redis is not None:
                 keeper = MarkerKeeper(
@@ -146,7 +146,9 @@ class Runner:
         backend.leadership.start()  # idempotent: competes for the lease only while holding the host lock
         self._follow_leadership(backend)
         if self.engine is None and self.settings.redis is not None:
-            self.publisher.conflict = self.owner_check.standing_by()
+            self.leader_comparison.standing_by()
+            self.publisher.conflict = self.leader_comparison.conflict
+            self.publisher.tzdata_mismatch = self.leader_comparison.tzdata_mismatch
         if self.engine is not None:
             self.engine.retry_waiting()
         if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY:
@@ -216,8 +218,8 @@ class Runner:
                 return
             self.engine, self._engine_term = engine, term.token
             self.watchdog.watch(True)
-            self.owner_check.leading()
-            self.publisher.conflict = None
+            self.leader_comparison.leading()
+            self.publisher.conflict = self.publisher.tzdata_mismatch = None
             # The jobs, triggers and APScheduler's store live as long as the engine: keep them
             # out of the collector's scans, which otherwise walk them all inside a burst.
             gc.freeze()

@@ -19,6 +19,7 @@ from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import remove_status, touch_status, write_status
+from scheduler_proc.tzversion import tzdata_version
 
 _STATUS_EVERY = 1.0
 #: Readers call a status file stale after status.STALE_AFTER without a touch.
@@ -46,6 +47,8 @@ class StatusPublisher:
         self._paused: set[str] = set()
         #: Set by the runner while another app holds what this one needs (see scheduler_proc.identity).
         self.conflict: str | None = None
+        #: Set by the runner while the leader computes crontab instants with another tzdata.
+        self.tzdata_mismatch: str | None = None
 
     def publish(self, backend: Backend, engine: Engine | None, leading: bool, lock_held: bool) -> None:
         """Write both files if due (see the module docstring); else touch the status file each second."""
@@ -86,9 +89,12 @@ class StatusPublisher:
             "mode": backend.mode,
             "cluster": backend.leadership.status() if lock_held else {},
             "jobs": self._jobs_view(backend, engine),
+            "tzdata": tzdata_version(),
         }
         if self.conflict:
             document["conflict"] = self.conflict
+        if self.tzdata_mismatch:
+            document["tzdata_mismatch"] = self.tzdata_mismatch
         return document
 
     def _idle_rows(self) -> list[JobRow]:

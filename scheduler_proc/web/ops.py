@@ -105,9 +105,12 @@ class Operations:
             "cluster": (own or source).get("cluster", {}),
             "jobs": source.get("jobs", []),
             "updated_at": source.get("updated_at"),
+            "tzdata": (own or source).get("tzdata"),
         }
         if conflict:
             answer["conflict"] = str(conflict)
+        if (own or source).get("tzdata_mismatch"):
+            answer["tzdata_mismatch"] = str((own or source)["tzdata_mismatch"])
         return answer
 
     def _foreign(self, holder: Holder | None) -> str | None:

@@ -1,7 +1,7 @@
 """The scheduler side's wall clock: the one place its schedule decisions read the time of day.
 
-Deadlines and leases use ``time.monotonic``; this is for what a fire's time is compared
-with. ``SCHEDULER_TEST_CLOCK_OFFSET`` shifts it (and APScheduler's view of now) by that
+Deadlines use ``time.monotonic`` and the lease :func:`elapsed`; the wall clock here is for
+what a fire's time is compared with. ``SCHEDULER_TEST_CLOCK_OFFSET`` shifts it (and APScheduler's view of now) by that
 many seconds, so tests and ``make chaos`` can run a host whose clock is off without
 changing the machine's clock (libfaketime breaks Python's sleeps).
 """
@@ -21,6 +21,20 @@ def _offset() -> float:
 
 
 OFFSET = _offset()
+
+
+def elapsed() -> float:
+    """Seconds on a clock that never goes back and keeps counting while the host is suspended.
+
+    The lease is judged on it: ``time.monotonic`` (CLOCK_MONOTONIC) stops during a system
+    suspend, so after a resume a leader would believe its lease still had the time it had
+    when the host slept, while Redis let it expire and another node leads. CLOCK_BOOTTIME
+    counts the sleep (Linux); elsewhere the monotonic clock is the best there is.
+    """
+    return time.clock_gettime(_LEASE_CLOCK)
+
+
+_LEASE_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
 def wall() -> float:

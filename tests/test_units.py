@@ -452,3 +452,17 @@ def test_a_url_password_is_masked_wherever_it_shows_not_only_inside_the_url(url:
     Settings.from_env({"SCHEDULER_REDIS_URL": url})
     line = f"AUTH {password} rejected; url {url}"
     assert password not in redact(line) and "pa:" not in redact(line) and "abc," not in redact(line), redact(line)
+
+
+def test_the_lease_is_judged_on_a_clock_that_counts_suspended_time() -> None:
+    """CLOCK_MONOTONIC stops while a host is suspended, so a resumed leader would think its lease
+    still had the time it had when it slept; CLOCK_BOOTTIME counts the sleep. (No test can
+    suspend this machine: this pins which clock is used.)"""
+    import inspect
+
+    from scheduler_proc import clock
+    from scheduler_proc.coordination.lease import ClusterLeadership
+
+    assert inspect.signature(ClusterLeadership).parameters["clock"].default is clock.elapsed
+    before = time.clock_gettime(time.CLOCK_BOOTTIME)
+    assert before <= clock.elapsed() <= time.clock_gettime(time.CLOCK_BOOTTIME)

@@ -1,6 +1,7 @@
 """The cluster leader lease: a token in Redis with a TTL, fenced by a strictly increasing term.
 
-``LeaseState`` is the pure part (when may we act as leader, on the monotonic clock);
+``LeaseState`` is the pure part (when may we act as leader, on a monotonic clock that counts
+suspended time, :func:`scheduler_proc.clock.elapsed`);
 ``ClusterLeadership`` drives it against Redis from a thread of its own. Every lease call
 also checks that Redis still holds the data the cluster acted on (see ``CONTINUITY``)
 and measures this host's clock against Redis's.
@@ -130,7 +131,7 @@ return 0
 
 @dataclass
 class LeaseState:
-    """Whether this node may act as leader, judged only on its own monotonic clock.
+    """Whether this node may act as leader, judged only on its own monotonic clock (one that counts suspend).
 
     A renewal proves the lease lives ``ttl`` seconds from when Redis received it,
     which is no earlier than when we *sent* it. So we trust it until
@@ -299,7 +300,7 @@ class ClusterLeadership:
         client: Client,
         keys: Keys,
         node: str,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.elapsed,
         metrics: LeaseObserver | None = None,
         memory: TermMemory | None = None,
         wall: Callable[[], float] = clock.wall,

@@ -1,0 +1,156 @@
+"""max_instances holds across leadership terms and engines of one node, and across a Redis that lost
+its data (issue 22 items 1 and 2). Real gunicorn masters and a real redis-server, a short lease and
+a 12 s job that is due every 5 s (tests/jobsets/liveness.py); each test reads the job's recorded
+start and end times and asserts that two instances never ran at once."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redis_support import RedisServer
+from support import Host, read_fires, start_nodes, wait_for
+
+from scheduler_proc.coordination.keys import Keys
+from scheduler_proc.coordination.lease import ClusterLeadership
+from scheduler_proc.coordination.redis_conn import connect
+from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.settings import Settings
+
+#: Long enough that fires of the job (every 5 s) fall due while one runs, also after a stall.
+_LONG = "12"
+
+
+def _runs(fire_log: Path, job: str = "long") -> list[tuple[float, float, dict[str, Any]]]:
+    """(start, end, start record) of each run of ``job``, by start time; a run not ended yet ends at +inf."""
+    fires = [f for f in read_fires(fire_log) if f["job"] == job]
+    ends = {(f["scheduled_at"], f["pid"]): f["started"] for f in fires if f.get("event") == "end"}
+    starts = [f for f in fires if f.get("event") == "start"]
+    return sorted((f["started"], ends.get((f["scheduled_at"], f["pid"]), math.inf), f) for f in starts)
+
+
+def _assert_one_at_a_time(fire_log: Path, job: str = "long") -> None:
+    """No run of ``job`` started before every earlier one had ended (its max_instances is 1)."""
+    overlapping, latest_end, latest = [], -math.inf, None
+    for start, end, record in _runs(fire_log, job):
+        if start < latest_end:
+            overlapping.append((latest, record))
+        if end > latest_end:
+            latest_end, latest = end, record
+    assert not overlapping, f"two instances of {job} ran at once: {overlapping}"
+
+
+def _first_run_then_the_next(fire_log: Path) -> None:
+    """Wait until the first run ended and another one started (the job goes on afterwards)."""
+    wait_for(lambda: _runs(fire_log) and _runs(fire_log)[0][1] < math.inf, 30, "the first long run to end")
+    wait_for(lambda: len(_runs(fire_log)) >= 2, 15, "the next run of the long job")
+
+
+def _first_start(fire_log: Path) -> float:
+    return wait_for(lambda: _runs(fire_log), 15, "the long job to start")[0][0]
+
+
+def _cluster(hosts: Callable[..., Host], server: RedisServer, count: int) -> list[Host]:
+    env = {"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": "2", "LONG_SECONDS": _LONG}
+    return start_nodes(hosts, count, "liveness:jobs", env)
+
+
+def test_the_same_node_leading_again_after_a_redis_stall_starts_no_second_instance(
+    hosts, redis_server: RedisServer
+) -> None:
+    """Redis stalls (SIGSTOP) longer than the 2 s lease while the 12 s job runs: the node steps down,
+    leads again under a new term once Redis answers, and its new engine used to start a second
+    instance at once (it counted only its own runs, and the claim leaves this process's markers to
+    that count). The run of the earlier term counts now; the fire waits for it to end."""
+    [node] = _cluster(hosts, redis_server, 1)
+    node.wait_role("leader")
+    _first_start(node.fire_log)
+    redis_server.signal(signal.SIGSTOP)
+    try:
+        node.wait_log(r"lease of term \d+ could not be renewed in time", timeout=10)
+        stalled = time.time()
+        wait_for(lambda: time.time() - stalled > 1.5, 5, "a stall past the lease's expiry in Redis")
+    finally:
+        redis_server.signal(signal.SIGCONT)
+    node.wait_log(r"leading the cluster as node node-0, term \d+", timeout=15, count=2)
+    _first_run_then_the_next(node.fire_log)
+    _assert_one_at_a_time(node.fire_log)
+    assert re.search(r"fire waits job=long .*max_instances", node.output()), "the fire waited for the run"
+
+
+def test_a_replaced_host_lock_file_starts_no_second_instance(hosts) -> None:
+    """Single host: the lock file is replaced on disk while the 12 s job runs; the runner retires its
+    engine and takes the lock again, and the new engine used to start a second instance (APScheduler
+    counts per scheduler, and each engine has its own). The earlier engine's run counts now."""
+    host = hosts(jobs="liveness:jobs", workers=1, env={"LONG_SECONDS": _LONG}).start_and_wait()
+    _first_start(host.fire_log)
+    lock = host.dir / "run" / "scheduler.lock"
+    replacement = lock.with_name("scheduler.lock.replacement")
+    replacement.write_text("")
+    os.replace(replacement, lock)
+    host.wait_log(r"was removed or replaced on disk", timeout=5)
+    host.wait_log(r"host lock \S+ taken by pid", timeout=10, count=2)
+    _first_run_then_the_next(host.fire_log)
+    _assert_one_at_a_time(host.fire_log)
+
+
+def test_redis_restarted_empty_starts_no_second_instance_on_either_node(hosts, redis_server: RedisServer) -> None:
+    """Redis restarts without data while the leader runs the 12 s job, a second node standing by.
+    Whichever node leads next, no second instance starts: the old leader counts its own run, and its
+    running marker, which Redis lost, is written again by the next renewal for the other node to see
+    (renewals used to update only markers that still existed)."""
+    nodes = _cluster(hosts, redis_server, 2)
+    wait_for(lambda: any((n.status() or {}).get("role") == "leader" for n in nodes), 20, "a leader")
+    fire_log = nodes[0].fire_log
+    first = _first_start(fire_log)
+    redis_server.restart_empty()
+    restarted = time.time()
+    assert restarted - first < 10, "Redis restarted while the long job still ran"
+    wait_for(
+        lambda: [f for f in read_fires(fire_log) if f["job"] == "tick" and f["started"] > restarted + 3],
+        20,
+        "fires after the restart",
+    )
+    _first_run_then_the_next(fire_log)
+    _assert_one_at_a_time(fire_log)
+
+
+def test_a_marker_redis_lost_is_written_again_by_the_next_renewal(redis_server: RedisServer) -> None:
+    """The ledger on its own: a run's running marker, lost with Redis's data, comes back at the next
+    renewal (KEEP_RUNNING used ZADD XX, which only renews markers that still exist)."""
+    ledger, term = _ledger_and_term(redis_server)
+    at = _fire_time(redis_server)
+    from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun
+
+    [result] = ledger.claim_many([ClaimRequest("job", at, "p1-run", max_instances=1)], term, "a")
+    assert result is ClaimResult.CLAIMED
+    running = Keys("t").running("job")
+    assert redis_server.client().zscore(running, "p1-run") is not None
+    redis_server.restart_empty()
+    assert redis_server.client().zscore(running, "p1-run") is None
+    ledger.keep_running([LiveRun("job", at, "p1-run")])
+    assert redis_server.client().zscore(running, "p1-run") is not None, "the renewal writes the marker again"
+
+
+def _ledger_and_term(server: RedisServer) -> tuple[RedisLedger, Any]:
+    settings = Settings.from_env({"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": "2"}).redis
+    assert settings is not None
+    leadership = ClusterLeadership(settings, connect(settings), Keys("t"), "a")
+    leadership.tick()
+    term = leadership.current_term()
+    assert term is not None
+    return RedisLedger(settings, connect(settings), Keys("t"), retention=3600), term
+
+
+def _fire_time(server: RedisServer) -> Any:
+    """A fire a few seconds past the floor the namespace's first leader set."""
+    from datetime import UTC, datetime, timedelta
+
+    floor = float(server.client().hget(Keys("t").floor, "at") or 0) / 1000
+    return datetime.fromtimestamp(max(floor, time.time()), tz=UTC) + timedelta(seconds=1)

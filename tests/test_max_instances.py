@@ -11,6 +11,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from support import Host, read_fires, start_nodes, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun
 from scheduler_proc.coordination.redis_conn import connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.settings import Settings
 
 #: Long enough that fires of the job (every 5 s) fall due while one runs, also after a stall.
@@ -126,8 +129,6 @@ def test_a_marker_redis_lost_is_written_again_by_the_next_renewal(redis_server: 
     renewal (KEEP_RUNNING used ZADD XX, which only renews markers that still exist)."""
     ledger, term = _ledger_and_term(redis_server)
     at = _fire_time(redis_server)
-    from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun
-
     [result] = ledger.claim_many([ClaimRequest("job", at, "p1-run", max_instances=1)], term, "a")
     assert result is ClaimResult.CLAIMED
     running = Keys("t").running("job")
@@ -138,7 +139,7 @@ def test_a_marker_redis_lost_is_written_again_by_the_next_renewal(redis_server: 
     assert redis_server.client().zscore(running, "p1-run") is not None, "the renewal writes the marker again"
 
 
-def _ledger_and_term(server: RedisServer) -> tuple[RedisLedger, Any]:
+def _ledger_and_term(server: RedisServer) -> tuple[RedisLedger, Term]:
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": "2"}).redis
     assert settings is not None
     leadership = ClusterLeadership(settings, connect(settings), Keys("t"), "a")
@@ -148,9 +149,7 @@ def _ledger_and_term(server: RedisServer) -> tuple[RedisLedger, Any]:
     return RedisLedger(settings, connect(settings), Keys("t"), retention=3600), term
 
 
-def _fire_time(server: RedisServer) -> Any:
-    """A fire a few seconds past the floor the namespace's first leader set."""
-    from datetime import UTC, datetime, timedelta
-
-    floor = float(server.client().hget(Keys("t").floor, "at") or 0) / 1000
-    return datetime.fromtimestamp(max(floor, time.time()), tz=UTC) + timedelta(seconds=1)
+def _fire_time(server: RedisServer) -> datetime:
+    """Now, after moving out of the way the floor the namespace's first leader set a moment ahead."""
+    server.client().hset(Keys("t").floor, "at", 0)
+    return datetime.now(UTC)

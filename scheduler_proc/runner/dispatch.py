@@ -8,7 +8,6 @@ first check and its end in this process.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import threading
 import time
@@ -19,10 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, Run
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, LiveRun, Run
 from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.redact import redact
+from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.recorder import Recorder
 
@@ -47,7 +47,7 @@ _REFUSALS = {
         "skipped: scheduled before the cluster's floor (Redis may have lost the claims of that time, "
         "so it cannot be proven unrun)"
     ),
-    ClaimResult.BUSY: "max_instances of the job are running in the cluster",
+    ClaimResult.BUSY: "max_instances of the job are running already (in this process, under any term, or elsewhere)",
     ClaimResult.EARLY: (
         "scheduled further ahead of Redis's time than SCHEDULER_MAX_CLOCK_OFFSET allows: this host's clock "
         "runs ahead, so the fire is left to whoever leads when it is due"
@@ -73,6 +73,7 @@ class Flight:
     decided: threading.Event | None = None  # set once it started or was refused (manual runs wait on it)
     verdict: str = ""  # what became of it: "ran", or why it did not run
     refusal: ClaimResult | None = None  # the ledger's answer, when it refused the claim
+    waited: bool = False  # it waited for a running instance (logged once)
 
 
 @dataclass
@@ -95,8 +96,11 @@ class Dispatcher:
         may_dispatch: Callable[[], Term | None],
         metrics: Metrics | None = None,
         progress: Callable[[], None] = _nothing,
+        instances: Instances | None = None,
     ) -> None:
         self._specs = specs
+        # Shared by every engine of the process: runs of an earlier term count against max_instances.
+        self._instances = instances or Instances()
         self._progress = progress  # claim retries keep the watchdog fed: waiting on Redis is not a hang
         self._ledger = ledger
         self._node = node
@@ -106,7 +110,6 @@ class Dispatcher:
         self.recorder = Recorder(ledger, self._note_finished)
         self._lock = threading.Condition()
         self._in_flight: set[Flight] = set()
-        self._running: collections.Counter[str] = collections.Counter()  # claimed, not ended, per job
         self._waiting: dict[str, list[Flight]] = {}  # refused as BUSY: retried while due
         self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
         for record in ledger.last_runs().values():
@@ -235,17 +238,15 @@ class Dispatcher:
                 self._not_leading(pending, failures)
                 return
             unanswered = []
-            results = self._ledger.claim_many([self._request(f) for f in pending], term, self._node)
-            for flight, result in zip(pending, results, strict=True):
+            for flight, result in zip(pending, self._claim_reserved(pending, term), strict=True):
                 if result is ClaimResult.CLAIMED:
-                    flight.claimed, flight.lease = True, term
-                    with self._lock:
-                        self._running[flight.job_id] += 1
-                elif result is ClaimResult.UNAVAILABLE:
+                    flight.claimed, flight.lease = True, term  # it keeps its place in self._instances
+                    continue
+                self._instances.release(flight.job_id)
+                if result is ClaimResult.UNAVAILABLE:
                     unanswered.append(flight)
                 elif result is ClaimResult.BUSY and flight.trigger == "schedule":
-                    with self._lock:
-                        self._waiting.setdefault(flight.job_id, []).append(flight)
+                    self._wait_for_instance(flight)
                 else:
                     self._refused(flight, result)
             if not unanswered:
@@ -264,13 +265,43 @@ class Dispatcher:
             delay = min(delay * 2, _RETRY_MAX)
             pending = self._due(unanswered)
 
-    def _request(self, flight: Flight) -> ClaimRequest:
+    def _claim_reserved(self, flights: list[Flight], term: Term) -> list[ClaimResult]:
+        """Ask the ledger, each fire holding a place among the process's instances of its job meanwhile.
+
+        The place is reserved before the request is built, so the count the ledger checks
+        max_instances against includes every run of this process (all engines, all terms)
+        and the claims under way beside this one; the caller keeps the places of the
+        claimed fires and gives back the others.
+        """
+        requests = []
+        try:
+            for flight in flights:
+                running = self._instances.reserve(flight.job_id)
+                requests.append(self._request(flight, running))
+            return self._ledger.claim_many(requests, term, self._node)
+        except BaseException:
+            for flight in flights[: len(requests)]:
+                self._instances.release(flight.job_id)
+            raise
+
+    def _request(self, flight: Flight, running: int) -> ClaimRequest:
         spec = self._specs[flight.job_id]
-        with self._lock:
-            running = self._running[flight.job_id]
         return ClaimRequest(
             flight.job_id, flight.scheduled_at, flight.run_id, flight.trigger == "manual", spec.max_instances, running
         )
+
+    def _wait_for_instance(self, flight: Flight) -> None:
+        """A scheduled fire over max_instances waits (retried while within its misfire grace)."""
+        if not flight.waited:
+            flight.waited = True
+            log.info(
+                "fire waits %s: max_instances=%d of the job are running already (in this process, under any "
+                "term, or on another node); it starts when one ends, if still within its misfire grace",
+                self._fields(flight),
+                self._specs[flight.job_id].max_instances,
+            )
+        with self._lock:
+            self._waiting.setdefault(flight.job_id, []).append(flight)
 
     def _due(self, flights: list[Flight]) -> list[Flight]:
         now = clock.wall()
@@ -293,16 +324,17 @@ class Dispatcher:
     def _release(self, flights: list[Flight]) -> None:
         if flights:
             with self._lock:
-                self._in_flight.difference_update(flights)
-                for flight in flights:
-                    if flight.claimed:
-                        self._running[flight.job_id] -= 1
+                ended = [flight for flight in flights if flight in self._in_flight]
+                self._in_flight.difference_update(ended)
                 self._lock.notify_all()
+            for flight in ended:
+                if flight.claimed:
+                    self._instances.release(flight.job_id)
 
-    def claimed_runs(self) -> list[tuple[str, str]]:
-        """(job id, run id) of the claimed fires not ended yet: their running markers are kept alive."""
+    def claimed_runs(self) -> list[LiveRun]:
+        """The claimed fires not ended yet: their running markers are kept alive (and written again if lost)."""
         with self._lock:
-            return [(flight.job_id, flight.run_id) for flight in self._in_flight if flight.claimed]
+            return [LiveRun(f.job_id, f.scheduled_at, f.run_id) for f in self._in_flight if f.claimed]
 
     def unstarted(self) -> int:
         """Claimed fires that have not started (nor been refused) yet."""

@@ -11,7 +11,7 @@ import re
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from support import Host, read_fires, start_nodes, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun, Run
 from scheduler_proc.coordination.redis_conn import connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
@@ -124,6 +124,36 @@ def test_redis_restarted_empty_starts_no_second_instance_on_either_node(hosts, r
     _assert_one_at_a_time(fire_log)
 
 
+def test_a_stopping_leaders_run_holds_the_other_node_back_after_redis_lost_its_marker(
+    hosts, redis_server: RedisServer
+) -> None:
+    """Redis restarts without data while the leader runs the 12 s job; the leader is then stopped
+    (TERM), so the other node leads while the run goes on. Its marker, lost with Redis's data, is
+    written again by the stopping node's next renewal, and the other node waits for the run to end
+    (renewals used to update only markers that still existed, and it started a second instance)."""
+    env = {
+        "SCHEDULER_REDIS_URL": redis_server.url,
+        "SCHEDULER_LEASE_TTL": "2",
+        "LONG_SECONDS": _LONG,
+        "GRACEFUL_TIMEOUT": "30",
+    }
+    nodes = start_nodes(hosts, 2, "liveness:jobs", env)
+    leader = wait_for(
+        lambda: next((n for n in nodes if (n.status() or {}).get("role") == "leader"), None), 20, "a leader"
+    )
+    [other] = [n for n in nodes if n is not leader]
+    first = _first_start(leader.fire_log)
+    redis_server.restart_empty()
+    leader.signal(signal.SIGTERM)
+    assert time.time() - first < 10, "Redis restarted and the leader stopped while the long job still ran"
+    other.wait_log(r"leading the cluster as node node-\d, term \d+", timeout=15)
+    _first_run_then_the_next(leader.fire_log)
+    _assert_one_at_a_time(leader.fire_log)
+    [first_run, second_run, *_] = _runs(leader.fire_log)
+    assert first_run[2]["node"] == leader.name and second_run[2]["node"] == other.name, (first_run, second_run)
+    leader.wait_exit(30)
+
+
 def test_a_marker_redis_lost_is_written_again_by_the_next_renewal(redis_server: RedisServer) -> None:
     """The ledger on its own: a run's running marker, lost with Redis's data, comes back at the next
     renewal (KEEP_RUNNING used ZADD XX, which only renews markers that still exist)."""
@@ -153,3 +183,27 @@ def _fire_time(server: RedisServer) -> datetime:
     """Now, after moving out of the way the floor the namespace's first leader set a moment ahead."""
     server.client().hset(Keys("t").floor, "at", 0)
     return datetime.now(UTC)
+
+
+def test_a_late_renewal_never_brings_back_the_marker_of_a_run_that_ended(redis_server: RedisServer) -> None:
+    """The race between a run's end and a renewal that read the list of runs just before it: FINISH
+    drops the marker, and the renewal that comes after it must not write it again, also when Redis
+    had lost the run's claim before FINISH (FINISH then writes the outcome again for it to see)."""
+    ledger, term = _ledger_and_term(redis_server)
+    at = _fire_time(redis_server)
+    running = Keys("t").running("job")
+    for run_id, lose_data in (("p1-a", False), ("p1-b", True)):
+        fire_at = at + timedelta(milliseconds=1 if lose_data else 0)
+        [result] = ledger.claim_many([ClaimRequest("job", fire_at, run_id, max_instances=1)], term, "a")
+        assert result is ClaimResult.CLAIMED, run_id
+        late = [LiveRun("job", fire_at, run_id)]  # read while the run still went on
+        if lose_data:
+            redis_server.restart_empty()
+        ledger.finish(_ended(run_id, fire_at))
+        assert redis_server.client().zscore(running, run_id) is None
+        ledger.keep_running(late)
+        assert redis_server.client().zscore(running, run_id) is None, f"{run_id}: the late renewal brought it back"
+
+
+def _ended(run_id: str, at: datetime) -> Run:
+    return Run("job", run_id, at, "a", None, "schedule", time.time() - 1, time.time(), "success", None)

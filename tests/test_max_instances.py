@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from redis_support import RedisServer
-from support import Host, read_fires, start_nodes, wait_for
+from support import Host, read_fires, recording_jobs, start_nodes, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun, Run
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun, LocalLedger, Run
 from scheduler_proc.coordination.redis_conn import connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.runner.dispatch import Dispatcher
+from scheduler_proc.runner.instances import Instances
 from scheduler_proc.settings import Settings
 
 #: Long enough that fires of the job (every 5 s) fall due while one runs, also after a stall.
@@ -207,3 +209,35 @@ def test_a_late_renewal_never_brings_back_the_marker_of_a_run_that_ended(redis_s
 
 def _ended(run_id: str, at: datetime) -> Run:
     return Run("job", run_id, at, "a", None, "schedule", time.time() - 1, time.time(), "success", None)
+
+
+def test_engines_of_one_process_share_the_count_of_running_instances(tmp_path: Path) -> None:
+    """Logic, with a fake term: two dispatchers (the engines of two terms) share one Instances. A run
+    claimed by the first holds back the second's fire until it ends; claims of the job made together
+    count each other (each reserves its place before the ledger is asked)."""
+    jobs, ran = recording_jobs()
+    specs = {spec.id: spec for spec in jobs}
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    instances = Instances()
+    old, new = (Dispatcher(specs, ledger, "n", 30, lambda t=t: t, instances=instances) for t in _terms(2))
+    now = datetime.now(UTC)
+    [[running]] = old.claim([("t", [now], None, "schedule")])
+    assert instances.running("t") == 1
+    assert new.claim([("t", [now + timedelta(seconds=1)], None, "schedule")]) == [[]], "it waits, not claimed"
+    assert new.retry_waiting() == [], "still running"
+    old.run_claimed([running])  # the earlier term's run ends
+    assert instances.running("t") == 0
+    [[waited]] = new.retry_waiting()
+    both = new.claim(
+        [("t", [now + timedelta(seconds=2)], None, "schedule"), ("t", [now + timedelta(seconds=3)], None, "schedule")]
+    )
+    assert both == [[], []], "the waiting fire's run holds its place until it ends"
+    new.run_claimed([waited])
+    assert ran == [now, now + timedelta(seconds=1)]
+    assert instances.running("t") == 0
+    later = [("t", [now + timedelta(seconds=4)], None, "manual"), ("t", [now + timedelta(seconds=5)], None, "manual")]
+    assert [len(group) for group in new.claim(later)] == [1, 0], "two claims at once: only the first gets the place"
+
+
+def _terms(count: int) -> list[Term]:
+    return [Term(token, lambda: True) for token in range(1, count + 1)]

@@ -8,6 +8,7 @@ first check and its end in this process.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import threading
 import time
@@ -74,6 +75,7 @@ class Flight:
     verdict: str = ""  # what became of it: "ran", or why it did not run
     refusal: ClaimResult | None = None  # the ledger's answer, when it refused the claim
     waited: bool = False  # it waited for a running instance (logged once)
+    group: int = 0  # fires of one submission share it: they run one after the other, never side by side
 
 
 @dataclass
@@ -125,8 +127,8 @@ class Dispatcher:
         between the gate and the claim.
         """
         groups = [
-            [Flight(job_id, at, run_id or new_run_id(), trigger) for at in times]
-            for job_id, times, run_id, trigger in batch
+            [Flight(job_id, at, run_id or new_run_id(), trigger, group=index) for at in times]
+            for index, (job_id, times, run_id, trigger) in enumerate(batch)
         ]
         self._claim_tracked([flight for group in groups for flight in group])
         return [[flight for flight in group if flight.claimed] for group in groups]
@@ -270,13 +272,16 @@ class Dispatcher:
 
         The place is reserved before the request is built, so the count the ledger checks
         max_instances against includes every run of this process (all engines, all terms)
-        and the claims under way beside this one; the caller keeps the places of the
-        claimed fires and gives back the others.
+        and the claims under way beside this one, except the earlier fires of the same
+        submission (they run one after the other on one thread); the caller keeps the places
+        of the claimed fires and gives back the others.
         """
-        requests = []
+        requests: list[ClaimRequest] = []
+        same_submission: collections.Counter[tuple[str, int]] = collections.Counter()
         try:
             for flight in flights:
-                running = self._instances.reserve(flight.job_id)
+                running = self._instances.reserve(flight.job_id) - same_submission[flight.job_id, flight.group]
+                same_submission[flight.job_id, flight.group] += 1
                 requests.append(self._request(flight, running))
             return self._ledger.claim_many(requests, term, self._node)
         except BaseException:

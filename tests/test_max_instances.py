@@ -5,10 +5,14 @@ start and end times and asserts that two instances never ran at once."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from redis_support import RedisServer
-from support import Host, read_fires, recording_jobs, start_nodes, wait_for
+from support import Host, free_port, read_fires, recording_jobs, start_nodes, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership
@@ -154,6 +158,74 @@ def test_a_stopping_leaders_run_holds_the_other_node_back_after_redis_lost_its_m
     [first_run, second_run, *_] = _runs(leader.fire_log)
     assert first_run[2]["node"] == leader.name and second_run[2]["node"] == other.name, (first_run, second_run)
     leader.wait_exit(30)
+
+
+class _Relay:
+    """tests/vm/proxy.py on loopback between one node and Redis: ``cut()`` holds every byte back (a partition)."""
+
+    def __init__(self, directory: Path, target_port: int) -> None:
+        self.port = free_port()
+        self.control = directory / "relay.json"
+        self.control.write_text("{}")
+        self.target_port = target_port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> _Relay:
+        relay = Path(__file__).parent / "vm" / "proxy.py"
+        listen, target = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.target_port}"
+        command = [sys.executable, str(relay), "--listen", listen, "--target", target, "--control", str(self.control)]
+        self.process = subprocess.Popen(command, start_new_session=True)
+        wait_for(self._listening, 10, f"the relay on port {self.port}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def _listening(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def cut(self) -> None:
+        self.control.write_text(json.dumps({"delay": 3600}))  # read within 0.5 s
+
+
+def test_a_node_cut_off_from_redis_runs_on_and_another_starts_the_job_after_its_marker_expired(
+    hosts, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The limit that remains (docs/guarantees.md, issue 22 item 3): the leader is cut off from Redis
+    while its 12 s job runs. It cannot renew its marker, which expires one TTL after its last renewal;
+    the node that leads next then starts the job while the cut-off node's run goes on (that run sees
+    ctx.is_current() False). Never before the marker expired: at least TTL minus one renewal interval
+    (min(1 s, TTL/4)) after the cut."""
+    ttl, renew_every = 2.0, 0.5
+    env = {"SCHEDULER_LEASE_TTL": f"{ttl:g}", "LONG_SECONDS": _LONG}
+    with _Relay(tmp_path, redis_server.port) as relay:
+        cut_off = hosts("node-a", jobs="liveness:jobs", workers=1, env={**env, "SCHEDULER_REDIS_URL": relay.url})
+        cut_off.start_and_wait("leader")
+        other = hosts("node-b", jobs="liveness:jobs", workers=1, env={**env, "SCHEDULER_REDIS_URL": redis_server.url})
+        other.start_and_wait("standby")
+        _first_start(cut_off.fire_log)
+        relay.cut()
+        cut = time.time()
+        second = wait_for(
+            lambda: [run for run in _runs(cut_off.fire_log) if run[2]["node"] == "node-b"], 20, "node-b to run the job"
+        )[0]
+        [first] = [run for run in _runs(cut_off.fire_log) if run[2]["node"] == "node-a"]
+        assert second[0] >= cut + ttl - renew_every - 0.5, "started before the cut-off node's marker could expire"
+        assert second[0] < first[1], "the cut-off node's run went on beside it"
+        ended = wait_for(
+            lambda: [f for f in read_fires(cut_off.fire_log) if f.get("event") == "end" and f["node"] == "node-a"],
+            20,
+            "the cut-off node's run to end",
+        )[0]
+        assert ended["current"] is False, "its run knew it no longer led"
+        assert ended["started"] > second[0], "two instances ran at once: the documented limit"
 
 
 def test_a_marker_redis_lost_is_written_again_by_the_next_renewal(redis_server: RedisServer) -> None:

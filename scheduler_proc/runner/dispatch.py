@@ -231,8 +231,35 @@ class Dispatcher:
             flight.decided.set()
 
     def _claim(self, flights: list[Flight]) -> None:
-        """Claim the fires still due; retry those the ledger did not answer while we lead and they are due."""
+        """Claim the fires still due, each holding a place among the process's instances of its job
+        from before it asks the ledger until its run ends (given back if it is not claimed)."""
         pending = self._due(flights)
+        ahead = self._reserve(pending)
+        try:
+            self._claim_due(pending, ahead)
+        finally:
+            for flight in pending:
+                if not flight.claimed:
+                    self._instances.release(flight.job_id)
+
+    def _reserve(self, flights: list[Flight]) -> dict[Flight, int]:
+        """Take a place per fire; how many runs of its job the ledger must count as this process's.
+
+        That is every run of this process (all engines, all terms) and every claim that took
+        its place before this one, but not the earlier fires of the same submission: those
+        run one after the other on one thread. A claim that took its place later counts this
+        one, so of two claims at once at most one sees a free place. Kept through retries: a
+        count that grew stale only ever counts a run that ended since (safe).
+        """
+        ahead: dict[Flight, int] = {}
+        same_submission: collections.Counter[tuple[str, int]] = collections.Counter()
+        for flight in flights:
+            ahead[flight] = self._instances.reserve(flight.job_id) - same_submission[flight.job_id, flight.group]
+            same_submission[flight.job_id, flight.group] += 1
+        return ahead
+
+    def _claim_due(self, pending: list[Flight], ahead: dict[Flight, int]) -> None:
+        """Claim the fires; retry those the ledger did not answer while we lead and they are due."""
         delay, failures = _RETRY_FIRST, 0
         while pending:
             term = self._may_dispatch()
@@ -240,12 +267,12 @@ class Dispatcher:
                 self._not_leading(pending, failures)
                 return
             unanswered = []
-            for flight, result in zip(pending, self._claim_reserved(pending, term), strict=True):
+            requests = [self._request(flight, ahead[flight]) for flight in pending]
+            results = self._ledger.claim_many(requests, term, self._node)
+            for flight, result in zip(pending, results, strict=True):
                 if result is ClaimResult.CLAIMED:
-                    flight.claimed, flight.lease = True, term  # it keeps its place in self._instances
-                    continue
-                self._instances.release(flight.job_id)
-                if result is ClaimResult.UNAVAILABLE:
+                    flight.claimed, flight.lease = True, term  # it keeps its place until its run ends
+                elif result is ClaimResult.UNAVAILABLE:
                     unanswered.append(flight)
                 elif result is ClaimResult.BUSY and flight.trigger == "schedule":
                     self._wait_for_instance(flight)
@@ -266,28 +293,6 @@ class Dispatcher:
             time.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX)
             pending = self._due(unanswered)
-
-    def _claim_reserved(self, flights: list[Flight], term: Term) -> list[ClaimResult]:
-        """Ask the ledger, each fire holding a place among the process's instances of its job meanwhile.
-
-        The place is reserved before the request is built, so the count the ledger checks
-        max_instances against includes every run of this process (all engines, all terms)
-        and the claims under way beside this one, except the earlier fires of the same
-        submission (they run one after the other on one thread); the caller keeps the places
-        of the claimed fires and gives back the others.
-        """
-        requests: list[ClaimRequest] = []
-        same_submission: collections.Counter[tuple[str, int]] = collections.Counter()
-        try:
-            for flight in flights:
-                running = self._instances.reserve(flight.job_id) - same_submission[flight.job_id, flight.group]
-                same_submission[flight.job_id, flight.group] += 1
-                requests.append(self._request(flight, running))
-            return self._ledger.claim_many(requests, term, self._node)
-        except BaseException:
-            for flight in flights[: len(requests)]:
-                self._instances.release(flight.job_id)
-            raise
 
     def _request(self, flight: Flight, running: int) -> ClaimRequest:
         spec = self._specs[flight.job_id]

@@ -122,8 +122,18 @@ class ClaimRequest(NamedTuple):
     scheduled_at: datetime
     run_id: str
     manual: bool = False
-    max_instances: int = 0  # 0: no cluster-wide check (the single-host ledger leaves it to APScheduler)
-    running_here: int = 0  # instances of the job this process runs now
+    max_instances: int = 0  # 0: no check
+    # Runs of the job this process claimed and that have not ended, under any of its terms, plus
+    # the claims of the job under way beside this one (see runner.instances).
+    running_here: int = 0
+
+
+class LiveRun(NamedTuple):
+    """A run this process claimed that has not ended: its running marker is kept (see MarkerKeeper)."""
+
+    job_id: str
+    scheduled_at: datetime
+    run_id: str
 
 
 class Ledger(Protocol):
@@ -136,7 +146,9 @@ class Ledger(Protocol):
         """Claim each fire for its run, atomically with the check that ``term`` is still current.
 
         One result per request, in order. A fire already claimed by another run is
-        DUPLICATE; the same run asking again (a lost reply) gets CLAIMED again.
+        DUPLICATE; the same run asking again (a lost reply) gets CLAIMED again. A fire whose
+        job runs ``max_instances`` times already (``running_here`` of this process, plus other
+        nodes' live runs where the ledger counts them) is BUSY.
         """
         ...
 
@@ -198,8 +210,9 @@ class Ledger(Protocol):
         """Record ``at`` as these jobs' last claim where theirs is older (catch-up resumes after it)."""
         ...
 
-    def keep_running(self, runs: list[tuple[str, str]]) -> None:
-        """Keep alive the markers of these (job id, run id) runs: they still run on this node."""
+    def keep_running(self, runs: list[LiveRun]) -> None:
+        """Keep the markers of these runs (they still run in this process), writing again those the
+        ledger lost; a run whose outcome is recorded already keeps no marker."""
         ...
 
     def close(self) -> None:
@@ -280,6 +293,8 @@ class LocalLedger:
         """Claim several fires in one transaction; each is granted only if never claimed before.
 
         A retry under the same run id is granted again (its first answer may have been lost).
+        A fire not claimed yet whose job runs ``max_instances`` times in this process already
+        is BUSY: on one host, this runner's runs are all there are (it holds the host lock).
         """
         now = time.time()
         results = []
@@ -287,6 +302,9 @@ class LocalLedger:
             self._db.execute("BEGIN")
             for request in requests:
                 micros = to_micros(request.scheduled_at)
+                if 0 < request.max_instances <= request.running_here:
+                    results.append(self._busy(request.job_id, micros, request.run_id))
+                    continue
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO fires (job_id, scheduled_us, run_id, node, claimed_at, manual) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -301,13 +319,23 @@ class LocalLedger:
         return results
 
     def _claimed_by(self, job_id: str, micros: int, run_id: str) -> bool:
+        return self._owner(job_id, micros) == run_id
+
+    def _owner(self, job_id: str, micros: int) -> str | None:
         row = self._db.execute(
             "SELECT run_id FROM fires WHERE job_id = ? AND scheduled_us = ?", (job_id, micros)
         ).fetchone()
-        return row is not None and row[0] == run_id
+        return None if row is None else str(row[0])
 
-    def keep_running(self, runs: list[tuple[str, str]]) -> None:
-        """Nothing to keep: one host, and APScheduler counts its own running instances."""
+    def _busy(self, job_id: str, micros: int, run_id: str) -> ClaimResult:
+        """The answer for a fire over max_instances: what it got before if claimed already, else BUSY."""
+        owner = self._owner(job_id, micros)
+        if owner is None:
+            return ClaimResult.BUSY
+        return ClaimResult.CLAIMED if owner == run_id else ClaimResult.DUPLICATE
+
+    def keep_running(self, runs: list[LiveRun]) -> None:
+        """Nothing to keep: one host, whose runner counts its own running instances."""
 
     def _prune(self, before: float) -> None:
         """Forget claims older than the retention, except each job's latest: catch-up resumes from it.

@@ -1,8 +1,10 @@
 """Keeps this process's running markers alive in Redis, so max_instances counts its runs cluster-wide.
 
 A marker is added when a fire is claimed and removed when its run is recorded; while the
-run goes on (also after this node handed the lease over at a stop), this thread renews
-it. If the node dies, its markers expire within one lease TTL.
+run goes on (also after this node handed the lease over at a stop, or lost it), this thread
+renews it, and writes it again if Redis lost it (a restart without persistence, a
+failover). If the node dies, or cannot reach Redis, its markers expire within one lease TTL
+of the last renewal.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from scheduler_proc.coordination.ledger import Ledger
+from scheduler_proc.coordination.ledger import Ledger, LiveRun
 from scheduler_proc.errors import SchedulerError
 
 log = logging.getLogger("scheduler.markers")
@@ -20,7 +22,7 @@ log = logging.getLogger("scheduler.markers")
 class MarkerKeeper:
     """Every ``every`` seconds, renews the markers of the runs ``runs()`` names."""
 
-    def __init__(self, ledger: Ledger, runs: Callable[[], list[tuple[str, str]]], every: float) -> None:
+    def __init__(self, ledger: Ledger, runs: Callable[[], list[LiveRun]], every: float) -> None:
         self._ledger = ledger
         self._runs = runs
         self._every = every

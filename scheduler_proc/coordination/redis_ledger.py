@@ -15,6 +15,7 @@ from scheduler_proc.coordination.lease import CONTINUITY, floor_margin_ms
 from scheduler_proc.coordination.ledger import (
     ClaimRequest,
     ClaimResult,
+    LiveRun,
     Run,
     RunRecord,
     from_micros,
@@ -48,8 +49,9 @@ CHUNK = 500
 # before the floor (Redis may have lost the claims of that time, so it cannot be proven
 # unrun), 'e' when it lies further in Redis's future than any clock may be off (the caller's
 # clock jumped ahead; it is not claimed, so its time stays free for whoever leads then),
-# 'b' when max_instances runs of the job are in progress (ours, counted by the caller, and
-# the live markers of other processes that are not known dead).
+# 'b' when max_instances runs of the job are in progress (this process's, counted by the
+# caller across all its terms, and the live markers of other processes that are not known
+# dead; this process's own markers are left out, as the caller's count holds them already).
 CLAIM = (
     CONTINUITY
     + """
@@ -111,16 +113,21 @@ _LETTERS = {
 }
 
 # One call records a chunk of outcomes. KEYS: per run, the fire's hash, its job's history
-# list and its job's running set. ARGV[1] history size, then five values per run: run id,
-# outcome, finished at, error, the run as JSON. Records the outcome on the claim the run made
-# (if it is still there), drops its running marker, pushes the run onto its job's history and
-# trims each history touched once. Returns 1.
+# list and its job's running set. ARGV[1] history size, ARGV[2] retention ms, then five values
+# per run: run id, outcome, finished at, error, the run as JSON. Records the outcome on the
+# claim the run made; if Redis lost that claim, writes it again (run id and outcome, kept for
+# the retention) for a run that ran, so that a late KEEP_RUNNING sees the run ended and does
+# not bring its marker back. Drops the run's running marker, pushes the run onto its job's
+# history and trims each history touched once. Returns 1.
 FINISH = """
 local trimmed = {}
 for i = 1, #KEYS, 3 do
-  local a = 2 + (i - 1) / 3 * 5
-  if redis.call('HGET', KEYS[i], 'run_id') == ARGV[a] then
-    redis.call('HSET', KEYS[i], 'outcome', ARGV[a + 1], 'finished_at', ARGV[a + 2], 'error', ARGV[a + 3])
+  local a = 3 + (i - 1) / 3 * 5
+  local owner = redis.call('HGET', KEYS[i], 'run_id')
+  if owner == ARGV[a] or (not owner and ARGV[a + 1] ~= 'skipped') then
+    redis.call('HSET', KEYS[i], 'run_id', ARGV[a], 'outcome', ARGV[a + 1], 'finished_at', ARGV[a + 2],
+               'error', ARGV[a + 3])
+    if not owner then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
   end
   redis.call('ZREM', KEYS[i + 2], ARGV[a])
   redis.call('LPUSH', KEYS[i + 1], ARGV[a + 4])
@@ -130,13 +137,22 @@ for history in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(ARGV[1
 return 1
 """
 
-# Keeps running markers alive. KEYS: per run, its job's running set. ARGV[1] how long they live
-# (ms), then the run ids. Only markers that still exist are renewed. Returns 1.
+# Keeps running markers alive, for runs the caller still has in progress. KEYS: per run, its
+# job's running set and its fire's hash. ARGV[1] how long they live (ms), then the run ids.
+# A marker Redis lost (a restart without persistence, a failover) is written again: the run
+# goes on, and other nodes must count it. One whose run's outcome is recorded on its fire
+# (FINISH ran first: the caller's list was read before the run ended) is not: FINISH and this
+# script are atomic, so either this one renews and FINISH then drops the marker, or FINISH
+# wrote the outcome and this one leaves the marker out. Returns 1.
 KEEP_RUNNING = """
 local t = redis.call('TIME')
 local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-for i = 1, #KEYS do
-  if redis.call('ZADD', KEYS[i], 'XX', 'CH', until_ms, ARGV[i + 1]) == 1 then
+for i = 1, #KEYS, 2 do
+  local run_id = ARGV[(i + 1) / 2 + 1]
+  local fire = redis.call('HMGET', KEYS[i + 1], 'run_id', 'outcome')
+  local ended = fire[1] == run_id and fire[2] and fire[2] ~= 'running'
+  if not ended then
+    redis.call('ZADD', KEYS[i], until_ms, run_id)
     redis.call('PEXPIRE', KEYS[i], ARGV[1])
   end
 end
@@ -263,7 +279,7 @@ class RedisLedger:
 
     def _finish_chunk(self, runs: list[Run]) -> None:
         keys: list[str] = []
-        args: list[str | int | float] = [self._history_size]
+        args: list[str | int | float] = [self._history_size, self._retention_ms]
         for run in runs:
             fire = self._keys.fire(run.job_id, to_micros(run.scheduled_at))
             keys += (fire, self._keys.history(run.job_id), self._keys.running(run.job_id))
@@ -273,12 +289,16 @@ class RedisLedger:
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("outcome of %d run(s) not recorded: %s", len(runs), exc)
 
-    def keep_running(self, runs: list[tuple[str, str]]) -> None:
-        """Renew the running markers of these (job id, run id) runs, in one script call per chunk."""
+    def keep_running(self, runs: list[LiveRun]) -> None:
+        """Renew (or write again) the running markers of these runs, in one script call per chunk."""
         for first in range(0, len(runs), CHUNK):
             chunk = runs[first : first + CHUNK]
-            keys = [self._keys.running(job_id) for job_id, _ in chunk]
-            args: list[str | int] = [self._marker_ttl_ms, *(run_id for _, run_id in chunk)]
+            keys = [
+                key
+                for run in chunk
+                for key in (self._keys.running(run.job_id), self._keys.fire(run.job_id, to_micros(run.scheduled_at)))
+            ]
+            args: list[str | int] = [self._marker_ttl_ms, *(run.run_id for run in chunk)]
             self._keep_chunk(keys, args)
 
     def _keep_chunk(self, keys: list[str], args: list[str | int]) -> None:

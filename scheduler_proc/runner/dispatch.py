@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, Run
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, LiveRun, Run
 from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.redact import redact
+from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.recorder import Recorder
 
@@ -47,7 +48,7 @@ _REFUSALS = {
         "skipped: scheduled before the cluster's floor (Redis may have lost the claims of that time, "
         "so it cannot be proven unrun)"
     ),
-    ClaimResult.BUSY: "max_instances of the job are running in the cluster",
+    ClaimResult.BUSY: "max_instances of the job are running already (in this process, under any term, or elsewhere)",
     ClaimResult.EARLY: (
         "scheduled further ahead of Redis's time than SCHEDULER_MAX_CLOCK_OFFSET allows: this host's clock "
         "runs ahead, so the fire is left to whoever leads when it is due"
@@ -73,6 +74,8 @@ class Flight:
     decided: threading.Event | None = None  # set once it started or was refused (manual runs wait on it)
     verdict: str = ""  # what became of it: "ran", or why it did not run
     refusal: ClaimResult | None = None  # the ledger's answer, when it refused the claim
+    waited: bool = False  # it waited for a running instance (logged once)
+    group: int = 0  # fires of one submission share it: they run one after the other, never side by side
 
 
 @dataclass
@@ -95,8 +98,11 @@ class Dispatcher:
         may_dispatch: Callable[[], Term | None],
         metrics: Metrics | None = None,
         progress: Callable[[], None] = _nothing,
+        instances: Instances | None = None,
     ) -> None:
         self._specs = specs
+        # Shared by every engine of the process: runs of an earlier term count against max_instances.
+        self._instances = instances or Instances()
         self._progress = progress  # claim retries keep the watchdog fed: waiting on Redis is not a hang
         self._ledger = ledger
         self._node = node
@@ -106,7 +112,6 @@ class Dispatcher:
         self.recorder = Recorder(ledger, self._note_finished)
         self._lock = threading.Condition()
         self._in_flight: set[Flight] = set()
-        self._running: collections.Counter[str] = collections.Counter()  # claimed, not ended, per job
         self._waiting: dict[str, list[Flight]] = {}  # refused as BUSY: retried while due
         self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
         for record in ledger.last_runs().values():
@@ -122,8 +127,8 @@ class Dispatcher:
         between the gate and the claim.
         """
         groups = [
-            [Flight(job_id, at, run_id or new_run_id(), trigger) for at in times]
-            for job_id, times, run_id, trigger in batch
+            [Flight(job_id, at, run_id or new_run_id(), trigger, group=index) for at in times]
+            for index, (job_id, times, run_id, trigger) in enumerate(batch)
         ]
         self._claim_tracked([flight for group in groups for flight in group])
         return [[flight for flight in group if flight.claimed] for group in groups]
@@ -226,8 +231,35 @@ class Dispatcher:
             flight.decided.set()
 
     def _claim(self, flights: list[Flight]) -> None:
-        """Claim the fires still due; retry those the ledger did not answer while we lead and they are due."""
+        """Claim the fires still due, each holding a place among the process's instances of its job
+        from before it asks the ledger until its run ends (given back if it is not claimed)."""
         pending = self._due(flights)
+        ahead = self._reserve(pending)
+        try:
+            self._claim_due(pending, ahead)
+        finally:
+            for flight in pending:
+                if not flight.claimed:
+                    self._instances.release(flight.job_id)
+
+    def _reserve(self, flights: list[Flight]) -> dict[Flight, int]:
+        """Take a place per fire; how many runs of its job the ledger must count as this process's.
+
+        That is every run of this process (all engines, all terms) and every claim that took
+        its place before this one, but not the earlier fires of the same submission: those
+        run one after the other on one thread. A claim that took its place later counts this
+        one, so of two claims at once at most one sees a free place. Kept through retries: a
+        count that grew stale only ever counts a run that ended since (safe).
+        """
+        ahead: dict[Flight, int] = {}
+        same_submission: collections.Counter[tuple[str, int]] = collections.Counter()
+        for flight in flights:
+            ahead[flight] = self._instances.reserve(flight.job_id) - same_submission[flight.job_id, flight.group]
+            same_submission[flight.job_id, flight.group] += 1
+        return ahead
+
+    def _claim_due(self, pending: list[Flight], ahead: dict[Flight, int]) -> None:
+        """Claim the fires; retry those the ledger did not answer while we lead and they are due."""
         delay, failures = _RETRY_FIRST, 0
         while pending:
             term = self._may_dispatch()
@@ -235,17 +267,15 @@ class Dispatcher:
                 self._not_leading(pending, failures)
                 return
             unanswered = []
-            results = self._ledger.claim_many([self._request(f) for f in pending], term, self._node)
+            requests = [self._request(flight, ahead[flight]) for flight in pending]
+            results = self._ledger.claim_many(requests, term, self._node)
             for flight, result in zip(pending, results, strict=True):
                 if result is ClaimResult.CLAIMED:
-                    flight.claimed, flight.lease = True, term
-                    with self._lock:
-                        self._running[flight.job_id] += 1
+                    flight.claimed, flight.lease = True, term  # it keeps its place until its run ends
                 elif result is ClaimResult.UNAVAILABLE:
                     unanswered.append(flight)
                 elif result is ClaimResult.BUSY and flight.trigger == "schedule":
-                    with self._lock:
-                        self._waiting.setdefault(flight.job_id, []).append(flight)
+                    self._wait_for_instance(flight)
                 else:
                     self._refused(flight, result)
             if not unanswered:
@@ -264,13 +294,24 @@ class Dispatcher:
             delay = min(delay * 2, _RETRY_MAX)
             pending = self._due(unanswered)
 
-    def _request(self, flight: Flight) -> ClaimRequest:
+    def _request(self, flight: Flight, running: int) -> ClaimRequest:
         spec = self._specs[flight.job_id]
-        with self._lock:
-            running = self._running[flight.job_id]
         return ClaimRequest(
             flight.job_id, flight.scheduled_at, flight.run_id, flight.trigger == "manual", spec.max_instances, running
         )
+
+    def _wait_for_instance(self, flight: Flight) -> None:
+        """A scheduled fire over max_instances waits (retried while within its misfire grace)."""
+        if not flight.waited:
+            flight.waited = True
+            log.info(
+                "fire waits %s: max_instances=%d of the job are running already (in this process, under any "
+                "term, or on another node); it starts when one ends, if still within its misfire grace",
+                self._fields(flight),
+                self._specs[flight.job_id].max_instances,
+            )
+        with self._lock:
+            self._waiting.setdefault(flight.job_id, []).append(flight)
 
     def _due(self, flights: list[Flight]) -> list[Flight]:
         now = clock.wall()
@@ -293,16 +334,17 @@ class Dispatcher:
     def _release(self, flights: list[Flight]) -> None:
         if flights:
             with self._lock:
-                self._in_flight.difference_update(flights)
-                for flight in flights:
-                    if flight.claimed:
-                        self._running[flight.job_id] -= 1
+                ended = [flight for flight in flights if flight in self._in_flight]
+                self._in_flight.difference_update(ended)
                 self._lock.notify_all()
+            for flight in ended:
+                if flight.claimed:
+                    self._instances.release(flight.job_id)
 
-    def claimed_runs(self) -> list[tuple[str, str]]:
-        """(job id, run id) of the claimed fires not ended yet: their running markers are kept alive."""
+    def claimed_runs(self) -> list[LiveRun]:
+        """The claimed fires not ended yet: their running markers are kept alive (and written again if lost)."""
         with self._lock:
-            return [(flight.job_id, flight.run_id) for flight in self._in_flight if flight.claimed]
+            return [LiveRun(f.job_id, f.scheduled_at, f.run_id) for f in self._in_flight if f.claimed]
 
     def unstarted(self) -> int:
         """Claimed fires that have not started (nor been refused) yet."""

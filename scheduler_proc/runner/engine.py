@@ -20,6 +20,7 @@ from scheduler_proc.coordination.term import Term
 from scheduler_proc.jobs import Jobs, JobSpec
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.executor import FireExecutor
+from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 
 log = logging.getLogger("scheduler.engine")
@@ -76,12 +77,15 @@ class Engine:
         may_dispatch: Callable[[], Term | None],
         metrics: Metrics | None = None,
         progress: Callable[[], None] | None = None,
+        instances: Instances | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in jobs}
         self._ledger = ledger
         self._default_grace = default_misfire_grace
         beat = progress or _never_called
-        self.dispatcher = Dispatcher(self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat)
+        self.dispatcher = Dispatcher(
+            self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat, instances
+        )
         self._executor = FireExecutor(self.dispatcher, max_workers, beat)
         self._scheduler = _BatchingScheduler(timezone=clock.scheduler_timezone(), executors={"default": self._executor})
         self._started = False

@@ -24,6 +24,7 @@ from typing import NoReturn
 from scheduler_proc.coordination import takeover
 from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
 from scheduler_proc.coordination.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.ledger import LiveRun
 from scheduler_proc.coordination.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
@@ -35,6 +36,7 @@ from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, 
 from scheduler_proc.runner.appcheck import LeaderComparison
 from scheduler_proc.runner.commands import apply
 from scheduler_proc.runner.engine import Engine
+from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.publisher import StatusPublisher
 from scheduler_proc.runner.watchdog import NUDGE_EVERY, Watchdog, dump_stacks
@@ -75,6 +77,7 @@ class Runner:
         self.engine: Engine | None = None
         self._engine_term: int | None = None  # the term the engine dispatches under
         self.retired: list[Engine] = []
+        self.instances = Instances()  # every engine's runs: max_instances holds across terms
         self._waiting_on: object = None
         self._touched = 0.0
         self._commands_at = 0.0
@@ -209,6 +212,7 @@ class Runner:
                 self._may_dispatch,
                 self.metrics,
                 self.watchdog.beat,
+                self.instances,
             )
             try:
                 engine.start(floor=backend.floor_time())
@@ -258,7 +262,7 @@ class Runner:
             # the lease would freeze another generation's garbage for good.
             gc.unfreeze()
 
-    def _claimed_runs(self) -> list[tuple[str, str]]:
+    def _claimed_runs(self) -> list[LiveRun]:
         """Runs of this process still in progress, in the current and the retired engines (any thread)."""
         engines = [self.engine, *self.retired]
         return [run for engine in engines if engine is not None for run in engine.dispatcher.claimed_runs()]

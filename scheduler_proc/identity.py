@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 #: The template's own jobs module: its namespace stays ``scheduler``, as before 0.2, so an
 #: upgraded fork keeps its lock, ledger and Redis keys.
@@ -49,7 +50,8 @@ class AppIdentity:
     def conflict(self, other_jobs: str | None, other_directory: str | None, namespace: str) -> str | None:
         """Why the holder ``other_*`` is another app sharing ``namespace`` with us, or None.
 
-        A record without an identity (a scheduler older than 0.2) is given the benefit of the doubt.
+        A record without an identity (a scheduler older than 0.2) is given the benefit of the doubt;
+        ``other_directory`` None compares the jobs module only (hosts of a cluster, the CLI).
         """
         if other_jobs is None or (other_jobs == self.jobs and other_directory in (None, self.directory)):
             return None
@@ -58,3 +60,15 @@ class AppIdentity:
             f"namespace {namespace!r} is held by another app ({theirs}); this app ({self.describe()}) "
             "never runs its jobs while that one holds it: give each app its own SCHEDULER_NAMESPACE"
         )
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent of process ``pid`` (Linux ``/proc``), or None when it is gone or unreadable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    try:  # the command name, in parentheses, may hold spaces: the fields after it are plain
+        return int(stat.rsplit(")", 1)[1].split()[1])
+    except (IndexError, ValueError):
+        return None

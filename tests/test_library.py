@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import ROOT, Host, free_port, wait_for
+from support import ROOT, UVICORN, Host, free_port, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -280,6 +280,62 @@ def test_a_rolling_upgrade_to_the_derived_namespace_is_warned_of(hosts: Any, red
     assert "set SCHEDULER_NAMESPACE=scheduler on every host" in host.output()
 
 
+def test_two_copies_of_one_project_under_uvicorn_that_share_a_namespace_tell_it(tmp_path: Path) -> None:
+    """Two checkouts of one project (same SCHEDULER_JOBS, say staging and prod) on one host with
+    the same lock and state directories: the second must say that another app holds them."""
+    copies = []
+    for name in ("prod", "staging"):
+        project = tmp_path / name
+        (project / "shop").mkdir(parents=True)
+        (project / "shop" / "__init__.py").write_text("")
+        (project / "shop" / "main.py").write_text(textwrap.dedent(SHOP_MAIN))
+        (project / "shop" / "jobs.py").write_text(textwrap.dedent(SHOP_JOBS))
+        copies.append(project)
+    shared = {"SCHEDULER_LOCK_DIR": str(tmp_path / "run"), "SCHEDULER_STATE_DIR": str(tmp_path / "state")}
+    envs = [{**_user_env(project, tmp_path, project.name), **shared} for project in copies]
+    commands = [[UVICORN, "shop.main:app", "--workers", "2", "--port", env["PORT"]] for env in envs]
+    with _served(commands[0], copies[0], envs[0]):
+        second = _served(commands[1], copies[1], envs[1])  # not entered: it never becomes ready
+        try:
+            wait_for(lambda: "another app" in second.output(), 30, "staging to log that prod holds its namespace")
+            assert re.search(r"\[ERROR\] scheduler\.embedded: owner lock .* is held by worker", second.output())
+            base = f"http://127.0.0.1:{envs[1]['PORT']}/scheduler"
+            wait_for(lambda: httpx.get(f"{base}/readyz", timeout=2).status_code == 503, 20, "staging not ready")
+            status = httpx.get(f"{base}/status", timeout=2).json()
+            assert "conflict" in status and status["jobs"] == [], status  # never prod's jobs as its own
+        finally:
+            second.stop()
+
+
+def test_a_usr2_upgrade_into_a_new_release_directory_is_the_same_app(tmp_path: Path) -> None:
+    """`current` switched to a new release, then USR2: the new master runs from another
+    directory, yet it is this app handing over, not another app (readyz stays 200)."""
+    releases = []
+    for name in ("rel1", "rel2"):
+        release = tmp_path / name
+        (release / "shop").mkdir(parents=True)
+        (release / "shop" / "__init__.py").write_text("")
+        (release / "shop" / "main.py").write_text(textwrap.dedent(SHOP_MAIN))
+        (release / "shop" / "jobs.py").write_text(textwrap.dedent(SHOP_JOBS))
+        (release / "gunicorn.conf.py").write_text(textwrap.dedent(SHOP_GUNICORN_CONF))
+        releases.append(release)
+    current, pidfile = tmp_path / "current", tmp_path / "gunicorn.pid"
+    current.symlink_to(releases[0])
+    env = {**_user_env(current, tmp_path, "usr2"), "PWD": str(current)}  # gunicorn re-execs in $PWD
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    with _served([gunicorn, "-c", "gunicorn.conf.py", "-p", str(pidfile), "shop.main:app"], current, env) as port:
+        current.unlink()
+        current.symlink_to(releases[1])
+        os.kill(int(pidfile.read_text()), signal.SIGUSR2)
+        log = Path(env["FIRE_LOG"]).with_suffix(".log")
+        wait_for(lambda: log.read_text().count("Booting worker") >= 4, 30, "the new master's workers")
+        wait_for(lambda: "waits as standby" in log.read_text(), 30, "the new master's scheduler to stand by")
+        for _ in range(20):  # answered by workers of both masters
+            answer = httpx.get(f"http://127.0.0.1:{port}/scheduler/readyz", headers={"Connection": "close"}, timeout=2)
+            assert answer.status_code == 200, answer.text
+        assert "another app" not in log.read_text()
+
+
 def test_the_health_endpoints_need_no_token_and_show_no_data(hosts: Any) -> None:
     host = hosts("node-a", env={"SCHEDULER_READ_TOKEN": "read-secret-0123456789abcdef"}).start()
     ready = wait_for(lambda: _ready(host), 20, "readyz to answer 200")
@@ -339,6 +395,12 @@ class _served:
             return False
 
     def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
         self._stop()
 
     def _stop(self) -> None:

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from scheduler_proc.backoff import RestartBackoff
-from scheduler_proc.coordination.hostlock import HostLock
+from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.errors import SchedulerError
+from scheduler_proc.identity import AppIdentity
 from scheduler_proc.logs import ensure_kit_handler
 from scheduler_proc.procutil import ORPHAN_GRACE, SupervisorHandle, describe_exit, wait_report
 from scheduler_proc.securedir import ensure_private_dir
@@ -90,9 +91,14 @@ class EmbeddedOwner:
         self._parent = os.getppid()  # uvicorn's supervisor: if it dies, we stop too
         self._thread = threading.Thread(target=self._run, name="scheduler-owner", daemon=True)
         # The same kind of lock as the host lock: whichever worker holds it starts the supervisor.
+        self._app = AppIdentity.here(settings.jobs_ref)
         self._owner_lock = HostLock(
-            settings.lock_dir / f"{settings.namespace}.owner.lock", settings.node_id, master_pid=os.getpid()
+            settings.lock_dir / f"{settings.namespace}.owner.lock",
+            settings.node_id,
+            master_pid=os.getpid(),
+            app=self._app,
         )
+        self._told: int | None = None  # the owner whose other app we last logged
 
     def start(self) -> None:
         ensure_private_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
@@ -111,6 +117,17 @@ class EmbeddedOwner:
             if self._owner_lock.try_acquire():
                 self._own()
                 return
+            self._tell_if_another_app_owns()
+
+    def _tell_if_another_app_owns(self) -> None:
+        """Another app's worker holds the owner lock of this namespace: this app never runs its jobs."""
+        holder = read_holder(self._owner_lock.path)
+        if holder is None or holder.pid == self._told:
+            return
+        conflict = self._app.conflict(holder.jobs, holder.directory, self.settings.namespace)
+        if conflict:
+            self._told = holder.pid
+            log.error("owner lock %s is held by worker %s: %s", self._owner_lock.path, holder.describe(), conflict)
 
     def _own(self) -> None:
         """Run a supervisor while we hold the owner lock; start a new one if it ends unasked."""

@@ -28,7 +28,7 @@ from scheduler_proc.coordination.ledger import LiveRun
 from scheduler_proc.coordination.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import RedisUnavailable, SchedulerError
-from scheduler_proc.identity import AppIdentity
+from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging
@@ -187,7 +187,10 @@ class Runner:
         holder = read_holder(self.lock.path)
         if holder is not None and holder.pid != self._waiting_on:
             self._waiting_on = holder.pid
-            conflict = self.app.conflict(holder.jobs, holder.directory, self.settings.namespace)
+            # A USR2 upgrade's new master is the old master's child, and may run from a new release
+            # directory: that is this app handing over, not another app.
+            upgrade = holder.master_pid != 0 and holder.master_pid == parent_of(self.args.master_pid)
+            conflict = None if upgrade else self.app.conflict(holder.jobs, holder.directory, self.settings.namespace)
             self.publisher.conflict = conflict
             if conflict:
                 log.error("host lock %s is held by %s: %s", self.lock.path, holder.describe(), conflict)

@@ -63,15 +63,17 @@ class Operations:
         """True when the host lock's directory exists and may be trusted (raises LockDirError if not)."""
         return trusted_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
 
-    def status(self, master_pid: int | None = None) -> dict[str, Any]:
+    def status(self, master_pid: int | None = None, directory: str | None = None) -> dict[str, Any]:
         """This host's scheduler: role of ``master_pid``'s scheduler (default: the lock holder's), jobs, cluster.
 
         When the lock is held by another app (see :mod:`scheduler_proc.identity`), its jobs are
-        not shown as ours and ``conflict`` says why.
+        not shown as ours and ``conflict`` says why. ``directory``: the caller's app directory, to
+        compare as well (a web worker without a gunicorn master of its own; not the CLI, which
+        may run anywhere).
         """
         ready = self._lock_dir_ready()
         holder = read_holder(self.settings.lock_path) if ready else None
-        foreign = self._foreign(holder)
+        foreign = self._foreign(holder, directory)
         if master_pid is None and holder is not None and not foreign:
             master_pid = holder.master_pid
         own = _well_formed(read_status(self.settings.status_path(master_pid))) if ready and master_pid else None
@@ -113,29 +115,32 @@ class Operations:
             answer["tzdata_mismatch"] = str((own or source)["tzdata_mismatch"])
         return answer
 
-    def _foreign(self, holder: Holder | None) -> str | None:
-        """Why the host lock's holder is another app, judged by its jobs module (the directory of
-        the CLI's caller may differ from the service's), or None."""
+    def _foreign(self, holder: Holder | None, directory: str | None) -> str | None:
+        """Why the host lock's holder is another app, judged by its jobs module (and ``directory``
+        when given), or None."""
         if holder is None:
             return None
-        return AppIdentity(self.settings.jobs_ref, "").conflict(holder.jobs, None, self.settings.namespace)
+        ours = AppIdentity(self.settings.jobs_ref, directory or "")
+        return ours.conflict(holder.jobs, holder.directory if directory else None, self.settings.namespace)
 
-    def ready(self, master_pid: int | None = None) -> tuple[bool, str]:
+    def ready(self, master_pid: int | None = None, directory: str | None = None) -> tuple[bool, str]:
         """Is this app's scheduler running on this host (leading, standing by, or disabled on purpose)?"""
-        status = self.status(master_pid)
+        status = self.status(master_pid, directory)
         if "conflict" in status:
             return False, "another app holds this app's namespace on this host; the server's log says which"
         if status["role"] in ("leader", "standby", "disabled"):
             return True, f"the scheduler on this host is {status['role']}"
-        return False, f"no scheduler runs on node {self.settings.node_id} (role {status['role']})"
+        return False, f"no scheduler of this app runs on this host (role {status['role']})"
 
-    def overview(self, master_pid: int | None = None, recent: int = RECENT_RUNS) -> dict[str, Any]:
+    def overview(
+        self, master_pid: int | None = None, directory: str | None = None, recent: int = RECENT_RUNS
+    ) -> dict[str, Any]:
         """What the status page shows, from one read of the status file: :meth:`status` plus ``recent_runs``.
 
         ``recent_runs`` holds the latest ``recent`` runs across all jobs, newest first; None
         (and ``recent_runs_error`` says why) when the ledger cannot be read.
         """
-        status = self.status(master_pid)
+        status = self.status(master_pid, directory)
         try:
             status["recent_runs"] = self.recent_runs(status["jobs"], recent)
         except (RedisUnavailable, RedisConfigError) as exc:

@@ -50,6 +50,13 @@ def _master_pid() -> int | None:
     return os.getppid() if managed_by_gunicorn_hooks() else None
 
 
+def _whose() -> tuple[int | None, str | None]:
+    """Whose scheduler this worker reports: its gunicorn master's, or (without one) this app's,
+    told apart from another app's in the same namespace by the directory it runs in."""
+    master = _master_pid()
+    return master, None if master is not None else os.getcwd()
+
+
 def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """Mutating endpoints need ``Authorization: Bearer <SCHEDULER_ADMIN_TOKEN>`` (compared in constant time)."""
     token = operations().settings.admin_token
@@ -165,7 +172,7 @@ def _add_health_routes(router: APIRouter) -> None:
     )
     def readyz() -> JSONResponse:
         # No token: a load balancer or a probe asks it. The reason names no job and no path.
-        ok, reason = _answer(operations().ready, _master_pid())
+        ok, reason = _answer(operations().ready, *_whose())
         return JSONResponse(
             {"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503
         )
@@ -188,7 +195,7 @@ def scheduler_router() -> APIRouter:
 
     @router.get("/status", dependencies=reader, summary="Scheduler state on this host and in the cluster")
     def scheduler_status() -> JSONResponse:
-        return JSONResponse(_answer(operations().status, _master_pid()))
+        return JSONResponse(_answer(operations().status, *_whose()))
 
     @router.get(
         "/overview",
@@ -196,7 +203,7 @@ def scheduler_router() -> APIRouter:
         summary="Status, jobs and the latest runs across jobs in one answer (what the status page shows)",
     )
     def overview() -> JSONResponse:
-        return JSONResponse(_answer(operations().overview, _master_pid()))
+        return JSONResponse(_answer(operations().overview, *_whose()))
 
     @router.get("/jobs", dependencies=reader, summary="Jobs with next and last runs")
     def list_jobs() -> JSONResponse:

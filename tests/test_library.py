@@ -336,6 +336,22 @@ def test_a_usr2_upgrade_into_a_new_release_directory_is_the_same_app(tmp_path: P
         assert "another app" not in log.read_text()
 
 
+def test_the_cli_never_imports_code_from_a_directory_others_may_write(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "planted").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    (shared / "planted" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
+    shared.chmod(0o777)  # anyone may write here, as in /tmp
+    env = {**os.environ, "SCHEDULER_JOBS": "planted:jobs"}
+    cli = str(Path(sys.executable).parent / "scheduler-proc")
+    refused = subprocess.run([cli, "validate"], cwd=shared, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "module 'planted' not found" in refused.stderr, refused.stderr
+    assert not marker.exists()
+    shared.chmod(0o755)  # the user's own directory: found there, as gunicorn would
+    found = subprocess.run([cli, "validate"], cwd=shared, env=env, capture_output=True, text=True)
+    assert marker.exists() and "has no attribute 'jobs'" in found.stderr, found.stderr
+
+
 def test_the_health_endpoints_need_no_token_and_show_no_data(hosts: Any) -> None:
     host = hosts("node-a", env={"SCHEDULER_READ_TOKEN": "read-secret-0123456789abcdef"}).start()
     ready = wait_for(lambda: _ready(host), 20, "readyz to answer 200")

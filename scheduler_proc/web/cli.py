@@ -187,10 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return deploy(words[1:])
     args = _parser().parse_args(words)
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        # As gunicorn and `python -m` do: the jobs module is found from the current directory
-        # (the `scheduler-proc` console script alone would not look there).
-        sys.path.insert(0, os.getcwd())
+    if args.command in _LOCAL_COMMANDS:
+        _look_in_the_current_directory()
     try:
         settings = Settings.from_env()
         code, document, text = _LOCAL_COMMANDS.get(args.command, _operate)(settings, args)
@@ -200,6 +198,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json or text:
         print(json.dumps(document, indent=2) if args.json else text)
     return code
+
+
+def _look_in_the_current_directory() -> None:
+    """`validate` and `next` import the jobs module: find it from the current directory, as gunicorn
+    and `python -m` do (the console script alone would not look there).
+
+    Appended, not put first, and only a directory of this user or root that nobody else may write
+    to: `sudo scheduler-proc validate` in someone else's directory must not import their code.
+    """
+    here = os.getcwd()
+    if "" in sys.path or here in sys.path:
+        return
+    st = os.stat(here)
+    if st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022:
+        sys.path.append(here)
 
 
 def _operate(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:

@@ -8,6 +8,7 @@ venv, env file, unit, health check and rollback are the real ones.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import re
@@ -270,6 +271,8 @@ def test_project_mode_ships_the_project_its_requirements_app_and_jobs_and_rebuil
         ("no requirements", r"no requirements\.lock or requirements\.txt; add one .*scheduler-proc==VERSION"),
         ("no asgi", r"give the ASGI app to serve with --asgi \(ASGI=package\.module:app\)"),
         ("no kit", r"cannot import scheduler_proc: add scheduler-proc==VERSION to .*requirements\.txt"),
+        ("world-writable", r"shop/jobs\.py may be written by any user \(mode 666\); .*chmod o-w it"),
+        ("include out", r"requirements\.txt line 2 includes /etc/shadow, outside the project; pip reads it as root"),
     ],
 )
 def test_a_project_that_cannot_be_deployed_is_refused_with_the_fix(
@@ -283,6 +286,10 @@ def test_a_project_that_cannot_be_deployed_is_refused_with_the_fix(
         (project / "requirements.txt").unlink()
     elif case == "no asgi":
         args = args[:2] + args[4:]
+    elif case == "world-writable":
+        (project / "shop" / "jobs.py").chmod(0o666)
+    elif case == "include out":
+        (project / "requirements.txt").write_text("scheduler-proc\n-r /etc/shadow\n")
     else:
         (project / "requirements.txt").write_text("")
     result = _deploy(ROOT, stage, *args)
@@ -290,6 +297,22 @@ def test_a_project_that_cannot_be_deployed_is_refused_with_the_fix(
     assert "Traceback" not in result.stderr
     if case != "no kit":  # refused before anything was written
         assert not stage.exists() or not any(stage.rglob("*")), sorted(stage.rglob("*"))
+
+
+def test_undeploy_removes_only_what_deploy_put_in_opt_and_a_project_there_is_refused(workdir: Path) -> None:
+    stage = workdir / "stage"
+    kept = stage / "opt" / APP / "src" / "shop"  # someone's project, kept in /opt/<app>
+    kept.mkdir(parents=True)
+    (kept / "main.py").write_text("precious\n")
+    refused = _deploy(ROOT, stage, "--project", str(kept.parent), "--asgi", "shop.main:app", "--jobs", "shop.jobs:jobs")
+    assert refused.returncode == 1 and f"lies in {stage / 'opt' / APP}, which deploy manages" in refused.stderr
+    (stage / "opt" / APP / "releases" / "abc").mkdir(parents=True)
+    (stage / "opt" / APP / "current").symlink_to("releases/abc")
+    undeploy = _deploy(ROOT, stage, "undeploy")
+    assert undeploy.returncode == 0, undeploy.stdout + undeploy.stderr
+    assert (kept / "main.py").read_text() == "precious\n", "undeploy removed what deploy never made"
+    assert not (stage / "opt" / APP / "releases").exists() and not (stage / "opt" / APP / "current").is_symlink()
+    assert "kept" in undeploy.stdout and "src" in undeploy.stdout
 
 
 @pytest.mark.processes
@@ -528,6 +551,7 @@ def test_outside_git_every_file_ships_but_caches_venvs_and_build_output(tmp_path
     release = tmp_path / "release"
     source.copy_to(release)
     assert os.readlink(release / "shop/static") == "data"
+    source.fingerprint(hashlib.sha256())  # a link to a directory is hashed as a link (it crashed reading it)
 
 
 @pytest.mark.parametrize(

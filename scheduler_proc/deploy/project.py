@@ -62,7 +62,10 @@ class Source:
     def fingerprint(self, digest: hashlib._Hash) -> None:
         """Feed what makes a release different into ``digest``: files, requirements, command, wheels."""
         for path in sorted(self.files):
-            digest.update(str(path).encode() + b"\0" + (self.root / path).read_bytes() + b"\0")
+            source = self.root / path
+            # A checked link to a directory of the project ships as a link: its target is its content.
+            content = os.readlink(source).encode() if source.is_symlink() and source.is_dir() else source.read_bytes()
+            digest.update(str(path).encode() + b"\0" + content + b"\0")
         if self.project:
             digest.update(f"\0project\0{self.requirements}\0{self.config}\0{self.asgi}\0".encode())
             digest.update((self.root / self.requirements).read_bytes())
@@ -121,6 +124,7 @@ def project_source(root: Path, asgi: str, find_links: str) -> Source:
             "and the kit (scheduler-proc==VERSION)"
         )
     _checked(root, Path(requirements))
+    _includes_stay_inside(root, requirements)
     own_config = Path("gunicorn.conf.py") in files
     if not asgi and not (own_config and _sets_wsgi_app(root / "gunicorn.conf.py")):
         raise ProjectError(
@@ -171,6 +175,11 @@ def _checked(root: Path, path: Path) -> Path:
             "rename it, or leave it out of git (or of the directory)"
         )
     real = full.resolve()
+    if real.exists() and real.stat().st_mode & 0o002:
+        raise ProjectError(
+            f"--project {root}: {path} may be written by any user (mode {real.stat().st_mode & 0o777:o}); deploy "
+            "builds the project as root, so not everyone may write it: chmod o-w it"
+        )
     if not real.is_relative_to(root.resolve()):
         raise ProjectError(
             f"--project {root}: {path} leads to {real}, outside the project; deploy runs as root and copies only "
@@ -179,6 +188,21 @@ def _checked(root: Path, path: Path) -> Path:
     if not (real.is_file() or (real.is_dir() and full.is_symlink())):
         raise ProjectError(f"--project {root}: {path} is not a regular file (or is a dangling link); remove it")
     return path
+
+
+_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+)(\S+)")
+
+
+def _includes_stay_inside(root: Path, requirements: str) -> None:
+    """A requirements file may include others (``-r``, ``-c``), but only the project's own: pip reads
+    them as root, and quotes a file it cannot parse in its error."""
+    for number, line in enumerate((root / requirements).read_text().splitlines(), 1):
+        match = _INCLUDE.match(line)
+        if match and not (root / match.group(1)).resolve().is_relative_to(root.resolve()):
+            raise ProjectError(
+                f"--project {root}: {requirements} line {number} includes {match.group(1)}, outside the project; "
+                "pip reads it as root: include only files of the project"
+            )
 
 
 def _sets_wsgi_app(config: Path) -> bool:

@@ -278,6 +278,13 @@ def _source(args: argparse.Namespace) -> Source:
     try:
         if not args.project:
             return template_source(SOURCE, args.find_links)
+        layout = Layout(Path(args.destdir or "/"), args.app)
+        for own in (layout.opt, layout.etc, layout.state):
+            if args.project.resolve().is_relative_to(own.resolve()):
+                raise ProjectError(
+                    f"--project {args.project} lies in {own}, which deploy manages (undeploy removes what it put "
+                    "there): keep your project elsewhere, for example /srv/src/" + args.app
+                )
         return project_source(args.project, args.asgi, args.find_links)
     except ProjectError as exc:
         raise DeployError(str(exc)) from None
@@ -349,8 +356,7 @@ def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) 
     manager.disable()
     layout.unit.unlink(missing_ok=True)
     manager.forget_unit()  # daemon-reload once the unit file is gone
-    _remove_own(layout, layout.opt)
-    say(f"removed the service and {layout.opt}")
+    _remove_releases(layout)
     if args.purge:
         _remove_own(layout, layout.etc)
         _remove_own(layout, layout.state)
@@ -362,10 +368,28 @@ def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) 
         say(f"kept {layout.etc} and {layout.state} (PURGE=1 removes them)")
 
 
+def _remove_releases(layout: Layout) -> None:
+    """Remove what deploy put in /opt/<app> (releases and their links) and the directory if then
+    empty; anything else there (a project kept in it, say) stays."""
+    _remove_own(layout, layout.releases)
+    for link in (layout.current, layout.previous, *(layout.opt.glob(".*.new") if layout.opt.is_dir() else ())):
+        if link.is_symlink():
+            link.unlink()
+    try:
+        layout.opt.rmdir()
+        say(f"removed the service and {layout.opt}")
+    except FileNotFoundError:
+        say("removed the service")
+    except OSError:
+        kept = ", ".join(sorted(path.name for path in layout.opt.iterdir()))
+        say(f"removed the service and its releases; kept {layout.opt}, which holds what deploy did not put: {kept}")
+
+
 def _remove_own(layout: Layout, path: Path) -> None:
     """Remove one of the app's own directories, and nothing else, whatever the layout says."""
-    own = {layout.opt, layout.etc, layout.state}
-    if path not in own or path.name != layout.app or not APP_NAME.match(layout.app) or path.is_symlink():
+    own = {layout.releases, layout.etc, layout.state}
+    named = path.name == layout.app or path == layout.releases
+    if path not in own or not named or not APP_NAME.match(layout.app) or path.is_symlink():
         raise DeployError(f"refusing to remove {path}: it is not one of {layout.app}'s own directories")
     shutil.rmtree(path, ignore_errors=True)
 

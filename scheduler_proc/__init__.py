@@ -58,10 +58,12 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``from scheduler_proc import Jobs, scheduler_router, ...`` imports their module on first use."""
-    if name in _LAZY:
-        import importlib
+if not TYPE_CHECKING:  # a type checker sees the imports above, and a misspelt name is an error
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        """``from scheduler_proc import Jobs, scheduler_router, ...`` imports their module on first use."""
+        if name in _LAZY:
+            import importlib
+
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

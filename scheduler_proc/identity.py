@@ -9,6 +9,7 @@ different one says so at ERROR level, in status and in ``/scheduler/readyz``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -28,8 +29,12 @@ def default_namespace(jobs_ref: str) -> str:
     if jobs_ref == TEMPLATE_JOBS:
         return TEMPLATE_NAMESPACE
     package = jobs_ref.partition(":")[0].split(".")[0]
-    # A namespace is 1-64 of [A-Za-z0-9_.-]; a package name may hold other letters.
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", package)[:64] or TEMPLATE_NAMESPACE
+    # A namespace is 1-64 of [A-Za-z0-9_.-]; a package name may hold other letters and be longer.
+    # Where the name had to change, a digest of it keeps two such packages apart.
+    plain = re.sub(r"[^A-Za-z0-9_.-]", "_", package)
+    if plain == package and len(plain) <= 64:
+        return plain
+    return f"{plain[:55]}-{hashlib.sha256(package.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

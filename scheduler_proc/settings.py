@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from scheduler_proc import variables as var
 from scheduler_proc.errors import SettingsError
+from scheduler_proc.identity import TEMPLATE_NAMESPACE
 from scheduler_proc.redact import redact, remember, secrets_in
 from scheduler_proc.variables import FromEnv, Setting
 
@@ -93,6 +94,7 @@ class Settings:
     read_token: str | None = dataclasses.field(repr=False)
     redis: RedisSettings | None
     test_clock_offset: float
+    namespace_derived: bool = False  # SCHEDULER_NAMESPACE unset: derived from SCHEDULER_JOBS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
             read_token=reader.get(var.READ_TOKEN),
             test_clock_offset=reader.get(var.TEST_CLOCK_OFFSET),
             redis=_redis_settings(reader),
+            namespace_derived=not reader.has(var.NAMESPACE.name),
         )
         reader.raise_if_bad()
         if settings.redis is not None and var.MISFIRE_GRACE.name not in env:
@@ -184,12 +187,30 @@ def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None 
     """
     env = os.environ if environ is None else environ
     warnings = unknown_variable_warnings(env)
+    if settings is not None and settings.enabled:
+        warnings += _old_default_namespace_here(settings)
     if settings is not None and settings.enabled and not settings.cluster and env.get("KUBERNETES_SERVICE_HOST"):
         warnings.append(
             "this runs under Kubernetes without Redis (single-host mode): every replica of this pod runs "
             "every job; with more than one replica set SCHEDULER_REDIS_URL (docs/containers.md)"
         )
     return warnings
+
+
+def _old_default_namespace_here(settings: Settings) -> list[str]:
+    """Before 0.2 every app's namespace was ``scheduler``: an app whose namespace is now derived
+    from its jobs module, upgraded in place, finds the old lock file or ledger beside the new."""
+    derived = settings.namespace_derived and settings.namespace != TEMPLATE_NAMESPACE
+    old = [settings.lock_dir / f"{TEMPLATE_NAMESPACE}.lock", settings.state_dir / f"{TEMPLATE_NAMESPACE}.sqlite3"]
+    found = [str(path) for path in old if derived and path.exists()]
+    if not found:
+        return []
+    return [
+        f"{' and '.join(found)} (the namespace {TEMPLATE_NAMESPACE!r}, every app's default before 0.2) "
+        f"beside this app's namespace {settings.namespace!r}, derived from SCHEDULER_JOBS={settings.jobs_ref!r}: "
+        f"if that was this app, set SCHEDULER_NAMESPACE={TEMPLATE_NAMESPACE} to keep its ledger (pauses, "
+        "history, catch-up), and never run both at once (a USR2 upgrade would)"
+    ]
 
 
 class _Reader:

@@ -22,7 +22,7 @@ from scheduler_proc.coordination.redis_conn import ACL_NEEDED, Client, call, con
 from scheduler_proc.coordination.redis_ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable
-from scheduler_proc.identity import TEMPLATE_NAMESPACE, default_namespace
+from scheduler_proc.identity import TEMPLATE_NAMESPACE
 from scheduler_proc.settings import RedisSettings, Settings
 
 log = logging.getLogger("scheduler.backend")
@@ -125,10 +125,8 @@ def warn_of_the_old_default_namespace(settings: Settings, client: Client) -> Non
     """Before 0.2 every app's default namespace was ``scheduler``. A project that upgrades host by
     host, with a namespace now derived from its jobs module, would lead twice meanwhile (once per
     namespace) and run each fire twice: say so when the old namespace has a leader."""
-    if settings.redis is None or settings.namespace == TEMPLATE_NAMESPACE:
+    if settings.redis is None or settings.namespace == TEMPLATE_NAMESPACE or not settings.namespace_derived:
         return
-    if settings.namespace != default_namespace(settings.jobs_ref):
-        return  # set on purpose
     if call(settings.redis, lambda: client.exists(Keys(TEMPLATE_NAMESPACE).leader)):
         log.warning(
             "a scheduler leads namespace %r on this Redis, the default before 0.2, while this one uses %r "

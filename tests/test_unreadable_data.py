@@ -90,7 +90,11 @@ GARBAGE: list[tuple[str, Callable[[redis.Redis], object], str]] = [
 
 @pytest.mark.parametrize("what, write, logged", GARBAGE, ids=[g[0] for g in GARBAGE])
 def test_unreadable_data_is_named_once_and_the_cluster_leads_and_fires_on(
-    hosts: Callable[..., Host], redis_server: RedisServer, what: str, write: Callable[[redis.Redis], object], logged: str
+    hosts: Callable[..., Host],
+    redis_server: RedisServer,
+    what: str,
+    write: Callable[[redis.Redis], object],
+    logged: str,
 ) -> None:
     client = redis_server.client()
     write(client)

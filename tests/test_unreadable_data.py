@@ -53,27 +53,27 @@ GARBAGE: list[tuple[str, Callable[[redis.Redis], object], str]] = [
     (
         "a term counter that is not a number",
         lambda c: c.set(K.fence, "many"),
-        r"the term counter \{scheduler\}:fence held 'many', not a term",
+        r"scheduler.lease: the term counter \{scheduler\}:fence held 'many', not a term",
     ),
     (
         "a term counter of 10^20",
         lambda c: c.set(K.fence, "1e+20"),
-        r"the term counter \{scheduler\}:fence held '1e\+20', not a term",
+        r"scheduler.lease: the term counter \{scheduler\}:fence held '1e\+20', not a term",
     ),
     (
         "a floor that is not a number",
         lambda c: c.hset(K.floor, mapping={"at": "soon", "margin": "wide"}),
-        r"the floor \{scheduler\}:floor held 'soon', not a time",
+        r"scheduler.lease: .*the floor \{scheduler\}:floor held 'soon', not a time",
     ),
     (
         "a last claim that is not a number",
         lambda c: c.hset(K.last, "tick", "yesterday"),
-        r"Redis key \{scheduler\}:last holds 'yesterday' for job 'tick', not a time .*HDEL '\{scheduler\}:last' 'tick'",
+        r"Redis key \{scheduler\}:last holds 'yesterday' for tick, not a time .*HDEL '\{scheduler\}:last' 'tick'",
     ),
     (
         "a server id that is a list",
         lambda c: c.rpush(K.server, "x"),
-        r"Redis key \{scheduler\}:server is a list, not a string; .*DEL '\{scheduler\}:server'",
+        r"scheduler.lease: .*Redis key \{scheduler\}:server held a list, not a run id \(the kit replaced it\)",
     ),
     (
         "a dead set that is a string",

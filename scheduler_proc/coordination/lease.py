@@ -74,7 +74,7 @@ local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason
     bad = "the floor " .. floor_key .. " held '" .. string.sub(at, 1, 40) .. "', not a time (the kit replaced it)"
     redis.call('HDEL', floor_key, 'at')
   end
-  if reason == '' then reason = bad end
+  if bad ~= '' then reason = reason == '' and bad or (reason .. '; ' .. bad) end
   if run_id == '' and reason == '' then return '?' end
   local known = redis.call('GET', server_key)
   if run_id ~= '' and known and known ~= run_id and reason == '' then

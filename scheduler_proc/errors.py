@@ -45,3 +45,12 @@ class NoScheduler(SchedulerError):
 
 class NoAnswer(SchedulerError):
     """The command was sent but no leader acknowledged it in time."""
+
+
+class UnreadableData(SchedulerError, ValueError):
+    """A value read back from Redis or a state file is not what the kit wrote there; the message names the key
+    and the fix. Never fatal: the reader skips the value (or the kit replaces it) and logs it once."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key

@@ -395,7 +395,23 @@ CORRUPT = [
     ("a command whose time is NaN", "XADD", {"id": "c1", "action": "run", "job_id": "tick", "issued_at": "nan"}, None),
     ("a command with no fields it needs", "XADD", {"what": "ever"}, None),
     ("a job error text with terminal escapes", "LPUSH", None, None),
+    ("a run whose start is a string", "LPUSH", {"started_at": "soon"}, r"history entr.* of job 'tick' cannot be read"),
+    ("a run whose start is null", "LPUSH", {"started_at": None}, r"history entr.* of job 'tick' cannot be read"),
+    ("a run whose term is a string", "LPUSH", {"term": "7"}, r"history entr.* of job 'tick' cannot be read"),
 ]
+
+_RUN = {
+    "job_id": "tick",
+    "run_id": "r1",
+    "scheduled_at": "2026-01-01T00:00:00+00:00",
+    "node": "n",
+    "term": 1,
+    "trigger": "schedule",
+    "started_at": 1.0,
+    "finished_at": 2.0,
+    "outcome": "success",
+    "error": None,
+}
 
 
 @pytest.mark.parametrize("what, command, value, logged", CORRUPT, ids=[c[0] for c in CORRUPT])
@@ -419,12 +435,19 @@ def test_corrupt_stored_data_is_skipped_not_served_as_an_error(
             "error": "\x1b[2J\x1b]0;pwned\x07",
         }
         client.lpush("{scheduler}:history:tick", json.dumps(run))
+    elif command == "LPUSH" and isinstance(value, dict):
+        client.lpush("{scheduler}:history:tick", json.dumps({**_RUN, **value}))
     elif command == "LPUSH":
         client.lpush("{scheduler}:history:tick", str(value))
     else:
         client.xadd("{scheduler}:commands", value)  # type: ignore[arg-type]
     response = host.get("/scheduler/jobs/tick?limit=1000", timeout=10, headers=_bearer(READ))
     assert response.status_code == 200, response.text
+    overview = host.get("/scheduler/overview", timeout=10, headers=_bearer(READ))
+    assert overview.status_code == 200 and overview.json()["recent_runs"] is not None, overview.text
+    if command == "LPUSH":
+        history = host.cli("history", "tick", "--limit", "1000", env={"SCHEDULER_READ_TOKEN": READ})
+        assert history.returncode == 0 and "Traceback" not in history.stderr, history
     if logged:
         host.wait_log(logged)
     if value is None:

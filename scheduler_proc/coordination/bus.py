@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from scheduler_proc.contracts import CommandAck
+from scheduler_proc.coordination.decode import readable, report, stream_id, typed
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.redis_conn import Client, call
+from scheduler_proc.errors import UnreadableData
 from scheduler_proc.securedir import ensure_private_dir, write_private
 from scheduler_proc.settings import RedisSettings, Settings
 
@@ -131,7 +133,14 @@ class RedisBus:
 
     def submit(self, command: Command) -> None:
         fields: dict[Any, Any] = command.fields()
-        call(self._settings, lambda: self._client.xadd(self._keys.commands, fields, maxlen=1000, approximate=True))
+        key = self._keys.commands
+        typed(
+            self._settings,
+            self._client,
+            key,
+            "stream",
+            lambda: self._client.xadd(key, fields, maxlen=1000, approximate=True),
+        )
 
     def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         deadline = time.monotonic() + timeout
@@ -143,9 +152,22 @@ class RedisBus:
         return None
 
     def receive(self) -> list[Command]:
-        cursor = call(self._settings, lambda: self._client.get(self._keys.commands_cursor))
-        start = f"({cursor!s}" if cursor else f"{int((time.time() - COMMAND_TTL) * 1000)}-0"
-        entries: Any = call(self._settings, lambda: self._client.xrange(self._keys.commands, min=start, count=100))
+        """Commands after the cursor; an unreadable cursor or stream is logged once, never fatal."""
+        keys = self._keys
+        try:
+            cursor = self._cursor()
+            start = f"({cursor}" if cursor else f"{int((time.time() - COMMAND_TTL) * 1000)}-0"
+            entries: Any = typed(
+                self._settings,
+                self._client,
+                keys.commands,
+                "stream",
+                lambda: self._client.xrange(keys.commands, min=start, count=100),
+            )
+        except UnreadableData as exc:
+            report(exc)
+            return []
+        readable(keys.commands)
         commands, malformed = [], None
         for entry_id, fields in entries or []:
             command = _command(str(entry_id), fields)
@@ -162,6 +184,17 @@ class RedisBus:
         out leaves it for the next one (a 'run now' seen twice still runs once: its fire is claimed)."""
         call(self._settings, lambda: self._client.set(self._keys.ack(command.id), json.dumps(result), ex=_ACK_TTL))
         self._move_cursor(command.cursor)
+
+    def _cursor(self) -> str | None:
+        """The last command carried out; an unreadable one counts as none (the next ack replaces it)."""
+        key = self._keys.commands_cursor
+        try:
+            cursor = stream_id(key, typed(self._settings, self._client, key, "string", lambda: self._client.get(key)))
+        except UnreadableData as exc:
+            report(exc)
+            return None
+        readable(key)
+        return cursor
 
     def _move_cursor(self, entry_id: str) -> None:
         call(self._settings, lambda: self._client.set(self._keys.commands_cursor, entry_id))

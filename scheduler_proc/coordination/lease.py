@@ -22,11 +22,13 @@ import redis
 
 from scheduler_proc import clock
 from scheduler_proc.contracts import ClusterStatus
+from scheduler_proc.coordination import decode
+from scheduler_proc.coordination.decode import MAX_TERM
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.nodestate import TermMemory
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
 from scheduler_proc.coordination.term import Term
-from scheduler_proc.errors import RedisConfigError, RedisUnavailable
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
@@ -45,15 +47,35 @@ _AFTER_EXPIRY = 0.02
 # moves to now + a margin that covers how far ahead any leader's clock may have run (the
 # largest margin any node passed, kept in the floor hash): no fire at or before it is
 # claimed again, since none of those can be proven unrun. Returns the reason, '' when all
-# is well, or '?' when INFO is refused (then restarts cannot be noticed).
+# is well, or '?' when INFO is refused (then restarts cannot be noticed). A server key or floor
+# that is not what the kit writes (a key of another type, a field that is not a number) is
+# replaced, and counts as such a reason: nothing then proves the claims before it unrun.
 CONTINUITY = """
 local function redis_now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function number_or_nil(value)
+  if value and string.match(value, '^%d+%.?%d*$') and #value <= 20 then return tonumber(value) end
+  return nil
+end
+local function drop_if_not(key, kind, what)
+  local found = redis.call('TYPE', key).ok
+  if found == 'none' or found == kind then return '' end
+  redis.call('DEL', key)
+  return 'Redis key ' .. key .. ' held a ' .. found .. ', not ' .. what .. ' (the kit replaced it)'
+end
 local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason)
   local info = redis.pcall('INFO', 'server')
   local run_id = type(info) == 'string' and string.match(info, 'run_id:(%x+)') or ''
+  local bad = drop_if_not(server_key, 'string', 'a run id')
+  if bad == '' then bad = drop_if_not(floor_key, 'hash', 'a floor') end
+  local at = redis.call('HGET', floor_key, 'at')
+  if bad == '' and at and not number_or_nil(at) then
+    bad = "the floor " .. floor_key .. " held '" .. string.sub(at, 1, 40) .. "', not a time (the kit replaced it)"
+    redis.call('HDEL', floor_key, 'at')
+  end
+  if bad ~= '' then reason = reason == '' and bad or (reason .. '; ' .. bad) end
   if run_id == '' and reason == '' then return '?' end
   local known = redis.call('GET', server_key)
   if run_id ~= '' and known and known ~= run_id and reason == '' then
@@ -61,11 +83,11 @@ local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason
   end
   if run_id ~= '' and known ~= run_id then redis.call('SET', server_key, run_id) end
   local margin = tonumber(margin_ms)
-  local widest = tonumber(redis.call('HGET', floor_key, 'margin') or '0')
+  local widest = number_or_nil(redis.call('HGET', floor_key, 'margin') or '0') or 0
   if margin > widest then redis.call('HSET', floor_key, 'margin', margin) else margin = widest end
   if reason ~= '' then
     local floor = now_ms + margin
-    if floor > tonumber(redis.call('HGET', floor_key, 'at') or '0') then
+    if floor > (number_or_nil(redis.call('HGET', floor_key, 'at') or '0') or 0) then
       redis.call('HSET', floor_key, 'at', floor, 'reason', reason)
     end
   end
@@ -78,30 +100,50 @@ end
 # has seen), ARGV[5] the floor's margin, ms (see floor_margin_ms).
 # Returns {1, term, token, Redis time ms, discontinuity} when we now lead, where discontinuity
 # is '' or why earlier claims may be gone; {0, holder token, pttl ms, Redis time ms} when another leads.
+# A holder that is no lease token (any other value or type: no node can hold it, as every
+# token this script writes has that shape) is made to expire within ARGV[3] ms if it would
+# live longer; a token is never touched. A term counter that is not a whole number below
+# MAX_TERM is replaced as if Redis had lost it (terms stay above every term seen: ARGV[4]).
 ACQUIRE = (
     CONTINUITY
     + """
 local now_ms = redis_now_ms()
-local holder = redis.call('GET', KEYS[1])
-if holder then return {0, holder, redis.call('PTTL', KEYS[1]), now_ms} end
-local term = redis.call('INCR', KEYS[2])
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' then
+  local holder = kind == 'string' and redis.call('GET', KEYS[1]) or ('a ' .. kind)
+  local term = kind == 'string' and string.match(holder, '^(%d+):[^:]+:.+$')
+  if not term or #term > 16 or tonumber(term) > MAX_TERM then
+    local pttl = redis.call('PTTL', KEYS[1])
+    if pttl < 0 or pttl > tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  end
+  return {0, holder, redis.call('PTTL', KEYS[1]), now_ms}
+end
 local lost = ''
+local fence_kind = redis.call('TYPE', KEYS[2]).ok
+local counter = fence_kind == 'string' and redis.call('GET', KEYS[2]) or ('a ' .. fence_kind)
+local counted = string.match(counter, '^%d+$') and #counter <= 16 and tonumber(counter) < MAX_TERM
+if fence_kind ~= 'none' and not counted then
+  redis.call('DEL', KEYS[2])
+  lost = "the term counter " .. KEYS[2] .. " held '" .. string.sub(counter, 1, 40)
+    .. "', not a term (the kit replaced it, above every term seen)"
+end
+local term = redis.call('INCR', KEYS[2])
 if term == 1 then
   -- No counter: a first start of this namespace, or Redis lost its data. Start the new
   -- counter at the time in seconds, above any term an earlier counter could have reached.
   term = math.max(tonumber(ARGV[4]), math.floor(now_ms / 1000))
-  redis.call('SET', KEYS[2], term)
-  lost = 'no term counter in Redis (a first start of this namespace, or Redis lost its data)'
+  redis.call('SET', KEYS[2], string.format('%.0f', term))
+  if lost == '' then lost = 'no term counter in Redis (a first start of this namespace, or Redis lost its data)' end
 elseif term < tonumber(ARGV[4]) then
   term = tonumber(ARGV[4])
-  redis.call('SET', KEYS[2], term)
+  redis.call('SET', KEYS[2], string.format('%.0f', term))
   lost = 'Redis lost its data (its term counter was behind terms seen before)'
 end
 local reason = check_continuity(KEYS[3], KEYS[4], now_ms, ARGV[5], lost)
-local token = term .. ':' .. ARGV[1] .. ':' .. ARGV[2]
+local token = string.format('%.0f', term) .. ':' .. ARGV[1] .. ':' .. ARGV[2]
 redis.call('SET', KEYS[1], token, 'PX', ARGV[3])
 return {1, term, token, now_ms, reason}
-"""
+""".replace("MAX_TERM", str(MAX_TERM))
 )
 
 # KEYS[1] leader, KEYS[2] server, KEYS[3] floor. ARGV[1] our token, ARGV[2] ttl ms, ARGV[3] the
@@ -258,17 +300,22 @@ def bury(settings: RedisSettings, client: Client, keys: Keys, token: str | None,
     """For a runner proven dead: give up its lease (if it still holds) and stop counting its runs; True if released."""
     script = LuaScript(client, BURY)
     ttl_ms = int(settings.lease_ttl * 1000)
-    released = call(
-        settings,
-        lambda: script(keys=[keys.leader, keys.handover, keys.dead], args=[token or "", run_prefix, ttl_ms]),
-    )
+
+    def run() -> Any:
+        return script(keys=[keys.leader, keys.handover, keys.dead], args=[token or "", run_prefix, ttl_ms])
+
+    try:
+        released = call(settings, run)
+    except redis.ResponseError:  # '{ns}:dead' of another type: deleted (and logged), then once more
+        if not decode.repair_types(settings, client, {keys.dead: "set"}):
+            raise
+        released = call(settings, run)
     return int(released) == 1
 
 
-def parse_token(token: str) -> tuple[int, str]:
-    """(term, node) of a lease token 'term:nonce:node'."""
-    term, _, rest = token.partition(":")
-    return int(term), rest.partition(":")[2]
+def parse_token(token: str, key: str = "{namespace}:leader") -> tuple[int, str]:
+    """(term, node) of a lease token 'term:nonce:node'; UnreadableData naming ``key`` for anything else."""
+    return decode.lease_token(key, token)
 
 
 class LeaseObserver(Protocol):
@@ -360,13 +407,22 @@ class ClusterLeadership:
     def _keep(self, stopped: threading.Event) -> None:
         try:
             while not stopped.is_set():
-                self.tick()
+                self._safe_tick()
                 if self.state.token is not None or self.redis_state != "ok":
                     stopped.wait(self._tick_every)
                 elif self._notices.wait(max(0.0, min(_LONGEST_NAP, self._next_action - self._clock()))):
                     self._next_action = 0.0  # a lease was given up: try at once
         finally:
             self._notices.close()
+
+    def _safe_tick(self) -> None:
+        """A tick that nothing read from Redis can end: the thread must live for the lease to be kept or given up."""
+        try:
+            self.tick()
+        except (redis.ResponseError, UnreadableData, ValueError, TypeError, IndexError) as exc:
+            self._redis_is("error", f"Redis answered the lease script with what it cannot read ({exc}); retrying")
+            with self._tick_lock:
+                self._next_action = self._clock() + self._poll_every
 
     def tick(self) -> None:
         """Acquire, renew or notice expiry, as due (the keeper thread calls it; tests call it directly)."""
@@ -556,6 +612,13 @@ class ClusterLeadership:
             )
 
     def _observe(self, token: str, remaining_ttl: float) -> None:
-        term, node = parse_token(token)
+        try:
+            term, node = parse_token(token, self._keys.leader)
+        except UnreadableData as exc:
+            # The acquire script made it expire within one lease TTL; no node holds it.
+            decode.report(exc)
+            self.leader_node, self.leader_term, self.lease_seen_ttl = None, None, remaining_ttl
+            return
+        decode.readable(self._keys.leader)
         self._memory.saw(term)
         self.leader_node, self.leader_term, self.lease_seen_ttl = node, term, remaining_ttl

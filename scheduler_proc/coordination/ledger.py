@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from scheduler_proc import clock
+from scheduler_proc.coordination import decode
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.errors import UnreadableData
 
 _log = logging.getLogger("scheduler.ledger")
 
@@ -73,9 +76,34 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
+        """A run as ``to_dict`` wrote it; ValueError when a field is missing or of another type."""
         fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
         fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
+        for name, kinds in _RUN_FIELDS.items():
+            value = fields[name]
+            if (
+                not isinstance(value, kinds)
+                or isinstance(value, bool)
+                or (isinstance(value, float) and not math.isfinite(value))
+            ):
+                raise ValueError(f"{name}={value!r}")
+        if fields["scheduled_at"].tzinfo is None:
+            raise ValueError("scheduled_at has no time zone")
         return cls(**fields)
+
+
+#: The fields of a stored run and the types each may have (None: absent).
+_RUN_FIELDS: dict[str, tuple[type, ...]] = {
+    "job_id": (str,),
+    "run_id": (str,),
+    "node": (str,),
+    "term": (int, type(None)),
+    "trigger": (str,),
+    "started_at": (int, float),
+    "finished_at": (int, float, type(None)),
+    "outcome": (str,),
+    "error": (str, type(None)),
+}
 
 
 def parse_history(job_id: str, entries: list[str]) -> list[Run]:
@@ -90,17 +118,22 @@ def parse_history(job_id: str, entries: list[str]) -> list[Run]:
             run = Run.from_dict(data) if isinstance(data, dict) else None
         except (ValueError, TypeError, KeyError):
             run = None
-        if run is None or not all(isinstance(getattr(run, name), str) for name in ("job_id", "run_id", "outcome")):
+        if run is None:
             unreadable += 1
         else:
             runs.append(run)
-    if unreadable:
-        _log.warning(
-            "%d history entr%s of job %r cannot be read; left out",
-            unreadable,
-            "y" if unreadable == 1 else "ies",
-            job_id,
+    key = f"history:{job_id}"
+    if unreadable:  # once per job and per count, not on every read of the page
+        noun = "y" if unreadable == 1 else "ies"
+        decode.report(
+            UnreadableData(
+                key,
+                f"{unreadable} history entr{noun} of job {job_id!r} cannot be read; left out "
+                "(they age out of the history, or delete the job's history list)",
+            )
         )
+    else:
+        decode.readable(key)
     return runs
 
 

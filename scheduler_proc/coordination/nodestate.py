@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from scheduler_proc.coordination.decode import PLAUSIBLE_TERM
 from scheduler_proc.securedir import write_private
 
 log = logging.getLogger("scheduler.nodestate")
@@ -23,10 +24,26 @@ class TermMemory:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._refused = 0
         self.highest = self._load()
 
     def saw(self, term: int) -> None:
-        """Remember ``term`` if it is the highest yet (written to disk before returning)."""
+        """Remember ``term`` if it is the highest yet (written to disk before returning).
+
+        A term beyond PLAUSIBLE_TERM is no real counter's (someone wrote the lease by hand):
+        remembered, it would make every later term as large, so it is refused and logged once.
+        """
+        if term > PLAUSIBLE_TERM:
+            if term != self._refused:
+                self._refused = term
+                log.warning(
+                    "refusing to remember lease term %d: no term counter gets beyond %d (someone wrote the lease "
+                    "by hand); this node's terms stay above %d",
+                    term,
+                    PLAUSIBLE_TERM,
+                    self.highest,
+                )
+            return
         if term <= self.highest:
             return
         self.highest = term
@@ -50,7 +67,16 @@ class TermMemory:
             raw = handle.read(4096)
         try:
             value = json.loads(raw)["highest_term"]
-            return value if isinstance(value, int) and value >= 0 else 0
         except (ValueError, KeyError, TypeError):
             log.warning("%s is not a term record; starting from term 0", self.path)
             return 0
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= PLAUSIBLE_TERM:
+            log.warning(
+                "%s holds term %s, not a term from 0 to %d; starting from term 0 (it is rewritten with the next "
+                "term seen)",
+                self.path,
+                str(value)[:40],
+                PLAUSIBLE_TERM,
+            )
+            return 0
+        return value

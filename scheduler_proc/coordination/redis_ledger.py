@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 
+from scheduler_proc.coordination import decode
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import CONTINUITY, floor_margin_ms
 from scheduler_proc.coordination.ledger import (
@@ -24,7 +25,7 @@ from scheduler_proc.coordination.ledger import (
 )
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call, refresh_topology, slot_client
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
-from scheduler_proc.errors import RedisConfigError, RedisUnavailable
+from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -95,7 +96,7 @@ for i = 6, #KEYS, 2 do
       redis.call('ZADD', KEYS[i + 1], now_ms + tonumber(ARGV[8]), run_id)
       redis.call('PEXPIRE', KEYS[i + 1], ARGV[8])
     end
-    if ARGV[7] ~= '1' and tonumber(micros) > tonumber(redis.call('HGET', KEYS[2], job) or '0') then
+    if ARGV[7] ~= '1' and tonumber(micros) > (tonumber(redis.call('HGET', KEYS[2], job) or '0') or 0) then
       redis.call('HSET', KEYS[2], job, micros)
     end
     answers[#answers + 1] = 'c'
@@ -163,7 +164,7 @@ return 1
 # where it is older (it only ever moves forward). Returns 1.
 SETTLE = """
 for i = 2, #ARGV do
-  if tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') < tonumber(ARGV[1]) then
+  if (tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') or 0) < tonumber(ARGV[1]) then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
   end
 end
@@ -228,6 +229,9 @@ class RedisLedger:
             pipe.wait(wanted, max(1, int(self._settings.wait_timeout * 1000)))
         try:
             answers = call(self._settings, pipe.execute)
+        except redis.ResponseError:
+            self._repair([self._keys.running(r.job_id) for r in requests], {self._keys.dead: "set"})
+            return [ClaimResult.UNAVAILABLE] * len(requests)
         except (RedisUnavailable, RedisConfigError) as exc:
             log.debug("claim of %d fire(s) failed: %s", len(requests), exc)
             refresh_topology(self._client)  # a Redis Cluster node answered MOVED or is gone: ask again
@@ -285,8 +289,12 @@ class RedisLedger:
             keys += (fire, self._keys.history(run.job_id), self._keys.running(run.job_id))
             args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", json.dumps(run.to_dict()))
         try:
-            call(self._settings, lambda: self._finish(keys, args))
-        except (RedisUnavailable, RedisConfigError) as exc:
+            try:
+                call(self._settings, lambda: self._finish(keys, args))
+            except redis.ResponseError:
+                self._repair(keys[2::3], {history: "list" for history in keys[1::3]})
+                call(self._settings, lambda: self._finish(keys, args))
+        except (RedisUnavailable, RedisConfigError, redis.ResponseError) as exc:
             log.warning("outcome of %d run(s) not recorded: %s", len(runs), exc)
 
     def keep_running(self, runs: list[LiveRun]) -> None:
@@ -302,10 +310,27 @@ class RedisLedger:
             self._keep_chunk(keys, args)
 
     def _keep_chunk(self, keys: list[str], args: list[str | int]) -> None:
-        call(self._settings, lambda: self._keep_running(keys=keys, args=args))
+        try:
+            call(self._settings, lambda: self._keep_running(keys=keys, args=args))
+        except redis.ResponseError:
+            self._repair(keys, {})
+
+    def _repair(self, running: list[str], others: dict[str, str]) -> None:
+        """After a script met a key of another type than the kit writes: delete such keys (each logged once)."""
+        try:
+            decode.repair_types(self._settings, self._client, {**dict.fromkeys(running, "zset"), **others})
+        except (RedisUnavailable, RedisConfigError, redis.ResponseError) as exc:
+            log.warning("could not check the types of the keys a script refused: %s", exc)
 
     def history(self, job_id: str, limit: int) -> list[Run]:
-        raw = call(self._settings, lambda: self._client.lrange(self._keys.history(job_id), 0, max(0, limit - 1)))
+        key = self._keys.history(job_id)
+        try:
+            raw = decode.typed(
+                self._settings, self._client, key, "list", lambda: self._client.lrange(key, 0, max(0, limit - 1))
+            )
+        except UnreadableData as exc:
+            decode.report(exc)
+            return []
         return parse_history(job_id, [str(item) for item in raw])
 
     def leader_record(self) -> dict[str, str]:
@@ -326,7 +351,15 @@ class RedisLedger:
         call(self._settings, write)
 
     def paused(self) -> set[str]:
-        return {str(job) for job in call(self._settings, lambda: self._client.hkeys(self._keys.paused))}
+        key = self._keys.paused
+        try:
+            return {
+                str(job)
+                for job in decode.typed(self._settings, self._client, key, "hash", lambda: self._client.hkeys(key))
+            }
+        except UnreadableData as exc:
+            decode.report(exc)
+            return set()
 
     def set_paused(self, job_id: str, paused: bool) -> None:
         if paused:
@@ -339,8 +372,19 @@ class RedisLedger:
 
     def last_claimed_all(self) -> dict[str, datetime]:
         """Each job's last scheduled claim: one HGETALL, however many jobs."""
-        last = call(self._settings, lambda: self._client.hgetall(self._keys.last))
-        return {str(job_id): from_micros(int(micros)) for job_id, micros in last.items()}
+        key = self._keys.last
+        try:
+            last = decode.typed(self._settings, self._client, key, "hash", lambda: self._client.hgetall(key))
+        except UnreadableData as exc:  # the claim script cannot write it either: delete it
+            decode.report(exc)
+            return {}
+        claimed: dict[str, datetime] = {}
+        for job_id, micros in last.items():
+            try:
+                claimed[str(job_id)] = from_micros(int(decode.count(key, micros, str(job_id), "a time (µs)")))
+            except (UnreadableData, OverflowError, ValueError, OSError) as exc:
+                decode.report(exc if isinstance(exc, UnreadableData) else decode.unreadable(key, micros, "a time"))
+        return claimed
 
     def last_runs(self) -> dict[str, RunRecord]:
         """Each job's last claimed fire and its outcome, in two round trips (pipelined)."""
@@ -349,17 +393,27 @@ class RedisLedger:
             pipe = self._client.pipeline(transaction=False)
             for job_id, at in last.items():
                 pipe.hgetall(self._keys.fire(job_id, to_micros(at)))
-            fires = call(self._settings, pipe.execute)
+            fires = call(self._settings, lambda: pipe.execute(raise_on_error=False))
         except (RedisUnavailable, RedisConfigError):
             return {}
-        return {job_id: _record(job_id, at, fire) for (job_id, at), fire in zip(last.items(), fires, strict=True)}
+        return {
+            job_id: _record(job_id, at, fire if isinstance(fire, dict) else {})
+            for (job_id, at), fire in zip(last.items(), fires, strict=True)
+        }
 
     def resume_floor(self) -> tuple[datetime, str] | None:
         """The cluster's floor and why it was set: no fire at or before it runs (see lease.CONTINUITY)."""
-        floor = call(self._settings, lambda: self._client.hgetall(self._keys.floor))
-        if not floor or "at" not in floor:
+        key = self._keys.floor
+        try:
+            floor = decode.typed(self._settings, self._client, key, "hash", lambda: self._client.hgetall(key))
+            if not floor or "at" not in floor:
+                return None
+            at = from_micros(int(decode.count(key, floor["at"], "at", "a time (ms)")) * 1000)
+        except (UnreadableData, OverflowError, ValueError, OSError) as exc:
+            # The lease and claim scripts replace it with a floor of their own (now): nothing at or before runs.
+            decode.report(exc if isinstance(exc, UnreadableData) else decode.unreadable(key, floor, "a floor"))
             return None
-        return from_micros(int(float(floor["at"])) * 1000), str(floor.get("reason", "Redis may have lost claims"))
+        return at, str(floor.get("reason", "Redis may have lost claims"))
 
     def settle(self, job_ids: list[str], at: datetime) -> None:
         micros = to_micros(at)
@@ -375,11 +429,15 @@ class RedisLedger:
 
 
 def _record(job_id: str, at: datetime, fire: dict[str, Any]) -> RunRecord:
-    finished = fire.get("finished_at")
+    """A fire hash as a record; a field it cannot read shows as unknown (the hash expires with its retention)."""
+    try:
+        finished: float | None = decode.count("fire", fire["finished_at"], "finished_at", "a time")
+    except (KeyError, UnreadableData):
+        finished = None
     return RunRecord(
         job_id,
         at,
         str(fire.get("node", "?")),
         str(fire.get("outcome", "unknown")),
-        float(finished) if finished else None,
+        finished or None,
     )

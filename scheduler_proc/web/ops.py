@@ -15,7 +15,7 @@ from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import parse_token
 from scheduler_proc.coordination.ledger import Ledger
 from scheduler_proc.coordination.redis_conn import call, connect
-from scheduler_proc.errors import NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob
+from scheduler_proc.errors import NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob, UnreadableData
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.securedir import trusted_dir
 from scheduler_proc.settings import Settings
@@ -208,7 +208,10 @@ class Operations:
             return False, str(exc)
         if token is None:
             return False, "the cluster has no leader (no lease in Redis)"
-        term, node = parse_token(str(token))
+        try:
+            term, node = parse_token(str(token), Keys(self.settings.namespace).leader)
+        except UnreadableData as exc:
+            return False, f"the cluster has no leader: {exc} (a leader is elected within two lease TTLs)"
         return True, f"scheduler pid {holder.pid} is up on node {self.settings.node_id}; node {node} leads, term {term}"
 
     # -- acting --------------------------------------------------------------------------------

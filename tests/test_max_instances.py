@@ -313,3 +313,23 @@ def test_engines_of_one_process_share_the_count_of_running_instances(tmp_path: P
 
 def _terms(count: int) -> list[Term]:
     return [Term(token, lambda: True) for token in range(1, count + 1)]
+
+
+def test_a_running_set_of_the_wrong_type_is_repaired_without_touching_the_claim(redis_server: RedisServer) -> None:
+    """The renewal script refuses a running set someone replaced by another type; the repair deletes
+    that set, and never the fire's hash beside it in the same call (that is the claim: deleting it
+    would let the fire run again)."""
+    ledger, term = _ledger_and_term(redis_server)
+    at = _fire_time(redis_server)
+    [result] = ledger.claim_many([ClaimRequest("job", at, "p1-run", max_instances=1)], term, "a")
+    assert result is ClaimResult.CLAIMED
+    client, keys = redis_server.client(), Keys("t")
+    fire = keys.fire("job", int(at.timestamp() * 1_000_000))
+    assert client.type(fire) == "hash"
+    client.delete(keys.running("job"))
+    client.set(keys.running("job"), "not a sorted set")
+    ledger.keep_running([LiveRun("job", at, "p1-run")])
+    assert client.type(fire) == "hash" and client.hget(fire, "run_id") == "p1-run", "the claim was deleted"
+    assert client.type(keys.running("job")) in ("none", "zset")
+    ledger.keep_running([LiveRun("job", at, "p1-run")])
+    assert client.zscore(keys.running("job"), "p1-run") is not None, "the next renewal writes the marker again"

@@ -313,7 +313,9 @@ class RedisLedger:
         try:
             call(self._settings, lambda: self._keep_running(keys=keys, args=args))
         except redis.ResponseError:
-            self._repair(keys, {})
+            # The keys alternate: a running set, then the fire's hash (a claim: never deleted as a
+            # "running set of the wrong type").
+            self._repair(keys[0::2], {fire: "hash" for fire in keys[1::2]})
 
     def _repair(self, running: list[str], others: dict[str, str]) -> None:
         """After a script met a key of another type than the kit writes: delete such keys (each logged once)."""

@@ -256,3 +256,23 @@ def test_only_claims_a_replica_of_the_same_primary_acknowledged_count(tmp_path: 
     finally:
         for server in (old, new, replica):
             server.kill()
+
+
+def test_a_term_that_only_a_vanished_node_saw_is_never_handed_out_again(redis_server: RedisServer) -> None:
+    """Redis loses the increment that gave node a its term (a restart from a snapshot taken
+    before it, a failover), and a has gone with its memory of it: node b, which never saw that
+    term, must not get the same number (it did, within the same second)."""
+    settings = Settings.from_env({"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "2"}).redis
+    assert settings is not None
+    a = ClusterLeadership(settings, connect(settings), Keys("lost"), "a")
+    a.tick()
+    first = a.current_term()
+    assert first is not None and first.token is not None
+    client = redis_server.client()
+    client.delete(Keys("lost").leader, Keys("lost").fence)  # what a snapshot from before a's term holds
+    client.set(Keys("lost").server, "0" * 40)  # ... on a server with another run id
+    b = ClusterLeadership(settings, connect(settings), Keys("lost"), "b")
+    b.tick()
+    second = b.current_term()
+    assert second is not None and second.token is not None
+    assert second.token > first.token, (first.token, second.token)

@@ -26,7 +26,7 @@ T = TypeVar("T")
 #: The highest term a lease token may carry: Lua's numbers (doubles) count exactly up to here.
 MAX_TERM = 2**53 - 1
 #: The highest term a node remembers (terms.json) and asks for: far beyond any real counter
-#: (terms start at the time in seconds and grow by one per leadership), far below MAX_TERM.
+#: (terms start at Redis's time in milliseconds and grow by one per leadership), far below MAX_TERM.
 PLAUSIBLE_TERM = 10**15
 
 _TOKEN = re.compile(r"([0-9]{1,16}):[^:]+:(.+)", re.DOTALL)

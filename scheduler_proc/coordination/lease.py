@@ -128,18 +128,23 @@ if fence_kind ~= 'none' and not counted then
     .. "', not a term (the kit replaced it, above every term seen)"
 end
 local term = redis.call('INCR', KEYS[2])
-if term == 1 then
-  -- No counter: a first start of this namespace, or Redis lost its data. Start the new
-  -- counter at the time in seconds, above any term an earlier counter could have reached.
-  term = math.max(tonumber(ARGV[4]), math.floor(now_ms / 1000))
-  redis.call('SET', KEYS[2], string.format('%.0f', term))
-  if lost == '' then lost = 'no term counter in Redis (a first start of this namespace, or Redis lost its data)' end
+if term == 1 and lost == '' then
+  lost = 'no term counter in Redis (a first start of this namespace, or Redis lost its data)'
 elseif term < tonumber(ARGV[4]) then
-  term = tonumber(ARGV[4])
-  redis.call('SET', KEYS[2], string.format('%.0f', term))
   lost = 'Redis lost its data (its term counter was behind terms seen before)'
 end
 local reason = check_continuity(KEYS[3], KEYS[4], now_ms, ARGV[5], lost)
+if reason ~= '' and reason ~= '?' then
+  -- Continuity is in doubt (no counter, a counter behind, a restart or failover): increments
+  -- that some node saw may be lost, and that node alone remembers them. Redis's time in
+  -- milliseconds is above any term such a counter reached (it counted from an earlier time,
+  -- one term per lease), so no number is handed out twice.
+  term = math.max(term, tonumber(ARGV[4]), now_ms)
+  redis.call('SET', KEYS[2], string.format('%.0f', term))
+elseif term < tonumber(ARGV[4]) then
+  term = tonumber(ARGV[4])
+  redis.call('SET', KEYS[2], string.format('%.0f', term))
+end
 local token = string.format('%.0f', term) .. ':' .. ARGV[1] .. ':' .. ARGV[2]
 redis.call('SET', KEYS[1], token, 'PX', ARGV[3])
 return {1, term, token, now_ms, reason}

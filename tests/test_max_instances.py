@@ -333,3 +333,32 @@ def test_a_running_set_of_the_wrong_type_is_repaired_without_touching_the_claim(
     assert client.type(keys.running("job")) in ("none", "zset")
     ledger.keep_running([LiveRun("job", at, "p1-run")])
     assert client.zscore(keys.running("job"), "p1-run") is not None, "the next renewal writes the marker again"
+
+
+def test_a_runner_waiting_on_redis_for_a_waiting_fire_is_not_killed_by_its_watchdog(
+    hosts, redis_server: RedisServer
+) -> None:
+    """A fire waits for the running instance; its claim retries on the runner's loop while Redis
+    stalls (within the 12 s lease), up to 0.75 x TTL. The supervisor's heartbeat came only from
+    that loop, so it aborted a healthy runner (SIGABRT after the watchdog timeout + 3 s) and the
+    running job died unrecorded. Waiting on Redis is not a hang."""
+    env = {
+        "SCHEDULER_REDIS_URL": redis_server.url,
+        "SCHEDULER_LEASE_TTL": "12",
+        "SCHEDULER_WATCHDOG_TIMEOUT": "2",
+        "LONG_SECONDS": "20",
+    }
+    [node] = start_nodes(hosts, 1, "liveness:jobs", env)
+    node.wait_role("leader", timeout=30)
+    _first_start(node.fire_log)
+    node.wait_log(r"fire waits job=long", timeout=15)  # the next fire now retries on the loop
+    [runner] = node.runner_pids()
+    redis_server.signal(signal.SIGSTOP)
+    try:
+        stalled = time.monotonic()
+        wait_for(lambda: time.monotonic() - stalled > 7, 10, "a stall past the watchdog timeout + 3 s")
+    finally:
+        redis_server.signal(signal.SIGCONT)
+    wait_for(lambda: len(read_fires(node.fire_log)) > 0 and node.runner_pids(), 10, "the runner")
+    assert node.runner_pids() == [runner], node.output()[-3000:]
+    assert "SIGABRT" not in node.output() and "no heartbeat" not in node.output()

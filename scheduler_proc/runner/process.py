@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ class Runner:
         self.watchdog = Watchdog(settings.watchdog_timeout)
         self._waiting_for_web = False
         self._nudged_at = 0.0
+        self._beat_sent = 0.0
 
     def run(self) -> int:
         with ExitStack() as stack:
@@ -130,7 +132,20 @@ class Runner:
             os._exit(_EXIT_HUNG)
         if self.engine is not None:
             self.engine.nudge()
+        self._tell_the_supervisor_we_live()
+
+    def _tell_the_supervisor_we_live(self) -> None:
+        self._beat_sent = time.monotonic()
         send_report(self.args.report_fd, "beat")
+
+    def _progress(self) -> None:
+        """Claims retrying on Redis call this between tries: the dispatch loop is fed, and when the
+        retries run on this loop (fires waiting for an instance, manual runs), the supervisor hears
+        from us too: waiting on Redis is not a hang, and must not get the runner aborted."""
+        self.watchdog.beat()
+        on_this_loop = threading.current_thread() is threading.main_thread()
+        if on_this_loop and time.monotonic() - self._beat_sent >= NUDGE_EVERY:
+            self._tell_the_supervisor_we_live()
 
     def _step(self, backend: Backend) -> None:
         if not self.lock.held:
@@ -214,7 +229,7 @@ class Runner:
                 self.settings.max_workers,
                 self._may_dispatch,
                 self.metrics,
-                self.watchdog.beat,
+                self._progress,
                 self.instances,
             )
             try:

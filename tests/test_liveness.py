@@ -3,6 +3,7 @@ cluster, quiet standbys. Real gunicorn masters and a real redis-server, at the d
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -153,6 +154,9 @@ def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
     assert "in freeze_the_dispatch_loop" in leader.output(), "the stacks name the job that hangs"
     wait_for(lambda: leader.runner_pids() and runner not in leader.runner_pids(), 10, "a new runner on that host")
     assert_no_duplicates(read_fires(leader.fire_log))
+    # The watchdog's exit records what it can: the run that hangs is abandoned, not left `running`.
+    history = json.loads(leader.cli("--json", "history", "freeze").stdout or "[]")
+    assert [run["outcome"] for run in history if run["node"] == leader.name][:1] == ["abandoned"], history
 
 
 def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: RedisServer) -> None:

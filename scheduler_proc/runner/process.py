@@ -49,6 +49,8 @@ log = logging.getLogger("scheduler.runner")
 _TOUCH_EVERY = 60.0
 _COMMANDS_EVERY = 0.2
 _EXIT_HUNG = 70  # EX_SOFTWARE; never 3 or 4 (see main)
+#: How long a watchdog exit may spend recording the runs in flight (the supervisor waits for beats).
+_EXIT_RECORDS_WAIT = 2.0
 #: At a stop, claimed fires waiting for a job thread get this long to start before the lease is handed over.
 _START_WAIT = 0.5
 
@@ -128,11 +130,32 @@ class Runner:
             )
             with contextlib.suppress(Exception):
                 backend.leadership.release()
+            self._record_what_we_can()
             logging.shutdown()
             os._exit(_EXIT_HUNG)
         if self.engine is not None:
             self.engine.nudge()
         self._tell_the_supervisor_we_live()
+
+    def _record_what_we_can(self) -> None:
+        """Before the watchdog's exit: runs still going are recorded as abandoned and finished ones
+        are written, within a bound (a hung loop may hold the locks this needs: then we go anyway)."""
+
+        def record() -> None:
+            engines = [engine for engine in (self.engine, *self.retired) if engine is not None]
+            abandoned = [job for engine in engines for job in engine.abandon()]
+            for engine in engines:
+                engine.flush_records(_EXIT_RECORDS_WAIT)
+            if abandoned:
+                log.warning("abandoned on exit, recorded: %s", ", ".join(abandoned))
+
+        writer = threading.Thread(target=record, name="exit-records", daemon=True)
+        writer.start()
+        writer.join(_EXIT_RECORDS_WAIT + 0.5)
+        if writer.is_alive():
+            log.error(
+                "could not record the runs in flight within %gs; they stay `running` in the ledger", _EXIT_RECORDS_WAIT
+            )
 
     def _tell_the_supervisor_we_live(self) -> None:
         self._beat_sent = time.monotonic()

@@ -489,12 +489,21 @@ class ClusterLeadership:
             action(now)
         except RedisUnavailable as exc:
             self._failed_while(holding)
-            self._redis_is("unreachable", f"{exc}; waiting as standby and retrying")
+            self._redis_is("unreachable", f"{exc}; {self._meanwhile(now)}")
         except RedisConfigError as exc:
             self._failed_while(holding)
-            self._redis_is("error", f"{exc}; waiting as standby and retrying")
+            self._redis_is("error", f"{exc}; {self._meanwhile(now)}")
         else:
             self._redis_is("ok", f"Redis at {self._settings.target} is reachable")
+
+    def _meanwhile(self, now: float) -> str:
+        """What this node does while Redis does not answer: a lease still valid by its own clock is kept."""
+        if self.state.valid(now):
+            return (
+                f"still leading term {self.state.term} for up to {self.state.valid_until - now:.1f}s by its own "
+                "clock, retrying the renewal"
+            )
+        return "waiting as standby and retrying"
 
     def _failed_while(self, holding: bool) -> None:
         if holding:

@@ -422,18 +422,7 @@ def test_corrupt_stored_data_is_skipped_not_served_as_an_error(
     client = redis_server.client()
     wait_for(lambda: client.ping(), 10, "Redis")
     if command == "LPUSH" and value is None:
-        run = {
-            "job_id": "tick",
-            "run_id": "evil",
-            "scheduled_at": "2026-01-01T00:00:00+00:00",
-            "node": "n",
-            "term": 1,
-            "trigger": "schedule",
-            "started_at": 1.0,
-            "finished_at": 2.0,
-            "outcome": "error",
-            "error": "\x1b[2J\x1b]0;pwned\x07",
-        }
+        run = {**_RUN, "run_id": "evil", "outcome": "error", "error": "\x1b[2J\x1b]0;pwned\x07"}
         client.lpush("{scheduler}:history:tick", json.dumps(run))
     elif command == "LPUSH" and isinstance(value, dict):
         client.lpush("{scheduler}:history:tick", json.dumps({**_RUN, **value}))

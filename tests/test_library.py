@@ -80,7 +80,11 @@ def user_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     """A user's project of its own, outside the kit's checkout."""
-    project = tmp_path / "shop-project"
+    return _write_shop(tmp_path / "shop-project")
+
+
+def _write_shop(project: Path) -> Path:
+    """The project ``shop``: its package (app and jobs) and its own gunicorn.conf.py."""
     package = project / "shop"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -283,14 +287,7 @@ def test_a_rolling_upgrade_to_the_derived_namespace_is_warned_of(hosts: Any, red
 def test_two_copies_of_one_project_under_uvicorn_that_share_a_namespace_tell_it(tmp_path: Path) -> None:
     """Two checkouts of one project (same SCHEDULER_JOBS, say staging and prod) on one host with
     the same lock and state directories: the second must say that another app holds them."""
-    copies = []
-    for name in ("prod", "staging"):
-        project = tmp_path / name
-        (project / "shop").mkdir(parents=True)
-        (project / "shop" / "__init__.py").write_text("")
-        (project / "shop" / "main.py").write_text(textwrap.dedent(SHOP_MAIN))
-        (project / "shop" / "jobs.py").write_text(textwrap.dedent(SHOP_JOBS))
-        copies.append(project)
+    copies = [_write_shop(tmp_path / name) for name in ("prod", "staging")]
     shared = {"SCHEDULER_LOCK_DIR": str(tmp_path / "run"), "SCHEDULER_STATE_DIR": str(tmp_path / "state")}
     envs = [{**_user_env(project, tmp_path, project.name), **shared} for project in copies]
     commands = [[UVICORN, "shop.main:app", "--workers", "2", "--port", env["PORT"]] for env in envs]
@@ -310,15 +307,7 @@ def test_two_copies_of_one_project_under_uvicorn_that_share_a_namespace_tell_it(
 def test_a_usr2_upgrade_into_a_new_release_directory_is_the_same_app(tmp_path: Path) -> None:
     """`current` switched to a new release, then USR2: the new master runs from another
     directory, yet it is this app handing over, not another app (readyz stays 200)."""
-    releases = []
-    for name in ("rel1", "rel2"):
-        release = tmp_path / name
-        (release / "shop").mkdir(parents=True)
-        (release / "shop" / "__init__.py").write_text("")
-        (release / "shop" / "main.py").write_text(textwrap.dedent(SHOP_MAIN))
-        (release / "shop" / "jobs.py").write_text(textwrap.dedent(SHOP_JOBS))
-        (release / "gunicorn.conf.py").write_text(textwrap.dedent(SHOP_GUNICORN_CONF))
-        releases.append(release)
+    releases = [_write_shop(tmp_path / name) for name in ("rel1", "rel2")]
     current, pidfile = tmp_path / "current", tmp_path / "gunicorn.pid"
     current.symlink_to(releases[0])
     env = {**_user_env(current, tmp_path, "usr2"), "PWD": str(current)}  # gunicorn re-execs in $PWD

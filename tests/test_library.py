@@ -344,7 +344,13 @@ def test_the_cli_never_imports_code_from_a_directory_others_may_write(tmp_path: 
 def test_the_health_endpoints_need_no_token_and_show_no_data(hosts: Any) -> None:
     host = hosts("node-a", env={"SCHEDULER_READ_TOKEN": "read-secret-0123456789abcdef"}).start()
     ready = wait_for(lambda: _ready(host), 20, "readyz to answer 200")
-    assert ready == {"status": "ready", "reason": "the scheduler on this host is leader"}
+    # Ready as soon as the scheduler has a role: standby for a moment, then leader.
+    assert ready["status"] == "ready" and ready["reason"] in (
+        "the scheduler on this host is standby",
+        "the scheduler on this host is leader",
+    ), ready
+    leading = wait_for(lambda: (_ready(host) or {}).get("reason", "").endswith("leader"), 20, "readyz as leader")
+    assert leading
     assert host.get("/scheduler/livez").json() == {"status": "ok"}
     assert host.get("/scheduler/status").status_code == 401
 

@@ -154,9 +154,14 @@ def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
     assert "in freeze_the_dispatch_loop" in leader.output(), "the stacks name the job that hangs"
     wait_for(lambda: leader.runner_pids() and runner not in leader.runner_pids(), 10, "a new runner on that host")
     assert_no_duplicates(read_fires(leader.fire_log))
+
     # The watchdog's exit records what it can: the run that hangs is abandoned, not left `running`.
-    history = json.loads(leader.cli("--json", "history", "freeze").stdout or "[]")
-    assert [run["outcome"] for run in history if run["node"] == leader.name][:1] == ["abandoned"], history
+    # (The CLI answers once that host's new runner publishes its status: wait for it.)
+    def outcomes() -> list[str]:
+        history = json.loads(leader.cli("--json", "history", "freeze").stdout or "[]")
+        return [run["outcome"] for run in history if run["node"] == leader.name]
+
+    assert wait_for(outcomes, 15, "the freeze's history on that host")[:1] == ["abandoned"]
 
 
 def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: RedisServer) -> None:

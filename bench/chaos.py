@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -56,6 +57,8 @@ class Fault:
     kind: str
     target: str
     recovery: float | None = None
+    #: unreadable_keys only: seconds to the kit's next 'leading the cluster' line (log time, whole seconds).
+    leader_again: float | None = None
 
 
 @dataclass
@@ -68,7 +71,7 @@ class JobOutcome:
     once: int
     more_than_once: int
     missed: int
-    max_at_once: int
+    max_at_once: int | None  # None: the pattern records a run once (no start and end)
     duplicates: list[str] = field(default_factory=list)
     missed_seconds: list[int] = field(default_factory=list)
     missed_reported: int = 0  # missed fires the kit's log names as missed or skipped
@@ -92,7 +95,7 @@ class Outcome:
         found += [
             f"{j.job}: {j.max_at_once} instances at once, max_instances={j.max_instances}"
             for j in self.jobs
-            if j.max_at_once > j.max_instances
+            if j.max_at_once is not None and j.max_at_once > j.max_instances
         ]
         # A max_instances job's fires that waited are coalesced without a line each: only the tick counts.
         tick = self.job("tick")
@@ -516,6 +519,14 @@ def _read_kit_log(outcome: Outcome, cluster: Cluster) -> None:
         job.missed_unreported = [_iso(s) for s in job.missed_seconds if s not in reported]
     if any(fault.kind == "unreadable_keys" for fault in outcome.faults):
         outcome.unreadable_logged = {key: log.count(f"Redis key {key} holds") for key in _garbage(cluster.keys)}
+    led = sorted(datetime.strptime(at, "%Y-%m-%d %H:%M:%S %z").timestamp() for at in _LEADING.findall(log))
+    for fault in outcome.faults:
+        later = [at for at in led if at >= math.floor(fault.at)]
+        if fault.kind == "unreadable_keys" and later:
+            fault.leader_again = round(later[0] - fault.at, 1)
+
+
+_LEADING = re.compile(r"^\[([-\d]+ [:\d]+ [-+]\d{4})\] .* leading the cluster as node ", re.MULTILINE)
 
 
 def _iso(second: int) -> str:
@@ -538,6 +549,7 @@ def analyse_job(
     doubled = [s for s in expected if seconds[s] > 1]
     missed = [s for s in expected if seconds[s] == 0]
     most, over = instances_at_once(starts, _ends(fires, spec.id, gone, last), spec.max_instances)
+    timed = any("event" in f for f in starts)
     return JobOutcome(
         spec.id,
         spec.max_instances,
@@ -545,7 +557,7 @@ def analyse_job(
         sum(1 for s in expected if seconds[s] == 1),
         len(doubled),
         len(missed),
-        most,
+        most if timed else None,
         [_iso(s) for s in doubled],
         missed,
         over_max=over,
@@ -630,11 +642,13 @@ def write_report(
             "",
             f"## {outcome.pattern}: faults",
             "",
-            "| t | fault | target | first fire after (s) |",
-            "|---|---|---|---|",
+            "| t | fault | target | first tick after (s) | a leader again after (s, whole log seconds) |",
+            "|---|---|---|---|---|",
         ]
         t0 = outcome.faults[0].at if outcome.faults else 0
-        lines += [f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} |" for f in outcome.faults]
+        for f in outcome.faults:
+            leader = "" if f.leader_again is None else f.leader_again
+            lines.append(f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} | {leader} |")
         for job in outcome.jobs:
             if job.duplicates:
                 lines += ["", f"{job.job}: fires run more than once: {', '.join(job.duplicates[:20])}"]
@@ -660,9 +674,10 @@ def table(outcomes: list[Outcome]) -> list[str]:
     for o in outcomes:
         for j in o.jobs:
             named = str(j.missed_reported) if o.pattern == "kit" else "n/a"
+            most = "n/a (one record per run)" if j.max_at_once is None else str(j.max_at_once)
             lines.append(
                 f"| {o.pattern} | {j.job} | {j.expected} | {j.once} | {j.more_than_once} | {j.missed} | {named} "
-                f"| {j.max_at_once} ({j.max_instances}) |"
+                f"| {most} ({j.max_instances}) |"
             )
     return lines
 
@@ -736,7 +751,7 @@ def main() -> int:
             for job in outcome.jobs:
                 print(
                     f"chaos: {pattern}: {job.job}: {job.once} once, {job.more_than_once} more than once, "
-                    f"{job.missed} missed of {job.expected}; at most {job.max_at_once} at once",
+                    f"{job.missed} missed of {job.expected}; at most {job.max_at_once} at once (None: not recorded)",
                     flush=True,
                 )
     finally:

@@ -377,8 +377,8 @@ def _redis_stall(cluster: Cluster, host: Host, rng: random.Random) -> str:
     return "redis"
 
 
-def _long_run(cluster: Cluster, age: float) -> str:
-    """Wait (up to 20 s) until a run of the long job has gone on ``age`` s; says which, or that none did.
+def _long_run(cluster: Cluster, since: float, until: float) -> str:
+    """Wait (up to 20 s) for a run of the long job that has gone on ``since`` to ``until`` s; says which.
 
     Past 5 s (its period) a fire of the job is due while it runs: that fire waits for it.
     """
@@ -388,7 +388,7 @@ def _long_run(cluster: Cluster, age: float) -> str:
         ended = {_run_of(f) for f in fires if f.get("event") == "end"}
         for f in _starts(fires, "long"):
             ran = time.time() - f["started"]
-            if ran >= age and _run_of(f) not in ended and alive(f["pid"]):
+            if since <= ran <= until and _run_of(f) not in ended and alive(f["pid"]):
                 return f"while long {f['scheduled_at'][11:19]} ran {ran:.1f}s on {f['node']}"
         return None
 
@@ -402,15 +402,16 @@ def _long_run(cluster: Cluster, age: float) -> str:
 
 def _redis_stall_long_run(cluster: Cluster, host: Host, rng: random.Random) -> str:
     # Past the lease TTL, while a max_instances=1 run goes on with a fire waiting: the leader
-    # steps down, leads again under a new term, and must not start the waiting fire beside it.
-    run = _long_run(cluster, age=5.2)
+    # steps down, leads again under a new term, and must not start the waiting fire beside it;
+    # the run goes on for a moment after Redis answers again.
+    run = _long_run(cluster, since=5.2, until=5.7)
     cluster.redis.pause(TTL * 1.5)
     return f"redis ({run})"
 
 
 def _redis_restart_long_run(cluster: Cluster, host: Host, rng: random.Random) -> str:
     # The run's running marker is lost with the data; the next renewal must write it again.
-    run = _long_run(cluster, age=1.0)
+    run = _long_run(cluster, since=1.0, until=4.0)
     cluster.redis.restart_empty()
     return f"redis ({run})"
 
@@ -483,7 +484,7 @@ def run_pattern(
             cluster.stop()
     specs = [spec for spec in KIT_JOBS if pattern == "kit" or spec.id == "tick"]  # the naive app runs a tick
     fires = read_fires(cluster.fire_log)
-    jobs = [analyse_job(spec, fires, started + 3, ended - 2, ended, watch.gone) for spec in specs]
+    jobs = [analyse_job(spec, fires, (started + 3, ended - 2, ended), watch.gone, faults) for spec in specs]
     for fault in faults:
         after = [f["started"] for f in _starts(fires, "tick") if f["started"] > fault.at]
         fault.recovery = round(min(after) - fault.at, 3) if after else None
@@ -539,16 +540,21 @@ def _starts(fires: list[dict[str, Any]], job: str) -> list[dict[str, Any]]:
 
 
 def analyse_job(
-    spec: JobSpec, fires: list[dict[str, Any]], start: float, end: float, last: float, gone: dict[Run, float]
+    spec: JobSpec,
+    fires: list[dict[str, Any]],
+    window: tuple[float, float, float],
+    gone: dict[Run, float],
+    faults: list[Fault],
 ) -> JobOutcome:
     """``spec``'s fires due in [start, end), and its runs at once over the whole run (which ended at ``last``)."""
+    start, end, last = window
     starts = _starts(fires, spec.id)
     seconds = Counter(int(datetime.fromisoformat(f["scheduled_at"]).timestamp()) for f in starts)
     upcoming = spec.upcoming(datetime.fromtimestamp(start, tz=UTC), math.ceil(end - start) + 1)
     expected = [int(at.timestamp()) for at in upcoming if at.timestamp() < end]
     doubled = [s for s in expected if seconds[s] > 1]
     missed = [s for s in expected if seconds[s] == 0]
-    most, over = instances_at_once(starts, _ends(fires, spec.id, gone, last), spec.max_instances)
+    most, over = instances_at_once(starts, _ends(fires, spec.id, gone, last), spec.max_instances, faults)
     timed = any("event" in f for f in starts)
     return JobOutcome(
         spec.id,
@@ -576,7 +582,9 @@ def _ends(fires: list[dict[str, Any]], job: str, gone: dict[Run, float], last: f
     return ends
 
 
-def instances_at_once(starts: list[dict[str, Any]], ends: dict[Run, float], limit: int) -> tuple[int, list[str]]:
+def instances_at_once(
+    starts: list[dict[str, Any]], ends: dict[Run, float], limit: int, faults: list[Fault]
+) -> tuple[int, list[str]]:
     """The most runs going at one time, and each run that started while ``limit`` others went on."""
     running: list[tuple[float, dict[str, Any]]] = []  # (end, start record) of the runs going on
     most, over = 0, []
@@ -584,7 +592,9 @@ def instances_at_once(starts: list[dict[str, Any]], ends: dict[Run, float], limi
         running = [(end, other) for end, other in running if end > record["started"]]
         if len(running) >= limit:
             others = ", ".join(f"{o['node']} pid {o['pid']} ({o['scheduled_at'][11:19]})" for _, o in running)
-            over.append(f"{record['scheduled_at']} on {record['node']} pid {record['pid']} beside {others}")
+            before = [f for f in faults if f.at <= record["started"]]
+            after = f", {record['started'] - before[-1].at:.1f}s after {before[-1].kind}" if before else ""
+            over.append(f"{record['scheduled_at']} on {record['node']} pid {record['pid']} beside {others}{after}")
         running.append((ends[_run_of(record)], record))
         most = max(most, len(running))
     return most, over

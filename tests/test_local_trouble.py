@@ -163,3 +163,27 @@ def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_mov
     wait_for(lambda: read_fires(host.fire_log), 15, "fires once the corrupt ledger is moved aside")
     _assert_green(host)
     assert host.runner_pids() == runners
+
+
+def test_a_ledger_corrupted_while_the_scheduler_runs_stops_the_fires_and_says_so(hosts: Callable[..., Host]) -> None:
+    host = hosts()
+    host.start_and_wait("leader")
+    wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
+    runners = host.runner_pids()
+    state = host.dir / "state"
+    ledger = state / "scheduler.sqlite3"
+    _corrupt(ledger)
+    _wait_problem(host, str(ledger))
+    _assert_red(host, str(host.dir))
+    red_at = time.time()
+    wait_for(lambda: time.time() > red_at + 2.5, 5, "fires to come due while the ledger is corrupt")
+    assert not _fires_after(host, red_at + 0.5), "a fire ran that could not be recorded as claimed"
+    assert host.runner_pids() == runners, "the runner was restarted"
+    assert host.count_lines("Traceback") == 0, host.output()
+    assert host.count_lines(r"ERROR.*ledger .*corrupt") == 1, host.output()
+    for path in state.glob("scheduler.sqlite3*"):
+        path.rename(path.with_name(path.name + ".corrupt"))
+    moved_at = time.time()
+    wait_for(lambda: _fires_after(host, moved_at), 15, "fires once the corrupt ledger is moved aside")
+    _assert_green(host)
+    assert host.runner_pids() == runners

@@ -307,14 +307,27 @@ class LocalLedger:
         self._lock = threading.Lock()
         self._last_prune = 0.0
         self._db: sqlite3.Connection | None = None
-        self._open_at = 0.0  # no new try to open before this (monotonic)
+        self._open_at = 0.0
         self._last_error = LedgerError("", "")
+        self._inode, self._looked_at = -1, 0.0  # the open file's, and when its header was last read
+        self._poisoned: list[sqlite3.Connection] = []  # connections to a corrupt file, kept open (see _failed)
         with contextlib.suppress(LedgerError), self._using():
             pass  # opened now if it can be; else each use says why, and tries again
 
     def _open(self) -> sqlite3.Connection:
+        """Open the file at the path (made 0600 if missing); one that is no SQLite database is not touched."""
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        os.close(fd)  # created 0600 before SQLite opens it; WAL files copy its mode
+        try:  # created 0600 before SQLite opens it; WAL files copy its mode
+            header, inode = os.read(fd, len(_HEADER)), os.fstat(fd).st_ino
+        finally:
+            os.close(fd)
+        if header not in (b"", _HEADER):
+            raise _NotADatabase("file is not a database")
+        if inode != self._inode:  # the corrupt file was moved aside: its connections may go now
+            for stale in self._poisoned:
+                with contextlib.suppress(sqlite3.Error):
+                    stale.close()
+            self._poisoned.clear()
         db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=10)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -326,6 +339,7 @@ class LocalLedger:
         except BaseException:
             db.close()
             raise
+        self._inode = inode
         return db
 
     @contextlib.contextmanager
@@ -337,10 +351,11 @@ class LocalLedger:
         """
         with self._lock:
             try:
+                if self._db is not None and self._watched:
+                    self._look_at_the_file()
                 if self._db is None:
                     if time.monotonic() < self._open_at:
                         raise LedgerError(self._last_error.summary, str(self._last_error))
-                    self._open_at = time.monotonic() + _REOPEN_EVERY
                     self._db = self._open()
                 yield self._db
             except (sqlite3.Error, OSError) as exc:
@@ -349,15 +364,40 @@ class LocalLedger:
             if writes and self._watched:
                 problems.resolved("ledger", f"the ledger {self._path} records claims again")
 
+    def _look_at_the_file(self) -> None:
+        """Once a second: bytes written over the open file go unseen by SQLite until it reads those pages
+        again (a claim could be recorded in garbage), so check the header; a file moved aside or replaced
+        is opened anew."""
+        if time.monotonic() < self._looked_at + _REOPEN_EVERY:
+            return
+        self._looked_at = time.monotonic()
+        try:
+            with open(self._path, "rb") as handle:
+                header, inode = handle.read(len(_HEADER)), os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            header, inode = b"", -1
+        if inode != self._inode:
+            self._forget()  # moved aside or replaced: the file at the path is opened (or made) anew
+        elif header != _HEADER:
+            raise _NotADatabase("file is not a database")
+
+    def _forget(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
+
     def _failed(self, exc: sqlite3.Error | OSError) -> None:
         """Roll back what the failed transaction began; forget a connection to a file that may be corrupt."""
         if self._db is not None and self._db.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
         self._last_error = _ledger_error(self._path, exc)
+        self._open_at = time.monotonic() + _REOPEN_EVERY  # no new try to open before this
         if self._last_error.summary == _CORRUPT and self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
+            # Not closed: closing checkpoints the WAL into the file, which can mend its header over
+            # garbage and make it look sound. Closed once the file at the path is another one.
+            self._poisoned.append(self._db)
             self._db = None
         if self._watched:
             problems.report("ledger", self._last_error.summary, str(self._last_error))
@@ -490,6 +530,15 @@ def _json(data: dict[str, Any]) -> str:
 
 
 _REOPEN_EVERY = 1.0
+_HEADER = b"SQLite format 3\x00"
+
+
+class _NotADatabase(sqlite3.DatabaseError):
+    """What SQLite would say if it read the file's header now."""
+
+    sqlite_errorcode = sqlite3.SQLITE_NOTADB
+
+
 _CORRUPT = "the ledger is corrupt"
 _FULL = "the state directory is full"
 

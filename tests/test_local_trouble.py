@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis_support import RedisServer
 from support import Host, read_fires, wait_for
 
 
@@ -163,6 +164,30 @@ def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_mov
     wait_for(lambda: read_fires(host.fire_log), 15, "fires once the corrupt ledger is moved aside")
     _assert_green(host)
     assert host.runner_pids() == runners
+
+
+def test_a_read_only_replica_as_redis_turns_health_red_once_and_recovers_when_it_takes_writes(
+    tmp_path: Path, hosts: Callable[..., Host]
+) -> None:
+    primary = RedisServer(tmp_path / "primary").start()
+    replica = RedisServer(tmp_path / "replica", replica_of=primary.port).start()
+    try:
+        host = hosts(env={"SCHEDULER_REDIS_URL": replica.url, "SCHEDULER_LEASE_TTL": "2"})
+        host.start()
+        problem = _wait_problem(host, "read-only", timeout=20)
+        assert f"127.0.0.1:{replica.port}" in problem["detail"] and "SCHEDULER_REDIS_URL" in problem["detail"]
+        _assert_red(host, f"{replica.port}")
+        host.wait_log(r"read-only", timeout=5)
+        seen = time.time()
+        wait_for(lambda: (host.status() or {}).get("updated_at", 0) > seen + 2, 10, "more lease ticks")
+        assert host.count_lines("ReadOnlyError") == 0 and host.count_lines("Traceback") == 0, host.output()
+        assert host.count_lines(r"ERROR.*read-only") == 1, host.output()
+        replica.client().execute_command("REPLICAOF", "NO", "ONE")
+        host.wait_role("leader", timeout=15)
+        _assert_green(host)
+    finally:
+        replica.kill()
+        primary.kill()
 
 
 def test_a_ledger_corrupted_while_the_scheduler_runs_stops_the_fires_and_says_so(hosts: Callable[..., Host]) -> None:

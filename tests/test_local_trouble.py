@@ -153,6 +153,8 @@ def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_mov
     problem = _wait_problem(host, str(ledger), timeout=20)
     assert "move it aside" in problem["detail"] and "corrupt" in problem["summary"], problem
     _assert_red(host, str(host.dir))
+    history = host.get("/scheduler/jobs/tick")  # the web workers read the ledger too: an answer, not a 500
+    assert history.status_code == 503 and "corrupt" in history.text and str(host.dir) not in history.text, history.text
     runners = host.runner_pids()
     seen = time.time()
     wait_for(lambda: (host.status() or {}).get("updated_at", 0) > seen + 2, 10, "the runner to go on publishing")

@@ -17,7 +17,15 @@ from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import parse_token
 from scheduler_proc.coordination.ledger import Ledger
 from scheduler_proc.coordination.redis_conn import call, connect
-from scheduler_proc.errors import NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob, UnreadableData
+from scheduler_proc.errors import (
+    LedgerError,
+    NoAnswer,
+    NoScheduler,
+    RedisConfigError,
+    RedisUnavailable,
+    UnknownJob,
+    UnreadableData,
+)
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.problems import Problem
 from scheduler_proc.securedir import trusted_dir
@@ -196,6 +204,10 @@ class Operations:
             log.warning("status page without recent runs: %s", exc)
             status["recent_runs"] = None
             status["recent_runs_error"] = "the scheduler's Redis cannot be reached; the server's log says more"
+        except LedgerError as exc:
+            log.warning("status page without recent runs: %s", exc)
+            status["recent_runs"] = None
+            status["recent_runs_error"] = f"the scheduler's ledger cannot be read: {exc.summary}"
         return status
 
     def recent_runs(self, rows: list[dict[str, Any]], limit: int = RECENT_RUNS) -> list[dict[str, Any]]:

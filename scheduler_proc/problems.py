@@ -36,12 +36,13 @@ def report(key: str, summary: str, detail: str) -> None:
     log.error("%s", detail)
 
 
-def resolved(key: str, message: str) -> None:
-    """``key``'s trouble is over (logged once, if there was one)."""
+def resolved(key: str, message: str) -> bool:
+    """``key``'s trouble is over (logged once, if there was one); True if there was one."""
     with _lock:
         if _current.pop(key, None) is None:
-            return
+            return False
     log.info("%s", message)
+    return True
 
 
 def current() -> list[Problem]:

@@ -310,6 +310,7 @@ class LocalLedger:
         self._open_at = 0.0
         self._last_error = LedgerError("", "")
         self._inode, self._looked_at = -1, 0.0  # the open file's, and when its header was last read
+        self._in_trouble, self._probed_at = False, 0.0  # a trouble of the watched ledger is reported
         self._poisoned: list[sqlite3.Connection] = []  # connections to a corrupt file, kept open (see _failed)
         with contextlib.suppress(LedgerError), self._using():
             pass  # opened now if it can be; else each use says why, and tries again
@@ -357,12 +358,14 @@ class LocalLedger:
                     if time.monotonic() < self._open_at:
                         raise LedgerError(self._last_error.summary, str(self._last_error))
                     self._db = self._open()
+                if self._in_trouble and not writes:
+                    self._probe(self._db)
                 yield self._db
             except (sqlite3.Error, OSError) as exc:
                 self._failed(exc)
                 raise LedgerError(self._last_error.summary, str(self._last_error)) from None
-            if writes and self._watched:
-                problems.resolved("ledger", f"the ledger {self._path} records claims again")
+            if writes and self._in_trouble:
+                self._over()
 
     def _look_at_the_file(self) -> None:
         """Once a second: bytes written over the open file go unseen by SQLite until it reads those pages
@@ -381,6 +384,23 @@ class LocalLedger:
         elif header != _HEADER:
             raise _NotADatabase("file is not a database")
 
+    def _probe(self, db: sqlite3.Connection) -> None:
+        """While in trouble, at most once a second: a write that changes nothing, so that health turns green
+        once there is room again even when no fire comes due (reads alone would not tell)."""
+        if time.monotonic() < self._probed_at + _REOPEN_EVERY:
+            return
+        self._probed_at = time.monotonic()
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            db.execute(f"PRAGMA user_version = {version}")
+        except sqlite3.Error:
+            return  # still in trouble; the read goes on
+        self._over()
+
+    def _over(self) -> None:
+        self._in_trouble = False
+        problems.resolved("ledger", f"the ledger {self._path} records claims again")
+
     def _forget(self) -> None:
         if self._db is not None:
             with contextlib.suppress(sqlite3.Error):
@@ -393,6 +413,7 @@ class LocalLedger:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
         self._last_error = _ledger_error(self._path, exc)
+        self._in_trouble = self._watched
         self._open_at = time.monotonic() + _REOPEN_EVERY  # no new try to open before this
         if self._last_error.summary == _CORRUPT and self._db is not None:
             # Not closed: closing checkpoints the WAL into the file, which can mend its header over

@@ -75,7 +75,8 @@ class StatusPublisher:
                 f"{self.settings.lock_dir} or make it writable; until then health reads the last status written",
             )
         else:
-            problems.resolved("lock_dir", f"the status file {self.status_path} is written again")
+            if problems.resolved("lock_dir", f"the status file {self.status_path} is written again"):
+                self._published_role = None  # what was just written still lists it: publish again at once
         self._cadence.done()
 
     def withdraw(self) -> None:

@@ -16,12 +16,17 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis_support import RedisServer
 from support import Host, read_fires, wait_for
+
+from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
+from scheduler_proc.coordination.term import Term
+from scheduler_proc.errors import LedgerError
 
 
 @pytest.fixture
@@ -139,6 +144,27 @@ def test_a_full_lock_directory_turns_health_red_without_a_crash_loop_or_tmp_file
 
 def _corrupt(path: Path) -> None:
     path.write_bytes(b"this is not an SQLite database, " * 200)
+
+
+def test_the_ledger_leaves_a_corrupt_file_untouched_and_makes_a_new_one_once_it_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    _corrupt(path)
+    garbage = path.read_bytes()
+    ledger = LocalLedger(path, retention=60)  # no raise: the runner must stay up
+    with pytest.raises(LedgerError, match=r"is corrupt .*move it aside") as caught:
+        ledger.last_claimed_all()
+    assert caught.value.summary == "the ledger is corrupt"
+    assert path.read_bytes() == garbage  # evidence kept; nothing of ours written into it
+    path.rename(tmp_path / "l.sqlite3.corrupt")
+
+    def claimed() -> bool:
+        try:
+            return ledger.claim("job", datetime.now(UTC), Term(None, lambda: True), "n", "r1") is ClaimResult.CLAIMED
+        except LedgerError:
+            return False  # opened again at most once a second
+
+    wait_for(claimed, 5, "a claim in a new ledger")
+    assert path.read_bytes().startswith(b"SQLite format 3")
 
 
 def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_moved_aside(

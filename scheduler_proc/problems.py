@@ -45,10 +45,10 @@ def resolved(key: str, message: str) -> bool:
     return True
 
 
-def current() -> list[Problem]:
-    """The troubles of this process now, oldest first."""
+def current(excluding: tuple[str, ...] = ()) -> list[Problem]:
+    """The troubles of this process now, oldest first (but those under the keys ``excluding``)."""
     with _lock:
-        return list(_current.values())
+        return [problem for key, problem in _current.items() if key not in excluding]
 
 
 def merged(*groups: list[Problem]) -> list[Problem]:

@@ -75,8 +75,7 @@ class StatusPublisher:
                 f"{self.settings.lock_dir} or make it writable; until then health reads the last status written",
             )
         else:
-            if problems.resolved("lock_dir", f"the status file {self.status_path} is written again"):
-                self._published_role = None  # what was just written still lists it: publish again at once
+            problems.resolved("lock_dir", f"the status file {self.status_path} is written again")
         self._cadence.done()
 
     def withdraw(self) -> None:
@@ -104,8 +103,11 @@ class StatusPublisher:
             "jobs": self._jobs_view(backend, engine),
             "tzdata": tzdata_version(),
         }
-        if problems.current():
-            document["problems"] = problems.current()
+        # A status file that gets written proves the lock directory writable: the document never
+        # lists that trouble (the first write after it listed it while readers saw health green).
+        troubles = problems.current(excluding=("lock_dir",))
+        if troubles:
+            document["problems"] = troubles
         if self.conflict:
             document["conflict"] = self.conflict
         if self.tzdata_mismatch:

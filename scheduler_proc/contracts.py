@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, Required, TypedDict
 
+from scheduler_proc.problems import Problem
+
 Role = Literal["leader", "standby"]
 Mode = Literal["single-host", "cluster"]
 
@@ -60,6 +62,7 @@ class StatusDocument(TypedDict):
     tzdata: NotRequired[str]  # the time zone database this runner computes crontab instants with
     conflict: NotRequired[str]  # another app holds this namespace (see scheduler_proc.identity)
     tzdata_mismatch: NotRequired[str]  # the leader's tzdata differs from this node's
+    problems: NotRequired[list[Problem]]  # local trouble that turns health red (see scheduler_proc.problems)
     updated_at: NotRequired[float]  # when the content was made (added when written)
 
 

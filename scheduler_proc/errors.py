@@ -54,3 +54,12 @@ class UnreadableData(SchedulerError, ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+class LedgerError(SchedulerError):
+    """The local ledger cannot be read or written (a full or read-only state directory, a corrupt
+    file); ``summary`` says what in a few words without a path, the message names the file and the fix."""
+
+    def __init__(self, summary: str, message: str) -> None:
+        super().__init__(message)
+        self.summary = summary

@@ -170,10 +170,13 @@ def check_eviction_policy(settings: RedisSettings, client: Client) -> None:
         )
 
 
-def open_ledger(settings: Settings, client: Client | None = None) -> Ledger:
-    """The ledger for this mode (readers such as the web workers and the CLI use it too)."""
+def open_ledger(settings: Settings, client: Client | None = None, watched: bool = False) -> Ledger:
+    """The ledger for this mode (readers such as the web workers and the CLI use it too).
+
+    ``watched``: the runner's; trouble with the local ledger is reported to :mod:`scheduler_proc.problems`.
+    """
     if settings.redis is None:
-        return LocalLedger(settings.ledger_path, settings.claim_retention, settings.history_size)
+        return LocalLedger(settings.ledger_path, settings.claim_retention, settings.history_size, watched)
     return RedisLedger(
         settings.redis,
         client or connect(settings.redis),
@@ -188,7 +191,7 @@ def open_backend(
 ) -> Backend:
     """The ledger, leadership and command bus for this mode."""
     if settings.redis is None:
-        return Backend("single-host", open_ledger(settings), HostLeadership(lock), open_bus(settings))
+        return Backend("single-host", open_ledger(settings, watched=True), HostLeadership(lock), open_bus(settings))
     client = connect(settings.redis)
     keys = Keys(settings.namespace)
     return Backend(

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import redis
 
-from scheduler_proc import clock
+from scheduler_proc import clock, problems
 from scheduler_proc.contracts import ClusterStatus
 from scheduler_proc.coordination import decode
 from scheduler_proc.coordination.decode import MAX_TERM
@@ -513,6 +513,10 @@ class ClusterLeadership:
         if state == self.redis_state:
             return  # one line per change of state, not one per retry
         previous, self.redis_state = self.redis_state, state
+        if state == "error":  # Redis answers but refuses us (credentials, TLS, a read-only replica): health is red
+            problems.report("redis", "Redis refuses the scheduler's commands", message)
+            return
+        problems.resolved("redis", f"Redis at {self._settings.target} takes the scheduler's commands again")
         if state == "ok":
             if previous != "unknown":
                 log.info("%s again", message)

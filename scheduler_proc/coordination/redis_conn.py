@@ -131,6 +131,11 @@ def call(settings: RedisSettings, action: Callable[[], T]) -> T:
             f"Redis at {settings.target} refused the credentials ({exc}); check the user and password "
             "in SCHEDULER_REDIS_URL (or SCHEDULER_REDIS_USERNAME / SCHEDULER_REDIS_PASSWORD)"
         ) from None
+    except redis.ReadOnlyError as exc:
+        raise RedisConfigError(
+            f"Redis at {settings.target} is a read-only replica and refuses writes ({exc}); point "
+            "SCHEDULER_REDIS_URL at the primary (or name the master through Sentinel)"
+        ) from None
     except redis.ResponseError as exc:
         if str(exc).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
             raise RedisConfigError(

@@ -21,6 +21,7 @@ from typing import Any
 from scheduler_proc import clock
 from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, LiveRun, Run
 from scheduler_proc.coordination.term import Term, new_run_id
+from scheduler_proc.errors import LedgerError
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.redact import redact
 from scheduler_proc.runner.instances import Instances
@@ -109,14 +110,16 @@ class Dispatcher:
         self._default_grace = default_misfire_grace
         self._may_dispatch = may_dispatch
         self._metrics = metrics or Metrics(node)
-        self.recorder = Recorder(ledger, self._note_finished)
         self._lock = threading.Condition()
         self._in_flight: set[Flight] = set()
         self._waiting: dict[str, list[Flight]] = {}  # refused as BUSY: retried while due
+        self._not_started = 0  # fires not run since the ledger stopped recording claims
         self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
         for record in ledger.last_runs().values():
             if record.job_id in self.states:
                 self.states[record.job_id] = JobState(record.scheduled_at, record.outcome)
+        # Made after the ledger answered: a ledger that cannot be read leaves no writer thread behind.
+        self.recorder = Recorder(ledger, self._note_finished)
 
     def claim(self, batch: list[tuple[str, list[datetime], str | None, str]]) -> list[list[Flight]]:
         """Gate, misfire-check and claim a batch of due fires in one ledger round trip.
@@ -266,18 +269,9 @@ class Dispatcher:
             if term is None:
                 self._not_leading(pending, failures)
                 return
-            unanswered = []
-            requests = [self._request(flight, ahead[flight]) for flight in pending]
-            results = self._ledger.claim_many(requests, term, self._node)
-            for flight, result in zip(pending, results, strict=True):
-                if result is ClaimResult.CLAIMED:
-                    flight.claimed, flight.lease = True, term  # it keeps its place until its run ends
-                elif result is ClaimResult.UNAVAILABLE:
-                    unanswered.append(flight)
-                elif result is ClaimResult.BUSY and flight.trigger == "schedule":
-                    self._wait_for_instance(flight)
-                else:
-                    self._refused(flight, result)
+            unanswered = self._ask_ledger(pending, ahead, term)
+            if unanswered is None:
+                return
             if not unanswered:
                 if failures:
                     log.info("claims answered again after %d retries", failures)
@@ -322,6 +316,42 @@ class Dispatcher:
             else:
                 self._decided(flight, "missed: later than its misfire grace")
         return due
+
+    def _ask_ledger(self, pending: list[Flight], ahead: dict[Flight, int], term: Term) -> list[Flight] | None:
+        """Claim the fires under ``term``; those the ledger did not answer, or None when it cannot record
+        claims (then none is run: the runner's health shows why, see scheduler_proc.problems)."""
+        requests = [self._request(flight, ahead[flight]) for flight in pending]
+        try:
+            results = self._ledger.claim_many(requests, term, self._node)
+        except LedgerError as exc:
+            self._unrecordable(pending, exc)
+            return None
+        if self._not_started:
+            log.warning("the ledger records claims again; %d fire(s) were not started meanwhile", self._not_started)
+            self._not_started = 0
+        unanswered = []
+        for flight, result in zip(pending, results, strict=True):
+            if result is ClaimResult.CLAIMED:
+                flight.claimed, flight.lease = True, term  # it keeps its place until its run ends
+            elif result is ClaimResult.UNAVAILABLE:
+                unanswered.append(flight)
+            elif result is ClaimResult.BUSY and flight.trigger == "schedule":
+                self._wait_for_instance(flight)
+            else:
+                self._refused(flight, result)
+        return unanswered
+
+    def _unrecordable(self, flights: list[Flight], exc: LedgerError) -> None:
+        """Fires whose claim the ledger cannot record are not run: the first says why, a count follows."""
+        for flight in flights:
+            if not self._not_started:
+                log.warning(
+                    "fire not started %s: %s; nor are later fires until the ledger records claims again",
+                    self._fields(flight),
+                    exc.summary,
+                )
+            self._not_started += 1
+            self._decided(flight, f"not started: {exc.summary}")
 
     def _not_leading(self, flights: list[Flight], failures: int) -> None:
         for flight in flights:

@@ -28,7 +28,7 @@ from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.coordination.ledger import LiveRun
 from scheduler_proc.coordination.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
-from scheduler_proc.errors import RedisUnavailable, SchedulerError
+from scheduler_proc.errors import LedgerError, RedisUnavailable, SchedulerError
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
@@ -244,7 +244,29 @@ class Runner:
         if self.engine is not None and (term is None or term.token != self._engine_term):
             self._retire_engine()
         if term is not None and self.engine is None:
-            engine = Engine(
+            engine = self._new_engine(backend)
+            if engine is None:
+                return
+            try:
+                engine.start(floor=backend.floor_time())
+            except (RedisUnavailable, LedgerError) as exc:
+                if isinstance(exc, RedisUnavailable):  # a LedgerError is reported once, as a problem
+                    log.error("cannot resume the jobs (%s); trying again", exc)
+                engine.halt()
+                return
+            self.engine, self._engine_term = engine, term.token
+            self.watchdog.watch(True)
+            self.leader_comparison.leading()
+            self.publisher.conflict = self.publisher.tzdata_mismatch = None
+            # The jobs, triggers and APScheduler's store live as long as the engine: keep them
+            # out of the collector's scans, which otherwise walk them all inside a burst.
+            gc.freeze()
+
+    def _new_engine(self, backend: Backend) -> Engine | None:
+        """An engine, or None while the ledger cannot be read: health says why (see scheduler_proc.problems);
+        the next turn of the loop tries again."""
+        try:
+            return Engine(
                 self.jobs,
                 backend.ledger,
                 self.settings.node_id,
@@ -255,19 +277,8 @@ class Runner:
                 self._progress,
                 self.instances,
             )
-            try:
-                engine.start(floor=backend.floor_time())
-            except RedisUnavailable as exc:
-                log.error("cannot resume the jobs (%s); trying again", exc)
-                engine.halt()
-                return
-            self.engine, self._engine_term = engine, term.token
-            self.watchdog.watch(True)
-            self.leader_comparison.leading()
-            self.publisher.conflict = self.publisher.tzdata_mismatch = None
-            # The jobs, triggers and APScheduler's store live as long as the engine: keep them
-            # out of the collector's scans, which otherwise walk them all inside a burst.
-            gc.freeze()
+        except LedgerError:
+            return None
 
     def _serve_commands(self, backend: Backend, engine: Engine) -> None:
         """Carry out operators' commands; only the leader does, so each is acted on once."""

@@ -7,12 +7,14 @@ to bursts of fires (the status of many jobs is not free). A standby reads the sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
+from scheduler_proc import problems
 from scheduler_proc.contracts import JobRow, StatusDocument
 from scheduler_proc.coordination.backend import Backend
-from scheduler_proc.errors import SchedulerError
+from scheduler_proc.errors import LedgerError, SchedulerError
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.runner.cadence import Cadence
 from scheduler_proc.runner.engine import Engine
@@ -60,10 +62,20 @@ class StatusPublisher:
         self._touched = time.monotonic()
         self._cadence.start()
         status = self._status(backend, engine, leading, lock_held)
-        write_status(self.status_path, status)
         self.metrics.leading(leading)
         self.metrics.next_runs(status["jobs"])
-        self.metrics.write(self.metrics_path)
+        try:
+            write_status(self.status_path, status)
+            self.metrics.write(self.metrics_path)
+        except OSError as exc:  # readers see the directory's trouble themselves (web.ops); the runner goes on
+            problems.report(
+                "lock_dir",
+                "the lock directory cannot be written",
+                f"cannot write the status file {self.status_path} ({exc.strerror}): free space in SCHEDULER_LOCK_DIR="
+                f"{self.settings.lock_dir} or make it writable; until then health reads the last status written",
+            )
+        else:
+            problems.resolved("lock_dir", f"the status file {self.status_path} is written again")
         self._cadence.done()
 
     def withdraw(self) -> None:
@@ -91,6 +103,11 @@ class StatusPublisher:
             "jobs": self._jobs_view(backend, engine),
             "tzdata": tzdata_version(),
         }
+        # A status file that gets written proves the lock directory writable: the document never
+        # lists that trouble (the first write after it listed it while readers saw health green).
+        troubles = problems.current(excluding=("lock_dir",))
+        if troubles:
+            document["problems"] = troubles
         if self.conflict:
             document["conflict"] = self.conflict
         if self.tzdata_mismatch:
@@ -116,10 +133,12 @@ class StatusPublisher:
         cadence = self._last_runs_cadence if engine else self._standby_reads
         if cadence.due():
             cadence.start()
-            self._last_runs = {
-                job: (record.scheduled_at.isoformat(), record.node, record.outcome)
-                for job, record in backend.ledger.last_runs().items()
-            }
+            # A ledger in trouble (reported as a problem): the last known ones stay.
+            with contextlib.suppress(LedgerError):
+                self._last_runs = {
+                    job: (record.scheduled_at.isoformat(), record.node, record.outcome)
+                    for job, record in backend.ledger.last_runs().items()
+                }
             if engine is None:
                 try:
                     self._paused = backend.ledger.paused()

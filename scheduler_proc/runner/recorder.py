@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from scheduler_proc.coordination.ledger import Ledger, Run
+from scheduler_proc.errors import LedgerError
 
 log = logging.getLogger("scheduler.recorder")
 
@@ -94,6 +95,8 @@ class Recorder:
                 log.exception("could not count %d run(s) in the metrics", len(batch))
             try:
                 self._ledger.finish_many(batch)
+            except LedgerError as exc:  # the runner's health says why (scheduler_proc.problems)
+                log.warning("could not record the outcome of %d run(s): %s", len(batch), exc.summary)
             except Exception:  # a record lost must not stop the recording of later ones
                 log.exception("could not record %d run(s)", len(batch))
             finally:

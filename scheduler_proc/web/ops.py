@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 
+from scheduler_proc import problems
 from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.backend import open_ledger
 from scheduler_proc.coordination.bus import ACTIONS, Command, CommandBus, open_bus
@@ -15,13 +17,24 @@ from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import parse_token
 from scheduler_proc.coordination.ledger import Ledger
 from scheduler_proc.coordination.redis_conn import call, connect
-from scheduler_proc.errors import NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob, UnreadableData
+from scheduler_proc.errors import (
+    LedgerError,
+    NoAnswer,
+    NoScheduler,
+    RedisConfigError,
+    RedisUnavailable,
+    UnknownJob,
+    UnreadableData,
+)
 from scheduler_proc.identity import AppIdentity
+from scheduler_proc.problems import Problem
 from scheduler_proc.securedir import trusted_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
 
 ANSWER_TIMEOUT = 5.0
+#: A scheduler directory with less room than this (bytes) counts as full: a claim or a status write would fail.
+FULL_BELOW = 64 * 1024
 #: How many runs the status page lists under "Recent runs".
 RECENT_RUNS = 20
 
@@ -38,6 +51,16 @@ def _well_formed(status: dict[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(cluster, dict) or not isinstance(status.get("role", ""), str):
         return None
     return status
+
+
+def _published_problems(status: dict[str, Any]) -> list[Problem]:
+    """The runner's problems in its status file (an entry of another shape is left out)."""
+    listed = status.get("problems")
+    return [
+        Problem(summary=p["summary"], detail=p["detail"])
+        for p in (listed if isinstance(listed, list) else [])
+        if isinstance(p, dict) and isinstance(p.get("summary"), str) and isinstance(p.get("detail"), str)
+    ]
 
 
 def _when(row: dict[str, Any]) -> datetime | None:
@@ -109,11 +132,41 @@ class Operations:
             "updated_at": source.get("updated_at"),
             "tzdata": (own or source).get("tzdata"),
         }
+        answer["problems"] = problems.merged(_published_problems(own or source), self._directory_problems())
         if conflict:
             answer["conflict"] = str(conflict)
         if (own or source).get("tzdata_mismatch"):
             answer["tzdata_mismatch"] = str((own or source)["tzdata_mismatch"])
         return answer
+
+    def _directory_problems(self) -> list[Problem]:
+        """The scheduler's directories as this process sees them: one the runner cannot write to cannot
+        say so in the status file either (it lives there)."""
+        found = []
+        for path, setting, name in (
+            (self.settings.lock_dir, "SCHEDULER_LOCK_DIR", "lock"),
+            (self.settings.state_dir, "SCHEDULER_STATE_DIR", "state"),
+        ):
+            try:
+                space = os.statvfs(path)
+            except OSError:
+                continue  # not made yet: the scheduler makes it, or says why it cannot
+            if space.f_flag & os.ST_RDONLY:
+                found.append(
+                    Problem(
+                        summary=f"the {name} directory is read-only",
+                        detail=f"{setting}={path} is on a read-only file system; point it at a writable directory",
+                    )
+                )
+            elif space.f_bavail * space.f_frsize < FULL_BELOW:
+                found.append(
+                    Problem(
+                        summary=f"the {name} directory is full",
+                        detail=f"the {name} directory {path} is full ({setting}): "
+                        f"{space.f_bavail * space.f_frsize} bytes free; free space there",
+                    )
+                )
+        return found
 
     def _foreign(self, holder: Holder | None, directory: str | None) -> str | None:
         """Why the host lock's holder is another app, judged by its jobs module (and ``directory``
@@ -128,6 +181,9 @@ class Operations:
         status = self.status(master_pid, directory)
         if "conflict" in status:
             return False, "another app holds this app's namespace on this host; the server's log says which"
+        if status["problems"]:
+            summaries = "; ".join(problem["summary"] for problem in status["problems"])
+            return False, f"the scheduler on this host is in trouble: {summaries} (its status says where and the fix)"
         if status["role"] in ("leader", "standby", "disabled"):
             return True, f"the scheduler on this host is {status['role']}"
         return False, f"no scheduler of this app runs on this host (role {status['role']})"
@@ -148,6 +204,10 @@ class Operations:
             log.warning("status page without recent runs: %s", exc)
             status["recent_runs"] = None
             status["recent_runs_error"] = "the scheduler's Redis cannot be reached; the server's log says more"
+        except LedgerError as exc:
+            log.warning("status page without recent runs: %s", exc)
+            status["recent_runs"] = None
+            status["recent_runs_error"] = f"the scheduler's ledger cannot be read: {exc.summary}"
         return status
 
     def recent_runs(self, rows: list[dict[str, Any]], limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
@@ -193,11 +253,15 @@ class Operations:
     def check(self) -> tuple[bool, str]:
         """Is this host's scheduler up and (in cluster mode) does the cluster have a leader?"""
         holder = read_holder(self.settings.lock_path) if self._lock_dir_ready() else None
-        if holder is None or read_status(self.settings.status_path(holder.master_pid)) is None:
+        document = read_status(self.settings.status_path(holder.master_pid)) if holder is not None else None
+        if holder is None or document is None:
             return (
                 False,
                 f"no scheduler runs on node {self.settings.node_id} (host lock {self.settings.lock_path} is free)",
             )
+        trouble = problems.merged(_published_problems(document), self._directory_problems())
+        if trouble:
+            return False, "; ".join(problem["detail"] for problem in trouble)
         if self._client is None or self.settings.redis is None:
             return True, f"scheduler pid {holder.pid} runs the jobs on node {holder.node}"
         redis_settings = self.settings.redis

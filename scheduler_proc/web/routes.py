@@ -27,7 +27,15 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from scheduler_proc.errors import LockDirError, NoAnswer, NoScheduler, RedisConfigError, RedisUnavailable, UnknownJob
+from scheduler_proc.errors import (
+    LedgerError,
+    LockDirError,
+    NoAnswer,
+    NoScheduler,
+    RedisConfigError,
+    RedisUnavailable,
+    UnknownJob,
+)
 from scheduler_proc.master.lifespan import managed_by_gunicorn_hooks
 from scheduler_proc.settings import Settings
 from scheduler_proc.web.ops import Operations
@@ -96,6 +104,11 @@ def _answer(call: Any, *args: Any) -> Any:
         # Connection details stay in the server's log, not in an answer anyone may read.
         log.warning("answering 503: %s", exc)
         raise HTTPException(503, "the scheduler's Redis cannot be reached; the server's log says more") from None
+    except LedgerError as exc:
+        log.warning("answering 503: %s", exc)
+        raise HTTPException(
+            503, f"the scheduler's ledger cannot be read: {exc.summary}; the server's log says more"
+        ) from None
     except LockDirError as exc:
         log.warning("answering 503: %s", exc)
         raise HTTPException(

@@ -186,7 +186,9 @@ class Runner:
             self._touched = time.monotonic()
         backend.leadership.start()  # idempotent: competes for the lease only while holding the host lock
         self._follow_leadership(backend)
-        if self.engine is None and self.settings.redis is not None:
+        # Only while Redis answers: a call to a Redis that is down blocks this loop up to the socket
+        # timeout, and the engine of a lease won meanwhile would start that much later.
+        if self.engine is None and self.settings.redis is not None and backend.leadership.status().get("redis") == "ok":
             self.leader_comparison.standing_by()
             self.publisher.conflict = self.leader_comparison.conflict
             self.publisher.tzdata_mismatch = self.leader_comparison.tzdata_mismatch

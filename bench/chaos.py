@@ -77,6 +77,7 @@ class JobOutcome:
     missed_reported: int = 0  # missed fires the kit's log names as missed or skipped
     missed_unreported: list[str] = field(default_factory=list)
     over_max: list[str] = field(default_factory=list)  # runs that started with max_instances running
+    refused_at_start: int = 0  # claimed fires the kit refused right before they started (WARNING 'fire skipped')
 
 
 @dataclass
@@ -518,6 +519,7 @@ def _read_kit_log(outcome: Outcome, cluster: Cluster) -> None:
         reported = reported_seconds(log, job.job)
         job.missed_reported = sum(1 for s in job.missed_seconds if s in reported)
         job.missed_unreported = [_iso(s) for s in job.missed_seconds if s not in reported]
+        job.refused_at_start = len(re.findall(rf"fire skipped job={re.escape(job.job)} ", log))
     if any(fault.kind == "unreadable_keys" for fault in outcome.faults):
         outcome.unreadable_logged = {key: log.count(f"Redis key {key} holds") for key in _garbage(cluster.keys)}
     led = sorted(datetime.strptime(at, "%Y-%m-%d %H:%M:%S %z").timestamp() for at in _LEADING.findall(log))
@@ -678,16 +680,17 @@ def table(outcomes: list[Outcome]) -> list[str]:
     """The summary table: one row per pattern and job."""
     lines = [
         "| pattern | job | fires expected | run once | run more than once | missed | of those, named in the kit's log "
-        "| most instances at once (max_instances) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| most instances at once (max_instances) | claimed, refused at start |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         for j in o.jobs:
             named = str(j.missed_reported) if o.pattern == "kit" else "n/a"
             most = "n/a (one record per run)" if j.max_at_once is None else str(j.max_at_once)
+            refused = str(j.refused_at_start) if o.pattern == "kit" else "n/a"
             lines.append(
                 f"| {o.pattern} | {j.job} | {j.expected} | {j.once} | {j.more_than_once} | {j.missed} | {named} "
-                f"| {most} ({j.max_instances}) |"
+                f"| {most} ({j.max_instances}) | {refused} |"
             )
     return lines
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -276,3 +277,35 @@ def test_a_term_that_only_a_vanished_node_saw_is_never_handed_out_again(redis_se
     second = b.current_term()
     assert second is not None and second.token is not None
     assert second.token > first.token, (first.token, second.token)
+
+
+def test_a_renewal_still_on_its_way_when_validity_runs_out_decides_before_the_lease_counts_as_lost(
+    redis_server: RedisServer,
+) -> None:
+    """Issue 22 item 14: a Redis stall shorter than the lease lost a fire now and then. The
+    renewal sent inside the lease's validity was answered (renewed) only after its own clock
+    passed validity; in that moment the fire's pre-start check, a claim or the runner's loop
+    read 'not leading', refused or dropped the fire, and the same term then led on. A caller
+    that finds the lease lapsed while a renewal is on its way waits for its answer."""
+    settings = _redis_settings(redis_server, ttl=4.0)  # renew every 1 s, valid 3 s, socket timeout 1 s
+    keeper_now, caller_now = 2.9, 3.1  # the renewal leaves inside validity; the caller asks just after it
+    keeper: list[threading.Thread] = []
+
+    def clock() -> float:
+        return keeper_now if keeper and threading.current_thread() is keeper[0] else caller_now
+
+    caller_now = 0.0
+    a = ClusterLeadership(settings, connect(settings), Keys("item14"), "a", clock=clock)
+    a.tick()
+    term = a.current_term()
+    assert term is not None
+    caller_now = 3.1
+    assert not a.leading  # by its own clock, with no renewal sent: lapsed (safety first)
+    redis_server.client().execute_command("CLIENT", "PAUSE", 400, "ALL")  # the renewal waits in Redis
+    keeper.append(threading.Thread(target=a.tick))
+    keeper[0].start()
+    wait_for(lambda: a._tick_lock.locked(), timeout=5, what="the renewal to be sent")
+    assert term.is_current(), "a fire claimed under a term that goes on was refused at its start"
+    assert a.current_term() is not None, "the runner's loop took a renewed lease for a lost one"
+    keeper[0].join(5)
+    assert a.leading and a.state.term == term.token

@@ -39,6 +39,9 @@ _LONGEST_NAP = 1.0
 #: A standby tries this long after the lease it saw would have expired.
 _AFTER_EXPIRY = 0.02
 
+#: How much longer than the socket timeout a caller waits for a renewal already on its way.
+_ANSWER_SLACK = 0.5
+
 # Shared by the scripts below (and the claim script). Redis's run id changes whenever the
 # server restarts or another one takes over (a Sentinel failover); the data it now serves
 # may then be older than what the cluster acted on (a snapshot reload, the last second of
@@ -395,12 +398,33 @@ class ClusterLeadership:
 
     def current_term(self) -> Term | None:
         """The term to run fires under, or None when we cannot prove we lead."""
-        if not self.leading or self.state.term is None or self.state.token is None:
+        if not self._settled_leading() or self.state.term is None or self.state.token is None:
             return None
         term = self.state.term
         return Term(
-            token=term, is_current=lambda: self.leading and self.state.term == term, lease_token=self.state.token
+            token=term,
+            is_current=lambda: self._settled_leading() and self.state.term == term,
+            lease_token=self.state.token,
         )
+
+    def _settled_leading(self) -> bool:
+        """Leading, where a lease that ran out by our clock while its renewal is still on its way
+        waits for that renewal's answer (at most a socket timeout) before it counts as lost.
+
+        The renewal left inside validity, so a yes proves the lease was never lost: without
+        the wait, a Redis stall shorter than the lease had a claimed fire refused at its start
+        (or a claim dropped, or the engine retired) while the same term then led on.
+        """
+        if self.leading:
+            return True
+        renewing = self.state.token is not None and self._tick_lock.locked()
+        if (
+            renewing
+            and threading.current_thread() is not self._keeper
+            and self._tick_lock.acquire(timeout=self._settings.socket_timeout + _ANSWER_SLACK)
+        ):
+            self._tick_lock.release()
+        return self.leading
 
     def start(self) -> None:
         """Keep the lease from a thread of its own, so slow work elsewhere never delays a renewal."""

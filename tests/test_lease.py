@@ -5,14 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from redis_support import RedisServer
-from support import FakeClock, wait_for
+from support import FakeClock, recording_jobs, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership, LeaseState, parse_token
@@ -20,6 +20,7 @@ from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Run, t
 from scheduler_proc.coordination.redis_conn import connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
 
 
@@ -309,3 +310,36 @@ def test_a_renewal_still_on_its_way_when_validity_runs_out_decides_before_the_le
     assert a.current_term() is not None, "the runner's loop took a renewed lease for a lost one"
     keeper[0].join(5)
     assert a.leading and a.state.term == term.token
+
+
+def test_a_claim_refused_as_early_proves_the_clock_ahead_and_the_leader_steps_down(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22 item 9: on a slow or uneven link the round-trip measure can pass a clock that
+    runs ahead (it flags only what its most favourable reading shows), and the node led on
+    while Redis refused every claim as early, each logged with a reason no status agreed with.
+    A claim refused as early proves the clock ahead: the leader steps down at once, says so
+    once at ERROR, and does not lead again on the next measure."""
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "4", "SCHEDULER_MAX_CLOCK_OFFSET": "0.5"}
+    settings = Settings.from_env(env).redis
+    assert settings is not None
+    a = ClusterLeadership(settings, connect(settings), Keys("early"), "a")  # its measure finds the clock fine
+    a.tick()
+    assert a.leading
+    ledger = RedisLedger(settings, connect(settings), Keys("early"), retention=3600)
+    jobs, _ = recording_jobs()
+    dispatcher = Dispatcher({spec.id: spec for spec in jobs}, ledger, "a", 30, a.current_term)
+    ahead = datetime.now(UTC) + timedelta(seconds=3)  # what a clock 3 s ahead schedules 'now'
+    [claimed] = dispatcher.claim([("t", [ahead], None, "schedule")])
+    assert claimed == []
+    refused = [r.getMessage() for r in caplog.records if "reason=early" in r.getMessage()]
+    assert refused and "this host's clock runs ahead (it steps down)" in refused[0], refused
+    assert not a.leading and a.current_term() is None, "a leader went on leading while Redis refused its claims"
+    a.tick()  # gives the lease back; the next tries only measure the clock
+    [claimed] = dispatcher.claim([("t", [ahead + timedelta(seconds=1)], None, "schedule")])
+    assert claimed == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "refused as early" in r.getMessage()]
+    assert len(errors) == 1, errors
+    assert redis_server.client().get(Keys("early").leader) is None, "the lease was not given back"
+    a.tick()
+    assert not a.leading and not a.status()["clock_ok"]

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import redis
@@ -38,6 +39,10 @@ log = logging.getLogger("scheduler.lease")
 _LONGEST_NAP = 1.0
 #: A standby tries this long after the lease it saw would have expired.
 _AFTER_EXPIRY = 0.02
+
+#: A leader whose claim was refused as early steps down and sits out this long before its
+#: clock's round-trip measure may let it lead again (NTP trouble is not fixed in seconds).
+_PROOF_HOLD = 60.0
 
 #: How much longer than the socket timeout a caller waits for a renewal already on its way.
 _ANSWER_SLACK = 0.5
@@ -222,6 +227,7 @@ class ClockCheck:
     limit: float
     offset: float | None = None
     error: float = 0.0
+    proven_ahead: bool = False  # a claim was refused as early: off, whatever a measure says
 
     def measured(self, sent_wall: float, received_wall: float, redis_ms: int) -> None:
         self.offset = (sent_wall + received_wall) / 2 - redis_ms / 1000
@@ -229,7 +235,7 @@ class ClockCheck:
 
     @property
     def off(self) -> bool:
-        return self.offset is not None and abs(self.offset) - self.error > self.limit
+        return self.proven_ahead or (self.offset is not None and abs(self.offset) - self.error > self.limit)
 
 
 class HandoverNotices:
@@ -386,6 +392,7 @@ class ClusterLeadership:
         self._scripts = {name: LuaScript(client, source) for name, source in (("acquire", ACQUIRE), ("renew", RENEW))}
         self.redis_state = "unknown"
         self._clock_was_off = False
+        self._proven_until = 0.0
         self._info_refused = False
         self.leader_node: str | None = None
         self.leader_term: int | None = None
@@ -394,7 +401,7 @@ class ClusterLeadership:
 
     @property
     def leading(self) -> bool:
-        return self.state.valid(self._clock())
+        return self.state.valid(self._clock()) and not self.clock_check.proven_ahead
 
     def current_term(self) -> Term | None:
         """The term to run fires under, or None when we cannot prove we lead."""
@@ -405,7 +412,34 @@ class ClusterLeadership:
             token=term,
             is_current=lambda: self._settled_leading() and self.state.term == term,
             lease_token=self.state.token,
+            clock_ahead=self.clock_proven_ahead,
         )
+
+    def clock_proven_ahead(self, scheduled_at: datetime) -> None:
+        """A claim was refused as early: this host's clock runs ahead, whatever a round trip said.
+
+        The claim left at or after its fire's time by this host's clock and reached Redis
+        more than the claim margin (2 x SCHEDULER_MAX_CLOCK_OFFSET) before that time by
+        Redis's clock, so this clock is ahead by more than the margin. A round-trip measure
+        can miss that on a slow or uneven link (it only flags what even its most favourable
+        reading shows), and the node then led on while every claim was refused. It steps
+        down at once and sits out _PROOF_HOLD before a measure may let it lead again.
+        """
+        first = not self.clock_check.proven_ahead
+        self._proven_until = self._clock() + _PROOF_HOLD
+        self.clock_check.proven_ahead = True
+        self._next_action = 0.0  # the keeper gives the lease back on its next tick
+        if first:
+            self._clock_was_off = True
+            log.error(
+                "a claim for the fire at %s was refused as early: it reached Redis more than %gs (2 x "
+                "SCHEDULER_MAX_CLOCK_OFFSET) before that time by Redis's clock, though this host sent it at or "
+                "after that time by its own, so this host's clock runs ahead by more than that; stepping down, "
+                "not leading for %gs, then measured again (check NTP: `timedatectl` or `chronyc tracking`)",
+                scheduled_at.isoformat(),
+                floor_margin_ms(self._settings) / 1000,
+                _PROOF_HOLD,
+            )
 
     def _settled_leading(self) -> bool:
         """Leading, where a lease that ran out by our clock while its renewal is still on its way
@@ -460,6 +494,11 @@ class ClusterLeadership:
             self._on_lease(self.state.token)
 
     def _tick(self, now: float) -> None:
+        if self.clock_check.proven_ahead:
+            if now >= self._proven_until:
+                self.clock_check.proven_ahead = False  # the next measure decides again
+            elif self.state.token is not None:
+                self._give_up("stepped down: this host's clock runs ahead (a claim was refused as early)")
         if self.state.token is not None and not self.state.valid(now):
             log.warning(
                 "lease of term %s could not be renewed in time; pausing dispatch (running jobs go on)", self.state.term

@@ -6,6 +6,7 @@ import itertools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 #: Per process; a counter makes each run id unique within it. A dead runner's claims are
 #: recognised by this prefix (see takeover).
@@ -16,6 +17,10 @@ _run_numbers = itertools.count()
 def new_run_id() -> str:
     """A unique 16-hex-digit run id (cheaper than a uuid4 per fire)."""
     return f"{RUN_ID_PREFIX}{next(_run_numbers) & 0xFFFFFFFF:08x}"
+
+
+def _no_proof(scheduled_at: datetime) -> None:
+    """Single-host mode: no claim is ever early (the ledger is this host's own)."""
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,6 @@ class Term:
     token: int | None
     is_current: Callable[[], bool]
     lease_token: str | None = None
+    #: Told when a claim under this term was refused as early (its fire's time, by this host's
+    #: clock): proof that this host's clock runs ahead (see ClusterLeadership.clock_proven_ahead).
+    clock_ahead: Callable[[datetime], None] = _no_proof

@@ -51,8 +51,8 @@ _REFUSALS = {
     ),
     ClaimResult.BUSY: "max_instances of the job are running already (in this process, under any term, or elsewhere)",
     ClaimResult.EARLY: (
-        "scheduled further ahead of Redis's time than SCHEDULER_MAX_CLOCK_OFFSET allows: this host's clock "
-        "runs ahead, so the fire is left to whoever leads when it is due"
+        "the claim reached Redis more than 2 x SCHEDULER_MAX_CLOCK_OFFSET before the fire's time by Redis's "
+        "clock: this host's clock runs ahead (it steps down), so the fire is left to whoever leads when it is due"
     ),
 }
 
@@ -339,6 +339,9 @@ class Dispatcher:
                 self._wait_for_instance(flight)
             else:
                 self._refused(flight, result)
+        early = [flight for flight, result in zip(pending, results, strict=True) if result is ClaimResult.EARLY]
+        if early:
+            term.clock_ahead(early[0].scheduled_at)
         return unanswered
 
     def _unrecordable(self, flights: list[Flight], exc: LedgerError) -> None:

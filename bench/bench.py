@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -262,17 +263,25 @@ def _proc(pid: int) -> tuple[float, float]:
 
 
 def bench_idle(work: Path, redis: RedisServer) -> None:
-    """At the default lease TTL, with the demo jobs: memory, CPU and Redis commands of one node at idle.
+    """At the default lease TTL: memory, CPU and Redis commands of one node at idle, and a fire's Redis cost.
 
     Redis commands are counted per role, as Redis counts them (a script's inner commands too):
-    a leader alone, then two standbys while a stand-in leader renews the lease as the kit's
-    does (its renewals are subtracted).
+    a leader alone with one job every 10 minutes, then two standbys while a stand-in leader
+    renews the lease as the kit's does (its renewals are subtracted). A fire's cost is what a
+    leader with one job every second sends beyond the idle leader, per fire: commands as
+    Redis counts them, and round trips (commands sent by clients; MONITOR tells them apart).
     """
     seconds = 20.0
-    env = {"SCHEDULER_JOBS": "app.jobs:jobs", "SCHEDULER_LEASE_TTL": "10"}
+    env = {"SCHEDULER_LEASE_TTL": "10", "BENCH_JOBS": "1", "BENCH_INTERVAL": "600"}
     [leader] = _idle_nodes(work / "idle-leader", redis, 1, {**env, "SCHEDULER_NAMESPACE": "idle-leader"})
     leader_rate, (supervisor, runner, cpu) = _commands_per_second(redis, [leader], seconds)
+    idle_trips = _round_trips_per_second(redis, seconds)
     stop(leader)
+    busy_env = {**env, "BENCH_INTERVAL": "1", "SCHEDULER_NAMESPACE": "idle-busy"}
+    [busy] = _idle_nodes(work / "idle-busy", redis, 1, busy_env)
+    busy_rate, _ = _commands_per_second(redis, [busy], seconds)
+    busy_trips = _round_trips_per_second(redis, seconds)
+    stop(busy)
     with StandInLeader(redis, "{idle-standby}:leader") as stand_in:
         standbys = _idle_nodes(work / "idle-standby", redis, 2, {**env, "SCHEDULER_NAMESPACE": "idle-standby"})
         before = stand_in.renewals
@@ -290,9 +299,25 @@ def bench_idle(work: Path, redis: RedisServer) -> None:
         rss_mib_per_host=supervisor + runner,
         cpu_percent_per_host=cpu * 100,
         redis_commands_per_second_leader=leader_rate,
+        redis_round_trips_per_second_leader=idle_trips,
         redis_commands_per_second_per_standby=standby_rate,
-        goal="standby at most 0.5 commands/s; supervisor at most 20 MiB, supervisor + runner at most 60 MiB",
+        redis_commands_per_fire=busy_rate - leader_rate,
+        redis_round_trips_per_fire=busy_trips - idle_trips,
+        goal="leader at most 2 and standby at most 0.5 commands/s at idle; supervisor at most 20 MiB, "
+        "supervisor + runner at most 60 MiB",
     )
+
+
+def _round_trips_per_second(redis: RedisServer, seconds: float) -> float:
+    """Commands clients sent (not a script's inner ones) per second, read from MONITOR; ours excluded."""
+    sent = 0
+    with Redis.from_url(redis.url, socket_timeout=None).monitor() as monitor:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            command = monitor.next_command()
+            if command.get("client_type") != "lua" and not str(command.get("command", "")).startswith("MONITOR"):
+                sent += 1
+    return sent / seconds
 
 
 def _idle_nodes(work: Path, redis: RedisServer, count: int, env: dict[str, str]) -> list[Host]:

@@ -177,3 +177,23 @@ def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: Redi
     )
     assert node.runner_pids() == [runner]
     assert "hangs" not in node.output()
+
+
+def test_an_idle_leader_is_quiet_and_a_run_now_still_reaches_it_at_once(hosts, redis_server: RedisServer) -> None:
+    """At the default TTL, with one job every 10 minutes, a leader makes Redis run at most 2
+    commands per second, scripts' inner ones included (issue 24: it made 12, mostly by reading
+    the command stream four times a second). Commands now come with a pub/sub hint, so a run
+    now is answered as fast as before: within 5 s here (a CLI process included), while the leader reads the stream at
+    least every 10 s without one."""
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "BENCH_JOBS": "1", "BENCH_INTERVAL": "600"}
+    leader = hosts("node-a", jobs="bench_jobs:jobs", env=env)
+    leader.start()
+    leader.wait_role("leader", timeout=30)
+    seen = _commands_seen(redis_server, seconds=20)
+    rate = len(seen) / 20
+    assert rate <= 2, f"{rate:.2f} commands/s at idle: {[c['command'][:60] for c in seen]}"
+    asked = time.monotonic()
+    done = leader.cli("run", "bench-0")
+    took = time.monotonic() - asked
+    assert done.returncode == 0 and "ran" in done.stdout, done.stdout + done.stderr
+    assert took < 5, f"the run now took {took:.1f}s to be answered (the stream alone is read every 10 s)"

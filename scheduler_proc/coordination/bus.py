@@ -8,6 +8,7 @@ hours later, and a "run now" is claimed like any fire, so a command handled twic
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -19,15 +20,21 @@ from typing import Any, Protocol, cast
 
 from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.decode import readable, report, stream_id, typed
+from scheduler_proc.coordination.hints import Hints
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.redis_conn import Client, call
-from scheduler_proc.errors import UnreadableData
+from scheduler_proc.errors import SchedulerError, UnreadableData
 from scheduler_proc.securedir import ensure_private_dir, write_private
 from scheduler_proc.settings import RedisSettings, Settings
 
 ACTIONS = ("run", "pause", "resume")
 COMMAND_TTL = 30.0
 _ACK_TTL = 60
+#: The leader reads the command stream when a hint comes, and at least this often besides (a
+#: hint lost with a broken subscription); polling it four times a second was most of what an
+#: idle leader sent Redis.
+_READ_AT_LEAST_EVERY = 10.0
+_PAGE = 100  # stream entries per read
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,15 @@ class CommandBus(Protocol):
         """The leader's answer, or None if none came within ``timeout`` seconds."""
         ...
 
+    def due(self) -> bool:
+        """On the leader: whether commands may be waiting (``receive`` is worth a call now)."""
+        ...
+
+    def rewind(self) -> None:
+        """On the leader, as a term begins: read from the shared cursor at once (another leader may
+        have moved it since this process last led)."""
+        ...
+
     def receive(self) -> list[Command]:
         """On the leader: commands not yet carried out, oldest first (they stay queued until acked)."""
         ...
@@ -105,6 +121,13 @@ class LocalBus:
             time.sleep(0.05)
         return None
 
+    def due(self) -> bool:
+        """Listing a private directory costs no shared server anything: always."""
+        return True
+
+    def rewind(self) -> None:
+        """Nothing to rewind: handled commands are deleted."""
+
     def receive(self) -> list[Command]:
         commands = []
         for path in sorted(self.dir.glob("*.cmd")):
@@ -130,8 +153,16 @@ class RedisBus:
         self._settings = settings
         self._client = client
         self._keys = keys
+        self._hints = Hints(client, keys.commands_hint)
+        self._unread = True  # a new leader reads at once: commands may wait from before its term
+        self._read_at = float("-inf")
+        self._known_cursor: str | None = None  # within a term only this leader moves the cursor
+
+    def rewind(self) -> None:
+        self._unread, self._known_cursor = True, None
 
     def submit(self, command: Command) -> None:
+        """Queue the command, then hint the leader (a lost hint only delays it to the leader's next read)."""
         fields: dict[Any, Any] = command.fields()
         key = self._keys.commands
         typed(
@@ -141,6 +172,8 @@ class RedisBus:
             "stream",
             lambda: self._client.xadd(key, fields, maxlen=1000, approximate=True),
         )
+        with contextlib.suppress(SchedulerError):
+            call(self._settings, lambda: self._client.publish(self._keys.commands_hint, command.id))
 
     def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         deadline = time.monotonic() + timeout
@@ -151,18 +184,30 @@ class RedisBus:
             time.sleep(0.05)
         return None
 
+    def due(self) -> bool:
+        """A hint came, a read failed or was never made, or the last one is _READ_AT_LEAST_EVERY old."""
+        if self._hints.heard():
+            self._unread = True
+        return self._unread or time.monotonic() - self._read_at >= _READ_AT_LEAST_EVERY
+
     def receive(self) -> list[Command]:
         """Commands after the cursor; an unreadable cursor or stream is logged once, never fatal."""
+        commands = self._read()
+        # After the read, so a failed one is tried again; a full page leaves more to read.
+        self._unread, self._read_at = len(commands) >= _PAGE, time.monotonic()
+        return commands
+
+    def _read(self) -> list[Command]:
         keys = self._keys
         try:
-            cursor = self._cursor()
+            cursor = self._known_cursor or self._cursor()
             start = f"({cursor}" if cursor else f"{int((time.time() - COMMAND_TTL) * 1000)}-0"
             entries: Any = typed(
                 self._settings,
                 self._client,
                 keys.commands,
                 "stream",
-                lambda: self._client.xrange(keys.commands, min=start, count=100),
+                lambda: self._client.xrange(keys.commands, min=start, count=_PAGE),
             )
         except UnreadableData as exc:
             report(exc)
@@ -198,6 +243,7 @@ class RedisBus:
 
     def _move_cursor(self, entry_id: str) -> None:
         call(self._settings, lambda: self._client.set(self._keys.commands_cursor, entry_id))
+        self._known_cursor = entry_id
 
 
 def open_bus(settings: Settings, client: Client | None = None) -> CommandBus:

@@ -75,6 +75,11 @@ class Keys:
         return self.prefix + "dead"
 
     @property
+    def commands_hint(self) -> str:
+        """Pub/sub channel: a command was queued, the leader reads the stream now (it reads it seldom otherwise)."""
+        return self.prefix + "commands:hint"
+
+    @property
     def handover(self) -> str:
         """Pub/sub channel: a lease was given up, standbys may try at once."""
         return self.prefix + "handover"

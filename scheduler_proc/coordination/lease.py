@@ -9,7 +9,6 @@ and measures this host's clock against Redis's.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -25,6 +24,7 @@ from scheduler_proc import clock, problems
 from scheduler_proc.contracts import ClusterStatus
 from scheduler_proc.coordination import decode
 from scheduler_proc.coordination.decode import MAX_TERM
+from scheduler_proc.coordination.hints import HandoverNotices
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.nodestate import TermMemory
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
@@ -43,6 +43,11 @@ _AFTER_EXPIRY = 0.02
 #: A leader whose claim was refused as early steps down and sits out this long before its
 #: clock's round-trip measure may let it lead again (NTP trouble is not fixed in seconds).
 _PROOF_HOLD = 60.0
+
+#: A leader measures its clock and checks Redis's continuity on a renewal at least this often
+#: (at most every lease TTL); the renewals between send three commands. Claims check
+#: continuity themselves, so a quiet renewal never lets a claim through that a full one would stop.
+_FULL_RENEWAL_EVERY = 10.0
 
 #: How much longer than the socket timeout a caller waits for a renewal already on its way.
 _ANSWER_SLACK = 0.5
@@ -67,36 +72,42 @@ local function number_or_nil(value)
   if value and string.match(value, '^%d+%.?%d*$') and #value <= 20 then return tonumber(value) end
   return nil
 end
-local function drop_if_not(key, kind, what)
+local function replaced(key, what)
   local found = redis.call('TYPE', key).ok
-  if found == 'none' or found == kind then return '' end
   redis.call('DEL', key)
   return 'Redis key ' .. key .. ' held a ' .. found .. ', not ' .. what .. ' (the kit replaced it)'
 end
 local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason)
+  -- Three reads when all is well (INFO, GET, HMGET): a leader runs this on claims and on some renewals.
   local info = redis.pcall('INFO', 'server')
   local run_id = type(info) == 'string' and string.match(info, 'run_id:(%x+)') or ''
-  local bad = drop_if_not(server_key, 'string', 'a run id')
-  if bad == '' then bad = drop_if_not(floor_key, 'hash', 'a floor') end
-  local at = redis.call('HGET', floor_key, 'at')
+  local bad = ''
+  local known = redis.pcall('GET', server_key)
+  if type(known) == 'table' then bad = replaced(server_key, 'a run id'); known = false end
+  local floor = redis.pcall('HMGET', floor_key, 'at', 'margin')
+  if floor.err then
+    if bad == '' then bad = replaced(floor_key, 'a floor') else redis.call('DEL', floor_key) end
+    floor = {false, false}
+  end
+  local at = floor[1]
   if bad == '' and at and not number_or_nil(at) then
     bad = "the floor " .. floor_key .. " held '" .. string.sub(at, 1, 40) .. "', not a time (the kit replaced it)"
     redis.call('HDEL', floor_key, 'at')
+    at = false
   end
   if bad ~= '' then reason = reason == '' and bad or (reason .. '; ' .. bad) end
   if run_id == '' and reason == '' then return '?' end
-  local known = redis.call('GET', server_key)
   if run_id ~= '' and known and known ~= run_id and reason == '' then
     reason = 'Redis restarted or failed over (its run id changed)'
   end
   if run_id ~= '' and known ~= run_id then redis.call('SET', server_key, run_id) end
   local margin = tonumber(margin_ms)
-  local widest = number_or_nil(redis.call('HGET', floor_key, 'margin') or '0') or 0
+  local widest = number_or_nil(floor[2] or '0') or 0
   if margin > widest then redis.call('HSET', floor_key, 'margin', margin) else margin = widest end
   if reason ~= '' then
-    local floor = now_ms + margin
-    if floor > (number_or_nil(redis.call('HGET', floor_key, 'at') or '0') or 0) then
-      redis.call('HSET', floor_key, 'at', floor, 'reason', reason)
+    local new_floor = now_ms + margin
+    if new_floor > (number_or_nil(at or '0') or 0) then
+      redis.call('HSET', floor_key, 'at', new_floor, 'reason', reason)
     end
   end
   return reason
@@ -116,10 +127,10 @@ ACQUIRE = (
     CONTINUITY
     + """
 local now_ms = redis_now_ms()
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'none' then
-  local holder = kind == 'string' and redis.call('GET', KEYS[1]) or ('a ' .. kind)
-  local term = kind == 'string' and string.match(holder, '^(%d+):[^:]+:.+$')
+local holder = redis.pcall('GET', KEYS[1])  -- an error for a key of another type
+if holder then
+  if type(holder) == 'table' then holder = 'a ' .. redis.call('TYPE', KEYS[1]).ok end
+  local term = string.match(holder, '^(%d+):[^:]+:.+$')
   if not term or #term > 16 or tonumber(term) > MAX_TERM then
     local pttl = redis.call('PTTL', KEYS[1])
     if pttl < 0 or pttl > tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
@@ -161,6 +172,7 @@ return {1, term, token, now_ms, reason}
 
 # KEYS[1] leader, KEYS[2] server, KEYS[3] floor. ARGV[1] our token, ARGV[2] ttl ms, ARGV[3] the
 # floor's margin, ms. Returns {1 if renewed else 0, Redis time ms, discontinuity, '' or '?'}.
+# The full renewal: it also measures the clock and checks continuity (see RENEW_QUIET).
 RENEW = (
     CONTINUITY
     + """
@@ -170,6 +182,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, now_ms, check_continuity(KEYS[2], KEYS[3], now_ms, ARGV[3], '')}
 """
 )
+
+# KEYS[1] leader. ARGV[1] our token, ARGV[2] ttl ms. Returns 1 if renewed, else 0. The
+# renewals between two full ones (RENEW): three commands, so an idle leader stays quiet.
+RENEW_QUIET = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
 
 # KEYS[1] leader, KEYS[2] the handover channel. ARGV[1] the token of the lease to give up.
 # Deletes the lease only if it still holds that token, and then tells the standbys (who
@@ -236,42 +256,6 @@ class ClockCheck:
     @property
     def off(self) -> bool:
         return self.proven_ahead or (self.offset is not None and abs(self.offset) - self.error > self.limit)
-
-
-class HandoverNotices:
-    """A pub/sub subscription to the handover channel: how a sleeping standby hears of a released lease.
-
-    Without it a standby would poll; with it, it sends one command per lease TTL at idle.
-    Any trouble with the subscription just makes ``wait`` sleep instead (the caller polls).
-    """
-
-    def __init__(self, client: Client, channel: str) -> None:
-        self._client = client
-        self._channel = channel
-        self._pubsub: Any = None
-
-    def wait(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds; True if a handover notice came."""
-        deadline = time.monotonic() + timeout
-        try:
-            if self._pubsub is None:
-                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-                self._pubsub.subscribe(self._channel)
-            while (left := deadline - time.monotonic()) > 0:
-                message = self._pubsub.get_message(timeout=left)
-                if message is not None and message.get("type") == "message":
-                    return True
-            return False
-        except (redis.RedisError, OSError):
-            self.close()
-            time.sleep(max(0.0, min(deadline - time.monotonic(), 0.5)))
-            return False
-
-    def close(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(redis.RedisError, OSError):
-                pubsub.close()
 
 
 def _ignore(token: str | None) -> None:
@@ -389,10 +373,16 @@ class ClusterLeadership:
         self._tick_lock = threading.Lock()
         self._stopped = threading.Event()
         self._keeper: threading.Thread | None = None
-        self._scripts = {name: LuaScript(client, source) for name, source in (("acquire", ACQUIRE), ("renew", RENEW))}
+        self._scripts = {
+            name: LuaScript(client, source)
+            for name, source in (("acquire", ACQUIRE), ("renew", RENEW), ("renew_quiet", RENEW_QUIET))
+        }
         self.redis_state = "unknown"
         self._clock_was_off = False
         self._proven_until = 0.0
+        # A full renewal (clock measure, continuity) at least this often; the ones between are quiet.
+        self._full_every = min(_FULL_RENEWAL_EVERY, ttl)
+        self._full_at = float("-inf")
         self._info_refused = False
         self.leader_node: str | None = None
         self.leader_term: int | None = None
@@ -632,6 +622,7 @@ class ClusterLeadership:
         term, token = int(reply[1]), str(reply[2])
         self._observe(token, self.state.ttl)
         self.state.granted(term, token, sent_at)
+        self._full_at = sent_at  # the acquire script measured the clock and checked continuity
         self._continuity(str(reply[4]), margin_ms)
         if self.clock_check.off:
             self._give_up("lease given back at once: this host's clock is off")
@@ -651,13 +642,7 @@ class ClusterLeadership:
             self._give_up("stopped renewing the lease: the dispatch loop hangs (see the watchdog's log)")
             self._next_action = 0.0
             return
-        reply = self._timed(
-            "renew",
-            [self._keys.leader, self._keys.server, self._keys.floor],
-            [token, int(self.state.ttl * 1000), floor_margin_ms(self._settings)],
-            time_at=1,
-        )
-        if int(reply[0]) != 1:
+        if not self._renewed(token, sent_at):
             self._metrics.renewal_failed()
             log.warning(
                 "lease of term %s is no longer ours (expired or Redis lost it); pausing dispatch", self.state.term
@@ -665,7 +650,6 @@ class ClusterLeadership:
             self.state.lost()
             self._next_action = 0.0
             return
-        self._continuity(str(reply[2]), floor_margin_ms(self._settings), leading=True)
         if self.clock_check.off:
             self._give_up("stepped down: this host's clock is off")
             self._next_action = 0.0
@@ -673,6 +657,28 @@ class ClusterLeadership:
         self.state.renewed(sent_at)
         self.lease_seen_ttl = self.state.ttl
         self.last_renewal_wall = time.time()
+
+    def _renewed(self, token: str, sent_at: float) -> bool:
+        """Renew; a full renewal also measures the clock and checks Redis's continuity."""
+        if sent_at - self._full_at < self._full_every:
+            quiet: Any = call(
+                self._settings,
+                lambda: self._scripts["renew_quiet"](
+                    keys=[self._keys.leader], args=[token, int(self.state.ttl * 1000)]
+                ),
+            )
+            return int(quiet) == 1
+        reply = self._timed(
+            "renew",
+            [self._keys.leader, self._keys.server, self._keys.floor],
+            [token, int(self.state.ttl * 1000), floor_margin_ms(self._settings)],
+            time_at=1,
+        )
+        if int(reply[0]) != 1:
+            return False
+        self._full_at = sent_at
+        self._continuity(str(reply[2]), floor_margin_ms(self._settings), leading=True)
+        return True
 
     def _continuity(self, reason: str, margin_ms: int, leading: bool = False) -> None:
         """Log what the lease script found about Redis's data (one warning per event)."""

@@ -114,6 +114,7 @@ class Dispatcher:
         self._in_flight: set[Flight] = set()
         self._waiting: dict[str, list[Flight]] = {}  # refused as BUSY: retried while due
         self._not_started = 0  # fires not run since the ledger stopped recording claims
+        self.activity = 0  # counts claims and recorded runs: readers of the ledger's last runs look when it moves
         self.states: dict[str, JobState] = {spec_id: JobState() for spec_id in specs}
         for record in ledger.last_runs().values():
             if record.job_id in self.states:
@@ -333,6 +334,7 @@ class Dispatcher:
         for flight, result in zip(pending, results, strict=True):
             if result is ClaimResult.CLAIMED:
                 flight.claimed, flight.lease = True, term  # it keeps its place until its run ends
+                self.activity += 1
             elif result is ClaimResult.UNAVAILABLE:
                 unanswered.append(flight)
             elif result is ClaimResult.BUSY and flight.trigger == "schedule":
@@ -462,6 +464,7 @@ class Dispatcher:
                 scheduled = run.scheduled_at.timestamp()
                 self._metrics.fire_finished(run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled)
                 self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
+        self.activity += 1  # a lost increment between threads still moves it: readers only compare
 
     def _run_record(self, flight: Flight, outcome: str, error: str | None) -> Run:
         return Run(

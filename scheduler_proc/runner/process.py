@@ -194,7 +194,7 @@ class Runner:
             self.publisher.tzdata_mismatch = self.leader_comparison.tzdata_mismatch
         if self.engine is not None:
             self.engine.retry_waiting()
-        if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY:
+        if self.engine is not None and time.monotonic() - self._commands_at > _COMMANDS_EVERY and backend.bus.due():
             self._commands_at = time.monotonic()
             self._serve_commands(backend, self.engine)
 
@@ -257,6 +257,7 @@ class Runner:
                 engine.halt()
                 return
             self.engine, self._engine_term = engine, term.token
+            backend.bus.rewind()
             self.watchdog.watch(True)
             self.leader_comparison.leading()
             self.publisher.conflict = self.publisher.tzdata_mismatch = None

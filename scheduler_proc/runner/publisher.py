@@ -27,6 +27,9 @@ _STATUS_EVERY = 1.0
 #: Readers call a status file stale after status.STALE_AFTER without a touch.
 _HEARTBEAT_EVERY = 1.0
 _LAST_RUNS_EVERY = 5.0
+#: A leader whose fires did nothing since its last read reads the last runs this seldom (only
+#: it claims, so only its own activity changes them; the read is a safety net).
+_LAST_RUNS_IDLE_EVERY = 60.0
 _STANDBY_READS_EVERY = 30.0
 
 
@@ -43,6 +46,8 @@ class StatusPublisher:
         self._cadence = Cadence(_STATUS_EVERY)
         self._last_runs_cadence = Cadence(_LAST_RUNS_EVERY)
         self._standby_reads = Cadence(_STANDBY_READS_EVERY)
+        self._idle_reads = Cadence(_LAST_RUNS_IDLE_EVERY)
+        self._activity_read: tuple[int, int] | None = None  # (engine, its activity) at the last read
         self._published_role: bool | None = None
         self._touched = 0.0
         self._last_runs: dict[str, tuple[str, str, str | None]] = {}
@@ -131,7 +136,11 @@ class StatusPublisher:
 
     def _jobs_view(self, backend: Backend, engine: Engine | None) -> list[JobRow]:
         cadence = self._last_runs_cadence if engine else self._standby_reads
-        if cadence.due():
+        activity = (id(engine), engine.dispatcher.activity) if engine else None
+        if cadence.due() and (activity != self._activity_read or self._idle_reads.due()):
+            self._activity_read = activity
+            self._idle_reads.start()
+            self._idle_reads.done()
             cadence.start()
             # A ledger in trouble (reported as a problem): the last known ones stay.
             with contextlib.suppress(LedgerError):

@@ -276,3 +276,27 @@ def test_rows_follow_answers_that_add_drop_and_reorder_jobs(hosts) -> None:
             assert abs(page.evaluate("document.body.scrollHeight") - height) < 5
         finally:
             browser.close()
+
+
+def test_the_page_lists_what_turns_health_red(hosts) -> None:
+    """A corrupt ledger (a real file, a real runner): readyz is 503 and the page says why, with
+    the fix, at the top (it showed a leader and green-looking rows); the list goes once healthy."""
+    from playwright.sync_api import expect, sync_playwright
+
+    host = hosts(jobs="reports:jobs")
+    ledger = host.dir / "state" / "scheduler.sqlite3"
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_bytes(b"this is not an SQLite database, " * 200)
+    host.start()
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{host.port}/scheduler/")
+            problems = page.locator("#problems")
+            expect(problems).to_contain_text("the ledger is corrupt", timeout=20_000)
+            expect(problems).to_contain_text("move it aside")
+            ledger.rename(ledger.with_name("scheduler.sqlite3.corrupt"))
+            expect(problems).to_be_hidden(timeout=20_000)
+        finally:
+            browser.close()

@@ -77,3 +77,36 @@ def test_under_the_kits_gunicorn_the_lifespan_starts_nothing(hosts) -> None:
     [supervisor] = host.supervisor_pids()
     assert _parent(supervisor) == host.master_pid
     assert "started by worker" not in host.output()
+
+
+def _validate_checks(jobs: str) -> list[int]:
+    """Pids of the lifespan's `scheduler_proc validate` checks of SCHEDULER_JOBS=``jobs`` on this machine."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            words = (proc / "cmdline").read_bytes().split(b"\0")
+            ours = f"SCHEDULER_JOBS={jobs}".encode() in (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ours and b"validate" in words and b"--parent-pid" in words:
+            found.append(int(proc.name))
+    return found
+
+
+def test_the_lifespans_jobs_check_ends_with_a_killed_uvicorn(hosts) -> None:
+    """uvicorn checks SCHEDULER_JOBS in a child (`scheduler-proc validate`) before it serves; a
+    SIGKILLed uvicorn left that child behind, for ever when the jobs module blocks at import."""
+    host = hosts(
+        jobs="blocks_at_import:jobs", command=[UVICORN, "app.main:app", "--host", "127.0.0.1", "--port", "{port}"]
+    )
+    host.start()
+    [check] = wait_for(lambda: _validate_checks("blocks_at_import:jobs"), 20, "the jobs check")
+    os.kill(_parent(check), signal.SIGKILL)  # the uvicorn process whose lifespan waits for the check
+    wait_for(lambda: not Path(f"/proc/{check}").exists() or _zombie(check), 5, "the jobs check to end")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

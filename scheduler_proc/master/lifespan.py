@@ -54,7 +54,7 @@ def jobs_problem() -> str | None:
     validate``), so that no worker imports APScheduler or the jobs for it."""
     try:
         check = subprocess.run(
-            [sys.executable, "-m", "scheduler_proc", "validate", "--quiet"],
+            [sys.executable, "-m", "scheduler_proc", "validate", "--quiet", "--parent-pid", str(os.getpid())],
             capture_output=True,
             text=True,
             timeout=_VALIDATE_TIMEOUT,

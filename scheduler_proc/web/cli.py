@@ -19,6 +19,7 @@ from typing import Any
 
 from scheduler_proc.errors import JobDefinitionError, JobsModuleError, SchedulerError, SettingsError, UnknownJob
 from scheduler_proc.loader import load_jobs
+from scheduler_proc.procutil import die_with_parent
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
 from scheduler_proc.web.ops import Operations
@@ -121,6 +122,8 @@ def _next(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
 
 def _validate(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, str]:
     """Load the jobs module as the scheduler would and show each job's next fires: a check for CI."""
+    if args.parent_pid is not None and not die_with_parent(args.parent_pid):
+        return 1, {"ok": False}, "the server that asked for this check is gone"
     jobs = load_jobs(settings.jobs_ref)
     now = datetime.now(UTC)
     rows = [
@@ -175,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="load the jobs module and check every job (for CI: exit 0 valid, 2 invalid)"
     )
     validate.add_argument("--quiet", action="store_true", help="print nothing when the jobs are valid")
+    # The lifespan's check: this process ends with the server that waits for it (a SIGKILLed
+    # uvicorn left it running, for ever if the jobs module blocked at import).
+    validate.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     for command in sub.choices.values():  # `status --json` as well as `--json status`
         command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     return parser

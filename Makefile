@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-vm lint docs settings-docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
+.PHONY: help deps run test test-fast test-vm lint docs settings-docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -37,15 +37,20 @@ DEPLOY = "$$DEPLOY_PYTHON" -B -m scheduler_proc.deploy --app "$$APP" --python "$
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
+help:  ## this list of targets and what each does
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+# make test, test-vm, chaos and bench run it first, so a fresh machine needs nothing else.
+deps:  ## the system programs the tests need, with apt-get as root when missing: redis-server, redis-sentinel, chromium
+	scripts/ensure-test-deps
+
 # Two pytest workers, a test file each at a time (a file's module fixtures, such as the deploy
 # tests' service user, stay in one process): the tests mostly wait on servers and clocks, so
 # two at once halve the time on 2 cores. PYTEST_ARGS="-n 0" runs them one by one.
-test: $(STAMP)  ## set up what the tests need (venv, Redis) and run them all
-	scripts/ensure-test-deps
+test: $(STAMP) deps  ## set up what the tests need (venv, Redis) and run them all
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-test-vm: $(STAMP)  ## as root: make deploy on Debian 12 hosts under real systemd (nspawn), 1 and 3+1 hosts, faults
-	scripts/ensure-test-deps
+test-vm: $(STAMP) deps  ## as root: make deploy on Debian 12 hosts under real systemd (nspawn), 1 and 3+1 hosts, faults
 	$(BIN)/python -m pytest -o addopts=-ra tests/vm $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## only the tests of pure logic (no servers, no processes): seconds
@@ -72,7 +77,7 @@ check-config: $(STAMP)  ## let gunicorn load the config and the app, and validat
 	$(BIN)/gunicorn -c gunicorn.conf.py --check-config
 	$(BIN)/scheduler-proc validate
 
-install: $(STAMP)
+install: $(STAMP)  ## the venv in .venv: the kit (editable) with its test, lint, bench and docs extras
 
 # requirements.lock constrains the install: tests run against the versions deploys use.
 $(STAMP): pyproject.toml requirements.lock
@@ -82,8 +87,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench,docs]'
 	touch $(STAMP)
 
-chaos: $(STAMP)  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)
-	scripts/ensure-test-deps
+chaos: $(STAMP) deps  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)
 	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED) $(if $(SENTINEL),--sentinel)
 
 bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; results in bench-results/
@@ -111,5 +115,5 @@ lock: $(STAMP)  ## regenerate the kit's requirements.lock with the system Python
 	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .
 	.lockvenv/bin/pip freeze --exclude scheduler-proc > requirements.lock && rm -rf .lockvenv
 
-clean:
+clean:  ## remove the venv, caches and the built docs
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info site

@@ -157,16 +157,23 @@ class Jobs:
         coalesce: bool | None = None,
         max_instances: int | None = None,
         jitter: float = 0,
+        start: datetime | None = None,
     ) -> Callable[[F], F]:
-        """Run the function at a fixed interval, aligned to the Unix epoch (every 5 min = :00, :05...)."""
+        """Run the function at a fixed interval.
+
+        The fires are ``start + k x interval``: by default ``start`` is the Unix epoch, so
+        every 5 minutes is :00, :05, ... but every 7 minutes is :01, :08, ... (the epoch's
+        grid, the same on every node and after every restart). Pass an aware ``start`` to
+        anchor the grid elsewhere; none fires before it.
+        """
 
         def register(func: F) -> F:
             job_id = self._job_id(func, id)
             total = _interval_seconds(job_id, seconds, minutes, hours)
-            trigger = IntervalTrigger(seconds=total, start_date=INTERVAL_ANCHOR, timezone="UTC")
-            self._add(
-                job_id, func, trigger, f"every {_duration(total)}", misfire_grace_time, coalesce, max_instances, jitter
-            )
+            anchor = _interval_anchor(job_id, start)
+            trigger = IntervalTrigger(seconds=total, start_date=anchor, timezone="UTC")
+            described = f"every {_duration(total)}" + ("" if start is None else f" from {anchor.isoformat()}")
+            self._add(job_id, func, trigger, described, misfire_grace_time, coalesce, max_instances, jitter)
             return func
 
         return register
@@ -256,6 +263,18 @@ def _crontab_trigger(job_id: str, crontab: object, zone: ZoneInfo) -> CrontabTri
         return CrontabTrigger(crontab, zone)  # type: ignore[arg-type]  # parse() names a non-string
     except CrontabError as exc:
         raise JobDefinitionError(f"job {job_id!r}: invalid crontab {crontab!r}: {exc}") from None
+
+
+def _interval_anchor(job_id: str, start: object) -> datetime:
+    """The interval's grid starts here: the epoch, or the job's own aware ``start``."""
+    if start is None:
+        return INTERVAL_ANCHOR
+    if not isinstance(start, datetime) or start.tzinfo is None or start.utcoffset() is None:
+        raise JobDefinitionError(
+            f"job {job_id!r}: start={start!r} is not a datetime with a time zone; pass an aware one, "
+            "for example datetime(2026, 1, 1, 9, 0, tzinfo=ZoneInfo('Europe/Paris'))"
+        )
+    return start.astimezone(UTC)
 
 
 def _interval_seconds(job_id: str, seconds: float, minutes: float, hours: float) -> float:

@@ -466,3 +466,23 @@ def test_the_lease_is_judged_on_a_clock_that_counts_suspended_time() -> None:
     assert inspect.signature(ClusterLeadership).parameters["clock"].default is clock.elapsed
     before = time.clock_gettime(time.CLOCK_BOOTTIME)
     assert before <= clock.elapsed() <= time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def test_intervals_follow_the_epochs_grid_unless_anchored() -> None:
+    """every(minutes=7) fires at 00:02, 00:09, ... on 2026-12-04 UTC (the epoch's grid; the docs
+    promised ':00, :05' without saying so); start= anchors the grid and no fire precedes it."""
+    jobs = Jobs()
+    jobs.every(minutes=7, id="seven")(lambda: None)
+    jobs.every(hours=5, id="five-hours")(lambda: None)
+    nine = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    jobs.every(minutes=7, id="anchored", start=nine)(lambda: None)
+    midnight = datetime(2026, 12, 4, tzinfo=UTC)
+    seven, five, anchored = (jobs.get(name) for name in ("seven", "five-hours", "anchored"))
+    assert seven is not None and five is not None and anchored is not None
+    assert [t.strftime("%H:%M") for t in seven.upcoming(midnight, 3)] == ["00:02", "00:09", "00:16"]
+    assert [t.strftime("%H:%M") for t in five.upcoming(midnight, 2)] == ["01:00", "06:00"]
+    assert [t.strftime("%H:%M") for t in anchored.upcoming(midnight, 2)] == ["09:00", "09:07"]
+    assert anchored.upcoming(nine + timedelta(minutes=8), 1) == [nine + timedelta(minutes=14)]
+    assert anchored.description == "every 7m from 2026-12-04T09:00:00+00:00"
+    with pytest.raises(JobDefinitionError, match=r"job 'naive': start=.* is not a datetime with a time zone"):
+        jobs.every(minutes=7, id="naive", start=datetime(2026, 1, 1))(lambda: None)

@@ -88,6 +88,7 @@ class Settings:
     log_level: str
     log_format: str
     history_size: int
+    history_failures_size: int
     watchdog_timeout: float
     ready_file: Path | None  # when set, nothing is dispatched until it exists
     admin_token: str | None = dataclasses.field(repr=False)
@@ -118,6 +119,7 @@ class Settings:
             log_level=reader.get(var.LOG_LEVEL),
             log_format=reader.get(var.LOG_FORMAT),
             history_size=reader.get(var.HISTORY_SIZE),
+            history_failures_size=reader.get(var.HISTORY_FAILURES_SIZE),
             watchdog_timeout=reader.get(var.WATCHDOG_TIMEOUT),
             ready_file=reader.get(var.READY_FILE),
             admin_token=reader.get(var.ADMIN_TOKEN),

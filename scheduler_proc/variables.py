@@ -290,7 +290,13 @@ LOG_FORMAT = Setting(
     "plain",
     "`plain` or `json` (one object per line), for the scheduler processes' log lines",
 )
-HISTORY_SIZE = Setting("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100, "runs kept per job")
+HISTORY_SIZE = Setting("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100, "successful runs kept per job")
+HISTORY_FAILURES_SIZE = Setting(
+    "SCHEDULER_HISTORY_FAILURES_SIZE",
+    _integer(1, 100000),
+    200,
+    "runs that did not succeed (error, abandoned, skipped) kept per job, apart from the successful ones",
+)
 READY_FILE = Setting(
     "SCHEDULER_READY_FILE",
     _parse_path,
@@ -469,6 +475,7 @@ ALL: tuple[Setting[Any], ...] = (
     LOG_LEVEL,
     LOG_FORMAT,
     HISTORY_SIZE,
+    HISTORY_FAILURES_SIZE,
     READY_FILE,
     WATCHDOG_TIMEOUT,
     ADMIN_TOKEN,

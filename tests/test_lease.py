@@ -16,7 +16,7 @@ from support import FakeClock, recording_jobs, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Run, to_micros
+from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
 from scheduler_proc.coordination.redis_conn import connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
@@ -343,3 +343,24 @@ def test_a_claim_refused_as_early_proves_the_clock_ahead_and_the_leader_steps_do
     assert redis_server.client().get(Keys("early").leader) is None, "the lease was not given back"
     a.tick()
     assert not a.leading and not a.status()["clock_ok"]
+
+
+def test_redis_history_keeps_failures_apart_from_successes(redis_server: RedisServer) -> None:
+    """Issue 25 item 9: many successes no longer push a job's rare failures out of its history."""
+    settings = _redis_settings(redis_server)
+    limits = HistoryLimits(succeeded=2, other=3)
+    ledger = RedisLedger(settings, connect(settings), Keys("hist"), retention=3600, history=limits)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def run(second: int, outcome: str) -> Run:
+        started = at.timestamp() + second
+        return Run(
+            "j", f"r{second}", at + timedelta(seconds=second), "a", 1, "schedule", started, started + 0.5, outcome, None
+        )
+
+    ledger.finish_many([run(1, "success"), *(run(s, "error") for s in range(2, 7))])
+    assert [r.run_id for r in ledger.history("j", 10)] == ["r6", "r5", "r4", "r1"]
+    ledger.finish_many([run(s, "success") for s in range(7, 12)])
+    assert [r.run_id for r in ledger.history("j", 10)] == ["r11", "r10", "r6", "r5", "r4"]
+    assert [r.run_id for r in ledger.history("j", 3)] == ["r11", "r10", "r6"]
+    assert redis_server.client().llen(Keys("hist").failures("j")) == 3

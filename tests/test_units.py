@@ -16,7 +16,7 @@ from support import FakeClock, recording_jobs, wait_for
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
 from scheduler_proc.coordination.hostlock import HostLock, HostLockError, read_holder
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger, Run
+from scheduler_proc.coordination.ledger import ClaimResult, HistoryLimits, LocalLedger, Run
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.runner.dispatch import Dispatcher
@@ -199,7 +199,7 @@ def _run(job: str, at: datetime, run_id: str, outcome: str = "success") -> Run:
 
 
 def test_ledger_claims_each_fire_once_and_remembers_outcomes(tmp_path: Path) -> None:
-    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600, history_size=3)
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600, history=HistoryLimits(succeeded=2, other=3))
     at = datetime(2026, 1, 1, 0, 0, 1, 500, tzinfo=UTC)
     assert ledger.claim("j", at, SINGLE, "n1", "r1") is ClaimResult.CLAIMED
     assert ledger.claim("j", at, SINGLE, "n2", "r2") is ClaimResult.DUPLICATE
@@ -210,8 +210,12 @@ def test_ledger_claims_each_fire_once_and_remembers_outcomes(tmp_path: Path) -> 
     for second in range(2, 7):
         ledger.finish(_run("j", at + timedelta(seconds=second), f"r{second}", "error"))
     history = ledger.history("j", 10)
-    assert [run.run_id for run in history] == ["r6", "r5", "r4"], "bounded, newest first"
+    assert [run.run_id for run in history] == ["r6", "r5", "r4", "r1"], "failures bounded apart, newest first"
     assert history[0].duration == 0.5 and history[0].outcome == "error"
+    for second in range(7, 12):  # many successes push out older successes, never the failures
+        ledger.finish(_run("j", at + timedelta(seconds=second), f"r{second}"))
+    assert [run.run_id for run in ledger.history("j", 10)] == ["r11", "r10", "r6", "r5", "r4"]
+    assert [run.run_id for run in ledger.history("j", 3)] == ["r11", "r10", "r6"]
     ledger.set_paused("j", True)
     assert ledger.paused() == {"j"}
     ledger.set_paused("j", False)

@@ -16,7 +16,7 @@ from scheduler_proc.coordination.bus import CommandBus, open_bus
 from scheduler_proc.coordination.hostlock import HostLock
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership, LeaseObserver
-from scheduler_proc.coordination.ledger import Ledger, LocalLedger
+from scheduler_proc.coordination.ledger import HistoryLimits, Ledger, LocalLedger
 from scheduler_proc.coordination.nodestate import TermMemory
 from scheduler_proc.coordination.redis_conn import ACL_NEEDED, Client, call, connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
@@ -175,14 +175,11 @@ def open_ledger(settings: Settings, client: Client | None = None, watched: bool 
 
     ``watched``: the runner's; trouble with the local ledger is reported to :mod:`scheduler_proc.problems`.
     """
+    history = HistoryLimits(settings.history_size, settings.history_failures_size)
     if settings.redis is None:
-        return LocalLedger(settings.ledger_path, settings.claim_retention, settings.history_size, watched)
+        return LocalLedger(settings.ledger_path, settings.claim_retention, history, watched)
     return RedisLedger(
-        settings.redis,
-        client or connect(settings.redis),
-        Keys(settings.namespace),
-        settings.claim_retention,
-        settings.history_size,
+        settings.redis, client or connect(settings.redis), Keys(settings.namespace), settings.claim_retention, history
     )
 
 

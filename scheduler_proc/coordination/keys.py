@@ -85,8 +85,12 @@ class Keys:
         return self.prefix + "handover"
 
     def history(self, job_id: str) -> str:
-        """List of the job's last runs, newest first, as JSON."""
+        """List of the job's last successful runs, newest first, as JSON."""
         return f"{self.prefix}history:{job_id}"
+
+    def failures(self, job_id: str) -> str:
+        """List of the job's last runs that did not succeed (error, abandoned, skipped), newest first, as JSON."""
+        return f"{self.prefix}failures:{job_id}"
 
     @property
     def fire_prefix(self) -> str:

@@ -109,6 +109,26 @@ _RUN_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class HistoryLimits:
+    """Runs kept per job: those that succeeded, and the others (error, abandoned, skipped) apart,
+    so a job that fails now and then keeps its failures long after many successes."""
+
+    succeeded: int = 100
+    other: int = 200
+
+    def limit_for(self, outcome: str) -> int:
+        return self.succeeded if outcome == "success" else self.other
+
+
+DEFAULT_HISTORY = HistoryLimits()
+
+
+def newest_first(runs: list[Run], limit: int) -> list[Run]:
+    """Runs of two histories merged, newest first (by scheduled time, then start)."""
+    return sorted(runs, key=lambda run: (run.scheduled_at, run.started_at), reverse=True)[:limit]
+
+
 def parse_history(job_id: str, entries: list[str]) -> list[Run]:
     """History entries as runs; an entry that is not a run (corrupt, or written by someone else) is left out.
 
@@ -294,15 +314,29 @@ CREATE TABLE IF NOT EXISTS paused (
 """
 
 
+# Keeps a job's newest successes and, apart, its newest other runs (see HistoryLimits).
+_TRIM_HISTORY = """
+DELETE FROM runs WHERE job_id = ? AND run_id NOT IN (
+    SELECT run_id FROM (SELECT run_id FROM runs WHERE job_id = ? AND json_extract(record, '$.outcome') = 'success'
+                        ORDER BY scheduled_us DESC LIMIT ?)
+    UNION ALL
+    SELECT run_id FROM (SELECT run_id FROM runs WHERE job_id = ?
+                        AND json_extract(record, '$.outcome') IS NOT 'success' ORDER BY scheduled_us DESC LIMIT ?)
+)
+"""
+
+
 class LocalLedger:
     """SQLite ledger; the holder of the host lock writes, web workers and the CLI read."""
 
     counts_instances = False
 
-    def __init__(self, path: Path, retention: float, history_size: int = 100, watched: bool = False) -> None:
+    def __init__(
+        self, path: Path, retention: float, history: HistoryLimits = DEFAULT_HISTORY, watched: bool = False
+    ) -> None:
         self._path = path
         self._retention = retention
-        self._history_size = history_size
+        self._history = history
         self._watched = watched  # the runner's ledger: its trouble turns health red (see scheduler_proc.problems)
         self._lock = threading.Lock()
         self._last_prune = 0.0
@@ -479,11 +513,7 @@ class LocalLedger:
                     (run.run_id, run.job_id, micros, _json(run.to_dict())),
                 )
             for job_id in {run.job_id for run in runs}:
-                db.execute(
-                    "DELETE FROM runs WHERE job_id = ? AND run_id NOT IN "
-                    "(SELECT run_id FROM runs WHERE job_id = ? ORDER BY scheduled_us DESC LIMIT ?)",
-                    (job_id, job_id, self._history_size),
-                )
+                db.execute(_TRIM_HISTORY, (job_id, job_id, self._history.succeeded, job_id, self._history.other))
             db.execute("COMMIT")
 
     def last_claimed(self, job_id: str) -> datetime | None:

@@ -14,12 +14,15 @@ from scheduler_proc.coordination import decode
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import CONTINUITY, floor_margin_ms
 from scheduler_proc.coordination.ledger import (
+    DEFAULT_HISTORY,
     ClaimRequest,
     ClaimResult,
+    HistoryLimits,
     LiveRun,
     Run,
     RunRecord,
     from_micros,
+    newest_first,
     parse_history,
     to_micros,
 )
@@ -114,8 +117,9 @@ _LETTERS = {
 }
 
 # One call records a chunk of outcomes. KEYS: per run, the fire's hash, its job's history
-# list and its job's running set. ARGV[1] history size, ARGV[2] retention ms, then five values
-# per run: run id, outcome, finished at, error, the run as JSON. Records the outcome on the
+# list for its outcome (successes, or the others) and its job's running set. ARGV[1] how many
+# successes a history keeps, ARGV[2] retention ms, ARGV[3] how many other runs it keeps, then
+# five values per run: run id, outcome, finished at, error, the run as JSON. Records the outcome on the
 # claim the run made; if Redis lost that claim, writes it again (run id and outcome, kept for
 # the retention) for a run that ran, so that a late KEEP_RUNNING sees the run ended and does
 # not bring its marker back. Drops the run's running marker, pushes the run onto its job's
@@ -123,7 +127,7 @@ _LETTERS = {
 FINISH = """
 local trimmed = {}
 for i = 1, #KEYS, 3 do
-  local a = 3 + (i - 1) / 3 * 5
+  local a = 4 + (i - 1) / 3 * 5
   local owner = redis.call('HGET', KEYS[i], 'run_id')
   if owner == ARGV[a] or (not owner and ARGV[a + 1] ~= 'skipped') then
     redis.call('HSET', KEYS[i], 'run_id', ARGV[a], 'outcome', ARGV[a + 1], 'finished_at', ARGV[a + 2],
@@ -132,9 +136,9 @@ for i = 1, #KEYS, 3 do
   end
   redis.call('ZREM', KEYS[i + 2], ARGV[a])
   redis.call('LPUSH', KEYS[i + 1], ARGV[a + 4])
-  trimmed[KEYS[i + 1]] = true
+  trimmed[KEYS[i + 1]] = ARGV[a + 1] == 'success' and ARGV[1] or ARGV[3]
 end
-for history in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(ARGV[1]) - 1) end
+for history, size in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(size) - 1) end
 return 1
 """
 
@@ -178,9 +182,14 @@ class RedisLedger:
     counts_instances = True
 
     def __init__(
-        self, settings: RedisSettings, client: Client, keys: Keys, retention: float, history_size: int = 100
+        self,
+        settings: RedisSettings,
+        client: Client,
+        keys: Keys,
+        retention: float,
+        history: HistoryLimits = DEFAULT_HISTORY,
     ) -> None:
-        self._history_size = history_size
+        self._history = history
         self._settings = settings
         self._client = client
         self._keys = keys
@@ -283,10 +292,10 @@ class RedisLedger:
 
     def _finish_chunk(self, runs: list[Run]) -> None:
         keys: list[str] = []
-        args: list[str | int | float] = [self._history_size, self._retention_ms]
+        args: list[str | int | float] = [self._history.succeeded, self._retention_ms, self._history.other]
         for run in runs:
             fire = self._keys.fire(run.job_id, to_micros(run.scheduled_at))
-            keys += (fire, self._keys.history(run.job_id), self._keys.running(run.job_id))
+            keys += (fire, self._history_of(run.job_id, run.outcome), self._keys.running(run.job_id))
             args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", json.dumps(run.to_dict()))
         try:
             try:
@@ -324,16 +333,26 @@ class RedisLedger:
         except (RedisUnavailable, RedisConfigError, redis.ResponseError) as exc:
             log.warning("could not check the types of the keys a script refused: %s", exc)
 
+    def _history_of(self, job_id: str, outcome: str) -> str:
+        return self._keys.history(job_id) if outcome == "success" else self._keys.failures(job_id)
+
     def history(self, job_id: str, limit: int) -> list[Run]:
-        key = self._keys.history(job_id)
-        try:
-            raw = decode.typed(
-                self._settings, self._client, key, "list", lambda: self._client.lrange(key, 0, max(0, limit - 1))
-            )
-        except UnreadableData as exc:
-            decode.report(exc)
-            return []
-        return parse_history(job_id, [str(item) for item in raw])
+        """The job's last ``limit`` runs, newest first, from its two histories (successes, the others)."""
+        runs: list[Run] = []
+        for key in (self._keys.history(job_id), self._keys.failures(job_id)):
+            try:
+                raw = decode.typed(
+                    self._settings,
+                    self._client,
+                    key,
+                    "list",
+                    lambda key=key: self._client.lrange(key, 0, max(0, limit - 1)),  # type: ignore[misc]
+                )
+            except UnreadableData as exc:
+                decode.report(exc)
+                continue
+            runs += parse_history(job_id, [str(item) for item in raw])
+        return newest_first(runs, limit)
 
     def leader_record(self) -> dict[str, str]:
         try:

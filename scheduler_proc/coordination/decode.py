@@ -17,17 +17,14 @@ from typing import TypeVar
 import redis
 
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
+from scheduler_proc.coordination.scripts import source
+from scheduler_proc.coordination.term import MAX_TERM
 from scheduler_proc.errors import UnreadableData
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.data")
 T = TypeVar("T")
 
-#: The highest term a lease token may carry: Lua's numbers (doubles) count exactly up to here.
-MAX_TERM = 2**53 - 1
-#: The highest term a node remembers (terms.json) and asks for: far beyond any real counter
-#: (terms start at Redis's time in milliseconds and grow by one per leadership), far below MAX_TERM.
-PLAUSIBLE_TERM = 10**15
 
 _TOKEN = re.compile(r"([0-9]{1,16}):[^:]+:(.+)", re.DOTALL)
 _STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
@@ -91,17 +88,7 @@ def readable(key: str) -> None:
         _reported.pop(key, None)
 
 
-# KEYS: the keys to check. ARGV: the Redis type each must have. Deletes a key of another type
-# (it cannot be ours: the kit only ever writes each key with its one type). Returns the types found.
-_REPAIR = """
-local found = {}
-for i = 1, #KEYS do
-  local kind = redis.call('TYPE', KEYS[i]).ok
-  found[i] = kind
-  if kind ~= 'none' and kind ~= ARGV[i] then redis.call('DEL', KEYS[i]) end
-end
-return found
-"""
+_REPAIR = source("repair")
 
 
 def repair_types(settings: RedisSettings, client: Client, expected: dict[str, str]) -> list[UnreadableData]:

@@ -3,7 +3,7 @@
 ``LeaseState`` is the pure part (when may we act as leader, on a monotonic clock that counts
 suspended time, :func:`scheduler_proc.clock.elapsed`);
 ``ClusterLeadership`` drives it against Redis from a thread of its own. Every lease call
-also checks that Redis still holds the data the cluster acted on (see ``CONTINUITY``)
+also checks that Redis still holds the data the cluster acted on (see ``lua/continuity.lua``)
 and measures this host's clock against Redis's.
 """
 
@@ -23,11 +23,11 @@ import redis
 from scheduler_proc import clock, problems
 from scheduler_proc.contracts import ClusterStatus
 from scheduler_proc.coordination import decode
-from scheduler_proc.coordination.decode import MAX_TERM
 from scheduler_proc.coordination.hints import HandoverNotices
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.nodestate import TermMemory
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
+from scheduler_proc.coordination.scripts import source
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.settings import RedisSettings
@@ -52,156 +52,11 @@ _FULL_RENEWAL_EVERY = 10.0
 #: How much longer than the socket timeout a caller waits for a renewal already on its way.
 _ANSWER_SLACK = 0.5
 
-# Shared by the scripts below (and the claim script). Redis's run id changes whenever the
-# server restarts or another one takes over (a Sentinel failover); the data it now serves
-# may then be older than what the cluster acted on (a snapshot reload, the last second of
-# an AOF, an unacknowledged replication). '{ns}:server' remembers the run id the data was
-# written under. On a change, or when the caller says Redis lost its data, '{ns}:floor'
-# moves to now + a margin that covers how far ahead any leader's clock may have run (the
-# largest margin any node passed, kept in the floor hash): no fire at or before it is
-# claimed again, since none of those can be proven unrun. Returns the reason, '' when all
-# is well, or '?' when INFO is refused (then restarts cannot be noticed). A server key or floor
-# that is not what the kit writes (a key of another type, a field that is not a number) is
-# replaced, and counts as such a reason: nothing then proves the claims before it unrun.
-CONTINUITY = """
-local function redis_now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function number_or_nil(value)
-  if value and string.match(value, '^%d+%.?%d*$') and #value <= 20 then return tonumber(value) end
-  return nil
-end
-local function replaced(key, what)
-  local found = redis.call('TYPE', key).ok
-  redis.call('DEL', key)
-  return 'Redis key ' .. key .. ' held a ' .. found .. ', not ' .. what .. ' (the kit replaced it)'
-end
-local function check_continuity(server_key, floor_key, now_ms, margin_ms, reason)
-  -- Three reads when all is well (INFO, GET, HMGET): a leader runs this on claims and on some renewals.
-  local info = redis.pcall('INFO', 'server')
-  local run_id = type(info) == 'string' and string.match(info, 'run_id:(%x+)') or ''
-  local bad = ''
-  local known = redis.pcall('GET', server_key)
-  if type(known) == 'table' then bad = replaced(server_key, 'a run id'); known = false end
-  local floor = redis.pcall('HMGET', floor_key, 'at', 'margin')
-  if floor.err then
-    if bad == '' then bad = replaced(floor_key, 'a floor') else redis.call('DEL', floor_key) end
-    floor = {false, false}
-  end
-  local at = floor[1]
-  if bad == '' and at and not number_or_nil(at) then
-    bad = "the floor " .. floor_key .. " held '" .. string.sub(at, 1, 40) .. "', not a time (the kit replaced it)"
-    redis.call('HDEL', floor_key, 'at')
-    at = false
-  end
-  if bad ~= '' then reason = reason == '' and bad or (reason .. '; ' .. bad) end
-  if run_id == '' and reason == '' then return '?' end
-  if run_id ~= '' and known and known ~= run_id and reason == '' then
-    reason = 'Redis restarted or failed over (its run id changed)'
-  end
-  if run_id ~= '' and known ~= run_id then redis.call('SET', server_key, run_id) end
-  local margin = tonumber(margin_ms)
-  local widest = number_or_nil(floor[2] or '0') or 0
-  if margin > widest then redis.call('HSET', floor_key, 'margin', margin) else margin = widest end
-  if reason ~= '' then
-    local new_floor = now_ms + margin
-    if new_floor > (number_or_nil(at or '0') or 0) then
-      redis.call('HSET', floor_key, 'at', new_floor, 'reason', reason)
-    end
-  end
-  return reason
-end
-"""
-
-# KEYS[1] leader, KEYS[2] fence, KEYS[3] server, KEYS[4] floor. ARGV[1] nonce, ARGV[2] node,
-# ARGV[3] ttl ms, ARGV[4] lowest term we accept (one above the highest any of our processes
-# has seen), ARGV[5] the floor's margin, ms (see floor_margin_ms).
-# Returns {1, term, token, Redis time ms, discontinuity} when we now lead, where discontinuity
-# is '' or why earlier claims may be gone; {0, holder token, pttl ms, Redis time ms} when another leads.
-# A holder that is no lease token (any other value or type: no node can hold it, as every
-# token this script writes has that shape) is made to expire within ARGV[3] ms if it would
-# live longer; a token is never touched. A term counter that is not a whole number below
-# MAX_TERM is replaced as if Redis had lost it (terms stay above every term seen: ARGV[4]).
-ACQUIRE = (
-    CONTINUITY
-    + """
-local now_ms = redis_now_ms()
-local holder = redis.pcall('GET', KEYS[1])  -- an error for a key of another type
-if holder then
-  if type(holder) == 'table' then holder = 'a ' .. redis.call('TYPE', KEYS[1]).ok end
-  local term = string.match(holder, '^(%d+):[^:]+:.+$')
-  if not term or #term > 16 or tonumber(term) > MAX_TERM then
-    local pttl = redis.call('PTTL', KEYS[1])
-    if pttl < 0 or pttl > tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-  end
-  return {0, holder, redis.call('PTTL', KEYS[1]), now_ms}
-end
-local lost = ''
-local fence_kind = redis.call('TYPE', KEYS[2]).ok
-local counter = fence_kind == 'string' and redis.call('GET', KEYS[2]) or ('a ' .. fence_kind)
-local counted = string.match(counter, '^%d+$') and #counter <= 16 and tonumber(counter) < MAX_TERM
-if fence_kind ~= 'none' and not counted then
-  redis.call('DEL', KEYS[2])
-  lost = "the term counter " .. KEYS[2] .. " held '" .. string.sub(counter, 1, 40)
-    .. "', not a term (the kit replaced it, above every term seen)"
-end
-local term = redis.call('INCR', KEYS[2])
-if term == 1 and lost == '' then
-  lost = 'no term counter in Redis (a first start of this namespace, or Redis lost its data)'
-elseif term < tonumber(ARGV[4]) then
-  lost = 'Redis lost its data (its term counter was behind terms seen before)'
-end
-local reason = check_continuity(KEYS[3], KEYS[4], now_ms, ARGV[5], lost)
-if reason ~= '' and reason ~= '?' then
-  -- Continuity is in doubt (no counter, a counter behind, a restart or failover): increments
-  -- that some node saw may be lost, and that node alone remembers them. Redis's time in
-  -- milliseconds is above any term such a counter reached (it counted from an earlier time,
-  -- one term per lease), so no number is handed out twice.
-  term = math.max(term, tonumber(ARGV[4]), now_ms)
-  redis.call('SET', KEYS[2], string.format('%.0f', term))
-elseif term < tonumber(ARGV[4]) then
-  term = tonumber(ARGV[4])
-  redis.call('SET', KEYS[2], string.format('%.0f', term))
-end
-local token = string.format('%.0f', term) .. ':' .. ARGV[1] .. ':' .. ARGV[2]
-redis.call('SET', KEYS[1], token, 'PX', ARGV[3])
-return {1, term, token, now_ms, reason}
-""".replace("MAX_TERM", str(MAX_TERM))
-)
-
-# KEYS[1] leader, KEYS[2] server, KEYS[3] floor. ARGV[1] our token, ARGV[2] ttl ms, ARGV[3] the
-# floor's margin, ms. Returns {1 if renewed else 0, Redis time ms, discontinuity, '' or '?'}.
-# The full renewal: it also measures the clock and checks continuity (see RENEW_QUIET).
-RENEW = (
-    CONTINUITY
-    + """
-local now_ms = redis_now_ms()
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, now_ms, ''} end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, now_ms, check_continuity(KEYS[2], KEYS[3], now_ms, ARGV[3], '')}
-"""
-)
-
-# KEYS[1] leader. ARGV[1] our token, ARGV[2] ttl ms. Returns 1 if renewed, else 0. The
-# renewals between two full ones (RENEW): three commands, so an idle leader stays quiet.
-RENEW_QUIET = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-
-# KEYS[1] leader, KEYS[2] the handover channel. ARGV[1] the token of the lease to give up.
-# Deletes the lease only if it still holds that token, and then tells the standbys (who
-# otherwise sleep until the lease's TTL runs out). Returns 1 if deleted, 0 if not ours.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', KEYS[2], ARGV[1])
-  return 1
-end
-return 0
-"""
+# The lease's scripts: what each takes and returns is in the header of lua/<name>.lua.
+ACQUIRE = source("acquire")
+RENEW = source("renew")
+RENEW_QUIET = source("renew_quiet")
+RELEASE = source("release")
 
 
 @dataclass
@@ -278,20 +133,7 @@ def release_lease_of(settings: RedisSettings, client: Client, keys: Keys, token:
     return int(released) == 1
 
 
-# KEYS[1] leader, KEYS[2] the handover channel, KEYS[3] the dead processes' run-id prefixes.
-# ARGV[1] the dead holder's lease token ('' if none), ARGV[2] its run-id prefix, ARGV[3] how long
-# its running markers could still live (ms). Releases the lease as RELEASE does, and marks the
-# process dead so its markers stop counting against max_instances. Returns 1 if it released.
-BURY = """
-redis.call('SADD', KEYS[3], ARGV[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', KEYS[2], ARGV[1])
-  return 1
-end
-return 0
-"""
+BURY = source("bury")
 
 
 def bury(settings: RedisSettings, client: Client, keys: Keys, token: str | None, run_prefix: str) -> bool:

@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from scheduler_proc.coordination.decode import PLAUSIBLE_TERM
+from scheduler_proc.coordination.term import PLAUSIBLE_TERM
 from scheduler_proc.securedir import write_private
 
 log = logging.getLogger("scheduler.nodestate")

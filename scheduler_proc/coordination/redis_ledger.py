@@ -12,7 +12,7 @@ import redis
 
 from scheduler_proc.coordination import decode
 from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import CONTINUITY, floor_margin_ms
+from scheduler_proc.coordination.lease import floor_margin_ms
 from scheduler_proc.coordination.ledger import (
     DEFAULT_HISTORY,
     ClaimRequest,
@@ -27,6 +27,7 @@ from scheduler_proc.coordination.ledger import (
     to_micros,
 )
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call, refresh_topology, slot_client
+from scheduler_proc.coordination.scripts import source
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.settings import RedisSettings
@@ -37,77 +38,13 @@ log = logging.getLogger("scheduler.ledger")
 #: its duration (about 5 µs per fire), so other nodes' lease renewals never wait long.
 CHUNK = 500
 
-# One call claims a chunk of fires.
-# KEYS: [1] leader, [2] last-claimed hash, [3] floor, [4] server, [5] the run-id prefixes of
-#   processes proven dead; then per fire its hash ('<fire prefix><job id>:<scheduled µs>', see
-#   Keys.fire) and its job's running set.
-# ARGV: [1] our lease token, [2] retention ms, [3] node, [4] term, [5] claimed at (epoch s),
-#   [6] the fire prefix's length, [7] '1' for manual runs (which do not move the last-claimed
-#   time catch-up resumes from), [8] how long a running marker lives unless renewed (ms),
-#   [9] our run ids' prefix (this process), [10] the floor's margin (ms); then per fire: run
-#   id, max_instances (0: no check), instances this process runs now.
-# First it checks Redis's continuity as the lease scripts do (so a claim right after a
-# restart already sees the new floor). Returns 'fenced' if our lease is not the current one,
-# else one letter per fire: 'c' when it is ours (now, or already under the same run id: a
-# retry whose first reply was lost), 'd' when another run claimed it, 'f' when it is at or
-# before the floor (Redis may have lost the claims of that time, so it cannot be proven
-# unrun), 'e' when it lies further in Redis's future than any clock may be off (the caller's
-# clock jumped ahead; it is not claimed, so its time stays free for whoever leads then),
-# 'b' when max_instances runs of the job are in progress (this process's, counted by the
-# caller across all its terms, and the live markers of other processes that are not known
-# dead; this process's own markers are left out, as the caller's count holds them already).
-CLAIM = (
-    CONTINUITY
-    + """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
-local now_ms = redis_now_ms()
-check_continuity(KEYS[4], KEYS[3], now_ms, ARGV[10], '')
-local skip, mine = tonumber(ARGV[6]), ARGV[9]
-local floor_us = tonumber(redis.call('HGET', KEYS[3], 'at') or '0') * 1000
-local latest_us = (now_ms + tonumber(ARGV[10])) * 1000
-local dead = {}
-for _, prefix in ipairs(redis.call('SMEMBERS', KEYS[5])) do dead[prefix] = true end
-local answers = {}
-for i = 6, #KEYS, 2 do
-  local a = 11 + (i - 6) / 2 * 3
-  local run_id, most, here = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local job, micros = string.match(string.sub(KEYS[i], skip + 1), '^(.*):(%d+)$')
-  local owner = redis.call('HGET', KEYS[i], 'run_id')
-  local busy = false
-  if not owner and most > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[i + 1], '-inf', now_ms)
-    local others = 0
-    for _, run in ipairs(redis.call('ZRANGE', KEYS[i + 1], 0, -1)) do
-      local prefix = string.sub(run, 1, #mine)
-      if prefix ~= mine and not dead[prefix] then others = others + 1 end
-    end
-    busy = others + here >= most
-  end
-  if owner then
-    answers[#answers + 1] = owner == run_id and 'c' or 'd'
-  elseif tonumber(micros) <= floor_us then
-    answers[#answers + 1] = 'f'
-  elseif tonumber(micros) > latest_us then
-    answers[#answers + 1] = 'e'
-  elseif busy then
-    answers[#answers + 1] = 'b'
-  else
-    redis.call('HSET', KEYS[i], 'job_id', job, 'scheduled_us', micros, 'node', ARGV[3], 'term', ARGV[4],
-               'run_id', run_id, 'claimed_at', ARGV[5], 'outcome', 'running')
-    redis.call('PEXPIRE', KEYS[i], ARGV[2])
-    if most > 0 then
-      redis.call('ZADD', KEYS[i + 1], now_ms + tonumber(ARGV[8]), run_id)
-      redis.call('PEXPIRE', KEYS[i + 1], ARGV[8])
-    end
-    if ARGV[7] ~= '1' and tonumber(micros) > (tonumber(redis.call('HGET', KEYS[2], job) or '0') or 0) then
-      redis.call('HSET', KEYS[2], job, micros)
-    end
-    answers[#answers + 1] = 'c'
-  end
-end
-return table.concat(answers)
-"""
-)
+# The ledger's scripts: what each takes and returns is in the header of lua/<name>.lua.
+CLAIM = source("claim")
+FINISH = source("finish")
+KEEP_RUNNING = source("keep_running")
+SETTLE = source("settle")
+
+#: The claim script's answer per fire.
 _LETTERS = {
     "c": ClaimResult.CLAIMED,
     "d": ClaimResult.DUPLICATE,
@@ -115,65 +52,6 @@ _LETTERS = {
     "e": ClaimResult.EARLY,
     "b": ClaimResult.BUSY,
 }
-
-# One call records a chunk of outcomes. KEYS: per run, the fire's hash, its job's history
-# list for its outcome (successes, or the others) and its job's running set. ARGV[1] how many
-# successes a history keeps, ARGV[2] retention ms, ARGV[3] how many other runs it keeps, then
-# five values per run: run id, outcome, finished at, error, the run as JSON. Records the outcome on the
-# claim the run made; if Redis lost that claim, writes it again (run id and outcome, kept for
-# the retention) for a run that ran, so that a late KEEP_RUNNING sees the run ended and does
-# not bring its marker back. Drops the run's running marker, pushes the run onto its job's
-# history and trims each history touched once. Returns 1.
-FINISH = """
-local trimmed = {}
-for i = 1, #KEYS, 3 do
-  local a = 4 + (i - 1) / 3 * 5
-  local owner = redis.call('HGET', KEYS[i], 'run_id')
-  if owner == ARGV[a] or (not owner and ARGV[a + 1] ~= 'skipped') then
-    redis.call('HSET', KEYS[i], 'run_id', ARGV[a], 'outcome', ARGV[a + 1], 'finished_at', ARGV[a + 2],
-               'error', ARGV[a + 3])
-    if not owner then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-  end
-  redis.call('ZREM', KEYS[i + 2], ARGV[a])
-  redis.call('LPUSH', KEYS[i + 1], ARGV[a + 4])
-  trimmed[KEYS[i + 1]] = ARGV[a + 1] == 'success' and ARGV[1] or ARGV[3]
-end
-for history, size in pairs(trimmed) do redis.call('LTRIM', history, 0, tonumber(size) - 1) end
-return 1
-"""
-
-# Keeps running markers alive, for runs the caller still has in progress. KEYS: per run, its
-# job's running set and its fire's hash. ARGV[1] how long they live (ms), then the run ids.
-# A marker Redis lost (a restart without persistence, a failover) is written again: the run
-# goes on, and other nodes must count it. One whose run's outcome is recorded on its fire
-# (FINISH ran first: the caller's list was read before the run ended) is not: FINISH and this
-# script are atomic, so either this one renews and FINISH then drops the marker, or FINISH
-# wrote the outcome and this one leaves the marker out. Returns 1.
-KEEP_RUNNING = """
-local t = redis.call('TIME')
-local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-for i = 1, #KEYS, 2 do
-  local run_id = ARGV[(i + 1) / 2 + 1]
-  local fire = redis.call('HMGET', KEYS[i + 1], 'run_id', 'outcome')
-  local ended = fire[1] == run_id and fire[2] and fire[2] ~= 'running'
-  if not ended then
-    redis.call('ZADD', KEYS[i], until_ms, run_id)
-    redis.call('PEXPIRE', KEYS[i], ARGV[1])
-  end
-end
-return 1
-"""
-
-# KEYS[1] last-claimed hash. ARGV[1] µs, then job ids: each job's last claim becomes ARGV[1]
-# where it is older (it only ever moves forward). Returns 1.
-SETTLE = """
-for i = 2, #ARGV do
-  if (tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') or 0) < tonumber(ARGV[1]) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
-  end
-end
-return 1
-"""
 
 
 class RedisLedger:
@@ -423,7 +301,7 @@ class RedisLedger:
         }
 
     def resume_floor(self) -> tuple[datetime, str] | None:
-        """The cluster's floor and why it was set: no fire at or before it runs (see lease.CONTINUITY)."""
+        """The cluster's floor and why it was set: no fire at or before it runs (see lua/continuity.lua)."""
         key = self._keys.floor
         try:
             floor = decode.typed(self._settings, self._client, key, "hash", lambda: self._client.hgetall(key))

@@ -13,6 +13,12 @@ from datetime import datetime
 RUN_ID_PREFIX = secrets.token_hex(4)
 _run_numbers = itertools.count()
 
+#: The highest term a lease token may carry: Lua's numbers (doubles) count exactly up to here.
+MAX_TERM = 2**53 - 1
+#: The highest term a node remembers (terms.json) and asks for: far beyond any real counter
+#: (terms start at Redis's time in milliseconds and grow by one per leadership), far below MAX_TERM.
+PLAUSIBLE_TERM = 10**15
+
 
 def new_run_id() -> str:
     """A unique 16-hex-digit run id (cheaper than a uuid4 per fire)."""

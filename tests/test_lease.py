@@ -19,6 +19,14 @@ from scheduler_proc.coordination.lease import ClusterLeadership, LeaseState, par
 from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
 from scheduler_proc.coordination.redis_conn import connect
 from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.replies import (
+    Acquired,
+    HeldByOther,
+    Renewal,
+    acquire_reply,
+    quiet_renew_reply,
+    renew_reply,
+)
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
@@ -364,3 +372,13 @@ def test_redis_history_keeps_failures_apart_from_successes(redis_server: RedisSe
     assert [r.run_id for r in ledger.history("j", 10)] == ["r11", "r10", "r6", "r5", "r4"]
     assert [r.run_id for r in ledger.history("j", 3)] == ["r11", "r10", "r6"]
     assert redis_server.client().llen(Keys("hist").failures("j")) == 3
+
+
+def test_lease_script_replies_are_decoded_into_named_values_or_refused() -> None:
+    assert acquire_reply([1, 7, "7:ab:n", 1000, ""]) == Acquired(7, "7:ab:n", 1000, "")
+    assert acquire_reply([0, "7:ab:other", 2500, 1000]) == HeldByOther("7:ab:other", 2500, 1000)
+    assert renew_reply([1, 1000, "?"]) == Renewal(True, 1000, "?")
+    assert quiet_renew_reply(0) is False
+    for garbage in ([1, "x", "t", 1, ""], [0], "nonsense"):
+        with pytest.raises((ValueError, TypeError, IndexError)):
+            acquire_reply(garbage)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis
 
@@ -27,12 +27,21 @@ from scheduler_proc.coordination.hints import HandoverNotices
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.nodestate import TermMemory
 from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
+from scheduler_proc.coordination.replies import HeldByOther, acquire_reply, quiet_renew_reply, renew_reply
 from scheduler_proc.coordination.scripts import source
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
+
+
+class _WithRedisTime(Protocol):
+    @property
+    def redis_ms(self) -> int: ...
+
+
+R = TypeVar("R", bound=_WithRedisTime)
 
 #: A standby sleeps at most this long between checks of its own state (it wakes earlier
 #: for a handover notice or when the lease it saw would expire).
@@ -418,11 +427,11 @@ class ClusterLeadership:
         else:
             log.error("%s", message)
 
-    def _timed(self, script: str, keys: list[str], args: list[Any], time_at: int) -> list[Any]:
-        """Run a lease script and check this host's clock against the Redis time at ``reply[time_at]``."""
+    def _timed(self, script: str, keys: list[str], args: list[Any], decode_reply: Callable[[Any], R]) -> R:
+        """Run a lease script and check this host's clock against the Redis time in its reply."""
         sent = self._wall()
-        reply: list[Any] = call(self._settings, lambda: self._scripts[script](keys=keys, args=args))
-        self._clock_measured(sent, int(reply[time_at]))
+        reply = decode_reply(call(self._settings, lambda: self._scripts[script](keys=keys, args=args)))
+        self._clock_measured(sent, reply.redis_ms)
         return reply
 
     def _clock_measured(self, sent_wall: float, redis_ms: int) -> None:
@@ -454,18 +463,18 @@ class ClusterLeadership:
             return
         margin_ms = floor_margin_ms(self._settings)
         args = [uuid.uuid4().hex[:12], self._node, int(self.state.ttl * 1000), self._memory.highest + 1, margin_ms]
-        reply = self._timed("acquire", self._acquire_keys(), args, time_at=3)
-        if int(reply[0]) != 1:
-            remaining = int(reply[2]) / 1000
-            self._observe(str(reply[1]), max(0.0, remaining))
+        reply = self._timed("acquire", self._acquire_keys(), args, acquire_reply)
+        if isinstance(reply, HeldByOther):
+            remaining = reply.remaining_ms / 1000
+            self._observe(reply.holder, max(0.0, remaining))
             # Quiet standby: try again when the lease would run out (or on a handover notice).
             self._next_action = sent_at + (remaining + _AFTER_EXPIRY if remaining > 0 else self._poll_every)
             return
-        term, token = int(reply[1]), str(reply[2])
+        term, token = reply.term, reply.token
         self._observe(token, self.state.ttl)
         self.state.granted(term, token, sent_at)
         self._full_at = sent_at  # the acquire script measured the clock and checked continuity
-        self._continuity(str(reply[4]), margin_ms)
+        self._continuity(reply.discontinuity, margin_ms)
         if self.clock_check.off:
             self._give_up("lease given back at once: this host's clock is off")
             return
@@ -503,23 +512,23 @@ class ClusterLeadership:
     def _renewed(self, token: str, sent_at: float) -> bool:
         """Renew; a full renewal also measures the clock and checks Redis's continuity."""
         if sent_at - self._full_at < self._full_every:
-            quiet: Any = call(
+            quiet = call(
                 self._settings,
                 lambda: self._scripts["renew_quiet"](
                     keys=[self._keys.leader], args=[token, int(self.state.ttl * 1000)]
                 ),
             )
-            return int(quiet) == 1
+            return quiet_renew_reply(quiet)
         reply = self._timed(
             "renew",
             [self._keys.leader, self._keys.server, self._keys.floor],
             [token, int(self.state.ttl * 1000), floor_margin_ms(self._settings)],
-            time_at=1,
+            renew_reply,
         )
-        if int(reply[0]) != 1:
+        if not reply.renewed:
             return False
         self._full_at = sent_at
-        self._continuity(str(reply[2]), floor_margin_ms(self._settings), leading=True)
+        self._continuity(reply.discontinuity, floor_margin_ms(self._settings), leading=True)
         return True
 
     def _continuity(self, reason: str, margin_ms: int, leading: bool = False) -> None:

@@ -1,0 +1,53 @@
+"""The lease scripts' replies as named values, decoded in one place (see lua/<name>.lua).
+
+A reply of another shape raises ValueError, TypeError or IndexError: the lease thread logs it
+as a Redis answer it cannot read and tries again (see ClusterLeadership._safe_tick).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Acquired(NamedTuple):
+    """acquire.lua: the caller leads now."""
+
+    term: int
+    token: str
+    redis_ms: int
+    discontinuity: str  # '' or why claims made before may be gone ('?': INFO refused)
+
+
+class HeldByOther(NamedTuple):
+    """acquire.lua: another holds the lease (or a value that is no token, made to expire)."""
+
+    holder: str
+    remaining_ms: int
+    redis_ms: int
+
+
+class Renewal(NamedTuple):
+    """renew.lua: whether the lease was still ours and is extended."""
+
+    renewed: bool
+    redis_ms: int
+    discontinuity: str
+
+
+def acquire_reply(raw: Any) -> Acquired | HeldByOther:
+    if int(raw[0]) == 1:
+        return Acquired(int(raw[1]), _text(raw[2]), int(raw[3]), _text(raw[4]))
+    return HeldByOther(_text(raw[1]), int(raw[2]), int(raw[3]))
+
+
+def renew_reply(raw: Any) -> Renewal:
+    return Renewal(int(raw[0]) == 1, int(raw[1]), _text(raw[2]))
+
+
+def quiet_renew_reply(raw: Any) -> bool:
+    """renew_quiet.lua: True if the lease was still ours and is extended."""
+    return int(raw) == 1
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

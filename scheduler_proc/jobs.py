@@ -66,6 +66,7 @@ class JobSpec:
     jitter: float
     wants_context: bool
     zone: ZoneInfo = UTC_ZONE
+    timeout: float | None = None  # seconds a run may take; then it is stopped and recorded timed_out
 
     def upcoming(self, after: datetime, count: int) -> list[datetime]:
         """The next ``count`` fire instants at or after ``after``, from the trigger the scheduler runs.
@@ -102,11 +103,13 @@ class Jobs:
         misfire_grace_time: float | None = None,
         coalesce: bool = False,
         max_instances: int = 1,
+        timeout: float | None = None,
     ) -> None:
         self._timezone = _zone("Jobs()", timezone)
         self._misfire_grace_time = _misfire_grace("Jobs()", misfire_grace_time)
         self._coalesce = coalesce
         self._max_instances = _max_instances("Jobs()", max_instances)
+        self._timeout = _timeout("Jobs()", timeout)
         self._specs: dict[str, JobSpec] = {}
 
     def cron(
@@ -119,6 +122,7 @@ class Jobs:
         coalesce: bool | None = None,
         max_instances: int | None = None,
         jitter: float = 0,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
         """Run the function on a crontab(5) schedule: 5 fields (minute hour day-of-month month day-of-week) or a macro.
 
@@ -141,6 +145,7 @@ class Jobs:
                 max_instances,
                 jitter,
                 zone,
+                timeout,
             )
             return func
 
@@ -158,6 +163,7 @@ class Jobs:
         max_instances: int | None = None,
         jitter: float = 0,
         start: datetime | None = None,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
         """Run the function at a fixed interval.
 
@@ -173,7 +179,9 @@ class Jobs:
             anchor = _interval_anchor(job_id, start)
             trigger = IntervalTrigger(seconds=total, start_date=anchor, timezone="UTC")
             described = f"every {_duration(total)}" + ("" if start is None else f" from {anchor.isoformat()}")
-            self._add(job_id, func, trigger, described, misfire_grace_time, coalesce, max_instances, jitter)
+            self._add(
+                job_id, func, trigger, described, misfire_grace_time, coalesce, max_instances, jitter, timeout=timeout
+            )
             return func
 
         return register
@@ -221,6 +229,7 @@ class Jobs:
         max_instances: int | None,
         jitter: float,
         zone: ZoneInfo = UTC_ZONE,
+        timeout: float | None = None,
     ) -> None:
         self._specs[job_id] = JobSpec(
             id=job_id,
@@ -237,6 +246,7 @@ class Jobs:
             jitter=_optional_seconds(f"job {job_id!r}", "jitter", jitter) or 0.0,
             wants_context=_wants_context(job_id, func),
             zone=zone,
+            timeout=self._timeout if timeout is None else _timeout(f"job {job_id!r}", timeout),
         )
 
 
@@ -316,6 +326,12 @@ def _optional_seconds(owner: str, name: str, value: object, least: float = 0) ->
     if not _is_number(value) or not least <= value <= _LONGEST:
         raise JobDefinitionError(f"{owner}: {name}={value!r} must be a finite number of seconds >= {least:g}")
     return float(value)
+
+
+def _timeout(owner: str, value: object) -> float | None:
+    if _is_number(value) and value <= 0:
+        raise JobDefinitionError(f"{owner}: timeout={value!r} must be a positive number of seconds (or None: no limit)")
+    return _optional_seconds(owner, "timeout", value)
 
 
 def _misfire_grace(owner: str, value: object) -> float | None:

@@ -295,7 +295,7 @@ HISTORY_FAILURES_SIZE = Setting(
     "SCHEDULER_HISTORY_FAILURES_SIZE",
     _integer(1, 100000),
     200,
-    "runs that did not succeed (error, abandoned, skipped) kept per job, apart from the successful ones",
+    "runs that did not succeed (error, timed_out, abandoned, skipped) kept per job, apart from the successful ones",
 )
 READY_FILE = Setting(
     "SCHEDULER_READY_FILE",

@@ -55,7 +55,7 @@ class Run:
     trigger: str  # "schedule" or "manual"
     started_at: float
     finished_at: float | None
-    outcome: str  # success, error, abandoned, skipped
+    outcome: str  # success, error, timed_out, abandoned, skipped
     error: str | None
 
     @property

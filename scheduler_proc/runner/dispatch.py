@@ -7,7 +7,6 @@ first check and its end in this process.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import threading
@@ -16,7 +15,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from scheduler_proc import clock
 from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, LiveRun, Run
@@ -24,6 +22,7 @@ from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.redact import redact
+from scheduler_proc.runner.calling import JobFailed, call_job
 from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.recorder import Recorder
@@ -441,10 +440,17 @@ class Dispatcher:
             log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
         outcome, error = "success", None
         try:
-            _call(spec, ctx)
+            stopped = call_job(spec, ctx)
+        except JobFailed as exc:  # in a child process, which printed its traceback
+            outcome, error = "error", str(exc)
+            log.error("fire failed %s: %s", self._fields(flight), error)
         except BaseException as exc:  # a job must never take the scheduler down
             outcome, error = "error", redact(f"{type(exc).__name__}: {exc}")[:500]
             log.error("fire failed %s\n%s", self._fields(flight), traceback.format_exc().rstrip())
+        else:
+            if stopped is not None:
+                outcome, error = "timed_out", stopped.detail
+                log.warning("fire timed out %s: %s", self._fields(flight), stopped.detail)
         run = self._run_record(flight, outcome, error)
         self.recorder.record(run)
         if verbose:
@@ -460,7 +466,7 @@ class Dispatcher:
     def _note_finished(self, runs: list[Run]) -> None:
         """On the recorder's thread: metrics and the status page's last run, for runs that ran."""
         for run in runs:
-            if run.outcome in ("success", "error"):
+            if run.outcome in ("success", "error", "timed_out"):
                 scheduled = run.scheduled_at.timestamp()
                 self._metrics.fire_finished(run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled)
                 self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
@@ -479,11 +485,3 @@ class Dispatcher:
             outcome=outcome,
             error=error,
         )
-
-
-def _call(spec: JobSpec, ctx: RunContext) -> None:
-    args: tuple[Any, ...] = (ctx,) if spec.wants_context else ()
-    if spec.is_async:
-        asyncio.run(spec.func(*args))
-    else:
-        spec.func(*args)

@@ -17,6 +17,7 @@ Jobs without a timeout run in the job thread, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -86,6 +87,7 @@ def _in_child(spec: JobSpec, ctx: RunContext) -> TimedOut | None:
             stdin=subprocess.PIPE,
             pass_fds=(write_end,),
             text=True,
+            start_new_session=True,  # a group of its own: what the job starts is stopped with it
         )
     finally:
         os.close(write_end)
@@ -104,13 +106,20 @@ def _in_child(spec: JobSpec, ctx: RunContext) -> TimedOut | None:
 
 
 def _stop(child: subprocess.Popen[str], timeout: float) -> TimedOut:
-    """SIGTERM, then SIGKILL if it is still there; returns once the child is reaped."""
-    child.send_signal(signal.SIGTERM)
+    """SIGTERM to the job's process group, then SIGKILL if the job is still there; returns once it
+    is reaped (and whatever it started in its group is killed)."""
+    _signal_group(child.pid, signal.SIGTERM)
     try:
         child.wait(KILL_AFTER)
         how = "stopped with SIGTERM"
     except subprocess.TimeoutExpired:
-        child.kill()
+        _signal_group(child.pid, signal.SIGKILL)
         child.wait()
         how = f"it ignored SIGTERM for {KILL_AFTER:g}s and was killed (SIGKILL)"
+    _signal_group(child.pid, signal.SIGKILL)  # processes the job started and left behind
     return TimedOut(f"ran longer than its timeout of {timeout:g}s; {how}")
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)

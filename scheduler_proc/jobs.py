@@ -67,6 +67,9 @@ class JobSpec:
     wants_context: bool
     zone: ZoneInfo = UTC_ZONE
     timeout: float | None = None  # seconds a run may take; then it is stopped and recorded timed_out
+    retries: int = 0  # calls of a failed run again, as the same fire (see scheduler_proc.runner.attempts)
+    retry_delay: float = 1.0  # the first retry's wait; each next one waits twice as long
+    retry_timeouts: bool = False  # retry a run that timed out too
 
     def upcoming(self, after: datetime, count: int) -> list[datetime]:
         """The next ``count`` fire instants at or after ``after``, from the trigger the scheduler runs.
@@ -123,6 +126,9 @@ class Jobs:
         max_instances: int | None = None,
         jitter: float = 0,
         timeout: float | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        retry_timeouts: bool = False,
     ) -> Callable[[F], F]:
         """Run the function on a crontab(5) schedule: 5 fields (minute hour day-of-month month day-of-week) or a macro.
 
@@ -146,6 +152,7 @@ class Jobs:
                 jitter,
                 zone,
                 timeout,
+                Retry.of(job_id, retries, retry_delay, retry_timeouts),
             )
             return func
 
@@ -164,6 +171,9 @@ class Jobs:
         jitter: float = 0,
         start: datetime | None = None,
         timeout: float | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        retry_timeouts: bool = False,
     ) -> Callable[[F], F]:
         """Run the function at a fixed interval.
 
@@ -180,7 +190,16 @@ class Jobs:
             trigger = IntervalTrigger(seconds=total, start_date=anchor, timezone="UTC")
             described = f"every {_duration(total)}" + ("" if start is None else f" from {anchor.isoformat()}")
             self._add(
-                job_id, func, trigger, described, misfire_grace_time, coalesce, max_instances, jitter, timeout=timeout
+                job_id,
+                func,
+                trigger,
+                described,
+                misfire_grace_time,
+                coalesce,
+                max_instances,
+                jitter,
+                timeout=timeout,
+                retry=Retry.of(job_id, retries, retry_delay, retry_timeouts),
             )
             return func
 
@@ -230,7 +249,9 @@ class Jobs:
         jitter: float,
         zone: ZoneInfo = UTC_ZONE,
         timeout: float | None = None,
+        retry: Retry | None = None,
     ) -> None:
+        retry = retry or Retry()
         self._specs[job_id] = JobSpec(
             id=job_id,
             func=func,
@@ -247,6 +268,9 @@ class Jobs:
             wants_context=_wants_context(job_id, func),
             zone=zone,
             timeout=self._timeout if timeout is None else _timeout(f"job {job_id!r}", timeout),
+            retries=retry.retries,
+            retry_delay=retry.delay,
+            retry_timeouts=retry.timeouts,
         )
 
 
@@ -326,6 +350,29 @@ def _optional_seconds(owner: str, name: str, value: object, least: float = 0) ->
     if not _is_number(value) or not least <= value <= _LONGEST:
         raise JobDefinitionError(f"{owner}: {name}={value!r} must be a finite number of seconds >= {least:g}")
     return float(value)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A job's retry options, checked (see scheduler_proc.runner.attempts for what they do)."""
+
+    retries: int = 0
+    delay: float = 1.0
+    timeouts: bool = False
+
+    @classmethod
+    def of(cls, job_id: str, retries: object, delay: object, timeouts: object) -> Retry:
+        owner = f"job {job_id!r}"
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= _MOST_RETRIES:
+            raise JobDefinitionError(f"{owner}: retries={retries!r} must be a whole number from 0 to {_MOST_RETRIES}")
+        if not _is_number(delay) or not 0.1 <= delay <= _LONGEST:
+            raise JobDefinitionError(f"{owner}: retry_delay={delay!r} must be a number of seconds, at least 0.1")
+        if not isinstance(timeouts, bool):
+            raise JobDefinitionError(f"{owner}: retry_timeouts={timeouts!r} must be True or False")
+        return cls(retries, float(delay), timeouts)
+
+
+_MOST_RETRIES = 100
 
 
 def _timeout(owner: str, value: object) -> float | None:

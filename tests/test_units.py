@@ -490,3 +490,19 @@ def test_intervals_follow_the_epochs_grid_unless_anchored() -> None:
     assert anchored.description == "every 7m from 2026-12-04T09:00:00+00:00"
     with pytest.raises(JobDefinitionError, match=r"job 'naive': start=.* is not a datetime with a time zone"):
         jobs.every(minutes=7, id="naive", start=datetime(2026, 1, 1))(lambda: None)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retries": -1}, r"job 'r': retries=-1 must be a whole number from 0 to 100"),
+        ({"retries": 2.5}, r"retries=2\.5 must be a whole number"),
+        ({"retries": 1, "retry_delay": 0}, r"retry_delay=0 must be a number of seconds, at least 0\.1"),
+        ({"retries": 1, "retry_timeouts": "yes"}, r"retry_timeouts='yes' must be True or False"),
+        ({"timeout": 0}, r"job 'r': timeout=0 must be a positive number of seconds"),
+        ({"timeout": float("nan")}, r"timeout=nan must be a finite number of seconds"),
+    ],
+)
+def test_bad_retry_and_timeout_options_name_the_job_and_the_fix(options: dict[str, object], message: str) -> None:
+    with pytest.raises(JobDefinitionError, match=message):
+        Jobs().every(seconds=5, id="r", **options)(lambda: None)  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ class Run:
     finished_at: float | None
     outcome: str  # success, error, timed_out, abandoned, skipped
     error: str | None
+    attempts: int = 1  # calls of the job for this fire: 1, plus its retries
 
     @property
     def duration(self) -> float | None:
@@ -75,12 +76,14 @@ class Run:
             "outcome": self.outcome,
             "error": self.error,
             "duration": self.duration,
+            "attempts": self.attempts,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
         """A run as ``to_dict`` wrote it; ValueError when a field is missing or of another type."""
         fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        fields["attempts"] = data.get("attempts", 1)  # runs recorded before retries existed
         fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
         for name, kinds in _RUN_FIELDS.items():
             value = fields[name]
@@ -106,6 +109,7 @@ _RUN_FIELDS: dict[str, tuple[type, ...]] = {
     "finished_at": (int, float, type(None)),
     "outcome": (str,),
     "error": (str, type(None)),
+    "attempts": (int,),
 }
 
 

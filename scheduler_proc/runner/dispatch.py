@@ -11,7 +11,6 @@ import collections
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +20,7 @@ from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger
 from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.jobs import JobSpec, RunContext
-from scheduler_proc.redact import redact
-from scheduler_proc.runner.calling import JobFailed, call_job
+from scheduler_proc.runner.attempts import run_attempts
 from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.recorder import Recorder
@@ -438,23 +436,17 @@ class Dispatcher:
         verbose = log.isEnabledFor(logging.INFO)
         if verbose:
             log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
-        outcome, error = "success", None
-        try:
-            stopped = call_job(spec, ctx)
-        except JobFailed as exc:  # in a child process, which printed its traceback
-            outcome, error = "error", str(exc)
-            log.error("fire failed %s: %s", self._fields(flight), error)
-        except BaseException as exc:  # a job must never take the scheduler down
-            outcome, error = "error", redact(f"{type(exc).__name__}: {exc}")[:500]
-            log.error("fire failed %s\n%s", self._fields(flight), traceback.format_exc().rstrip())
-        else:
-            if stopped is not None:
-                outcome, error = "timed_out", stopped.detail
-                log.warning("fire timed out %s: %s", self._fields(flight), stopped.detail)
-        run = self._run_record(flight, outcome, error)
+        ended = run_attempts(spec, ctx, self._fields(flight), lambda: self._metrics.fire_retried(spec.id))
+        run = self._run_record(flight, ended.outcome, ended.error, ended.attempts)
         self.recorder.record(run)
         if verbose:
-            log.info("fire end %s duration=%.3fs outcome=%s", self._fields(flight), run.duration, outcome)
+            log.info(
+                "fire end %s duration=%.3fs outcome=%s%s",
+                self._fields(flight),
+                run.duration,
+                ended.outcome,
+                f" attempts={ended.attempts}" if ended.attempts > 1 else "",
+            )
 
     def _fields(self, flight: Flight) -> str:
         """The fields every log line about a running fire starts with."""
@@ -472,7 +464,7 @@ class Dispatcher:
                 self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
         self.activity += 1  # a lost increment between threads still moves it: readers only compare
 
-    def _run_record(self, flight: Flight, outcome: str, error: str | None) -> Run:
+    def _run_record(self, flight: Flight, outcome: str, error: str | None, attempts: int = 1) -> Run:
         return Run(
             job_id=flight.job_id,
             run_id=flight.run_id,
@@ -484,4 +476,5 @@ class Dispatcher:
             finished_at=clock.wall(),
             outcome=outcome,
             error=error,
+            attempts=attempts,
         )

@@ -35,6 +35,12 @@ class Metrics:
             ["job", "reason"],
             registry=self.registry,
         )
+        self.retries = Counter(
+            "scheduler_fire_retries_total",
+            "Retries of failed runs (the same fire called again), by job.",
+            ["job"],
+            registry=self.registry,
+        )
         self.duration = Histogram("scheduler_job_duration_seconds", "Job run time.", ["job"], registry=self.registry)
         self.lag = Histogram(
             "scheduler_fire_lag_seconds",
@@ -91,6 +97,9 @@ class Metrics:
             self._histogram_jobs.add(job)
             return job
         return "_other"
+
+    def fire_retried(self, job: str) -> None:
+        self.retries.labels(job).inc()
 
     def fire_refused(self, job: str, reason: str) -> None:
         self.refused.labels(job, reason).inc()

@@ -92,6 +92,7 @@ class Settings:
     ready_file: Path | None  # when set, nothing is dispatched until it exists
     admin_token: str | None = dataclasses.field(repr=False)
     read_token: str | None = dataclasses.field(repr=False)
+    allow_unknown: bool  # unknown SCHEDULER_* variables only warn
     redis: RedisSettings | None
     test_clock_offset: float
     namespace_derived: bool = False  # SCHEDULER_NAMESPACE unset: derived from SCHEDULER_JOBS
@@ -122,10 +123,12 @@ class Settings:
             ready_file=reader.get(var.READY_FILE),
             admin_token=reader.get(var.ADMIN_TOKEN),
             read_token=reader.get(var.READ_TOKEN),
+            allow_unknown=reader.get(var.ALLOW_UNKNOWN),
             test_clock_offset=reader.get(var.TEST_CLOCK_OFFSET),
             redis=_redis_settings(reader),
             namespace_derived=not reader.has(var.NAMESPACE.name),
         )
+        _unknown_variable_problems(reader, env, settings.allow_unknown)
         reader.raise_if_bad()
         if settings.redis is not None and var.MISFIRE_GRACE.name not in env:
             # Long enough that a kill -9 failover (lease TTL + takeover) loses no fire.
@@ -167,17 +170,33 @@ def _secret_values(env: Mapping[str, str]) -> list[str]:
     return values + secrets_in(env.get(var.REDIS_URL.name, ""))
 
 
-def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
-    """One warning per unknown ``SCHEDULER_*`` variable, with a did-you-mean when one is close."""
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Each unknown ``SCHEDULER_*`` variable with a hint: a did-you-mean when one is close."""
     env = os.environ if environ is None else environ
-    warnings = []
+    found = []
     for name in sorted(env):
         if not name.startswith(var.PREFIX) or name in KNOWN_VARIABLES:
             continue
         close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else f"; known variables: {', '.join(KNOWN_VARIABLES)}"
-        warnings.append(f"unknown setting {name} is ignored{hint}")
-    return warnings
+        hint = f"did you mean {close[0]}?" if close else f"known variables: {', '.join(KNOWN_VARIABLES)}"
+        found.append((name, hint))
+    return found
+
+
+def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per unknown ``SCHEDULER_*`` variable (they are errors unless SCHEDULER_ALLOW_UNKNOWN is true)."""
+    return [f"unknown setting {name} is ignored; {hint}" for name, hint in unknown_variables(environ)]
+
+
+def _unknown_variable_problems(reader: _Reader, env: Mapping[str, str], allowed: bool) -> None:
+    """A misspelt setting would be ignored (a token left unset serves status to anyone): stop the start."""
+    if allowed:
+        return
+    for name, hint in unknown_variables(env):
+        reader.problem(
+            f"unknown setting {name}; {hint} (fix the name, or set {var.ALLOW_UNKNOWN.name}=true "
+            "to only warn about variables this version does not know)"
+        )
 
 
 def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -186,7 +205,8 @@ def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None 
     Under Kubernetes each pod is a host of its own: without Redis, every replica runs every job.
     """
     env = os.environ if environ is None else environ
-    warnings = unknown_variable_warnings(env)
+    allowed = settings.allow_unknown if settings is not None else _Reader(env).get(var.ALLOW_UNKNOWN)
+    warnings = unknown_variable_warnings(env) if allowed else []  # otherwise they are in the error
     if settings is not None and settings.enabled:
         warnings += _old_default_namespace_here(settings)
     if settings is not None and settings.enabled and not settings.cluster and env.get("KUBERNETES_SERVICE_HOST"):

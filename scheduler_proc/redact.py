@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 MASK = "***"
@@ -41,10 +42,21 @@ def remember(secrets: Iterable[str | None]) -> None:
         return
     _known.update(form for form in forms if form)
     alternatives = [
-        re.escape(s) if len(s) >= _SHORT else rf"(?<![A-Za-z0-9]){re.escape(s)}(?![A-Za-z0-9])"
+        re.escape(s) if len(s) >= _SHORT else rf"(?<![A-Za-z0-9_]){re.escape(s)}(?![A-Za-z0-9_])"
         for s in sorted(_known, key=len, reverse=True)
     ]
     _known_pattern = re.compile("|".join(alternatives))
+
+
+def redact_document(value: Any) -> Any:
+    """A JSON-like document (an HTTP answer) with every string value masked; keys are the kit's own."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_document(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_document(item) for item in value)
+    return value
 
 
 def secrets_in(url: str) -> list[str]:

@@ -28,7 +28,7 @@ from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.identity import AppIdentity
-from scheduler_proc.logs import ensure_kit_handler
+from scheduler_proc.logs import ensure_kit_handler, mask_handlers, mask_output
 from scheduler_proc.procutil import ORPHAN_GRACE, SupervisorHandle, describe_exit, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings, start_warnings
@@ -197,6 +197,9 @@ async def scheduler_lifespan(app: Any = None) -> AsyncIterator[None]:
     if managed_by_gunicorn_hooks():
         yield
         return
+    # Without the kit's hooks nothing else masks this worker's output: uvicorn's handlers, print.
+    mask_output()
+    mask_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
     try:
         settings = Settings.from_env()
     except SchedulerError as exc:

@@ -37,6 +37,7 @@ from scheduler_proc.errors import (
     UnknownJob,
 )
 from scheduler_proc.master.lifespan import managed_by_gunicorn_hooks
+from scheduler_proc.redact import redact, redact_document
 from scheduler_proc.settings import Settings
 from scheduler_proc.web.ops import Operations
 
@@ -92,14 +93,15 @@ def _matches(credentials: HTTPAuthorizationCredentials | None, token: str) -> bo
 
 
 def _answer(call: Any, *args: Any) -> Any:
+    """``call``'s document with every known secret masked (a job's error text, a job id), or the HTTP error."""
     try:
-        return call(*args)
+        return redact_document(call(*args))
     except UnknownJob as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, redact(str(exc))) from None
     except NoScheduler as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, redact(str(exc))) from None
     except NoAnswer as exc:
-        raise HTTPException(504, str(exc)) from None
+        raise HTTPException(504, redact(str(exc))) from None
     except (RedisUnavailable, RedisConfigError) as exc:
         # Connection details stay in the server's log, not in an answer anyone may read.
         log.warning("answering 503: %s", exc)

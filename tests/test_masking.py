@@ -1,0 +1,58 @@
+"""No secret shows in the output of any process the kit starts (scheduler_proc/logs.py: mask_output,
+mask_handlers): the gunicorn master, its web workers, the supervisor, the runner, and the jobs'
+print() and stderr; a user's own key=value line stays as it is."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from redis_support import RedisServer
+from support import read_fires, wait_for
+
+PASSWORD = "p/w7"  # under 8 characters, and percent-encoded in the URL
+ADMIN_TOKEN = "adm1n-t0ken-leaky-0123456789"
+READ_TOKEN = "r3ad-t0ken-leaky-0123456789"
+
+
+def test_no_secret_shows_in_any_processs_output(hosts, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", password=PASSWORD).start()
+    try:
+        url = f"redis://:{quote(PASSWORD, safe='')}@127.0.0.1:{server.port}/0"
+        secrets = [PASSWORD, quote(PASSWORD, safe=""), ADMIN_TOKEN, READ_TOKEN]
+        host = hosts(
+            jobs="leaky:jobs",
+            extra_args=["-c", "python:leaky_conf"],
+            env={
+                "SCHEDULER_REDIS_URL": url,
+                "SCHEDULER_ADMIN_TOKEN": ADMIN_TOKEN,
+                "SCHEDULER_READ_TOKEN": READ_TOKEN,
+                "LEAK_SECRETS": ",".join([*secrets, url]),
+            },
+        ).start()
+        wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 20, "two fires of the leaking job")
+        assert host.get("/leak").text == "leaked"
+        unknown = host.get(f"/scheduler/jobs/{ADMIN_TOKEN}", headers={"Authorization": f"Bearer {READ_TOKEN}"})
+        assert unknown.status_code == 404 and ADMIN_TOKEN not in unknown.text and "***" in unknown.text, unknown.text
+        wait_for(lambda: host.output().count("worker logs") >= 5, 5, "the worker's lines")
+        output = host.output()
+    finally:
+        server.kill()
+    for where in ("master logs", "master prints", "worker logs", "worker prints", "job prints", "job writes"):
+        assert f"{where} ***" in output, where
+    assert "job prints in pieces ***" in output and "job logs ***" in output
+    assert "redis://:***@127.0.0.1" in output
+    for secret in secrets:
+        assert not re.search(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", output), secret
+    assert re.search(r"fencing token=\d+ for job leak", output), "the user's own line was rewritten"
+
+
+def test_a_system_exit_at_jobs_import_refuses_the_start_with_its_message_masked(hosts) -> None:
+    host = hosts(jobs="exits_on_import:jobs", env={"SCHEDULER_ADMIN_TOKEN": ADMIN_TOKEN}).start()
+    assert host.wait_exit(30) != 0
+    output = host.output()
+    assert re.search(r"Error: scheduler: .*importing the module raised SystemExit: cannot start with \*\*\*", output), (
+        output
+    )
+    assert ADMIN_TOKEN not in output and "Traceback" not in output

@@ -141,3 +141,14 @@ def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Pat
     assert delays[:5] == sorted(delays[:5]) and max(delays) == 4, delays
     wait_for(lambda: host.process is not None and host.process.poll() is None, 1, "gunicorn to keep serving")
     assert host.get("/healthz").status_code == 200
+
+
+def test_uvicorn_refuses_an_unknown_setting_in_one_line_without_a_traceback(hosts) -> None:
+    from support import UVICORN
+
+    command = [UVICORN, "app.main:app", "--host", "127.0.0.1", "--port", "{port}"]
+    host = hosts(command=command, env={"SCHEDULER_READ_TOKN": "r" * 20}).start()
+    host.wait_exit(30)  # uvicorn 0.54 exits 0 after "Application startup failed"
+    output = host.output()
+    assert "unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN?" in output, output
+    assert "Traceback" not in output and "r" * 20 not in output, output

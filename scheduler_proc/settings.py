@@ -165,9 +165,15 @@ class Settings:
 
 
 def _secret_values(env: Mapping[str, str]) -> list[str]:
-    """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL."""
-    values = [env.get(name, "").strip() for name in _SECRET_VARIABLES]
+    """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL and the
+    value of a misspelt secret variable (one whose did-you-mean is a token or password), which may only warn."""
+    names = [*_SECRET_VARIABLES, *(name for name, hint in unknown_variables(env) if _names_a_secret(hint))]
+    values = [env.get(name, "").strip() for name in names]
     return values + secrets_in(env.get(var.REDIS_URL.name, ""))
+
+
+def _names_a_secret(hint: str) -> bool:
+    return any(f"did you mean {name}?" == hint for name in _SECRET_VARIABLES)
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

@@ -54,3 +54,10 @@ def test_a_token_in_a_users_line_is_masked_when_it_is_a_known_secret() -> None:
     token = "adm1n-t0ken-0123456789"
     Settings.from_env({"SCHEDULER_ADMIN_TOKEN": token})
     assert redact(f"calling with token={token}") == "calling with token=***"
+
+
+def test_the_value_of_a_misspelt_secret_variable_is_masked_too() -> None:
+    """Under SCHEDULER_ALLOW_UNKNOWN a misspelt token only warns; its value must not show either."""
+    token = "misspelt-adm1n-t0ken-42"
+    Settings.from_env({"SCHEDULER_ADMN_TOKEN": token, "SCHEDULER_ALLOW_UNKNOWN": "true"})
+    assert redact(f"job prints {token}") == "job prints ***"

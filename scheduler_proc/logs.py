@@ -84,7 +84,7 @@ class RedactingStream(io.TextIOBase):
         super().__init__()
         self.wrapped = stream
         self._pending = ""
-        self._lock = threading.Lock()  # jobs print from many threads
+        self._lock = threading.RLock()  # jobs print from many threads; a signal handler may print inside a write
 
     def write(self, text: str) -> int:
         """Mask and pass on every complete line; keep the rest until its end."""

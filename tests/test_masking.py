@@ -56,3 +56,20 @@ def test_a_system_exit_at_jobs_import_refuses_the_start_with_its_message_masked(
         output
     )
     assert ADMIN_TOKEN not in output and "Traceback" not in output
+
+
+def test_the_redacting_stream_masks_a_secret_written_in_pieces_and_a_partial_line_on_flush() -> None:
+    import io
+
+    from scheduler_proc.logs import RedactingStream
+    from scheduler_proc.settings import Settings
+
+    Settings.from_env({"SCHEDULER_ADMIN_TOKEN": ADMIN_TOKEN})
+    out = io.StringIO()
+    stream = RedactingStream(out)
+    stream.write(ADMIN_TOKEN[:5])
+    stream.write(ADMIN_TOKEN[5:] + " done\nnext ")
+    assert out.getvalue() == "*** done\n"
+    stream.write(ADMIN_TOKEN)
+    stream.flush()
+    assert out.getvalue() == "*** done\nnext ***"

@@ -166,41 +166,38 @@ class Settings:
 
 def _secret_values(env: Mapping[str, str]) -> list[str]:
     """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL and the
-    value of a misspelt secret variable (one whose did-you-mean is a token or password), which may only warn."""
-    names = [*_SECRET_VARIABLES, *(name for name, hint in unknown_variables(env) if _names_a_secret(hint))]
-    values = [env.get(name, "").strip() for name in names]
+    value of a misspelt secret variable (its closest known name is a token or password), which may only warn."""
+    misspelt = [name for name, close in unknown_variables(env) if close in _SECRET_VARIABLES]
+    values = [env.get(name, "").strip() for name in (*_SECRET_VARIABLES, *misspelt)]
     return values + secrets_in(env.get(var.REDIS_URL.name, ""))
 
 
-def _names_a_secret(hint: str) -> bool:
-    return any(f"did you mean {name}?" == hint for name in _SECRET_VARIABLES)
-
-
-def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
-    """Each unknown ``SCHEDULER_*`` variable with a hint: a did-you-mean when one is close."""
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Each unknown ``SCHEDULER_*`` variable with the known one closest to it, if any is close."""
     env = os.environ if environ is None else environ
-    found = []
-    for name in sorted(env):
-        if not name.startswith(var.PREFIX) or name in KNOWN_VARIABLES:
-            continue
-        close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else f"known variables: {', '.join(KNOWN_VARIABLES)}"
-        found.append((name, hint))
-    return found
+    return [
+        (name, next(iter(difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.6)), None))
+        for name in sorted(env)
+        if name.startswith(var.PREFIX) and name not in KNOWN_VARIABLES
+    ]
+
+
+def _hint(close: str | None) -> str:
+    return f"did you mean {close}?" if close else f"known variables: {', '.join(KNOWN_VARIABLES)}"
 
 
 def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
     """One warning per unknown ``SCHEDULER_*`` variable (they are errors unless SCHEDULER_ALLOW_UNKNOWN is true)."""
-    return [f"unknown setting {name} is ignored; {hint}" for name, hint in unknown_variables(environ)]
+    return [f"unknown setting {name} is ignored; {_hint(close)}" for name, close in unknown_variables(environ)]
 
 
 def _unknown_variable_problems(reader: _Reader, env: Mapping[str, str], allowed: bool) -> None:
     """A misspelt setting would be ignored (a token left unset serves status to anyone): stop the start."""
     if allowed:
         return
-    for name, hint in unknown_variables(env):
+    for name, close in unknown_variables(env):
         reader.problem(
-            f"unknown setting {name}; {hint} (fix the name, or set {var.ALLOW_UNKNOWN.name}=true "
+            f"unknown setting {name}; {_hint(close)} (fix the name, or set {var.ALLOW_UNKNOWN.name}=true "
             "to only warn about variables this version does not know)"
         )
 

@@ -35,6 +35,10 @@ def test_no_secret_shows_in_any_processs_output(hosts, tmp_path: Path) -> None:
         assert host.get("/leak").text == "leaked"
         unknown = host.get(f"/scheduler/jobs/{ADMIN_TOKEN}", headers={"Authorization": f"Bearer {READ_TOKEN}"})
         assert unknown.status_code == 404 and ADMIN_TOKEN not in unknown.text and "***" in unknown.text, unknown.text
+        invalid = host.get(
+            f"/scheduler/jobs/leak?limit={ADMIN_TOKEN}", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+        )
+        assert invalid.status_code == 422 and ADMIN_TOKEN not in invalid.text and "***" in invalid.text, invalid.text
         wait_for(lambda: host.output().count("worker logs") >= 5, 5, "the worker's lines")
         output = host.output()
     finally:

@@ -22,6 +22,8 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -119,7 +121,9 @@ def _answer(call: Any, *args: Any) -> Any:
 
 
 class _NoSniffingRoute(APIRoute):
-    """Every answer of the router says its content type is what it claims (``nosniff``).
+    """Every answer of the router says its content type is what it claims (``nosniff``), and a
+    request the router refuses as invalid (422) is answered with every known secret masked:
+    FastAPI's answer quotes the input, which may be a token sent in the wrong place.
 
     Set on the response the endpoint made: a header set by a dependency is dropped when the
     endpoint returns its own Response, as the JSON routes here do.
@@ -129,7 +133,10 @@ class _NoSniffingRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def no_sniffing(request: Request) -> Response:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except RequestValidationError as exc:  # as FastAPI's own handler answers, masked
+                response = JSONResponse({"detail": redact_document(jsonable_encoder(exc.errors()))}, status_code=422)
             response.headers["X-Content-Type-Options"] = "nosniff"
             return response
 

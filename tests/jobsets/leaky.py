@@ -39,4 +39,4 @@ def worker_leak(request: Request) -> Response:
     for secret in _secrets():
         print(f"worker prints {secret}", flush=True)
         logging.getLogger("uvicorn.error").warning("worker logs %s", secret)
-    return Response("leaked")
+    return Response(f"leaked by {os.getpid()}")

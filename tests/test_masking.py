@@ -100,3 +100,30 @@ def test_the_redacting_stream_masks_a_secret_written_in_pieces_and_a_partial_lin
     stream.write(ADMIN_TOKEN)
     stream.flush()
     assert out.getvalue() == "*** done\nnext ***"
+
+
+def test_gunicorns_log_file_is_masked_before_and_after_a_hup(hosts, tmp_path: Path) -> None:
+    """A --error-logfile handler writes to its file, not through the masked stderr: its filter does
+    the masking, and a HUP (gunicorn makes new handlers) must put it back."""
+    log_file = tmp_path / "error.log"
+    host = hosts(
+        jobs="leaky:jobs",
+        extra_args=["-c", "python:leaky_conf", "--error-logfile", str(log_file)],
+        env={"SCHEDULER_ADMIN_TOKEN": ADMIN_TOKEN, "LEAK_SECRETS": ADMIN_TOKEN},
+    ).start()
+    wait_for(lambda: log_file.exists() and "master logs" in log_file.read_text(), 20, "the master's line")
+    before = len(log_file.read_text())
+    host.signal(signal.SIGHUP)
+
+    def answered_by_a_new_worker() -> bool:
+        new_workers = re.findall(r"Booting worker with pid: (\d+)", log_file.read_text()[before:])
+        try:
+            return host.get("/leak").text.split()[-1] in new_workers
+        except httpx.HTTPError:  # old workers stopping, new ones starting
+            return False
+
+    wait_for(answered_by_a_new_worker, 30, "a new worker's answer after the HUP")
+    wait_for(lambda: "worker logs" in log_file.read_text()[before:], 5, "the new worker's line")
+    text = log_file.read_text()
+    assert "master logs ***" in text and "worker logs ***" in text[before:], text
+    assert ADMIN_TOKEN not in text, text

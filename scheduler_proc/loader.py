@@ -37,7 +37,7 @@ def load_jobs(ref: str) -> Jobs:
                 "and that the directory gunicorn runs in (chdir) contains it"
             ) from None
         raise JobsModuleError(_import_failure(ref, exc)) from None
-    except Exception as exc:  # the user's module may raise anything at import
+    except (Exception, SystemExit) as exc:  # the user's module may raise anything at import (sys.exit too)
         raise JobsModuleError(_import_failure(ref, exc)) from None
     try:
         jobs = getattr(module, attribute)

@@ -1,11 +1,16 @@
-"""Logging for the scheduler processes: gunicorn's line shape by default, or one JSON object per line."""
+"""Logging for the scheduler processes: gunicorn's line shape by default, or one JSON object per line;
+and the masking of every process's output (stdout, stderr, gunicorn's log handlers)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+import threading
 import time
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from scheduler_proc.redact import redact
 
@@ -62,3 +67,93 @@ def ensure_kit_handler(fmt: str = "plain") -> None:
     kit.addHandler(handler)
     if kit.level == logging.NOTSET:
         kit.setLevel(logging.INFO)
+
+
+class RedactingStream(io.TextIOBase):
+    """Stands in for ``sys.stdout`` / ``sys.stderr``: text goes on with every known secret masked.
+
+    Whole lines are masked at once, so a secret written in pieces (``print(a, b)`` writes
+    ``a``, `` ``, ``b``, ``\\n``) is still seen whole; a partial line waits for its end, for a
+    :meth:`flush` or for 64 KiB. Bytes written to the file descriptor itself (a subprocess, or
+    ``sys.stdout.buffer``) bypass it.
+    """
+
+    _MAX_PENDING = 65536
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.wrapped = stream
+        self._pending = ""
+        self._lock = threading.RLock()  # jobs print from many threads; a signal handler may print inside a write
+
+    def write(self, text: str) -> int:
+        """Mask and pass on every complete line; keep the rest until its end."""
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending or len(self._pending) >= self._MAX_PENDING:
+                whole, newline, rest = self._pending.rpartition("\n")
+                done = whole + newline if newline else rest
+                self._pending = rest if newline else ""
+                self.wrapped.write(redact(done))
+        return len(text)
+
+    def flush(self) -> None:
+        """Pass on a partial line too (masked), then flush the stream."""
+        with self._lock:
+            pending, self._pending = self._pending, ""
+            if pending:
+                self.wrapped.write(redact(pending))
+            self.wrapped.flush()
+
+    def fileno(self) -> int:
+        """The wrapped stream's descriptor (subprocesses inherit it unmasked)."""
+        return self.wrapped.fileno()
+
+    def isatty(self) -> bool:
+        """Whether the wrapped stream is a terminal."""
+        return self.wrapped.isatty()
+
+    def writable(self) -> bool:
+        """Always: this is an output stream."""
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The wrapped stream's encoding."""
+        return self.wrapped.encoding
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+class RedactingFilter(logging.Filter):
+    """On a handler the kit did not create (gunicorn's): the record's message and traceback masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the message by its masked text; always let the record through."""
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def mask_output() -> None:
+    """Mask every known secret in what this process writes to stdout and stderr (print, tracebacks,
+    log handlers that write there). Idempotent; forked children (gunicorn's workers) keep it."""
+    if not isinstance(sys.stdout, RedactingStream) and sys.stdout is not None:
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream) and sys.stderr is not None:
+        sys.stderr = RedactingStream(sys.stderr)
+
+
+def mask_handlers(loggers: Iterable[logging.Logger]) -> None:
+    """Put a :class:`RedactingFilter` on every handler of ``loggers`` (once each)."""
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())

@@ -1,32 +1,62 @@
 """Mask secrets in any text that may carry a connection string: logs, errors, HTTP bodies, history.
 
-One function for every place, so no path forgets a form: a password in a URL's userinfo
-(``redis://user:pw@host``, also when the scheme is mistyped), in a query parameter
-(``?password=pw``, redis-py's form for ``unix://`` sockets), and any known secret value
-(the ``SCHEDULER_*`` passwords and tokens) wherever it appears.
+One function for every place, so no path forgets a form: every known secret value (the
+``SCHEDULER_*`` passwords and tokens, and the passwords inside ``SCHEDULER_REDIS_URL``), of
+any length, as written and percent-encoded or decoded; and, for URLs no setting names, a
+password in a URL's userinfo (``redis://user:pw@host``, also when it holds ``@`` or ``/``)
+or in a URL's query (``?password=pw``, redis-py's form for ``unix://`` sockets).
+Anything else (a user's own ``token=42``) is left as it is.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 MASK = "***"
 
-# user:password@ before a host (with or without a scheme in front; the user may be empty).
-_USERINFO = re.compile(r"(?P<head>(?:[a-zA-Z][\w+.-]*:)?//[^\s/@:]*:|(?<![\w/])[\w.-]*:)(?P<secret>[^\s@/]+)@")
-# password=... (or pass=, pwd=, token=, secret=, redis-py's ssl_password=) in a query string or a key=value list.
+# scheme://user:password@ : the password runs to the last '@' of the word, so a password
+# holding '@' or '/' (base64) is masked whole.
+_URL_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^\s/@:]*:)(?P<secret>\S+)@")
+# user:password@host without a (correct) scheme: only up to the first '@'.
+_BARE_USERINFO = re.compile(r"(?P<head>(?:[a-zA-Z][\w+.-]*:)?//[^\s/@:]*:|(?<![\w/])[\w.-]*:)(?P<secret>[^\s@/]+)@")
+# ?password=... in a URL's query (redis-py reads password and ssl_password there).
 _SECRET_KEYS = "ssl_password|password|passwd|pwd|pass|token|secret|auth"
-_PARAMETER = re.compile(rf"(?P<head>\b(?:{_SECRET_KEYS})=)(?P<secret>[^&\s;'\",]+)", re.I)
+_QUERY = re.compile(rf"(?P<head>[?&](?:{_SECRET_KEYS})=)(?P<secret>[^&\s;'\",]+)", re.I)
+# A secret shorter than this is masked only as a whole word, not inside a longer one.
+_SHORT = 8
 
 _known: set[str] = set()
+_known_pattern: re.Pattern[str] | None = None
 
 
 def remember(secrets: Iterable[str | None]) -> None:
-    """Secrets whose values must never show, wherever they appear (set from the settings; 8 characters or more:
-    a shorter value would mask ordinary words, and URL passwords are masked by their form anyway)."""
-    _known.update(secret for secret in secrets if secret and len(secret) >= 8)
+    """Secrets whose values must never show, wherever they appear: each as given, percent-decoded
+    and percent-encoded. One shorter than 8 characters is masked only where it stands as a word
+    of its own (``k9x`` in ``AUTH k9x``, not in ``ok9xy``)."""
+    global _known_pattern
+    forms = {form for secret in secrets if secret for form in (secret, unquote(secret), quote(secret, safe=""))}
+    if not forms - _known:
+        return
+    _known.update(form for form in forms if form)
+    alternatives = [
+        re.escape(s) if len(s) >= _SHORT else rf"(?<![A-Za-z0-9_]){re.escape(s)}(?![A-Za-z0-9_])"
+        for s in sorted(_known, key=len, reverse=True)
+    ]
+    _known_pattern = re.compile("|".join(alternatives))
+
+
+def redact_document(value: Any) -> Any:
+    """A JSON-like document (an HTTP answer) with every string value masked; keys are the kit's own."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_document(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_document(item) for item in value)
+    return value
 
 
 def secrets_in(url: str) -> list[str]:
@@ -35,7 +65,8 @@ def secrets_in(url: str) -> list[str]:
     The forms :func:`redact` masks, plus the URL's own reading of its password and secret query
     values (whole, where a log line's form stops at a comma), each as written and percent-decoded.
     """
-    written = [match["secret"] for pattern in (_USERINFO, _PARAMETER) for match in pattern.finditer(url)]
+    patterns = (_URL_USERINFO, _BARE_USERINFO, _QUERY)
+    written = [match["secret"] for pattern in patterns for match in pattern.finditer(url)]
     decoded = [unquote(value) for value in written]
     try:
         parts = urlsplit(url)
@@ -50,9 +81,11 @@ def secrets_in(url: str) -> list[str]:
 
 def redact(text: str) -> str:
     """``text`` with every password it may carry replaced by ``***``."""
-    if "@" in text:  # the userinfo form ends in "@"; skipping its scan halves the cost of a log line
-        text = _USERINFO.sub(lambda m: m["head"] + MASK + "@", text)
-    text = _PARAMETER.sub(lambda m: m["head"] + MASK, text)
-    for secret in _known:
-        text = text.replace(secret, MASK)
+    if _known_pattern is not None:
+        text = _known_pattern.sub(MASK, text)
+    if "@" in text:  # the userinfo forms end in "@"; skipping their scan halves the cost of a log line
+        text = _URL_USERINFO.sub(lambda m: m["head"] + MASK + "@", text)
+        text = _BARE_USERINFO.sub(lambda m: m["head"] + MASK + "@", text)
+    if "=" in text:
+        text = _QUERY.sub(lambda m: m["head"] + MASK, text)
     return text

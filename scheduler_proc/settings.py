@@ -93,6 +93,7 @@ class Settings:
     ready_file: Path | None  # when set, nothing is dispatched until it exists
     admin_token: str | None = dataclasses.field(repr=False)
     read_token: str | None = dataclasses.field(repr=False)
+    allow_unknown: bool  # unknown SCHEDULER_* variables only warn
     redis: RedisSettings | None
     test_clock_offset: float
     namespace_derived: bool = False  # SCHEDULER_NAMESPACE unset: derived from SCHEDULER_JOBS
@@ -124,10 +125,12 @@ class Settings:
             ready_file=reader.get(var.READY_FILE),
             admin_token=reader.get(var.ADMIN_TOKEN),
             read_token=reader.get(var.READ_TOKEN),
+            allow_unknown=reader.get(var.ALLOW_UNKNOWN),
             test_clock_offset=reader.get(var.TEST_CLOCK_OFFSET),
             redis=_redis_settings(reader),
             namespace_derived=not reader.has(var.NAMESPACE.name),
         )
+        _unknown_variable_problems(reader, env, settings.allow_unknown)
         reader.raise_if_bad()
         if settings.redis is not None and var.MISFIRE_GRACE.name not in env:
             # Long enough that a kill -9 failover (lease TTL + takeover) loses no fire.
@@ -164,22 +167,41 @@ class Settings:
 
 
 def _secret_values(env: Mapping[str, str]) -> list[str]:
-    """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL."""
-    values = [env.get(name, "").strip() for name in _SECRET_VARIABLES]
+    """Every secret the environment holds, including a password inside SCHEDULER_REDIS_URL and the
+    value of a misspelt secret variable (its closest known name is a token or password), which may only warn."""
+    misspelt = [name for name, close in unknown_variables(env) if close in _SECRET_VARIABLES]
+    values = [env.get(name, "").strip() for name in (*_SECRET_VARIABLES, *misspelt)]
     return values + secrets_in(env.get(var.REDIS_URL.name, ""))
 
 
-def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
-    """One warning per unknown ``SCHEDULER_*`` variable, with a did-you-mean when one is close."""
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Each unknown ``SCHEDULER_*`` variable with the known one closest to it, if any is close."""
     env = os.environ if environ is None else environ
-    warnings = []
-    for name in sorted(env):
-        if not name.startswith(var.PREFIX) or name in KNOWN_VARIABLES:
-            continue
-        close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else f"; known variables: {', '.join(KNOWN_VARIABLES)}"
-        warnings.append(f"unknown setting {name} is ignored{hint}")
-    return warnings
+    return [
+        (name, next(iter(difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.6)), None))
+        for name in sorted(env)
+        if name.startswith(var.PREFIX) and name not in KNOWN_VARIABLES
+    ]
+
+
+def _hint(close: str | None) -> str:
+    return f"did you mean {close}?" if close else f"known variables: {', '.join(KNOWN_VARIABLES)}"
+
+
+def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per unknown ``SCHEDULER_*`` variable (they are errors unless SCHEDULER_ALLOW_UNKNOWN is true)."""
+    return [f"unknown setting {name} is ignored; {_hint(close)}" for name, close in unknown_variables(environ)]
+
+
+def _unknown_variable_problems(reader: _Reader, env: Mapping[str, str], allowed: bool) -> None:
+    """A misspelt setting would be ignored (a token left unset serves status to anyone): stop the start."""
+    if allowed:
+        return
+    for name, close in unknown_variables(env):
+        reader.problem(
+            f"unknown setting {name}; {_hint(close)} (fix the name, or set {var.ALLOW_UNKNOWN.name}=true "
+            "to only warn about variables this version does not know)"
+        )
 
 
 def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -188,7 +210,8 @@ def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None 
     Under Kubernetes each pod is a host of its own: without Redis, every replica runs every job.
     """
     env = os.environ if environ is None else environ
-    warnings = unknown_variable_warnings(env)
+    allowed = settings.allow_unknown if settings is not None else _Reader(env).get(var.ALLOW_UNKNOWN)
+    warnings = unknown_variable_warnings(env) if allowed else []  # otherwise they are in the error
     if settings is not None and settings.enabled:
         warnings += _old_default_namespace_here(settings)
     if settings is not None and settings.enabled and not settings.cluster and env.get("KUBERNETES_SERVICE_HOST"):

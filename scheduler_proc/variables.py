@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from scheduler_proc.identity import default_namespace
 from scheduler_proc.redact import redact
@@ -29,6 +29,22 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+#: The only options a SCHEDULER_REDIS_URL may carry after '?': the kit sets every other one
+#: (timeouts sized to the lease, TLS verification), and redis-py would let the URL's win.
+URL_OPTIONS = ("db", "username", "password", "ssl_password")
+# Why a known redis-py option is refused, by the start of its name.
+_TIMEOUTS_FIX = (
+    "the kit sizes Redis timeouts to SCHEDULER_LEASE_TTL (a quarter of it, up to 1s) and sets retries and health "
+    "checks itself; remove it from the URL"
+)
+_URL_OPTION_FIXES = {
+    "ssl": "TLS verification is always on; give the CA with SCHEDULER_REDIS_TLS_CA_FILE, a client certificate "
+    "with SCHEDULER_REDIS_TLS_CERT_FILE and _KEY_FILE, and remove it from the URL",
+    "socket": _TIMEOUTS_FIX,
+    "timeout": _TIMEOUTS_FIX,
+    "health_check": _TIMEOUTS_FIX,
+    "retry": _TIMEOUTS_FIX,
+}
 
 
 @dataclass(frozen=True)
@@ -157,9 +173,16 @@ def _parse_redis_url(raw: str) -> str:
     if parts.scheme == "unix":
         if not parts.path:
             raise ValueError("the URL has no socket path; use unix:///run/redis/redis.sock")
+        _check_url_options(parts.query)
         return raw
     if not parts.hostname:
-        raise ValueError("the URL has no host; use redis://host:6379/0")
+        raise ValueError(
+            "the URL has no host; use redis://host:6379/0 (percent-encode a '/', '@', '?' or '#' in the password, "
+            "or give it in SCHEDULER_REDIS_PASSWORD)"
+        )
+    if parts.path.strip("/") and not _is_whole_number(parts.path.strip("/")):
+        raise ValueError(f"the database {parts.path!r} is not a whole number; use for example /0")
+    _check_url_options(parts.query)
     try:
         port = parts.port
     except ValueError:
@@ -167,6 +190,27 @@ def _parse_redis_url(raw: str) -> str:
     if port == 0:
         raise ValueError("the port is not a number from 1 to 65535; use redis://host:6379/0")
     return raw
+
+
+def _is_whole_number(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit()
+
+
+def _check_url_options(query: str) -> None:
+    """Refuse every option but :data:`URL_OPTIONS` (names percent-decoded, as redis-py reads them)."""
+    seen: set[str] = set()
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in URL_OPTIONS:
+            fix = next((f for start, f in _URL_OPTION_FIXES.items() if name.startswith(start)), "")
+            raise ValueError(
+                f"option {name!r} is not accepted: {fix or 'remove it from the URL'}; "
+                f"use only {', '.join(URL_OPTIONS)} after '?'"
+            )
+        if name in seen:
+            raise ValueError(f"option {name!r} is given twice; give it once")
+        seen.add(name)
+        if name == "db" and not _is_whole_number(value):
+            raise ValueError(f"option db={value!r} is not a whole number; use for example ?db=0 or the path /0")
 
 
 def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
@@ -327,6 +371,13 @@ READ_TOKEN = Setting(
     doc_default="unset (reading is open)",
     secret=True,
 )
+ALLOW_UNKNOWN = Setting(
+    "SCHEDULER_ALLOW_UNKNOWN",
+    _parse_bool,
+    False,
+    "`true`: an unknown `SCHEDULER_*` variable (one a newer version reads) only logs a warning; by default "
+    "it stops the start with a did-you-mean, since a misspelt setting (a token, the Redis URL) would be ignored",
+)
 TEST_CLOCK_OFFSET = Setting(
     "SCHEDULER_TEST_CLOCK_OFFSET",
     _seconds(-86400, 86400),
@@ -425,7 +476,8 @@ REDIS_SENTINEL_TLS = Setting(
     "SCHEDULER_REDIS_SENTINEL_TLS",
     _parse_bool,
     False,
-    "`true`: the Sentinels speak TLS too (with the CA, cert and key above)",
+    "`true`: the Sentinels speak TLS, and so does the master they name (with the CA, cert and key above, "
+    "else the system CAs)",
     cluster=True,
 )
 REDIS_MIN_REPLICAS = Setting(
@@ -480,6 +532,7 @@ ALL: tuple[Setting[Any], ...] = (
     WATCHDOG_TIMEOUT,
     ADMIN_TOKEN,
     READ_TOKEN,
+    ALLOW_UNKNOWN,
     REDIS_URL,
     REDIS_USERNAME,
     REDIS_PASSWORD,

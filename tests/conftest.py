@@ -30,6 +30,16 @@ def hosts(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[.
         host.kill_everything()
 
 
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process remembers every secret its settings name, for good (one environment per process);
+    the suite builds many, and an invalid token 'short' would mask the word in a later test."""
+    from scheduler_proc import redact
+
+    monkeypatch.setattr(redact, "_known", set())
+    monkeypatch.setattr(redact, "_known_pattern", None)
+
+
 #: Fixtures that start servers or processes; a test that uses one is marked ``processes``.
 _PROCESS_FIXTURES = {"hosts", "redis_server", "sentinel_cluster", "redis_cluster", "served", "service_user"}
 

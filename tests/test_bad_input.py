@@ -40,6 +40,27 @@ CASES = {
         {"SCHEDULER_MAX_WORKERS": "0"},
         r"SCHEDULER_MAX_WORKERS='0' is invalid: use a whole number from 1 to 1000",
     ),
+    "misspelt token": (
+        "ticker:jobs",
+        {"SCHEDULER_READ_TOKN": "r" * 20},
+        r"unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN\? \(fix the name, or set "
+        r"SCHEDULER_ALLOW_UNKNOWN=true",
+    ),
+    "misspelt redis url": (
+        "ticker:jobs",
+        {"SCHEDULER_REDIS_ULR": "redis://127.0.0.1:6399/0"},
+        r"unknown setting SCHEDULER_REDIS_ULR; did you mean SCHEDULER_REDIS_URL\?",
+    ),
+    "url timeout option": (
+        "ticker:jobs",
+        {"SCHEDULER_REDIS_URL": "redis://127.0.0.1:6399/0?socket_timeout=60"},
+        r"option 'socket_timeout' is not accepted: the kit sizes Redis timeouts to SCHEDULER_LEASE_TTL",
+    ),
+    "url unknown option": (
+        "ticker:jobs",
+        {"SCHEDULER_REDIS_URL": "redis://127.0.0.1:6399/0?foo=bar"},
+        r"option 'foo' is not accepted: remove it from the URL; use only db, username, password, ssl_password",
+    ),
 }
 
 
@@ -86,9 +107,19 @@ def test_lock_dir_not_writable_is_refused(hosts, tmp_path: Path) -> None:
     _assert_refused(hosts(lock_dir=readonly), r"SCHEDULER_LOCK_DIR='.*/readonly' is not writable \(mode 0500\)")
 
 
-def test_unknown_setting_warns_with_did_you_mean(hosts) -> None:
-    host = hosts(env={"SCHEDULER_NODEID": "typo"}).start_and_wait()
+def test_unknown_setting_only_warns_when_allowed(hosts) -> None:
+    host = hosts(env={"SCHEDULER_NODEID": "typo", "SCHEDULER_ALLOW_UNKNOWN": "true"}).start_and_wait()
     assert "unknown setting SCHEDULER_NODEID is ignored; did you mean SCHEDULER_NODE_ID?" in host.output()
+
+
+@pytest.mark.parametrize("command", ["status", "validate"])
+def test_the_cli_refuses_an_unknown_setting_in_one_line(hosts, command: str) -> None:
+    done = hosts().cli(command, env={"SCHEDULER_READ_TOKN": "r" * 20})
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr and "r" * 20 not in done.stderr + done.stdout
+    assert re.fullmatch(
+        r"error: .*unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN\?.*\n", done.stderr
+    ), done.stderr
 
 
 def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Path) -> None:
@@ -110,3 +141,14 @@ def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Pat
     assert delays[:5] == sorted(delays[:5]) and max(delays) == 4, delays
     wait_for(lambda: host.process is not None and host.process.poll() is None, 1, "gunicorn to keep serving")
     assert host.get("/healthz").status_code == 200
+
+
+def test_uvicorn_refuses_an_unknown_setting_in_one_line_without_a_traceback(hosts) -> None:
+    from support import UVICORN
+
+    command = [UVICORN, "app.main:app", "--host", "127.0.0.1", "--port", "{port}"]
+    host = hosts(command=command, env={"SCHEDULER_READ_TOKN": "r" * 20}).start()
+    host.wait_exit(30)  # uvicorn 0.54 exits 0 after "Application startup failed"
+    output = host.output()
+    assert "unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN?" in output, output
+    assert "Traceback" not in output and "r" * 20 not in output, output

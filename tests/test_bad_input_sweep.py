@@ -101,6 +101,22 @@ SETTINGS = [
         {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_REDIS_CLUSTER": "yes-please"},
         r"SCHEDULER_REDIS_CLUSTER='yes-please' is invalid: use true or false",
     ),
+    # Issue 23, secrets: a '/' in the password, URL options that would weaken the connection, typos.
+    ({"SCHEDULER_REDIS_URL": f"redis://:{SECRET}/x+y==@h/0"}, r"the URL has no host; .*percent-encode a '/'"),
+    (
+        {"SCHEDULER_REDIS_URL": f"rediss://:{SECRET}@h/0?ssl_cert_reqs=none&ssl_check_hostname=false"},
+        r"option 'ssl_cert_reqs' is not accepted: TLS verification is always on",
+    ),
+    ({"SCHEDULER_REDIS_URL": "redis://h/0?socket_timeout=60"}, r"option 'socket_timeout' is not accepted"),
+    ({"SCHEDULER_REDIS_URL": "redis://h/0?socket_timeout=abc"}, r"option 'socket_timeout' is not accepted"),
+    ({"SCHEDULER_REDIS_URL": "redis://h/0?foo=bar"}, r"option 'foo' is not accepted: remove it from the URL"),
+    ({"SCHEDULER_REDIS_URL": "redis://h/0?db=abc"}, r"option db='abc' is not a whole number"),
+    ({"SCHEDULER_REDIS_URL": "redis://h/zero"}, r"the database '/zero' is not a whole number; use for example /0"),
+    ({"SCHEDULER_READ_TOKN": READ}, r"unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN\?"),
+    (
+        {"SCHEDULER_REDIS_ULR": f"redis://:{SECRET}@h/0"},
+        r"unknown setting SCHEDULER_REDIS_ULR; did you mean SCHEDULER_REDIS_URL\?",
+    ),
 ]
 
 

@@ -21,7 +21,7 @@ from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.engine import Engine
-from scheduler_proc.settings import Settings, unknown_variable_warnings
+from scheduler_proc.settings import Settings, start_warnings, unknown_variable_warnings
 from scheduler_proc.web.ready import base_url
 
 SINGLE = Term(None, lambda: True)
@@ -114,6 +114,19 @@ def test_unknown_variables_get_a_did_you_mean() -> None:
     warnings = unknown_variable_warnings({"SCHEDULER_JOB": "x", "SCHEDULER_ZZZZZZZZZZZZ": "y", "OTHER": "z"})
     assert warnings[0] == "unknown setting SCHEDULER_JOB is ignored; did you mean SCHEDULER_JOBS?"
     assert "known variables:" in warnings[1]
+
+
+def test_an_unknown_variable_stops_the_start_unless_allowed() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"SCHEDULER_READ_TOKN": "r" * 20})
+    assert str(error.value) == (
+        "unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN? (fix the name, or set "
+        "SCHEDULER_ALLOW_UNKNOWN=true to only warn about variables this version does not know)"
+    )
+    env = {"SCHEDULER_READ_TOKN": "r" * 20, "SCHEDULER_ALLOW_UNKNOWN": "true"}
+    assert start_warnings(Settings.from_env(env), env) == [
+        "unknown setting SCHEDULER_READ_TOKN is ignored; did you mean SCHEDULER_READ_TOKEN?"
+    ]
 
 
 def test_host_lock_is_exclusive_private_and_readable(tmp_path: Path) -> None:

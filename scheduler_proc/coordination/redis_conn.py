@@ -7,7 +7,7 @@ import hashlib
 import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis
 from redis.cluster import RedisCluster
@@ -59,7 +59,8 @@ def connect(settings: RedisSettings) -> Client:
 
 
 def without_credentials(url: str, drop_user: bool, drop_password: bool) -> str:
-    """``url`` without its user name and/or password (in the userinfo or a ``password=`` parameter)."""
+    """``url`` without its user name and/or password (in the userinfo or a ``password=`` option,
+    whose name redis-py reads percent-decoded: ``pass%77ord=`` is one too)."""
     parts = urlsplit(url)
     netloc, query = parts.netloc, parts.query
     if "@" in netloc:
@@ -67,10 +68,10 @@ def without_credentials(url: str, drop_user: bool, drop_password: bool) -> str:
         user, _, password = userinfo.partition(":")
         user, password = ("" if drop_user else user), ("" if drop_password else password)
         netloc = (user + (f":{password}" if password else "") + "@" if user or password else "") + host
-    if drop_password or drop_user:
-        dropped = {"password"} if drop_password else set()
-        dropped |= {"username"} if drop_user else set()
-        query = "&".join(p for p in query.split("&") if p and p.split("=", 1)[0].lower() not in dropped)
+    dropped = ({"password"} if drop_password else set()) | ({"username"} if drop_user else set())
+    options = parse_qsl(query, keep_blank_values=True)
+    if any(name in dropped for name, _ in options):
+        query = urlencode([(name, value) for name, value in options if name not in dropped])
     if (netloc, query) == (parts.netloc, parts.query):
         return url
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
@@ -100,14 +101,16 @@ def _tls_options(settings: RedisSettings) -> dict[str, Any]:
         options["ssl_certfile"] = str(settings.tls_cert_file)
     if settings.tls_key_file is not None:
         options["ssl_keyfile"] = str(settings.tls_key_file)
-    if settings.sentinels and (settings.tls_ca_file or settings.tls_cert_file):
+    if settings.sentinels and _uses_tls(settings):
         options["ssl"] = True  # Sentinel-found masters have no URL to say rediss://
     return options
 
 
 def _uses_tls(settings: RedisSettings) -> bool:
     tls_url = (settings.url or "").startswith("rediss://")
-    return tls_url or bool(settings.sentinels and (settings.tls_ca_file or settings.tls_cert_file))
+    # Sentinels that speak TLS name masters that do too: AUTH and data must not go in clear.
+    tls_master = settings.sentinel_tls or settings.tls_ca_file or settings.tls_cert_file
+    return tls_url or bool(settings.sentinels and tls_master)
 
 
 #: Redis Cluster errors that pass once the cluster settles (slots moving, a primary failing over).

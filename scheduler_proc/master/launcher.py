@@ -18,6 +18,7 @@ from typing import Any, NoReturn, Protocol
 
 from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.errors import SchedulerError
+from scheduler_proc.logs import mask_handlers, mask_output
 from scheduler_proc.procutil import ReportReader, SupervisorHandle, kill_quietly, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings, start_warnings
@@ -54,6 +55,7 @@ class MasterSide:
 
     def on_starting(self, server: Arbiter) -> None:
         """Validate settings and jobs, then start the supervisor; refuse to start on bad input."""
+        _mask_secrets(server)  # before any message: gunicorn's "Error: ..." line too
         try:
             settings = Settings.from_env()
         except SchedulerError as exc:
@@ -106,6 +108,7 @@ class MasterSide:
 
     def on_reload(self, server: Arbiter) -> None:
         """HUP: the supervisor loads the jobs module anew and swaps runners if it is valid."""
+        _mask_secrets(server)  # gunicorn made new log handlers
         if self.settings is None:
             return
         if self.handle is not None and not self.handle.wait(0):
@@ -212,6 +215,13 @@ class _MainLoopTick:
             self._check()
         except Exception:  # never break gunicorn's main loop
             self._log.exception("scheduler: checking the supervisor failed")
+
+
+def _mask_secrets(server: Arbiter) -> None:
+    """Mask known secrets in all the master and its workers write: gunicorn's log handlers (uvicorn's
+    workers log through them), print and tracebacks. The workers gunicorn forks keep it."""
+    mask_output()
+    mask_handlers([server.log.error_log, server.log.access_log, logging.getLogger()])
 
 
 def _refuse(server: Arbiter, message: str) -> NoReturn:

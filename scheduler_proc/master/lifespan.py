@@ -28,7 +28,7 @@ from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.identity import AppIdentity
-from scheduler_proc.logs import ensure_kit_handler
+from scheduler_proc.logs import ensure_kit_handler, mask_handlers, mask_output
 from scheduler_proc.procutil import ORPHAN_GRACE, SupervisorHandle, describe_exit, wait_report
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings, start_warnings
@@ -42,11 +42,27 @@ _MAX_RESPAWN_DELAY = 60.0
 _VALIDATE_TIMEOUT = 120.0
 
 
+class StartRefused(RuntimeError):
+    """The scheduler refuses this worker's start; its one clear log line is already written."""
+
+
+class _NoRefusalTraceback(logging.Filter):
+    """On uvicorn's error logger: drop the traceback of a :class:`StartRefused` that Starlette hands
+    uvicorn as the lifespan's failure message; the refusal's own line has said it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Traceback") and f"{StartRefused.__qualname__}: scheduler: " in message)
+
+
 def _refuse(problem: str) -> NoReturn:
-    """Stop this worker's start: one clear log line first (the server then prints a traceback)."""
+    """Stop this worker's start with one clear log line (and no traceback after it under uvicorn)."""
     ensure_kit_handler()
     log.error("scheduler: %s; the server does not start", problem)
-    raise RuntimeError(f"scheduler: {problem}")
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NoRefusalTraceback) for f in uvicorn_errors.filters):
+        uvicorn_errors.addFilter(_NoRefusalTraceback())
+    raise StartRefused(f"scheduler: {problem}")
 
 
 def jobs_problem() -> str | None:
@@ -197,6 +213,9 @@ async def scheduler_lifespan(app: Any = None) -> AsyncIterator[None]:
     if managed_by_gunicorn_hooks():
         yield
         return
+    # Without the kit's hooks nothing else masks this worker's output: uvicorn's handlers, print.
+    mask_output()
+    mask_handlers(logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"))
     try:
         settings = Settings.from_env()
     except SchedulerError as exc:

@@ -32,7 +32,7 @@ from scheduler_proc.errors import LedgerError, RedisUnavailable, SchedulerError
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
-from scheduler_proc.logs import configure_logging
+from scheduler_proc.logs import configure_logging, mask_output
 from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, send_report
 from scheduler_proc.runner.appcheck import LeaderComparison
 from scheduler_proc.runner.commands import apply
@@ -389,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = SignalFlags()
     if not die_with_parent(args.parent_pid):
         return 0
+    mask_output()  # the jobs' print() and stderr, and a SystemExit at their import, mask known secrets
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)
@@ -410,5 +411,6 @@ def run_as_main() -> NoReturn:
     code = main()
     logging.shutdown()
     sys.stdout.flush()
+    sys.stderr.flush()  # a partial line a job wrote, masked
     # os._exit: abandoned job threads must not keep the process alive.
     os._exit(code if code not in (3, 4) else 1)

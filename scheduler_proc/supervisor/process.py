@@ -18,7 +18,7 @@ from typing import NoReturn
 from scheduler_proc.backoff import RestartBackoff
 from scheduler_proc.contracts import Report
 from scheduler_proc.errors import SchedulerError
-from scheduler_proc.logs import configure_logging
+from scheduler_proc.logs import configure_logging, mask_output
 from scheduler_proc.procutil import (
     ORPHAN_GRACE,
     ReportReader,
@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = SignalFlags()
     if not die_with_parent(args.master_pid):
         return 0
+    mask_output()
     try:
         settings = Settings.from_env()
     except SchedulerError as exc:

@@ -22,6 +22,8 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -37,6 +39,7 @@ from scheduler_proc.errors import (
     UnknownJob,
 )
 from scheduler_proc.master.lifespan import managed_by_gunicorn_hooks
+from scheduler_proc.redact import redact, redact_document
 from scheduler_proc.settings import Settings
 from scheduler_proc.web.ops import Operations
 
@@ -92,14 +95,15 @@ def _matches(credentials: HTTPAuthorizationCredentials | None, token: str) -> bo
 
 
 def _answer(call: Any, *args: Any) -> Any:
+    """``call``'s document with every known secret masked (a job's error text, a job id), or the HTTP error."""
     try:
-        return call(*args)
+        return redact_document(call(*args))
     except UnknownJob as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise HTTPException(404, redact(str(exc))) from None
     except NoScheduler as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, redact(str(exc))) from None
     except NoAnswer as exc:
-        raise HTTPException(504, str(exc)) from None
+        raise HTTPException(504, redact(str(exc))) from None
     except (RedisUnavailable, RedisConfigError) as exc:
         # Connection details stay in the server's log, not in an answer anyone may read.
         log.warning("answering 503: %s", exc)
@@ -117,7 +121,9 @@ def _answer(call: Any, *args: Any) -> Any:
 
 
 class _NoSniffingRoute(APIRoute):
-    """Every answer of the router says its content type is what it claims (``nosniff``).
+    """Every answer of the router says its content type is what it claims (``nosniff``), and a
+    request the router refuses as invalid (422) is answered with every known secret masked:
+    FastAPI's answer quotes the input, which may be a token sent in the wrong place.
 
     Set on the response the endpoint made: a header set by a dependency is dropped when the
     endpoint returns its own Response, as the JSON routes here do.
@@ -127,7 +133,10 @@ class _NoSniffingRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def no_sniffing(request: Request) -> Response:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except RequestValidationError as exc:  # as FastAPI's own handler answers, masked
+                response = JSONResponse({"detail": redact_document(jsonable_encoder(exc.errors()))}, status_code=422)
             response.headers["X-Content-Type-Options"] = "nosniff"
             return response
 

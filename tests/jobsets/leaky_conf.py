@@ -1,0 +1,18 @@
+"""The kit's gunicorn config, serving leaky:app, with a master hook that logs and prints the secrets."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from scheduler_proc.gunicorn_conf import *  # noqa: F403
+from scheduler_proc.gunicorn_conf import when_ready as kit_when_ready
+
+wsgi_app = "leaky:app"
+
+
+def when_ready(server: Any) -> None:
+    kit_when_ready(server)
+    for secret in os.environ["LEAK_SECRETS"].split(","):
+        server.log.info("master logs %s", secret)
+        print(f"master prints {secret}", flush=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from scheduler_proc.jobs import RunContext
 from scheduler_proc.loader import load_jobs
-from scheduler_proc.logs import configure_logging
+from scheduler_proc.logs import configure_logging, mask_output
 from scheduler_proc.procutil import die_with_parent
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
@@ -31,7 +31,8 @@ def main() -> int:
     parent = int(request["parent"])
     if not die_with_parent(parent):
         return 1
-    settings = Settings.from_env()
+    settings = Settings.from_env()  # also learns the secrets to mask
+    mask_output()  # the job's print() and stderr mask known secrets, as in the runner
     configure_logging(settings.log_level, settings.log_format)
     sys.path[:] = [str(entry) for entry in request["path"]]
     spec = load_jobs(settings.jobs_ref).get(str(request["job_id"]))

@@ -295,7 +295,7 @@ def test_histograms_stop_adding_job_labels_past_the_cap() -> None:
 
     metrics = Metrics("n")
     for index in range(MAX_HISTOGRAM_JOBS + 5):
-        metrics.fire_finished(f"job-{index}", "success", 0.01, 0.002)
+        metrics.fire_finished(f"job-{index}", "success", 0.01, 0.002, 1000.0)
     text = metrics.registry.get_sample_value
     assert text("scheduler_fires_total", {"job": f"job-{MAX_HISTOGRAM_JOBS + 4}", "outcome": "success"}) == 1
     assert text("scheduler_job_duration_seconds_count", {"job": f"job-{MAX_HISTOGRAM_JOBS - 1}"}) == 1

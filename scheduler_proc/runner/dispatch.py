@@ -165,6 +165,7 @@ class Dispatcher:
             if spec.coalesce and len(flights) > 1:
                 for dropped in flights[:-1]:
                     self._decided(dropped, "coalesced into a later fire")
+                self._metrics.fire_skipped(job_id, "coalesced", len(flights) - 1)
                 flights = flights[-1:]
             first, rest = flights[0], flights[1:]
             self._claim_tracked([first])
@@ -186,6 +187,10 @@ class Dispatcher:
                     self._fields(flight),
                 )
                 self._decided(flight, "not started: this node stopped leading while it waited")
+
+    def skipped(self, job_id: str, reason: str, count: int) -> None:
+        """Count fires the scheduler itself did not submit (APScheduler's max_instances, in single-host mode)."""
+        self._metrics.fire_skipped(job_id, reason, count)
 
     def jitter(self, job_id: str) -> float:
         """The job's jitter: its scheduled fires are claimed only after a random delay up to it."""
@@ -224,6 +229,7 @@ class Dispatcher:
     def _skip(self, flight: Flight, reason: str) -> None:
         log.warning("fire skipped %s: %s", self._fields(flight), reason)
         self._metrics.fire_refused(flight.job_id, "not_current")
+        self._metrics.fire_skipped(flight.job_id, "not_current")
         flight.started_at = clock.wall()
         self.recorder.record(self._run_record(flight, "skipped", reason))
         self._decided(flight, reason)
@@ -409,6 +415,7 @@ class Dispatcher:
         log.warning("fire refused %s reason=%s: %s", self._fields(flight), claim.value, reason)
         self._metrics.fire_refused(flight.job_id, claim.value)
         if claim in (ClaimResult.UNREPLICATED, ClaimResult.FLOORED):  # not run anywhere: history says so
+            self._metrics.fire_skipped(flight.job_id, claim.value)
             flight.started_at = clock.wall()
             self.recorder.record(self._run_record(flight, "skipped", reason))
         self._decided(flight, reason)
@@ -426,6 +433,7 @@ class Dispatcher:
                 late,
                 grace,
             )
+            self._metrics.fire_missed(spec.id)
             return False
         return True
 
@@ -440,11 +448,14 @@ class Dispatcher:
         if verbose:
             log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
         outcome, error = "success", None
+        self._metrics.started(spec.id)
         try:
             _call(spec, ctx)
         except BaseException as exc:  # a job must never take the scheduler down
             outcome, error = "error", redact(f"{type(exc).__name__}: {exc}")[:500]
             log.error("fire failed %s\n%s", self._fields(flight), traceback.format_exc().rstrip())
+        finally:
+            self._metrics.ended(spec.id)
         run = self._run_record(flight, outcome, error)
         self.recorder.record(run)
         if verbose:
@@ -462,7 +473,9 @@ class Dispatcher:
         for run in runs:
             if run.outcome in ("success", "error"):
                 scheduled = run.scheduled_at.timestamp()
-                self._metrics.fire_finished(run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled)
+                self._metrics.fire_finished(
+                    run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled, run.finished_at or 0.0
+                )
                 self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
         self.activity += 1  # a lost increment between threads still moves it: readers only compare
 

@@ -1,0 +1,84 @@
+"""The metrics users alert on, against a real gunicorn host; the shipped alert rules and dashboard."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+
+import httpx
+from redis_support import RedisServer
+from support import Host, wait_for
+
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _scrape(host: Host) -> str:
+    return httpx.get(f"http://127.0.0.1:{host.port}/metrics", timeout=5).text
+
+
+def _value(text: str, series: str) -> float | None:
+    """The sample of one series, written as in the exposition format (labels sorted by name)."""
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def _all_positive(host: Host, wanted: tuple[str, ...]) -> str | None:
+    text = _scrape(host)
+    return text if all((_value(text, series) or 0) > 0 for series in wanted) else None
+
+
+def test_per_job_metrics_show_successes_failures_skips_misses_and_survive_a_runner_restart(
+    hosts, redis_server: RedisServer
+) -> None:
+    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_ADMIN_TOKEN": TOKEN}
+    host = hosts(jobs="alerting:jobs", env=env).start_and_wait()
+    wanted = (
+        'scheduler_job_last_success_timestamp_seconds{job="tick"}',
+        'scheduler_job_last_failure_timestamp_seconds{job="boom"}',
+        'scheduler_fires_skipped_total{job="hog",reason="coalesced"}',
+        'scheduler_fires_missed_total{job="lagger"}',
+    )
+    text = wait_for(lambda: _all_positive(host, wanted), 30, "a success, a failure, a skipped and a missed fire")
+    assert "_created" not in text
+    assert _value(text, 'scheduler_job_last_success_timestamp_seconds{job="boom"}') is None  # never succeeded
+    assert _value(text, 'scheduler_mode_info{mode="cluster",node="node-a"}') == 1.0
+    assert _value(text, 'scheduler_redis_up{node="node-a"}') == 1.0
+    assert _value(text, 'scheduler_job_interval_seconds{job="tick"}') == 1.0
+    for undeclared in ("scheduler_fire_retries_total", "scheduler_fire_timeouts_total"):
+        assert undeclared not in text  # neither retries nor timeouts exist yet
+    wait_for(lambda: _value(_scrape(host), 'scheduler_jobs_running{job="hog"}') == 1.0, 10, "hog counted as running")
+    started = _value(text, 'scheduler_runner_start_timestamp_seconds{node="node-a"}')
+    assert started
+
+    # Pause tick, then kill the runner: its successor seeds tick's last success from the ledger.
+    response = httpx.post(f"http://127.0.0.1:{host.port}/scheduler/jobs/tick/pause", headers=AUTH, timeout=10)
+    assert response.json()["paused"] is True
+    wait_for(
+        lambda: _value(_scrape(host), 'scheduler_next_run_timestamp_seconds{job="tick"}') == 0.0, 10, "tick paused"
+    )
+    last_success = _value(_scrape(host), 'scheduler_job_last_success_timestamp_seconds{job="tick"}')
+    for pid in host.runner_pids():
+        os.kill(pid, signal.SIGKILL)
+
+    def restarted() -> bool:
+        response = host.get("/metrics")
+        restart = _value(response.text, 'scheduler_runner_start_timestamp_seconds{node="node-a"}')
+        return response.status_code == 200 and restart is not None and restart > started
+
+    wait_for(restarted, 30, "a new runner's metrics")
+    wait_for(
+        lambda: _value(_scrape(host), 'scheduler_job_last_success_timestamp_seconds{job="tick"}') == last_success,
+        10,
+        "tick's last success seeded from the ledger after the restart",
+    )
+
+
+def test_a_single_host_counts_fires_skipped_over_max_instances_and_says_its_mode(hosts) -> None:
+    host = hosts(jobs="alerting:jobs").start_and_wait()
+    wanted = ('scheduler_fires_skipped_total{job="hog",reason="max_instances"}',)
+    text = wait_for(lambda: _all_positive(host, wanted), 20, "hog's fires skipped while it runs")
+    assert _value(text, 'scheduler_mode_info{mode="single-host",node="node-a"}') == 1.0
+    assert "scheduler_redis_up{" not in text  # no Redis in this mode: declared, no series
+    assert "_created" not in text

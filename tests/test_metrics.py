@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import subprocess
 
 import httpx
+import pytest
 from redis_support import RedisServer
-from support import Host, wait_for
+from support import ROOT, Host, wait_for
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -82,3 +85,18 @@ def test_a_single_host_counts_fires_skipped_over_max_instances_and_says_its_mode
     assert _value(text, 'scheduler_mode_info{mode="single-host",node="node-a"}') == 1.0
     assert "scheduler_redis_up{" not in text  # no Redis in this mode: declared, no series
     assert "_created" not in text
+
+
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool not installed: `make deps` installs it (Debian package prometheus)"
+)
+
+
+@needs_promtool
+def test_the_shipped_alert_rules_pass_promtools_checks_and_unit_tests() -> None:
+    assert PROMTOOL is not None
+    for args in (["check", "rules", "scheduler-alerts.yml"], ["test", "rules", "scheduler-alerts.test.yml"]):
+        result = subprocess.run([PROMTOOL, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}\n{result.stderr}"

@@ -206,7 +206,8 @@ class Metrics:
             self.next_run.labels(job["id"]).set(datetime.fromisoformat(when).timestamp() if when else 0)
             gap = datetime.fromisoformat(fires[1]) - datetime.fromisoformat(fires[0]) if len(fires) > 1 else None
             self.interval.labels(job["id"]).set(gap.total_seconds() if gap else 0)
-            self.running.labels(job["id"])  # shown at 0 before the first run
+            self.running.labels(job["id"])  # shown at 0 before the first run,
+            self.missed.labels(job["id"])  # and so is this: rate() and increase() miss a counter's first sample
 
     def write(self, path: Path) -> None:
         """Publish atomically (mode 0600) for the HTTP workers."""

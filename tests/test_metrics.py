@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -100,3 +101,63 @@ def test_the_shipped_alert_rules_pass_promtools_checks_and_unit_tests() -> None:
     for args in (["check", "rules", "scheduler-alerts.yml"], ["test", "rules", "scheduler-alerts.test.yml"]):
         result = subprocess.run([PROMTOOL, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+
+
+def _exported_names() -> set[str]:
+    """Every series name the runner's registry declares (a histogram's _bucket, _sum and _count too)."""
+    from prometheus_client import generate_latest
+
+    from scheduler_proc.runner.metrics import Metrics
+
+    names = set()
+    for line in generate_latest(Metrics("n").registry).decode().splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            names |= {name, f"{name}_bucket", f"{name}_sum", f"{name}_count"} if kind == "histogram" else {name}
+    return names
+
+
+def _queries(node: object) -> list[str]:
+    """The PromQL of a Grafana dashboard: panel targets and template variables."""
+    if isinstance(node, dict):
+        found = [node["expr"]] if isinstance(node.get("expr"), str) else []
+        if isinstance(node.get("definition"), str):
+            found.append(node["definition"])
+        return found + [query for value in node.values() for query in _queries(value)]
+    if isinstance(node, list):
+        return [query for value in node for query in _queries(value)]
+    return []
+
+
+METRIC_NAME = re.compile(r"\bscheduler_[a-z_]+\b")
+
+
+def test_the_dashboard_and_the_rules_name_only_metrics_the_kit_exports() -> None:
+    exported = _exported_names()
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "scheduler.json").read_text())
+    queries = _queries(dashboard)
+    assert len(queries) >= 10
+    for query in queries:
+        names = METRIC_NAME.findall(query)
+        assert names, f"a dashboard query names no scheduler metric: {query}"
+        assert set(names) <= exported, f"{set(names) - exported} not exported, in the dashboard's {query}"
+    rules = (PROMETHEUS / "scheduler-alerts.yml").read_text()
+    assert set(METRIC_NAME.findall(rules)) <= exported, set(METRIC_NAME.findall(rules)) - exported
+    for undeclared in ("scheduler_fire_retries_total", "scheduler_fire_timeouts_total"):
+        assert undeclared not in exported  # neither retries nor timeouts exist yet
+
+
+@needs_promtool
+def test_the_dashboards_queries_parse(tmp_path) -> None:
+    """promtool parses each panel's query as a recording rule (with the template variable filled in)."""
+    assert PROMTOOL is not None
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "scheduler.json").read_text())
+    queries = [query for query in _queries(dashboard) if not query.startswith("label_values(")]  # Grafana's own
+    rules = [
+        {"record": f"dashboard:query_{index}", "expr": query.replace("$job", ".+")}
+        for index, query in enumerate(queries)
+    ]
+    path = tmp_path / "dashboard-rules.yml"
+    path.write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))  # JSON is YAML
+    result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"

@@ -8,6 +8,7 @@ all declared here; tests/test_metrics.py checks that those files name no other.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -80,6 +81,7 @@ class Metrics:
         self.runner_start.labels(node).set(clock.wall())
         self._leading = False
         self._last: dict[tuple[str, str], float] = {}  # (job, outcome): the latest finish published
+        self._last_lock = threading.Lock()  # the recorder's thread and the publisher's both set them
         self._histogram_jobs: set[str] = set()
         self._fire_series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
@@ -151,9 +153,10 @@ class Metrics:
 
     def _ended(self, job: str, outcome: str, finished_at: float) -> None:
         """Keep the latest: a seed read from the ledger may arrive after a newer run was counted."""
-        if finished_at > self._last.get((job, outcome), 0.0):
-            self._last[(job, outcome)] = finished_at
-            (self.last_success if outcome == "success" else self.last_failure).labels(job).set(finished_at)
+        with self._last_lock:
+            if finished_at > self._last.get((job, outcome), 0.0):
+                self._last[(job, outcome)] = finished_at
+                (self.last_success if outcome == "success" else self.last_failure).labels(job).set(finished_at)
 
     def seed(self, records: Iterable[RunRecord]) -> None:
         """Each job's last claimed fire, from the ledger: a restarted runner still knows its last success."""
@@ -162,15 +165,19 @@ class Metrics:
                 self._ended(record.job_id, record.outcome, record.finished_at)
 
     def started(self, job: str) -> None:
+        """A run of the job starts in this process."""
         self.running.labels(job).inc()
 
     def ended(self, job: str) -> None:
+        """A run of the job ended (however it ended)."""
         self.running.labels(job).dec()
 
     def fire_missed(self, job: str) -> None:
+        """A fire was dropped: later than the job's misfire grace."""
         self.missed.labels(job).inc()
 
     def fire_skipped(self, job: str, reason: str, count: int = 1) -> None:
+        """Fires not run, for ``reason`` (see the counter's help)."""
         self.skipped.labels(job, reason).inc(count)
 
     def mode(self, mode: Mode, redis: str | None) -> None:

@@ -8,11 +8,12 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, Host, wait_for
+from support import ROOT, Host, read_fires, wait_for
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -86,6 +87,25 @@ def test_a_single_host_counts_fires_skipped_over_max_instances_and_says_its_mode
     assert _value(text, 'scheduler_mode_info{mode="single-host",node="node-a"}') == 1.0
     assert "scheduler_redis_up{" not in text  # no Redis in this mode: declared, no series
     assert "_created" not in text
+
+
+def test_fires_missed_while_no_scheduler_ran_are_counted_at_start(hosts) -> None:
+    env = {"SCHEDULER_MISFIRE_GRACE": "1"}
+    host = hosts(env=env).start_and_wait()
+    wait_for(lambda: read_fires(host.fire_log), 10, "a tick")
+    host.signal(signal.SIGTERM)
+    host.wait_exit(15)
+    stopped = time.time()
+    wait_for(lambda: time.time() > stopped + 4, 6, "four seconds without a scheduler")
+    again = hosts("node-a", env=env)
+    again.dir, again.env = host.dir, {**host.env, "BIND": f"127.0.0.1:{again.port}", "KIT_TEST_ID": again.marker}
+    again.log_path = host.dir / "gunicorn-2.log"
+    again.start_and_wait()
+    again.wait_log("were missed while no scheduler ran")
+    missed = wait_for(
+        lambda: _value(_scrape(again), 'scheduler_fires_missed_total{job="tick"}'), 10, "the missed ticks counted"
+    )
+    assert missed >= 3  # 4 s and more without a scheduler, 1 s of grace
 
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"

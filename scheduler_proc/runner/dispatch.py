@@ -35,6 +35,9 @@ log = logging.getLogger("scheduler.fire")
 #: ledger grants a fire again to the run that claimed it, so a lost reply is harmless).
 _RETRY_FIRST = 0.1
 _RETRY_MAX = 1.0
+#: Fires missed while no scheduler ran are counted up to this many per job at each start (a
+#: job every second stopped for a day would cost a long loop); the log line gives the range.
+MISSED_COUNTED = 1000
 
 
 _REFUSALS = {
@@ -187,6 +190,12 @@ class Dispatcher:
                     self._fields(flight),
                 )
                 self._decided(flight, "not started: this node stopped leading while it waited")
+
+    def missed_before_start(self, job_id: str, first: datetime, until: datetime) -> None:
+        """Count the fires from ``first`` until before ``until``, missed while no scheduler ran (the engine
+        finds them when it resumes a job); those an earlier term of this process counted are not counted again."""
+        since = self._metrics.missed_since(job_id, first, until)
+        self._metrics.fire_missed(job_id, self._specs[job_id].fires_between(since, until, MISSED_COUNTED))
 
     def skipped(self, job_id: str, reason: str, count: int) -> None:
         """Count fires the scheduler itself did not submit (APScheduler's max_instances, in single-host mode)."""

@@ -82,6 +82,7 @@ class Metrics:
         self._leading = False
         self._last: dict[tuple[str, str], float] = {}  # (job, outcome): the latest finish published
         self._last_lock = threading.Lock()  # the recorder's thread and the publisher's both set them
+        self._missed_until: dict[str, datetime] = {}  # per job: missed fires before it are counted
         self._histogram_jobs: set[str] = set()
         self._fire_series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
@@ -172,9 +173,16 @@ class Metrics:
         """A run of the job ended (however it ended)."""
         self.running.labels(job).dec()
 
-    def fire_missed(self, job: str) -> None:
-        """A fire was dropped: later than the job's misfire grace."""
-        self.missed.labels(job).inc()
+    def fire_missed(self, job: str, count: int = 1) -> None:
+        """Fires dropped: later than the job's misfire grace."""
+        self.missed.labels(job).inc(count)
+
+    def missed_since(self, job: str, first: datetime, until: datetime) -> datetime:
+        """Where to start counting the job's fires missed before ``until``: ``first``, or where this process's
+        last such count ended (a term that ends before the job's next claim finds the same fires missed)."""
+        since = max(first, self._missed_until.get(job, first))
+        self._missed_until[job] = max(until, since)
+        return since
 
     def fire_skipped(self, job: str, reason: str, count: int = 1) -> None:
         """Fires not run, for ``reason`` (see the counter's help)."""

@@ -41,7 +41,7 @@ help:  ## this list of targets and what each does
 	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 # make test, test-vm, chaos and bench run it first, so a fresh machine needs nothing else.
-deps:  ## the system programs the tests need, with apt-get as root when missing: redis-server, redis-sentinel, chromium
+deps:  ## the system programs the tests need, with apt-get as root when missing: redis-server, redis-sentinel, chromium, promtool (package prometheus)
 	scripts/ensure-test-deps
 
 # Two pytest workers, a test file each at a time (a file's module fixtures, such as the deploy

@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -85,6 +85,14 @@ class JobSpec:
             fires.append(fire)
             previous = fire
         return fires
+
+    def fires_between(self, since: datetime, until: datetime, limit: int) -> int:
+        """How many fire instants are at or after ``since`` and before ``until``, counted up to ``limit``."""
+        count, at = 0, self.trigger.get_next_fire_time(None, since)
+        while at is not None and at < until and count < limit:
+            count += 1
+            at = self.trigger.get_next_fire_time(None, at + timedelta(microseconds=1))
+        return count
 
     @property
     def is_async(self) -> bool:

@@ -32,6 +32,9 @@ log = logging.getLogger("scheduler.fire")
 #: ledger grants a fire again to the run that claimed it, so a lost reply is harmless).
 _RETRY_FIRST = 0.1
 _RETRY_MAX = 1.0
+#: Fires missed while no scheduler ran are counted up to this many per job at each start (a
+#: job every second stopped for a day would cost a long loop); the log line gives the range.
+MISSED_COUNTED = 1000
 
 
 _REFUSALS = {
@@ -162,6 +165,7 @@ class Dispatcher:
             if spec.coalesce and len(flights) > 1:
                 for dropped in flights[:-1]:
                     self._decided(dropped, "coalesced into a later fire")
+                self._metrics.fire_skipped(job_id, "coalesced", len(flights) - 1)
                 flights = flights[-1:]
             first, rest = flights[0], flights[1:]
             self._claim_tracked([first])
@@ -183,6 +187,16 @@ class Dispatcher:
                     self._fields(flight),
                 )
                 self._decided(flight, "not started: this node stopped leading while it waited")
+
+    def missed_before_start(self, job_id: str, first: datetime, until: datetime) -> None:
+        """Count the fires from ``first`` until before ``until``, missed while no scheduler ran (the engine
+        finds them when it resumes a job); those an earlier term of this process counted are not counted again."""
+        since = self._metrics.missed_since(job_id, first, until)
+        self._metrics.fire_missed(job_id, self._specs[job_id].fires_between(since, until, MISSED_COUNTED))
+
+    def skipped(self, job_id: str, reason: str, count: int) -> None:
+        """Count fires the scheduler itself did not submit (APScheduler's max_instances, in single-host mode)."""
+        self._metrics.fire_skipped(job_id, reason, count)
 
     def jitter(self, job_id: str) -> float:
         """The job's jitter: its scheduled fires are claimed only after a random delay up to it."""
@@ -221,6 +235,7 @@ class Dispatcher:
     def _skip(self, flight: Flight, reason: str) -> None:
         log.warning("fire skipped %s: %s", self._fields(flight), reason)
         self._metrics.fire_refused(flight.job_id, "not_current")
+        self._metrics.fire_skipped(flight.job_id, "not_current")
         flight.started_at = clock.wall()
         self.recorder.record(self._run_record(flight, "skipped", reason))
         self._decided(flight, reason)
@@ -406,6 +421,7 @@ class Dispatcher:
         log.warning("fire refused %s reason=%s: %s", self._fields(flight), claim.value, reason)
         self._metrics.fire_refused(flight.job_id, claim.value)
         if claim in (ClaimResult.UNREPLICATED, ClaimResult.FLOORED):  # not run anywhere: history says so
+            self._metrics.fire_skipped(flight.job_id, claim.value)
             flight.started_at = clock.wall()
             self.recorder.record(self._run_record(flight, "skipped", reason))
         self._decided(flight, reason)
@@ -423,6 +439,7 @@ class Dispatcher:
                 late,
                 grace,
             )
+            self._metrics.fire_missed(spec.id)
             return False
         return True
 
@@ -436,7 +453,11 @@ class Dispatcher:
         verbose = log.isEnabledFor(logging.INFO)
         if verbose:
             log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
-        ended = run_attempts(spec, ctx, self._fields(flight), lambda: self._metrics.fire_retried(spec.id))
+        self._metrics.started(spec.id)
+        try:
+            ended = run_attempts(spec, ctx, self._fields(flight), lambda: self._metrics.fire_retried(spec.id))
+        finally:
+            self._metrics.ended(spec.id)
         run = self._run_record(flight, ended.outcome, ended.error, ended.attempts)
         self.recorder.record(run)
         if verbose:
@@ -460,7 +481,9 @@ class Dispatcher:
         for run in runs:
             if run.outcome in ("success", "error", "timed_out"):
                 scheduled = run.scheduled_at.timestamp()
-                self._metrics.fire_finished(run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled)
+                self._metrics.fire_finished(
+                    run.job_id, run.outcome, run.duration or 0.0, run.started_at - scheduled, run.finished_at or 0.0
+                )
                 self.states[run.job_id] = JobState(run.scheduled_at, run.outcome)
         self.activity += 1  # a lost increment between threads still moves it: readers only compare
 

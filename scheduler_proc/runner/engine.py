@@ -290,6 +290,7 @@ class Engine:
                 earliest.isoformat(),
                 grace,
             )
+            self.dispatcher.missed_before_start(spec.id, resume, earliest)
             resume = spec.trigger.get_next_fire_time(None, earliest)
         return undefined if resume is None else resume
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from apscheduler.executors.base import BaseExecutor
+from apscheduler.executors.base import BaseExecutor, MaxInstancesReachedError
 from apscheduler.job import Job
 
 from scheduler_proc.runner.dispatch import Dispatcher, Flight
@@ -61,7 +61,11 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
         self._threads.shutdown(wait=wait)
 
     def submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        super().submit_job(job, run_times)
+        try:
+            super().submit_job(job, run_times)
+        except MaxInstancesReachedError:  # APScheduler skips them (and logs it): the metrics count them
+            self._dispatcher.skipped(job.id, "max_instances", len(run_times))
+            raise
         if len(self._pending) >= self._chunk:  # outside the executor's lock, which job threads take to finish
             self._chunk = min(self._chunk * 2, CLAIM_CHUNK)
             self._claim_pending()

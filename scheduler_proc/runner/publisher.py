@@ -68,6 +68,7 @@ class StatusPublisher:
         self._cadence.start()
         status = self._status(backend, engine, leading, lock_held)
         self.metrics.leading(leading)
+        self.metrics.mode(backend.mode, status["cluster"].get("redis"))
         self.metrics.next_runs(status["jobs"])
         try:
             write_status(self.status_path, status)
@@ -144,10 +145,12 @@ class StatusPublisher:
             cadence.start()
             # A ledger in trouble (reported as a problem): the last known ones stay.
             with contextlib.suppress(LedgerError):
+                records = backend.ledger.last_runs()
                 self._last_runs = {
                     job: (record.scheduled_at.isoformat(), record.node, record.outcome)
-                    for job, record in backend.ledger.last_runs().items()
+                    for job, record in records.items()
                 }
+                self.metrics.seed(records.values())
             if engine is None:
                 try:
                     self._paused = backend.ledger.paused()

@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING, Any
 from scheduler_proc.errors import JobDefinitionError, SchedulerError
 
 if TYPE_CHECKING:
+    from scheduler_proc.hooks import HookCall
     from scheduler_proc.jobs import Jobs, RunContext
     from scheduler_proc.master.lifespan import scheduler_lifespan
     from scheduler_proc.web.routes import metrics_router, scheduler_router
 
 __all__ = [
+    "HookCall",
     "JobDefinitionError",
     "Jobs",
     "RunContext",
@@ -50,6 +52,7 @@ __all__ = [
 #: The public names that load more than this module, and where each lives. Imported only
 #: when asked: the supervisor and the gunicorn master must not load APScheduler or FastAPI.
 _LAZY = {
+    "HookCall": "scheduler_proc.hooks",
     "Jobs": "scheduler_proc.jobs",
     "RunContext": "scheduler_proc.jobs",
     "scheduler_lifespan": "scheduler_proc.master.lifespan",

@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler_proc.crontab import CrontabError, CrontabTrigger
 from scheduler_proc.errors import JobDefinitionError
+from scheduler_proc.hooks import Hook, HookEvent, Hooks
 
 JobFunc = Callable[..., Any]
 F = TypeVar("F", bound=JobFunc)
@@ -122,6 +123,19 @@ class Jobs:
         self._max_instances = _max_instances("Jobs()", max_instances)
         self._timeout = _timeout("Jobs()", timeout)
         self._specs: dict[str, JobSpec] = {}
+        self.hooks = Hooks()
+
+    def hook(self, event: HookEvent) -> Callable[[Hook], Hook]:
+        """Call the decorated function on ``event`` of every fire: start, success, failure, timeout
+        or skip (it gets a :class:`~scheduler_proc.hooks.HookCall`; see scheduler_proc.hooks)."""
+
+        self.hooks.check(event)
+
+        def register(func: Hook) -> Hook:
+            self.hooks.add(event, func)
+            return func
+
+        return register
 
     def cron(
         self,

@@ -35,11 +35,12 @@ class Outcome:
     outcome: str
     error: str | None
     attempts: int
+    exception: BaseException | None = None  # the last attempt's, when it ran in this process
 
 
 def run_attempts(spec: JobSpec, ctx: RunContext, fields: str, retried: Callable[[], None]) -> Outcome:
     """Call the job, and again as the job's retries allow (see the module docstring)."""
-    outcome, error = _attempt(spec, ctx, fields)
+    outcome, error, exception = _attempt(spec, ctx, fields)
     attempts = 1
     while _may_retry(spec, outcome, attempts):
         wait = min(spec.retry_delay * 2 ** (attempts - 1), MAX_RETRY_DELAY)
@@ -55,23 +56,23 @@ def run_attempts(spec: JobSpec, ctx: RunContext, fields: str, retried: Callable[
             break
         retried()
         attempts += 1
-        outcome, error = _attempt(spec, ctx, fields)
-    return Outcome(outcome, error, attempts)
+        outcome, error, exception = _attempt(spec, ctx, fields)
+    return Outcome(outcome, error, attempts, exception)
 
 
-def _attempt(spec: JobSpec, ctx: RunContext, fields: str) -> tuple[str, str | None]:
+def _attempt(spec: JobSpec, ctx: RunContext, fields: str) -> tuple[str, str | None, BaseException | None]:
     try:
         stopped = call_job(spec, ctx)
     except JobFailed as exc:  # in a process of its own, which printed its traceback
         log.error("fire failed %s: %s", fields, exc)
-        return "error", str(exc)
+        return "error", str(exc), None
     except BaseException as exc:  # a job must never take the scheduler down
         log.error("fire failed %s\n%s", fields, traceback.format_exc().rstrip())
-        return "error", redact(f"{type(exc).__name__}: {exc}")[:500]
+        return "error", redact(f"{type(exc).__name__}: {exc}")[:500], exc
     if stopped is not None:
         log.warning("fire timed out %s: %s", fields, stopped.detail)
-        return "timed_out", stopped.detail
-    return "success", None
+        return "timed_out", stopped.detail, None
+    return "success", None, None
 
 
 def _may_retry(spec: JobSpec, outcome: str, attempts: int) -> bool:

@@ -19,6 +19,7 @@ from scheduler_proc import clock
 from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, LiveRun, Run
 from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.errors import LedgerError
+from scheduler_proc.hooks import AFTER, HookCall, Hooks
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.runner.attempts import run_attempts
 from scheduler_proc.runner.instances import Instances
@@ -61,6 +62,11 @@ def _nothing() -> None:
     """Default progress callback."""
 
 
+def _never_current() -> bool:
+    """A skipped fire's context: it does not run under any term."""
+    return False
+
+
 @dataclass(eq=False)
 class Flight:
     """One fire between its first check and its end; ``claimed`` once the ledger granted it."""
@@ -100,8 +106,10 @@ class Dispatcher:
         metrics: Metrics | None = None,
         progress: Callable[[], None] = _nothing,
         instances: Instances | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self._specs = specs
+        self._hooks = hooks or Hooks()
         # Shared by every engine of the process: runs of an earlier term count against max_instances.
         self._instances = instances or Instances()
         self._progress = progress  # claim retries keep the watchdog fed: waiting on Redis is not a hang
@@ -233,6 +241,7 @@ class Dispatcher:
         return f"the {what} it was claimed under ended before it could start"
 
     def _skip(self, flight: Flight, reason: str) -> None:
+        self._skipped_hook(flight, reason)
         log.warning("fire skipped %s: %s", self._fields(flight), reason)
         self._metrics.fire_refused(flight.job_id, "not_current")
         self._metrics.fire_skipped(flight.job_id, "not_current")
@@ -422,6 +431,7 @@ class Dispatcher:
         self._metrics.fire_refused(flight.job_id, claim.value)
         if claim in (ClaimResult.UNREPLICATED, ClaimResult.FLOORED):  # not run anywhere: history says so
             self._metrics.fire_skipped(flight.job_id, claim.value)
+            self._skipped_hook(flight, reason)
             flight.started_at = clock.wall()
             self.recorder.record(self._run_record(flight, "skipped", reason))
         self._decided(flight, reason)
@@ -455,11 +465,17 @@ class Dispatcher:
             log.info("fire start %s term=%s trigger=%s", self._fields(flight), term.token, flight.trigger)
         self._metrics.started(spec.id)
         try:
+            self._hooks.call(HookCall("start", ctx))
             ended = run_attempts(spec, ctx, self._fields(flight), lambda: self._metrics.fire_retried(spec.id))
         finally:
             self._metrics.ended(spec.id)
         run = self._run_record(flight, ended.outcome, ended.error, ended.attempts)
         self.recorder.record(run)
+        self._hooks.call(
+            HookCall(
+                AFTER[ended.outcome], ctx, ended.outcome, ended.error, ended.exception, run.duration, ended.attempts
+            )
+        )
         if verbose:
             log.info(
                 "fire end %s duration=%.3fs outcome=%s%s",
@@ -468,6 +484,12 @@ class Dispatcher:
                 ended.outcome,
                 f" attempts={ended.attempts}" if ended.attempts > 1 else "",
             )
+
+    def _skipped_hook(self, flight: Flight, reason: str) -> None:
+        """The skip hooks, for a fire that will not run (it has no term when its claim was refused)."""
+        token = flight.lease.token if flight.lease else None
+        ctx = RunContext(flight.job_id, flight.scheduled_at, self._node, token, flight.run_id, _never_current)
+        self._hooks.call(HookCall("skip", ctx, "skipped", reason))
 
     def _fields(self, flight: Flight) -> str:
         """The fields every log line about a running fire starts with."""

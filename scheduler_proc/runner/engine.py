@@ -84,7 +84,7 @@ class Engine:
         self._default_grace = default_misfire_grace
         beat = progress or _never_called
         self.dispatcher = Dispatcher(
-            self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat, instances
+            self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat, instances, jobs.hooks
         )
         self._executor = FireExecutor(self.dispatcher, max_workers, beat)
         self._scheduler = _BatchingScheduler(timezone=clock.scheduler_timezone(), executors={"default": self._executor})

@@ -1,0 +1,1 @@
+"""Optional integrations built on the kit's hooks (each needs its own extra)."""

@@ -75,7 +75,10 @@ class JobSpec:
         fires: list[datetime] = []
         previous: datetime | None = None
         while len(fires) < count:
-            fire = self.trigger.get_next_fire_time(previous, after)
+            try:
+                fire = self.trigger.get_next_fire_time(previous, after)
+            except (OverflowError, ValueError):  # "year 10000 is out of range": the calendar ends
+                break
             if fire is None:
                 break
             fires.append(fire)

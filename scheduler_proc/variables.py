@@ -82,8 +82,23 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
     return _number(int, low, high, f"use a whole number from {low} to {high}")
 
 
+# What a number the kit reads may look like: ASCII digits only. Python's int() and float()
+# also take any Unicode digit ('\uff15', '\u0665') and underscores ('1_0').
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def is_whole_number(raw: str) -> bool:
+    """``raw`` is written as a whole number in ASCII digits (an optional sign, no underscores)."""
+    return _WHOLE_NUMBER.fullmatch(raw) is not None
+
+
 def _number(convert: Callable[[str], N], low: N, high: N, fix: str) -> Callable[[str], N]:
+    shape = _WHOLE_NUMBER if convert is int else _DECIMAL_NUMBER
+
     def parse(raw: str) -> N:
+        if not shape.fullmatch(raw):
+            raise ValueError(fix)
         try:
             value = convert(raw)
         except ValueError:
@@ -173,7 +188,7 @@ def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
     found = []
     for item in raw.split(","):
         host, sep, port = item.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not is_whole_number(port) or not 0 < int(port) < 65536:
             raise ValueError(f"{item.strip()!r} is not host:port; use host:26379,host:26379")
         found.append((host, int(port)))
     return tuple(found)

@@ -103,6 +103,43 @@ SETTINGS = [
     ),
 ]
 
+# Issue 23 item 19: every number the kit reads takes ASCII digits only (Python's int() and
+# float() take any Unicode digit, and '1_0' too); each row says which digits to use.
+NON_ASCII_NUMBERS = [
+    ({"SCHEDULER_STOP_GRACE": "\uff15"}, r"SCHEDULER_STOP_GRACE='\uff15' is invalid: use a number of seconds from 0"),
+    ({"SCHEDULER_STOP_GRACE": "1_0"}, r"SCHEDULER_STOP_GRACE='1_0' is invalid: use a number of seconds from 0"),
+    ({"SCHEDULER_MISFIRE_GRACE": "\u0663\u0660"}, r"SCHEDULER_MISFIRE_GRACE='\u0663\u0660' is invalid: use a number"),
+    ({"SCHEDULER_START_TIMEOUT": "\u00b2"}, r"SCHEDULER_START_TIMEOUT='\u00b2' is invalid: use a number of seconds"),
+    ({"SCHEDULER_MAX_WORKERS": "\u0664"}, r"SCHEDULER_MAX_WORKERS='\u0664' is invalid: use a whole number from 1"),
+    ({"SCHEDULER_MAX_WORKERS": "1_0"}, r"SCHEDULER_MAX_WORKERS='1_0' is invalid: use a whole number from 1"),
+    ({"SCHEDULER_HISTORY_SIZE": "\uff11\uff10"}, r"SCHEDULER_HISTORY_SIZE='\uff11\uff10' is invalid: use a whole"),
+    ({"SCHEDULER_WATCHDOG_TIMEOUT": "\u0665"}, r"SCHEDULER_WATCHDOG_TIMEOUT='\u0665' is invalid: use a number"),
+    ({"SCHEDULER_RESTART_BACKOFF_MAX": "\u0969"}, r"SCHEDULER_RESTART_BACKOFF_MAX='\u0969' is invalid: use a"),
+    ({"SCHEDULER_CLAIM_RETENTION": "\u0663\u0666\u0660\u0660"}, r"SCHEDULER_CLAIM_RETENTION='.*' is invalid: use a"),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_LEASE_TTL": "\u0665"},
+        r"SCHEDULER_LEASE_TTL='\u0665' is invalid: use a number of seconds from 0.5 to 300",
+    ),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h/0", "SCHEDULER_REDIS_MIN_REPLICAS": "\u0661"},
+        r"SCHEDULER_REDIS_MIN_REPLICAS='\u0661' is invalid: use a whole number from 0 to 100",
+    ),
+    (
+        {"SCHEDULER_REDIS_URL": "redis://h:\uff16\uff13\uff17\uff19/0"},
+        r"SCHEDULER_REDIS_URL=.* is invalid: the port is not a number from 1 to 65535",
+    ),
+    (
+        {"SCHEDULER_REDIS_SENTINELS": "h:\u00b2", "SCHEDULER_REDIS_SENTINEL_MASTER": "m"},
+        r"^error: SCHEDULER_REDIS_SENTINELS='h:\u00b2' is invalid: 'h:\u00b2' is not host:port; "
+        r"use host:26379,host:26379\n$",
+    ),
+    (
+        {"SCHEDULER_REDIS_SENTINELS": "h:\u0662\u0666\u0663\u0667\u0669", "SCHEDULER_REDIS_SENTINEL_MASTER": "m"},
+        r"^error: SCHEDULER_REDIS_SENTINELS='.*' is invalid: '.*' is not host:port; use host:26379,host:26379\n$",
+    ),
+]
+SETTINGS += NON_ASCII_NUMBERS
+
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
@@ -161,6 +198,28 @@ DEFINITIONS = [
     ('@jobs.every(seconds=1, id="x", max_instances=0)', r"job 'x': max_instances=0 must be a whole number >= 1"),
     ('@jobs.every(seconds=1, id="has space")', r"job id 'has space' is invalid; use 1-200 letters"),
     ('@jobs.every(seconds="1", id="x")', r"job 'x': every\(seconds='1'\) must be a finite number >= 0"),
+]
+
+# Issue 23 item 19: crontab(5) reads ASCII digits only; any other digit is refused with the
+# crontab error naming the field (never run at the minute it looks like, never a bare ValueError).
+CRONTAB_DIGITS = [
+    ("\u0661 * * * *", "minute", r"'\u0661' is not a number from 0 to 59"),
+    ("\uff15 * * * *", "minute", r"'\uff15' is not a number from 0 to 59"),
+    ("\u00b9 * * * *", "minute", r"'\u00b9' is not a number from 0 to 59"),
+    ("*/\u0665 * * * *", "minute", r"step '\u0665' must be a whole number of at least 1"),
+    ("*/\u00b9 * * * *", "minute", r"step '\u00b9' must be a whole number of at least 1"),
+    ("1-\u0665 * * * *", "minute", r"'\u0665' is not a number from 0 to 59"),
+    ("0 \u00b2 * * *", "hour", r"'\u00b2' is not a number from 0 to 23"),
+    ("0 \uff19 * * *", "hour", r"'\uff19' is not a number from 0 to 23"),
+    ("0 0 \u0663 * *", "day-of-month", r"'\u0663' is not a number from 1 to 31"),
+    ("0 0 1 \u0661 *", "month", r"'\u0661' is not a number from 1 to 12"),
+    ("0 0 * * \u0663", "day-of-week", r"'\u0663' is not a number from 0 to 7"),
+    ("0 0 * * 1,\u00b3", "day-of-week", r"'\u00b3' is not a number from 0 to 7"),
+    ("\u2460 * * * *", "minute", r"'\u2460' is not a number from 0 to 59"),
+]
+DEFINITIONS += [
+    (f'@jobs.cron("{text}", id="x")', rf"job 'x': invalid crontab .*{field} field .*{message}")
+    for text, field, message in CRONTAB_DIGITS
 ]
 
 
@@ -237,7 +296,19 @@ def test_a_bad_number_in_the_env_file_names_the_file_and_the_line(tmp_path: Path
 # -- CLI arguments: (argv, what the message must say) ----------------------------------------------
 CLI = [
     (["history"], r"the following arguments are required: job"),
-    (["history", "tick", "--limit", "x"], r"argument --limit: invalid int value: 'x'"),
+    (["history", "tick", "--limit", "x"], r"argument --limit: 'x' is not a whole number from 1 to 1000"),
+    (["history", "tick", "--limit", "\u0663"], r"argument --limit: '\u0663' is not a whole number from 1 to 1000"),
+    (["history", "tick", "--limit", "0"], r"argument --limit: '0' is not a whole number from 1 to 1000"),
+    (["next", "tick", "--count", "\uff15"], r"argument --count: '\uff15' is not a whole number from 1 to 10000"),
+    (["next", "tick", "--count", "1_0"], r"argument --count: '1_0' is not a whole number from 1 to 10000"),
+    (
+        ["next", "tick", "--after", "9999-12-31T23:59:59+00:00"],
+        r"argument --after: '9999-12-31T23:59:59\+00:00' is outside the years 2-9998 .*; use a time within them",
+    ),
+    (
+        ["next", "tick", "--after", "0001-01-01T00:00:00+01:00"],
+        r"argument --after: '0001-01-01T00:00:00\+01:00' is outside the years 2-9998",
+    ),
     (["next", "tick", "--count", "0"], r"argument --count: '0' is not a whole number from 1 to 10000"),
     (["next", "tick", "--after", "soon"], r"argument --after: 'soon' is not an ISO 8601 time"),
     (["fly"], r"argument command: invalid choice: 'fly'"),

@@ -155,9 +155,15 @@ def _parse_log_format(raw: str) -> str:
     return raw.lower()
 
 
+_TOKEN = re.compile(r"[!-~]{16,}")  # visible ASCII: what an Authorization header can carry as it is
+
+
 def _parse_token(raw: str) -> str:
-    if len(raw) < 16:
-        raise ValueError("use at least 16 characters, for example the output of `openssl rand -hex 32`")
+    if not _TOKEN.fullmatch(raw):
+        raise ValueError(
+            "use at least 16 visible ASCII characters (what an HTTP header can carry), "
+            "for example the output of `openssl rand -hex 32`"
+        )
     return raw
 
 
@@ -324,7 +330,7 @@ ADMIN_TOKEN = Setting(
     _parse_token,
     None,
     "bearer token for the admin endpoints (run, pause, resume) and the status page's buttons; "
-    "at least 16 characters (`openssl rand -hex 32`); never logged",
+    "at least 16 visible ASCII characters (`openssl rand -hex 32`); never logged",
     doc_default="unset (admin endpoints off)",
     secret=True,
 )
@@ -332,7 +338,8 @@ READ_TOKEN = Setting(
     "SCHEDULER_READ_TOKEN",
     _parse_token,
     None,
-    "bearer token for the status API, the page's data and `/metrics` (the admin token works too); never logged",
+    "bearer token for the status API, the page's data and `/metrics` (the admin token works too); "
+    "at least 16 visible ASCII characters; never logged",
     doc_default="unset (reading is open)",
     secret=True,
 )

@@ -47,8 +47,8 @@ SETTINGS = [
     ({"SCHEDULER_HISTORY_SIZE": "0"}, r"SCHEDULER_HISTORY_SIZE='0' is invalid: use a whole number from 1"),
     ({"SCHEDULER_WATCHDOG_TIMEOUT": "0"}, r"SCHEDULER_WATCHDOG_TIMEOUT='0' is invalid: use a number of seconds from 1"),
     ({"SCHEDULER_TEST_CLOCK_OFFSET": "abc"}, r"SCHEDULER_TEST_CLOCK_OFFSET='abc' is invalid: use a number"),
-    ({"SCHEDULER_ADMIN_TOKEN": "short"}, r"SCHEDULER_ADMIN_TOKEN='\*\*\*' is invalid: use at least 16 characters"),
-    ({"SCHEDULER_READ_TOKEN": "short"}, r"SCHEDULER_READ_TOKEN='\*\*\*' is invalid: use at least 16 characters"),
+    ({"SCHEDULER_ADMIN_TOKEN": "short"}, r"SCHEDULER_ADMIN_TOKEN='\*\*\*' is invalid: use at least 16 visible"),
+    ({"SCHEDULER_READ_TOKEN": "short"}, r"SCHEDULER_READ_TOKEN='\*\*\*' is invalid: use at least 16 visible"),
     ({"SCHEDULER_LEASE_TTL": "5"}, r"SCHEDULER_LEASE_TTL is set but cluster mode is off; set SCHEDULER_REDIS_URL"),
     ({"SCHEDULER_MAX_CLOCK_OFFSET": "2"}, r"SCHEDULER_MAX_CLOCK_OFFSET is set but cluster mode is off"),
     ({"SCHEDULER_REDIS_PASSWORD": SECRET}, r"SCHEDULER_REDIS_PASSWORD is set but cluster mode is off"),
@@ -140,6 +140,18 @@ NON_ASCII_NUMBERS = [
 ]
 SETTINGS += NON_ASCII_NUMBERS
 
+# Issue 23 item 18: a token must be what an HTTP header can carry (visible ASCII), or the
+# admin API it guards can never be used; refused at start, and the token never shown.
+TOKEN_CHARACTERS = ["\u20ac", "\u00fc", " ", "\t", "\u202e", "\u200b", "\x7f", "\u3000", "\x1b"]
+SETTINGS += [
+    (
+        {name: f"{SECRET}{character}x"},
+        rf"{name}='\*\*\*' is invalid: use at least 16 visible ASCII characters \(what an HTTP header can carry\)",
+    )
+    for name in ("SCHEDULER_ADMIN_TOKEN", "SCHEDULER_READ_TOKEN")
+    for character in TOKEN_CHARACTERS
+]
+
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
@@ -196,7 +208,7 @@ DEFINITIONS = [
     ('@jobs.every(seconds=1, id="x", jitter=float("nan"))', r"job 'x': jitter=nan must be a finite number of seconds"),
     ('@jobs.every(seconds=1, id="x", misfire_grace_time=0)', r"job 'x': misfire_grace_time=0 would skip every fire"),
     ('@jobs.every(seconds=1, id="x", max_instances=0)', r"job 'x': max_instances=0 must be a whole number >= 1"),
-    ('@jobs.every(seconds=1, id="has space")', r"job id 'has space' is invalid; use 1-200 letters"),
+    ('@jobs.every(seconds=1, id="has space")', r"job id 'has space' is invalid; use 1-200 of A-Z a-z 0-9"),
     ('@jobs.every(seconds="1", id="x")', r"job 'x': every\(seconds='1'\) must be a finite number >= 0"),
 ]
 
@@ -216,6 +228,36 @@ CRONTAB_DIGITS = [
     ("0 0 * * \u0663", "day-of-week", r"'\u0663' is not a number from 0 to 7"),
     ("0 0 * * 1,\u00b3", "day-of-week", r"'\u00b3' is not a number from 0 to 7"),
     ("\u2460 * * * *", "minute", r"'\u2460' is not a number from 0 to 59"),
+]
+# Issue 23 item 17: job ids are limited to ASCII letters, digits and _ . : - (not only dots),
+# so an id is one safe path segment of the HTTP API and one unbroken word in a log line.
+BAD_JOB_IDS = [
+    ".",
+    "..",
+    "...",
+    "tick\\n",
+    "tick\\r",
+    "ti\\tck",
+    "\\x1b[2Jtick",
+    "tick\\x07",
+    "a\\u202eb",
+    "\\u200btick",
+    "t\\u00efck",
+    "\\u0662",
+    "a/b",
+    "a\\\\b",
+    "a?b",
+    "a#b",
+    "a%2Fb",
+    "",
+    "x" * 201,
+]
+DEFINITIONS += [
+    (
+        f'@jobs.every(seconds=1, id="{job_id}")',
+        r"job id .* is invalid; use 1-200 of A-Z a-z 0-9 _ \. : - \(not only dots\)",
+    )
+    for job_id in BAD_JOB_IDS
 ]
 DEFINITIONS += [
     (f'@jobs.cron("{text}", id="x")', rf"job 'x': invalid crontab .*{field} field .*{message}")

@@ -468,6 +468,104 @@ def test_bad_http_requests_get_a_4xx_that_says_why(
     assert SECRET not in response.text and TOKEN not in response.text and READ not in response.text
 
 
+# Issue 23 item 16: every answer of the kit's routers says `Cache-Control: no-store` (a shared
+# cache or the browser's must not keep what a token fetched), success and refusal alike.
+NO_STORE = [
+    ("GET", "/scheduler/status", READ, 200),
+    ("GET", "/scheduler/overview", READ, 200),
+    ("GET", "/scheduler/jobs", READ, 200),
+    ("GET", "/scheduler/jobs/tick", TOKEN, 200),
+    ("GET", "/metrics", READ, 200),
+    ("GET", "/scheduler/status", "wrong-token-000000000", 401),
+    ("GET", "/metrics", "", 401),
+    ("GET", "/scheduler/jobs/nope", READ, 404),
+    ("POST", "/scheduler/jobs/nope/pause", TOKEN, 404),
+    ("POST", "/scheduler/jobs/tick/pause", READ, 401),
+]
+
+
+@pytest.mark.parametrize("method, path, token, status", NO_STORE, ids=[f"{m} {p} {s}" for m, p, _, s in NO_STORE])
+def test_authenticated_answers_are_not_stored(served, method: str, path: str, token: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    host, _ = served
+    headers = _bearer(token) if token else {}
+    response = httpx.request(method, f"http://127.0.0.1:{host.port}{path}", headers=headers, timeout=10)
+    assert response.status_code == status, response.text
+    assert response.headers.get("cache-control") == "no-store", response.headers
+    assert TOKEN not in response.text and READ not in response.text
+
+
+# HEAD answers wherever GET does, with GET's status and headers and no body (it was 405).
+HEAD = [
+    ("/scheduler/", "", 200),
+    ("/scheduler/livez", "", 200),
+    ("/scheduler/readyz", "", 200),
+    ("/scheduler/status", READ, 200),
+    ("/scheduler/overview", READ, 200),
+    ("/scheduler/jobs", READ, 200),
+    ("/scheduler/jobs/tick", READ, 200),
+    ("/metrics", READ, 200),
+    ("/scheduler/status", "", 401),
+    ("/scheduler/jobs/nope", READ, 404),
+]
+
+
+@pytest.mark.parametrize("path, token, status", HEAD, ids=[f"HEAD {p} {s}" for p, _, s in HEAD])
+def test_head_answers_wherever_get_does(served, path: str, token: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    host, _ = served
+    headers = _bearer(token) if token else {}
+    url = f"http://127.0.0.1:{host.port}{path}"
+    response = httpx.head(url, headers=headers, timeout=10)
+    assert response.status_code == status, (response.status_code, response.headers)
+    assert response.content == b""
+    got = httpx.get(url, headers=headers, timeout=10)
+    assert got.status_code == status
+    assert response.headers.get("content-type") == got.headers.get("content-type")
+
+
+# The demo app serves no /docs (its page loads scripts from a CDN onto the origin where the status
+# page keeps its token) and no /openapi.json to anyone; the status page itself loads no third-party script.
+NO_DOCS = [
+    ("/docs", ""),
+    ("/docs", READ),
+    ("/redoc", ""),
+    ("/openapi.json", ""),
+    ("/openapi.json", READ),
+    ("/docs/oauth2-redirect", ""),
+]
+
+
+@pytest.mark.parametrize("path, token", NO_DOCS, ids=[f"{p} {'token' if t else 'anonymous'}" for p, t in NO_DOCS])
+def test_the_demo_app_serves_no_api_docs(served, path: str, token: str) -> None:  # type: ignore[no-untyped-def]
+    host, _ = served
+    response = httpx.get(f"http://127.0.0.1:{host.port}{path}", headers=_bearer(token) if token else {}, timeout=10)
+    assert response.status_code == 404, response.text
+    assert "cdn" not in response.text.lower() and "swagger" not in response.text.lower()
+
+
+def test_the_status_page_loads_no_third_party_script(served) -> None:  # type: ignore[no-untyped-def]
+    host, _ = served
+    page = host.get("/scheduler/", timeout=10)
+    assert page.status_code == 200
+    assert "<script src" not in page.text and "//" not in page.headers["content-security-policy"]
+
+
+# `/scheduler` (no slash) redirects to the page with a relative Location: an absolute one is built
+# from the Host header and says http:// behind a TLS proxy.
+REDIRECTS = [("GET", "/scheduler"), ("HEAD", "/scheduler"), ("GET", "/scheduler?x=1")]
+
+
+@pytest.mark.parametrize("method, path", REDIRECTS, ids=[f"{m} {p}" for m, p in REDIRECTS])
+def test_the_page_redirect_is_relative(served, method: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    host, _ = served
+    response = httpx.request(
+        method, f"http://127.0.0.1:{host.port}{path}", timeout=10, headers={"Host": "evil.example"}
+    )
+    assert response.status_code in (307, 308), response.status_code
+    assert response.headers["location"] == "./scheduler/", response.headers
+    followed = httpx.get(f"http://127.0.0.1:{host.port}/scheduler/", timeout=10)
+    assert followed.status_code == 200
+
+
 def test_redis_down_answers_503_without_connection_details(served) -> None:  # type: ignore[no-untyped-def]
     host, redis_server = served
     url = redis_server.url

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, Host, deploy_module, read_fires, wait_for
+from support import GUNICORN, ROOT, Host, deploy_module, read_fires, wait_for
 
 from scheduler_proc.web import cli
 
@@ -325,6 +325,57 @@ def test_bad_deploy_arguments_are_refused_before_anything_is_done(
     assert not stage.exists() or not any(stage.rglob("*")), "something was written"
 
 
+# Issue 23 item 20: the gunicorn config's own variables, as real gunicorn loads the kit's config
+# (`--check-config`): (variable, value, message). One line, never a traceback, never a 500 later.
+GUNICORN_CONFIG = [
+    ("WEB_CONCURRENCY", "0", r"WEB_CONCURRENCY='0' is invalid: use a whole number from 1 to 1024"),
+    ("WEB_CONCURRENCY", "99999", r"WEB_CONCURRENCY='99999' is invalid: use a whole number from 1 to 1024"),
+    ("WEB_CONCURRENCY", "\u0663", r"WEB_CONCURRENCY='\u0663' is invalid: use a whole number from 1 to 1024"),
+    ("GRACEFUL_TIMEOUT", "soon", r"GRACEFUL_TIMEOUT='soon' is invalid: use a whole number from 0 to 86400"),
+    ("GRACEFUL_TIMEOUT", "-1", r"GRACEFUL_TIMEOUT='-1' is invalid: use a whole number from 0 to 86400"),
+    ("GRACEFUL_TIMEOUT", "1e3", r"GRACEFUL_TIMEOUT='1e3' is invalid: use a whole number from 0 to 86400"),
+    ("GRACEFUL_TIMEOUT", "\uff13\uff10", r"GRACEFUL_TIMEOUT='.*' is invalid: use a whole number from 0 to 86400"),
+    ("WORKER_CLASS", "sync", r"WORKER_CLASS='sync' is a WSGI worker: .* use uvicorn_worker.UvicornWorker"),
+    ("WORKER_CLASS", "gthread", r"WORKER_CLASS='gthread' is a WSGI worker: .* use uvicorn_worker.UvicornWorker"),
+    ("WORKER_CLASS", "egg:gunicorn#sync", r"WORKER_CLASS='egg:gunicorn#sync' is a WSGI worker"),
+    ("WORKER_CLASS", "gunicorn.workers.sync.SyncWorker", r"WORKER_CLASS='gunicorn.workers.sync.SyncWorker' is a WSGI"),
+    ("WORKER_CLASS", "gevent", r"WORKER_CLASS='gevent' is a WSGI worker"),
+]
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("name, value, message", GUNICORN_CONFIG, ids=[f"{n}={v}" for n, v, _ in GUNICORN_CONFIG])
+def test_a_bad_gunicorn_variable_stops_gunicorn_with_one_line(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update({name: value, "SCHEDULER_LOCK_DIR": str(tmp_path / "run"), "SCHEDULER_STATE_DIR": str(tmp_path / "s")})
+    result = subprocess.run(
+        [GUNICORN, "-c", "gunicorn.conf.py", "--check-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    _assert_clear(result.returncode, result.stdout + result.stderr, rf"gunicorn config: {message}")
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("value", ["abc", "-2", "2.5"])
+def test_web_concurrency_gunicorn_reads_itself_is_named_first(tmp_path: Path, value: str) -> None:
+    """gunicorn reads WEB_CONCURRENCY itself (int(), then "must be positive") before any config:
+    `make run` and `make check-config` check the config's variables first, with the kit's message."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update(WEB_CONCURRENCY=value, SCHEDULER_LOCK_DIR=str(tmp_path / "run"), SCHEDULER_STATE_DIR=str(tmp_path))
+    result = subprocess.run(
+        ["make", "--no-print-directory", "check-config"], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT
+    )
+    output = result.stdout + result.stderr
+    _assert_clear(result.returncode, output, rf"gunicorn config: WEB_CONCURRENCY='{value}' is invalid: use a whole")
+    assert "ValueError" not in output and "must be positive" not in output
+
+
 def test_a_bad_number_in_the_env_file_names_the_file_and_the_line(tmp_path: Path) -> None:
     deploy_tool = deploy_module()
 
@@ -405,6 +456,93 @@ def test_a_lock_directory_someone_else_could_control_is_not_trusted(
     code, output = _cli(capsys, "check")
     _assert_clear(code, output, message)
     assert "OK" not in output
+
+
+# Issue 23 item 18: what sits at the lock path, and the lock directory's ancestors, as the
+# CLI meets them: (what is there, commands, message). Run as a child: a FIFO hung the CLI.
+LOCK_PATHS = [
+    ("a FIFO at the lock path", "check", r"host lock .*/scheduler\.lock is a FIFO, not a regular file; remove it"),
+    ("a FIFO at the lock path", "status", r"host lock .*/scheduler\.lock is a FIFO, not a regular file; remove it"),
+    ("a directory at the lock path", "check", r"host lock .*/scheduler\.lock is a directory, not a regular file"),
+    ("a directory at the lock path", "status", r"host lock .*/scheduler\.lock is a directory, not a regular"),
+    ("a socket at the lock path", "check", r"host lock .*/scheduler\.lock is a socket, not a regular file"),
+    ("a symlink at the lock path", "check", r"host lock .*/scheduler\.lock is a symlink, not a regular file"),
+    ("an ancestor symlink", "check", r"SCHEDULER_LOCK_DIR='.*/link/run' lies under .*/link, a symlink to '.*/real'"),
+    ("an ancestor symlink", "status", r"lies under .*/link, a symlink to .*; point the setting at the real path"),
+    ("another user's ancestor symlink", "check", r"lies under .*/link, a symlink to .*; point the setting at the"),
+]
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("problem, command, message", LOCK_PATHS, ids=[f"{p} {c}" for p, c, _ in LOCK_PATHS])
+def test_what_sits_at_the_lock_path_is_checked_before_it_is_read(
+    tmp_path: Path, problem: str, command: str, message: str
+) -> None:
+    import socket
+
+    lock_dir = tmp_path / "run"
+    if "ancestor" in problem:
+        (tmp_path / "real").mkdir(mode=0o700)
+        (tmp_path / "link").symlink_to(tmp_path / "real")
+        if problem.startswith("another user's"):
+            os.lchown(tmp_path / "link", 65534, 65534)
+        lock_dir = tmp_path / "link" / "run"
+    lock_dir.mkdir(mode=0o700)
+    lock = lock_dir / "scheduler.lock"
+    if "FIFO" in problem:
+        os.mkfifo(lock, 0o600)
+    elif "directory at" in problem:
+        lock.mkdir(mode=0o700)
+    elif "socket" in problem:
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(lock))
+        listener.close()
+    elif "symlink at" in problem:
+        (lock_dir / "elsewhere.lock").write_text(json.dumps({"pid": 1, "node": "fake", "since": 0}))
+        lock.symlink_to(lock_dir / "elsewhere.lock")
+    else:
+        lock.write_text(json.dumps({"pid": 1, "node": "fake", "since": 0}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update(SCHEDULER_LOCK_DIR=str(lock_dir), SCHEDULER_STATE_DIR=str(tmp_path / "state"))
+    env.update(SCHEDULER_NAMESPACE="scheduler", SCHEDULER_READ_TOKEN=READ)
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler_proc", command], capture_output=True, text=True, timeout=20, env=env
+    )
+    _assert_clear(result.returncode, result.stdout + result.stderr, message)
+    assert "OK" not in result.stdout
+
+
+# /metrics reads its file as status files are read: (what is at the metrics path). Each must give
+# no metrics (never another file's content) at once, not hang the worker on a FIFO.
+METRICS_FILES = ["a FIFO", "a symlink to another file", "a directory", "another user's file"]
+
+
+@pytest.mark.parametrize("problem", METRICS_FILES)
+def test_metrics_are_read_with_the_checks_status_files_get(environment, tmp_path: Path, problem: str) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from scheduler_proc.settings import Settings
+    from scheduler_proc.web.ops import Operations
+
+    settings = Settings.from_env()
+    settings.lock_dir.mkdir(mode=0o700)
+    path = settings.metrics_path(4242)
+    elsewhere = tmp_path / "elsewhere.prom"
+    elsewhere.write_text(f"# {SECRET}\n")
+    if problem == "a FIFO":
+        os.mkfifo(path, 0o600)
+    elif problem == "a symlink to another file":
+        path.symlink_to(elsewhere)
+    elif problem == "a directory":
+        path.mkdir()
+    else:
+        path.write_text(f"# {SECRET}\n")
+        os.chown(path, 65534, 65534)
+    answers: list[bytes] = []
+    reader = threading.Thread(target=lambda: answers.append(Operations(settings).metrics(4242)), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert answers == [b""], f"{problem}: {answers or 'no answer within 10 s'}"
 
 
 # -- HTTP parameters and stored data, on a real host --------------------------------------------------

@@ -704,6 +704,27 @@ def test_the_page_redirect_is_relative(served, method: str, path: str) -> None: 
     assert followed.status_code == 200
 
 
+# Issue 23 item 20: SCHEDULER_REDIS_CLUSTER=true against a plain Redis (here the host's), from the
+# CLI: one line naming the setting and the fix, not redis-py's traceback.
+CLUSTER_ON_PLAIN_REDIS = ["status", "check", "jobs", "pause tick"]
+
+
+@pytest.mark.parametrize("command", CLUSTER_ON_PLAIN_REDIS)
+def test_cluster_mode_against_a_plain_redis_says_so(served, environment, capsys, command: str) -> None:  # type: ignore[no-untyped-def]
+    _, redis_server = served
+    wait_for(lambda: redis_server.client().ping(), 20, "Redis")
+    environment.setenv("SCHEDULER_REDIS_URL", redis_server.url)
+    environment.setenv("SCHEDULER_REDIS_CLUSTER", "true")
+    environment.setenv("SCHEDULER_ADMIN_TOKEN", TOKEN)
+    code, output = _cli(capsys, *command.split())
+    _assert_clear(
+        code,
+        output,
+        r"SCHEDULER_REDIS_CLUSTER=true but Redis at .* is not a Redis Cluster node \(cluster mode is not enabled "
+        r"on it\); unset SCHEDULER_REDIS_CLUSTER for a single Redis, or point SCHEDULER_REDIS_URL at a cluster node",
+    )
+
+
 def test_redis_down_answers_503_without_connection_details(served) -> None:  # type: ignore[no-untyped-def]
     host, redis_server = served
     url = redis_server.url

@@ -725,6 +725,31 @@ def test_cluster_mode_against_a_plain_redis_says_so(served, environment, capsys,
     )
 
 
+@pytest.mark.parametrize("path", ["/scheduler/status", "/scheduler/jobs", "/metrics"])
+def test_cluster_mode_against_a_plain_redis_answers_503_not_500(served, environment, path: str) -> None:  # type: ignore[no-untyped-def]
+    """The HTTP side of the row above: a worker whose Redis client cannot be made answers 503."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from scheduler_proc.web import routes
+
+    _, redis_server = served
+    wait_for(lambda: redis_server.client().ping(), 20, "Redis")
+    environment.setenv("SCHEDULER_REDIS_URL", redis_server.url)
+    environment.setenv("SCHEDULER_REDIS_CLUSTER", "true")
+    app = FastAPI()
+    app.include_router(routes.scheduler_router(), prefix="/scheduler")
+    app.include_router(routes.metrics_router())
+    routes.operations.cache_clear()
+    try:
+        response = TestClient(app, raise_server_exceptions=False).get(path)
+    finally:
+        routes.operations.cache_clear()
+    assert response.status_code == 503, response.text
+    assert "the server's log says more" in response.text and redis_server.url not in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
 def test_redis_down_answers_503_without_connection_details(served) -> None:  # type: ignore[no-untyped-def]
     host, redis_server = served
     url = redis_server.url

@@ -48,8 +48,13 @@ log = logging.getLogger("scheduler.web")
 
 @functools.lru_cache(maxsize=1)
 def operations() -> Operations:
-    """One per worker process, created on first use (after gunicorn forked the worker)."""
-    return Operations(Settings.from_env())
+    """One per worker process, created on first use (after gunicorn forked the worker).
+
+    A Redis client that cannot be made (SCHEDULER_REDIS_CLUSTER=true against a plain Redis)
+    answers 503 like an unreachable Redis, and is tried again on the next request.
+    """
+    made: Operations = _answer(Operations, Settings.from_env())
+    return made
 
 
 def _master_pid() -> int | None:

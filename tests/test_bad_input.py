@@ -15,6 +15,16 @@ CASES = {
     "crontab fields": ("bad_cron:jobs", {}, r"job 'bad_cron.cleanup': invalid crontab '\*/61 \* \* \*': 4 field"),
     "crontab value": ("bad_cron_value:jobs", {}, r"job 'bad_cron_value.cleanup': invalid crontab '\*/5 25 \* \* \*'"),
     "timezone": ("bad_tz:jobs", {}, r"job 'bad_tz.report': unknown timezone 'Europe/Atlantis'; use an IANA name"),
+    "job id alphabet": (
+        "bad_id:jobs",
+        {},
+        r"job id 'tick\\u202e' is invalid; use 1-200 of A-Z a-z 0-9 _ \. : - \(not only dots\)",
+    ),
+    "token a header cannot carry": (
+        "ticker:jobs",
+        {"SCHEDULER_ADMIN_TOKEN": "token-token-token-\u20ac"},
+        r"SCHEDULER_ADMIN_TOKEN='\*\*\*' is invalid: use at least 16 visible ASCII characters",
+    ),
     "duplicate id": ("dup_id:jobs", {}, r"duplicate job id 'sync': second \(.*dup_id.py:\d+\) and first"),
     "signature": ("bad_sig:jobs", {}, r"job 'bad_sig.needs_args': parameter 'user_id' is not annotated RunContext"),
     "missing module": (

@@ -18,7 +18,7 @@ app.include_router(scheduler_router(), prefix="/scheduler")
 app.include_router(metrics_router())
 
 
-@app.get("/healthz", tags=["health"])
+@app.api_route("/healthz", methods=["GET", "HEAD"], tags=["health"])  # HEAD too, as the kit's routes
 def healthz() -> dict[str, str]:
     """Web liveness: this worker answers."""
     return {"status": "ok"}

@@ -649,6 +649,7 @@ HEAD = [
     ("/metrics", READ, 200),
     ("/scheduler/status", "", 401),
     ("/scheduler/jobs/nope", READ, 404),
+    ("/healthz", "", 200),
 ]
 
 

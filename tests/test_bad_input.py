@@ -120,3 +120,14 @@ def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Pat
     assert delays[:5] == sorted(delays[:5]) and max(delays) == 4, delays
     wait_for(lambda: host.process is not None and host.process.poll() is None, 1, "gunicorn to keep serving")
     assert host.get("/healthz").status_code == 200
+
+
+def test_lock_dir_under_a_symlink_is_refused(hosts, tmp_path: Path) -> None:
+    """Issue 23 item 18: the ancestors are checked as the setting writes them, before resolve()."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    _assert_refused(
+        hosts(lock_dir=tmp_path / "link" / "run"),
+        r"SCHEDULER_LOCK_DIR='.*/link/run' lies under .*/link, a symlink to '.*/real'; point the setting at the real",
+    )

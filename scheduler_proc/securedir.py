@@ -110,6 +110,13 @@ def open_regular(path: Path, what: str) -> int | None:
     return fd
 
 
+def check_regular(path: Path, what: str) -> None:
+    """Raise LockDirError unless ``path`` is missing or a regular file (a check at start, before it is used)."""
+    fd = open_regular(path, what)
+    if fd is not None:
+        os.close(fd)
+
+
 def read_trusted(path: Path) -> tuple[os.stat_result, bytes] | None:
     """The content of a file the scheduler wrote (see :func:`trusted_file`), or None if missing or not trusted.
 

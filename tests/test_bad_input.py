@@ -131,3 +131,15 @@ def test_lock_dir_under_a_symlink_is_refused(hosts, tmp_path: Path) -> None:
         hosts(lock_dir=tmp_path / "link" / "run"),
         r"SCHEDULER_LOCK_DIR='.*/link/run' lies under .*/link, a symlink to '.*/real'; point the setting at the real",
     )
+
+
+@pytest.mark.parametrize("kind", ["a FIFO", "a directory"])
+def test_something_else_at_the_lock_path_is_refused(hosts, tmp_path: Path, kind: str) -> None:
+    """Issue 23 item 18: opened without blocking or following a symlink, its type checked."""
+    lock_dir = tmp_path / "run"
+    lock_dir.mkdir(mode=0o700)
+    if kind == "a FIFO":
+        os.mkfifo(lock_dir / "scheduler.lock", 0o600)
+    else:
+        (lock_dir / "scheduler.lock").mkdir(mode=0o700)
+    _assert_refused(hosts(lock_dir=lock_dir), rf"host lock .*/scheduler\.lock is {kind}, not a regular file; remove it")

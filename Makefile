@@ -34,7 +34,12 @@ DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD PROJECT 
 $(foreach name,$(DEPLOY_VARIABLES),$(eval $(DEPLOY_TARGETS): export $(name) := $$(value $(name))))
 DEPLOY = "$$DEPLOY_PYTHON" -B -m scheduler_proc.deploy --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
+# gunicorn reads WEB_CONCURRENCY with int() before any config (a traceback for 'abc'): the kit's
+# config module checks its variables first, with one line naming the bad one.
+GUNICORN_VARIABLES = $(BIN)/python -m scheduler_proc.gunicorn_conf >/dev/null
+
 run: $(STAMP)  ## start the demo app with its scheduler (single host, no Redis)
+	$(GUNICORN_VARIABLES)
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
 help:  ## this list of targets and what each does
@@ -74,6 +79,7 @@ settings-docs: $(STAMP)  ## rewrite the settings tables of docs/configuration.md
 	$(BIN)/python scripts/settings_docs.py
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app, and validate the jobs module (SCHEDULER_JOBS)
+	$(GUNICORN_VARIABLES)
 	$(BIN)/gunicorn -c gunicorn.conf.py --check-config
 	$(BIN)/scheduler-proc validate
 

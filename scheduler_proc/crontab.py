@@ -150,7 +150,7 @@ def _range(part: str, spec: str, field: _Field) -> set[int]:
     body, slash, step_text = part.partition("/")
     step = 1
     if slash:
-        if not step_text.isdigit() or int(step_text) == 0:
+        if not _digits(step_text) or int(step_text) == 0:
             raise CrontabError(f"{where}: step {step_text!r} must be a whole number of at least 1, as in */5")
         step = int(step_text)
     if body == "*":
@@ -170,8 +170,13 @@ def _range(part: str, spec: str, field: _Field) -> set[int]:
     return set(range(first, last + 1, step))
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only, as crontab(5) reads them: ``str.isdigit()`` also takes '\u0661', '\uff15' and '\u00b9'."""
+    return text.isascii() and text.isdigit()
+
+
 def _number(text: str, where: str, field: _Field) -> int:
-    if text.isdigit():
+    if _digits(text):
         value = int(text)
     elif text.lower() in field.names:
         value = field.names.index(text.lower()) + field.names_from

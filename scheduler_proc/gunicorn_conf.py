@@ -11,9 +11,15 @@ config module defines, imported ones too)::
 
 The settings come from the environment: ``BIND`` (default 127.0.0.1:8000),
 ``WEB_CONCURRENCY`` (HTTP workers, default 2), ``WORKER_CLASS`` (default uvicorn's
-worker for gunicorn) and ``GRACEFUL_TIMEOUT`` (seconds, default 30). A bad value stops
-gunicorn with a message naming the variable. Only the master imports this module, so it
-loads nothing of the scheduler itself (``make lint`` checks that).
+worker for gunicorn; gunicorn's WSGI workers such as ``sync`` are refused) and
+``GRACEFUL_TIMEOUT`` (seconds, default 30). A bad value stops gunicorn with a message
+naming the variable. Only the master imports this module, so it loads nothing of the
+scheduler itself (``make lint`` checks that).
+
+gunicorn reads ``WEB_CONCURRENCY`` itself, with ``int()``, before it loads any config: a
+value such as ``abc`` gives its traceback first. ``python -m scheduler_proc.gunicorn_conf``
+checks these variables alone and exits 1 with the kit's message (``make run`` and ``make
+check-config`` run it before gunicorn).
 """
 
 from __future__ import annotations
@@ -45,9 +51,33 @@ def _whole_number(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+#: gunicorn's own workers that serve WSGI apps only: with one of them every request to the
+#: (ASGI) app fails with 500. Its native "asgi" worker is not among them.
+_WSGI_WORKERS = ("sync", "gthread", "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "tornado")
+_WSGI_MODULES = tuple(f"gunicorn.workers.{name}." for name in ("sync", "gthread", "ggevent", "gtornado"))
+_DEFAULT_WORKER = "uvicorn_worker.UvicornWorker"
+
+
+def _worker_class() -> str:
+    raw = os.environ.get("WORKER_CLASS", "").strip()
+    if not raw:
+        return _DEFAULT_WORKER
+    if raw.removeprefix("egg:gunicorn#") in _WSGI_WORKERS or raw.startswith(_WSGI_MODULES):
+        raise SystemExit(
+            f"gunicorn config: WORKER_CLASS={raw!r} is a WSGI worker: it cannot serve the (ASGI) app and every "
+            f"request would fail with 500; use {_DEFAULT_WORKER} (the default: unset WORKER_CLASS)"
+        )
+    return raw
+
+
 bind = os.environ.get("BIND") or DEFAULT_BIND
 workers = _whole_number("WEB_CONCURRENCY", 2, 1, 1024)
-worker_class = os.environ.get("WORKER_CLASS") or "uvicorn_worker.UvicornWorker"
+worker_class = _worker_class()
 graceful_timeout = _whole_number("GRACEFUL_TIMEOUT", 30, 0, 86400)
 # gunicorn 25+ opens a control socket under $HOME by default; a service user often has none.
 control_socket_disable = True
+
+if __name__ == "__main__":  # `python -m scheduler_proc.gunicorn_conf`: the values above were read and valid
+    print(
+        f"gunicorn config: OK (bind {bind}, {workers} workers of {worker_class}, graceful timeout {graceful_timeout}s)"
+    )

@@ -21,7 +21,10 @@ from scheduler_proc.hooks import Hook, HookEvent, Hooks
 JobFunc = Callable[..., Any]
 F = TypeVar("F", bound=JobFunc)
 
-_ID_RE = re.compile(r"^[\w.:-]{1,200}$")
+# A job id is one path segment of the HTTP API and one word in a log line: ASCII letters,
+# digits and _ . : - only (no newline, escape or bidi control), and not only dots ('.', '..').
+_ID_RE = re.compile(r"(?!\.*\Z)[A-Za-z0-9_.:-]{1,200}\Z")
+ID_ALPHABET = "1-200 of A-Z a-z 0-9 _ . : - (not only dots)"
 # Intervals count from a fixed anchor so every node computes the same fire times,
 # which is what lets a fire be claimed once under (job id, scheduled time).
 INTERVAL_ANCHOR = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,7 +83,10 @@ class JobSpec:
         fires: list[datetime] = []
         previous: datetime | None = None
         while len(fires) < count:
-            fire = self.trigger.get_next_fire_time(previous, after)
+            try:
+                fire = self.trigger.get_next_fire_time(previous, after)
+            except (OverflowError, ValueError):  # "year 10000 is out of range": the calendar ends
+                break
             if fire is None:
                 break
             fires.append(fire)
@@ -247,11 +253,13 @@ class Jobs:
             # Jobs defined inside a function would otherwise carry '<locals>' in their id.
             job_id = f"{func.__module__}.{func.__qualname__}".replace(".<locals>", "")
             if not _ID_RE.match(job_id):
-                raise JobDefinitionError(f"{func!r} has no usable default job id ({job_id!r}); pass id=...")
+                raise JobDefinitionError(
+                    f"{func!r} has no usable default job id ({job_id!r}); pass id=... made of {ID_ALPHABET}"
+                )
         else:
             job_id = explicit
         if not isinstance(job_id, str) or not _ID_RE.match(job_id):
-            raise JobDefinitionError(f"job id {job_id!r} is invalid; use 1-200 letters, digits, '_', '.', ':' or '-'")
+            raise JobDefinitionError(f"job id {job_id!r} is invalid; use {ID_ALPHABET}")
         if job_id in self._specs:
             other = self._specs[job_id].func
             raise JobDefinitionError(

@@ -91,11 +91,80 @@ def trusted_file(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
 
 
+def open_regular(path: Path, what: str) -> int | None:
+    """Open ``path`` to read, or None if it does not exist; LockDirError unless it is a regular file.
+
+    Never follows a symlink and never blocks: a FIFO put there would otherwise hang the
+    reader (the CLI, an HTTP worker) until someone writes to it.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a symlink (ELOOP), a socket (ENXIO), no permission
+        raise LockDirError(_not_regular(path, what, os.lstat(path), exc.strerror)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise LockDirError(_not_regular(path, what, st, None))
+    return fd
+
+
+def check_regular(path: Path, what: str) -> None:
+    """Raise LockDirError unless ``path`` is missing or a regular file (a check at start, before it is used)."""
+    fd = open_regular(path, what)
+    if fd is not None:
+        os.close(fd)
+
+
+def read_trusted(path: Path) -> tuple[os.stat_result, bytes] | None:
+    """The content of a file the scheduler wrote (see :func:`trusted_file`), or None if missing or not trusted.
+
+    Status and metrics files alike: opened as :func:`open_regular` does, read whole.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if not trusted_file(st):
+        os.close(fd)
+        return None  # not a file our scheduler wrote: someone else's, a directory, a FIFO
+    with os.fdopen(fd, "rb") as handle:  # the whole file: thousands of jobs make a status megabytes
+        return st, handle.read()
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symlink",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _not_regular(path: Path, what: str, st: os.stat_result, reason: str | None) -> str:
+    kind = _KINDS.get(stat.S_IFMT(st.st_mode))
+    if kind is None:
+        return f"{what} {path} cannot be opened ({reason}); check SCHEDULER_LOCK_DIR and the file's owner"
+    return f"{what} {path} is {kind}, not a regular file; remove it (the scheduler creates the file it needs)"
+
+
 def _check_ancestors(path: Path, setting: str) -> None:
-    """No ancestor may let another user replace ``path``: owned by root or us, not writable by others unless sticky."""
+    """No ancestor may let another user replace ``path``: owned by root or us, not writable by others unless sticky.
+
+    The ancestors as the setting names them, before any symlink is resolved: a symlink among
+    them is refused, as whoever may change it chooses which directory the setting means.
+    """
     uid = os.geteuid()
-    for ancestor in path.resolve().parents:
-        st = os.stat(ancestor)
+    for ancestor in Path(os.path.abspath(path)).parents:
+        st = os.lstat(ancestor)
+        if stat.S_ISLNK(st.st_mode):
+            raise LockDirError(
+                f"{setting}={str(path)!r} lies under {ancestor}, a symlink to {os.readlink(ancestor)!r}; "
+                f"point the setting at the real path ({path.resolve()})"
+            )
         if st.st_uid not in (0, uid):
             raise LockDirError(
                 f"{setting}={str(path)!r} lies under {ancestor}, owned by uid {st.st_uid}: that user could replace it; "

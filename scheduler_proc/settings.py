@@ -278,6 +278,8 @@ def _redis_settings(reader: _Reader) -> RedisSettings | None:
     sentinels = reader.get(var.REDIS_SENTINELS)
     master = reader.get(var.REDIS_SENTINEL_MASTER)
     if not url and not sentinels:
+        if reader.has(var.REDIS_URL.name) or reader.has(var.REDIS_SENTINELS.name):
+            return None  # cluster mode was asked for; its invalid value is the one problem to report
         for setting in var.ALL:
             if setting.cluster and setting not in _CLUSTER_SWITCHES and reader.has(setting.name):
                 reader.problem(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler_proc.contracts import StatusDocument
-from scheduler_proc.securedir import trusted_file, write_private
+from scheduler_proc.securedir import read_trusted, write_private
 
 #: A status file not touched for this long (seconds) belongs to a scheduler that stopped or hangs.
 STALE_AFTER = 5.0
@@ -33,18 +33,13 @@ def touch_status(path: Path) -> None:
 
 
 def read_status(path: Path) -> dict[str, Any] | None:
-    """The published document, or None if missing, unreadable or stale."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:
+    """The published document, or None if missing, unreadable, not our scheduler's or stale."""
+    found = read_trusted(path)
+    if found is None:
         return None
-    with os.fdopen(fd, "rb") as handle:  # the whole file: thousands of jobs make it megabytes
-        st = os.fstat(handle.fileno())
-        if not trusted_file(st):
-            return None  # not a file our scheduler wrote: someone else's
-        if time.time() - st.st_mtime > STALE_AFTER:
-            return None  # no heartbeat: the runner stopped or hangs
-        raw = handle.read()
+    st, raw = found
+    if time.time() - st.st_mtime > STALE_AFTER:
+        return None  # no heartbeat: the runner stopped or hangs
     try:
         document = json.loads(raw)
     except ValueError:

@@ -98,8 +98,23 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
     return _number(int, low, high, f"use a whole number from {low} to {high}")
 
 
+# What a number the kit reads may look like: ASCII digits only. Python's int() and float()
+# also take any Unicode digit ('\uff15', '\u0665') and underscores ('1_0').
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def is_whole_number(raw: str) -> bool:
+    """``raw`` is written as a whole number in ASCII digits (an optional sign, no underscores)."""
+    return _WHOLE_NUMBER.fullmatch(raw) is not None
+
+
 def _number(convert: Callable[[str], N], low: N, high: N, fix: str) -> Callable[[str], N]:
+    shape = _WHOLE_NUMBER if convert is int else _DECIMAL_NUMBER
+
     def parse(raw: str) -> N:
+        if not shape.fullmatch(raw):
+            raise ValueError(fix)
         try:
             value = convert(raw)
         except ValueError:
@@ -156,9 +171,15 @@ def _parse_log_format(raw: str) -> str:
     return raw.lower()
 
 
+_TOKEN = re.compile(r"[!-~]{16,}")  # visible ASCII: what an Authorization header can carry as it is
+
+
 def _parse_token(raw: str) -> str:
-    if len(raw) < 16:
-        raise ValueError("use at least 16 characters, for example the output of `openssl rand -hex 32`")
+    if not _TOKEN.fullmatch(raw):
+        raise ValueError(
+            "use at least 16 visible ASCII characters (what an HTTP header can carry), "
+            "for example the output of `openssl rand -hex 32`"
+        )
     return raw
 
 
@@ -217,7 +238,7 @@ def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
     found = []
     for item in raw.split(","):
         host, sep, port = item.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not is_whole_number(port) or not 0 < int(port) < 65536:
             raise ValueError(f"{item.strip()!r} is not host:port; use host:26379,host:26379")
         found.append((host, int(port)))
     return tuple(found)
@@ -359,7 +380,7 @@ ADMIN_TOKEN = Setting(
     _parse_token,
     None,
     "bearer token for the admin endpoints (run, pause, resume) and the status page's buttons; "
-    "at least 16 characters (`openssl rand -hex 32`); never logged",
+    "at least 16 visible ASCII characters (`openssl rand -hex 32`); never logged",
     doc_default="unset (admin endpoints off)",
     secret=True,
 )
@@ -367,7 +388,8 @@ READ_TOKEN = Setting(
     "SCHEDULER_READ_TOKEN",
     _parse_token,
     None,
-    "bearer token for the status API, the page's data and `/metrics` (the admin token works too); never logged",
+    "bearer token for the status API, the page's data and `/metrics` (the admin token works too); "
+    "at least 16 visible ASCII characters; never logged",
     doc_default="unset (reading is open)",
     secret=True,
 )

@@ -15,6 +15,16 @@ CASES = {
     "crontab fields": ("bad_cron:jobs", {}, r"job 'bad_cron.cleanup': invalid crontab '\*/61 \* \* \*': 4 field"),
     "crontab value": ("bad_cron_value:jobs", {}, r"job 'bad_cron_value.cleanup': invalid crontab '\*/5 25 \* \* \*'"),
     "timezone": ("bad_tz:jobs", {}, r"job 'bad_tz.report': unknown timezone 'Europe/Atlantis'; use an IANA name"),
+    "job id alphabet": (
+        "bad_id:jobs",
+        {},
+        r"job id 'tick\\u202e' is invalid; use 1-200 of A-Z a-z 0-9 _ \. : - \(not only dots\)",
+    ),
+    "token a header cannot carry": (
+        "ticker:jobs",
+        {"SCHEDULER_ADMIN_TOKEN": "token-token-token-\u20ac"},
+        r"SCHEDULER_ADMIN_TOKEN='\*\*\*' is invalid: use at least 16 visible ASCII characters",
+    ),
     "duplicate id": ("dup_id:jobs", {}, r"duplicate job id 'sync': second \(.*dup_id.py:\d+\) and first"),
     "signature": ("bad_sig:jobs", {}, r"job 'bad_sig.needs_args': parameter 'user_id' is not annotated RunContext"),
     "missing module": (
@@ -152,3 +162,26 @@ def test_uvicorn_refuses_an_unknown_setting_in_one_line_without_a_traceback(host
     output = host.output()
     assert "unknown setting SCHEDULER_READ_TOKN; did you mean SCHEDULER_READ_TOKEN?" in output, output
     assert "Traceback" not in output and "r" * 20 not in output, output
+
+
+def test_lock_dir_under_a_symlink_is_refused(hosts, tmp_path: Path) -> None:
+    """Issue 23 item 18: the ancestors are checked as the setting writes them, before resolve()."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    _assert_refused(
+        hosts(lock_dir=tmp_path / "link" / "run"),
+        r"SCHEDULER_LOCK_DIR='.*/link/run' lies under .*/link, a symlink to '.*/real'; point the setting at the real",
+    )
+
+
+@pytest.mark.parametrize("kind", ["a FIFO", "a directory"])
+def test_something_else_at_the_lock_path_is_refused(hosts, tmp_path: Path, kind: str) -> None:
+    """Issue 23 item 18: opened without blocking or following a symlink, its type checked."""
+    lock_dir = tmp_path / "run"
+    lock_dir.mkdir(mode=0o700)
+    if kind == "a FIFO":
+        os.mkfifo(lock_dir / "scheduler.lock", 0o600)
+    else:
+        (lock_dir / "scheduler.lock").mkdir(mode=0o700)
+    _assert_refused(hosts(lock_dir=lock_dir), rf"host lock .*/scheduler\.lock is {kind}, not a regular file; remove it")

@@ -54,8 +54,24 @@ def connect(settings: RedisSettings) -> Client:
     url = without_credentials(str(settings.url), settings.username is not None, settings.password is not None)
     if settings.cluster:
         # Scripts keep to the namespace's hash slot; the cluster client follows MOVED/ASK and failovers.
-        return RedisCluster.from_url(url, **options)
+        return _cluster_client(settings, url, options)
     return redis.Redis.from_url(url, **options)
+
+
+def _cluster_client(settings: RedisSettings, url: str, options: dict[str, Any]) -> RedisCluster:
+    """The cluster client, which asks a node for the slot map as it is made: a clear error if it cannot."""
+    try:
+        return RedisCluster.from_url(url, **options)
+    except redis.exceptions.RedisClusterException as exc:
+        if "cluster mode is not enabled" in str(exc).lower():
+            raise RedisConfigError(
+                f"SCHEDULER_REDIS_CLUSTER=true but Redis at {settings.target} is not a Redis Cluster node (cluster "
+                "mode is not enabled on it); unset SCHEDULER_REDIS_CLUSTER for a single Redis, or point "
+                "SCHEDULER_REDIS_URL at a cluster node"
+            ) from None
+        raise RedisUnavailable(
+            f"Redis Cluster at {settings.target} cannot be reached ({_root(exc)}); check SCHEDULER_REDIS_URL"
+        ) from None
 
 
 def without_credentials(url: str, drop_user: bool, drop_password: bool) -> str:

@@ -41,7 +41,7 @@ from scheduler_proc.runner.instances import Instances
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.publisher import StatusPublisher
 from scheduler_proc.runner.watchdog import NUDGE_EVERY, Watchdog, dump_stacks
-from scheduler_proc.securedir import ensure_private_dir
+from scheduler_proc.securedir import check_regular, ensure_private_dir
 from scheduler_proc.settings import Settings
 
 log = logging.getLogger("scheduler.runner")
@@ -395,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.log_format)
         jobs = load_jobs(settings.jobs_ref)
         ensure_private_dir(settings.lock_dir, "SCHEDULER_LOCK_DIR")
+        check_regular(settings.lock_path, "host lock")  # a FIFO or directory there: refused now, not each try
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")
         check_redis(settings)
     except SchedulerError as exc:

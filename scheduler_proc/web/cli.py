@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from scheduler_proc.loader import load_jobs
 from scheduler_proc.procutil import die_with_parent
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
+from scheduler_proc.variables import is_whole_number
 from scheduler_proc.web.ops import Operations
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -144,18 +145,33 @@ def _validate(settings: Settings, args: argparse.Namespace) -> tuple[int, Any, s
 
 def _iso_time(raw: str) -> datetime:
     try:
-        return datetime.fromisoformat(raw)
+        when = datetime.fromisoformat(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{raw!r} is not an ISO 8601 time; use for example 2026-03-08T01:00:00-05:00 "
             "(without an offset it is read in the job's time zone)"
         ) from None
+    if not _FIRST_YEAR <= when.year <= _LAST_YEAR:
+        # Python's calendar ends in year 9999: a fire after that, or a zone's offset there, overflows.
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is outside the years {_FIRST_YEAR}-{_LAST_YEAR} the schedules are computed for; "
+            "use a time within them"
+        )
+    return when
 
 
-def _count(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number from 1 to 10000")
-    return int(raw)
+_FIRST_YEAR, _LAST_YEAR = 2, 9998
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in ASCII digits from ``low`` to ``high``."""
+
+    def parse(raw: str) -> int:
+        if not is_whole_number(raw) or not low <= int(raw) <= high:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number from {low} to {high}")
+        return int(raw)
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,13 +182,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("jobs", help="jobs with next and last runs")
     history = sub.add_parser("history", help="recent runs of one job")
     history.add_argument("job")
-    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--limit", type=_whole_number(1, 1000), default=20, help="how many runs (default 20)")
     for action in ("run", "pause", "resume"):
         sub.add_parser(action, help=f"{action} a job (sent to the leader)").add_argument("job")
     sub.add_parser("check", help="exit 1 unless this host's scheduler is up and the cluster has a leader")
     upcoming = sub.add_parser("next", help="the next fires of a job, computed as the scheduler computes them")
     upcoming.add_argument("job")
-    upcoming.add_argument("--count", type=_count, default=5, help="how many fires (default 5)")
+    upcoming.add_argument("--count", type=_whole_number(1, 10000), default=5, help="how many fires (default 5)")
     upcoming.add_argument("--after", type=_iso_time, help="start from this ISO 8601 time instead of now")
     validate = sub.add_parser(
         "validate", help="load the jobs module and check every job (for CI: exit 0 valid, 2 invalid)"

@@ -28,7 +28,7 @@ from scheduler_proc.errors import (
 )
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.problems import Problem
-from scheduler_proc.securedir import trusted_dir
+from scheduler_proc.securedir import read_trusted, trusted_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
 
@@ -244,11 +244,9 @@ class Operations:
             return b""
         holder = read_holder(self.settings.lock_path)
         pid = master_pid or (holder.master_pid if holder else None)
-        path = self.settings.metrics_path(pid) if pid else None
-        try:
-            return path.read_bytes() if path else b""
-        except OSError:
-            return b""
+        # Read as status files are: a regular file of this user, no symlink followed, no FIFO waited on.
+        found = read_trusted(self.settings.metrics_path(pid)) if pid else None
+        return found[1] if found else b""
 
     def check(self) -> tuple[bool, str]:
         """Is this host's scheduler up and (in cluster mode) does the cluster have a leader?"""

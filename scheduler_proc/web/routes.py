@@ -24,10 +24,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from scheduler_proc.errors import (
     LedgerError,
@@ -49,8 +51,13 @@ log = logging.getLogger("scheduler.web")
 
 @functools.lru_cache(maxsize=1)
 def operations() -> Operations:
-    """One per worker process, created on first use (after gunicorn forked the worker)."""
-    return Operations(Settings.from_env())
+    """One per worker process, created on first use (after gunicorn forked the worker).
+
+    A Redis client that cannot be made (SCHEDULER_REDIS_CLUSTER=true against a plain Redis)
+    answers 503 like an unreachable Redis, and is tried again on the next request.
+    """
+    made: Operations = _answer(Operations, Settings.from_env())
+    return made
 
 
 def _master_pid() -> int | None:
@@ -120,27 +127,83 @@ def _answer(call: Any, *args: Any) -> Any:
         ) from None
 
 
-class _NoSniffingRoute(APIRoute):
-    """Every answer of the router says its content type is what it claims (``nosniff``), and a
-    request the router refuses as invalid (422) is answered with every known secret masked:
-    FastAPI's answer quotes the input, which may be a token sent in the wrong place.
+#: On every answer of the kit's routers: the content type is what it says, and no cache (the
+#: browser's or a shared one) keeps what a token fetched.
+_EVERY_ANSWER = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+class _KitRoute(APIRoute):
+    """Every answer of the routers, refusals too, carries ``_EVERY_ANSWER``; a request the router
+    refuses as invalid (422) is answered with every known secret masked (FastAPI's answer quotes
+    the input, which may be a token sent in the wrong place).
 
     Set on the response the endpoint made: a header set by a dependency is dropped when the
-    endpoint returns its own Response, as the JSON routes here do.
+    endpoint returns its own Response, as the JSON routes here do. A refusal (401, 404, 503)
+    is an HTTPException that the app's handler turns into the answer: it carries them along.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def no_sniffing(request: Request) -> Response:
+        async def with_headers(request: Request) -> Response:
             try:
                 response = await handler(request)
+            except HTTPException as exc:
+                exc.headers = {**(exc.headers or {}), **_EVERY_ANSWER}
+                raise
             except RequestValidationError as exc:  # as FastAPI's own handler answers, masked
                 response = JSONResponse({"detail": redact_document(jsonable_encoder(exc.errors()))}, status_code=422)
-            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers.update(_EVERY_ANSWER)
             return response
 
-        return no_sniffing
+        return with_headers
+
+
+class _PageRoute(_KitRoute):
+    """The page at the router's root, also when asked for without its slash (``/scheduler``).
+
+    Starlette would redirect that itself, to an absolute URL built from the Host header
+    (``http://`` behind a TLS proxy, or any host the client names); this redirects to
+    ``./scheduler/``, relative to where the client is, whatever the prefix and proxy.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.NONE and self._without_slash(scope):
+            return Match.FULL, {"endpoint": self.endpoint, "path_params": {}}
+        return match, child
+
+    def _without_slash(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["path"].endswith("/"):
+            return False
+        match, _ = super().matches({**scope, "path": scope["path"] + "/"})
+        return match is Match.FULL
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._without_slash(scope):
+            segment = scope["path"].rsplit("/", 1)[-1]
+            await RedirectResponse(f"./{segment}/", status_code=307, headers=_EVERY_ANSWER)(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
+
+
+def _answer_head(router: APIRouter) -> None:
+    """HEAD wherever GET (FastAPI's routes answer only the methods they name: HEAD got 405).
+
+    A twin route per GET, left out of the OpenAPI schema; the server sends no body for HEAD.
+    """
+    for route in list(router.routes):
+        if isinstance(route, APIRoute) and route.methods == {"GET"}:
+            router.add_api_route(
+                route.path,
+                route.endpoint,
+                methods=["HEAD"],
+                dependencies=route.dependencies,
+                response_class=route.response_class,
+                include_in_schema=False,
+                name=f"{route.name}_head",
+                route_class_override=type(route),
+            )
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,7 +229,6 @@ def _page_headers() -> dict[str, str]:
         ),
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
     }
 
 
@@ -202,12 +264,15 @@ def _add_health_routes(router: APIRouter) -> None:
 
 def scheduler_router() -> APIRouter:
     """Status, jobs, history and commands; plus the status page at the router's root."""
-    router = APIRouter(tags=["scheduler"], route_class=_NoSniffingRoute)
+    router = APIRouter(tags=["scheduler"], route_class=_KitRoute)
 
-    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def status_page() -> HTMLResponse:
         # The page holds no data (it fetches it with the token the operator types), so it is served to anyone.
         return HTMLResponse(_page(), headers=_page_headers())
+
+    router.add_api_route(
+        "/", status_page, response_class=HTMLResponse, include_in_schema=False, route_class_override=_PageRoute
+    )
 
     _add_health_routes(router)
 
@@ -249,15 +314,17 @@ def scheduler_router() -> APIRouter:
     def resume_job(job_id: str) -> dict[str, Any]:
         return _carried_out(_answer(operations().send, "resume", job_id))
 
+    _answer_head(router)
     return router
 
 
 def metrics_router() -> APIRouter:
     """``GET /metrics`` in Prometheus format: this master's scheduler, whichever worker answers."""
-    router = APIRouter(tags=["metrics"], route_class=_NoSniffingRoute)
+    router = APIRouter(tags=["metrics"], route_class=_KitRoute)
 
     @router.get("/metrics", dependencies=[Depends(require_reader)], summary="Prometheus metrics of the scheduler")
     def metrics() -> Response:
         return Response(_answer(operations().metrics, _master_pid()), media_type=CONTENT_TYPE_LATEST)
 
+    _answer_head(router)
     return router

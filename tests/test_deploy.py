@@ -858,3 +858,11 @@ def test_the_address_allow_list_covers_every_redis_host_or_says_why_not(
     else:
         assert (unit["IPAddressDeny"], unit["IPAddressAllow"]) == ("any", allow), text
     assert re.search(why, tool.network_note(read_env(tool.Layout(tmp_path, "shop").env_file)))
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={tmp_path}", "shop.service"],
+        capture_output=True,
+        text=True,
+    )
+    exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
+    # As the unit's comment and docs/deploy.md say: 0.9 localhost only, 1.0 with Redis's address, 1.1 without a list.
+    assert exposure <= (0.9 if allow == "localhost" else 1.0 if allow else 1.1), security.stdout

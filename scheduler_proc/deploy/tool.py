@@ -369,11 +369,11 @@ class Snapshot:
 
 @contextlib.contextmanager
 def restored_on_failure(layout: Layout, staged: bool = True) -> Iterator[Snapshot]:
-    """Env file and redis.conf changes of a deploy that fails are undone (the DeployError goes on)."""
+    """Env file and redis.conf changes of a deploy that fails are undone (the error goes on)."""
     snapshot = Snapshot(layout, staged)
     try:
         yield snapshot
-    except DeployError:
+    except BaseException:  # a step that crashed, or Ctrl-C, leaves the files as they were too
         snapshot.restore()
         raise
 

@@ -128,12 +128,13 @@ def test_a_broken_release_fails_fast_is_rolled_back_and_never_fires(lab: Lab) ->
     status = lab.make(host, "status", f"APP={APP}")
     assert "node web1: leader (cluster)" in status, status
 
-    # The unit's exposure under this systemd (issue 23 asks for the number): printed, and held to 1.0.
+    # The unit's exposure under this systemd (issue 23 asks for the number): printed, and held to 1.1
+    # (0.9 with the loopback address list; BIND=0.0.0.0 here serves clients from anywhere, so no list).
     security = host.run(["systemd-analyze", "security", f"{APP}.service"], check=False)
     exposure = re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)
     assert exposure, security.stdout + security.stderr
     print(f"systemd-analyze security {APP}.service on the VM: exposure {exposure[1]}")
-    assert float(exposure[1]) <= 1.0, security.stdout
+    assert float(exposure[1]) <= 1.1, security.stdout
 
     # Names deploy did not create (redis-server's user, unit and files are here now) are refused by
     # every action, and nothing of theirs is touched.

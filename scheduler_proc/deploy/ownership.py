@@ -19,7 +19,7 @@ import json
 import os
 import pwd
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -115,9 +115,9 @@ def _user_or_group(layout: Layout, name: str, staged: bool) -> str | None:
     return None
 
 
-def _exists(lookup: object, name: str) -> bool:
+def _exists(lookup: Callable[[str], object], name: str) -> bool:
     try:
-        lookup(name)  # type: ignore[operator]
+        lookup(name)
     except KeyError:
         return False
     return True

@@ -50,7 +50,16 @@ from pathlib import Path
 
 from scheduler_proc.deploy import ownership
 from scheduler_proc.deploy.health import health_check
-from scheduler_proc.deploy.layout import APP_NAME, DeployError, Layout, env_value, read_env, run_step, say
+from scheduler_proc.deploy.layout import (
+    APP_NAME,
+    UNSAFE_IN_ENV,
+    DeployError,
+    Layout,
+    env_value,
+    read_env,
+    run_step,
+    say,
+)
 from scheduler_proc.deploy.project import ProjectError, Source, project_source, template_source
 from scheduler_proc.deploy.redis_local import (
     ConfFile,
@@ -582,7 +591,7 @@ def _redis(raw: str) -> str:
         )
     # The env file gets the decoded user name and password: check them as they will be written.
     for what, value in (("user name", parts.username), ("password", parts.password)):
-        if value is not None and re.search(r"[\x00-\x1f\x7f\"'\\]", urllib.parse.unquote(value)):
+        if value is not None and UNSAFE_IN_ENV.search(urllib.parse.unquote(value)):
             raise argparse.ArgumentTypeError(
                 f"REDIS: the URL's {what} holds a control character, a quote or a backslash once decoded "
                 "(a percent-encoded newline such as %0A, say), which the env file cannot carry; choose one of "

@@ -793,7 +793,7 @@ def test_make_command_line_variables_cannot_run_a_shell(workdir: Path) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--python", "/etc"], r"'/etc' is not an executable file"),
+        (["--python", "/etc"], r"'/etc' is not an executable given by its absolute path \(a file, not a directory\)"),
         (["--health-timeout", "nan"], r"'nan' is not a number of seconds from 1 to 3600"),
         (["--health-timeout", "inf"], r"'inf' is not a number of seconds"),
         (["--health-timeout", "-5"], r"'-5' is not a number of seconds"),

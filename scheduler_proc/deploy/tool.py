@@ -654,7 +654,8 @@ def _limit_nofile(raw: str) -> str:
 def _python(raw: str) -> str:
     if not raw.startswith("/") or not os.path.isfile(raw) or not os.access(raw, os.X_OK):
         raise argparse.ArgumentTypeError(
-            f"{raw!r} is not an executable file given by its absolute path; use DEPLOY_PYTHON=/usr/bin/python3"
+            f"{raw!r} is not an executable given by its absolute path (a file, not a directory); "
+            "use DEPLOY_PYTHON=/usr/bin/python3"
         )
     return raw
 

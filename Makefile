@@ -13,6 +13,7 @@ SEED ?= 1
 # PROJECT=/abs/path deploys your own project instead of the demo app/ (its requirements.lock, else
 # requirements.txt, naming scheduler-proc): ASGI= (its app, shop.main:app) and JOBS= (shop.jobs:jobs)
 # with it; WHEELS=<dir> is a wheelhouse for pip; HEALTH_PREFIX= where it mounts the kit's router.
+# MEMORY_MAX=, TASKS_MAX=, LIMIT_NOFILE=: the unit's resource limits (docs/deploy.md).
 APP ?= scheduler-demo
 PROJECT ?=
 ASGI ?=

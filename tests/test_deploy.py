@@ -92,6 +92,7 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
     stage = workdir / "stage"
     result = _deploy(ROOT, stage, "--redis", "local")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "IPAddressDeny=any: the service and its jobs can reach only this host; a job" in result.stdout
     env_file = stage / "etc" / APP / "env"
     assert oct(env_file.stat().st_mode & 0o777) == "0o640"
     assert env_file.stat().st_uid == 0 and env_file.stat().st_gid == pwd.getpwnam(APP).pw_gid
@@ -114,6 +115,9 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
         "Restart=on-failure",
         "StandardError=journal",
         f"User={APP}",
+        "MemoryMax=1G",
+        "TasksMax=512",
+        "LimitNOFILE=16384",
     ):
         assert line in unit, line
 

@@ -240,9 +240,9 @@ def network_note(env: dict[str, str]) -> str:
     peers, why = _address_list(env)
     if peers is None:
         return f"no IPAddressDeny: {why}"
-    reach = "this host" + "".join(f" and {peer}" for peer in peers)
+    reach = "this host" + "".join(f" and {peer}" for peer in peers) + (" (its Redis)" if peers else "")
     return (
-        f"IPAddressDeny=any: the service and its jobs can reach only {reach} (Redis); a job that calls "
+        f"IPAddressDeny=any: the service and its jobs can reach only {reach}; a job that calls "
         "any other host fails. To let jobs out, bind beyond loopback or remove IPAddressDeny with a drop-in"
     )
 

@@ -870,3 +870,25 @@ def test_the_address_allow_list_covers_every_redis_host_or_says_why_not(
     exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
     # As the unit's comment and docs/deploy.md say: 0.9 localhost only, 1.0 with Redis's address, 1.1 without a list.
     assert exposure <= (0.9 if allow == "localhost" else 1.0 if allow else 1.1), security.stdout
+
+
+def test_an_install_from_before_the_record_is_adopted_but_its_user_is_not_recorded_as_deploys(tmp_path: Path) -> None:
+    tool = deploy_module()
+    layout = tool.Layout(tmp_path, "kit-legacy-adopt")
+    layout.unit.parent.mkdir(parents=True)
+    layout.unit.write_text("# Installed by `make deploy`; edit scheduler_proc/deploy/app.service.in in the kit\n")
+    layout.etc.mkdir(parents=True)
+    layout.env_file.write_text("BIND=127.0.0.1:8000\n")
+    layout.opt.mkdir(parents=True)
+    layout.current.symlink_to("releases/abc")
+    record = tool.ownership.claim(layout, staged=False)
+    assert record.user_created is False and record.dirs == (
+        "/opt/kit-legacy-adopt",
+        "/etc/kit-legacy-adopt",
+        "/var/lib/kit-legacy-adopt",
+    )
+    assert tool.ownership.load(layout) == record
+    layout.unit.write_text("[Unit]\n")  # a unit someone else wrote: without the record, not deploy's
+    tool.ownership.record_path(layout).unlink()
+    with pytest.raises(tool.DeployError, match=r"the unit .* exists.*not created by make deploy"):
+        tool.ownership.claim(layout, staged=False)

@@ -13,6 +13,7 @@ SEED ?= 1
 # PROJECT=/abs/path deploys your own project instead of the demo app/ (its requirements.lock, else
 # requirements.txt, naming scheduler-proc): ASGI= (its app, shop.main:app) and JOBS= (shop.jobs:jobs)
 # with it; WHEELS=<dir> is a wheelhouse for pip; HEALTH_PREFIX= where it mounts the kit's router.
+# MEMORY_MAX=, TASKS_MAX=, LIMIT_NOFILE=: the unit's resource limits (docs/deploy.md).
 APP ?= scheduler-demo
 PROJECT ?=
 ASGI ?=
@@ -24,13 +25,21 @@ BIND ?=
 DESTDIR ?=
 REDIS ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
+MEMORY_MAX ?= 1G
+TASKS_MAX ?= 512
+LIMIT_NOFILE ?= 16384
 # Passed to the shell as environment variables, never pasted into the command line: a value
 # such as APP='x; rm -rf /' stays one argument, which the deploy tool then refuses. Exported to the
 # deploy targets only: make exports a variable even when empty, and an empty BIND in the
 # environment of `make run` would leave gunicorn listening nowhere.
 # -B: the deploy tool (scheduler_proc/deploy/) runs as root; it leaves no root-owned __pycache__ here.
 DEPLOY_TARGETS := deploy rollback undeploy status scheduler
-DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD PROJECT ASGI JOBS WHEELS HEALTH_PREFIX
+DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD PROJECT ASGI JOBS WHEELS HEALTH_PREFIX \
+  MEMORY_MAX TASKS_MAX LIMIT_NOFILE
+# A variable given on make's command line outranks the Makefile and is expanded when exported:
+# APP='x$$(shell ...)' would run the shell. Each becomes its own text, unexpanded, before any use.
+$(foreach name,$(DEPLOY_VARIABLES),$(if $(filter command line,$(origin $(name))),\
+  $(eval override $(name) := $$(value $(name)))))
 $(foreach name,$(DEPLOY_VARIABLES),$(eval $(DEPLOY_TARGETS): export $(name) := $$(value $(name))))
 DEPLOY = "$$DEPLOY_PYTHON" -B -m scheduler_proc.deploy --app "$$APP" --python "$$DEPLOY_PYTHON" $${DESTDIR:+--destdir "$$DESTDIR"}
 
@@ -103,6 +112,7 @@ bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; result
 deploy:  ## install or upgrade the service on this VM (PROJECT=/path ASGI= JOBS= your own app; REDIS=local; DESTDIR= stages)
 	$(DEPLOY) --port "$$PORT" $${BIND:+--bind "$$BIND"} $${PROJECT:+--project "$$PROJECT"} $${ASGI:+--asgi "$$ASGI"} \
 	  $${JOBS:+--jobs "$$JOBS"} $${WHEELS:+--find-links "$$WHEELS"} $${HEALTH_PREFIX:+--health-prefix "$$HEALTH_PREFIX"} \
+	  --memory-max "$$MEMORY_MAX" --tasks-max "$$TASKS_MAX" --limit-nofile "$$LIMIT_NOFILE" \
 	  deploy  # REDIS: read from the environment
 
 rollback:  ## point current back at the previous release and restart

@@ -309,7 +309,7 @@ DEPLOY = [
     (["--app", "demo\nExecStartPre=/bin/sh"], r"is not a usable app name"),
     (["--app", "Demo"], r"'Demo' is not a usable app name: .* lowercase letters"),
     (["--app", "a" * 40], r"is not a usable app name: .* 1-32"),
-    (["--port", "-5"], r"argument --port: '-5' is not a TCP port; use a number from 1 to 65535"),
+    (["--port", "-5"], r"argument --port: '-5' is not a TCP port; use a number from 1024 to 65535"),
     (["--port", "99999"], r"argument --port: '99999' is not a TCP port"),
     (["--port", "http"], r"argument --port: 'http' is not a TCP port"),
     (["--destdir", "/"], r"DESTDIR=/ is the machine itself; leave DESTDIR unset"),

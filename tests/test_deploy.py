@@ -92,6 +92,7 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
     stage = workdir / "stage"
     result = _deploy(ROOT, stage, "--redis", "local")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "IPAddressDeny=any: the service and its jobs can reach only this host; a job" in result.stdout
     env_file = stage / "etc" / APP / "env"
     assert oct(env_file.stat().st_mode & 0o777) == "0o640"
     assert env_file.stat().st_uid == 0 and env_file.stat().st_gid == pwd.getpwnam(APP).pw_gid
@@ -114,6 +115,9 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
         "Restart=on-failure",
         "StandardError=journal",
         f"User={APP}",
+        "MemoryMax=1G",
+        "TasksMax=512",
+        "LimitNOFILE=16384",
     ):
         assert line in unit, line
 
@@ -295,12 +299,19 @@ def test_a_project_that_cannot_be_deployed_is_refused_with_the_fix(
     result = _deploy(ROOT, stage, *args)
     assert result.returncode == 1 and re.search(message, result.stderr), result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    if case != "no kit":  # refused before anything was written
-        assert not stage.exists() or not any(stage.rglob("*")), sorted(stage.rglob("*"))
+    written = sorted(p for p in stage.rglob("*") if p.is_file() and p.name != "scheduler-proc-deploy.lock")
+    if case != "no kit":  # refused before anything was written (but the deploy lock, taken first)
+        assert written == [], written
+    else:  # failed after the env file was written: it is gone again, the ownership record stays
+        assert (
+            not (stage / "etc" / APP / "env").exists()
+            and (stage / "etc" / APP / ".deployed-by-scheduler-proc").exists()
+        )
 
 
 def test_undeploy_removes_only_what_deploy_put_in_opt_and_a_project_there_is_refused(workdir: Path) -> None:
     stage = workdir / "stage"
+    deploy_module().ownership.claim(deploy_module().Layout(stage, APP), staged=True)  # as a first deploy does
     kept = stage / "opt" / APP / "src" / "shop"  # someone's project, kept in /opt/<app>
     kept.mkdir(parents=True)
     (kept / "main.py").write_text("precious\n")
@@ -591,3 +602,293 @@ def test_without_a_project_an_installed_kit_says_to_give_one(tmp_path: Path) -> 
         ProjectError, match=r"is not one \(the kit is installed there\); give your project with --project"
     ):
         template_source(tmp_path, "")
+
+
+# -- issue 23: a root deploy that can never harm the host ---------------------------------------------
+def _stage_host(stage: Path) -> dict[str, bytes]:
+    """A staged host with what a Debian VM has: users in etc/passwd and etc/group, redis's and ssh's
+    files, a unit, and someone's /opt/root. Returns every file's content, to compare afterwards."""
+    files = {
+        "etc/passwd": "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n"
+        "redis:x:102:109::/var/lib/redis:/usr/sbin/nologin\nsshd:x:103:65534::/run/sshd:/usr/sbin/nologin\n",
+        "etc/group": "root:x:0:\nnogroup:x:65534:\nredis:x:109:\n",
+        "etc/redis/redis.conf": "port 6379\n",
+        "var/lib/redis/dump.rdb": "REDIS0011",
+        "opt/redis/keep.txt": "someone's\n",
+        "etc/ssh/sshd_config": "PermitRootLogin no\n",
+        "usr/lib/systemd/system/ssh.service": "[Service]\nExecStart=/usr/sbin/sshd -D\n",
+        "opt/root/keep.txt": "root's own\n",
+    }
+    for name, text in files.items():
+        (stage / name).parent.mkdir(parents=True, exist_ok=True)
+        (stage / name).write_text(text)
+    return _contents(stage)
+
+
+def _contents(stage: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(stage)): p.read_bytes() for p in stage.rglob("*") if p.is_file() and "run" not in p.parts}
+
+
+def _tool(stage: Path, app: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-B", "-m", "scheduler_proc.deploy", "--app", app, "--destdir", str(stage), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize(
+    "app, reason",
+    [
+        ("redis", r"the system user 'redis' exists"),
+        ("ssh", r"the unit .*ssh\.service exists"),
+        ("root", r"the system user 'root' exists"),
+        ("nobody", r"the system user 'nobody' exists"),
+    ],
+)
+def test_an_app_name_deploy_did_not_create_is_refused_by_deploy_rollback_and_undeploy(
+    workdir: Path, app: str, reason: str
+) -> None:
+    stage = workdir / "stage"
+    before = _stage_host(stage)
+    for action in (["deploy"], ["rollback"], ["undeploy"], ["--purge", "undeploy"]):
+        result = _tool(stage, app, *action)
+        assert result.returncode == 1, (action, result.stdout + result.stderr)
+        assert re.search(reason, result.stderr) and "not created by make deploy" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert _contents(stage) == before, f"{action} changed what deploy did not create"
+
+
+def test_undeploy_removes_only_what_the_ownership_record_lists(workdir: Path) -> None:
+    """A directory of the app's name made after the first deploy (not in the record) stays."""
+    stage = workdir / "stage"
+    ownership = deploy_module().ownership
+    layout = deploy_module().Layout(stage, "shop")
+    record = ownership.claim(layout, staged=True)
+    layout.releases.joinpath("abc").mkdir(parents=True)
+    layout.current.symlink_to("releases/abc")
+    ownership.save(layout, ownership.Record(**{**record.__dict__, "dirs": ("/opt/shop", "/etc/shop")}))
+    assert oct(ownership.record_path(layout).stat().st_mode & 0o777) == "0o600"
+    layout.state.mkdir(parents=True)
+    (layout.state / "theirs").write_text("not deploy's\n")
+    purge = _tool(stage, "shop", "--purge", "undeploy")
+    assert purge.returncode == 0, purge.stdout + purge.stderr
+    assert not layout.opt.exists() and not layout.etc.exists()
+    assert (layout.state / "theirs").read_text() == "not deploy's\n"
+    assert "kept " + str(layout.state) in purge.stdout, purge.stdout
+    again = _tool(stage, "shop", "undeploy")  # the record is gone with the purge: nothing is deploy's now
+    assert again.returncode == 1 and "not created by make deploy" in again.stderr, again.stderr
+
+
+def test_a_redis_conf_that_is_a_symlink_is_refused_not_written_through(tmp_path: Path) -> None:
+    tool = deploy_module()
+    layout = tool.Layout(tmp_path, "demo")
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    victim.chmod(0o600)
+    layout.redis_conf.parent.mkdir(parents=True)
+    layout.redis_conf.symlink_to(victim)
+    layout.etc.mkdir(parents=True)
+    layout.env_file.write_text("")
+    with pytest.raises(tool.DeployError, match=r"redis\.conf is a symbolic link.*will not write through it"):
+        tool.setup_local_redis(layout, staged=True)
+    assert victim.read_text() == "root's file\n" and oct(victim.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(tool.DeployError, match=r"is a symbolic link"):
+        tool.remove_local_redis(layout, staged=True)
+
+
+@pytest.mark.parametrize(
+    "redis_url",
+    [
+        "redis://:pw%0ALD_PRELOAD%3Dx.so%0APYTHONPATH%3Dx@10.0.0.5:6379/0",
+        "redis://us%0Der:pw@10.0.0.5:6379/0",
+        "redis://:pw%00x@10.0.0.5:6379/0",
+    ],
+)
+def test_a_redis_url_whose_decoded_parts_hold_a_control_character_is_refused(workdir: Path, redis_url: str) -> None:
+    stage = workdir / "stage"
+    result = _tool(stage, "shop", "--redis", redis_url)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert re.search(r"REDIS: .*(password|user name) holds a control character.*percent-encod", result.stderr), (
+        result.stderr
+    )
+    assert "LD_PRELOAD" not in result.stderr and "pw" not in result.stderr.split("REDIS")[-1][:0]
+    assert not stage.exists() or not any(stage.rglob("env"))
+
+
+def test_env_and_redis_conf_changes_are_rolled_back_when_the_deploy_fails(workdir: Path) -> None:
+    tool = deploy_module()
+    layout = tool.Layout(workdir / "stage", "shop")
+    layout.redis_conf.parent.mkdir(parents=True)
+    layout.redis_conf.write_text("port 6379\n")
+    layout.etc.mkdir(parents=True)
+    layout.env_file.write_text("BIND=127.0.0.1:8000\n")
+    with pytest.raises(tool.DeployError, match="the build failed"), tool.restored_on_failure(layout):
+        tool.setup_local_redis(layout, staged=True)
+        assert "requirepass" in layout.redis_conf.read_text()
+        raise tool.DeployError("the build failed")
+    assert layout.redis_conf.read_text() == "port 6379\n"
+    assert layout.env_file.read_text() == "BIND=127.0.0.1:8000\n"
+    layout.env_file.unlink()
+    with pytest.raises(tool.DeployError), tool.restored_on_failure(layout):
+        layout.env_file.write_text("new\n")
+        raise tool.DeployError("the build failed")
+    assert not layout.env_file.exists(), "an env file the failed deploy created stays"
+
+
+def test_release_files_are_root_owned_without_group_or_world_write_and_the_id_covers_modes(tmp_path: Path) -> None:
+    from scheduler_proc.deploy.project import project_source
+
+    project = _project(tmp_path / "p", {"requirements.txt": "scheduler-proc\n", "shop/main.py": "", "run.sh": ""})
+    (project / "run.sh").chmod(0o775)
+    (project / "shop/main.py").chmod(0o664)
+    os.chown(project / "shop/main.py", 1234, 1234)
+    source = project_source(project, "shop.main:app", "")
+    before = hashlib.sha256()
+    source.fingerprint(before)
+    release = tmp_path / "release"
+    source.copy_to(release)
+    for name, mode in (("shop/main.py", 0o644), ("run.sh", 0o755), ("requirements.txt", 0o644)):
+        st = (release / name).stat()
+        assert (oct(st.st_mode & 0o777), st.st_uid, st.st_gid) == (oct(mode), 0, 0), name
+    (project / "shop/main.py").chmod(0o644)
+    after = hashlib.sha256()
+    source.fingerprint(after)
+    assert before.hexdigest() != after.hexdigest(), "fixing a mode does not make a new release"
+
+
+def test_a_second_deploy_while_one_runs_is_refused_with_the_holder(workdir: Path) -> None:
+    import fcntl
+
+    stage = workdir / "stage"
+    lock = stage / "run" / "scheduler-proc-deploy.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(f"{os.getpid()}\n")
+        held.flush()
+        second = _tool(stage, "shop", "undeploy")
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert f"another deploy (pid {os.getpid()}) is running on this host" in second.stderr, second.stderr
+    assert oct(lock.stat().st_mode & 0o777) == "0o600"
+    lock.unlink()
+    lock.symlink_to(workdir / "elsewhere")
+    linked = _tool(stage, "shop", "undeploy")
+    assert linked.returncode == 1 and "is a symbolic link" in linked.stderr, linked.stderr
+    assert not (workdir / "elsewhere").exists()
+
+
+def test_make_command_line_variables_cannot_run_a_shell(workdir: Path) -> None:
+    pwned = workdir / "pwned"
+    for variable in ("APP", "PORT", "DESTDIR", "CMD", "MEMORY_MAX"):
+        result = subprocess.run(
+            ["make", "-s", "-C", str(ROOT), "status", f"{variable}=x$(shell touch {pwned})"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DESTDIR": str(workdir / "stage")} if variable != "DESTDIR" else None,
+        )
+        assert not pwned.exists(), f"make {variable}=$(shell ...) ran the shell"
+        assert result.returncode != 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--python", "/etc"], r"'/etc' is not an executable given by its absolute path \(a file, not a directory\)"),
+        (["--health-timeout", "nan"], r"'nan' is not a number of seconds from 1 to 3600"),
+        (["--health-timeout", "inf"], r"'inf' is not a number of seconds"),
+        (["--health-timeout", "-5"], r"'-5' is not a number of seconds"),
+        (["--bind", "$(id):80"], r"'\$\(id\)' is not a host name or IP address"),
+        (["--bind", "a#b:8000"], r"'a#b' is not a host name or IP address"),
+        (["--bind", "0.0.0.0:80"], r"port 80 is below 1024: the service runs without privileges"),
+        (["--port", "443"], r"port 443 is below 1024: the service runs without privileges"),
+        (["--port", "\u0668\u0660\u0660\u0660"], r"is not a TCP port; use a number"),
+        (["--bind", "0.0.0.0:\uff18\uff10\uff10\uff10"], r"is not host:port"),
+        (["--memory-max", "lots"], r"'lots' is not a memory size"),
+        (["--tasks-max", "0"], r"'0' is not a number of tasks"),
+        (["--limit-nofile", "12"], r"'12' is not a number of open files from 1024"),
+    ],
+)
+def test_bad_deploy_arguments_get_one_clear_line(workdir: Path, args: list[str], message: str) -> None:
+    result = _tool(workdir / "stage", "shop", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert re.search(message, result.stderr), result.stderr
+
+
+def _unit_for(tmp_path: Path, env: str, **limits: str) -> str:
+    tool = deploy_module()
+    layout = tool.Layout(tmp_path, "shop")
+    layout.etc.mkdir(parents=True, exist_ok=True)
+    layout.env_file.write_text(env)
+    tool.install_unit(layout, False, limits=tool.Limits(**limits) if limits else tool.Limits())
+    return layout.unit.read_text()
+
+
+def test_the_unit_has_resource_limits_with_defaults_and_settable(tmp_path: Path) -> None:
+    unit = parse_unit(_unit_for(tmp_path, "BIND=127.0.0.1:8000\n"))
+    assert (unit["MemoryMax"], unit["TasksMax"], unit["LimitNOFILE"]) == ("1G", "512", "16384")
+    unit = parse_unit(_unit_for(tmp_path, "BIND=127.0.0.1:8000\n", memory_max="2G", tasks_max="64", nofile="4096"))
+    assert (unit["MemoryMax"], unit["TasksMax"], unit["LimitNOFILE"]) == ("2G", "64", "4096")
+
+
+@pytest.mark.parametrize(
+    "env, allow, why",
+    [
+        ("BIND=127.0.0.1:8000\n", "localhost", r"jobs can reach only this host"),
+        (
+            "BIND=127.0.0.1:8000\nSCHEDULER_REDIS_URL=redis://10.0.0.5:6379/0\n",
+            "localhost 10.0.0.5",
+            r"jobs can reach only this host and 10\.0\.0\.5",
+        ),
+        ("BIND=127.0.0.1:8000\nSCHEDULER_REDIS_SENTINELS=10.0.0.7:26379\n", None, r"Sentinel names the master"),
+        (
+            "BIND=127.0.0.1:8000\nSCHEDULER_REDIS_URL=redis://10.0.0.5:6379/0\nSCHEDULER_REDIS_CLUSTER=true\n",
+            None,
+            r"Redis Cluster names its other nodes",
+        ),
+    ],
+)
+def test_the_address_allow_list_covers_every_redis_host_or_says_why_not(
+    tmp_path: Path, env: str, allow: str | None, why: str
+) -> None:
+    tool = deploy_module()
+    text = _unit_for(tmp_path, env)
+    unit = parse_unit(text)
+    if allow is None:
+        assert "IPAddressDeny" not in unit and re.search(why, text), text
+    else:
+        assert (unit["IPAddressDeny"], unit["IPAddressAllow"]) == ("any", allow), text
+    assert re.search(why, tool.network_note(read_env(tool.Layout(tmp_path, "shop").env_file)))
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={tmp_path}", "shop.service"],
+        capture_output=True,
+        text=True,
+    )
+    exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
+    # As the unit's comment and docs/deploy.md say: 0.9 localhost only, 1.0 with Redis's address, 1.1 without a list.
+    assert exposure <= (0.9 if allow == "localhost" else 1.0 if allow else 1.1), security.stdout
+
+
+def test_an_install_from_before_the_record_is_adopted_but_its_user_is_not_recorded_as_deploys(tmp_path: Path) -> None:
+    tool = deploy_module()
+    layout = tool.Layout(tmp_path, "kit-legacy-adopt")
+    layout.unit.parent.mkdir(parents=True)
+    layout.unit.write_text("# Installed by `make deploy`; edit scheduler_proc/deploy/app.service.in in the kit\n")
+    layout.etc.mkdir(parents=True)
+    layout.env_file.write_text("BIND=127.0.0.1:8000\n")
+    layout.opt.mkdir(parents=True)
+    layout.current.symlink_to("releases/abc")
+    record = tool.ownership.claim(layout, staged=False)
+    assert record.user_created is False and record.dirs == (
+        "/opt/kit-legacy-adopt",
+        "/etc/kit-legacy-adopt",
+        "/var/lib/kit-legacy-adopt",
+    )
+    assert tool.ownership.load(layout) == record
+    layout.unit.write_text("[Unit]\n")  # a unit someone else wrote: without the record, not deploy's
+    tool.ownership.record_path(layout).unlink()
+    with pytest.raises(tool.DeployError, match=r"the unit .* exists.*not created by make deploy"):
+        tool.ownership.claim(layout, staged=False)

@@ -16,6 +16,21 @@ class DeployError(Exception):
     """A step failed; the message says what and how to fix it."""
 
 
+#: What no value in the env file may hold: systemd's EnvironmentFile reads a newline as a new
+#: variable, a trailing backslash as a continuation, and quotes as quoting.
+UNSAFE_IN_ENV = re.compile(r"[\x00-\x1f\x7f\"'\\]")
+
+
+def env_value(name: str, value: str) -> str:
+    """``value`` if the env file can carry it as it is, else DeployError naming the variable (never the value)."""
+    if UNSAFE_IN_ENV.search(value) or value != value.strip():
+        raise DeployError(
+            f"{name}: the value holds a control character, a quote, a backslash or surrounding spaces, which the "
+            "env file cannot carry as it is; give a value of printable characters without those"
+        )
+    return value
+
+
 def say(message: str) -> None:
     print(f"deploy: {message}", flush=True)
 

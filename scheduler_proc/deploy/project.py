@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -61,11 +62,14 @@ class Source:
 
     def fingerprint(self, digest: hashlib._Hash) -> None:
         """Feed what makes a release different into ``digest``: files, requirements, command, wheels."""
+        digest.update(b"release files normalized: root, 0644/0755\0")  # releases built before are rebuilt once
         for path in sorted(self.files):
             source = self.root / path
             # A checked link to a directory of the project ships as a link: its target is its content.
             content = os.readlink(source).encode() if source.is_symlink() and source.is_dir() else source.read_bytes()
-            digest.update(str(path).encode() + b"\0" + content + b"\0")
+            # The mode as found: fixing a file's mode (a world-writable jobs.py, say) builds a new release.
+            mode = f"{stat.S_IMODE(source.stat().st_mode):o}".encode()
+            digest.update(str(path).encode() + b"\0" + content + b"\0" + mode + b"\0")
         if self.project:
             digest.update(f"\0project\0{self.requirements}\0{self.config}\0{self.asgi}\0".encode())
             digest.update((self.root / self.requirements).read_bytes())
@@ -75,20 +79,40 @@ class Source:
                     digest.update(wheel.name.encode() + b"\0" + hashlib.sha256(wheel.read_bytes()).digest())
 
     def copy_to(self, release: Path) -> None:
-        """Copy the files into ``release``; a symlink inside the project becomes a copy (or a relative link)."""
-        for path in self.files:
+        """Copy the files into ``release``, normalized: root-owned, 0644 (0755 if executable), directories 0755.
+
+        A symlink inside the project becomes a copy (or a relative link). Nobody but root may
+        change what the service runs, whatever the modes and owners in the checkout.
+        """
+        names = [*self.files]
+        if self.project and Path(self.requirements) not in self.files:
+            names.append(Path(self.requirements))
+        for path in names:
             source, target = self.root / path, release / path
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _directories(release, path.parent)
             if source.is_dir():  # a checked symlink to a directory of the project
                 target.symlink_to(os.path.relpath(source.resolve(), (self.root / path.parent).resolve()))
+                os.lchown(target, 0, 0)
             else:
-                shutil.copy2(source, target)
-        if self.project and Path(self.requirements) not in self.files:
-            shutil.copy2(self.root / self.requirements, release / self.requirements)
+                shutil.copyfile(source, target)
+                os.chown(target, 0, 0)
+                os.chmod(target, 0o755 if source.stat().st_mode & 0o111 else 0o644)
 
     def exec_start(self) -> str:
         """The arguments of gunicorn in the unit's ExecStart."""
         return f"-c {self.config}" + (f" {self.asgi}" if self.asgi else "")
+
+
+def _directories(release: Path, relative: Path) -> None:
+    """Make ``release/relative`` and its parents below the release: root-owned, 0755."""
+    release.mkdir(parents=True, exist_ok=True)
+    path = release
+    for part in relative.parts:
+        path = path / part
+        if not path.is_dir():
+            path.mkdir()
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o755)
 
 
 def template_source(kit: Path, find_links: str) -> Source:

@@ -10,8 +10,68 @@ import stat
 import urllib.parse
 from pathlib import Path
 
-from scheduler_proc.deploy.layout import DeployError, Layout, read_env, run_step, say
+from scheduler_proc.deploy.layout import DeployError, Layout, env_value, read_env, run_step, say
 from scheduler_proc.securedir import write_private
+
+
+class ConfFile:
+    """redis.conf, read and written as root without following a link.
+
+    Debian's /etc/redis belongs to the redis user, who could put a symbolic or hard link
+    there: root opens the file with O_NOFOLLOW, accepts only a regular file with one link,
+    and writes and chmods it through that descriptor, never by name.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _open(self, flags: int) -> int:
+        if self.path.parent.is_symlink():
+            raise DeployError(
+                f"{self.path.parent} is a symbolic link; deploy runs as root and will not write through it"
+            )
+        try:
+            fd = os.open(self.path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o640)
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise DeployError(
+                    f"{self.path} is a symbolic link; deploy runs as root and will not write through it: "
+                    "replace it with the file itself (or deploy with REDIS=redis://...)"
+                ) from None
+            raise DeployError(f"{self.path} cannot be opened ({exc.strerror}); fix it, then deploy again") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            raise DeployError(
+                f"{self.path} is not a regular file with a single link; deploy runs as root and will not write "
+                "it: make it a plain file (owned by root or redis), then deploy again"
+            )
+        return fd
+
+    def read(self) -> bytes:
+        """Its bytes (b"" if it does not exist yet)."""
+        if not os.path.lexists(self.path):
+            return b""
+        fd = self._open(os.O_RDONLY)
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def write(self, data: bytes) -> None:
+        """Replace its content in place (its owner stays; mode 0640), creating it if missing."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = self._open(os.O_RDWR | os.O_CREAT)
+        with os.fdopen(fd, "r+b") as handle:
+            handle.truncate(0)
+            handle.write(data)
+            handle.flush()
+            os.fsync(fd)
+            os.fchmod(fd, 0o640)
+
+
+def restart_redis(staged: bool) -> None:
+    """redis-server reads its configuration only when it starts."""
+    if not staged:
+        run_step(["systemctl", "restart", "redis-server"], "restart redis-server")
 
 
 def _redis_conf_lines(password: str) -> list[str]:
@@ -42,9 +102,9 @@ def point_at_redis(layout: Layout, url: str) -> bool:
     host = parts.hostname or ""
     netloc = (f"{parts.username}@" if parts.username else "") + (f"[{host}]" if ":" in host else host)
     netloc += f":{parts.port}" if parts.port else ""
-    lines = [f"SCHEDULER_REDIS_URL={parts.scheme}://{netloc}{parts.path}"]
+    lines = [f"SCHEDULER_REDIS_URL={env_value('REDIS', f'{parts.scheme}://{netloc}{parts.path}')}"]
     if parts.password:
-        lines.append(f"SCHEDULER_REDIS_PASSWORD={urllib.parse.unquote(parts.password)}")
+        lines.append(f"SCHEDULER_REDIS_PASSWORD={env_value('REDIS', urllib.parse.unquote(parts.password))}")
     with open(layout.env_file, "a") as handle:
         handle.write("\n# Added by make deploy REDIS=...\n" + "\n".join(lines) + "\n")
     say(f"pointed {layout.env_file} at the Redis at {parts.scheme}://{netloc}")
@@ -102,17 +162,14 @@ def _password_set_in(text: str, conf: Path) -> str | None:
 
 def remove_local_redis(layout: Layout, staged: bool) -> None:
     """PURGE: take out of redis.conf what REDIS=local added there (its password too)."""
-    conf = layout.redis_conf
-    if not conf.exists():
-        return
-    text = conf.read_text()
+    conf = ConfFile(layout.redis_conf)
+    text = conf.read().decode()
     block = _own_redis_block(layout, text)
     if not block:
         return
-    conf.write_text(text.replace(f"\n{block}\n", "\n").replace(block, ""))
-    say(f"removed {layout.app}'s settings from {conf}")
-    if not staged:
-        run_step(["systemctl", "restart", "redis-server"], "restart redis-server")
+    conf.write(text.replace(f"\n{block}\n", "\n").replace(block, "").encode())
+    say(f"removed {layout.app}'s settings from {conf.path}")
+    restart_redis(staged)
 
 
 def setup_local_redis(layout: Layout, staged: bool) -> bool:
@@ -123,8 +180,7 @@ def setup_local_redis(layout: Layout, staged: bool) -> bool:
     if not staged and shutil.which("redis-server") is None:
         run_step(["apt-get", "install", "-y", "-qq", "redis-server"], "install redis-server with apt-get")
     conf = layout.redis_conf
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    text = conf.read_text() if conf.exists() else ""
+    text = ConfFile(conf).read().decode()
     env = read_env(layout.env_file)
     old_block = _own_redis_block(layout, text)
     # Redis has one password, the last requirepass in the file: one set already (by another app's
@@ -133,11 +189,9 @@ def setup_local_redis(layout: Layout, staged: bool) -> bool:
     begin, end = _redis_block_marks(layout)
     block = "\n".join([begin, *_redis_conf_lines(password), end])
     if block != old_block:
-        conf.write_text(text.replace(old_block, block) if old_block else f"{text}\n{block}\n")
-        os.chmod(conf, 0o640)
+        ConfFile(conf).write((text.replace(old_block, block) if old_block else f"{text}\n{block}\n").encode())
         say(f"configured {conf}: loopback only, password, appendonly with fsync on every write, noeviction")
-        if not staged:
-            run_step(["systemctl", "restart", "redis-server"], "restart redis-server")
+        restart_redis(staged)
     added = (
         "# Added by make deploy REDIS=local\nSCHEDULER_REDIS_URL=redis://127.0.0.1:6379/0\nSCHEDULER_REDIS_PASSWORD="
     )

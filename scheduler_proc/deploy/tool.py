@@ -35,6 +35,7 @@ import contextlib
 import grp
 import hashlib
 import ipaddress
+import math
 import os
 import pwd
 import re
@@ -43,12 +44,30 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from scheduler_proc.deploy import ownership
 from scheduler_proc.deploy.health import health_check
-from scheduler_proc.deploy.layout import APP_NAME, DeployError, Layout, read_env, run_step, say
+from scheduler_proc.deploy.layout import (
+    APP_NAME,
+    UNSAFE_IN_ENV,
+    DeployError,
+    Layout,
+    env_value,
+    read_env,
+    run_step,
+    say,
+)
 from scheduler_proc.deploy.project import ProjectError, Source, project_source, template_source
-from scheduler_proc.deploy.redis_local import point_at_redis, remove_local_redis, setup_local_redis
+from scheduler_proc.deploy.redis_local import (
+    ConfFile,
+    point_at_redis,
+    remove_local_redis,
+    restart_redis,
+    setup_local_redis,
+)
 from scheduler_proc.deploy.services import ServiceManager, Staged, Systemd
 
 # The env file's SCHEDULER_* values are checked by their declarations, as the service will check them.
@@ -141,11 +160,11 @@ def install_env(layout: Layout, bind: str, user: str, jobs: str = "") -> None:
         if jobs and written != jobs:
             say(f"note: {layout.env_file} has {JOBS.name}={written or '(unset)'}, not {jobs}; edit it if that is wrong")
     else:
-        text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@BIND@", bind)
+        text = (HERE / "env.in").read_text().replace("@APP@", layout.app).replace("@BIND@", env_value("BIND", bind))
         if jobs:
             text += (
                 "\n# --- this project (deploy --project) -----------------------------------------------\n"
-                f"{JOBS.name}={jobs}\nSCHEDULER_NAMESPACE={layout.app}\n"
+                f"{JOBS.name}={env_value(JOBS.name, jobs)}\nSCHEDULER_NAMESPACE={layout.app}\n"
             )
         layout.env_file.write_text(text)
         say(f"wrote {layout.env_file}")
@@ -184,32 +203,72 @@ def _stop_grace_in(env: dict[str, str], graceful: float, path: Path) -> float:
     return graceful if grace is None else grace
 
 
-def network_policy(env: dict[str, str]) -> str:
-    """IPAddressDeny/Allow lines when every peer is known by address: HTTP on loopback, Redis local or by IP.
+_ANYWHERE = "; the service and its jobs may reach any address"
 
-    A Redis named by host name may change address (a managed failover), and a public BIND
-    serves clients from anywhere: then no address list is set, and the unit says why.
+
+def _address_list(env: dict[str, str]) -> tuple[list[str] | None, str]:
+    """The addresses the service may reach besides this host (None: no list can cover them), and why.
+
+    Only a setup whose every peer is fixed gets a list: HTTP on loopback and a Redis named by
+    IP address. Sentinel names the master at run time and Redis Cluster names its other nodes
+    (MOVED replies, resharding), so a list of the addresses in the env file would block them.
     """
     bind_host = (env.get("BIND") or DEFAULT_BIND).rpartition(":")[0].strip("[]")
     if bind_host not in ("127.0.0.1", "::1", "localhost"):
-        return "# No IPAddressDeny: BIND serves clients beyond this host."
-    peers = []
-    for name in ("SCHEDULER_REDIS_URL", "SCHEDULER_REDIS_SENTINELS"):
-        for item in filter(None, env.get(name, "").split(",")):
-            host = item.split("://", 1)[-1].rpartition("@")[2].split("/")[0].rsplit(":", 1)[0].strip("[]")
-            if item.startswith("unix://") or not host:
-                continue
-            try:
-                address = ipaddress.ip_address(host)
-            except ValueError:
-                return f"# No IPAddressDeny: {name} names the host {host!r}, whose address may change."
-            if not address.is_loopback:
-                peers.append(str(address))
-    return "IPAddressDeny=any\nIPAddressAllow=localhost" + "".join(f" {peer}" for peer in peers)
+        return None, "BIND serves clients beyond this host" + _ANYWHERE
+    if env.get("SCHEDULER_REDIS_SENTINELS", "").strip():
+        return (
+            None,
+            "Sentinel names the master at run time (a failover moves it), so no fixed list covers it" + _ANYWHERE,
+        )
+    if env.get("SCHEDULER_REDIS_CLUSTER", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None, "Redis Cluster names its other nodes at run time (MOVED, resharding)" + _ANYWHERE
+    peers: list[str] = []
+    url = env.get("SCHEDULER_REDIS_URL", "")
+    host = url.split("://", 1)[-1].rpartition("@")[2].split("/")[0].rsplit(":", 1)[0].strip("[]")
+    if url and not url.startswith("unix://") and host:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return None, f"SCHEDULER_REDIS_URL names the host {host!r}, whose address may change" + _ANYWHERE
+        peers += [] if address.is_loopback else [str(address)]
+    return peers, ""
+
+
+def network_note(env: dict[str, str]) -> str:
+    """One sentence for the unit and the deploy output: what the service and its jobs may reach."""
+    peers, why = _address_list(env)
+    if peers is None:
+        return f"no IPAddressDeny: {why}"
+    reach = "this host" + "".join(f" and {peer}" for peer in peers) + (" (its Redis)" if peers else "")
+    return (
+        f"IPAddressDeny=any: the service and its jobs can reach only {reach}; a job that calls "
+        "any other host fails. To let jobs out, bind beyond loopback or remove IPAddressDeny with a drop-in"
+    )
+
+
+def network_policy(env: dict[str, str]) -> str:
+    """The unit's IPAddressDeny/Allow lines (or none), headed by the sentence that says what may be reached."""
+    peers, _ = _address_list(env)
+    lines = "" if peers is None else "\nIPAddressDeny=any\nIPAddressAllow=localhost" + "".join(f" {p}" for p in peers)
+    return f"# {network_note(env)}.{lines}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The unit's resource limits (MEMORY_MAX, TASKS_MAX, LIMIT_NOFILE): a runaway job cannot take the host."""
+
+    memory_max: str = "1G"
+    tasks_max: str = "512"
+    nofile: str = "16384"
 
 
 def install_unit(
-    layout: Layout, redis_local: bool, gunicorn_args: str = "-c gunicorn.conf.py", prefix: str = DEFAULT_PREFIX
+    layout: Layout,
+    redis_local: bool,
+    gunicorn_args: str = "-c gunicorn.conf.py",
+    prefix: str = DEFAULT_PREFIX,
+    limits: Limits = Limits(),
 ) -> bool:
     """Render the unit (ExecStart's gunicorn arguments, the readiness gate's prefix); True if it changed."""
     env = read_env(layout.env_file)
@@ -225,6 +284,9 @@ def install_unit(
         .replace("@NETWORK@", network_policy(env))
         .replace("@GUNICORN_ARGS@", gunicorn_args)
         .replace("@PREFIX@", prefix)
+        .replace("@MEMORY_MAX@", limits.memory_max)
+        .replace("@TASKS_MAX@", limits.tasks_max)
+        .replace("@NOFILE@", limits.nofile)
     )
     if layout.unit.exists() and layout.unit.read_text() == text:
         return False
@@ -290,51 +352,93 @@ def _source(args: argparse.Namespace) -> Source:
         raise DeployError(str(exc)) from None
 
 
+class Snapshot:
+    """The env file and redis.conf as they were before a deploy, to put back if it fails."""
+
+    def __init__(self, layout: Layout, staged: bool) -> None:
+        self.layout, self.staged = layout, staged
+        self.env = layout.env_file.read_bytes() if layout.env_file.is_file() else None
+        self.redis_conf = ConfFile(layout.redis_conf).read() if os.path.lexists(layout.redis_conf) else None
+
+    def restore(self) -> None:
+        """Put back what changed (a file this deploy created goes); say what was restored."""
+        env_file = self.layout.env_file
+        now = env_file.read_bytes() if env_file.is_file() else None
+        if now != self.env:
+            if self.env is None:
+                env_file.unlink()
+            else:
+                env_file.write_bytes(self.env)
+            say(f"restored {env_file} as it was before this deploy")
+        if self.redis_conf is not None and ConfFile(self.layout.redis_conf).read() != self.redis_conf:
+            ConfFile(self.layout.redis_conf).write(self.redis_conf)
+            say(f"restored {self.layout.redis_conf} as it was before this deploy")
+            restart_redis(self.staged)
+
+
+@contextlib.contextmanager
+def restored_on_failure(layout: Layout, staged: bool = True) -> Iterator[Snapshot]:
+    """Env file and redis.conf changes of a deploy that fails are undone (the error goes on)."""
+    snapshot = Snapshot(layout, staged)
+    try:
+        yield snapshot
+    except BaseException:  # a step that crashed, or Ctrl-C, leaves the files as they were too
+        snapshot.restore()
+        raise
+
+
 def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
     staged = isinstance(manager, Staged)
     source = _source(args)  # every check of the project before anything is written
+    # Refuses a name deploy did not create, before anything is written; under DESTDIR the host is the stage.
+    ownership.claim(layout, staged=layout.root != Path("/"))
     ensure_user(layout, staged)
-    install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app, args.jobs)
-    env_changed = False  # the service reads its env file only when it starts
-    if args.redis.startswith(("redis://", "rediss://")):
-        env_changed = point_at_redis(layout, args.redis)
-    if args.redis == "local":
-        env_changed = setup_local_redis(layout, staged)
-    release = build_release(layout, release_id(args.python, source), args.python, source)
-    earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
-    switched = switch(layout, release)
-    unit_changed = install_unit(layout, args.redis == "local", source.exec_start(), args.health_prefix)
-    manager.install(unit_changed)
-    prune(layout)
-    if not (switched or unit_changed or env_changed) and manager.active():
-        say("nothing changed; the service keeps running")
-        return
-    if staged:
-        say(f"staged in {layout.root}")
-        return
-    say("restarting the service")
-    manager.restart()
-    problem = health_check(layout, args.health_timeout, manager.failed)
-    if problem is None:
-        return
-    if not switched or not layout.previous.is_symlink():
+    with restored_on_failure(layout, staged) as snapshot:
+        install_env(layout, args.bind or f"127.0.0.1:{args.port}", layout.app, args.jobs)
+        env_changed = False  # the service reads its env file only when it starts
+        if args.redis.startswith(("redis://", "rediss://")):
+            env_changed = point_at_redis(layout, args.redis)
+        if args.redis == "local":
+            env_changed = setup_local_redis(layout, staged)
+        release = build_release(layout, release_id(args.python, source), args.python, source)
+        earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
+        switched = switch(layout, release)
+        limits = Limits(args.memory_max, args.tasks_max, args.limit_nofile)
+        unit_changed = install_unit(layout, args.redis == "local", source.exec_start(), args.health_prefix, limits)
+        say(network_note(read_env(layout.env_file)))
+        manager.install(unit_changed)
+        prune(layout)
+        if not (switched or unit_changed or env_changed) and manager.active():
+            say("nothing changed; the service keeps running")
+            return
+        if staged:
+            say(f"staged in {layout.root}")
+            return
+        say("restarting the service")
+        manager.restart()
+        problem = health_check(layout, args.health_timeout, manager.failed)
+        if problem is None:
+            return
+        if not switched or not layout.previous.is_symlink():
+            raise DeployError(
+                f"the service is {problem}; no previous release to return to. See the logs: journalctl -u {layout.app}"
+            )
+        say(f"{problem}; rolling back")
+        _symlink(layout.current, Path(os.readlink(layout.previous)))
+        if earlier is None:  # the failed release must not become the rollback target
+            layout.previous.unlink()
+        else:
+            _symlink(layout.previous, Path(earlier))
+        snapshot.restore()  # before the restart: the old release gets its old settings
+        manager.restart()
         raise DeployError(
-            f"the service is {problem}; no previous release to return to. See the logs: journalctl -u {layout.app}"
+            f"the new release {release.name} was {problem}; rolled back to "
+            f"{Path(os.readlink(layout.current)).name}. See the logs: journalctl -u {layout.app}"
         )
-    say(f"{problem}; rolling back")
-    _symlink(layout.current, Path(os.readlink(layout.previous)))
-    if earlier is None:  # the failed release must not become the rollback target
-        layout.previous.unlink()
-    else:
-        _symlink(layout.previous, Path(earlier))
-    manager.restart()
-    raise DeployError(
-        f"the new release {release.name} was {problem}; rolled back to "
-        f"{Path(os.readlink(layout.current)).name}. See the logs: journalctl -u {layout.app}"
-    )
 
 
 def rollback(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
+    ownership.owned(layout)
     if (
         not layout.previous.is_symlink()
         or not layout.current.is_symlink()
@@ -352,20 +456,31 @@ def rollback(layout: Layout, manager: ServiceManager, args: argparse.Namespace) 
 
 
 def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
-    manager.stop()
-    manager.disable()
-    layout.unit.unlink(missing_ok=True)
-    manager.forget_unit()  # daemon-reload once the unit file is gone
-    _remove_releases(layout)
-    if args.purge:
-        _remove_own(layout, layout.etc)
-        _remove_own(layout, layout.state)
-        remove_local_redis(layout, isinstance(manager, Staged))
-        if not isinstance(manager, Staged) and layout.root == Path("/"):
-            subprocess.run(["userdel", layout.app], capture_output=True)
-        say(f"purged {layout.etc}, {layout.state} and the user")
-    else:
+    """Remove what the ownership record lists, and nothing else (PURGE: the settings, state and user too)."""
+    record = ownership.owned(layout)
+    staged = isinstance(manager, Staged)
+    if ownership.listed_unit(layout, record):
+        manager.stop()
+        manager.disable()
+        layout.unit.unlink(missing_ok=True)
+        manager.forget_unit()  # daemon-reload once the unit file is gone
+    if ownership.listed(layout, record, layout.opt):
+        _remove_releases(layout)
+    if not args.purge:
         say(f"kept {layout.etc} and {layout.state} (PURGE=1 removes them)")
+        return
+    remove_local_redis(layout, staged)
+    for directory in (layout.state, layout.etc):  # etc last: it holds the record
+        if ownership.listed(layout, record, directory):
+            _remove_own(layout, directory)
+            say(f"purged {directory}")
+        elif directory.exists():
+            say(f"kept {directory}: deploy did not create it")
+    if record.user_created and not staged and layout.root == Path("/"):
+        subprocess.run(["userdel", layout.app], capture_output=True)
+        say(f"removed the user {layout.app}")
+    elif not staged:
+        say(f"kept the user {layout.app}: deploy did not create it")
 
 
 def _remove_releases(layout: Layout) -> None:
@@ -431,10 +546,27 @@ def _app_name(raw: str) -> str:
     return raw
 
 
-def _port(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port; use a number from 1 to 65535 (PORT=8000)")
+#: Ports below this need privileges the unit does not give (no capabilities, a plain user).
+FIRST_UNPRIVILEGED_PORT = 1024
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _port_number(raw: str, example: str) -> int:
+    """An ASCII-digit port from 1024 to 65535 (a digit of another script is not a digit here)."""
+    if not re.fullmatch(r"[0-9]{1,5}", raw) or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a TCP port; use a number from 1024 to 65535 ({example})")
+    if int(raw) < FIRST_UNPRIVILEGED_PORT:
+        raise argparse.ArgumentTypeError(
+            f"port {raw} is below 1024: the service runs without privileges (no capabilities, its own user), so it "
+            f"could not listen there; use {example} and let a reverse proxy serve 80/443"
+        )
     return int(raw)
+
+
+def _port(raw: str) -> int:
+    return _port_number(raw, "PORT=8000")
 
 
 def _destdir(raw: str) -> str:
@@ -457,20 +589,73 @@ def _redis(raw: str) -> str:
         raise argparse.ArgumentTypeError(
             "REDIS must be local (install one here) or a URL such as redis://:password@10.0.0.5:6379/0"
         )
+    # The env file gets the decoded user name and password: check them as they will be written.
+    for what, value in (("user name", parts.username), ("password", parts.password)):
+        if value is not None and UNSAFE_IN_ENV.search(urllib.parse.unquote(value)):
+            raise argparse.ArgumentTypeError(
+                f"REDIS: the URL's {what} holds a control character, a quote or a backslash once decoded "
+                "(a percent-encoded newline such as %0A, say), which the env file cannot carry; choose one of "
+                "printable characters without quotes or backslashes (percent-encode only @ : / % in it)"
+            )
     return raw
 
 
 def _bind(raw: str) -> str:
+    if raw == "":
+        return raw
     host, _, port = raw.rpartition(":")
-    if raw and (not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(c in raw for c in "\n\r \t")):
+    bracketed = host.startswith("[") and host.endswith("]")
+    try:
+        valid_host = bool(ipaddress.IPv6Address(host[1:-1])) if bracketed else bool(_HOST_NAME.fullmatch(host))
+    except ValueError:
+        valid_host = False
+    if not valid_host:
+        raise argparse.ArgumentTypeError(
+            f"BIND {raw!r}: {host!r} is not a host name or IP address; use for example BIND=0.0.0.0:8000 "
+            "or BIND=[::1]:8000"
+        )
+    if not re.fullmatch(r"[0-9]{1,5}", port):
         raise argparse.ArgumentTypeError(f"{raw!r} is not host:port; use for example BIND=0.0.0.0:8000")
+    _port_number(port, "BIND=0.0.0.0:8000")
+    return raw
+
+
+def _health_timeout(raw: str) -> float:
+    value = float(raw) if re.fullmatch(r"[0-9]{1,4}(\.[0-9]+)?", raw) else math.nan
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds from 1 to 3600 (--health-timeout 60)")
+    return value
+
+
+def _memory_max(raw: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]{0,5}[KMGT]|infinity", raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a memory size such as 512M, 2G or infinity (MEMORY_MAX=1G: systemd's MemoryMax)"
+        )
+    return raw
+
+
+def _tasks_max(raw: str) -> str:
+    if raw != "infinity" and not (re.fullmatch(r"[0-9]{1,6}", raw) and 16 <= int(raw) <= 100000):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a number of tasks from 16 to 100000 or infinity (TASKS_MAX=512: systemd's TasksMax)"
+        )
+    return raw
+
+
+def _limit_nofile(raw: str) -> str:
+    if not (re.fullmatch(r"[0-9]{4,7}", raw) and 1024 <= int(raw) <= 1048576):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a number of open files from 1024 to 1048576 (LIMIT_NOFILE=16384: systemd's LimitNOFILE)"
+        )
     return raw
 
 
 def _python(raw: str) -> str:
-    if not raw.startswith("/") or not os.access(raw, os.X_OK):
+    if not raw.startswith("/") or not os.path.isfile(raw) or not os.access(raw, os.X_OK):
         raise argparse.ArgumentTypeError(
-            f"{raw!r} is not an executable given by its absolute path; use DEPLOY_PYTHON=/usr/bin/python3"
+            f"{raw!r} is not an executable given by its absolute path (a file, not a directory); "
+            "use DEPLOY_PYTHON=/usr/bin/python3"
         )
     return raw
 
@@ -534,7 +719,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bind", default="", type=_bind, help="BIND of a new env file (default 127.0.0.1:PORT)")
     parser.add_argument("--port", type=_port, default=8000)
     parser.add_argument("--python", default="/usr/bin/python3", type=_python)
-    parser.add_argument("--health-timeout", type=float, default=60)
+    parser.add_argument("--health-timeout", type=_health_timeout, default=60.0)
+    limits = parser.add_argument_group("the unit's resource limits")
+    limits.add_argument("--memory-max", default=Limits.memory_max, type=_memory_max, help="MemoryMax (MEMORY_MAX=)")
+    limits.add_argument("--tasks-max", default=Limits.tasks_max, type=_tasks_max, help="TasksMax (TASKS_MAX=)")
+    limits.add_argument("--limit-nofile", default=Limits.nofile, type=_limit_nofile, help="LimitNOFILE (LIMIT_NOFILE=)")
     parser.add_argument("--purge", action="store_true")
     project = parser.add_argument_group("project mode (your own FastAPI project instead of the kit's demo app)")
     project.add_argument(
@@ -577,9 +766,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     layout = Layout(Path(args.destdir or "/").resolve(), args.app)
+    os.umask(0o022)  # a release and its venv: no group or world write, whatever the caller's umask
     try:
         manager = _manager(layout, staged)
-        {"deploy": deploy, "rollback": rollback, "undeploy": undeploy, "cli": cli}[args.action](layout, manager, args)
+        action = {"deploy": deploy, "rollback": rollback, "undeploy": undeploy, "cli": cli}[args.action]
+        with contextlib.ExitStack() as stack:
+            if action is not cli:
+                stack.enter_context(ownership.deploy_lock(layout))
+            action(layout, manager, args)
     except DeployError as exc:
         print(f"deploy: error: {exc}", file=sys.stderr)
         return 1

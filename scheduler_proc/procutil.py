@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import cast, get_args
+from typing import IO, cast, get_args
 
 from scheduler_proc.contracts import Report, ReportEvent
 
@@ -123,13 +123,17 @@ def spawn_reporting_child(
     new_session: bool = False,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    relay_output: bool = False,
 ) -> tuple[subprocess.Popen[bytes], ReportReader]:
     """Start ``python -m module`` as a fresh interpreter with a report pipe.
 
     ``close_fds`` keeps gunicorn's listening sockets out of the child; only the
-    pipe's write end (passed as ``--report-fd``) is inherited.
+    pipe's write end (passed as ``--report-fd``) is inherited. ``relay_output``: the child's
+    stdout and stderr are pipes that this process copies, line by line, to its own (which
+    mask known secrets): so does everything the child starts, a job's subprocess included.
     """
     read_fd, write_fd = os.pipe()
+    piped = subprocess.PIPE if relay_output else None
     try:
         child = subprocess.Popen(
             [sys.executable, "-m", module, *args, "--report-fd", str(write_fd)],
@@ -138,13 +142,49 @@ def spawn_reporting_child(
             start_new_session=new_session,
             env=None if env is None else dict(env),
             cwd=cwd,
+            stdout=piped,
+            stderr=piped,
         )
     except BaseException:
         os.close(read_fd)
         raise
     finally:
         os.close(write_fd)
+    if relay_output:
+        assert child.stdout is not None and child.stderr is not None
+        _relay(child.stdout, "stdout")
+        _relay(child.stderr, "stderr")
     return child, ReportReader(read_fd)
+
+
+_relays: list[threading.Thread] = []
+
+
+def _relay(source: IO[bytes], stream: str) -> None:
+    """Copy ``source`` to this process's ``sys.<stream>`` line by line, until the child closes it."""
+
+    def copy() -> None:
+        with source:
+            for line in iter(source.readline, b""):
+                target = getattr(sys, stream)
+                try:
+                    target.write(line.decode("utf-8", "replace"))
+                    target.flush()
+                except (OSError, ValueError):
+                    return  # our own output is gone (closed at exit): nothing left to write to
+
+    thread = threading.Thread(target=copy, name=f"relay-{stream}", daemon=True)
+    _relays[:] = [relay for relay in _relays if relay.is_alive()]
+    _relays.append(thread)
+    thread.start()
+
+
+def finish_relays(timeout: float) -> None:
+    """Before this process exits: let the relays write what the children wrote last (their
+    last lines, a watchdog's stack dump), for up to ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
+    for thread in list(_relays):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def wait_report(reader: ReportReader, timeout: float, interrupted: Callable[[], bool] = lambda: False) -> Report | None:

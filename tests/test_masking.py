@@ -49,6 +49,8 @@ def test_no_secret_shows_in_any_processs_output(hosts, tmp_path: Path) -> None:
     for where in ("master logs", "master prints", "worker logs", "worker prints", "job prints", "job writes"):
         assert f"{where} ***" in output, where
     assert "job prints in pieces ***" in output and "job logs ***" in output
+    for raw in ("to the bytes buffer", "to fd 2", "a subprocess echoes ***", "and to stderr ***"):
+        assert raw in output, raw  # written past Python's sys.stdout: relayed, masked, by the supervisor
     assert "redis://:***@127.0.0.1" in output
     for secret in secrets:
         assert not re.search(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", output), secret

@@ -25,6 +25,7 @@ from scheduler_proc.procutil import (
     SignalFlags,
     describe_exit,
     die_with_parent,
+    finish_relays,
     send_report,
     spawn_reporting_child,
     wait_report,
@@ -110,7 +111,9 @@ class Supervisor:
             "--default-grace",
             str(self.args.default_grace),
         ]
-        popen, reports = spawn_reporting_child("scheduler_proc.runner", args + (["--candidate"] if candidate else []))
+        popen, reports = spawn_reporting_child(
+            "scheduler_proc.runner", args + (["--candidate"] if candidate else []), relay_output=True
+        )
         runner = RunnerChild(popen, reports)
         report = wait_report(reports, self.settings.start_timeout, self._stopping)
         if report is None or report.get("event") != "valid":
@@ -283,5 +286,6 @@ def run_as_main() -> NoReturn:
     except BaseException:  # never let an exit status of 3 or 4 reach gunicorn
         logging.getLogger("scheduler.supervisor").exception("scheduler supervisor failed")
         code = 1
+    finish_relays(2.0)  # the runner's last lines (its stop, a watchdog's stack dump) reach the log
     logging.shutdown()
     os._exit(code if code not in (3, 4) else 1)

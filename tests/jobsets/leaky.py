@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 
 from fastapi import Request, Response
@@ -29,6 +30,10 @@ def leak(ctx: RunContext) -> None:
         print("job prints in pieces", secret)
         sys.stderr.write(f"job writes {secret} to stderr\n")
         log.warning("job logs %s", secret)
+        sys.stdout.buffer.write(f"job writes {secret} to the bytes buffer\n".encode())
+        sys.stdout.flush()
+        os.write(2, f"job writes {secret} to fd 2\n".encode())
+        subprocess.run(["sh", "-c", 'echo "a subprocess echoes $0"; echo "and to stderr $0" >&2', secret], check=True)
     log.warning("fencing token=%d for job %s", ctx.fencing_token, ctx.job_id)  # the user's own line
     record(ctx)
 

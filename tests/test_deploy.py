@@ -353,6 +353,14 @@ def test_a_deployed_project_serves_the_kits_readiness_and_runs_each_fire_once(
     ready = subprocess.run([*gate, "--timeout", "20"], env=env, capture_output=True, text=True, timeout=60)
     assert ready.returncode == 0 and ready_file.exists(), ready.stderr
 
+    # Its check before gunicorn (ExecStartPre): gunicorn reads WEB_CONCURRENCY before any config, so a bad
+    # value in the env file would end in gunicorn's traceback; the check names it and the fix first.
+    check = unit["ExecStartPre"].split()
+    check[0] = str(stage / check[0].lstrip("/"))
+    bad = subprocess.run(check, env={**env, "WEB_CONCURRENCY": "abc"}, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "WEB_CONCURRENCY='abc'" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    assert subprocess.run(check, env=env, capture_output=True, text=True, timeout=60).returncode == 0
+
     undeploy = _deploy(ROOT, stage, "undeploy", process=True)
     assert undeploy.returncode == 0, undeploy.stdout + undeploy.stderr
 

@@ -249,3 +249,35 @@ def test_a_ledger_corrupted_while_the_scheduler_runs_stops_the_fires_and_says_so
     wait_for(lambda: _fires_after(host, moved_at), 15, "fires once the corrupt ledger is moved aside")
     _assert_green(host)
     assert host.runner_pids() == runners
+
+
+def test_a_fifo_put_at_the_lock_path_while_running_is_named_without_a_crash_loop(hosts: Callable[..., Host]) -> None:
+    """Issue 23 item 18: something else than a file at the lock path after the start (here a
+    FIFO) made the runner exit with a traceback on every try; it now waits as standby, lists
+    the problem, and takes the lock again once the path is free."""
+    host = hosts().start_and_wait()
+    wait_for(lambda: read_fires(host.fire_log), 10, "a fire")
+    pids = host.runner_pids()
+    lock = host.dir / "run" / "scheduler.lock"
+    lock.unlink()
+    os.mkfifo(lock, 0o600)
+    # Status answers 503 without the path (anyone may read it); the log names it and the fix.
+    wait_for(lambda: _status_answer(host, "not trusted"), 15, "status to answer that the files are not trusted")
+    assert host.get("/scheduler/readyz", timeout=10).status_code == 503
+    host.wait_log(r"ERROR\] scheduler\.health: host lock .*scheduler\.lock is not a regular file .*; remove it")
+    assert host.runner_pids() == pids, "the runner was restarted"
+    lock.unlink()
+    _assert_green(host)
+    fixed = time.time()
+    wait_for(lambda: [f for f in read_fires(host.fire_log) if f["started"] > fixed], 15, "fires again")
+    assert host.runner_pids() == pids and "Traceback" not in host.output()
+    assert host.count_lines(r"ERROR\] scheduler\.health: host lock .* is not a regular file") == 1, host.output()
+
+
+def _status_answer(host: Host, words: str) -> str | None:
+    """The status answer's text if it names ``words`` (an answer of 503, or a listed problem)."""
+    try:
+        text = host.get("/scheduler/status", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    return text if words in text else None

@@ -22,13 +22,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import NoReturn
 
+from scheduler_proc import problems
 from scheduler_proc.coordination import takeover
 from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
 from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.coordination.ledger import LiveRun
 from scheduler_proc.coordination.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
-from scheduler_proc.errors import LedgerError, RedisUnavailable, SchedulerError
+from scheduler_proc.errors import HostLockError, LedgerError, RedisUnavailable, SchedulerError
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
@@ -173,7 +174,12 @@ class Runner:
     def _step(self, backend: Backend) -> None:
         if not self.lock.held:
             if self._web_ready():
-                self._try_host_lock()
+                try:
+                    self._try_host_lock()
+                except HostLockError as exc:  # something else now stands at the lock path (a FIFO, a directory)
+                    problems.report("lock", "the host lock cannot be taken", str(exc))
+                    return
+                problems.resolved("lock", f"host lock {self.lock.path} can be taken again")
             return
         if not self.lock.still_valid():
             log.error("host lock %s was removed or replaced on disk; pausing jobs and taking it again", self.lock.path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -18,20 +19,46 @@ FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S %z"
 
 
+#: What every LogRecord carries; anything else on a record came from ``extra=``.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+#: The fields the kit's fire lines carry as ``key=value`` (job=... run_id=... outcome=...), as JSON keys.
+_FIRE_FIELDS = re.compile(r"(?<![\w.])(job|scheduled_at|node|run_id|term|trigger|outcome|duration|attempts)=(\S+)")
+_FIELD_NAMES = {"job": "job_id"}
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, pid, message, and the traceback if any."""
+    """One JSON object per record: time, level, logger, pid, message, the traceback if any, the
+    fields of the kit's fire lines as keys (job_id, run_id, scheduled_at, node, term, outcome,
+    duration, attempts), and whatever ``extra=`` gave the record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        message = redact(record.getMessage())
+        entry: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
-            "message": redact(record.getMessage()),
+            "message": message,
         }
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry)
+        if record.name.startswith("scheduler."):
+            for key, raw in _FIRE_FIELDS.findall(message):
+                entry.setdefault(_FIELD_NAMES.get(key, key), _field_value(key, raw.rstrip(":,")))
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry.setdefault(key, redact(value) if isinstance(value, str) else value)
+        return json.dumps(entry, default=lambda value: redact(str(value)))
+
+
+def _field_value(key: str, raw: str) -> Any:
+    """A fire line's value as JSON would have it: numbers as numbers, ``None`` as null."""
+    if raw == "None":
+        return None
+    number = raw.removesuffix("s") if key == "duration" else raw
+    if key in ("term", "attempts", "duration") and re.fullmatch(r"[0-9]+(\.[0-9]+)?", number):
+        return float(number) if "." in number else int(number)
+    return raw
 
 
 class RedactingFormatter(logging.Formatter):

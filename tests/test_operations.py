@@ -269,3 +269,8 @@ def test_json_log_format(hosts) -> None:
     lines = [json.loads(line) for line in host.output().splitlines() if line.startswith("{")]
     fire = next(line for line in lines if line["message"].startswith("fire end job=tick"))
     assert fire["logger"] == "scheduler.fire" and fire["level"] == "INFO" and fire["pid"] > 0
+    # The fire's fields are keys too (issue 25 item 7), typed: a query needs no parsing of message.
+    assert (fire["job_id"], fire["outcome"], fire["node"]) == ("tick", "success", "node-a"), fire
+    assert isinstance(fire["duration"], float) and fire["run_id"] and fire["scheduled_at"].endswith("+00:00")
+    start = next(line for line in lines if line["message"].startswith("fire start job=tick"))
+    assert start["term"] is None and start["trigger"] == "schedule", start

@@ -69,7 +69,7 @@ class Hooks:
         for hook in self.by_event.get(call.event, ()):
             try:
                 hook(call)
-            except Exception:
+            except BaseException:  # a hook's sys.exit() must not skip the run's record either
                 log.exception(
                     "hook %s for %s of job=%s run_id=%s failed (the run is not affected)",
                     getattr(hook, "__qualname__", repr(hook)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -168,6 +169,10 @@ def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts, redis
 
 def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "late-redis")
+    # Hold the port, bound but not listening (connections are refused, as to a Redis that is down),
+    # until this Redis starts: another test's server took it meanwhile once (a read-only replica).
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", server.port))
     nodes = _cluster(hosts, server.url, count=2)
     for node in nodes:
         node.wait_role("standby", timeout=20)
@@ -177,6 +182,7 @@ def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> N
         3,
         "the status to show Redis unreachable",
     )
+    holder.close()
     server.start()
     try:
         up = time.time()

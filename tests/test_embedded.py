@@ -100,9 +100,12 @@ def test_the_lifespans_jobs_check_ends_with_a_killed_uvicorn(hosts) -> None:
         jobs="blocks_at_import:jobs", command=[UVICORN, "app.main:app", "--host", "127.0.0.1", "--port", "{port}"]
     )
     host.start()
-    [check] = wait_for(lambda: _validate_checks("blocks_at_import:jobs"), 20, "the jobs check")
-    os.kill(_parent(check), signal.SIGKILL)  # the uvicorn process whose lifespan waits for the check
-    wait_for(lambda: not Path(f"/proc/{check}").exists() or _zombie(check), 5, "the jobs check to end")
+    # One check per uvicorn worker that runs the lifespan (WEB_CONCURRENCY may give uvicorn several).
+    checks = wait_for(lambda: _validate_checks("blocks_at_import:jobs"), 20, "the jobs check")
+    for check in checks:
+        os.kill(_parent(check), signal.SIGKILL)  # the uvicorn process whose lifespan waits for the check
+    for check in checks:
+        wait_for(lambda c=check: not Path(f"/proc/{c}").exists() or _zombie(c), 5, "the jobs check to end")
 
 
 def _zombie(pid: int) -> bool:

@@ -20,7 +20,7 @@ from scheduler_proc.jobs import RunContext
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_logging, mask_output
 from scheduler_proc.procutil import die_with_parent
-from scheduler_proc.redact import redact
+from scheduler_proc.redact import error_summary
 from scheduler_proc.settings import Settings
 
 
@@ -50,7 +50,7 @@ def main() -> int:
         spec.func(*((ctx,) if spec.wants_context else ()))
     except BaseException as exc:  # reported to the runner, which records the run as failed
         traceback.print_exc()
-        return _failed(result_fd, redact(f"{type(exc).__name__}: {exc}")[:500])
+        return _failed(result_fd, error_summary(exc))
     os.close(result_fd)
     return 0
 

@@ -89,3 +89,8 @@ def redact(text: str) -> str:
     if "=" in text:
         text = _QUERY.sub(lambda m: m["head"] + MASK, text)
     return text
+
+
+def error_summary(exc: BaseException) -> str:
+    """A job's exception as the history keeps it: one line of its type and message, masked, at most 500 characters."""
+    return redact(f"{type(exc).__name__}: {exc}")[:500]

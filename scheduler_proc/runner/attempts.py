@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from scheduler_proc import clock
 from scheduler_proc.jobs import JobSpec, RunContext
-from scheduler_proc.redact import redact
+from scheduler_proc.redact import error_summary
 from scheduler_proc.runner.calling import JobFailed, call_job
 
 log = logging.getLogger("scheduler.fire")
@@ -68,7 +68,7 @@ def _attempt(spec: JobSpec, ctx: RunContext, fields: str) -> tuple[str, str | No
         return "error", str(exc), None
     except BaseException as exc:  # a job must never take the scheduler down
         log.error("fire failed %s\n%s", fields, traceback.format_exc().rstrip())
-        return "error", redact(f"{type(exc).__name__}: {exc}")[:500], exc
+        return "error", error_summary(exc), exc
     if stopped is not None:
         log.warning("fire timed out %s: %s", fields, stopped.detail)
         return "timed_out", stopped.detail, None

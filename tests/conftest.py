@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 from redis_support import RedisServer
-from support import Host
+from support import Host, HostFactory
 
 
 @pytest.fixture
-def hosts(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Host]]:
+def hosts(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HostFactory]:
     """Factory of hosts; on failure prints every host's output; kills all our processes after."""
     made: list[Host] = []
 
@@ -52,7 +53,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import threading
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -37,7 +38,7 @@ class StandInLeader:
 
     def __enter__(self) -> StandInLeader:
         self._renew()
-        self.port = self._client.client_info()["addr"].rsplit(":", 1)[1]  # the same connection renews
+        self.port = str(self._client.client_info()["addr"]).rsplit(":", 1)[1]  # the same connection renews
         self._thread.start()
         return self
 
@@ -180,7 +181,7 @@ class Sentinels:
                     )
                 )
         for port in self.ports:
-            wait_for(lambda p=port: self._knows_master(p), 10, f"sentinel {port}")
+            wait_for(partial(self._knows_master, port), 10, f"sentinel {port}")
         return self
 
     def _knows_master(self, port: int) -> bool:
@@ -194,7 +195,7 @@ class Sentinels:
         with contextlib.suppress(redis.RedisError):
             client = redis.Redis(host="127.0.0.1", port=self.ports[0], socket_timeout=1, decode_responses=True)
             address = client.sentinel_get_master_addr_by_name(self.name)
-            return int(address[1]) if address else None
+            return int(address[1]) if isinstance(address, tuple) else None  # None: no master yet
         return None
 
     def kill(self) -> None:

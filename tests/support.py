@@ -19,11 +19,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import httpx
 
 from scheduler_proc import Jobs, RunContext
+from scheduler_proc.contracts import JobRow, StatusDocument
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -40,8 +41,13 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+def wait_for(
+    condition: Callable[[], T | Literal[False] | None], timeout: float, what: str, interval: float = 0.05
+) -> T:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``.
+
+    The value returned is the truthy one: never None or False (``lambda: a and b`` waits for both).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -131,6 +137,24 @@ def pids_with_marker(marker: str) -> list[int]:
 def scheduler_pids(marker: str, role: str) -> list[int]:
     """pids of our supervisor (role='supervisor') or runner (role='runner') processes."""
     return [pid for pid in pids_with_marker(marker) if f"scheduler_proc.{role}" in proc_cmdline(pid)]
+
+
+class HostFactory(Protocol):
+    """The ``hosts`` fixture: a :class:`Host` under the test's tmp_path, not yet started, that the
+    fixture kills after the test. Keywords as :class:`Host` takes them."""
+
+    def __call__(
+        self,
+        name: str = ...,
+        jobs: str = ...,
+        *,
+        env: dict[str, str] | None = ...,
+        workers: int = ...,
+        worker_class: str = ...,
+        lock_dir: Path | None = ...,
+        extra_args: list[str] | None = ...,
+        command: list[str] | None = ...,
+    ) -> Host: ...
 
 
 class Host:
@@ -241,6 +265,10 @@ class Host:
             return None
         return response.json() if response.status_code == 200 else None
 
+    def in_role(self, *roles: str) -> bool:
+        """Whether its status answer names one of ``roles`` (False while it gives none)."""
+        return (self.status() or {}).get("role") in roles
+
     def wait_role(self, role: str, timeout: float = 20) -> dict[str, Any]:
         def ready() -> dict[str, Any] | None:
             if self.process is not None and self.process.poll() is not None:
@@ -329,7 +357,7 @@ def assert_no_gaps(fires: list[dict[str, Any]], job: str = "tick", period: float
     assert not gaps, f"fires lost between: {gaps}"
 
 
-def start_nodes(hosts: Callable[..., Host], count: int, jobs: str, env: dict[str, str]) -> list[Host]:
+def start_nodes(hosts: HostFactory, count: int, jobs: str, env: dict[str, str]) -> list[Host]:
     """``count`` hosts node-0.. with the same jobs and environment, all started (not yet waited for)."""
     nodes = [hosts(f"node-{i}", jobs=jobs, workers=1, env=env) for i in range(count)]
     for node in nodes:
@@ -375,6 +403,32 @@ def copy_shipped(target: Path) -> Path:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / name)
     return target
+
+
+def job_row(job_id: str, trigger: str = "every 20s") -> JobRow:
+    """A job's row in a status document, as a standby writes it (nothing run, nothing due)."""
+    return {
+        "id": job_id,
+        "trigger": trigger,
+        "paused": False,
+        "next_run_at": None,
+        "next_fires": [],
+        "last_run_at": None,
+        "last_outcome": None,
+    }
+
+
+def leader_status(jobs: list[JobRow]) -> StatusDocument:
+    """A single-host leader's whole status document with ``jobs``, for tests of its readers."""
+    return {
+        "node": "node-a",
+        "role": "leader",
+        "runner_pid": 2,
+        "master_pid": 1,
+        "mode": "single-host",
+        "cluster": {},
+        "jobs": jobs,
+    }
 
 
 def recording_jobs() -> tuple[Jobs, list[datetime]]:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import Host, wait_for
+from support import Host, HostFactory, wait_for
 
 CASES = {
     "crontab fields": ("bad_cron:jobs", {}, r"job 'bad_cron.cleanup': invalid crontab '\*/61 \* \* \*': 4 field"),
@@ -86,12 +86,12 @@ def _assert_refused(host: Host, expected: str) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_bad_jobs_or_setting_refuses_to_start(hosts, case: str) -> None:
+def test_bad_jobs_or_setting_refuses_to_start(hosts: HostFactory, case: str) -> None:
     jobs, env, expected = CASES[case]
     _assert_refused(hosts(jobs=jobs, env=env), expected)
 
 
-def test_lock_dir_symlink_is_refused(hosts, tmp_path: Path) -> None:
+def test_lock_dir_symlink_is_refused(hosts: HostFactory, tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
     link = tmp_path / "link"
@@ -99,7 +99,7 @@ def test_lock_dir_symlink_is_refused(hosts, tmp_path: Path) -> None:
     _assert_refused(hosts(lock_dir=link), r"SCHEDULER_LOCK_DIR='.*/link' is a symlink to '.*/real'")
 
 
-def test_lock_dir_writable_by_others_is_refused(hosts, tmp_path: Path) -> None:
+def test_lock_dir_writable_by_others_is_refused(hosts: HostFactory, tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o777)
@@ -110,20 +110,20 @@ def test_lock_dir_writable_by_others_is_refused(hosts, tmp_path: Path) -> None:
     )
 
 
-def test_lock_dir_not_writable_is_refused(hosts, tmp_path: Path) -> None:
+def test_lock_dir_not_writable_is_refused(hosts: HostFactory, tmp_path: Path) -> None:
     readonly = tmp_path / "readonly"
     readonly.mkdir()
     os.chmod(readonly, 0o500)
     _assert_refused(hosts(lock_dir=readonly), r"SCHEDULER_LOCK_DIR='.*/readonly' is not writable \(mode 0500\)")
 
 
-def test_unknown_setting_only_warns_when_allowed(hosts) -> None:
+def test_unknown_setting_only_warns_when_allowed(hosts: HostFactory) -> None:
     host = hosts(env={"SCHEDULER_NODEID": "typo", "SCHEDULER_ALLOW_UNKNOWN": "true"}).start_and_wait()
     assert "unknown setting SCHEDULER_NODEID is ignored; did you mean SCHEDULER_NODE_ID?" in host.output()
 
 
 @pytest.mark.parametrize("command", ["status", "validate"])
-def test_the_cli_refuses_an_unknown_setting_in_one_line(hosts, command: str) -> None:
+def test_the_cli_refuses_an_unknown_setting_in_one_line(hosts: HostFactory, command: str) -> None:
     done = hosts().cli(command, env={"SCHEDULER_READ_TOKN": "r" * 20})
     assert done.returncode == 2, done
     assert "Traceback" not in done.stderr and "r" * 20 not in done.stderr + done.stdout
@@ -132,7 +132,7 @@ def test_the_cli_refuses_an_unknown_setting_in_one_line(hosts, command: str) -> 
     ), done.stderr
 
 
-def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Path) -> None:
+def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts: HostFactory, tmp_path: Path) -> None:
     marker = tmp_path / "crash-now"
     host = hosts(
         jobs="crashloop:jobs", env={"CRASH_MARKER": str(marker), "SCHEDULER_RESTART_BACKOFF_MAX": "4"}
@@ -153,7 +153,7 @@ def test_crashing_jobs_module_backs_off_instead_of_spinning(hosts, tmp_path: Pat
     assert host.get("/healthz").status_code == 200
 
 
-def test_uvicorn_refuses_an_unknown_setting_in_one_line_without_a_traceback(hosts) -> None:
+def test_uvicorn_refuses_an_unknown_setting_in_one_line_without_a_traceback(hosts: HostFactory) -> None:
     from support import UVICORN
 
     command = [UVICORN, "app.main:app", "--host", "127.0.0.1", "--port", "{port}"]
@@ -164,7 +164,7 @@ def test_uvicorn_refuses_an_unknown_setting_in_one_line_without_a_traceback(host
     assert "Traceback" not in output and "r" * 20 not in output, output
 
 
-def test_lock_dir_under_a_symlink_is_refused(hosts, tmp_path: Path) -> None:
+def test_lock_dir_under_a_symlink_is_refused(hosts: HostFactory, tmp_path: Path) -> None:
     """Issue 23 item 18: the ancestors are checked as the setting writes them, before resolve()."""
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
@@ -176,7 +176,7 @@ def test_lock_dir_under_a_symlink_is_refused(hosts, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["a FIFO", "a directory"])
-def test_something_else_at_the_lock_path_is_refused(hosts, tmp_path: Path, kind: str) -> None:
+def test_something_else_at_the_lock_path_is_refused(hosts: HostFactory, tmp_path: Path, kind: str) -> None:
     """Issue 23 item 18: opened without blocking or following a symlink, its type checked."""
     lock_dir = tmp_path / "run"
     lock_dir.mkdir(mode=0o700)

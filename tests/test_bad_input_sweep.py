@@ -203,7 +203,9 @@ def _setting_id(env: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("env, message", SETTINGS, ids=[_setting_id(env) for env, _ in SETTINGS])
-def test_a_bad_setting_is_named_with_its_fix(environment, capsys, env: dict[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_setting_is_named_with_its_fix(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], message: str
+) -> None:
     for name, value in env.items():
         environment.setenv(name, value)
     code, output = _cli(capsys, "status")
@@ -288,8 +290,8 @@ DEFINITIONS += [
 
 @pytest.mark.parametrize("line, message", DEFINITIONS, ids=[line[6:40] for line, _ in DEFINITIONS])
 def test_a_bad_job_definition_is_named_with_its_fix(
-    environment, capsys, tmp_path: Path, line: str, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, line: str, message: str
+) -> None:
     module = f"m{abs(hash(line)) % 10**8}"
     (tmp_path / f"{module}.py").write_text(
         f"from scheduler_proc import Jobs\njobs = Jobs()\n\n{line}\ndef f() -> None: ...\n"
@@ -333,8 +335,8 @@ DEPLOY = [
 @pytest.mark.processes
 @pytest.mark.parametrize("argv, message", DEPLOY, ids=[" ".join(a)[:30] for a, _ in DEPLOY])
 def test_bad_deploy_arguments_are_refused_before_anything_is_done(
-    capsys, tmp_path: Path, argv: list[str], message: str
-) -> None:  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
     stage = tmp_path / "stage"
     result = subprocess.run(
         [sys.executable, str(ROOT / "deploy/deploy.py"), "--destdir", str(stage), *argv],
@@ -433,7 +435,9 @@ CLI = [
 
 
 @pytest.mark.parametrize("argv, message", CLI, ids=[" ".join(a) for a, _ in CLI])
-def test_bad_cli_arguments(environment, capsys, argv: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_cli_arguments(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     environment.setenv("SCHEDULER_JOBS", "ticker:jobs")
     environment.syspath_prepend(str(ROOT / "tests" / "jobsets"))
     try:
@@ -455,8 +459,8 @@ LOCK_DIRS = [
 
 @pytest.mark.parametrize("problem, message", LOCK_DIRS, ids=[p for p, _ in LOCK_DIRS])
 def test_a_lock_directory_someone_else_could_control_is_not_trusted(
-    environment, capsys, tmp_path: Path, problem: str, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, problem: str, message: str
+) -> None:
     lock_dir = tmp_path / "run"
     if problem == "under a parent others may write":
         parent = tmp_path / "shared"
@@ -539,7 +543,9 @@ METRICS_FILES = ["a FIFO", "a symlink to another file", "a directory", "another 
 
 
 @pytest.mark.parametrize("problem", METRICS_FILES)
-def test_metrics_are_read_with_the_checks_status_files_get(environment, tmp_path: Path, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_are_read_with_the_checks_status_files_get(
+    environment: pytest.MonkeyPatch, tmp_path: Path, problem: str
+) -> None:
     import threading
 
     from scheduler_proc.settings import Settings
@@ -616,8 +622,8 @@ HTTP = [
 
 @pytest.mark.parametrize("method, path, headers, status, message", HTTP, ids=[f"{m} {p} {s}" for m, p, _, s, _ in HTTP])
 def test_bad_http_requests_get_a_4xx_that_says_why(
-    served, method: str, path: str, headers: dict[str, str], status: int, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    served: tuple[Host, RedisServer], method: str, path: str, headers: dict[str, str], status: int, message: str
+) -> None:
     import re
 
     host, _ = served
@@ -644,7 +650,9 @@ NO_STORE = [
 
 
 @pytest.mark.parametrize("method, path, token, status", NO_STORE, ids=[f"{m} {p} {s}" for m, p, _, s in NO_STORE])
-def test_authenticated_answers_are_not_stored(served, method: str, path: str, token: str, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_authenticated_answers_are_not_stored(
+    served: tuple[Host, RedisServer], method: str, path: str, token: str, status: int
+) -> None:
     host, _ = served
     headers = _bearer(token) if token else {}
     response = httpx.request(method, f"http://127.0.0.1:{host.port}{path}", headers=headers, timeout=10)
@@ -670,7 +678,7 @@ HEAD = [
 
 
 @pytest.mark.parametrize("path, token, status", HEAD, ids=[f"HEAD {p} {s}" for p, _, s in HEAD])
-def test_head_answers_wherever_get_does(served, path: str, token: str, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_head_answers_wherever_get_does(served: tuple[Host, RedisServer], path: str, token: str, status: int) -> None:
     host, _ = served
     headers = _bearer(token) if token else {}
     url = f"http://127.0.0.1:{host.port}{path}"
@@ -695,14 +703,14 @@ NO_DOCS = [
 
 
 @pytest.mark.parametrize("path, token", NO_DOCS, ids=[f"{p} {'token' if t else 'anonymous'}" for p, t in NO_DOCS])
-def test_the_demo_app_serves_no_api_docs(served, path: str, token: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_app_serves_no_api_docs(served: tuple[Host, RedisServer], path: str, token: str) -> None:
     host, _ = served
     response = httpx.get(f"http://127.0.0.1:{host.port}{path}", headers=_bearer(token) if token else {}, timeout=10)
     assert response.status_code == 404, response.text
     assert "cdn" not in response.text.lower() and "swagger" not in response.text.lower()
 
 
-def test_the_status_page_loads_no_third_party_script(served) -> None:  # type: ignore[no-untyped-def]
+def test_the_status_page_loads_no_third_party_script(served: tuple[Host, RedisServer]) -> None:
     host, _ = served
     page = host.get("/scheduler/", timeout=10)
     assert page.status_code == 200
@@ -715,7 +723,7 @@ REDIRECTS = [("GET", "/scheduler"), ("HEAD", "/scheduler"), ("GET", "/scheduler?
 
 
 @pytest.mark.parametrize("method, path", REDIRECTS, ids=[f"{m} {p}" for m, p in REDIRECTS])
-def test_the_page_redirect_is_relative(served, method: str, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_redirect_is_relative(served: tuple[Host, RedisServer], method: str, path: str) -> None:
     host, _ = served
     response = httpx.request(
         method, f"http://127.0.0.1:{host.port}{path}", timeout=10, headers={"Host": "evil.example"}
@@ -732,7 +740,9 @@ CLUSTER_ON_PLAIN_REDIS = ["status", "check", "jobs", "pause tick"]
 
 
 @pytest.mark.parametrize("command", CLUSTER_ON_PLAIN_REDIS)
-def test_cluster_mode_against_a_plain_redis_says_so(served, environment, capsys, command: str) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_mode_against_a_plain_redis_says_so(
+    served: tuple[Host, RedisServer], environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     _, redis_server = served
     wait_for(lambda: redis_server.client().ping(), 20, "Redis")
     environment.setenv("SCHEDULER_REDIS_URL", redis_server.url)
@@ -748,7 +758,9 @@ def test_cluster_mode_against_a_plain_redis_says_so(served, environment, capsys,
 
 
 @pytest.mark.parametrize("path", ["/scheduler/status", "/scheduler/jobs", "/metrics"])
-def test_cluster_mode_against_a_plain_redis_answers_503_not_500(served, environment, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_mode_against_a_plain_redis_answers_503_not_500(
+    served: tuple[Host, RedisServer], environment: pytest.MonkeyPatch, path: str
+) -> None:
     """The HTTP side of the row above: a worker whose Redis client cannot be made answers 503."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -772,7 +784,7 @@ def test_cluster_mode_against_a_plain_redis_answers_503_not_500(served, environm
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_redis_down_answers_503_without_connection_details(served) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_answers_503_without_connection_details(served: tuple[Host, RedisServer]) -> None:
     host, redis_server = served
     url = redis_server.url
     redis_server.kill()
@@ -791,7 +803,7 @@ def test_redis_down_answers_503_without_connection_details(served) -> None:  # t
     )
 
 
-def test_an_untrusted_lock_directory_answers_503_without_its_path(served) -> None:  # type: ignore[no-untyped-def]
+def test_an_untrusted_lock_directory_answers_503_without_its_path(served: tuple[Host, RedisServer]) -> None:
     """Status and metrics alike: 503 that points at the server's log (which names the directory)."""
     host, _ = served
     lock_dir = host.dir / "run"
@@ -833,8 +845,8 @@ _RUN = {
 
 @pytest.mark.parametrize("what, command, value, logged", CORRUPT, ids=[c[0] for c in CORRUPT])
 def test_corrupt_stored_data_is_skipped_not_served_as_an_error(
-    served, what: str, command: str, value: object, logged: str | None
-) -> None:  # type: ignore[no-untyped-def]
+    served: tuple[Host, RedisServer], what: str, command: str, value: object, logged: str | None
+) -> None:
     host, redis_server = served
     client = redis_server.client()
     wait_for(lambda: client.ping(), 10, "Redis")
@@ -846,7 +858,8 @@ def test_corrupt_stored_data_is_skipped_not_served_as_an_error(
     elif command == "LPUSH":
         client.lpush("{scheduler}:history:tick", str(value))
     else:
-        client.xadd("{scheduler}:commands", value)  # type: ignore[arg-type]
+        assert isinstance(value, dict), "an XADD row gives the entry's fields"
+        client.xadd("{scheduler}:commands", value)
     response = host.get("/scheduler/jobs/tick?limit=1000", timeout=10, headers=_bearer(READ))
     assert response.status_code == 200, response.text
     overview = host.get("/scheduler/overview", timeout=10, headers=_bearer(READ))

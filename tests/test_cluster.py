@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from redis_support import RedisServer, Sentinels
-from support import Host, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
+from support import Host, HostFactory, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
 
 TTL = 1.0
 # A leader whose lease is still valid by its own clock says so (one timeout is not a lost lease).
@@ -23,7 +23,7 @@ STANDBY_LINE = (
 
 
 def _cluster(
-    hosts: Callable[..., Host],
+    hosts: HostFactory,
     url: str,
     count: int = 3,
     ttl: float = TTL,
@@ -62,7 +62,7 @@ def _first_fire_after(fire_log: Path, moment: float, exclude_pid: int | None = N
     return wait_for(find, 15, "a fire after the fault")
 
 
-def test_three_nodes_run_each_second_exactly_once(hosts, redis_server: RedisServer) -> None:
+def test_three_nodes_run_each_second_exactly_once(hosts: HostFactory, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server.url, workers=2)
     leader = leader_of(nodes)
     fire_log = leader.fire_log
@@ -82,7 +82,7 @@ def test_three_nodes_run_each_second_exactly_once(hosts, redis_server: RedisServ
 
 @pytest.mark.parametrize("victim", ["runner", "master"])
 def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
-    hosts, redis_server: RedisServer, victim: str
+    hosts: HostFactory, redis_server: RedisServer, victim: str
 ) -> None:
     nodes = _cluster(hosts, redis_server.url)
     leader = leader_of(nodes)
@@ -98,7 +98,7 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
     assert_no_gaps(fires)
 
 
-def test_a_paused_leader_steps_down_and_never_runs_twice(hosts, redis_server: RedisServer) -> None:
+def test_a_paused_leader_steps_down_and_never_runs_twice(hosts: HostFactory, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server.url)
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
@@ -115,7 +115,9 @@ def test_a_paused_leader_steps_down_and_never_runs_twice(hosts, redis_server: Re
     assert_no_duplicates(fires)
 
 
-def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(hosts, redis_server: RedisServer) -> None:
+def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     nodes = _cluster(hosts, redis_server.url)
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
@@ -134,7 +136,7 @@ def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(hosts, redis
 
 
 def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
-    hosts, redis_server: RedisServer
+    hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     nodes = _cluster(hosts, redis_server.url)
     leader = leader_of(nodes)
@@ -150,7 +152,9 @@ def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
     assert any(n.count_lines("Redis lost its data") for n in nodes)
 
 
-def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts, redis_server: RedisServer) -> None:
+def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     nodes = _cluster(hosts, redis_server.url)
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the stop")
@@ -167,7 +171,7 @@ def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts, redis
     assert "lease released" in leader.output()
 
 
-def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> None:
+def test_redis_down_at_start_then_up_leads_within_2s(hosts: HostFactory, tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "late-redis")
     # Hold the port, bound but not listening (connections are refused, as to a Redis that is down),
     # until this Redis starts: another test's server took it meanwhile once (a read-only replica).
@@ -193,7 +197,9 @@ def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> N
         # together, 2 s of floor plus up to 1 s to the next second left no room for a loaded machine).
         client = server.client()
         [floor_key] = client.keys("*:floor")
-        floor = int(client.hget(floor_key, "at")) / 1000
+        floor_at = client.hget(floor_key, "at")
+        assert floor_at is not None, "the new leader set no floor"
+        floor = int(floor_at) / 1000
         assert floor - 2 - up <= 2, "the lease was not won within 2 s of Redis coming up"
         assert resumed - floor <= 1 + 0.5, "the first fire after the floor came late"
         assert all(n.count_lines(STANDBY_LINE) == 1 for n in nodes), "one line per state change"
@@ -203,7 +209,7 @@ def test_redis_down_at_start_then_up_leads_within_2s(hosts, tmp_path: Path) -> N
 
 
 @pytest.fixture
-def sentinel_cluster(hosts, tmp_path: Path) -> Iterator[tuple[RedisServer, Sentinels, list[Host]]]:
+def sentinel_cluster(hosts: HostFactory, tmp_path: Path) -> Iterator[tuple[RedisServer, Sentinels, list[Host]]]:
     """A primary, two replicas, three sentinels, and three nodes that need one replica per claim."""
     master = RedisServer(tmp_path / "master").start()
     replicas = [RedisServer(tmp_path / f"replica-{i}", replica_of=master.port).start() for i in range(2)]
@@ -231,7 +237,9 @@ def sentinel_cluster(hosts, tmp_path: Path) -> Iterator[tuple[RedisServer, Senti
             server.kill()
 
 
-def test_sentinel_failover_resumes_scheduling_without_duplicates(sentinel_cluster) -> None:
+def test_sentinel_failover_resumes_scheduling_without_duplicates(
+    sentinel_cluster: tuple[RedisServer, Sentinels, list[Host]],
+) -> None:
     master, sentinels, nodes = sentinel_cluster
     leader = leader_of(nodes, timeout=20)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 15, "fires before the failover")
@@ -243,7 +251,9 @@ def test_sentinel_failover_resumes_scheduling_without_duplicates(sentinel_cluste
     assert_no_duplicates(read_fires(leader.fire_log))
 
 
-def test_a_primary_that_returns_after_the_failover_takes_no_claim_that_counts(sentinel_cluster) -> None:
+def test_a_primary_that_returns_after_the_failover_takes_no_claim_that_counts(
+    sentinel_cluster: tuple[RedisServer, Sentinels, list[Host]],
+) -> None:
     """make chaos SENTINEL=1 found doubles here: the old primary, paused through the failover,
     took writes for ~10 s until Sentinel demoted it, and a node whose pool still reached it
     led there too while its WAIT went to the new primary. Whether a pool ends up split that
@@ -262,7 +272,7 @@ def test_a_primary_that_returns_after_the_failover_takes_no_claim_that_counts(se
     assert_no_duplicates(read_fires(leader.fire_log))
 
 
-BAD = {
+BAD: dict[str, tuple[Callable[[RedisServer], dict[str, str]], str]] = {
     "wrong password": (
         lambda r: {"SCHEDULER_REDIS_URL": f"redis://:wrong@127.0.0.1:{r.port}/0"},
         r"Redis at redis://:\*\*\*@127.0.0.1:\d+/0 refused the credentials .*check the user and "
@@ -291,7 +301,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
-def test_bad_redis_setting_refuses_to_start_with_a_clear_error(hosts, tmp_path: Path, case: str) -> None:
+def test_bad_redis_setting_refuses_to_start_with_a_clear_error(hosts: HostFactory, tmp_path: Path, case: str) -> None:
     import re
 
     server = RedisServer(tmp_path / "pw-redis", password="sekret").start()
@@ -307,7 +317,7 @@ def test_bad_redis_setting_refuses_to_start_with_a_clear_error(hosts, tmp_path: 
         server.kill()
 
 
-def test_scheduled_at_is_the_fire_time_not_the_start_time(hosts, redis_server: RedisServer) -> None:
+def test_scheduled_at_is_the_fire_time_not_the_start_time(hosts: HostFactory, redis_server: RedisServer) -> None:
     [node] = _cluster(hosts, redis_server.url, count=1)
     wait_for(lambda: read_fires(node.fire_log), 10, "a fire")
     fire = read_fires(node.fire_log)[0]

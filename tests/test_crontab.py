@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from redis_support import RedisServer
-from support import Host, read_fires, wait_for
+from support import Host, HostFactory, read_fires, wait_for
 from tzfiles import write_zone
 
 from scheduler_proc import JobDefinitionError, Jobs
@@ -206,9 +206,11 @@ def test_a_thousand_random_crontabs_fire_as_crontab5_says_over_two_years() -> No
 
 def _fires(expr: str, zone: str, start: datetime, count: int) -> list[datetime]:
     trigger = CrontabTrigger(expr, ZoneInfo(zone))
-    fires, previous = [], None
+    fires: list[datetime] = []
+    previous: datetime | None = None
     for _ in range(count):
         previous = trigger.get_next_fire_time(previous, start)
+        assert previous is not None, f"{expr} has fewer than {count} fires"
         fires.append(previous.astimezone(ZoneInfo(zone)))
     return fires
 
@@ -312,7 +314,8 @@ def _local_fires_on(expr: str, zone: str, day: date, window_days: int = 1) -> li
     start = datetime(day.year, day.month, day.day, tzinfo=tz) - timedelta(days=1)
     end = start + timedelta(days=2 + window_days)
     trigger = CrontabTrigger(expr, tz)
-    fires, previous = [], None
+    fires: list[datetime] = []
+    previous: datetime | None = None
     while True:
         previous = trigger.get_next_fire_time(previous, start)
         if previous is None or previous >= end:
@@ -367,7 +370,9 @@ def test_new_york_on_the_days_cron_users_reported() -> None:
 
 
 @pytest.mark.parametrize("mode", ["single-host", "cluster"])
-def test_catch_up_across_a_dst_change_runs_the_instants_the_preview_names(hosts, tmp_path: Path, mode: str) -> None:
+def test_catch_up_across_a_dst_change_runs_the_instants_the_preview_names(
+    hosts: HostFactory, tmp_path: Path, mode: str
+) -> None:
     """A scheduler down while the clock changed (in zones made up for the test: the host's clock is
     left alone) catches up exactly the instants `python -m scheduler_proc next` computes: the
     local times skipped when the clock went forward run once, right after the change; the
@@ -438,7 +443,7 @@ def _claimed_before_the_restart(
 # -- the preview: python -m scheduler_proc next ----------------------------------------------------
 
 
-def test_next_prints_the_schedule_as_text_and_json_in_the_jobs_zone(hosts) -> None:
+def test_next_prints_the_schedule_as_text_and_json_in_the_jobs_zone(hosts: HostFactory) -> None:
     weekday = hosts("weekdays", jobs="weekdays:jobs")
     text = weekday.cli("next", "standup", "--count", "6", "--after", "2026-11-27T12:00:00")
     assert text.returncode == 0, text.stderr
@@ -466,7 +471,7 @@ def test_next_prints_the_schedule_as_text_and_json_in_the_jobs_zone(hosts) -> No
         (["next", "x"], "bad_cron_value:jobs", r"error: SCHEDULER_JOBS='bad_cron_value:jobs': job 'bad_cron_value"),
     ],
 )
-def test_next_says_what_is_wrong_and_exits_2(hosts, args: list[str], jobs: str, message: str) -> None:
+def test_next_says_what_is_wrong_and_exits_2(hosts: HostFactory, args: list[str], jobs: str, message: str) -> None:
     result = hosts(jobs=jobs).cli(*args)
     assert result.returncode == 2, result
     assert re.search(message, result.stderr), result.stderr

@@ -17,15 +17,20 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from redis_support import RedisServer
 from support import ROOT, build_kit_wheel, copy_shipped, deploy_module, free_port, read_fires, sample_project, wait_for
 
-from scheduler_proc.deploy.layout import parse_unit, read_env
+from scheduler_proc.deploy.layout import Layout, parse_unit, read_env
 from scheduler_proc.settings import KNOWN_VARIABLES
+
+if TYPE_CHECKING:
+    import redis
 
 APP = "kit-deploy-test"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service user needs root")
@@ -142,7 +147,7 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
         capture_output=True,
         text=True,
     )
-    exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
+    exposure = _exposure(security)
     assert exposure <= 1.0, security.stdout
 
 
@@ -370,6 +375,13 @@ def _service_log(stage: Path) -> str:
     return log.read_text()[-3000:] if log.exists() else ""
 
 
+def _exposure(security: subprocess.CompletedProcess[str]) -> float:
+    """The unit's overall exposure level, as ``systemd-analyze security`` printed it."""
+    found = re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)
+    assert found is not None, security.stdout + security.stderr
+    return float(found[1])
+
+
 def _healthy(base: str) -> bool:
     try:
         return httpx.get(f"{base}/scheduler/livez", timeout=2).status_code == 200
@@ -474,11 +486,11 @@ def test_a_redis_password_make_deploy_cannot_read_is_refused_not_guessed(
     assert layout.redis_conf.read_text() == f"port 6379\n{line}\n" and layout.env_file.read_text() == ""
 
 
-def _password_of(layout) -> str:  # type: ignore[no-untyped-def]
+def _password_of(layout: Layout) -> str:
     return str(read_env(layout.env_file)["SCHEDULER_REDIS_PASSWORD"])
 
 
-def _assert_each_app_gets_in(apps: list, directory: Path) -> None:  # type: ignore[type-arg]
+def _assert_each_app_gets_in(apps: list[Layout], directory: Path) -> None:
     """A real redis-server on the apps' redis.conf lets each app in with its env file's password."""
     import redis
     from redis_support import REDIS_SERVER
@@ -492,17 +504,17 @@ def _assert_each_app_gets_in(apps: list, directory: Path) -> None:  # type: igno
     try:
         for layout in apps:
             client = redis.Redis(port=port, password=_password_of(layout), socket_timeout=1)
-            wait_for(lambda c=client: _answers(c), 10, f"{layout.app} let in by redis-server")
+            wait_for(partial(_answers, client), 10, f"{layout.app} let in by redis-server")
     finally:
         server.kill()
         server.wait()
 
 
-def _answers(client: object) -> bool:
+def _answers(client: redis.Redis) -> bool:
     import redis
 
     try:
-        return bool(client.ping())  # type: ignore[attr-defined]
+        return bool(client.ping())
     except redis.AuthenticationError as exc:
         raise AssertionError(f"redis-server refused the password: {exc}") from None
     except redis.ConnectionError:
@@ -827,8 +839,9 @@ def test_bad_deploy_arguments_get_one_clear_line(workdir: Path, args: list[str],
 
 
 def _unit_for(tmp_path: Path, env: str, **limits: str) -> str:
-    tool = deploy_module()
-    layout = tool.Layout(tmp_path, "shop")
+    from scheduler_proc.deploy import tool
+
+    layout = Layout(tmp_path, "shop")
     layout.etc.mkdir(parents=True, exist_ok=True)
     layout.env_file.write_text(env)
     tool.install_unit(layout, False, limits=tool.Limits(**limits) if limits else tool.Limits())
@@ -875,7 +888,7 @@ def test_the_address_allow_list_covers_every_redis_host_or_says_why_not(
         capture_output=True,
         text=True,
     )
-    exposure = float(re.search(r"Overall exposure level for .*: (\d+\.\d+)", security.stdout + security.stderr)[1])
+    exposure = _exposure(security)
     # As the unit's comment and docs/deploy.md say: 0.9 localhost only, 1.0 with Redis's address, 1.1 without a list.
     assert exposure <= (0.9 if allow == "localhost" else 1.0 if allow else 1.1), security.stdout
 

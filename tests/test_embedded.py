@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
-from support import FASTAPI, UVICORN, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
+from support import FASTAPI, UVICORN, HostFactory, assert_no_duplicates, assert_no_gaps, read_fires, wait_for
 
 UVICORN_3 = [UVICORN, "app.main:app", "--workers", "3", "--host", "127.0.0.1", "--port", "{port}"]
 
@@ -17,7 +18,7 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def test_uvicorn_workers_run_each_fire_once(hosts) -> None:
+def test_uvicorn_workers_run_each_fire_once(hosts: HostFactory) -> None:
     host = hosts(command=UVICORN_3).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 6, 15, "six fires")
     assert len(host.supervisor_pids()) == 1 and len(host.runner_pids()) == 1
@@ -29,7 +30,7 @@ def test_uvicorn_workers_run_each_fire_once(hosts) -> None:
     assert all(a and a["role"] == "leader" and a["pid"] == host.runner_pids()[0] for a in answers), answers
 
 
-def test_kill_9_of_the_worker_hosting_the_scheduler_hands_over_within_5s(hosts) -> None:
+def test_kill_9_of_the_worker_hosting_the_scheduler_hands_over_within_5s(hosts: HostFactory) -> None:
     host = hosts(command=UVICORN_3).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")
     [supervisor] = host.supervisor_pids()
@@ -52,7 +53,7 @@ def test_kill_9_of_the_worker_hosting_the_scheduler_hands_over_within_5s(hosts) 
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
-def test_stopping_uvicorn_leaves_nothing_running(hosts, sig: signal.Signals) -> None:
+def test_stopping_uvicorn_leaves_nothing_running(hosts: HostFactory, sig: signal.Signals) -> None:
     host = hosts(command=UVICORN_3).start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a fire")
     ours = host.supervisor_pids() + host.runner_pids()
@@ -62,7 +63,7 @@ def test_stopping_uvicorn_leaves_nothing_running(hosts, sig: signal.Signals) -> 
     assert not any(Path(f"/proc/{pid}").exists() for pid in ours)
 
 
-def test_fastapi_run_workers_run_each_fire_once(hosts) -> None:
+def test_fastapi_run_workers_run_each_fire_once(hosts: HostFactory) -> None:
     host = hosts(
         command=[FASTAPI, "run", "app/main.py", "--workers", "2", "--host", "127.0.0.1", "--port", "{port}"]
     ).start_and_wait(timeout=30)
@@ -71,7 +72,7 @@ def test_fastapi_run_workers_run_each_fire_once(hosts) -> None:
     assert_no_duplicates(read_fires(host.fire_log))
 
 
-def test_under_the_kits_gunicorn_the_lifespan_starts_nothing(hosts) -> None:
+def test_under_the_kits_gunicorn_the_lifespan_starts_nothing(hosts: HostFactory) -> None:
     host = hosts(workers=3).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")
     [supervisor] = host.supervisor_pids()
@@ -93,7 +94,7 @@ def _validate_checks(jobs: str) -> list[int]:
     return found
 
 
-def test_the_lifespans_jobs_check_ends_with_a_killed_uvicorn(hosts) -> None:
+def test_the_lifespans_jobs_check_ends_with_a_killed_uvicorn(hosts: HostFactory) -> None:
     """uvicorn checks SCHEDULER_JOBS in a child (`scheduler-proc validate`) before it serves; a
     SIGKILLed uvicorn left that child behind, for ever when the jobs module blocks at import."""
     host = hosts(
@@ -105,7 +106,11 @@ def test_the_lifespans_jobs_check_ends_with_a_killed_uvicorn(hosts) -> None:
     for check in checks:
         os.kill(_parent(check), signal.SIGKILL)  # the uvicorn process whose lifespan waits for the check
     for check in checks:
-        wait_for(lambda c=check: not Path(f"/proc/{c}").exists() or _zombie(c), 5, "the jobs check to end")
+        wait_for(partial(_ended, check), 5, "the jobs check to end")
+
+
+def _ended(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists() or _zombie(pid)
 
 
 def _zombie(pid: int) -> bool:

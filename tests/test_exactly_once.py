@@ -19,6 +19,7 @@ from redis_support import RedisServer
 from support import (
     FakeClock,
     Host,
+    HostFactory,
     assert_no_duplicates,
     assert_no_gaps,
     leader_of,
@@ -44,7 +45,7 @@ from scheduler_proc.settings import RedisSettings, Settings
 TOKEN = "exactly-once-admin-token-0123"
 
 
-def _cluster(hosts: Callable[..., Host], url: str, count: int, jobs: str = "ticker:jobs", **env: str) -> list[Host]:
+def _cluster(hosts: HostFactory, url: str, count: int, jobs: str = "ticker:jobs", **env: str) -> list[Host]:
     return start_nodes(hosts, count, jobs, {"SCHEDULER_REDIS_URL": url, "SCHEDULER_LEASE_TTL": "1", **env})
 
 
@@ -61,7 +62,9 @@ def _redis_settings(server: RedisServer, **env: str) -> RedisSettings:
 # -- Redis that comes back with older data ----------------------------------------------------------
 
 
-def test_redis_restarted_from_an_older_snapshot_runs_no_fire_twice(hosts, redis_server: RedisServer) -> None:
+def test_redis_restarted_from_an_older_snapshot_runs_no_fire_twice(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     """Redis reloads a snapshot taken seconds before: the claims made since are gone, yet the new
     leader runs none of those fires again; it logs them as skipped (the run id changed)."""
     nodes = _cluster(hosts, redis_server.url, 2)
@@ -92,7 +95,8 @@ def test_redis_that_lost_everything_never_repeats_a_fencing_token(redis_server: 
         first.tick()
         first.release()
     highest = json.loads(memory.read_text())["highest_term"]
-    assert highest == int(redis_server.client().get(Keys("f").fence))
+    fence = redis_server.client().get(Keys("f").fence)
+    assert fence is not None and highest == int(fence)
     redis_server.client().flushall()
     again = ClusterLeadership(settings, connect(settings), Keys("f"), "a", clock=FakeClock(), memory=TermMemory(memory))
     again.tick()
@@ -105,7 +109,9 @@ def test_redis_that_lost_everything_never_repeats_a_fencing_token(redis_server: 
 # -- claims that get no answer ------------------------------------------------------------------
 
 
-def test_a_claim_without_an_answer_is_retried_while_the_lease_holds(hosts, redis_server: RedisServer) -> None:
+def test_a_claim_without_an_answer_is_retried_while_the_lease_holds(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     """Redis stalls longer than the socket timeout while the lease (TTL 10 s) survives: the claims
     time out after Redis ran them, are retried under the same run ids, granted again, and every
     second runs exactly once (they used to be refused as unavailable and lost)."""
@@ -162,7 +168,7 @@ def test_a_claimed_fire_does_not_start_once_its_term_ended(tmp_path: Path) -> No
 # -- clocks ---------------------------------------------------------------------------------------
 
 
-def test_a_host_whose_clock_is_off_refuses_to_lead(hosts, redis_server: RedisServer) -> None:
+def test_a_host_whose_clock_is_off_refuses_to_lead(hosts: HostFactory, redis_server: RedisServer) -> None:
     """A host 3 s ahead of Redis (SCHEDULER_TEST_CLOCK_OFFSET shifts its scheduler's clock) never
     leads, says why once, shows its offset in status and metrics; the others run every second."""
     ahead = hosts(
@@ -234,13 +240,13 @@ def test_local_claims_are_synced_to_disk_when_they_commit(tmp_path: Path) -> Non
     """WAL with synchronous=NORMAL can lose the last commits on a power loss, and catch-up would run
     those fires again; the ledger syncs every claim (synchronous=FULL)."""
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=60)
-    assert ledger._db.execute("PRAGMA synchronous").fetchone() == (2,)
+    assert ledger._db is not None and ledger._db.execute("PRAGMA synchronous").fetchone() == (2,)
 
 
 # -- manual runs ------------------------------------------------------------------------------------
 
 
-def test_a_manual_run_that_was_refused_is_not_reported_as_done(hosts, redis_server: RedisServer) -> None:
+def test_a_manual_run_that_was_refused_is_not_reported_as_done(hosts: HostFactory, redis_server: RedisServer) -> None:
     """With SCHEDULER_REDIS_MIN_REPLICAS=1 and no replica, a 'run now' is claimed but refused as
     unreplicated: the API answers 409 with the reason (it used to answer ok) and the CLI exits 1."""
     env = {"SCHEDULER_REDIS_MIN_REPLICAS": "1", "SCHEDULER_REDIS_WAIT_TIMEOUT": "0.05", "SCHEDULER_ADMIN_TOKEN": TOKEN}
@@ -275,7 +281,7 @@ def test_a_command_stays_queued_until_the_leader_acknowledges_it(redis_server: R
 # -- uvicorn lifespan mode --------------------------------------------------------------------------
 
 
-def test_lifespan_mode_restarts_a_supervisor_that_was_killed(hosts) -> None:
+def test_lifespan_mode_restarts_a_supervisor_that_was_killed(hosts: HostFactory) -> None:
     """Under uvicorn --workers, kill -9 of the supervisor: the worker that owns the scheduler starts
     a new one and says so (nothing ran and nothing was logged before)."""
     from test_embedded import UVICORN_3
@@ -308,7 +314,9 @@ def test_lifespan_mode_restarts_a_supervisor_that_was_killed(hosts) -> None:
         (lambda j: j.every(seconds=1, id="x", jitter=float("nan")), r"jitter=nan must be a finite number of seconds"),
     ],
 )
-def test_definitions_that_would_lose_or_collide_fires_are_refused(define, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_definitions_that_would_lose_or_collide_fires_are_refused(
+    define: Callable[[Jobs], Callable[[Callable[[], None]], object]], message: str
+) -> None:
     """misfire_grace_time=0 lost every fire; an interval of 1.000001 s could fall on the odd
     microseconds that identify manual runs; NaN and infinity were accepted."""
     with pytest.raises(JobDefinitionError, match=message):
@@ -316,7 +324,7 @@ def test_definitions_that_would_lose_or_collide_fires_are_refused(define, messag
 
 
 @pytest.mark.processes
-def test_an_evicting_redis_is_refused_at_start(hosts, tmp_path: Path) -> None:
+def test_an_evicting_redis_is_refused_at_start(hosts: HostFactory, tmp_path: Path) -> None:
     """maxmemory-policy allkeys-lru can delete a claim (a double) or the lease: gunicorn refuses to
     start with the policy named and the fix."""
     server = RedisServer(tmp_path / "lru", extra=["--maxmemory-policy", "allkeys-lru"]).start()
@@ -331,7 +339,7 @@ def test_an_evicting_redis_is_refused_at_start(hosts, tmp_path: Path) -> None:
         server.kill()
 
 
-def test_a_redis_user_without_config_rights_gets_one_warning(hosts, redis_server: RedisServer) -> None:
+def test_a_redis_user_without_config_rights_gets_one_warning(hosts: HostFactory, redis_server: RedisServer) -> None:
     """A managed Redis that forbids CONFIG GET: one warning that the policy could not be checked."""
     admin = redis_server.client()
     admin.acl_setuser(

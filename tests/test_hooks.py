@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from redis_support import RedisServer
-from support import wait_for
+from support import HostFactory, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs
 
@@ -17,7 +17,9 @@ def _events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_hooks_see_each_fire_start_and_end_in_the_runner_and_a_broken_hook_harms_nothing(hosts, tmp_path: Path) -> None:
+def test_hooks_see_each_fire_start_and_end_in_the_runner_and_a_broken_hook_harms_nothing(
+    hosts: HostFactory, tmp_path: Path
+) -> None:
     hook_log = tmp_path / "hooks.jsonl"
     host = hosts(jobs="hooked:jobs", env={"HOOK_LOG": str(hook_log)}).start_and_wait()
     failure = wait_for(lambda: [e for e in _events(hook_log) if e["event"] == "failure"][:1], 15, "a failure hook")[0]
@@ -35,10 +37,12 @@ def test_hooks_see_each_fire_start_and_end_in_the_runner_and_a_broken_hook_harms
 
 def test_an_unknown_hook_event_is_refused_at_import() -> None:
     with pytest.raises(JobDefinitionError, match=r"hook event 'fail' is unknown; use one of start, success, failure"):
-        Jobs().hook("fail")  # type: ignore[arg-type]
+        Jobs().hook("fail")  # type: ignore[arg-type]  # on purpose: an event the types refuse too
 
 
-def test_one_opentelemetry_span_per_fire_from_the_runner(hosts, tmp_path: Path, redis_server: RedisServer) -> None:
+def test_one_opentelemetry_span_per_fire_from_the_runner(
+    hosts: HostFactory, tmp_path: Path, redis_server: RedisServer
+) -> None:
     pytest.importorskip("opentelemetry.sdk", reason="the test extra installs opentelemetry-sdk")
     span_log = tmp_path / "spans.jsonl"
     env = {"SPAN_LOG": str(span_log), "SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "2"}

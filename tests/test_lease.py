@@ -77,8 +77,9 @@ def test_one_leader_terms_increase_and_release_hands_over(redis_server: RedisSer
     assert a.leading and not b.leading and b.leader_node == "a"
     first = a.current_term()
     # A new counter starts at Redis's time in milliseconds: above anything an earlier counter reached.
-    assert first is not None and abs(first.token - time.time() * 1000) < 5000
-    pubsub = redis_server.client().pubsub(ignore_subscribe_messages=True)
+    assert first is not None and first.token is not None and abs(first.token - time.time() * 1000) < 5000
+    # redis-py leaves pubsub() unannotated.
+    pubsub = redis_server.client().pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(Keys("t").handover)
     a.release()
     notice = wait_for(lambda: pubsub.get_message(timeout=0.1), 5, "the handover notice")
@@ -222,7 +223,8 @@ class _TwoPrimaries(redis.ConnectionPool):
 
         class Alternating(redis.Connection):
             def disconnect(self, *args: Any) -> None:
-                super().disconnect(*args)
+                # redis-py leaves disconnect unannotated.
+                super().disconnect(*args)  # type: ignore[no-untyped-call]
                 self.port = next(ports)
 
         super().__init__(
@@ -310,7 +312,8 @@ def test_a_renewal_still_on_its_way_when_validity_runs_out_decides_before_the_le
     assert term is not None
     caller_now = 3.1
     assert not a.leading  # by its own clock, with no renewal sent: lapsed (safety first)
-    redis_server.client().execute_command("CLIENT", "PAUSE", 400, "ALL")  # the renewal waits in Redis
+    # The renewal waits in Redis (redis-py leaves execute_command unannotated).
+    redis_server.client().execute_command("CLIENT", "PAUSE", 400, "ALL")  # type: ignore[no-untyped-call]
     keeper.append(threading.Thread(target=a.tick))
     keeper[0].start()
     wait_for(lambda: a._tick_lock.locked(), timeout=5, what="the renewal to be sent")

@@ -7,17 +7,16 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from redis_support import RedisServer, StandInLeader
-from support import Host, assert_no_duplicates, leader_of, read_fires, start_nodes, wait_for
+from support import Host, HostFactory, assert_no_duplicates, leader_of, read_fires, start_nodes, wait_for
 
 
-def _nodes(hosts: Callable[..., Host], url: str, count: int = 2, **env: str) -> list[Host]:
+def _nodes(hosts: HostFactory, url: str, count: int = 2, **env: str) -> list[Host]:
     return start_nodes(hosts, count, "liveness:jobs", {"SCHEDULER_REDIS_URL": url, **env})
 
 
@@ -33,7 +32,9 @@ def _first_fire_after(fire_log: Any, moment: float, job: str = "tick", exclude_p
     return wait_for(find, 20, f"a {job} fire after {moment}")
 
 
-def test_a_stopping_leader_hands_over_at_once_while_its_long_job_finishes(hosts, redis_server: RedisServer) -> None:
+def test_a_stopping_leader_hands_over_at_once_while_its_long_job_finishes(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     """TERM of the leader while a 12 s job runs: another node fires within 1 s (the lease used to
     be kept until the job ended); the job finishes on the old node with ctx.is_current() False, and
     no second instance of it (max_instances=1) starts anywhere until it has ended."""
@@ -67,7 +68,9 @@ def test_a_stopping_leader_hands_over_at_once_while_its_long_job_finishes(hosts,
 
 
 @pytest.mark.parametrize("victim", ["runner", "supervisor", "master"])
-def test_a_process_crash_on_a_live_host_fails_over_within_1_5s(hosts, redis_server: RedisServer, victim: str) -> None:
+def test_a_process_crash_on_a_live_host_fails_over_within_1_5s(
+    hosts: HostFactory, redis_server: RedisServer, victim: str
+) -> None:
     """kill -9 of the leader's runner, supervisor or master at the default 10 s lease TTL: a surviving
     process of that host proves the holder dead and releases its lease (the runner's supervisor, the
     runner that got the parent-death signal), so a fire runs within 1.5 s, not after the TTL."""
@@ -89,7 +92,7 @@ def test_a_process_crash_on_a_live_host_fails_over_within_1_5s(hosts, redis_serv
     assert_no_duplicates(read_fires(leader.fire_log))
 
 
-def test_standbys_are_quiet_at_idle(hosts, redis_server: RedisServer) -> None:
+def test_standbys_are_quiet_at_idle(hosts: HostFactory, redis_server: RedisServer) -> None:
     """At the default TTL a standby sends at most 0.5 Redis commands per second at idle.
 
     The lease is held by a leader that is not ours and renews it 4 times per TTL, as the
@@ -124,7 +127,8 @@ def _commands_seen(server: RedisServer, seconds: float) -> list[dict[str, Any]]:
     """Every command Redis executes for ``seconds`` (MONITOR), including those scripts run."""
     seen: list[dict[str, Any]] = []
     client = redis.Redis(host="127.0.0.1", port=server.port, password=server.password, socket_timeout=10)
-    with client.monitor() as monitor:
+    # redis-py leaves monitor() unannotated.
+    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
         began = time.time()
         while not seen or seen[-1]["time"] < began + seconds:  # the renewals alone wake this every 2.5 s
             seen.append(monitor.next_command())
@@ -133,7 +137,7 @@ def _commands_seen(server: RedisServer, seconds: float) -> list[dict[str, Any]]:
 
 
 def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
-    hosts, redis_server: RedisServer, tmp_path: Path
+    hosts: HostFactory, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     """A job deadlocks the leader's dispatch loop (it takes APScheduler's own lock): after
     SCHEDULER_WATCHDOG_TIMEOUT the runner gives the lease up (it used to keep renewing it
@@ -164,7 +168,7 @@ def test_a_hung_dispatch_loop_hands_over_and_its_runner_is_replaced(
     assert wait_for(outcomes, 15, "the freeze's history on that host")[:1] == ["abandoned"]
 
 
-def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: RedisServer) -> None:
+def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts: HostFactory, redis_server: RedisServer) -> None:
     """A job running 8 s with SCHEDULER_WATCHDOG_TIMEOUT=2: jobs run on threads of their own, and
     the dispatch loop keeps beating, so nothing is replaced."""
     [node] = _nodes(hosts, redis_server.url, count=1, LONG_SECONDS="8", SCHEDULER_WATCHDOG_TIMEOUT="2")
@@ -179,7 +183,9 @@ def test_a_long_healthy_job_does_not_trip_the_watchdog(hosts, redis_server: Redi
     assert "hangs" not in node.output()
 
 
-def test_an_idle_leader_is_quiet_and_a_run_now_still_reaches_it_at_once(hosts, redis_server: RedisServer) -> None:
+def test_an_idle_leader_is_quiet_and_a_run_now_still_reaches_it_at_once(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     """At the default TTL, with one job every 10 minutes, a leader makes Redis run at most 2
     commands per second, scripts' inner ones included (issue 24: it made 12, mostly by reading
     the command stream four times a second). Commands now come with a pub/sub hint, so a run

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import Host, read_fires, wait_for
+from support import Host, HostFactory, read_fires, wait_for
 
 from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
 from scheduler_proc.coordination.term import Term
@@ -103,7 +103,7 @@ def _fires_after(host: Host, moment: float) -> list[dict[str, Any]]:
 
 
 def test_a_full_state_directory_turns_health_red_runs_no_fire_and_recovers(
-    small_disk: Callable[[Path], Path], hosts: Callable[..., Host]
+    small_disk: Callable[[Path], Path], hosts: HostFactory
 ) -> None:
     host = hosts()
     state = small_disk(host.dir / "state")
@@ -129,7 +129,7 @@ def test_a_full_state_directory_turns_health_red_runs_no_fire_and_recovers(
 
 
 def test_a_full_lock_directory_turns_health_red_without_a_crash_loop_or_tmp_files(
-    small_disk: Callable[[Path], Path], hosts: Callable[..., Host]
+    small_disk: Callable[[Path], Path], hosts: HostFactory
 ) -> None:
     host = hosts()
     run = small_disk(host.dir / "run")
@@ -177,7 +177,7 @@ def test_the_ledger_leaves_a_corrupt_file_untouched_and_makes_a_new_one_once_it_
 
 
 def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_moved_aside(
-    hosts: Callable[..., Host],
+    hosts: HostFactory,
 ) -> None:
     host = hosts()
     state = host.dir / "state"
@@ -204,7 +204,7 @@ def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_mov
 
 
 def test_a_read_only_replica_as_redis_turns_health_red_once_and_recovers_when_it_takes_writes(
-    tmp_path: Path, hosts: Callable[..., Host]
+    tmp_path: Path, hosts: HostFactory
 ) -> None:
     primary = RedisServer(tmp_path / "primary").start()
     replica = RedisServer(tmp_path / "replica", replica_of=primary.port).start()
@@ -219,7 +219,8 @@ def test_a_read_only_replica_as_redis_turns_health_red_once_and_recovers_when_it
         wait_for(lambda: (host.status() or {}).get("updated_at", 0) > seen + 2, 10, "more lease ticks")
         assert host.count_lines("ReadOnlyError") == 0 and host.count_lines("Traceback") == 0, host.output()
         assert host.count_lines(r"ERROR.*read-only") == 1, host.output()
-        replica.client().execute_command("REPLICAOF", "NO", "ONE")
+        # redis-py leaves execute_command unannotated.
+        replica.client().execute_command("REPLICAOF", "NO", "ONE")  # type: ignore[no-untyped-call]
         host.wait_role("leader", timeout=15)
         _assert_green(host)
     finally:
@@ -227,7 +228,7 @@ def test_a_read_only_replica_as_redis_turns_health_red_once_and_recovers_when_it
         primary.kill()
 
 
-def test_a_ledger_corrupted_while_the_scheduler_runs_stops_the_fires_and_says_so(hosts: Callable[..., Host]) -> None:
+def test_a_ledger_corrupted_while_the_scheduler_runs_stops_the_fires_and_says_so(hosts: HostFactory) -> None:
     host = hosts()
     host.start_and_wait("leader")
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
@@ -251,7 +252,7 @@ def test_a_ledger_corrupted_while_the_scheduler_runs_stops_the_fires_and_says_so
     assert host.runner_pids() == runners
 
 
-def test_a_fifo_put_at_the_lock_path_while_running_is_named_without_a_crash_loop(hosts: Callable[..., Host]) -> None:
+def test_a_fifo_put_at_the_lock_path_while_running_is_named_without_a_crash_loop(hosts: HostFactory) -> None:
     """Issue 23 item 18: something else than a file at the lock path after the start (here a
     FIFO) made the runner exit with a traceback on every try; it now waits as standby, lists
     the problem, and takes the lock again once the path is free."""

@@ -11,14 +11,14 @@ from urllib.parse import quote
 
 import httpx
 from redis_support import RedisServer
-from support import Host, read_fires, wait_for
+from support import Host, HostFactory, read_fires, wait_for
 
 PASSWORD = "p/w7"  # under 8 characters, and percent-encoded in the URL
 ADMIN_TOKEN = "adm1n-t0ken-leaky-0123456789"
 READ_TOKEN = "r3ad-t0ken-leaky-0123456789"
 
 
-def test_no_secret_shows_in_any_processs_output(hosts, tmp_path: Path) -> None:
+def test_no_secret_shows_in_any_processs_output(hosts: HostFactory, tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis", password=PASSWORD).start()
     try:
         url = f"redis://:{quote(PASSWORD, safe='')}@127.0.0.1:{server.port}/0"
@@ -77,7 +77,7 @@ def _reload_and_leak_from_a_new_worker(host: Host) -> None:
     wait_for(lambda: "worker logs" in host.output()[before:], 5, "the new worker's lines")
 
 
-def test_a_system_exit_at_jobs_import_refuses_the_start_with_its_message_masked(hosts) -> None:
+def test_a_system_exit_at_jobs_import_refuses_the_start_with_its_message_masked(hosts: HostFactory) -> None:
     host = hosts(jobs="exits_on_import:jobs", env={"SCHEDULER_ADMIN_TOKEN": ADMIN_TOKEN}).start()
     assert host.wait_exit(30) != 0
     output = host.output()
@@ -104,7 +104,7 @@ def test_the_redacting_stream_masks_a_secret_written_in_pieces_and_a_partial_lin
     assert out.getvalue() == "*** done\nnext ***"
 
 
-def test_gunicorns_log_file_is_masked_before_and_after_a_hup(hosts, tmp_path: Path) -> None:
+def test_gunicorns_log_file_is_masked_before_and_after_a_hup(hosts: HostFactory, tmp_path: Path) -> None:
     """A --error-logfile handler writes to its file, not through the masked stderr: its filter does
     the masking, and a HUP (gunicorn makes new handlers) must put it back."""
     log_file = tmp_path / "error.log"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from redis_support import RedisServer
-from support import Host, free_port, read_fires, recording_jobs, start_nodes, wait_for
+from support import Host, HostFactory, free_port, read_fires, recording_jobs, start_nodes, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership
@@ -46,7 +46,8 @@ def _runs(fire_log: Path, job: str = "long") -> list[tuple[float, float, dict[st
 
 def _assert_one_at_a_time(fire_log: Path, job: str = "long") -> None:
     """No run of ``job`` started before every earlier one had ended (its max_instances is 1)."""
-    overlapping, latest_end, latest = [], -math.inf, None
+    overlapping: list[tuple[dict[str, Any] | None, dict[str, Any]]] = []
+    latest_end, latest = -math.inf, None
     for start, end, record in _runs(fire_log, job):
         if start < latest_end:
             overlapping.append((latest, record))
@@ -65,13 +66,13 @@ def _first_start(fire_log: Path) -> float:
     return wait_for(lambda: _runs(fire_log), 15, "the long job to start")[0][0]
 
 
-def _cluster(hosts: Callable[..., Host], server: RedisServer, count: int) -> list[Host]:
+def _cluster(hosts: HostFactory, server: RedisServer, count: int) -> list[Host]:
     env = {"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": "2", "LONG_SECONDS": _LONG}
     return start_nodes(hosts, count, "liveness:jobs", env)
 
 
 def test_the_same_node_leading_again_after_a_redis_stall_starts_no_second_instance(
-    hosts, redis_server: RedisServer
+    hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     """Redis stalls (SIGSTOP) longer than the 2 s lease while the 12 s job runs: the node steps down,
     leads again under a new term once Redis answers, and its new engine used to start a second
@@ -93,7 +94,7 @@ def test_the_same_node_leading_again_after_a_redis_stall_starts_no_second_instan
     assert re.search(r"fire waits job=long .*max_instances", node.output()), "the fire waited for the run"
 
 
-def test_a_replaced_host_lock_file_starts_no_second_instance(hosts) -> None:
+def test_a_replaced_host_lock_file_starts_no_second_instance(hosts: HostFactory) -> None:
     """Single host: the lock file is replaced on disk while the 12 s job runs; the runner retires its
     engine and takes the lock again, and the new engine used to start a second instance (APScheduler
     counts per scheduler, and each engine has its own). The earlier engine's run counts now."""
@@ -109,7 +110,9 @@ def test_a_replaced_host_lock_file_starts_no_second_instance(hosts) -> None:
     _assert_one_at_a_time(host.fire_log)
 
 
-def test_redis_restarted_empty_starts_no_second_instance_on_either_node(hosts, redis_server: RedisServer) -> None:
+def test_redis_restarted_empty_starts_no_second_instance_on_either_node(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     """Redis restarts without data while the leader runs the 12 s job, a second node standing by.
     Whichever node leads next, no second instance starts: the old leader counts its own run, and its
     running marker, which Redis lost, is written again by the next renewal for the other node to see
@@ -131,7 +134,7 @@ def test_redis_restarted_empty_starts_no_second_instance_on_either_node(hosts, r
 
 
 def test_a_stopping_leaders_run_holds_the_other_node_back_after_redis_lost_its_marker(
-    hosts, redis_server: RedisServer
+    hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     """Redis restarts without data while the leader runs the 12 s job; the leader is then stopped
     (TERM), so the other node leads while the run goes on. Its marker, lost with Redis's data, is
@@ -196,7 +199,7 @@ class _Relay:
 
 
 def test_a_node_cut_off_from_redis_runs_on_and_another_starts_the_job_after_its_marker_expired(
-    hosts, redis_server: RedisServer, tmp_path: Path
+    hosts: HostFactory, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     """The limit that remains (docs/guarantees.md, issue 22 item 3): the leader is cut off from Redis
     while its 12 s job runs. It cannot renew its marker, which expires one TTL after its last renewal;
@@ -291,7 +294,7 @@ def test_engines_of_one_process_share_the_count_of_running_instances(tmp_path: P
     specs = {spec.id: spec for spec in jobs}
     ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
     instances = Instances()
-    old, new = (Dispatcher(specs, ledger, "n", 30, lambda t=t: t, instances=instances) for t in _terms(2))
+    old, new = (Dispatcher(specs, ledger, "n", 30, _always(t), instances=instances) for t in _terms(2))
     now = datetime.now(UTC)
     [[running]] = old.claim([("t", [now], None, "schedule")])
     assert instances.running("t") == 1
@@ -307,8 +310,16 @@ def test_engines_of_one_process_share_the_count_of_running_instances(tmp_path: P
     new.run_claimed([waited])
     assert ran == [now, now + timedelta(seconds=1)]
     assert instances.running("t") == 0
-    later = [("t", [now + timedelta(seconds=4)], None, "manual"), ("t", [now + timedelta(seconds=5)], None, "manual")]
+    later: list[tuple[str, list[datetime], str | None, str]] = [
+        ("t", [now + timedelta(seconds=4)], None, "manual"),
+        ("t", [now + timedelta(seconds=5)], None, "manual"),
+    ]
     assert [len(group) for group in new.claim(later)] == [1, 0], "two claims at once: only the first gets the place"
+
+
+def _always(term: Term) -> Callable[[], Term]:
+    """A dispatcher's ``may_dispatch`` for a term that never ends."""
+    return lambda: term
 
 
 def _terms(count: int) -> list[Term]:
@@ -336,7 +347,7 @@ def test_a_running_set_of_the_wrong_type_is_repaired_without_touching_the_claim(
 
 
 def test_a_runner_waiting_on_redis_for_a_waiting_fire_is_not_killed_by_its_watchdog(
-    hosts, redis_server: RedisServer
+    hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     """A fire waits for the running instance; its claim retries on the runner's loop while Redis
     stalls (within the 12 s lease), up to 0.75 x TTL. The supervisor's heartbeat came only from

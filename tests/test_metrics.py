@@ -9,11 +9,12 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, Host, read_fires, wait_for
+from support import ROOT, Host, HostFactory, read_fires, wait_for
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,7 +36,7 @@ def _all_positive(host: Host, wanted: tuple[str, ...]) -> str | None:
 
 
 def test_per_job_metrics_show_successes_failures_skips_misses_and_survive_a_runner_restart(
-    hosts, redis_server: RedisServer
+    hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_ADMIN_TOKEN": TOKEN}
     host = hosts(jobs="alerting:jobs", env=env).start_and_wait()
@@ -80,7 +81,7 @@ def test_per_job_metrics_show_successes_failures_skips_misses_and_survive_a_runn
     )
 
 
-def test_a_single_host_counts_fires_skipped_over_max_instances_and_says_its_mode(hosts) -> None:
+def test_a_single_host_counts_fires_skipped_over_max_instances_and_says_its_mode(hosts: HostFactory) -> None:
     host = hosts(jobs="alerting:jobs").start_and_wait()
     wanted = ('scheduler_fires_skipped_total{job="hog",reason="max_instances"}',)
     text = wait_for(lambda: _all_positive(host, wanted), 20, "hog's fires skipped while it runs")
@@ -89,7 +90,7 @@ def test_a_single_host_counts_fires_skipped_over_max_instances_and_says_its_mode
     assert "_created" not in text
 
 
-def test_fires_missed_while_no_scheduler_ran_are_counted_at_start(hosts) -> None:
+def test_fires_missed_while_no_scheduler_ran_are_counted_at_start(hosts: HostFactory) -> None:
     env = {"SCHEDULER_MISFIRE_GRACE": "1"}
     host = hosts(env=env).start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a tick")
@@ -167,7 +168,7 @@ def test_the_dashboard_and_the_rules_name_only_metrics_the_kit_exports() -> None
 
 
 @needs_promtool
-def test_the_dashboards_queries_parse(tmp_path) -> None:
+def test_the_dashboards_queries_parse(tmp_path: Path) -> None:
     """promtool parses each panel's query as a recording rule (with the template variable filled in)."""
     assert PROMTOOL is not None
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "scheduler.json").read_text())

@@ -6,12 +6,13 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from redis_support import RedisServer
-from support import Host, leader_of, read_fires, wait_for
+from support import Host, HostFactory, leader_of, read_fires, wait_for
 
 from scheduler_proc import metrics_router, scheduler_router
 
@@ -23,20 +24,19 @@ def _post(host: Host, path: str, headers: dict[str, str] | None = None) -> httpx
     return httpx.post(f"http://127.0.0.1:{host.port}{path}", headers=headers or {}, timeout=10)
 
 
-def _cluster(hosts: Callable[..., Host], redis_server: RedisServer, count: int = 2, **kwargs: object) -> list[Host]:
+def _cluster(hosts: HostFactory, redis_server: RedisServer, count: int = 2) -> list[Host]:
     nodes = [
         hosts(
             f"node-{i}",
             jobs="reports:jobs",
             env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_ADMIN_TOKEN": TOKEN},
-            **kwargs,
         )
         for i in range(count)
     ]
     for node in nodes:
         node.start()
     for node in nodes:
-        wait_for(lambda n=node: (n.status() or {}).get("role") in ("leader", "standby"), 20, f"{node.name} up")
+        wait_for(partial(node.in_role, "leader", "standby"), 20, f"{node.name} up")
     return nodes
 
 
@@ -48,7 +48,7 @@ def _leader_past_the_floor(nodes: list[Host]) -> Host:
     return leader
 
 
-def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
+def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts: HostFactory) -> None:
     disabled = hosts("node-a", jobs="reports:jobs").start_and_wait()
     response = _post(disabled, "/scheduler/jobs/report/run", AUTH)
     assert response.status_code == 403 and "set SCHEDULER_ADMIN_TOKEN" in response.json()["detail"]
@@ -79,7 +79,7 @@ def test_admin_endpoints_need_the_token_and_say_so_when_disabled(hosts) -> None:
     assert paths["/scheduler/jobs/{job_id}/run"]["post"]["security"] == [{"HTTPBearer": []}]
 
 
-def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts) -> None:
+def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts: HostFactory) -> None:
     """JSON answers (returned as their own Response objects), metrics and the page all carry nosniff."""
     host = hosts("node-a", jobs="reports:jobs").start_and_wait()
     for path in (
@@ -98,7 +98,9 @@ def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts) -> Non
     assert page["content-security-policy"].startswith("default-src 'none'; script-src 'sha256-")
 
 
-def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, redis_server: RedisServer) -> None:
+def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     nodes = _cluster(hosts, redis_server)
     leader = _leader_past_the_floor(nodes)
     follower = next(n for n in nodes if n is not leader)
@@ -120,25 +122,25 @@ def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts, red
 
 
 def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_without_redis(
-    hosts, redis_server: RedisServer
+    hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     leader = _leader_past_the_floor(_cluster(hosts, redis_server, count=1))
     answer = _post(leader, "/scheduler/jobs/report/run", AUTH)
     assert answer.status_code == 200, answer.text
     run_id = answer.json()["run_id"]
 
-    def overview() -> dict[str, object]:
+    def overview() -> dict[str, Any]:
         return dict(leader.get("/scheduler/overview", timeout=10).json())
 
-    answer = wait_for(
+    shown = wait_for(
         lambda: (o := overview())["recent_runs"] and any(r["run_id"] == run_id for r in o["recent_runs"]) and o,
         10,
         "the manual run among the recent runs",
     )
     status = leader.status() or {}
-    assert {key for key in status if key not in ("jobs", "cluster", "updated_at")} <= set(answer)
-    assert [job["id"] for job in answer["jobs"]] == [job["id"] for job in status["jobs"]] == ["tick", "report"]
-    runs = answer["recent_runs"]
+    assert {key for key in status if key not in ("jobs", "cluster", "updated_at")} <= set(shown)
+    assert [job["id"] for job in shown["jobs"]] == [job["id"] for job in status["jobs"]] == ["tick", "report"]
+    runs = shown["recent_runs"]
     assert 2 <= len(runs) <= 20 and {run["job_id"] for run in runs} == {"tick", "report"}
     assert [run["started_at"] for run in runs] == sorted((run["started_at"] for run in runs), reverse=True)
     redis_server.kill()
@@ -148,7 +150,7 @@ def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_withou
     assert redis_server.url not in json.dumps(without)
 
 
-def test_a_pause_survives_a_leader_failover(hosts, redis_server: RedisServer) -> None:
+def test_a_pause_survives_a_leader_failover(hosts: HostFactory, redis_server: RedisServer) -> None:
     nodes = _cluster(hosts, redis_server, count=3)
     leader = _leader_past_the_floor(nodes)
     assert _post(nodes[0], "/scheduler/jobs/tick/pause", AUTH).json()["paused"] is True
@@ -169,7 +171,7 @@ def test_a_pause_survives_a_leader_failover(hosts, redis_server: RedisServer) ->
     )
 
 
-def test_scrapes_answered_by_different_workers_agree(hosts) -> None:
+def test_scrapes_answered_by_different_workers_agree(hosts: HostFactory) -> None:
     host = hosts(
         jobs="reports:jobs", workers=4, env={"SCHEDULER_ADMIN_TOKEN": TOKEN}, extra_args=["pid_app:app"]
     ).start_and_wait()
@@ -207,7 +209,7 @@ def test_scrapes_answered_by_different_workers_agree(hosts) -> None:
         assert f"# TYPE {name}" in first, name
 
 
-def test_history_and_pauses_survive_a_restart_in_single_host_mode(hosts) -> None:
+def test_history_and_pauses_survive_a_restart_in_single_host_mode(hosts: HostFactory) -> None:
     host = hosts(jobs="reports:jobs", env={"SCHEDULER_ADMIN_TOKEN": TOKEN}).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "ticks")
     _post(host, "/scheduler/jobs/report/pause", AUTH)
@@ -224,7 +226,7 @@ def test_history_and_pauses_survive_a_restart_in_single_host_mode(hosts) -> None
     assert jobs["report"]["paused"] is True and jobs["tick"]["paused"] is False
 
 
-def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
+def test_cli_tables_json_commands_and_check_exit_codes(hosts: HostFactory) -> None:
     host = hosts(jobs="reports:jobs").start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a tick")
     status = host.cli("status")
@@ -249,7 +251,7 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
     assert down.returncode == 1 and "FAIL: no scheduler runs on node node-a" in down.stdout
 
 
-def test_cli_check_fails_when_the_cluster_has_no_leader(hosts, redis_server: RedisServer) -> None:
+def test_cli_check_fails_when_the_cluster_has_no_leader(hosts: HostFactory, redis_server: RedisServer) -> None:
     [node] = _cluster(hosts, redis_server, count=1)
     leader_of([node])
     assert node.cli("check").returncode == 0
@@ -263,7 +265,7 @@ def test_cli_check_fails_when_the_cluster_has_no_leader(hosts, redis_server: Red
         os.kill(runner, signal.SIGCONT)
 
 
-def test_json_log_format(hosts) -> None:
+def test_json_log_format(hosts: HostFactory) -> None:
     host = hosts(env={"SCHEDULER_LOG_FORMAT": "json"}).start_and_wait()
     host.wait_log(r'"message": "fire end job=tick')
     lines = [json.loads(line) for line in host.output().splitlines() if line.startswith("{")]

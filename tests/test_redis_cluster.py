@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis_support import RedisClusterServers
-from support import Host, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, start_nodes, wait_for
+from support import (
+    Host,
+    HostFactory,
+    assert_no_duplicates,
+    assert_no_gaps,
+    leader_of,
+    read_fires,
+    start_nodes,
+    wait_for,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -22,7 +31,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
     cluster.kill()
 
 
-def _nodes(hosts: Callable[..., Host], cluster: RedisClusterServers, namespace: str, count: int = 3) -> list[Host]:
+def _nodes(hosts: HostFactory, cluster: RedisClusterServers, namespace: str, count: int = 3) -> list[Host]:
     env = {
         "SCHEDULER_REDIS_URL": cluster.url,
         "SCHEDULER_REDIS_CLUSTER": "true",
@@ -36,7 +45,7 @@ def _seconds_after(fire_log: Path, moment: float) -> int:
     return len({f["scheduled_at"] for f in read_fires(fire_log) if f["started"] > moment})
 
 
-def test_every_second_once_on_a_redis_cluster(hosts, redis_cluster: RedisClusterServers) -> None:
+def test_every_second_once_on_a_redis_cluster(hosts: HostFactory, redis_cluster: RedisClusterServers) -> None:
     nodes = _nodes(hosts, redis_cluster, "rc-once")
     leader = leader_of(nodes)
     wait_for(lambda: _seconds_after(leader.fire_log, 0) >= 10, 30, "10 seconds of fires")
@@ -47,7 +56,7 @@ def test_every_second_once_on_a_redis_cluster(hosts, redis_cluster: RedisCluster
     assert status is not None and status["cluster"]["redis"] == "ok"
 
 
-def test_kill_9_of_the_leader_on_a_redis_cluster(hosts, redis_cluster: RedisClusterServers) -> None:
+def test_kill_9_of_the_leader_on_a_redis_cluster(hosts: HostFactory, redis_cluster: RedisClusterServers) -> None:
     nodes = _nodes(hosts, redis_cluster, "rc-kill")
     leader = leader_of(nodes)
     wait_for(lambda: _seconds_after(leader.fire_log, 0) >= 3, 15, "fires before the kill")
@@ -57,7 +66,9 @@ def test_kill_9_of_the_leader_on_a_redis_cluster(hosts, redis_cluster: RedisClus
     assert_no_duplicates(read_fires(leader.fire_log))
 
 
-def test_a_failover_inside_the_redis_cluster_runs_no_fire_twice(hosts, redis_cluster: RedisClusterServers) -> None:
+def test_a_failover_inside_the_redis_cluster_runs_no_fire_twice(
+    hosts: HostFactory, redis_cluster: RedisClusterServers
+) -> None:
     """The primary holding the namespace's slot is killed; its replica takes over (cluster node
     timeout 1 s). Scheduling resumes on the new primary, and fires that the old one may have
     claimed without replicating are skipped (its run id differs), never run twice."""

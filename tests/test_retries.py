@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis_support import RedisServer
-from support import Host, read_fires, wait_for
+from support import Host, HostFactory, read_fires, wait_for
 
 
 def _runs(host: Host, job: str) -> list[dict[str, Any]]:
@@ -17,7 +17,9 @@ def _calls(host: Host, job: str, run_id: str) -> list[dict[str, Any]]:
     return [f for f in read_fires(host.fire_log) if f["job"] == job and f["run_id"] == run_id]
 
 
-def test_a_failed_run_is_retried_as_the_same_fire_within_its_limits(hosts, redis_server: RedisServer) -> None:
+def test_a_failed_run_is_retried_as_the_same_fire_within_its_limits(
+    hosts: HostFactory, redis_server: RedisServer
+) -> None:
     host = hosts(jobs="retries:jobs", env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "2"})
     host.start_and_wait()
 

@@ -9,13 +9,13 @@ import signal
 import socket
 import stat
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from support import (
     Host,
+    HostFactory,
     alive,
     assert_no_duplicates,
     assert_no_gaps,
@@ -67,7 +67,7 @@ def _threads(pid: int) -> int:
     return 0
 
 
-def test_make_run_serves_the_demo_app_with_its_scheduler_on_port_8000(hosts) -> None:
+def test_make_run_serves_the_demo_app_with_its_scheduler_on_port_8000(hosts: HostFactory) -> None:
     """`make run` as the README's quickstart says: the demo on 127.0.0.1:8000, its scheduler leading.
 
     make exports a variable to its commands even when it is empty; an empty BIND once reached
@@ -90,7 +90,7 @@ def test_make_run_serves_the_demo_app_with_its_scheduler_on_port_8000(hosts) -> 
     assert "Listening at: http://127.0.0.1:8000" in host.output()
 
 
-def test_fires_once_with_four_workers_only_in_the_runner(hosts) -> None:
+def test_fires_once_with_four_workers_only_in_the_runner(hosts: HostFactory) -> None:
     host = hosts(workers=4).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 6, 15, "six fires")
     fires = read_fires(host.fire_log)
@@ -106,7 +106,7 @@ def test_fires_once_with_four_workers_only_in_the_runner(hosts) -> None:
     assert_no_gaps(fires)
 
 
-def test_scheduler_is_a_fresh_interpreter_without_sockets_or_gunicorn_handlers(hosts) -> None:
+def test_scheduler_is_a_fresh_interpreter_without_sockets_or_gunicorn_handlers(hosts: HostFactory) -> None:
     host = hosts().start_and_wait()
     listeners = _listening_inodes(host.port)
     assert listeners, "could not find gunicorn's listening socket"
@@ -119,7 +119,7 @@ def test_scheduler_is_a_fresh_interpreter_without_sockets_or_gunicorn_handlers(h
     assert len(host.supervisor_pids()) == 1
 
 
-def test_kill_9_of_runner_is_replaced_within_5s_and_workers_untouched(hosts) -> None:
+def test_kill_9_of_runner_is_replaced_within_5s_and_workers_untouched(hosts: HostFactory) -> None:
     host = hosts(workers=3).start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
     workers = host.worker_pids()
@@ -136,7 +136,7 @@ def test_kill_9_of_runner_is_replaced_within_5s_and_workers_untouched(hosts) -> 
     assert_no_duplicates(read_fires(host.fire_log))
 
 
-def test_kill_9_of_master_leaves_nothing_running_jobs(hosts) -> None:
+def test_kill_9_of_master_leaves_nothing_running_jobs(hosts: HostFactory) -> None:
     host = hosts().start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
     scheduler = host.supervisor_pids() + host.runner_pids()
@@ -150,7 +150,7 @@ def test_kill_9_of_master_leaves_nothing_running_jobs(hosts) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT], ids=lambda s: s.name)
-def test_stop_signal_lets_running_job_finish_and_starts_no_new_fire(hosts, sig: signal.Signals) -> None:
+def test_stop_signal_lets_running_job_finish_and_starts_no_new_fire(hosts: HostFactory, sig: signal.Signals) -> None:
     # UvicornWorker ignores SIGQUIT, so gunicorn waits its graceful timeout: keep it short here.
     host = hosts(jobs="slow:jobs", env={"SLOW_SECONDS": "2", "GRACEFUL_TIMEOUT": "3"}).start_and_wait()
     wait_for(lambda: [f for f in read_fires(host.fire_log) if f["event"] == "start"], 10, "the slow job to start")
@@ -166,7 +166,7 @@ def test_stop_signal_lets_running_job_finish_and_starts_no_new_fire(hosts, sig: 
     assert not any(alive(pid) for pid in scheduler), "scheduler processes outlived gunicorn"
 
 
-def test_stop_grace_is_configurable_and_then_the_job_is_abandoned(hosts) -> None:
+def test_stop_grace_is_configurable_and_then_the_job_is_abandoned(hosts: HostFactory) -> None:
     host = hosts(jobs="slow:jobs", env={"SLOW_SECONDS": "30", "SCHEDULER_STOP_GRACE": "1"}).start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "the slow job to start")
     scheduler = host.supervisor_pids() + host.runner_pids()
@@ -186,7 +186,7 @@ def _write_ticker(directory: Path, version: int, broken: bool = False) -> None:
     (directory / "hupjobs.py").write_text(source)
 
 
-def _hup_host(hosts: Callable[..., Host], code: Path) -> Host:
+def _hup_host(hosts: HostFactory, code: Path) -> Host:
     """A host whose jobs module (version 1) lives in ``code``, where a test can rewrite it."""
     code.mkdir()
     _write_ticker(code, 1)
@@ -195,7 +195,7 @@ def _hup_host(hosts: Callable[..., Host], code: Path) -> Host:
     return host.start_and_wait()
 
 
-def test_hup_reloads_changed_jobs_without_losing_or_doubling_a_fire(hosts, tmp_path: Path) -> None:
+def test_hup_reloads_changed_jobs_without_losing_or_doubling_a_fire(hosts: HostFactory, tmp_path: Path) -> None:
     code = tmp_path / "code"
     host = _hup_host(hosts, code)
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires of version 1")
@@ -210,7 +210,7 @@ def test_hup_reloads_changed_jobs_without_losing_or_doubling_a_fire(hosts, tmp_p
     assert all(f["scheduled_at"] < first_v2 for f in fires if f["version"] == 1)
 
 
-def test_hup_with_a_broken_jobs_module_keeps_the_old_scheduler(hosts, tmp_path: Path) -> None:
+def test_hup_with_a_broken_jobs_module_keeps_the_old_scheduler(hosts: HostFactory, tmp_path: Path) -> None:
     code = tmp_path / "code"
     host = _hup_host(hosts, code)
     [runner] = host.runner_pids()
@@ -225,7 +225,7 @@ def test_hup_with_a_broken_jobs_module_keeps_the_old_scheduler(hosts, tmp_path: 
     assert "RuntimeError: broken on purpose" in host.output()
 
 
-def test_a_replacement_supervisor_that_cannot_load_the_jobs_says_why(hosts, tmp_path: Path) -> None:
+def test_a_replacement_supervisor_that_cannot_load_the_jobs_says_why(hosts: HostFactory, tmp_path: Path) -> None:
     code = tmp_path / "code"
     host = _hup_host(hosts, code)
     [supervisor] = host.supervisor_pids()
@@ -238,7 +238,7 @@ def test_a_replacement_supervisor_that_cannot_load_the_jobs_says_why(hosts, tmp_
     assert_no_duplicates(read_fires(host.fire_log))
 
 
-def test_usr2_upgrade_never_runs_two_schedulers_and_new_master_takes_over(hosts) -> None:
+def test_usr2_upgrade_never_runs_two_schedulers_and_new_master_takes_over(hosts: HostFactory) -> None:
     host = hosts().start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
     old_master = host.master_pid
@@ -260,7 +260,7 @@ def test_usr2_upgrade_never_runs_two_schedulers_and_new_master_takes_over(hosts)
     assert_no_gaps(fires)
 
 
-def test_runner_exit_status_3_does_not_halt_gunicorn(hosts) -> None:
+def test_runner_exit_status_3_does_not_halt_gunicorn(hosts: HostFactory) -> None:
     host = hosts(jobs="exits:jobs").start_and_wait()
     host.wait_log(r"scheduler runner \(pid \d+\) exited with status 3", timeout=10)
     host.wait_log("scheduler runner restarted", timeout=10)
@@ -268,7 +268,7 @@ def test_runner_exit_status_3_does_not_halt_gunicorn(hosts) -> None:
     assert host.get("/healthz").status_code == 200
 
 
-def test_second_master_waits_as_standby_and_takes_over(hosts, tmp_path: Path) -> None:
+def test_second_master_waits_as_standby_and_takes_over(hosts: HostFactory, tmp_path: Path) -> None:
     shared = tmp_path / "shared-run"
     first = hosts("node-a", lock_dir=shared).start_and_wait()
     second = hosts("node-b", lock_dir=shared).start_and_wait(role="standby")
@@ -277,7 +277,8 @@ def test_second_master_waits_as_standby_and_takes_over(hosts, tmp_path: Path) ->
     assert stat.S_IMODE(shared.stat().st_mode) == 0o700
     [first_runner] = first.runner_pids()
     assert f'"pid": {first_runner}' in lock_file.read_text() and '"node": "node-a"' in lock_file.read_text()
-    assert second.status()["pid"] == first_runner  # type: ignore[index]
+    status = second.status()
+    assert status is not None and status["pid"] == first_runner
     first.signal(signal.SIGTERM)
     stopped = time.time()
     second.wait_role("leader", timeout=5)
@@ -286,7 +287,7 @@ def test_second_master_waits_as_standby_and_takes_over(hosts, tmp_path: Path) ->
     assert_no_duplicates(read_fires(first.fire_log))
 
 
-def test_second_master_takes_over_when_the_first_is_killed(hosts, tmp_path: Path) -> None:
+def test_second_master_takes_over_when_the_first_is_killed(hosts: HostFactory, tmp_path: Path) -> None:
     shared = tmp_path / "shared-run"
     first = hosts("node-a", lock_dir=shared).start_and_wait()
     second = hosts("node-b", lock_dir=shared).start_and_wait(role="standby")
@@ -298,10 +299,11 @@ def test_second_master_takes_over_when_the_first_is_killed(hosts, tmp_path: Path
         "node-b to fire after node-a's master died",
     )
     assert_no_duplicates(read_fires(first.fire_log))
-    assert second.status()["role"] == "leader"  # type: ignore[index]
+    status = second.status()
+    assert status is not None and status["role"] == "leader"
 
 
-def test_status_agrees_across_workers_and_names_the_real_runner(hosts) -> None:
+def test_status_agrees_across_workers_and_names_the_real_runner(hosts: HostFactory) -> None:
     host = hosts(workers=4).start_and_wait()
     wait_for(lambda: read_fires(host.fire_log), 10, "a first fire")
     # The fire log is written by the job; the status learns of the run through the recorder and
@@ -328,7 +330,7 @@ def test_status_agrees_across_workers_and_names_the_real_runner(hosts) -> None:
     wait_for(lambda: host.get("/scheduler/jobs/tick").json()["history"], 10, "tick's history")
 
 
-def test_fire_logs_and_a_raising_job_does_not_stop_the_scheduler(hosts) -> None:
+def test_fire_logs_and_a_raising_job_does_not_stop_the_scheduler(hosts: HostFactory) -> None:
     host = hosts(jobs="raising:jobs").start_and_wait()
     host.wait_log(r"fire failed job=boom", count=2)
     host.wait_log(r"fire end job=tick scheduled_at=\S+ node=node-a run_id=\w+ duration=[\d.]+s outcome=success")
@@ -339,14 +341,14 @@ def test_fire_logs_and_a_raising_job_does_not_stop_the_scheduler(hosts) -> None:
     assert len(host.runner_pids()) == 1
 
 
-def test_runs_with_the_uvicorn_workers_class_given_on_the_command_line(hosts) -> None:
+def test_runs_with_the_uvicorn_workers_class_given_on_the_command_line(hosts: HostFactory) -> None:
     host = hosts(workers=2, extra_args=["-k", "uvicorn.workers.UvicornWorker"]).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")
     assert "Using worker: uvicorn.workers.UvicornWorker" in host.output()
     assert {f["pid"] for f in read_fires(host.fire_log)} == set(host.runner_pids())
 
 
-def test_a_killed_supervisor_is_replaced_by_the_master_with_backoff(hosts) -> None:
+def test_a_killed_supervisor_is_replaced_by_the_master_with_backoff(hosts: HostFactory) -> None:
     host = hosts().start_and_wait()
     [supervisor] = host.supervisor_pids()
     [runner] = host.runner_pids()

@@ -6,12 +6,16 @@ import os
 import re
 import time
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from support import CHROMIUM, launch_chromium, read_fires, record_fetches, wait_for
+from support import CHROMIUM, HostFactory, launch_chromium, read_fires, record_fetches, wait_for
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage
 
 TOKEN = "page-admin-token-0123456789"
 
@@ -29,7 +33,7 @@ SHOWS_JS = """([count, ran]) => document.querySelectorAll("#jobs tbody tr").leng
                  && document.querySelector(`#jobs tr[data-job="${ran}"] td:nth-child(5)`).textContent === 'success'"""
 
 
-def test_page_shows_jobs_and_last_run_and_its_run_button_works(hosts, tmp_path: Path) -> None:
+def test_page_shows_jobs_and_last_run_and_its_run_button_works(hosts: HostFactory, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     host = hosts(jobs="reports:jobs", env={"SCHEDULER_ADMIN_TOKEN": TOKEN}).start_and_wait()
@@ -59,7 +63,7 @@ def test_page_shows_jobs_and_last_run_and_its_run_button_works(hosts, tmp_path: 
     assert len([f for f in read_fires(host.fire_log) if f["job"] == "report"]) == 1
 
 
-def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> None:
+def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts: HostFactory) -> None:
     """Each refresh is one GET of the overview whatever the number of jobs; all rows show; a job's runs on demand.
 
     The page's clock is Playwright's: timers fire only when the test moves it, so each move of
@@ -86,7 +90,7 @@ def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> Non
         sample_at = time.monotonic() + 0.5
         answer = httpx.get(base + "status", timeout=10).json()
         roles.append((answer["role"], len(answer["jobs"])))
-        wait_for(lambda at=sample_at: time.monotonic() >= at, 5, "the next sample time")
+        wait_for(partial(_is_past, sample_at), 5, "the next sample time")
     assert set(roles) == {("leader", count)}, roles
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
@@ -97,10 +101,12 @@ def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> Non
             page = context.new_page()
             fetches = record_fetches(page)
             refused: list[str] = []  # what the page's CSP blocked (its hashes must match the script and style)
-            page.on(
-                "console",
-                lambda message: "Content Security Policy" in message.text and refused.append(message.text),
-            )
+
+            def note_refused(message: ConsoleMessage) -> None:
+                if "Content Security Policy" in message.text:
+                    refused.append(message.text)
+
+            page.on("console", note_refused)
             page.goto(base)
             expect(page.locator("#refreshed")).to_contain_text("refreshed at", timeout=60_000)
             assert fetches == [base + "overview"]
@@ -159,6 +165,10 @@ def test_ten_thousand_jobs_one_request_per_refresh_every_row_shown(hosts) -> Non
             browser.close()
 
 
+def _is_past(moment: float) -> bool:
+    return time.monotonic() >= moment
+
+
 def _post(url: str) -> httpx.Response:
     return httpx.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
 
@@ -201,7 +211,7 @@ def _jobs(ids: list[str], paused: frozenset[str] = frozenset()) -> list[dict[str
     ]
 
 
-def test_rows_follow_answers_that_add_drop_and_reorder_jobs(hosts) -> None:
+def test_rows_follow_answers_that_add_drop_and_reorder_jobs(hosts: HostFactory) -> None:
     """Rows off screen are filled after the refresh; whatever the answers did meanwhile, the table ends as the last one.
 
     The page is the real one from a real server; its overview answers are the test's (routed
@@ -230,7 +240,7 @@ def test_rows_follow_answers_that_add_drop_and_reorder_jobs(hosts) -> None:
             [j["id"], j["trigger"], "paused" if j["paused"] else page_time, "Resume" if j["paused"] else "Pause"]
             for j in expected
         ]
-        return page.evaluate(TABLE_JS) == want
+        return bool(page.evaluate(TABLE_JS) == want)
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
@@ -286,7 +296,7 @@ def test_rows_follow_answers_that_add_drop_and_reorder_jobs(hosts) -> None:
             browser.close()
 
 
-def test_the_page_lists_what_turns_health_red(hosts) -> None:
+def test_the_page_lists_what_turns_health_red(hosts: HostFactory) -> None:
     """A corrupt ledger (a real file, a real runner): readyz is 503 and the page says why, with
     the fix, at the top (it showed a leader and green-looking rows); the list goes once healthy."""
     from playwright.sync_api import expect, sync_playwright

@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from support import Host, read_fires, wait_for
+from support import Host, HostFactory, read_fires, wait_for
 
 
 def _history(host: Host, job: str) -> list[dict[str, Any]]:
@@ -18,7 +18,7 @@ def _runs(host: Host, job: str, outcome: str) -> list[dict[str, Any]]:
     return [run for run in _history(host, job) if run["outcome"] == outcome]
 
 
-def test_a_run_past_its_timeout_is_stopped_and_recorded_only_once_it_has_ended(hosts) -> None:
+def test_a_run_past_its_timeout_is_stopped_and_recorded_only_once_it_has_ended(hosts: HostFactory) -> None:
     host = hosts(jobs="timeouts:jobs").start_and_wait()
     [stubborn] = wait_for(lambda: [f for f in read_fires(host.fire_log) if f["job"] == "stubborn"][:1], 15, "a run")
     assert stubborn["pid"] not in host.runner_pids(), "a plain def with a timeout runs in a process of its own"

@@ -8,18 +8,19 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import FakeClock, recording_jobs, wait_for
+from support import FakeClock, job_row, leader_status, recording_jobs, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
-from scheduler_proc.coordination.hostlock import HostLock, HostLockError, read_holder
+from scheduler_proc.coordination.hostlock import HostLock, read_holder
 from scheduler_proc.coordination.ledger import ClaimResult, HistoryLimits, LocalLedger, Run
 from scheduler_proc.coordination.term import Term
-from scheduler_proc.errors import SettingsError
+from scheduler_proc.errors import HostLockError, SettingsError
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.settings import Settings, start_warnings, unknown_variable_warnings
@@ -63,7 +64,7 @@ def _noop() -> None: ...
 def _two(a: int, b: int) -> None: ...
 
 
-def _untyped(ctx) -> None: ...  # type: ignore[no-untyped-def]
+def _untyped(ctx) -> None: ...  # type: ignore[no-untyped-def]  # on purpose: the kit must refuse it
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def _untyped(ctx) -> None: ...  # type: ignore[no-untyped-def]
         (lambda j: j.every(seconds=1)(_untyped), "parameter 'ctx' is not annotated RunContext"),
     ],
 )
-def test_bad_definitions_raise_with_the_job_named(define, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_definitions_raise_with_the_job_named(define: Callable[[Jobs], object], message: str) -> None:
     with pytest.raises(JobDefinitionError, match=message):
         define(Jobs())
 
@@ -340,8 +341,8 @@ def test_histograms_stop_adding_job_labels_past_the_cap() -> None:
 def test_status_files_of_many_megabytes_are_read_whole(tmp_path: Path) -> None:
     from scheduler_proc.status import read_status, write_status
 
-    jobs = [{"id": f"job-{i}", "trigger": "every 20s", "next_run_at": None} for i in range(40_000)]
-    write_status(tmp_path / "s.json", {"role": "leader", "jobs": jobs})
+    jobs = [job_row(f"job-{i}") for i in range(40_000)]
+    write_status(tmp_path / "s.json", leader_status(jobs))
     assert (tmp_path / "s.json").stat().st_size > 2 << 20
     status = read_status(tmp_path / "s.json")
     assert status is not None and len(status["jobs"]) == 40_000
@@ -354,7 +355,7 @@ def test_a_status_file_is_live_while_touched_however_old_its_content(tmp_path: P
     from scheduler_proc.status import STALE_AFTER, read_status, touch_status, write_status
 
     path = tmp_path / "s.json"
-    write_status(path, {"role": "leader", "jobs": []})  # type: ignore[typeddict-item]
+    write_status(path, leader_status([]))
     old = time.time() - STALE_AFTER - 30
     os.utime(path, (old, old))
     assert read_status(path) is None
@@ -414,9 +415,14 @@ def test_job_threads_run_every_queued_call_even_after_shutdown() -> None:
     from scheduler_proc.runner.jobthreads import JobThreads
 
     threads = JobThreads(2)
-    gate, ran = threading.Event(), []
-    threads.submit(gate.wait, 10)
-    threads.submit(gate.wait, 10)
+    gate = threading.Event()
+    ran: list[int | str] = []
+
+    def blocked() -> None:
+        gate.wait(10)
+
+    threads.submit(blocked)
+    threads.submit(blocked)
     wait_for(lambda: threads.backlog() == 0, 5, "both threads to take a blocking call")
     for index in range(5):
         threads.submit(ran.append, index)
@@ -535,7 +541,7 @@ def test_intervals_follow_the_epochs_grid_unless_anchored() -> None:
 )
 def test_bad_retry_and_timeout_options_name_the_job_and_the_fix(options: dict[str, object], message: str) -> None:
     with pytest.raises(JobDefinitionError, match=message):
-        Jobs().every(seconds=5, id="r", **options)(lambda: None)  # type: ignore[arg-type]
+        Jobs().every(seconds=5, id="r", **options)(lambda: None)  # type: ignore[arg-type]  # on purpose: bad values
 
 
 def test_json_log_lines_carry_the_fields_of_extra_and_mask_them() -> None:

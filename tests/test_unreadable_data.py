@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 from redis_support import RedisServer
-from support import Host, read_fires, wait_for
+from support import HostFactory, read_fires, wait_for
 
 from scheduler_proc.coordination.keys import Keys
 from scheduler_proc.coordination.lease import ClusterLeadership, parse_token
@@ -90,7 +90,7 @@ GARBAGE: list[tuple[str, Callable[[redis.Redis], object], str]] = [
 
 @pytest.mark.parametrize("what, write, logged", GARBAGE, ids=[g[0] for g in GARBAGE])
 def test_unreadable_data_is_named_once_and_the_cluster_leads_and_fires_on(
-    hosts: Callable[..., Host],
+    hosts: HostFactory,
     redis_server: RedisServer,
     what: str,
     write: Callable[[redis.Redis], object],
@@ -127,7 +127,13 @@ def test_a_leader_is_elected_within_two_lease_ttls_of_an_unreadable_lease_and_ne
     nodes = [ClusterLeadership(settings, connect(settings), Keys("t"), name) for name in ("a", "b")]
     client = redis_server.client()
     if when == "over a live leader's token":
-        wait_for(lambda: [n.tick() for n in nodes] and any(n.leading for n in nodes), 10, "a first leader")
+
+        def ticked_and_led() -> bool:
+            for node in nodes:
+                node.tick()
+            return any(n.leading for n in nodes)
+
+        wait_for(ticked_and_led, 10, "a first leader")
     before = {n.state.token for n in nodes}
     client.set(Keys("t").leader, "garbage")  # no TTL
     written = time.monotonic()

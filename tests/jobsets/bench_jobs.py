@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from scheduler_proc import Jobs, RunContext
 
@@ -15,7 +16,7 @@ jobs = Jobs(misfire_grace_time=60)
 _LOG = open(os.environ.get("FIRE_LOG", "/dev/null"), "a", buffering=1)  # noqa: SIM115
 
 
-def _make(index: int):  # type: ignore[no-untyped-def]
+def _make(index: int) -> Callable[[RunContext], None]:
     def job(ctx: RunContext) -> None:
         started = time.time()
         _LOG.write(f"{index} {ctx.scheduled_at.timestamp():.6f} {started:.6f}\n")

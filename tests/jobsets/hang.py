@@ -31,5 +31,6 @@ def freeze_the_dispatch_loop(ctx: RunContext) -> None:
     flag.unlink()
     record(ctx, event="freeze")
     loop = next(thread for thread in threading.enumerate() if thread.name == "APScheduler")
+    # On purpose: the lock of APScheduler's own loop, reached through privates no type declares.
     loop._target.__self__._jobstores_lock.acquire()  # type: ignore[attr-defined]
     time.sleep(3600)

@@ -36,7 +36,7 @@ def _note(call: HookCall) -> None:
 
 
 for event in ("start", "success", "failure", "timeout", "skip"):
-    jobs.hook(event)(_note)  # type: ignore[arg-type]
+    jobs.hook(event)(_note)
 
 
 @jobs.hook("failure")

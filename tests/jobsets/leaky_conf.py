@@ -11,8 +11,12 @@ from scheduler_proc.gunicorn_conf import when_ready as kit_when_ready
 wsgi_app = "leaky:app"
 
 
-def when_ready(server: Any) -> None:
+def _when_ready_then_leak(server: Any) -> None:
     kit_when_ready(server)
     for secret in os.environ["LEAK_SECRETS"].split(","):
         server.log.info("master logs %s", secret)
         print(f"master prints {secret}", flush=True)
+
+
+# gunicorn reads the hook by its name: this one replaces the kit's, which the import above brought.
+when_ready = _when_ready_then_leak

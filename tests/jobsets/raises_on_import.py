@@ -1,4 +1,4 @@
 from scheduler_proc import Jobs
 
 jobs = Jobs()
-CONFIG = {}["missing-key"]
+CONFIG: str = dict[str, str]()["missing-key"]

@@ -15,7 +15,7 @@ from scheduler_proc import Jobs, RunContext
 from scheduler_proc.contrib.otel import trace_fires
 
 
-class _FileExporter(SpanExporter):  # type: ignore[misc]
+class _FileExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         with open(os.environ["SPAN_LOG"], "a") as out:
             for span in spans:

@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +49,7 @@ def logged(machines: list[Machine], app: str) -> set[int]:
     return reported_seconds(text)
 
 
-def wait_ticks(read: Any, after: float, count: int, timeout: float, what: str) -> None:
+def wait_ticks(read: Callable[[], list[Fire]], after: float, count: int, timeout: float, what: str) -> None:
     def counted() -> bool:  # each look reads every host's whole log: twice a second is enough for 1 s ticks
         return len({second(f) for f in ticks(read()) if float(f["started"]) > after}) >= count
 
@@ -57,7 +58,7 @@ def wait_ticks(read: Any, after: float, count: int, timeout: float, what: str) -
 
 def scenario(
     name: str,
-    read: Any,
+    read: Callable[[], list[Fire]],
     machines: list[Machine],
     app: str,
     start: float,
@@ -90,8 +91,8 @@ _SETTLE = 35.0
 
 
 def _settled(
-    read: Any, machines: list[Machine], app: str, start: float, end: float
-) -> tuple[Any, list[int], list[int]]:
+    read: Callable[[], list[Fire]], machines: list[Machine], app: str, start: float, end: float
+) -> tuple[list[Fire], list[int], list[int]]:
     """The fires, the seconds of the window not run, and those of them no log line names, once every
     second of the window has run or been logged, or its misfire grace has passed."""
     deadline = end + _SETTLE

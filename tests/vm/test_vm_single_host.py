@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 
-from firelog import doubled, first_tick_after, now, scenario, ticks, wait_ticks
+from firelog import Fire, doubled, first_tick_after, now, scenario, ticks, wait_ticks
 from lab import APP, OFFLINE, PROJECT, Lab
 from machines import fires
 from support import wait_for
@@ -28,7 +28,7 @@ def _pid(lab: Lab, pattern: str) -> int:
 def test_deploy_reload_crashes_stop_and_redeploy(lab: Lab) -> None:
     host = lab.host("web1", 11)
 
-    def read() -> list[dict[str, object]]:
+    def read() -> list[Fire]:
         return fires(host, APP)
 
     output = lab.make(host, "deploy", *DEPLOY)
@@ -92,7 +92,7 @@ def test_deploy_reload_crashes_stop_and_redeploy(lab: Lab) -> None:
 def test_a_broken_release_fails_fast_is_rolled_back_and_never_fires(lab: Lab) -> None:
     host = lab.host("web1", 11)
 
-    def read() -> list[dict[str, object]]:
+    def read() -> list[Fire]:
         return fires(host, APP)
 
     lab.make(host, "deploy", *DEPLOY, "REDIS=local")

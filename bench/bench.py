@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,7 @@ def bench_web(work: Path, rounds: int = 5) -> None:
             host = kit_host(work / f"web-{label}-{round_}", label, None, {**variants[label], "BENCH_JOBS": "0"}, 2)
             host.start()
             try:
-                wait_for(lambda h=host: _healthy(h), 30, f"{label} to answer")
+                wait_for(partial(_healthy, host), 30, f"{label} to answer")
                 wrk(f"http://127.0.0.1:{host.port}/healthz", 1)  # warm-up
                 pids = host.supervisor_pids() + host.runner_pids()
                 before = sum(_proc(pid)[1] for pid in pids)
@@ -254,10 +255,18 @@ def _healthy(host: Host) -> bool:
         return False
 
 
+def _kib(name: str, text: str) -> int:
+    """The number of a ``Name:  1234 kB`` line of a /proc file (status, meminfo)."""
+    found = re.search(rf"{name}:\s+(\d+)", text)
+    if found is None:
+        raise LookupError(f"no {name} line in {text!r}")
+    return int(found[1])
+
+
 def _proc(pid: int) -> tuple[float, float]:
     """(RSS in MiB, CPU seconds) of a process."""
     status = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024  # type: ignore[index]
+    rss = _kib("VmRSS", status) / 1024
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return rss, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -311,7 +320,8 @@ def bench_idle(work: Path, redis: RedisServer) -> None:
 def _round_trips_per_second(redis: RedisServer, seconds: float) -> float:
     """Commands clients sent (not a script's inner ones) per second, read from MONITOR; ours excluded."""
     sent = 0
-    with Redis.from_url(redis.url, socket_timeout=None).monitor() as monitor:
+    # redis-py leaves Redis.monitor unannotated.
+    with Redis.from_url(redis.url, socket_timeout=None).monitor() as monitor:  # type: ignore[no-untyped-call]
         deadline = time.time() + seconds
         while time.time() < deadline:
             command = monitor.next_command()
@@ -325,7 +335,7 @@ def _idle_nodes(work: Path, redis: RedisServer, count: int, env: dict[str, str])
     for host in hosts:
         host.start()
     for host in hosts:
-        wait_for(lambda h=host: (h.status() or {}).get("role") in ("leader", "standby"), 30, "up")
+        wait_for(partial(host.in_role, "leader", "standby"), 30, "up")
     return hosts
 
 
@@ -361,9 +371,7 @@ def bench_startup(work: Path) -> None:
             started = time.monotonic()
             host.start()
             ready: Callable[[], bool] = (
-                (lambda h=host: (h.status() or {}).get("role") == "leader")
-                if label == "with_kit"
-                else (lambda h=host: _healthy(h))
+                partial(host.in_role, "leader") if label == "with_kit" else partial(_healthy, host)
             )
             wait_for(ready, 30, f"{label} healthy")
             times[label].append(time.monotonic() - started)
@@ -392,7 +400,7 @@ def machine() -> dict[str, Any]:
         ),
         platform.processor(),
     )
-    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1]) // 1024  # type: ignore[index]
+    memory = _kib("MemTotal", Path("/proc/meminfo").read_text()) // 1024
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -421,15 +429,16 @@ def main() -> int:
     redis = RedisServer(work / "redis").start()
     only = set(sys.argv[1:])
     try:
-        for name, run in (
-            ("lag", lambda: bench_lag(work, redis)),
-            ("burst", lambda: bench_burst(work, redis)),
-            ("failover", lambda: bench_failover(work, redis)),
-            ("web", lambda: bench_web(work)),
-            ("idle", lambda: bench_idle(work, redis)),
-            ("startup", lambda: bench_startup(work)),
-            ("page", lambda: bench_page(work)),
-        ):
+        benches: dict[str, Callable[[], None]] = {
+            "lag": lambda: bench_lag(work, redis),
+            "burst": lambda: bench_burst(work, redis),
+            "failover": lambda: bench_failover(work, redis),
+            "web": lambda: bench_web(work),
+            "idle": lambda: bench_idle(work, redis),
+            "startup": lambda: bench_startup(work),
+            "page": lambda: bench_page(work),
+        }
+        for name, run in benches.items():
             if not only or name in only:
                 run()
     finally:

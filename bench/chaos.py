@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -503,13 +504,17 @@ def _drive(
     cluster.start()
     started = time.time()
     for offset, kind in schedule:
-        wait_for(lambda o=offset: time.time() - started >= o, offset + 60, "the next fault")
+        wait_for(partial(_is_past, started + offset), offset + 60, "the next fault")
         fault = Fault(time.time(), kind, "")
         fault.target = inject(cluster, kind, rng)
         faults.append(fault)
         print(f"chaos: {cluster.pattern}: t+{fault.at - started:5.1f}s {kind} -> {fault.target}", flush=True)
     wait_for(lambda: time.time() - started >= schedule[-1][0] + args.settle, args.settle + 60, "the end")
     return started, time.time(), faults
+
+
+def _is_past(moment: float) -> bool:
+    return time.time() >= moment
 
 
 def _read_kit_log(outcome: Outcome, cluster: Cluster) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -21,7 +22,7 @@ def main() -> None:
     count, interval, seconds, output = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
     log = open(output, "a", buffering=1)  # noqa: SIM115 - open for the whole run
 
-    def make(index: int):  # type: ignore[no-untyped-def]
+    def make(index: int) -> Callable[[], None]:
         def job() -> None:
             started = time.time()
             scheduled = math.floor(started / interval) * interval

@@ -3,7 +3,7 @@
 Every row asserts a non-zero exit (or a 4xx), a message naming the setting, job or value
 and the fix, no traceback as the only message, and that no secret shows. Settings, job
 definitions, Redis URLs and credentials, deploy and CLI arguments go through the real
-entry points in this process (``python -m scheduler_proc``'s and ``deploy/deploy.py``'s
+entry points in this process (``python -m scheduler_proc``'s and ``python -m deploy``'s
 ``main``); HTTP parameters and corrupt stored data through a real gunicorn host.
 """
 
@@ -302,7 +302,7 @@ def test_a_bad_job_definition_is_named_with_its_fix(
     _assert_clear(code, output, message)
 
 
-# -- deploy arguments: (argv of deploy/deploy.py, what the message must say) --------------------------
+# -- deploy arguments: (argv of python -m deploy, what the message must say) --------------------------
 DEPLOY = [
     (["--app", "."], r"argument --app: '\.' is not a usable app name"),
     (["--app", ".."], r"argument --app: '\.\.' is not a usable app name"),
@@ -339,10 +339,11 @@ def test_bad_deploy_arguments_are_refused_before_anything_is_done(
 ) -> None:
     stage = tmp_path / "stage"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "deploy/deploy.py"), "--destdir", str(stage), *argv],
+        [sys.executable, "-m", "deploy", "--destdir", str(stage), *argv],
         capture_output=True,
         text=True,
         timeout=30,
+        cwd=ROOT,
     )
     _assert_clear(result.returncode, result.stdout + result.stderr, message)
     assert not stage.exists() or not any(stage.rglob("*")), "something was written"

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service use
 
 
 def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
-    tool = [str(ROOT / "tests/deploy_standin.py"), str(source)] if process else [str(source / "deploy" / "deploy.py")]
+    tool = [str(ROOT / "tests/deploy_standin.py"), str(source)] if process else ["-m", "deploy"]
     return subprocess.run(
         [
             sys.executable,
@@ -53,6 +53,7 @@ def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> sub
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=source,  # python -m deploy: the checkout's deploy package, and the kit next to it
     )
 
 

@@ -1,4 +1,4 @@
-"""The settings' declarations (scheduler_proc/variables.py) against the code, the docs and deploy.py."""
+"""The settings' declarations (scheduler_proc/variables.py) against the code, the docs and the deploy tool."""
 
 from __future__ import annotations
 
@@ -102,11 +102,13 @@ def test_deploy_checks_the_stop_grace_with_its_declaration(tmp_path: Path) -> No
 
 @pytest.mark.processes
 def test_deploy_needs_only_the_standard_library() -> None:
-    # -I -S: no site-packages, no current directory, no PYTHON* variables: what the system Python has.
+    # -E -s -S: no site-packages, no PYTHON* variables: what the system Python has, with the
+    # checkout (the current directory, as `python -m deploy` runs there) as the only other path.
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", str(ROOT / "deploy/deploy.py"), "--help"],
+        [sys.executable, "-E", "-s", "-S", "-B", "-m", "deploy", "--help"],
         capture_output=True,
         text=True,
         timeout=30,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr

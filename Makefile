@@ -76,7 +76,9 @@ MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs, the docs site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy scripts
-	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py
+	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py tests bench deploy --exclude '^tests/vm/'
+# tests/vm has a conftest of its own (a second top-level `conftest`, as pytest loads it): a run of its own.
+	MYPYPATH=tests/vm $(BIN)/mypy --cache-dir .mypy_cache/vm tests/vm
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/settings_docs.py --check
 	$(MKDOCS) build --strict --quiet --site-dir site

@@ -17,7 +17,8 @@ from support import FakeClock, recording_jobs, wait_for
 from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership, LeaseState, parse_token
+from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.leasestate import LeaseState, parse_token
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.redis.replies import (
     Acquired,

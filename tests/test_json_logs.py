@@ -36,6 +36,8 @@ def test_every_line_of_every_process_is_json(hosts, tmp_path: Path) -> None:
     host.wait_log(r'"message": "fire end job=logged')
     workers, [supervisor], [runner] = host.worker_pids(), host.supervisor_pids(), host.runner_pids()
     assert host.get("/scheduler/status").status_code == 200  # an access line
+    host.signal(signal.SIGHUP)  # gunicorn re-executes the config and sets its logging up again
+    host.wait_log(r'"message": "Booting worker', count=4)
     host.signal(signal.SIGTERM)
     host.wait_exit(15)
 

@@ -33,7 +33,9 @@ def test_every_line_of_every_process_is_json(hosts, tmp_path: Path) -> None:
     app_log = tmp_path / "app.log"
     host = hosts(jobs="app_logging:jobs", env={"SCHEDULER_LOG_FORMAT": "json", "APP_LOG": str(app_log)})
     host.start_and_wait()
-    host.wait_log(r'"message": "fire end job=logged')
+    host.wait_log(r'"message": "fire end job=logged ')
+    host.wait_log(r'"message": "fire end job=logged_apart ')
+    host.wait_log(r'"logger": "uvicorn.error".*"message": "Application startup complete', count=2)  # both workers
     workers, [supervisor], [runner] = host.worker_pids(), host.supervisor_pids(), host.runner_pids()
     assert host.get("/scheduler/status").status_code == 200  # an access line
     host.signal(signal.SIGHUP)  # gunicorn re-executes the config and sets its logging up again
@@ -53,6 +55,8 @@ def test_every_line_of_every_process_is_json(hosts, tmp_path: Path) -> None:
     assert "scheduler.fire" in by_pid[runner], by_pid
     job = next(entry for entry in lines if entry["logger"] == "app_logging.jobs")
     assert job["pid"] == runner and job["order_id"] == 42 and job["message"].startswith("job line of run "), job
+    apart = next(entry for entry in lines if entry["message"].startswith("job line apart of run "))
+    assert apart["pid"] not in (runner, supervisor, host.master_pid) and apart["order_id"] == 43, apart
 
 
 def test_the_apps_own_logging_setup_gets_the_jobs_records(hosts, tmp_path: Path) -> None:
@@ -63,5 +67,10 @@ def test_the_apps_own_logging_setup_gets_the_jobs_records(hosts, tmp_path: Path)
         lambda: app_log.exists() and "app-format app_logging.jobs: job line of run " in app_log.read_text(),
         10,
         "the job's line in the app's own log file",
+    )
+    wait_for(  # a def job with a timeout runs in a process of its own, which sets up logging the same way
+        lambda: "app-format app_logging.jobs: job line apart of run " in app_log.read_text(),
+        15,
+        "the line of the job run apart in the app's own log file",
     )
     host.wait_log(r"app_logging.jobs: job line of run ")  # the kit's handler (plain here) got it as well

@@ -3,7 +3,9 @@ with its ``code``, one time format; checked on the OpenAPI document and on a rea
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -175,9 +177,20 @@ def test_a_cluster_hosts_answers_match_their_models_with_iso_times(hosts, redis_
     _error(gone, 503, "redis_unavailable")
 
 
-def test_admin_endpoints_disabled_answer_403_with_its_code(hosts) -> None:
+def test_admin_endpoints_disabled_answer_403_and_a_stopped_scheduler_not_ready_with_their_codes(hosts) -> None:
     host = hosts(jobs="reports:jobs").start_and_wait()
     answer = httpx.post(
         f"http://127.0.0.1:{host.port}/scheduler/jobs/report/run", headers={"Authorization": f"Bearer {TOKEN}"}
     )
     _error(answer, 403, "admin_disabled")
+    frozen = host.supervisor_pids() + host.runner_pids()
+    for pid in frozen:  # a status file no longer touched: the scheduler counts as stopped
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        ready = wait_for(lambda: (a := host.get("/scheduler/readyz")).status_code == 503 and a, 15, "readyz 503")
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    body = ready.json()
+    models.NotReady.model_validate(body)
+    assert body["code"] == "not_ready" and body["status"] == "not ready" and body["detail"] == body["reason"], body

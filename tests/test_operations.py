@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
@@ -140,7 +141,8 @@ def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_withou
     assert [job["id"] for job in answer["jobs"]] == [job["id"] for job in status["jobs"]] == ["tick", "report"]
     runs = answer["recent_runs"]
     assert 2 <= len(runs) <= 20 and {run["job_id"] for run in runs} == {"tick", "report"}
-    assert [run["started_at"] for run in runs] == sorted((run["started_at"] for run in runs), reverse=True)
+    started = [datetime.fromisoformat(run["started_at"]) for run in runs]  # ISO 8601 with offset (item 8)
+    assert started == sorted(started, reverse=True)
     redis_server.kill()
     without = wait_for(lambda: (o := overview())["recent_runs"] is None and o, 30, "an overview without Redis")
     assert [job["id"] for job in without["jobs"]] == ["tick", "report"]

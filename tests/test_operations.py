@@ -236,7 +236,11 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts) -> None:
     assert {job["id"] for job in jobs} == {"tick", "report"}
     run = host.cli("run", "report")
     assert run.returncode == 0 and "run report: ran (run id " in run.stdout, run.stderr
-    wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
+    runs = wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
+    # One time format in the CLI's JSON as in the API's: ISO 8601 with its offset (issue 25 item 8).
+    assert all(datetime.fromisoformat(runs[0][name]).utcoffset() is not None for name in ("started_at", "finished_at"))
+    as_json = json.loads(host.cli("--json", "status").stdout)
+    assert datetime.fromisoformat(as_json["updated_at"]).utcoffset() is not None
     history = host.cli("history", "report")
     assert "manual" in history.stdout and "success" in history.stdout
     # An unknown job is exit status 2 in every command (bad usage), as `next` always answered.

@@ -1,9 +1,9 @@
-"""The HTTP answers made from what :class:`~scheduler_proc.web.ops.Operations` reads: every time
-as ISO 8601 with its offset (``2026-12-04T15:00:00+00:00``).
+"""The documents made from what :class:`~scheduler_proc.web.ops.Operations` reads, for the HTTP API
+and the CLI's ``--json``: every time as ISO 8601 with its offset (``2026-12-04T15:00:00+00:00``).
 
 The status file and the ledger keep Unix seconds for ``updated_at``, ``last_renewal_at``,
-``started_at`` and ``finished_at`` (the runner writes them, the CLI shows them); the API turns
-them into the format its other times (``scheduled_at``, ``next_run_at``) have, here and only here.
+``started_at`` and ``finished_at`` (the runner writes them); the API and the CLI turn them
+into the format their other times (``scheduled_at``, ``next_run_at``) have, here and only here.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ config module defines, imported ones too)::
 The settings come from the environment: ``BIND`` (default 127.0.0.1:8000),
 ``WEB_CONCURRENCY`` (HTTP workers, default 2), ``WORKER_CLASS`` (default uvicorn's
 worker for gunicorn; gunicorn's WSGI workers such as ``sync`` are refused) and
-``GRACEFUL_TIMEOUT`` (seconds, default 30). A bad value stops gunicorn with a message
+``GRACEFUL_TIMEOUT`` (seconds, default 30); with ``SCHEDULER_LOG_FORMAT=json``,
+``logconfig_dict`` makes gunicorn's and uvicorn's own log lines JSON objects too (import it
+into your own config as well to get that). A bad value stops gunicorn with a message
 naming the variable. Only the master imports this module, so it loads nothing of the
 scheduler itself (``make lint`` checks that).
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import os
 
+from scheduler_proc.logs import gunicorn_log_config
 from scheduler_proc.master.hooks import on_exit, on_reload, on_starting, when_ready
 from scheduler_proc.web.ready import DEFAULT_BIND
 
@@ -33,6 +36,7 @@ __all__ = [
     "bind",
     "control_socket_disable",
     "graceful_timeout",
+    "logconfig_dict",
     "on_exit",
     "on_reload",
     "on_starting",
@@ -74,6 +78,7 @@ bind = os.environ.get("BIND") or DEFAULT_BIND
 workers = _whole_number("WEB_CONCURRENCY", 2, 1, 1024)
 worker_class = _worker_class()
 graceful_timeout = _whole_number("GRACEFUL_TIMEOUT", 30, 0, 86400)
+logconfig_dict = gunicorn_log_config(os.environ.get("SCHEDULER_LOG_FORMAT", ""))
 # gunicorn 25+ opens a control socket under $HOME by default; a service user often has none.
 control_socket_disable = True
 

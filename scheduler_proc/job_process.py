@@ -18,7 +18,7 @@ from typing import Any
 
 from scheduler_proc.jobs import RunContext
 from scheduler_proc.loader import load_jobs
-from scheduler_proc.logs import configure_logging, mask_output
+from scheduler_proc.logs import configure_kit_logging, extend_to_root, mask_output
 from scheduler_proc.procutil import die_with_parent
 from scheduler_proc.redact import error_summary
 from scheduler_proc.settings import Settings
@@ -33,9 +33,10 @@ def main() -> int:
         return 1
     settings = Settings.from_env()  # also learns the secrets to mask
     mask_output()  # the job's print() and stderr mask known secrets, as in the runner
-    configure_logging(settings.log_level, settings.log_format)
+    configure_kit_logging(settings.log_level, settings.log_format)
     sys.path[:] = [str(entry) for entry in request["path"]]
-    spec = load_jobs(settings.jobs_ref).get(str(request["job_id"]))
+    spec = load_jobs(settings.jobs_ref).get(str(request["job_id"]))  # the app's logging setup applies, as in the runner
+    extend_to_root()
     if spec is None:
         return _failed(result_fd, f"job {request['job_id']!r} is not in SCHEDULER_JOBS={settings.jobs_ref!r}")
     ctx = RunContext(

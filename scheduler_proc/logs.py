@@ -68,15 +68,51 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure_logging(level: str, fmt: str = "plain") -> None:
-    """Send every record to stderr (journald under systemd, the terminal otherwise)."""
-    handler = logging.StreamHandler(sys.stderr)
+class _KitHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The kit's stderr handler: told apart from the app's, so the kit adds it once and removes nothing else."""
+
+
+def _kit_handler(fmt: str) -> logging.Handler:
+    handler = _KitHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter(FORMAT, DATEFMT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    return handler
+
+
+def configure_logging(level: str, fmt: str = "plain") -> None:
+    """Send every record to stderr (journald under systemd, the terminal otherwise), beside the
+    handlers the app set up: the kit's handler is added to the root logger, none is removed."""
+    configure_kit_logging(level, fmt)
+    extend_to_root()
+
+
+def configure_kit_logging(level: str, fmt: str = "plain") -> None:
+    """Before the jobs module is imported: the kit's lines go to stderr through a handler on the
+    ``scheduler`` logger, and the root logger is left as the interpreter made it, so the app's own
+    setup at import (``logging.basicConfig``, ``dictConfig``) applies as in the app's processes.
+    :func:`extend_to_root` then moves the handler to the root logger."""
+    kit = logging.getLogger("scheduler")
+    if not any(isinstance(handler, _KitHandler) for handler in kit.handlers):
+        kit.addHandler(_kit_handler(fmt))
+    logging.getLogger().setLevel(level)
     # APScheduler's INFO lines ("Added job ...") repeat what the kit logs better.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def extend_to_root() -> None:
+    """After the jobs module is imported: the kit's handler serves every logger (the jobs' too),
+    added to the root logger beside the app's handlers, which stay and get the jobs' records.
+
+    A ``dictConfig`` of the app disables the loggers that exist already (its default): the
+    kit's own are enabled again, or its fire lines would vanish.
+    """
+    kit, root = logging.getLogger("scheduler"), logging.getLogger()
+    for handler in [h for h in kit.handlers if isinstance(h, _KitHandler)]:
+        kit.removeHandler(handler)
+        if not any(isinstance(existing, _KitHandler) for existing in root.handlers):
+            root.addHandler(handler)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and (name == "scheduler" or name.startswith("scheduler.")):
+            logger.disabled = False
 
 
 def ensure_kit_handler(fmt: str = "plain") -> None:
@@ -94,6 +130,31 @@ def ensure_kit_handler(fmt: str = "plain") -> None:
     kit.addHandler(handler)
     if kit.level == logging.NOTSET:
         kit.setLevel(logging.INFO)
+
+
+#: The loggers of gunicorn and of uvicorn's workers (uvicorn's workers under gunicorn use gunicorn's handlers).
+_SERVER_LOGGERS = ("gunicorn.error", "gunicorn.access", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def gunicorn_log_config(log_format: str) -> dict[str, Any]:
+    """gunicorn's ``logconfig_dict`` for ``SCHEDULER_LOG_FORMAT``: with ``json``, gunicorn's,
+    uvicorn's and the root logger's records are one JSON object per line on stderr, as the
+    scheduler processes write theirs; otherwise ``{}``, which leaves gunicorn's own setup as it is.
+
+    No levels are named: gunicorn's ``loglevel`` still sets its error log's, the root keeps
+    Python's WARNING. gunicorn re-reads it on HUP (it re-executes the config), so it is a value,
+    not state. An invalid value counts as plain here: the kit's hooks refuse it with its message.
+    """
+    if log_format.strip().lower() != "json":
+        return {}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["json"]},
+        "loggers": {name: {"handlers": ["json"], "propagate": False} for name in _SERVER_LOGGERS},
+    }
 
 
 class RedactingStream(io.TextIOBase):

@@ -353,7 +353,8 @@ LOG_FORMAT = Setting(
     "SCHEDULER_LOG_FORMAT",
     _parse_log_format,
     "plain",
-    "`plain` or `json` (one object per line), for the scheduler processes' log lines",
+    "`plain` or `json` (one object per line): the scheduler processes' log lines, and gunicorn's and uvicorn's "
+    "under the kit's gunicorn config",
 )
 HISTORY_SIZE = Setting("SCHEDULER_HISTORY_SIZE", _integer(1, 100000), 100, "successful runs kept per job")
 HISTORY_FAILURES_SIZE = Setting(

@@ -14,12 +14,13 @@ import redis
 from redis_support import RedisServer
 from support import FakeClock, recording_jobs, wait_for
 
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
-from scheduler_proc.coordination.redis_conn import connect
-from scheduler_proc.coordination.redis_ledger import RedisLedger
-from scheduler_proc.coordination.replies import (
+from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
+from scheduler_proc.coordination.redis.conn import connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.leasestate import LeaseState, parse_token
+from scheduler_proc.coordination.redis.ledger import RedisLedger
+from scheduler_proc.coordination.redis.replies import (
     Acquired,
     HeldByOther,
     Renewal,
@@ -27,6 +28,7 @@ from scheduler_proc.coordination.replies import (
     quiet_renew_reply,
     renew_reply,
 )
+from scheduler_proc.coordination.redis.schema import FIRE_FIELDS
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
@@ -169,7 +171,7 @@ def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: Red
 
 
 def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: RedisServer) -> None:
-    from scheduler_proc.coordination.redis_ledger import CHUNK
+    from scheduler_proc.coordination.redis.ledger import CHUNK
 
     settings = _redis_settings(redis_server)
     a = _leadership(redis_server, "a", FakeClock())
@@ -207,6 +209,8 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
     ]
     ledger.finish_many(runs)
     assert ledger.last_runs()["job:3"].outcome == "success" and ledger.last_runs()["job:4"].outcome == "error"
+    recorded = connect(settings).hgetall(keys.fire("job:7", 1767225600000000))
+    assert sorted(recorded) == sorted(FIRE_FIELDS), "a claimed and recorded fire holds the schema's fields"
     assert [run.run_id for run in ledger.history(f"job:{count - 1}", 10)] == [f"r{count - 1}"]
     a.release()
     assert set(ledger.claim_many(requests[-5:], term, "a")) == {ClaimResult.FENCED}

@@ -25,7 +25,8 @@ import pytest
 from redis_support import RedisServer
 from support import Host, HostFactory, read_fires, wait_for
 
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import LedgerError
 
@@ -147,8 +148,13 @@ def test_a_full_lock_directory_turns_health_red_without_a_crash_loop_or_tmp_file
     assert host.count_lines(r"ERROR.*cannot write the status file") == 1, host.output()
     filler.unlink()
     _assert_green(host)
-    status = host.status()
-    assert status is not None and status["updated_at"] > time.time() - 5, status
+    assert _updated(host) > time.time() - 5, host.status()
+
+
+def _updated(host: Host) -> float:
+    """When the host's scheduler last published its status (the API's ISO time), in Unix seconds; 0 if never."""
+    updated = (host.status() or {}).get("updated_at")
+    return datetime.fromisoformat(updated).timestamp() if updated else 0.0
 
 
 def _corrupt(path: Path) -> None:
@@ -192,7 +198,7 @@ def test_a_corrupt_ledger_refuses_to_dispatch_says_so_once_and_recovers_when_mov
     assert history.status_code == 503 and "corrupt" in history.text and str(host.dir) not in history.text, history.text
     runners = host.runner_pids()
     seen = time.time()
-    wait_for(lambda: (host.status() or {}).get("updated_at", 0) > seen + 2, 10, "the runner to go on publishing")
+    wait_for(lambda: _updated(host) > seen + 2, 10, "the runner to go on publishing")
     assert host.runner_pids() == runners, "the runner was restarted (a crash loop)"
     assert not read_fires(host.fire_log), "a fire ran that could not be recorded as claimed"
     assert host.count_lines(r"ERROR.*ledger .*corrupt") == 1, host.output()
@@ -216,7 +222,7 @@ def test_a_read_only_replica_as_redis_turns_health_red_once_and_recovers_when_it
         _assert_red(host, f"{replica.port}")
         host.wait_log(r"read-only", timeout=5)
         seen = time.time()
-        wait_for(lambda: (host.status() or {}).get("updated_at", 0) > seen + 2, 10, "more lease ticks")
+        wait_for(lambda: _updated(host) > seen + 2, 10, "more lease ticks")
         assert host.count_lines("ReadOnlyError") == 0 and host.count_lines("Traceback") == 0, host.output()
         assert host.count_lines(r"ERROR.*read-only") == 1, host.output()
         # redis-py leaves execute_command unannotated.

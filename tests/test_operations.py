@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -142,7 +143,8 @@ def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_withou
     assert [job["id"] for job in shown["jobs"]] == [job["id"] for job in status["jobs"]] == ["tick", "report"]
     runs = shown["recent_runs"]
     assert 2 <= len(runs) <= 20 and {run["job_id"] for run in runs} == {"tick", "report"}
-    assert [run["started_at"] for run in runs] == sorted((run["started_at"] for run in runs), reverse=True)
+    started = [datetime.fromisoformat(run["started_at"]) for run in runs]  # ISO 8601 with offset (item 8)
+    assert started == sorted(started, reverse=True)
     redis_server.kill()
     without = wait_for(lambda: (o := overview())["recent_runs"] is None and o, 30, "an overview without Redis")
     assert [job["id"] for job in without["jobs"]] == ["tick", "report"]
@@ -236,7 +238,11 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts: HostFactory) -> No
     assert {job["id"] for job in jobs} == {"tick", "report"}
     run = host.cli("run", "report")
     assert run.returncode == 0 and "run report: ran (run id " in run.stdout, run.stderr
-    wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
+    runs = wait_for(lambda: json.loads(host.cli("--json", "history", "report").stdout), 10, "the report's history")
+    # One time format in the CLI's JSON as in the API's: ISO 8601 with its offset (issue 25 item 8).
+    assert all(datetime.fromisoformat(runs[0][name]).utcoffset() is not None for name in ("started_at", "finished_at"))
+    as_json = json.loads(host.cli("--json", "status").stdout)
+    assert datetime.fromisoformat(as_json["updated_at"]).utcoffset() is not None
     history = host.cli("history", "report")
     assert "manual" in history.stdout and "success" in history.stdout
     # An unknown job is exit status 2 in every command (bad usage), as `next` always answered.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,5 +41,8 @@ def test_a_run_past_its_timeout_is_stopped_and_recorded_only_once_it_has_ended(h
     assert quick["current"] is True and quick["pid"] not in host.runner_pids()
     wait_for(lambda: _runs(host, "quick", "success"), 15, "the quick run recorded as a success")
     # max_instances=1 counts a timed-out run until its process is gone: no run starts before the previous ends.
-    runs = sorted(_history(host, "stubborn"), key=lambda run: run["started_at"])
-    assert all(later["started_at"] >= earlier["finished_at"] for earlier, later in itertools.pairwise(runs)), runs
+    runs = sorted(_history(host, "stubborn"), key=lambda run: datetime.fromisoformat(run["started_at"]))
+    assert all(
+        datetime.fromisoformat(later["started_at"]) >= datetime.fromisoformat(earlier["finished_at"])
+        for earlier, later in itertools.pairwise(runs)
+    ), runs

@@ -23,17 +23,17 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from scheduler_proc import problems
-from scheduler_proc.coordination import takeover
 from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
-from scheduler_proc.coordination.hostlock import HostLock, read_holder
-from scheduler_proc.coordination.ledger import LiveRun
-from scheduler_proc.coordination.markers import MarkerKeeper
+from scheduler_proc.coordination.local.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.records import LiveRun
+from scheduler_proc.coordination.redis import takeover
+from scheduler_proc.coordination.redis.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import HostLockError, LedgerError, RedisUnavailable, SchedulerError
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
-from scheduler_proc.logs import configure_logging, mask_output
+from scheduler_proc.logs import configure_kit_logging, extend_to_root, mask_output
 from scheduler_proc.procutil import ORPHAN_GRACE, SignalFlags, die_with_parent, send_report
 from scheduler_proc.runner.appcheck import LeaderComparison
 from scheduler_proc.runner.commands import apply
@@ -398,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     mask_output()  # the jobs' print() and stderr, and a SystemExit at their import, mask known secrets
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level, settings.log_format)
-        jobs = load_jobs(settings.jobs_ref)
+        configure_kit_logging(settings.log_level, settings.log_format)
+        jobs = load_jobs(settings.jobs_ref)  # the app's own logging setup at import applies, as in its processes
+        extend_to_root()
         ensure_private_dir(settings.lock_dir, "SCHEDULER_LOCK_DIR")
         check_regular(settings.lock_path, "host lock")  # a FIFO or directory there: refused now, not each try
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")

@@ -23,6 +23,7 @@ from scheduler_proc.procutil import die_with_parent
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
 from scheduler_proc.variables import is_whole_number
+from scheduler_proc.web.answers import run_answer, status_answer
 from scheduler_proc.web.ops import Operations
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -84,7 +85,7 @@ def _run(ops: Operations, args: argparse.Namespace) -> tuple[int, Any, str]:
     """(exit status, JSON document, text) for one command."""
     if args.command == "status":
         status = ops.status()
-        return 0, status, _status_text(status)
+        return 0, status_answer(status), _status_text(status)
     if args.command == "jobs":
         jobs = ops.jobs()
         return 0, jobs, _table(jobs, ["id", "trigger", "paused", "next_run_at", "last_run_at", "last_outcome"])
@@ -92,7 +93,7 @@ def _run(ops: Operations, args: argparse.Namespace) -> tuple[int, Any, str]:
         job = ops.job(args.job, args.limit)
         return (
             0,
-            job["history"],
+            [run_answer(run) for run in job["history"]],
             _table(job["history"], ["scheduled_at", "node", "term", "trigger", "duration", "outcome", "error"]),
         )
     if args.command == "check":

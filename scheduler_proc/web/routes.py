@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
@@ -43,6 +44,9 @@ from scheduler_proc.errors import (
 from scheduler_proc.master.lifespan import managed_by_gunicorn_hooks
 from scheduler_proc.redact import redact, redact_document
 from scheduler_proc.settings import Settings
+from scheduler_proc.web import models
+from scheduler_proc.web.answers import job_answer, status_answer
+from scheduler_proc.web.api_errors import NOT_READY, ApiError, declared, error_answer
 from scheduler_proc.web.ops import Operations
 
 _bearer = HTTPBearer(auto_error=False, description="SCHEDULER_ADMIN_TOKEN or SCHEDULER_READ_TOKEN")
@@ -79,9 +83,13 @@ def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, De
     """Mutating endpoints need ``Authorization: Bearer <SCHEDULER_ADMIN_TOKEN>`` (compared in constant time)."""
     token = operations().settings.admin_token
     if token is None:
-        raise HTTPException(403, "admin endpoints are disabled: set SCHEDULER_ADMIN_TOKEN on the server to enable them")
+        raise ApiError(
+            403,
+            "admin_disabled",
+            "admin endpoints are disabled: set SCHEDULER_ADMIN_TOKEN on the server to enable them",
+        )
     if not _matches(credentials, token):
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "unauthorized", "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_reader(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
@@ -92,8 +100,11 @@ def require_reader(credentials: Annotated[HTTPAuthorizationCredentials | None, D
     if not _matches(credentials, settings.read_token) and not (
         settings.admin_token is not None and _matches(credentials, settings.admin_token)
     ):
-        raise HTTPException(
-            401, "missing or wrong bearer token (SCHEDULER_READ_TOKEN)", headers={"WWW-Authenticate": "Bearer"}
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing or wrong bearer token (SCHEDULER_READ_TOKEN)",
+            headers={"WWW-Authenticate": "Bearer"},
         )
 
 
@@ -106,24 +117,28 @@ def _answer(call: Any, *args: Any) -> Any:
     try:
         return redact_document(call(*args))
     except UnknownJob as exc:
-        raise HTTPException(404, redact(str(exc))) from None
+        raise ApiError(404, "unknown_job", redact(str(exc))) from None
     except NoScheduler as exc:
-        raise HTTPException(503, redact(str(exc))) from None
+        raise ApiError(503, "no_scheduler", redact(str(exc))) from None
     except NoAnswer as exc:
-        raise HTTPException(504, redact(str(exc))) from None
+        raise ApiError(504, "no_answer", redact(str(exc))) from None
     except (RedisUnavailable, RedisConfigError) as exc:
         # Connection details stay in the server's log, not in an answer anyone may read.
         log.warning("answering 503: %s", exc)
-        raise HTTPException(503, "the scheduler's Redis cannot be reached; the server's log says more") from None
+        raise ApiError(
+            503, "redis_unavailable", "the scheduler's Redis cannot be reached; the server's log says more"
+        ) from None
     except LedgerError as exc:
         log.warning("answering 503: %s", exc)
-        raise HTTPException(
-            503, f"the scheduler's ledger cannot be read: {exc.summary}; the server's log says more"
+        raise ApiError(
+            503,
+            "ledger_unreadable",
+            f"the scheduler's ledger cannot be read: {exc.summary}; the server's log says more",
         ) from None
     except LockDirError as exc:
         log.warning("answering 503: %s", exc)
-        raise HTTPException(
-            503, "the scheduler's files on this host are not trusted; the server's log says why"
+        raise ApiError(
+            503, "files_untrusted", "the scheduler's files on this host are not trusted; the server's log says why"
         ) from None
 
 
@@ -133,13 +148,14 @@ _EVERY_ANSWER = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store
 
 
 class _KitRoute(APIRoute):
-    """Every answer of the routers, refusals too, carries ``_EVERY_ANSWER``; a request the router
-    refuses as invalid (422) is answered with every known secret masked (FastAPI's answer quotes
-    the input, which may be a token sent in the wrong place).
+    """Every answer of the routers, refusals too, carries ``_EVERY_ANSWER``; every refusal is the
+    kit's error body (``detail`` and ``code``, see :mod:`scheduler_proc.web.api_errors`), answered
+    here rather than by the app's handler (which knows no ``code``); a request refused as
+    invalid (422) is answered with every known secret masked (FastAPI's answer quotes the
+    input, which may be a token sent in the wrong place).
 
     Set on the response the endpoint made: a header set by a dependency is dropped when the
-    endpoint returns its own Response, as the JSON routes here do. A refusal (401, 404, 503)
-    is an HTTPException that the app's handler turns into the answer: it carries them along.
+    endpoint returns its own Response, as the JSON routes here do.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -149,14 +165,29 @@ class _KitRoute(APIRoute):
             try:
                 response = await handler(request)
             except HTTPException as exc:
-                exc.headers = {**(exc.headers or {}), **_EVERY_ANSWER}
-                raise
-            except RequestValidationError as exc:  # as FastAPI's own handler answers, masked
-                response = JSONResponse({"detail": redact_document(jsonable_encoder(exc.errors()))}, status_code=422)
+                return error_answer(exc, _EVERY_ANSWER)
+            except RequestValidationError as exc:
+                response = _invalid_request(exc)
             response.headers.update(_EVERY_ANSWER)
             return response
 
         return with_headers
+
+
+def _invalid_request(exc: RequestValidationError) -> JSONResponse:
+    """422 with the error body: each invalid part in ``errors``, every known secret masked."""
+    errors = [
+        {
+            "loc": list(error.get("loc", ())),
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+            "input": None if error.get("input") is None else str(error["input"]),
+        }
+        for error in jsonable_encoder(exc.errors())
+    ]
+    detail = "; ".join(f"{'.'.join(str(part) for part in error['loc'] or ())}: {error['msg']}" for error in errors)
+    body = {"detail": detail or "invalid request", "code": "invalid_request", "errors": errors}
+    return JSONResponse(redact_document(body), status_code=422)
 
 
 class _PageRoute(_KitRoute):
@@ -235,31 +266,83 @@ def _page_headers() -> dict[str, str]:
 def _carried_out(answer: dict[str, Any]) -> dict[str, Any]:
     """The leader's answer, or 409 with its reason when it did not carry the command out."""
     if answer.get("ok") is False:
-        raise HTTPException(409, str(answer.get("error", "the leader did not carry the command out")))
+        raise ApiError(409, "command_refused", str(answer.get("error", "the leader did not carry the command out")))
     return answer
 
 
 def _add_health_routes(router: APIRouter) -> None:
     """``livez`` and ``readyz``: what probes, load balancers and the deploy's readiness gate ask."""
 
-    @router.get("/livez", summary="Liveness: this web worker answers (no token; no data)", tags=["health"])
-    def livez() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get(
+        "/livez",
+        summary="Liveness: this web worker answers (no token; no data)",
+        tags=["health"],
+        response_model=models.Liveness,
+    )
+    def livez() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
 
     @router.get(
         "/readyz",
         summary="Readiness: this app's scheduler runs on this host (leader, standby or disabled); else 503",
         tags=["health"],
-        responses={
-            503: {"description": "no scheduler of this app runs on this host, or another app holds its namespace"}
-        },
+        response_model=models.Readiness,
+        responses=NOT_READY,
     )
     def readyz() -> JSONResponse:
         # No token: a load balancer or a probe asks it. The reason names no job and no path.
-        ok, reason = _answer(operations().ready, *_whose())
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503
+        try:
+            ok, reason = _answer(operations().ready, *_whose())
+        except ApiError as exc:  # Redis, ledger, files: the same document as any other "not ready"
+            ok, reason, code = False, str(exc.detail), exc.code
+        else:
+            code = "not_ready"
+        if ok:
+            return JSONResponse({"status": "ready", "reason": reason})
+        return JSONResponse({"status": "not ready", "reason": reason, "detail": reason, "code": code}, status_code=503)
+
+
+_COMMANDS = {
+    "run": "Run a job once now, on the leader",
+    "pause": "Pause a job (persists across restarts)",
+    "resume": "Resume a paused job",
+}
+
+
+def _add_command_routes(router: APIRouter) -> None:
+    """``POST jobs/{job_id}/run``, ``pause`` and ``resume``: admin only, carried out by the leader."""
+    for action, summary in _COMMANDS.items():
+        router.add_api_route(
+            f"/jobs/{{job_id}}/{action}",
+            _command(action),
+            methods=["POST"],
+            dependencies=[Depends(require_admin)],
+            summary=summary,
+            name=f"{action}_job",
+            response_model=models.CommandAnswer,
+            responses=declared(401, 403, 404, 409, 422, 503, 504),
         )
+
+
+def _command(action: str) -> Callable[[str], JSONResponse]:
+    def command(job_id: str) -> JSONResponse:
+        return JSONResponse(_carried_out(_answer(operations().send, action, job_id)))
+
+    return command
+
+
+def _reading(
+    router: APIRouter, path: str, model: type[BaseModel], summary: str, *errors: int
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A GET route that needs the read token (when set), answers ``model``, and may answer 401,
+    503 and ``errors``."""
+    return router.get(
+        path,
+        dependencies=[Depends(require_reader)],
+        summary=summary,
+        response_model=model,
+        responses=declared(401, 503, *errors),
+    )
 
 
 def scheduler_router() -> APIRouter:
@@ -277,52 +360,58 @@ def scheduler_router() -> APIRouter:
     _add_health_routes(router)
 
     # JSONResponse: the documents are plain JSON already, and FastAPI's encoder is slow on
-    # thousands of jobs.
-    reader = [Depends(require_reader)]
-
-    @router.get("/status", dependencies=reader, summary="Scheduler state on this host and in the cluster")
+    # thousands of jobs. The models only declare them (tests/test_api_schema.py holds them to it).
+    @_reading(router, "/status", models.Status, "Scheduler state on this host and in the cluster")
     def scheduler_status() -> JSONResponse:
-        return JSONResponse(_answer(operations().status, *_whose()))
+        return JSONResponse(status_answer(_answer(operations().status, *_whose())))
 
-    @router.get(
+    @_reading(
+        router,
         "/overview",
-        dependencies=reader,
-        summary="Status, jobs and the latest runs across jobs in one answer (what the status page shows)",
+        models.Overview,
+        "Status, jobs and the latest runs across jobs in one answer (what the status page shows)",
     )
     def overview() -> JSONResponse:
-        return JSONResponse(_answer(operations().overview, *_whose()))
+        return JSONResponse(status_answer(_answer(operations().overview, *_whose())))
 
-    @router.get("/jobs", dependencies=reader, summary="Jobs with next and last runs")
+    @_reading(router, "/jobs", models.JobList, "Jobs with next and last runs")
     def list_jobs() -> JSONResponse:
         return JSONResponse(_answer(operations().jobs))
 
-    @router.get("/jobs/{job_id}", dependencies=reader, summary="One job with its recent runs")
-    def get_job(job_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> dict[str, Any]:
-        return dict(_answer(operations().job, job_id, limit))
+    @_reading(router, "/jobs/{job_id}", models.JobDetail, "One job with its recent runs", 404, 422)
+    def get_job(job_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> JSONResponse:
+        return JSONResponse(job_answer(_answer(operations().job, job_id, limit)))
 
-    admin = [Depends(require_admin)]
-
-    @router.post("/jobs/{job_id}/run", dependencies=admin, summary="Run a job once now, on the leader")
-    def run_job(job_id: str) -> dict[str, Any]:
-        return _carried_out(_answer(operations().send, "run", job_id))
-
-    @router.post("/jobs/{job_id}/pause", dependencies=admin, summary="Pause a job (persists across restarts)")
-    def pause_job(job_id: str) -> dict[str, Any]:
-        return _carried_out(_answer(operations().send, "pause", job_id))
-
-    @router.post("/jobs/{job_id}/resume", dependencies=admin, summary="Resume a paused job")
-    def resume_job(job_id: str) -> dict[str, Any]:
-        return _carried_out(_answer(operations().send, "resume", job_id))
-
+    _add_command_routes(router)
     _answer_head(router)
     return router
+
+
+class _PrometheusText(Response):
+    """``/metrics``'s class for OpenAPI: no media type of its own, so its 200 is declared
+    ``text/plain`` alone and its errors ``application/json`` (a class with a media type lends it
+    to every status it declares). The endpoint answers with its own Response."""
+
+    media_type = None
 
 
 def metrics_router() -> APIRouter:
     """``GET /metrics`` in Prometheus format: this master's scheduler, whichever worker answers."""
     router = APIRouter(tags=["metrics"], route_class=_KitRoute)
 
-    @router.get("/metrics", dependencies=[Depends(require_reader)], summary="Prometheus metrics of the scheduler")
+    @router.get(
+        "/metrics",
+        dependencies=[Depends(require_reader)],
+        summary="Prometheus metrics of the scheduler",
+        response_class=_PrometheusText,
+        responses={
+            200: {
+                "description": "the Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **declared(401, 503),
+        },
+    )
     def metrics() -> Response:
         return Response(_answer(operations().metrics, _master_pid()), media_type=CONTENT_TYPE_LATEST)
 

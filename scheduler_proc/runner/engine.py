@@ -15,7 +15,8 @@ from apscheduler.util import undefined
 
 from scheduler_proc import clock
 from scheduler_proc.contracts import JobRow
-from scheduler_proc.coordination.ledger import ClaimResult, Ledger
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.jobs import Jobs, JobSpec
 from scheduler_proc.runner.dispatch import Dispatcher

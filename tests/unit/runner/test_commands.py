@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from support import recording_jobs, wait_for
 
-from scheduler_proc.coordination.bus import COMMAND_TTL, Command
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import COMMAND_TTL, Command
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.commands import apply
 from scheduler_proc.runner.engine import Engine

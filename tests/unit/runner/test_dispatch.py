@@ -7,7 +7,7 @@ from pathlib import Path
 
 from support import recording_jobs
 
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scheduler_proc import Jobs
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.engine import Engine
 

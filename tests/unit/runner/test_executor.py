@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from support import wait_for
 
 from scheduler_proc import Jobs, RunContext
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.executor import FIRST_CLAIM_CHUNK, FireExecutor

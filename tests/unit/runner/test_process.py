@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from support import JOBSETS, ROOT, wait_for
 
-from scheduler_proc.coordination.hostlock import read_holder
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.hostlock import read_holder
+from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.procutil import ReportReader, spawn_reporting_child, wait_report
 from scheduler_proc.settings import Settings
 

@@ -13,7 +13,7 @@ import pytest
 from support import recording_jobs, wait_for
 
 from scheduler_proc.coordination.backend import Backend, open_backend
-from scheduler_proc.coordination.hostlock import HostLock
+from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.publisher import StatusPublisher
 from scheduler_proc.settings import Settings

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scheduler_proc.coordination.ledger import LocalLedger, Run
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import Run
 from scheduler_proc.coordination.term import Term
 
 SINGLE = Term(None, lambda: True)

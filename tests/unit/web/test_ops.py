@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from scheduler_proc.contracts import StatusDocument
-from scheduler_proc.coordination.hostlock import HostLock
-from scheduler_proc.coordination.ledger import LocalLedger, Run
+from scheduler_proc.coordination.local.hostlock import HostLock
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import Run
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import NoScheduler, UnknownJob
 from scheduler_proc.identity import AppIdentity

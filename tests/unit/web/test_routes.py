@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from scheduler_proc.coordination.hostlock import HostLock
+from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import write_status
 from scheduler_proc.web import routes

@@ -1,4 +1,4 @@
-"""The local SQLite ledger (scheduler_proc/coordination/ledger.py): claims, history limits, pauses, migration."""
+"""The local SQLite ledger (scheduler_proc/coordination/local/ledger.py): claims, history limits, pauses, migration."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scheduler_proc.coordination.ledger import ClaimResult, HistoryLimits, LocalLedger, Run
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult, HistoryLimits, Run
 from scheduler_proc.coordination.term import Term
 
 SINGLE = Term(None, lambda: True)

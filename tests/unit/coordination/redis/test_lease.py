@@ -1,4 +1,4 @@
-"""The Redis lease (scheduler_proc/coordination/lease.py): the clock it is judged on. The lease
+"""The Redis lease (scheduler_proc/coordination/redis/lease.py): the clock it is judged on. The lease
 against a real Redis: tests/integration/test_lease.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ def test_the_lease_is_judged_on_a_clock_that_counts_suspended_time() -> None:
     import inspect
 
     from scheduler_proc import clock
-    from scheduler_proc.coordination.lease import ClusterLeadership
+    from scheduler_proc.coordination.redis.lease import ClusterLeadership
 
     assert inspect.signature(ClusterLeadership).parameters["clock"].default is clock.elapsed
     before = time.clock_gettime(time.CLOCK_BOOTTIME)

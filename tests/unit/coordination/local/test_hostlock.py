@@ -1,4 +1,4 @@
-"""The host lock (scheduler_proc/coordination/hostlock.py): exclusive, private, readable, and it
+"""The host lock (scheduler_proc/coordination/local/hostlock.py): exclusive, private, readable, and it
 notices a replaced file."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import wait_for
 
-from scheduler_proc.coordination.hostlock import HostLock, HostLockError, read_holder
+from scheduler_proc.coordination.local.hostlock import HostLock, HostLockError, read_holder
 
 
 def test_host_lock_is_exclusive_private_and_readable(tmp_path: Path) -> None:

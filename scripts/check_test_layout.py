@@ -46,10 +46,6 @@ EXEMPT: dict[str, str] = {
     "runner.attempts": "test_retries.py",
     # Leader comparison through Redis (another app in the namespace, another tzdata).
     "runner.appcheck": "test_library.py",
-    # max_instances across nodes and terms, counted in Redis.
-    "runner.instances": "test_max_instances.py",
-    # A hung dispatch loop in a real runner (the supervisor side: tests/unit/supervisor/test_process.py).
-    "runner.watchdog": "test_liveness.py",
     # The CLI's tables, JSON and exit codes against a running host.
     "web.cli": "test_operations.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).

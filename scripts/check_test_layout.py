@@ -35,7 +35,6 @@ EXEMPT: dict[str, str] = {
     "hooks": "test_hooks.py",
     "contrib.otel": "test_hooks.py",
     # Only meaningful inside a gunicorn master, its config re-execution and its workers.
-    "gunicorn_conf": "test_bad_input_sweep.py",
     "master.hooks": "test_single_host.py",
     "master.launcher": "test_single_host.py",
     # The lifespan under uvicorn --workers and fastapi run (a worker competing for the owner lock).

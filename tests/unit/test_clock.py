@@ -41,6 +41,7 @@ def test_the_lease_clock_never_goes_back() -> None:
     assert readings == sorted(readings)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("offset", ["3600", "-90.5"])
 def test_an_offset_shifts_the_wall_clock_and_apschedulers_now_alike(offset: str) -> None:
     seen, wall_shift, scheduler_shift, _ = _probe(offset)
@@ -48,5 +49,6 @@ def test_an_offset_shifts_the_wall_clock_and_apschedulers_now_alike(offset: str)
     assert abs(float(wall_shift) - float(offset)) < 1 and abs(float(scheduler_shift) - float(offset)) < 1  # type: ignore[arg-type]
 
 
+@pytest.mark.processes
 def test_a_bad_offset_is_ignored_here_and_reported_by_the_settings() -> None:
     assert _probe("soon")[0] == 0.0

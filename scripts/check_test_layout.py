@@ -45,8 +45,6 @@ EXEMPT: dict[str, str] = {
     "runner.attempts": "test_retries.py",
     # Leader comparison through Redis (another app in the namespace, another tzdata).
     "runner.appcheck": "test_library.py",
-    # The CLI's tables, JSON and exit codes against a running host.
-    "web.cli": "test_operations.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).
     "deploy.health": "test_deploy.py",
     "deploy.layout": "test_deploy.py",

@@ -31,8 +31,7 @@ EXEMPT: dict[str, str] = {
     # The crontab(5) conformance, DST and preview tests are pure, but live beside the host
     # scenarios of made-up zones in one file (57 of its 65 tests run without a process).
     "crontab": "test_crontab.py",
-    # Calls user hooks in the runner, and the OpenTelemetry span per fire: both need a runner.
-    "hooks": "test_hooks.py",
+    # The OpenTelemetry span per fire, with the SDK, from a real runner.
     "contrib.otel": "test_hooks.py",
     # Only meaningful inside a gunicorn master, its config re-execution and its workers.
     "master.hooks": "test_single_host.py",

@@ -38,10 +38,8 @@ EXEMPT: dict[str, str] = {
     "master.launcher": "test_single_host.py",
     # The lifespan under uvicorn --workers and fastapi run (a worker competing for the owner lock).
     "master.lifespan": "test_embedded.py",
-    # A job's own process for a timeout, and the calls and retries around it.
+    # A job's own process for a timeout (tests/unit/runner/test_calling.py starts it too).
     "job_process": "test_timeouts.py",
-    "runner.calling": "test_timeouts.py",
-    "runner.attempts": "test_retries.py",
     # Leader comparison through Redis (another app in the namespace, another tzdata).
     "runner.appcheck": "test_library.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).

@@ -40,8 +40,6 @@ EXEMPT: dict[str, str] = {
     "master.lifespan": "test_embedded.py",
     # A job's own process for a timeout (tests/unit/runner/test_calling.py starts it too).
     "job_process": "test_timeouts.py",
-    # Leader comparison through Redis (another app in the namespace, another tzdata).
-    "runner.appcheck": "test_library.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).
     "deploy.health": "test_deploy.py",
     "deploy.layout": "test_deploy.py",

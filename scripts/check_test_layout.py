@@ -41,8 +41,6 @@ EXEMPT: dict[str, str] = {
     # A job's own process for a timeout (tests/unit/runner/test_calling.py starts it too).
     "job_process": "test_timeouts.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).
-    "deploy.health": "test_deploy.py",
-    "deploy.layout": "test_deploy.py",
     "deploy.ownership": "test_deploy.py",
     "deploy.project": "test_deploy.py",
     "deploy.redis_local": "test_deploy.py",

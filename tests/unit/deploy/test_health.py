@@ -43,7 +43,7 @@ class _Endpoints(BaseHTTPRequestHandler):
 def layout(tmp_path: Path) -> Iterator[Layout]:
     """A staged app whose env file binds where the stand-in listens."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoints)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     made = Layout(tmp_path, "shop")
     made.etc.mkdir(parents=True)
     made.env_file.write_text(f"BIND=127.0.0.1:{server.server_address[1]}\nSCHEDULER_READ_TOKEN={'r' * 24}\n")

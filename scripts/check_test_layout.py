@@ -38,8 +38,6 @@ EXEMPT: dict[str, str] = {
     "master.launcher": "test_single_host.py",
     # The lifespan under uvicorn --workers and fastapi run (a worker competing for the owner lock).
     "master.lifespan": "test_embedded.py",
-    # A job's own process for a timeout (tests/unit/runner/test_calling.py starts it too).
-    "job_process": "test_timeouts.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).
     "deploy.ownership": "test_deploy.py",
     "deploy.project": "test_deploy.py",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_proc.contracts import StatusDocument
+from scheduler_proc.contracts import JobRow, StatusDocument
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.records import Run
@@ -37,7 +37,7 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 def _leader_document() -> StatusDocument:
-    row = {
+    row: JobRow = {
         "id": "t",
         "trigger": "every 1s",
         "paused": False,
@@ -55,7 +55,7 @@ def _leader_document() -> StatusDocument:
         "cluster": {},
         "jobs": [row],
         "tzdata": "2025b",
-    }  # type: ignore[typeddict-item]
+    }
 
 
 @pytest.fixture

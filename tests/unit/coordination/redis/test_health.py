@@ -26,8 +26,8 @@ def test_each_change_is_logged_once_and_refusals_are_a_problem(
 ) -> None:
     with caplog.at_level(logging.INFO):
         health.became("ok", "Redis answers")  # the first answer: nothing to say
-        health.became("down", "Redis does not answer")
-        health.became("down", "Redis does not answer")
+        health.became("unreachable", "Redis does not answer")
+        health.became("unreachable", "Redis does not answer")
         health.became("error", "Redis refuses EVALSHA: NOPERM")
         assert [p["summary"] for p in problems.current()] == ["Redis refuses the scheduler's commands"]
         health.became("ok", "Redis answers")

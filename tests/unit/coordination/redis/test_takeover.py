@@ -78,7 +78,7 @@ def dead_leader(settings: Settings) -> Iterator[str]:
 def _environment(settings: Settings) -> dict[str, str]:
     assert settings.redis is not None
     return {
-        "SCHEDULER_REDIS_URL": settings.redis.url,
+        "SCHEDULER_REDIS_URL": str(settings.redis.url),
         "SCHEDULER_NAMESPACE": settings.namespace,
         "SCHEDULER_LOCK_DIR": str(settings.lock_dir),
         "SCHEDULER_LEASE_TTL": "30",

@@ -73,7 +73,7 @@ test-fast: $(STAMP)  ## only the tests of pure logic (no servers, no processes):
 # NO_MKDOCS_2_WARNING: mkdocs-material prints a notice about its successor on every build.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 
-lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs, the docs site
+lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs, a unit test file per module, the docs site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy scripts
 	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py scripts/redis_schema_docs.py tests bench deploy \
@@ -83,6 +83,7 @@ lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts betwee
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/settings_docs.py --check
 	$(BIN)/python scripts/redis_schema_docs.py --check
+	$(BIN)/python scripts/check_test_layout.py
 	$(MKDOCS) build --strict --quiet --site-dir site
 
 docs: $(STAMP)  ## build the docs site (docs/, mkdocs.yml) into site/; a broken link or anchor fails it

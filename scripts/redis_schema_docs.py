@@ -1,7 +1,7 @@
 """Write docs/redis-schema.md from the Redis schema declared in scheduler_proc/coordination/redis/schema.py.
 
 ``python scripts/redis_schema_docs.py`` (``make redis-schema-docs``) rewrites the page; ``--check``
-(``make lint`` and tests/test_redis_schema.py) only says whether it differs. Edit the schema
+(``make lint`` and tests/unit/coordination/redis/test_schema.py) only says whether it differs. Edit the schema
 there, not the generated page.
 """
 
@@ -25,7 +25,7 @@ _INTRO = f"""\
 
 In cluster mode every key of an app lives under its namespace (`SCHEDULER_NAMESPACE`), in one
 hash tag `{{<namespace>}}`, so the Lua scripts work on Redis Cluster and several apps can share
-one Redis. Every key the kit uses is here (tests/test_redis_schema.py checks this page against
+one Redis. Every key the kit uses is here (tests/unit/coordination/redis/test_schema.py checks this page against
 keys.py and the Lua scripts). A key holding a value the kit did not write is reported once,
 naming the key and the fix (usually `DEL` it), and skipped or replaced.
 

@@ -1,7 +1,7 @@
 """Write the settings tables of docs/configuration.md and of scheduler_proc/deploy/env.in from their declarations.
 
 ``python scripts/settings_docs.py`` (``make settings-docs``) rewrites both files; ``--check`` (``make lint``
-and tests/test_variables.py) only says which settings differ. The declarations are in
+and tests/unit/test_variables.py) only says which settings differ. The declarations are in
 ``scheduler_proc/variables.py``; edit them there, not in the generated text.
 """
 

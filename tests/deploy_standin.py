@@ -1,7 +1,7 @@
 """The deploy tool (``scheduler_proc.deploy``) with its services run as plain processes instead of by systemd.
 
 systemd is installed here but is not PID 1 (and booting it on this machine would empty
-/tmp), so test_deploy.py runs ``python tests/deploy_standin.py <checkout> ARGS``: the
+/tmp), so integration/test_deploy.py runs ``python tests/deploy_standin.py <checkout> ARGS``: the
 deploy code of that checkout, with :class:`Processes` as its service manager.
 The release, venv, env file, unit, health check and rollback are the real ones; `make
 test-vm` runs the same deploy under a real systemd.

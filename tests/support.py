@@ -187,7 +187,7 @@ class Host:
             "PYTHONDONTWRITEBYTECODE": "1",
             "SCHEDULER_JOBS": jobs,
             # The suite's jobsets are modules of their own (slow:jobs, ...): one namespace for all
-            # of them, as the tests name keys and files after it. tests/test_library.py tests the default.
+            # of them, as the tests name keys and files after it. tests/integration/test_library.py tests the default.
             "SCHEDULER_NAMESPACE": "scheduler",
             "SCHEDULER_NODE_ID": name,
             "SCHEDULER_LOCK_DIR": str(lock_dir or self.dir / "run"),

@@ -3,7 +3,7 @@
 Every HTTP worker serves the same file, so a scrape does not depend on which worker
 answers (prometheus_client's per-process counters would). The names users alert on
 (deploy/prometheus/scheduler-alerts.yml) and graph (deploy/grafana/scheduler.json) are
-all declared here; tests/test_metrics.py checks that those files name no other.
+all declared here; tests/integration/test_metrics.py checks that those files name no other.
 """
 
 from __future__ import annotations

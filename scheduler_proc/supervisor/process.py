@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -75,8 +76,12 @@ class SupervisorArgs:
 class Supervisor:
     """Restarts a dead runner with backoff; on HUP starts a validated replacement first."""
 
-    def __init__(self, settings: Settings, args: SupervisorArgs, flags: SignalFlags) -> None:
+    def __init__(
+        self, settings: Settings, args: SupervisorArgs, flags: SignalFlags, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
+        #: Judges heartbeats, backoff and grace (tests move it); real waits use real time.
+        self.clock = clock
         self.args = args
         self.flags = flags
         self.grace = settings.stop_grace if settings.stop_grace is not None else args.default_grace
@@ -114,11 +119,11 @@ class Supervisor:
         popen, reports = spawn_reporting_child(
             "scheduler_proc.runner", args + (["--candidate"] if candidate else []), relay_output=True
         )
-        runner = RunnerChild(popen, reports)
+        runner = RunnerChild(popen, reports, started=self.clock())
         report = wait_report(reports, self.settings.start_timeout, self._stopping)
         if report is None or report.get("event") != "valid":
             reports.close()  # a valid runner keeps it open: its heartbeats come that way
-        runner.last_beat = time.monotonic()
+        runner.last_beat = self.clock()
         if report is None:
             if runner.alive():
                 runner.popen.kill()
@@ -135,7 +140,7 @@ class Supervisor:
 
     def _watch_heartbeat(self, runner: RunnerChild) -> None:
         """A runner whose main loop stopped beating hangs (its own watchdog could not act): abort it."""
-        now = time.monotonic()
+        now = self.clock()
         if runner.reports.poll():
             runner.last_beat = now
         silent = now - runner.last_beat
@@ -156,7 +161,7 @@ class Supervisor:
         if self.active is not None and self.active.alive() and not self._stopping():
             self._watch_heartbeat(self.active)
         if self.active is not None and not self.active.alive():
-            lived = time.monotonic() - self.active.started
+            lived = self.clock() - self.active.started
             delay = self.backoff.after_exit(lived)
             log.error(
                 "scheduler runner (pid %d) %s; restarting it in %gs",
@@ -166,9 +171,9 @@ class Supervisor:
             )
             self.active.reports.close()
             self.active = None
-            self.restart_at = time.monotonic() + delay
+            self.restart_at = self.clock() + delay
             self._release_dead_runners_lease()
-        if self.active is None and time.monotonic() >= self.restart_at and not self._stopping():
+        if self.active is None and self.clock() >= self.restart_at and not self._stopping():
             runner, report = self._spawn(candidate=False)
             if report.get("event") == "valid":
                 self.active = runner
@@ -176,7 +181,7 @@ class Supervisor:
             else:
                 delay = self.backoff.after_failed_start()
                 log.error("scheduler runner cannot start: %s; trying again in %gs", report.get("message"), delay)
-                self.restart_at = time.monotonic() + delay
+                self.restart_at = self.clock() + delay
 
     def _release_dead_runners_lease(self) -> None:
         """In cluster mode, give up the lease the dead runner held: another node leads now, not in a TTL."""
@@ -204,7 +209,7 @@ class Supervisor:
                 "reload: runner pid %d hands over to pid %d; its running jobs finish first", old.pid, candidate.pid
             )
             old.signal(signal.SIGTERM)
-            old.retired_at = time.monotonic()
+            old.retired_at = self.clock()
             self.retiring.append(old)
 
     def _reap_retiring(self) -> None:
@@ -213,7 +218,7 @@ class Supervisor:
             if not old.alive():
                 self.retiring.remove(old)
                 old.reports.close()
-            elif old.retired_at is not None and time.monotonic() - old.retired_at > self.grace + _KILL_MARGIN:
+            elif old.retired_at is not None and self.clock() - old.retired_at > self.grace + _KILL_MARGIN:
                 log.error("retired scheduler runner (pid %d) outlived its stop grace; killing it", old.pid)
                 old.signal(signal.SIGKILL)
 

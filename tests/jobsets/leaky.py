@@ -1,6 +1,6 @@
 """Jobs and an app that print and log every secret they know, in every way a user's code might.
 
-tests/test_masking.py checks that none of it shows: $LEAK_SECRETS lists the values (comma-separated)."""
+tests/integration/test_masking.py checks that none of it shows: $LEAK_SECRETS lists the values (comma-separated)."""
 
 from __future__ import annotations
 

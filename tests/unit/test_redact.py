@@ -61,3 +61,22 @@ def test_the_value_of_a_misspelt_secret_variable_is_masked_too() -> None:
     token = "misspelt-adm1n-t0ken-42"
     Settings.from_env({"SCHEDULER_ADMN_TOKEN": token, "SCHEDULER_ALLOW_UNKNOWN": "true"})
     assert redact(f"job prints {token}") == "job prints ***"
+
+
+@pytest.mark.parametrize(
+    "url, password",
+    [
+        ("redis://app:pa:ss-w0rd-1@redis.internal:6379/0", "pa:ss-w0rd-1"),  # ':' is allowed in a password
+        ("unix:///run/redis.sock?db=0&password=s0cket-secret", "s0cket-secret"),
+        ("redis://redis.internal/0?password=abc,defghijk", "abc,defghijk"),  # a log line's form stops at ','
+        ("redis://app:p%40ss-w0rd-9@redis.internal/0", "p@ss-w0rd-9"),  # percent-encoded in the URL
+        ("rediss://redis.internal/0?ssl_password=key-file-pass", "key-file-pass"),
+    ],
+)
+def test_a_url_password_is_masked_wherever_it_shows_not_only_inside_the_url(url: str, password: str) -> None:
+    """An error may quote the password alone (AUTH failed for ...); the whole value is remembered."""
+    from scheduler_proc.redact import redact
+
+    Settings.from_env({"SCHEDULER_REDIS_URL": url})
+    line = f"AUTH {password} rejected; url {url}"
+    assert password not in redact(line) and "pa:" not in redact(line) and "abc," not in redact(line), redact(line)

@@ -179,7 +179,7 @@ class _Relay:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def __enter__(self) -> _Relay:
-        relay = Path(__file__).parent / "vm" / "proxy.py"
+        relay = Path(__file__).parents[1] / "vm" / "proxy.py"
         listen, target = f"127.0.0.1:{self.port}", f"127.0.0.1:{self.target_port}"
         command = [sys.executable, str(relay), "--listen", listen, "--target", target, "--control", str(self.control)]
         self.process = subprocess.Popen(command, start_new_session=True)

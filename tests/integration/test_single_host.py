@@ -179,7 +179,7 @@ def test_stop_grace_is_configurable_and_then_the_job_is_abandoned(hosts: HostFac
 
 
 def _write_ticker(directory: Path, version: int, broken: bool = False) -> None:
-    source = (Path(__file__).parent / "jobsets" / "ticker.py").read_text()
+    source = (Path(__file__).parents[1] / "jobsets" / "ticker.py").read_text()
     source = source.replace("VERSION = 1", f"VERSION = {version}")
     if broken:
         source += "\nraise RuntimeError('broken on purpose')\n"

@@ -285,7 +285,7 @@ def test_a_command_stays_queued_until_the_leader_acknowledges_it(redis_server: R
 def test_lifespan_mode_restarts_a_supervisor_that_was_killed(hosts: HostFactory) -> None:
     """Under uvicorn --workers, kill -9 of the supervisor: the worker that owns the scheduler starts
     a new one and says so (nothing ran and nothing was logged before)."""
-    from test_embedded import UVICORN_3
+    from integration.test_embedded import UVICORN_3
 
     host = hosts(command=UVICORN_3).start_and_wait()
     wait_for(lambda: len(read_fires(host.fire_log)) >= 2, 10, "fires")

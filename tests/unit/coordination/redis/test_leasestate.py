@@ -1,0 +1,28 @@
+"""Whether this node may act as leader (scheduler_proc/coordination/redis/leasestate.py), judged on its
+own clock: a lease granted or renewed at ``sent`` is trusted until ``sent + ttl - margin``."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduler_proc.coordination.redis.leasestate import LeaseState, parse_token
+from scheduler_proc.errors import UnreadableData
+
+
+def test_a_lease_is_trusted_until_its_ttl_less_the_margin_from_when_it_was_sent() -> None:
+    state = LeaseState(ttl=8, margin=2)
+    assert not state.valid(0)
+    state.granted(42, "42:n:web-1", sent_at=100)
+    assert state.valid(105.99) and not state.valid(106)
+    state.renewed(sent_at=103)
+    assert state.valid(108.99) and not state.valid(109)
+    state.renewed(sent_at=101)  # a late reply to an older renewal never shortens it
+    assert state.valid(108.99)
+    state.lost()
+    assert not state.valid(101) and state.term is None and state.token is None
+
+
+def test_a_token_names_its_term_and_node_or_is_unreadable() -> None:
+    assert parse_token("42:nonce:web-1") == (42, "web-1")
+    with pytest.raises(UnreadableData, match=r"Redis key \{shop\}:leader holds 'garbage'"):
+        parse_token("garbage", "{shop}:leader")

@@ -23,7 +23,7 @@ def test_a_plain_http_exception_gets_the_code_of_its_status() -> None:
 
 
 def test_a_code_outside_the_table_is_refused_when_raised() -> None:
-    with pytest.raises(ValueError, match="not in api_errors.CODES"):
+    with pytest.raises(ValueError, match=r"not in api_errors\.CODES"):
         ApiError(500, "oops", "x")
 
 

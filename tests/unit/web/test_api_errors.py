@@ -14,12 +14,12 @@ from scheduler_proc.web.models import Error
 def test_an_api_error_answers_detail_and_its_code_with_the_headers() -> None:
     answer = error_answer(ApiError(404, "unknown_job", "no job 'x'"), {"Cache-Control": "no-store"})
     assert answer.status_code == 404 and answer.headers["cache-control"] == "no-store"
-    assert json.loads(answer.body) == {"detail": "no job 'x'", "code": "unknown_job"}
+    assert json.loads(bytes(answer.body)) == {"detail": "no job 'x'", "code": "unknown_job"}
 
 
 def test_a_plain_http_exception_gets_the_code_of_its_status() -> None:
     answer = error_answer(HTTPException(401, "who?"), {})
-    assert json.loads(answer.body) == {"detail": "who?", "code": "unauthorized"}
+    assert json.loads(bytes(answer.body)) == {"detail": "who?", "code": "unauthorized"}
 
 
 def test_a_code_outside_the_table_is_refused_when_raised() -> None:

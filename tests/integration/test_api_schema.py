@@ -23,7 +23,7 @@ from scheduler_proc.web.api_errors import CODES
 
 TOKEN = "test-admin-token-0123456789"
 READ = "test-read-token-0123456789"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 #: Every route of the two routers and the error statuses it may answer.
 ERRORS = {

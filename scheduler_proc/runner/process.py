@@ -41,6 +41,7 @@ from scheduler_proc.settings import Settings
 
 log = logging.getLogger("scheduler.runner")
 
+
 @dataclass(frozen=True)
 class RunnerArgs:
     """What the supervisor tells a runner on its command line."""

@@ -6,17 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from support import FakeClock
 
 from scheduler_proc.runner.liveness import Liveness
 from scheduler_proc.runner.watchdog import Watchdog
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -36,7 +29,7 @@ def _reports(read: int) -> bytes:
 
 
 def test_a_beat_once_a_second_and_none_in_between(pipe: tuple[int, int]) -> None:
-    clock = _Clock()
+    clock = FakeClock()
     hangs: list[float] = []
     liveness = Liveness(Watchdog(5, clock), pipe[1], hangs.append, clock)
     liveness.check(None)
@@ -51,7 +44,7 @@ def test_a_beat_once_a_second_and_none_in_between(pipe: tuple[int, int]) -> None
 
 
 def test_a_hung_dispatch_loop_calls_on_hang_and_sends_no_beat(pipe: tuple[int, int]) -> None:
-    clock = _Clock()
+    clock = FakeClock()
     hangs: list[float] = []
     watchdog = Watchdog(5, clock)
     liveness = Liveness(watchdog, pipe[1], hangs.append, clock)

@@ -26,22 +26,24 @@ def release() -> Iterator[threading.Event]:
     event.set()  # the job thread never outlives the test
 
 
-def _engine(ledger: LocalLedger, release: threading.Event) -> Engine:
+def _running_then_halted(ledger: LocalLedger, release: threading.Event) -> Engine:
+    """An engine whose one job runs (until ``release``), retired as a stop retires it."""
     jobs = Jobs()
 
     @jobs.every(hours=1, id="slow")
     def slow() -> None:
         release.wait(10)
 
-    return Engine(jobs, ledger, "n", 30, 1, lambda: CURRENT)
+    engine = Engine(jobs, ledger, "n", 30, 1, lambda: CURRENT)
+    assert engine.trigger("slow", datetime.now(UTC)).outcome == "ran"
+    engine.halt()
+    return engine
 
 
 def test_a_job_that_ends_within_the_grace_is_not_abandoned(
     tmp_path: Path, ledger: LocalLedger, release: threading.Event
 ) -> None:
-    engine = _engine(ledger, release)
-    assert engine.trigger("slow", datetime.now(UTC)).outcome == "ran"
-    engine.halt()
+    engine = _running_then_halted(ledger, release)
     threading.Timer(0.1, release.set).start()
     assert finish_running([engine], HostLeadership(HostLock(tmp_path / "x.lock", "n")), grace=10) == 0
     [run] = ledger.history("slow", 10)
@@ -51,9 +53,7 @@ def test_a_job_that_ends_within_the_grace_is_not_abandoned(
 def test_a_job_still_running_after_the_grace_is_recorded_as_abandoned(
     tmp_path: Path, ledger: LocalLedger, release: threading.Event
 ) -> None:
-    engine = _engine(ledger, release)
-    assert engine.trigger("slow", datetime.now(UTC)).outcome == "ran"
-    engine.halt()
+    engine = _running_then_halted(ledger, release)
     assert finish_running([engine], HostLeadership(HostLock(tmp_path / "x.lock", "n")), grace=0.1) == 1
     [run] = ledger.history("slow", 10)
     assert (run.outcome, run.error) == ("abandoned", "the scheduler stopped before the job ended")

@@ -50,7 +50,7 @@ class TermEngines:
         self._progress = progress
         self.backend: Backend | None = None  # set once the runner opened it: no term without it
         self.engine: Engine | None = None
-        self._engine_term: int | None = None  # the term the engine dispatches under
+        self._engine_token: int | None = None  # the fencing token of the term the engine dispatches under
         self.retired: list[Engine] = []
         self.instances = Instances()  # every engine's runs: max_instances holds across terms
 
@@ -61,7 +61,7 @@ class TermEngines:
     def follow(self, backend: Backend) -> bool:
         """Retire the engine whose term ended; start one for a new term. True when one started."""
         term = backend.leadership.current_term()
-        if self.engine is not None and (term is None or term.token != self._engine_term):
+        if self.engine is not None and (term is None or term.token != self._engine_token):
             self.retire()
         if term is None or self.engine is not None:
             return False
@@ -75,7 +75,7 @@ class TermEngines:
                 log.error("cannot resume the jobs (%s); trying again", exc)
             engine.halt()
             return False
-        self.engine, self._engine_term = engine, term.token
+        self.engine, self._engine_token = engine, term.token
         backend.bus.rewind()
         self._watchdog.watch(True)
         # The jobs, triggers and APScheduler's store live as long as the engine: keep them

@@ -16,7 +16,7 @@ from typing import Any
 from apscheduler.util import undefined
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import Ledger
+from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.jobs import JobSpec
 
 log = logging.getLogger("scheduler.engine")

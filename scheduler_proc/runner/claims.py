@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import ClaimRequest, ClaimResult
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.jobs import JobSpec

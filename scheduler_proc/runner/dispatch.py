@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler_proc.coordination.ledger import Ledger, LiveRun
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import LiveRun
 from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.hooks import Hooks
 from scheduler_proc.jobs import JobSpec

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 
 from scheduler_proc.coordination.backend import Backend
-from scheduler_proc.coordination.hostlock import HostLock
-from scheduler_proc.coordination.ledger import LiveRun
+from scheduler_proc.coordination.local.hostlock import HostLock
+from scheduler_proc.coordination.records import LiveRun
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import LedgerError, RedisUnavailable
 from scheduler_proc.jobs import Jobs

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from scheduler_proc.coordination.ledger import ClaimResult
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from scheduler_proc.coordination.ledger import LiveRun
+from scheduler_proc.coordination.records import LiveRun
 from scheduler_proc.runner.flight import Flight
 from scheduler_proc.runner.instances import Instances
 

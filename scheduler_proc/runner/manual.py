@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler_proc.coordination.ledger import ClaimResult
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.runner.flight import Flight
 
 

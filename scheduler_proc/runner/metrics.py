@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 from scheduler_proc import clock
 from scheduler_proc.contracts import JobRow, Mode
-from scheduler_proc.coordination.ledger import RunRecord
+from scheduler_proc.coordination.records import RunRecord
 from scheduler_proc.securedir import write_private
 
 #: Histograms cost ~16 series per label value; beyond this many jobs they share job="_other".

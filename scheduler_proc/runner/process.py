@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
-from scheduler_proc.coordination.hostlock import HostLock
-from scheduler_proc.coordination.markers import MarkerKeeper
+from scheduler_proc.coordination.local.hostlock import HostLock
+from scheduler_proc.coordination.redis.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.identity import AppIdentity

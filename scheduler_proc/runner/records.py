@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import Ledger, Run
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import Run
 from scheduler_proc.hooks import HookCall, Hooks
 from scheduler_proc.jobs import RunContext
 from scheduler_proc.runner.flight import Flight

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from scheduler_proc.coordination.ledger import ClaimResult
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.runner.flight import Flight, fire_fields
 from scheduler_proc.runner.metrics import Metrics

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from scheduler_proc.coordination.backend import Leadership
+from scheduler_proc.coordination.interfaces import Leadership
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.watchdog import dump_stacks
 

@@ -12,8 +12,8 @@ import os
 import time
 
 from scheduler_proc import problems
-from scheduler_proc.coordination import takeover
-from scheduler_proc.coordination.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.local.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.redis import takeover
 from scheduler_proc.errors import HostLockError
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.runner.publisher import StatusPublisher

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
 
 
 @pytest.fixture

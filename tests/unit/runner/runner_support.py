@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scheduler_proc import Jobs
-from scheduler_proc.coordination.ledger import Ledger
+from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.jobs import JobSpec
 from scheduler_proc.runner.claims import Claimer

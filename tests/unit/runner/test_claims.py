@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.runner.flight import Flight
 
 from .runner_support import CURRENT, fire_path, two_jobs

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scheduler_proc.coordination.backend import Backend, open_backend
-from scheduler_proc.coordination.hostlock import HostLock
+from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.runner.engines import TermEngines
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.watchdog import Watchdog

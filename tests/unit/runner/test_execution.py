@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.execution import start_refusal
 from scheduler_proc.runner.flight import Flight

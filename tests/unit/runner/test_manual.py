@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from scheduler_proc.coordination.ledger import ClaimResult
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.runner.flight import Flight
 from scheduler_proc.runner.manual import manual_run_result
 

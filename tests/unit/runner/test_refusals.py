@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.hooks import HookCall
 from scheduler_proc.runner.flight import Flight

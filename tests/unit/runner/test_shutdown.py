@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from scheduler_proc import Jobs
-from scheduler_proc.coordination.backend import HostLeadership
-from scheduler_proc.coordination.hostlock import HostLock
-from scheduler_proc.coordination.ledger import LocalLedger
+from scheduler_proc.coordination.local.hostlock import HostLock
+from scheduler_proc.coordination.local.leadership import HostLeadership
+from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.shutdown import finish_running
 

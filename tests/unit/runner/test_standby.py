@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_proc.coordination.hostlock import HostLock
+from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.publisher import StatusPublisher

@@ -25,7 +25,8 @@ def test_a_finished_run_becomes_the_jobs_latest_and_moves_activity(ledger: Local
     ledger.claim("t", AT, CURRENT, "n", "r1")
     records.recorder.record(records.run_record(flight, "success", None))
     assert records.recorder.flush(5)
-    assert (records.states["t"].last_run_at, records.states["t"].last_outcome) == (AT, "success")
+    latest = records.states["t"]
+    assert (latest.last_run_at, latest.last_outcome) == (AT, "success")
     assert records.activity == 1
     assert _records(ledger).states["t"].last_outcome == "success"  # a new engine reads it from the ledger
 

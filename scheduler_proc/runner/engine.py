@@ -1,4 +1,9 @@
-"""APScheduler underneath: it computes due times; the kit's executor claims and runs them."""
+"""APScheduler underneath: it computes due times; the kit's executor claims and runs them.
+
+An :class:`Engine` lives for one leadership term. Where each job resumes is the catch-up
+policy (:mod:`~scheduler_proc.runner.catchup`); APScheduler's private parts are reached only
+through :mod:`~scheduler_proc.runner.apscheduler_adapter`.
+"""
 
 from __future__ import annotations
 
@@ -6,66 +11,37 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.util import undefined
+from datetime import datetime
 
 from scheduler_proc import clock
 from scheduler_proc.contracts import JobRow
 from scheduler_proc.coordination.interfaces import Ledger
-from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
-from scheduler_proc.jobs import Jobs, JobSpec
+from scheduler_proc.jobs import Jobs
+from scheduler_proc.runner.apscheduler_adapter import BatchingScheduler, next_due_time, next_run_times
+from scheduler_proc.runner.catchup import CatchUp
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.executor import FireExecutor
 from scheduler_proc.runner.instances import Instances
+from scheduler_proc.runner.jobrows import JobRows
+from scheduler_proc.runner.manual import ManualRun, manual_run_result
 from scheduler_proc.runner.metrics import Metrics
 
 log = logging.getLogger("scheduler.engine")
 
-#: Fires shown per job in status pages (the next one and those after it).
-UPCOMING = 3
 _UNLIMITED = 1_000_000
 _SHUTDOWN_WAIT = 1.0
-
-
-@dataclass(frozen=True)
-class ManualRun:
-    """What became of a 'run now': ``outcome`` is ran, queued, already-ran or refused; ``reason`` says more."""
-
-    run_id: str
-    outcome: str
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome != "refused"
 
 
 def _never_called() -> None:
     """APScheduler needs a callable per job; the executor runs the real one."""
 
 
-class _BatchingScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
-    """After each wake-up, lets the executor claim everything that was due in one go (and beats)."""
-
-    def _process_jobs(self) -> float | None:
-        try:
-            wait: float | None = super()._process_jobs()
-        finally:
-            self._executors["default"].flush()  # beats the watchdog: a pass got through
-        return wait
-
-
 class Engine:
     """One APScheduler ``BackgroundScheduler`` fed from a ``Jobs`` registry, for one leadership term.
 
-    On start each job resumes after its last claimed fire, so fires missed while no
-    scheduler ran are caught up if they are still within the job's misfire grace.
-    Paused jobs (stored in the ledger) stay paused across restarts and failovers.
+    On start each job resumes after its last claimed fire (see :class:`CatchUp`). Paused jobs
+    (stored in the ledger) stay paused across restarts and failovers.
     """
 
     def __init__(
@@ -75,37 +51,33 @@ class Engine:
         node: str,
         default_misfire_grace: float,
         max_workers: int,
-        may_dispatch: Callable[[], Term | None],
+        dispatch_term: Callable[[], Term | None],
         metrics: Metrics | None = None,
         progress: Callable[[], None] | None = None,
         instances: Instances | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in jobs}
         self._ledger = ledger
-        self._default_grace = default_misfire_grace
         beat = progress or _never_called
         self.dispatcher = Dispatcher(
-            self.specs, ledger, node, default_misfire_grace, may_dispatch, metrics, beat, instances, jobs.hooks
+            self.specs, ledger, node, default_misfire_grace, dispatch_term, metrics, beat, instances, jobs.hooks
         )
+        self.catch_up = CatchUp(self.specs, ledger, default_misfire_grace, self.dispatcher.missed_before_start)
         self._executor = FireExecutor(self.dispatcher, max_workers, beat)
-        self._scheduler = _BatchingScheduler(timezone=clock.scheduler_timezone(), executors={"default": self._executor})
+        self._scheduler = BatchingScheduler(
+            self._executor.flush, timezone=clock.scheduler_timezone(), executors={"default": self._executor}
+        )
+        self._rows = JobRows(self.specs)
         self._started = False
         self._paused: set[str] = set()
-        self._upcoming: dict[str, tuple[datetime | None, list[str]]] = {}
 
     def start(self, floor: datetime | None = None) -> None:
         """Add every job (resuming from the ledger) and start the scheduler thread.
 
         ``floor`` is the earliest time a job that was never claimed may start from.
         """
-        now = clock.now()
         self._paused = self._ledger.paused() & set(self.specs)
-        lasts = self._ledger.last_claimed_all()  # one read for all jobs: start must stay fast
-        resume_floor = self._ledger.resume_floor()
-        if resume_floor is not None:
-            lasts = self._settle_floor(lasts, *resume_floor)
-            self._log_unclaimed(lasts, now, *resume_floor)
-            floor = max(floor or now, resume_floor[0] + timedelta(microseconds=1))
+        first_fires = self.catch_up.first_fires(floor, self._paused)
         for spec in self.specs.values():
             self._scheduler.add_job(
                 _never_called,
@@ -114,12 +86,10 @@ class Engine:
                 name=spec.id,
                 coalesce=spec.coalesce,
                 # With a ledger that counts instances across the cluster, fires over the limit wait
-                # (see Dispatcher.retry_waiting) instead of APScheduler skipping them.
+                # (see scheduler_proc.runner.waiting) instead of APScheduler skipping them.
                 max_instances=_UNLIMITED if self._ledger.counts_instances else spec.max_instances,
                 misfire_grace_time=None,
-                next_run_time=None
-                if spec.id in self._paused
-                else self._resume_at(spec, now, floor or now, lasts.get(spec.id)),
+                next_run_time=first_fires[spec.id],
             )
         self._scheduler.start()
         self._started = True
@@ -162,10 +132,7 @@ class Engine:
             return True
         if within <= 0 or not self._started:
             return False
-        try:  # the memory store keeps jobs sorted: its first is the next due (read without its lock)
-            upcoming = self._scheduler._jobstores["default"].get_next_run_time()
-        except (IndexError, KeyError):
-            return False
+        upcoming = next_due_time(self._scheduler)
         return upcoming is not None and upcoming.timestamp() - time.time() < within
 
     def abandon(self) -> list[str]:
@@ -193,118 +160,9 @@ class Engine:
     def trigger(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
         """Run a job once now and say what happened; ``scheduled_at`` identifies the fire, so a command
         carried out twice (a failover mid-way) runs once."""
-        flight = self._executor.submit_manual(job_id, scheduled_at)
-        assert flight.decided is not None
-        if not flight.decided.wait(wait):
-            return ManualRun(flight.run_id, "queued", "claimed; it starts when a job thread is free")
-        if flight.verdict == "ran":
-            return ManualRun(flight.run_id, "ran", "started")
-        if flight.refusal is ClaimResult.DUPLICATE:
-            return ManualRun(flight.run_id, "already-ran", "this command was carried out before (its fire is claimed)")
-        return ManualRun(flight.run_id, "refused", flight.verdict)
+        return manual_run_result(self._executor.submit_manual(job_id, scheduled_at), wait)
 
     def snapshot(self) -> list[JobRow]:
-        """The job table for status pages."""
-        rows: list[JobRow] = []
-        # Read the memory store without the scheduler's lock: status must not wait on a hung dispatch
-        # loop (the watchdog, on the same thread, has to notice it).
-        store = self._scheduler._jobstores.get("default")
-        next_runs = {job.id: job.next_run_time for job in store.get_all_jobs()} if self._started and store else {}
-        for spec in self.specs.values():
-            state = self.dispatcher.states[spec.id]
-            rows.append(
-                {
-                    "id": spec.id,
-                    "trigger": spec.description,
-                    "paused": spec.id in self._paused,
-                    "next_run_at": _iso(next_runs.get(spec.id)),
-                    "next_fires": self._next_fires(spec, next_runs.get(spec.id)),
-                    "last_run_at": _iso(state.last_run_at),
-                    "last_outcome": state.last_outcome,
-                }
-            )
-        return rows
-
-    def _next_fires(self, spec: JobSpec, next_run: datetime | None) -> list[str]:
-        """The next few fires from the one APScheduler holds (recomputed only when that one changed)."""
-        cached = self._upcoming.get(spec.id)
-        if cached is not None and cached[0] == next_run:
-            return cached[1]
-        fires = []
-        if next_run is not None:
-            later = spec.upcoming(next_run + timedelta(microseconds=1), UPCOMING - 1)
-            fires = [fire.astimezone(UTC).isoformat() for fire in [next_run, *later]]
-        self._upcoming[spec.id] = (next_run, fires)
-        return fires
-
-    def _settle_floor(self, lasts: dict[str, datetime], at: datetime, reason: str) -> dict[str, datetime]:
-        """Treat the cluster's floor as the last claim of every job claimed before it.
-
-        The floor is set when Redis may have lost claims (a restart, older data, a
-        failover): fires up to it cannot be proven unrun. Each job whose last claim is
-        older logs the fires it skips, once: the floor is then written as its last claim.
-        (Jobs never claimed simply start after the floor.)
-        """
-        behind = [spec for spec in self.specs.values() if spec.id in lasts and lasts[spec.id] < at]
-        for spec in behind:
-            first = _first_after(spec, lasts[spec.id])
-            if first is not None and first <= at:
-                log.warning(
-                    "job %s: fires from %s to %s are not started: %s; those claimed before the loss may have "
-                    "run before Redis lost their claims, the others did not run. Check the job's own records "
-                    "before running any by hand",
-                    spec.id,
-                    first.isoformat(),
-                    at.isoformat(),
-                    reason,
-                )
-        if behind:
-            self._ledger.settle([spec.id for spec in behind], at)
-        return {**lasts, **{spec.id: at for spec in behind}}
-
-    def _log_unclaimed(self, lasts: dict[str, datetime], now: datetime, at: datetime, reason: str) -> None:
-        """Jobs with no claim in Redis start after a recent floor: say so once, for all of them."""
-        unclaimed = [spec.id for spec in self.specs.values() if spec.id not in lasts]
-        if unclaimed and at > now:
-            log.warning(
-                "%d job(s) have no claim in Redis (%s): their fires from %s to %s are not started (a leader "
-                "whose clock ran ahead may have run some before Redis lost its data): %s",
-                len(unclaimed),
-                reason,
-                now.isoformat(),
-                at.isoformat(),
-                ", ".join(sorted(unclaimed)[:20]) + (" ..." if len(unclaimed) > 20 else ""),
-            )
-
-    def _resume_at(self, spec: JobSpec, now: datetime, floor: datetime | None, last: datetime | None) -> Any:
-        if last is None:  # never claimed (or the ledger lost it): no catch-up, start after the floor
-            return spec.trigger.get_next_fire_time(None, floor or now) or undefined
-        grace = spec.misfire_grace_time if spec.misfire_grace_time is not None else self._default_grace
-        earliest = now - timedelta(seconds=grace)
-        resume = _first_after(spec, last)
-        if resume is not None and resume < earliest:
-            log.warning(
-                "job %s: fires from %s until %s were missed while no scheduler ran "
-                "(older than its misfire grace of %gs)",
-                spec.id,
-                resume.isoformat(),
-                earliest.isoformat(),
-                grace,
-            )
-            self.dispatcher.missed_before_start(spec.id, resume, earliest)
-            resume = spec.trigger.get_next_fire_time(None, earliest)
-        return undefined if resume is None else resume
-
-
-def _first_after(spec: JobSpec, last: datetime) -> datetime | None:
-    """The job's first fire after ``last``, on its own schedule.
-
-    Not APScheduler's "previous fire plus the interval": after a floor, ``last`` is an instant
-    off an interval job's grid, and every later fire would stay off it.
-    """
-    first: datetime | None = spec.trigger.get_next_fire_time(None, last + timedelta(microseconds=1))
-    return first
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
+        """The job table for status pages (read without the scheduler's lock, see the adapter)."""
+        next_runs = next_run_times(self._scheduler) if self._started else {}
+        return self._rows.rows(next_runs, self._paused, self.dispatcher.states)

@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from apscheduler.executors.base import BaseExecutor, MaxInstancesReachedError
+from apscheduler.executors.base import MaxInstancesReachedError
 from apscheduler.job import Job
 
-from scheduler_proc.runner.dispatch import Dispatcher, Flight
+from scheduler_proc.runner.apscheduler_adapter import SubmissionExecutor
+from scheduler_proc.runner.dispatch import Dispatcher
+from scheduler_proc.runner.flight import Flight
 from scheduler_proc.runner.jobthreads import JobThreads
 
 log = logging.getLogger("scheduler.fire")
@@ -38,7 +40,7 @@ def _no_progress() -> None:
     """Default progress callback: nobody watches."""
 
 
-class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships no types
+class FireExecutor(SubmissionExecutor):
     """An APScheduler executor that hands due times to :class:`Dispatcher` (see the module docstring)."""
 
     def __init__(self, dispatcher: Dispatcher, max_workers: int, progress: Callable[[], None] = _no_progress) -> None:
@@ -98,7 +100,7 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
             if flights or rest:
                 self._threads.submit(self._run, job_id, flights, rest)
             else:
-                self._run_job_success(job_id, [])
+                self.job_ended(job_id)
 
     def busy(self) -> bool:
         """True while fires are being claimed or wait for a job thread (chores should wait)."""
@@ -116,8 +118,8 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
         for flights in self._dispatcher.retry_waiting():
             self._threads.submit(self._dispatcher.run_claimed, flights)
 
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self._pending.append((job.id, list(run_times)))
+    def accept(self, job_id: str, run_times: list[datetime]) -> None:
+        self._pending.append((job_id, run_times))
 
     def _run(self, job_id: str, flights: list[Flight], later: list[datetime]) -> None:
         """On a job thread: run the claimed fire, then claim and run each later one (after its jitter)."""
@@ -130,6 +132,6 @@ class FireExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 ships n
                 [claimed] = self._dispatcher.claim([(job_id, [at], None, "schedule")])
                 self._dispatcher.run_claimed(claimed)
         except BaseException as exc:
-            self._run_job_error(job_id, exc, exc.__traceback__)
+            self.job_failed(job_id, exc)
         else:
-            self._run_job_success(job_id, [])
+            self.job_ended(job_id)

@@ -31,7 +31,7 @@ def test_catch_up_resumes_after_the_last_claim_within_grace(tmp_path: Path) -> N
     now = datetime(2026, 1, 1, 12, 0, 3, tzinfo=UTC)
     last = datetime(2026, 1, 1, 11, 59, 30, tzinfo=UTC)  # a fire of the 10 s grid, 33 s ago
     ledger.claim("ten", last, SINGLE, "n", "r")
-    resume = engine._resume_at(engine.specs["ten"], now, now, ledger.last_claimed("ten"))
+    resume = engine.catch_up.resume_at(engine.specs["ten"], now, now, ledger.last_claimed("ten"))
     assert resume == last + timedelta(seconds=10)
 
 
@@ -42,7 +42,9 @@ def test_an_interval_job_resumes_on_its_grid_after_a_floor(tmp_path: Path) -> No
     engine, _ = _engine(tmp_path, grace=60)
     now = datetime(2026, 1, 1, 12, 0, 3, tzinfo=UTC)
     floor = datetime(2026, 1, 1, 12, 0, 1, 364000, tzinfo=UTC)
-    assert engine._resume_at(engine.specs["ten"], now, now, floor) == datetime(2026, 1, 1, 12, 0, 10, tzinfo=UTC)
+    assert engine.catch_up.resume_at(engine.specs["ten"], now, now, floor) == datetime(
+        2026, 1, 1, 12, 0, 10, tzinfo=UTC
+    )
 
 
 def test_the_floor_log_says_what_is_known_of_the_fires_it_covers(
@@ -51,7 +53,7 @@ def test_the_floor_log_says_what_is_known_of_the_fires_it_covers(
     engine, _ = _engine(tmp_path, grace=60)
     last, floor = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC), datetime(2026, 1, 1, 12, 0, 31, tzinfo=UTC)
     with caplog.at_level(logging.WARNING, logger="scheduler.engine"):
-        settled = engine._settle_floor({"ten": last}, floor, "Redis restarted without its data")
+        settled = engine.catch_up.settle_floor({"ten": last}, floor, "Redis restarted without its data")
     assert settled == {"ten": floor}
     [record] = caplog.records
     message = record.getMessage()
@@ -64,6 +66,6 @@ def test_catch_up_skips_fires_older_than_grace(tmp_path: Path) -> None:
     engine, ledger = _engine(tmp_path, grace=15)
     now = datetime(2026, 1, 1, 12, 0, 3, tzinfo=UTC)
     ledger.claim("ten", now - timedelta(hours=1), SINGLE, "n", "r")
-    assert engine._resume_at(engine.specs["ten"], now, now, ledger.last_claimed("ten")) == datetime(
+    assert engine.catch_up.resume_at(engine.specs["ten"], now, now, ledger.last_claimed("ten")) == datetime(
         2026, 1, 1, 11, 59, 50, tzinfo=UTC
     )

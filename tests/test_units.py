@@ -340,8 +340,10 @@ def test_histograms_stop_adding_job_labels_past_the_cap() -> None:
 def test_status_files_of_many_megabytes_are_read_whole(tmp_path: Path) -> None:
     from scheduler_proc.status import read_status, write_status
 
-    jobs = [{"id": f"job-{i}", "trigger": "every 20s", "next_run_at": None} for i in range(40_000)]
-    write_status(tmp_path / "s.json", {"role": "leader", "jobs": jobs})
+    row = {"trigger": "every 20s", "paused": False, "next_run_at": None, "next_fires": [], "last_run_at": None}
+    jobs = [{"id": f"job-{i}", **row, "last_outcome": None} for i in range(40_000)]
+    host = {"node": "n", "role": "leader", "runner_pid": 2, "master_pid": 1, "mode": "single-host", "cluster": {}}
+    write_status(tmp_path / "s.json", {**host, "jobs": jobs})  # type: ignore[typeddict-item]
     assert (tmp_path / "s.json").stat().st_size > 2 << 20
     status = read_status(tmp_path / "s.json")
     assert status is not None and len(status["jobs"]) == 40_000
@@ -354,7 +356,8 @@ def test_a_status_file_is_live_while_touched_however_old_its_content(tmp_path: P
     from scheduler_proc.status import STALE_AFTER, read_status, touch_status, write_status
 
     path = tmp_path / "s.json"
-    write_status(path, {"role": "leader", "jobs": []})  # type: ignore[typeddict-item]
+    host = {"node": "n", "role": "leader", "runner_pid": 2, "master_pid": 1, "mode": "single-host", "cluster": {}}
+    write_status(path, {**host, "jobs": []})  # type: ignore[typeddict-item]
     old = time.time() - STALE_AFTER - 30
     os.utime(path, (old, old))
     assert read_status(path) is None

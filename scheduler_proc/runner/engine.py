@@ -14,9 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
 from scheduler_proc import clock
-from scheduler_proc.contracts import JobRow
 from scheduler_proc.coordination.ledger import ClaimResult, Ledger
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.status import JobRow
+from scheduler_proc.formats.vocabulary import ManualRunResult
 from scheduler_proc.jobs import Jobs, JobSpec
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.executor import FireExecutor
@@ -36,7 +37,7 @@ class ManualRun:
     """What became of a 'run now': ``outcome`` is ran, queued, already-ran or refused; ``reason`` says more."""
 
     run_id: str
-    outcome: str
+    outcome: ManualRunResult
     reason: str
 
     @property

@@ -7,7 +7,6 @@ until it holds the host lock (and, in cluster mode, the Redis lease).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import faulthandler
@@ -19,7 +18,6 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import NoReturn
 
 from scheduler_proc import problems
@@ -30,6 +28,8 @@ from scheduler_proc.coordination.ledger import LiveRun
 from scheduler_proc.coordination.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import HostLockError, LedgerError, RedisUnavailable, SchedulerError
+from scheduler_proc.formats.argv import RunnerArgs, decode_runner_args
+from scheduler_proc.formats.reports import Report
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
@@ -54,17 +54,6 @@ _EXIT_HUNG = 70  # EX_SOFTWARE; never 3 or 4 (see main)
 _EXIT_RECORDS_WAIT = 2.0
 #: At a stop, claimed fires waiting for a job thread get this long to start before the lease is handed over.
 _START_WAIT = 0.5
-
-
-@dataclass(frozen=True)
-class RunnerArgs:
-    """What the supervisor tells a runner on its command line."""
-
-    parent_pid: int
-    master_pid: int
-    report_fd: int
-    default_grace: float
-    candidate: bool
 
 
 class Runner:
@@ -160,7 +149,7 @@ class Runner:
 
     def _tell_the_supervisor_we_live(self) -> None:
         self._beat_sent = time.monotonic()
-        send_report(self.args.report_fd, "beat")
+        send_report(self.args.report_fd, Report(event="beat"))
 
     def _progress(self) -> None:
         """Claims retrying on Redis call this between tries: the dispatch loop is fed, and when the
@@ -379,19 +368,9 @@ class Runner:
         return self.lock.held and backend.leadership.leading and self.engine is not None
 
 
-def _parse_args(argv: list[str] | None) -> RunnerArgs:
-    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.runner")
-    parser.add_argument("--parent-pid", type=int, required=True)
-    parser.add_argument("--master-pid", type=int, required=True)
-    parser.add_argument("--report-fd", type=int, required=True)
-    parser.add_argument("--default-grace", type=float, required=True)
-    parser.add_argument("--candidate", action="store_true", help="a reload candidate: quiet until it leads")
-    return RunnerArgs(**vars(parser.parse_args(argv)))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (never 3 or 4, which old gunicorns treat as fatal)."""
-    args = _parse_args(argv)
+    args = decode_runner_args(argv)
     flags = SignalFlags()
     if not die_with_parent(args.parent_pid):
         return 0
@@ -405,9 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")
         check_redis(settings)
     except SchedulerError as exc:
-        send_report(args.report_fd, "invalid", message=str(exc))
+        send_report(args.report_fd, Report(event="invalid", message=str(exc)))
         return 2
-    send_report(args.report_fd, "valid", jobs=len(jobs))
+    send_report(args.report_fd, Report(event="valid", jobs=len(jobs)))
     os.set_blocking(args.report_fd, False)  # heartbeats follow; a supervisor that lags must not block us
     faulthandler.enable()  # a supervisor that finds us hung sends SIGABRT: the stacks go to the log
     return Runner(settings, jobs, args, flags).run()

@@ -11,5 +11,9 @@ import it.
 - :mod:`.reports`: the report pipes (runner -> supervisor -> master).
 - :mod:`.acks`: command acknowledgements (leader -> whoever sent the command).
 - :mod:`.argv`: the supervisor's and the runner's command lines.
+- :mod:`.commands`: operator commands on the bus (a file, or a Redis stream entry).
+- :mod:`.holder`: the host-lock record in the lock file.
+- :mod:`.history`: run history entries (SQLite ledger, Redis lists, the API).
+- :mod:`.terms`: ``terms.json``, the highest term a node has seen.
 - :mod:`.vocabulary`: the shared words (roles, modes, run outcomes, manual-run results, actions).
 """

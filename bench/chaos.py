@@ -39,7 +39,7 @@ from chaos_jobs import jobs as KIT_JOBS  # noqa: E402
 from redis_support import RedisServer, Sentinels  # noqa: E402
 from support import Host, alive, pids_with_marker, read_fires, reported_seconds, wait_for  # noqa: E402
 
-from scheduler_proc.coordination.keys import Keys  # noqa: E402
+from scheduler_proc.coordination.redis.keys import Keys  # noqa: E402
 from scheduler_proc.jobs import JobSpec  # noqa: E402
 
 TTL = 2.0

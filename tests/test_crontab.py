@@ -24,8 +24,9 @@ from support import Host, read_fires, wait_for
 from tzfiles import write_zone
 
 from scheduler_proc import JobDefinitionError, Jobs
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger, to_micros
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult, to_micros
+from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.crontab import CrontabError, CrontabTrigger, parse
 

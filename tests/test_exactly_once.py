@@ -29,13 +29,14 @@ from support import (
 )
 
 from scheduler_proc import JobDefinitionError, Jobs
-from scheduler_proc.coordination.bus import Command, RedisBus
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import ClusterLeadership
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
-from scheduler_proc.coordination.nodestate import TermMemory
-from scheduler_proc.coordination.redis_conn import connect
-from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.local.nodestate import TermMemory
+from scheduler_proc.coordination.records import ClaimResult, Command
+from scheduler_proc.coordination.redis.bus import RedisBus
+from scheduler_proc.coordination.redis.conn import connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.runner.dispatch import Dispatcher

@@ -14,12 +14,12 @@ import redis
 from redis_support import RedisServer
 from support import FakeClock, recording_jobs, wait_for
 
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import ClusterLeadership, LeaseState, parse_token
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
-from scheduler_proc.coordination.redis_conn import connect
-from scheduler_proc.coordination.redis_ledger import RedisLedger
-from scheduler_proc.coordination.replies import (
+from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
+from scheduler_proc.coordination.redis.conn import connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import ClusterLeadership, LeaseState, parse_token
+from scheduler_proc.coordination.redis.ledger import RedisLedger
+from scheduler_proc.coordination.redis.replies import (
     Acquired,
     HeldByOther,
     Renewal,
@@ -168,7 +168,7 @@ def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: Red
 
 
 def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: RedisServer) -> None:
-    from scheduler_proc.coordination.redis_ledger import CHUNK
+    from scheduler_proc.coordination.redis.ledger import CHUNK
 
     settings = _redis_settings(redis_server)
     a = _leadership(redis_server, "a", FakeClock())

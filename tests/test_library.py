@@ -94,6 +94,13 @@ def _write_shop(project: Path) -> Path:
     return project
 
 
+def _lua_scripts() -> list[str]:
+    """The Lua scripts of the Redis backend, as paths inside the package."""
+    scripts = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "scheduler_proc").rglob("*.lua"))
+    assert scripts, "no Lua script found under scheduler_proc/"
+    return scripts
+
+
 def test_the_wheel_carries_what_a_pip_user_needs(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -104,6 +111,7 @@ def test_the_wheel_carries_what_a_pip_user_needs(wheel: Path) -> None:
     assert "scheduler_proc/py.typed" in names
     assert "scheduler_proc/gunicorn_conf.py" in names
     assert "scheduler_proc/web/status_page.html" in names
+    assert set(_lua_scripts()) <= set(names), "the Redis backend's Lua scripts are package data"
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), names
     assert not [name for name in names if name.startswith(("tests/", "app/", "bench/"))]
     assert "scheduler-proc = scheduler_proc.web.cli:main" in scripts
@@ -122,6 +130,7 @@ def test_the_sdist_ships_no_test_without_its_helpers(tmp_path: Path) -> None:
     with tarfile.open(built) as archive:
         members = [member.name.split("/", 1)[1] for member in archive.getmembers() if "/" in member.name]
     assert "LICENSE" in members and "scheduler_proc/py.typed" in members
+    assert set(_lua_scripts()) <= set(members), "the wheel is built from the sdist: it must carry the Lua scripts"
     assert not [member for member in members if member.startswith(("tests/", "bench/", "app/", "deploy/"))]
 
 

@@ -25,7 +25,8 @@ import pytest
 from redis_support import RedisServer
 from support import Host, read_fires, wait_for
 
-from scheduler_proc.coordination.ledger import ClaimResult, LocalLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import LedgerError
 

@@ -22,11 +22,12 @@ from typing import Any
 from redis_support import RedisServer
 from support import Host, free_port, read_fires, recording_jobs, start_nodes, wait_for
 
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import ClusterLeadership
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, LiveRun, LocalLedger, Run
-from scheduler_proc.coordination.redis_conn import connect
-from scheduler_proc.coordination.redis_ledger import RedisLedger
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, LiveRun, Run
+from scheduler_proc.coordination.redis.conn import connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.runner.instances import Instances

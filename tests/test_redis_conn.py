@@ -1,4 +1,4 @@
-"""The Redis connections the kit builds (scheduler_proc/coordination/redis_conn.py): the kit's
+"""The Redis connections the kit builds (scheduler_proc/coordination/redis/conn.py): the kit's
 timeouts and TLS always apply, and what a URL may say is checked before anything connects.
 
 No TLS redis-server fixture exists (tests/redis_support.py), so TLS is pinned by the connection
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from scheduler_proc.coordination.redis_conn import connect
+from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.settings import Settings
 

@@ -16,8 +16,9 @@ from support import FakeClock, recording_jobs, wait_for
 
 from scheduler_proc import JobDefinitionError, Jobs, RunContext
 from scheduler_proc.backoff import STABLE_AFTER, RestartBackoff
-from scheduler_proc.coordination.hostlock import HostLock, HostLockError, read_holder
-from scheduler_proc.coordination.ledger import ClaimResult, HistoryLimits, LocalLedger, Run
+from scheduler_proc.coordination.local.hostlock import HostLock, HostLockError, read_holder
+from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.records import ClaimResult, HistoryLimits, Run
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
 from scheduler_proc.runner.dispatch import Dispatcher
@@ -498,7 +499,7 @@ def test_the_lease_is_judged_on_a_clock_that_counts_suspended_time() -> None:
     import inspect
 
     from scheduler_proc import clock
-    from scheduler_proc.coordination.lease import ClusterLeadership
+    from scheduler_proc.coordination.redis.lease import ClusterLeadership
 
     assert inspect.signature(ClusterLeadership).parameters["clock"].default is clock.elapsed
     before = time.clock_gettime(time.CLOCK_BOOTTIME)

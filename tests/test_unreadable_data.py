@@ -19,10 +19,10 @@ import redis
 from redis_support import RedisServer
 from support import Host, read_fires, wait_for
 
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import ClusterLeadership, parse_token
-from scheduler_proc.coordination.nodestate import TermMemory
-from scheduler_proc.coordination.redis_conn import connect
+from scheduler_proc.coordination.local.nodestate import TermMemory
+from scheduler_proc.coordination.redis.conn import connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import ClusterLeadership, parse_token
 from scheduler_proc.settings import RedisSettings, Settings
 
 K = Keys("scheduler")

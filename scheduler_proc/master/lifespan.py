@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from scheduler_proc.backoff import RestartBackoff
-from scheduler_proc.coordination.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.local.hostlock import HostLock, read_holder
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.logs import ensure_kit_handler, mask_handlers, mask_output

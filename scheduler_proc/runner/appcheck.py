@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from scheduler_proc.coordination.ledger import Ledger
+from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.tzversion import tzdata_version

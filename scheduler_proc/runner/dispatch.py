@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import ClaimRequest, ClaimResult, Ledger, LiveRun, Run
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, LiveRun, Run
 from scheduler_proc.coordination.term import Term, new_run_id
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.hooks import AFTER, HookCall, Hooks

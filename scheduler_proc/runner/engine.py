@@ -14,7 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import ClaimResult, Ledger
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.formats.status import JobRow
 from scheduler_proc.formats.vocabulary import ManualRunResult

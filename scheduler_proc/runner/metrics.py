@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.ledger import RunRecord
+from scheduler_proc.coordination.records import RunRecord
 from scheduler_proc.formats.status import JobRow
 from scheduler_proc.formats.vocabulary import Mode
 from scheduler_proc.securedir import write_private

@@ -21,11 +21,11 @@ from contextlib import ExitStack
 from typing import NoReturn
 
 from scheduler_proc import problems
-from scheduler_proc.coordination import takeover
 from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
-from scheduler_proc.coordination.hostlock import HostLock, read_holder
-from scheduler_proc.coordination.ledger import LiveRun
-from scheduler_proc.coordination.markers import MarkerKeeper
+from scheduler_proc.coordination.local.hostlock import HostLock, read_holder
+from scheduler_proc.coordination.records import LiveRun
+from scheduler_proc.coordination.redis import takeover
+from scheduler_proc.coordination.redis.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.errors import HostLockError, LedgerError, RedisUnavailable, SchedulerError
 from scheduler_proc.formats.argv import RunnerArgs, decode_runner_args

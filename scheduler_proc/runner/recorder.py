@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from scheduler_proc.coordination.ledger import Ledger, Run
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import Run
 from scheduler_proc.errors import LedgerError
 
 log = logging.getLogger("scheduler.recorder")

@@ -165,7 +165,7 @@ class Supervisor:
         if self.settings.redis is None:
             return
         # Imported here: the supervisor needs Redis only when a runner died, and stays small otherwise.
-        from scheduler_proc.coordination import takeover
+        from scheduler_proc.coordination.redis import takeover
 
         try:
             takeover.release_abandoned(self.settings)

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
 from scheduler_proc import problems
-from scheduler_proc.coordination.backend import open_ledger
-from scheduler_proc.coordination.bus import ACTIONS, Command, CommandBus, open_bus
-from scheduler_proc.coordination.hostlock import Holder, read_holder
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import parse_token
-from scheduler_proc.coordination.ledger import Ledger
-from scheduler_proc.coordination.redis_conn import call, connect
+from scheduler_proc.coordination.backend import open_bus, open_ledger
+from scheduler_proc.coordination.interfaces import CommandBus, Ledger
+from scheduler_proc.coordination.local.hostlock import Holder, read_holder
+from scheduler_proc.coordination.records import ACTIONS, Command
+from scheduler_proc.coordination.redis.conn import call, connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import parse_token
 from scheduler_proc.errors import (
     LedgerError,
     NoAnswer,

@@ -10,10 +10,7 @@ from typing import Any
 
 import redis
 
-from scheduler_proc.coordination import decode
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import floor_margin_ms
-from scheduler_proc.coordination.ledger import (
+from scheduler_proc.coordination.records import (
     DEFAULT_HISTORY,
     ClaimRequest,
     ClaimResult,
@@ -26,9 +23,13 @@ from scheduler_proc.coordination.ledger import (
     parse_history,
     to_micros,
 )
-from scheduler_proc.coordination.redis_conn import Client, LuaScript, call, refresh_topology, slot_client
-from scheduler_proc.coordination.scripts import source
+from scheduler_proc.coordination.redis import decode
+from scheduler_proc.coordination.redis.conn import Client, LuaScript, call, refresh_topology, slot_client
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import floor_margin_ms
+from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
+from scheduler_proc.coordination.unreadable import report
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.settings import RedisSettings
 
@@ -227,7 +228,7 @@ class RedisLedger:
                     lambda key=key: self._client.lrange(key, 0, max(0, limit - 1)),  # type: ignore[misc]
                 )
             except UnreadableData as exc:
-                decode.report(exc)
+                report(exc)
                 continue
             runs += parse_history(job_id, [str(item) for item in raw])
         return newest_first(runs, limit)
@@ -257,7 +258,7 @@ class RedisLedger:
                 for job in decode.typed(self._settings, self._client, key, "hash", lambda: self._client.hkeys(key))
             }
         except UnreadableData as exc:
-            decode.report(exc)
+            report(exc)
             return set()
 
     def set_paused(self, job_id: str, paused: bool) -> None:
@@ -275,14 +276,14 @@ class RedisLedger:
         try:
             last = decode.typed(self._settings, self._client, key, "hash", lambda: self._client.hgetall(key))
         except UnreadableData as exc:  # the claim script cannot write it either: delete it
-            decode.report(exc)
+            report(exc)
             return {}
         claimed: dict[str, datetime] = {}
         for job_id, micros in last.items():
             try:
                 claimed[str(job_id)] = from_micros(int(decode.count(key, micros, str(job_id), "a time (µs)")))
             except (UnreadableData, OverflowError, ValueError, OSError) as exc:
-                decode.report(exc if isinstance(exc, UnreadableData) else decode.unreadable(key, micros, "a time"))
+                report(exc if isinstance(exc, UnreadableData) else decode.unreadable(key, micros, "a time"))
         return claimed
 
     def last_runs(self) -> dict[str, RunRecord]:
@@ -310,7 +311,7 @@ class RedisLedger:
             at = from_micros(int(decode.count(key, floor["at"], "at", "a time (ms)")) * 1000)
         except (UnreadableData, OverflowError, ValueError, OSError) as exc:
             # The lease and claim scripts replace it with a floor of their own (now): nothing at or before runs.
-            decode.report(exc if isinstance(exc, UnreadableData) else decode.unreadable(key, floor, "a floor"))
+            report(exc if isinstance(exc, UnreadableData) else decode.unreadable(key, floor, "a floor"))
             return None
         return at, str(floor.get("reason", "Redis may have lost claims"))
 

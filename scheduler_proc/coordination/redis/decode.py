@@ -2,42 +2,31 @@
 
 Anyone who can write to Redis can put anything under the namespace's keys, so nothing
 downstream indexes a raw reply. An unreadable value is never fatal: the reader skips it,
-or the kit replaces it (see the lease scripts), and ``report`` logs it once per key and
-per value, not once per tick.
+or the kit replaces it (see the lease scripts), and ``unreadable.report`` logs it once per
+key and per value, not once per tick.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 import redis
 
-from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
-from scheduler_proc.coordination.scripts import source
+from scheduler_proc.coordination.redis.conn import Client, LuaScript, call
+from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import MAX_TERM
+from scheduler_proc.coordination.unreadable import report, shown
 from scheduler_proc.errors import UnreadableData
 from scheduler_proc.settings import RedisSettings
 
-log = logging.getLogger("scheduler.data")
 T = TypeVar("T")
 
 
 _TOKEN = re.compile(r"([0-9]{1,16}):[^:]+:(.+)", re.DOTALL)
 _STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 _COUNT = re.compile(r"[0-9]{1,20}(\.[0-9]*)?")
-
-_reported: dict[str, str] = {}
-_reported_lock = threading.Lock()
-
-
-def shown(raw: object) -> str:
-    """A value as a log shows it: quoted, escaped, at most 60 characters."""
-    text = raw if isinstance(raw, str) else str(raw)
-    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def unreadable(key: str, raw: object, expected: str, consequence: str = "") -> UnreadableData:
@@ -70,22 +59,6 @@ def count(key: str, raw: object, field: str, expected: str) -> float:
             key, f"Redis key {key} holds {shown(raw)} for {field}, not {expected}; delete it (HDEL '{key}' '{field}')"
         )
     return float(raw)
-
-
-def report(error: UnreadableData) -> None:
-    """Log ``error`` unless the same was logged for its key already (once per key and per value)."""
-    with _reported_lock:
-        message = str(error)
-        if _reported.get(error.key) == message:
-            return
-        _reported[error.key] = message
-    log.warning("%s", message)
-
-
-def readable(key: str) -> None:
-    """``key`` reads well again: a later unreadable value is logged anew."""
-    with _reported_lock:
-        _reported.pop(key, None)
 
 
 _REPAIR = source("repair")

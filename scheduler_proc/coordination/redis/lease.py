@@ -21,16 +21,18 @@ from typing import Any, Protocol, TypeVar
 import redis
 
 from scheduler_proc import clock, problems
-from scheduler_proc.contracts import ClusterStatus
-from scheduler_proc.coordination import decode
-from scheduler_proc.coordination.hints import HandoverNotices
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.nodestate import TermMemory
-from scheduler_proc.coordination.redis_conn import Client, LuaScript, call
-from scheduler_proc.coordination.replies import HeldByOther, acquire_reply, quiet_renew_reply, renew_reply
-from scheduler_proc.coordination.scripts import source
+from scheduler_proc.coordination.interfaces import LeaseObserver
+from scheduler_proc.coordination.local.nodestate import TermMemory
+from scheduler_proc.coordination.redis import decode
+from scheduler_proc.coordination.redis.conn import Client, LuaScript, call
+from scheduler_proc.coordination.redis.hints import HandoverNotices
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.replies import HeldByOther, acquire_reply, quiet_renew_reply, renew_reply
+from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
+from scheduler_proc.formats.status import ClusterStatus
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")
@@ -165,18 +167,6 @@ def bury(settings: RedisSettings, client: Client, keys: Keys, token: str | None,
 def parse_token(token: str, key: str = "{namespace}:leader") -> tuple[int, str]:
     """(term, node) of a lease token 'term:nonce:node'; UnreadableData naming ``key`` for anything else."""
     return decode.lease_token(key, token)
-
-
-class LeaseObserver(Protocol):
-    """Where the lease reports what operators graph (the runner's metrics)."""
-
-    def renewal_failed(self) -> None:
-        """A renewal of a lease this node held got no answer or was refused."""
-        ...
-
-    def clock_offset(self, seconds: float) -> None:
-        """This host's clock minus Redis's, measured on the last lease call."""
-        ...
 
 
 class _Unobserved:
@@ -554,9 +544,9 @@ class ClusterLeadership:
             term, node = parse_token(token, self._keys.leader)
         except UnreadableData as exc:
             # The acquire script made it expire within one lease TTL; no node holds it.
-            decode.report(exc)
+            report(exc)
             self.leader_node, self.leader_term, self.lease_seen_ttl = None, None, remaining_ttl
             return
-        decode.readable(self._keys.leader)
+        readable(self._keys.leader)
         self._memory.saw(term)
         self.leader_node, self.leader_term, self.lease_seen_ttl = node, term, remaining_ttl

@@ -13,7 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from scheduler_proc.coordination.ledger import Ledger, LiveRun
+from scheduler_proc.coordination.interfaces import Ledger
+from scheduler_proc.coordination.records import LiveRun
 from scheduler_proc.errors import SchedulerError
 
 log = logging.getLogger("scheduler.markers")

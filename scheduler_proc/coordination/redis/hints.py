@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from scheduler_proc.coordination.redis_conn import Client
+from scheduler_proc.coordination.redis.conn import Client
 
 
 class _Subscription:

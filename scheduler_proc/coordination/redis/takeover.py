@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from scheduler_proc.coordination.hostlock import Holder, read_abandoned
-from scheduler_proc.coordination.keys import Keys
-from scheduler_proc.coordination.lease import bury, parse_token
-from scheduler_proc.coordination.redis_conn import connect
+from scheduler_proc.coordination.local.hostlock import Holder, read_abandoned
+from scheduler_proc.coordination.redis.conn import connect
+from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.lease import bury, parse_token
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.settings import Settings
 

@@ -1,293 +1,38 @@
-"""The fire ledger: claims each (job id, scheduled time) once, keeps run history and pauses.
-
-``LocalLedger`` keeps it in SQLite under the state directory (single-host mode);
-``RedisLedger`` offers the same methods in cluster mode.
-"""
+"""The fire ledger of single-host mode, in SQLite under the state directory: claims each (job id,
+scheduled time) once, keeps run history and pauses (``redis.ledger`` is the cluster's)."""
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from scheduler_proc import clock, problems
-from scheduler_proc.coordination import decode
+from scheduler_proc.coordination.records import (
+    DEFAULT_HISTORY,
+    ClaimRequest,
+    ClaimResult,
+    HistoryLimits,
+    LiveRun,
+    Run,
+    RunRecord,
+    from_micros,
+    parse_history,
+    to_micros,
+)
 from scheduler_proc.coordination.term import Term
-from scheduler_proc.errors import LedgerError, UnreadableData
+from scheduler_proc.errors import LedgerError
 
 _log = logging.getLogger("scheduler.ledger")
-
-
-class ClaimResult(enum.Enum):
-    """What the ledger said about a fire."""
-
-    CLAIMED = "claimed"  # this node runs it
-    DUPLICATE = "duplicate"  # someone already claimed it: never run it again
-    FENCED = "fenced"  # our leadership term is no longer current
-    UNREPLICATED = "unreplicated"  # claimed, but too few replicas acknowledged it: not run
-    UNAVAILABLE = "unavailable"  # the ledger could not be reached: not run; retried while we lead
-    FLOORED = "floored"  # at or before the cluster's floor (Redis may have lost claims): cannot be proven unrun
-    BUSY = "max_instances"  # the job's max_instances are running in the cluster: it may wait
-    EARLY = "early"  # later than Redis's time allows: this host's clock runs ahead; left for whoever leads then
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run of a job, as the history keeps it."""
-
-    job_id: str
-    run_id: str
-    scheduled_at: datetime
-    node: str
-    term: int | None
-    trigger: str  # "schedule" or "manual"
-    started_at: float
-    finished_at: float | None
-    outcome: str  # success, error, timed_out, abandoned, skipped
-    error: str | None
-    attempts: int = 1  # calls of the job for this fire: 1, plus its retries
-
-    @property
-    def duration(self) -> float | None:
-        return None if self.finished_at is None else round(self.finished_at - self.started_at, 6)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {  # spelled out: dataclasses.asdict deep-copies, and this runs once per fire
-            "job_id": self.job_id,
-            "run_id": self.run_id,
-            "scheduled_at": self.scheduled_at.isoformat(),
-            "node": self.node,
-            "term": self.term,
-            "trigger": self.trigger,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "outcome": self.outcome,
-            "error": self.error,
-            "duration": self.duration,
-            "attempts": self.attempts,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Run:
-        """A run as ``to_dict`` wrote it; ValueError when a field is missing or of another type."""
-        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
-        fields["attempts"] = data.get("attempts", 1)  # runs recorded before retries existed
-        fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
-        for name, kinds in _RUN_FIELDS.items():
-            value = fields[name]
-            if (
-                not isinstance(value, kinds)
-                or isinstance(value, bool)
-                or (isinstance(value, float) and not math.isfinite(value))
-            ):
-                raise ValueError(f"{name}={value!r}")
-        if fields["scheduled_at"].tzinfo is None:
-            raise ValueError("scheduled_at has no time zone")
-        return cls(**fields)
-
-
-#: The fields of a stored run and the types each may have (None: absent).
-_RUN_FIELDS: dict[str, tuple[type, ...]] = {
-    "job_id": (str,),
-    "run_id": (str,),
-    "node": (str,),
-    "term": (int, type(None)),
-    "trigger": (str,),
-    "started_at": (int, float),
-    "finished_at": (int, float, type(None)),
-    "outcome": (str,),
-    "error": (str, type(None)),
-    "attempts": (int,),
-}
-
-
-@dataclass(frozen=True)
-class HistoryLimits:
-    """Runs kept per job: those that succeeded, and the others (error, abandoned, skipped) apart,
-    so a job that fails now and then keeps its failures long after many successes."""
-
-    succeeded: int = 100
-    other: int = 200
-
-    def limit_for(self, outcome: str) -> int:
-        return self.succeeded if outcome == "success" else self.other
-
-
-DEFAULT_HISTORY = HistoryLimits()
-
-
-def newest_first(runs: list[Run], limit: int) -> list[Run]:
-    """Runs of two histories merged, newest first (by scheduled time, then start)."""
-    return sorted(runs, key=lambda run: (run.scheduled_at, run.started_at), reverse=True)[:limit]
-
-
-def parse_history(job_id: str, entries: list[str]) -> list[Run]:
-    """History entries as runs; an entry that is not a run (corrupt, or written by someone else) is left out.
-
-    Anyone who can write to Redis can write here, so no entry may break the page or the CLI.
-    """
-    runs, unreadable = [], 0
-    for entry in entries:
-        try:
-            data = json.loads(entry)
-            run = Run.from_dict(data) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError):
-            run = None
-        if run is None:
-            unreadable += 1
-        else:
-            runs.append(run)
-    key = f"history:{job_id}"
-    if unreadable:  # once per job and per count, not on every read of the page
-        noun = "y" if unreadable == 1 else "ies"
-        decode.report(
-            UnreadableData(
-                key,
-                f"{unreadable} history entr{noun} of job {job_id!r} cannot be read; left out "
-                "(they age out of the history, or delete the job's history list)",
-            )
-        )
-    else:
-        decode.readable(key)
-    return runs
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """The last claimed fire of a job and what became of it."""
-
-    job_id: str
-    scheduled_at: datetime
-    node: str
-    outcome: str
-    finished_at: float | None
-
-
-class ClaimRequest(NamedTuple):
-    """One fire to claim, and what the cluster-wide max_instances check needs to know."""
-
-    job_id: str
-    scheduled_at: datetime
-    run_id: str
-    manual: bool = False
-    max_instances: int = 0  # 0: no check
-    # Runs of the job this process claimed and that have not ended, under any of its terms, plus
-    # the claims of the job under way beside this one (see runner.instances).
-    running_here: int = 0
-
-
-class LiveRun(NamedTuple):
-    """A run this process claimed that has not ended: its running marker is kept (see MarkerKeeper)."""
-
-    job_id: str
-    scheduled_at: datetime
-    run_id: str
-
-
-class Ledger(Protocol):
-    """What the scheduler needs from a ledger, local or Redis."""
-
-    #: True when the ledger counts running instances across the cluster (max_instances).
-    counts_instances: bool
-
-    def claim_many(self, requests: list[ClaimRequest], term: Term, node: str) -> list[ClaimResult]:
-        """Claim each fire for its run, atomically with the check that ``term`` is still current.
-
-        One result per request, in order. A fire already claimed by another run is
-        DUPLICATE; the same run asking again (a lost reply) gets CLAIMED again. A fire whose
-        job runs ``max_instances`` times already (``running_here`` of this process, plus other
-        nodes' live runs where the ledger counts them) is BUSY.
-        """
-        ...
-
-    def claim(
-        self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
-    ) -> ClaimResult:
-        """Claim one fire (``manual``: a "run now", which does not move where catch-up resumes)."""
-        ...
-
-    def finish(self, run: Run) -> None:
-        """Record a run's outcome (its claim stays: the fire never runs again)."""
-        ...
-
-    def finish_many(self, runs: list[Run]) -> None:
-        """Record many outcomes in one write."""
-        ...
-
-    def last_claimed_all(self) -> dict[str, datetime]:
-        """Each job's latest scheduled claim: where catch-up resumes."""
-        ...
-
-    def last_claimed(self, job_id: str) -> datetime | None:
-        """One job's latest scheduled claim, or None if it never had one."""
-        ...
-
-    def last_runs(self) -> dict[str, RunRecord]:
-        """Each job's latest claim (time, node, outcome so far), for the status page."""
-        ...
-
-    def history(self, job_id: str, limit: int) -> list[Run]:
-        """A job's recent runs, newest first."""
-        ...
-
-    def paused(self) -> set[str]:
-        """Ids of the jobs operators paused (kept across restarts and leaders)."""
-        ...
-
-    def set_paused(self, job_id: str, paused: bool) -> None:
-        """Pause or resume one job for every node."""
-        ...
-
-    def leader_record(self) -> dict[str, str]:
-        """What the last leader said of itself across hosts (empty: not kept, or unreadable)."""
-        ...
-
-    def set_leader_record(self, fields: dict[str, str]) -> None:
-        """Say which app, node and tzdata lead this namespace now, for standbys to compare."""
-        ...
-
-    def now(self) -> datetime:
-        """The clock all nodes share: Redis's TIME in cluster mode, this host's clock otherwise."""
-        ...
-
-    def resume_floor(self) -> tuple[datetime, str] | None:
-        """No fire scheduled at or before this time may run (and why), or None: set when claims may be lost."""
-        ...
-
-    def settle(self, job_ids: list[str], at: datetime) -> None:
-        """Record ``at`` as these jobs' last claim where theirs is older (catch-up resumes after it)."""
-        ...
-
-    def keep_running(self, runs: list[LiveRun]) -> None:
-        """Keep the markers of these runs (they still run in this process), writing again those the
-        ledger lost; a run whose outcome is recorded already keeps no marker."""
-        ...
-
-    def close(self) -> None:
-        """Release the connection or database handle."""
-        ...
-
-
-def to_micros(moment: datetime) -> int:
-    """A timezone-aware datetime as whole microseconds since the epoch (the claim key)."""
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
 _SCHEMA = """

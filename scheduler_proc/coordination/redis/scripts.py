@@ -3,7 +3,7 @@
 Each file starts with a header: one line per KEYS and ARGV entry and what it returns. A
 ``-- uses: <library>`` line puts that library file (functions only) before the script, and
 ``MAX_TERM`` stands for the largest term the kit accepts. Scripts are run by their SHA1 with
-an EVAL fallback (see redis_conn.LuaScript), not with redis-py's ``register_script``, whose
+an EVAL fallback (see conn.LuaScript), not with redis-py's ``register_script``, whose
 SCRIPT LOAD fails after a Sentinel failover when a pool reaches two servers.
 """
 

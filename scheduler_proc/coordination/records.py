@@ -1,0 +1,248 @@
+"""The plain records the coordination interfaces speak: runs, claims, history limits, commands.
+
+Backend-neutral: every backend (``local/``, ``redis/``) reads and writes these, and nothing
+here imports either of them.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, cast
+
+from scheduler_proc.coordination.unreadable import readable, report
+from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.acks import CommandAck
+
+
+class ClaimResult(enum.Enum):
+    """What the ledger said about a fire."""
+
+    CLAIMED = "claimed"  # this node runs it
+    DUPLICATE = "duplicate"  # someone already claimed it: never run it again
+    FENCED = "fenced"  # our leadership term is no longer current
+    UNREPLICATED = "unreplicated"  # claimed, but too few replicas acknowledged it: not run
+    UNAVAILABLE = "unavailable"  # the ledger could not be reached: not run; retried while we lead
+    FLOORED = "floored"  # at or before the cluster's floor (Redis may have lost claims): cannot be proven unrun
+    BUSY = "max_instances"  # the job's max_instances are running in the cluster: it may wait
+    EARLY = "early"  # later than Redis's time allows: this host's clock runs ahead; left for whoever leads then
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a job, as the history keeps it."""
+
+    job_id: str
+    run_id: str
+    scheduled_at: datetime
+    node: str
+    term: int | None
+    trigger: str  # "schedule" or "manual"
+    started_at: float
+    finished_at: float | None
+    outcome: str  # success, error, timed_out, abandoned, skipped
+    error: str | None
+    attempts: int = 1  # calls of the job for this fire: 1, plus its retries
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else round(self.finished_at - self.started_at, 6)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {  # spelled out: dataclasses.asdict deep-copies, and this runs once per fire
+            "job_id": self.job_id,
+            "run_id": self.run_id,
+            "scheduled_at": self.scheduled_at.isoformat(),
+            "node": self.node,
+            "term": self.term,
+            "trigger": self.trigger,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "outcome": self.outcome,
+            "error": self.error,
+            "duration": self.duration,
+            "attempts": self.attempts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        """A run as ``to_dict`` wrote it; ValueError when a field is missing or of another type."""
+        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        fields["attempts"] = data.get("attempts", 1)  # runs recorded before retries existed
+        fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
+        for name, kinds in _RUN_FIELDS.items():
+            value = fields[name]
+            if (
+                not isinstance(value, kinds)
+                or isinstance(value, bool)
+                or (isinstance(value, float) and not math.isfinite(value))
+            ):
+                raise ValueError(f"{name}={value!r}")
+        if fields["scheduled_at"].tzinfo is None:
+            raise ValueError("scheduled_at has no time zone")
+        return cls(**fields)
+
+
+#: The fields of a stored run and the types each may have (None: absent).
+_RUN_FIELDS: dict[str, tuple[type, ...]] = {
+    "job_id": (str,),
+    "run_id": (str,),
+    "node": (str,),
+    "term": (int, type(None)),
+    "trigger": (str,),
+    "started_at": (int, float),
+    "finished_at": (int, float, type(None)),
+    "outcome": (str,),
+    "error": (str, type(None)),
+    "attempts": (int,),
+}
+
+
+@dataclass(frozen=True)
+class HistoryLimits:
+    """Runs kept per job: those that succeeded, and the others (error, abandoned, skipped) apart,
+    so a job that fails now and then keeps its failures long after many successes."""
+
+    succeeded: int = 100
+    other: int = 200
+
+    def limit_for(self, outcome: str) -> int:
+        return self.succeeded if outcome == "success" else self.other
+
+
+DEFAULT_HISTORY = HistoryLimits()
+
+
+def newest_first(runs: list[Run], limit: int) -> list[Run]:
+    """Runs of two histories merged, newest first (by scheduled time, then start)."""
+    return sorted(runs, key=lambda run: (run.scheduled_at, run.started_at), reverse=True)[:limit]
+
+
+def parse_history(job_id: str, entries: list[str]) -> list[Run]:
+    """History entries as runs; an entry that is not a run (corrupt, or written by someone else) is left out.
+
+    Anyone who can write to Redis can write here, so no entry may break the page or the CLI.
+    """
+    runs, unreadable = [], 0
+    for entry in entries:
+        try:
+            data = json.loads(entry)
+            run = Run.from_dict(data) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError):
+            run = None
+        if run is None:
+            unreadable += 1
+        else:
+            runs.append(run)
+    key = f"history:{job_id}"
+    if unreadable:  # once per job and per count, not on every read of the page
+        noun = "y" if unreadable == 1 else "ies"
+        report(
+            UnreadableData(
+                key,
+                f"{unreadable} history entr{noun} of job {job_id!r} cannot be read; left out "
+                "(they age out of the history, or delete the job's history list)",
+            )
+        )
+    else:
+        readable(key)
+    return runs
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The last claimed fire of a job and what became of it."""
+
+    job_id: str
+    scheduled_at: datetime
+    node: str
+    outcome: str
+    finished_at: float | None
+
+
+class ClaimRequest(NamedTuple):
+    """One fire to claim, and what the cluster-wide max_instances check needs to know."""
+
+    job_id: str
+    scheduled_at: datetime
+    run_id: str
+    manual: bool = False
+    max_instances: int = 0  # 0: no check
+    # Runs of the job this process claimed and that have not ended, under any of its terms, plus
+    # the claims of the job under way beside this one (see runner.instances).
+    running_here: int = 0
+
+
+class LiveRun(NamedTuple):
+    """A run this process claimed that has not ended: its running marker is kept (see MarkerKeeper)."""
+
+    job_id: str
+    scheduled_at: datetime
+    run_id: str
+
+
+def to_micros(moment: datetime) -> int:
+    """A timezone-aware datetime as whole microseconds since the epoch (the claim key)."""
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+#: What an operator may ask the leader to do.
+ACTIONS = ("run", "pause", "resume")
+#: A command older than this many seconds is dropped, so an old "run now" never fires hours later.
+COMMAND_TTL = 30.0
+#: An answer nobody collected within this many seconds is deleted.
+ACK_TTL = 60
+
+
+@dataclass(frozen=True)
+class Command:
+    """One operator request for the leader."""
+
+    id: str
+    action: str
+    job_id: str
+    issued_at: float
+    #: Where the bus keeps it (stream entry id or file path): ``ack`` moves past it once it is carried out.
+    cursor: str = field(default="", compare=False)
+
+    def fields(self) -> dict[str, Any]:
+        """What goes on the bus (not where the bus keeps it)."""
+        return {"id": self.id, "action": self.action, "job_id": self.job_id, "issued_at": self.issued_at}
+
+    @property
+    def expired(self) -> bool:
+        return time.time() - self.issued_at > COMMAND_TTL
+
+    def manual_fire_time(self) -> datetime:
+        """The fire identity of a 'run now': the issue time with an odd microsecond.
+
+        Scheduled fires fall on multiples of 100 ms (even microseconds), so the two
+        kinds of claim can never collide.
+        """
+        micros = int(self.issued_at * 1_000_000) | 1
+        return datetime.fromtimestamp(micros / 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
+
+    @classmethod
+    def new(cls, action: str, job_id: str) -> Command:
+        return cls(uuid.uuid4().hex[:16], action, job_id, time.time())
+
+
+def parse_ack(text: str) -> CommandAck:
+    """An answer read back from the bus; anything but a JSON object with a boolean ``ok`` is a failure."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+        return {"ok": False, "error": "the leader's answer could not be read"}
+    return cast(CommandAck, answer)

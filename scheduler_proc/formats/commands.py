@@ -35,6 +35,16 @@ def decode_command_file(raw: bytes, source: Source) -> CommandFields:
     return _command(fields, fields.number("issued_at"))
 
 
+def encode_command_entry(command: CommandFields) -> dict[str, str]:
+    """A command as a stream entry's fields (the time as redis-py would write the float: its repr)."""
+    return {
+        "id": command["id"],
+        "action": command["action"],
+        "job_id": command["job_id"],
+        "issued_at": repr(command["issued_at"]),
+    }
+
+
 def decode_command_entry(entry: dict[str, str], source: Source) -> CommandFields:
     """A command from a Redis stream entry (every field text; the issue time a number in it)."""
     fields = Fields(source, entry)

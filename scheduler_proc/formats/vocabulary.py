@@ -28,3 +28,11 @@ COMMAND_ACTIONS: tuple[CommandAction, ...] = get_args(CommandAction)
 #: Where a run came from: its schedule, or an operator's "run now" (stored as a run's ``trigger``).
 RunOrigin = Literal["schedule", "manual"]
 RUN_ORIGINS: tuple[RunOrigin, ...] = get_args(RunOrigin)
+
+
+def command_action(word: str) -> CommandAction:
+    """``word`` as a command action; ValueError naming the actions there are."""
+    for action in COMMAND_ACTIONS:
+        if word == action:
+            return action
+    raise ValueError(f"unknown action {word!r}; use one of {', '.join(COMMAND_ACTIONS)}")

@@ -6,13 +6,13 @@ import heapq
 import logging
 import os
 from datetime import UTC, datetime
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from scheduler_proc import problems
 from scheduler_proc.coordination.backend import open_bus, open_ledger
 from scheduler_proc.coordination.interfaces import CommandBus, Ledger
 from scheduler_proc.coordination.local.hostlock import Holder, read_holder
-from scheduler_proc.coordination.records import ACTIONS, Command
+from scheduler_proc.coordination.records import Command
 from scheduler_proc.coordination.redis.conn import call, connect
 from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.lease import parse_token
@@ -26,8 +26,9 @@ from scheduler_proc.errors import (
     UnreadableData,
 )
 from scheduler_proc.formats.acks import CommandAck
+from scheduler_proc.formats.history import RunEntry
 from scheduler_proc.formats.status import ClusterStatus, JobRow, Problem
-from scheduler_proc.formats.vocabulary import Mode, Role
+from scheduler_proc.formats.vocabulary import Mode, Role, command_action
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.securedir import read_trusted, trusted_dir
 from scheduler_proc.settings import Settings
@@ -60,14 +61,14 @@ class HostStatus(TypedDict):
     problems: list[Problem]
     conflict: NotRequired[str]
     tzdata_mismatch: NotRequired[str]
-    recent_runs: NotRequired[list[dict[str, Any]] | None]  # the overview only
+    recent_runs: NotRequired[list[RunEntry] | None]  # the overview only
     recent_runs_error: NotRequired[str]
 
 
 class JobDetail(JobRow):
     """One job of the status file with its recent runs."""
 
-    history: list[dict[str, Any]]
+    history: list[RunEntry]
 
 
 def _when(row: JobRow) -> datetime | None:
@@ -209,7 +210,7 @@ class Operations:
             status["recent_runs_error"] = f"the scheduler's ledger cannot be read: {exc.summary}"
         return status
 
-    def recent_runs(self, rows: list[JobRow], limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
+    def recent_runs(self, rows: list[JobRow], limit: int = RECENT_RUNS) -> list[RunEntry]:
         """The latest ``limit`` runs across the jobs in ``rows``, newest first, in at most ``limit`` ledger reads.
 
         Every one of them belongs to one of the ``limit`` jobs that ran last (by the status
@@ -218,7 +219,7 @@ class Operations:
         """
         dated = [(when, row["id"]) for row in rows if (when := _when(row)) is not None]
         runs = [run for _, job_id in heapq.nlargest(limit, dated) for run in self.history(job_id, limit)]
-        return heapq.nlargest(limit, runs, key=lambda run: float(run["started_at"] or 0))
+        return heapq.nlargest(limit, runs, key=lambda run: run["started_at"])
 
     def jobs(self) -> list[JobRow]:
         status = self.status()
@@ -235,7 +236,7 @@ class Operations:
                 return JobDetail(**row, history=self.history(job_id, limit))
         raise UnknownJob(f"unknown job {job_id!r}; known jobs: {', '.join(r['id'] for r in rows) or 'none'}")
 
-    def history(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def history(self, job_id: str, limit: int = 20) -> list[RunEntry]:
         return [run.to_dict() for run in self._ledger_reader().history(job_id, limit)]
 
     def metrics(self, master_pid: int | None = None) -> bytes:
@@ -278,11 +279,10 @@ class Operations:
     # -- acting --------------------------------------------------------------------------------
     def send(self, action: str, job_id: str, timeout: float = ANSWER_TIMEOUT) -> CommandAck:
         """Send a command to the leader and wait for its answer."""
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        known = command_action(action)
         if job_id not in {row["id"] for row in self.jobs()}:
             raise UnknownJob(f"unknown job {job_id!r}")
-        command = Command.new(action, job_id)
+        command = Command.new(known, job_id)
         bus = self._command_bus()
         bus.submit(command)
         answer = bus.wait_ack(command, timeout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from scheduler_proc.formats import vocabulary
 from scheduler_proc.hooks import AFTER
 
@@ -17,3 +19,9 @@ def test_the_words() -> None:
 
 def test_every_outcome_a_hook_hears_of_is_a_run_outcome() -> None:
     assert set(AFTER) <= set(vocabulary.RUN_OUTCOMES)
+
+
+def test_a_word_becomes_a_command_action_or_a_clear_error() -> None:
+    assert vocabulary.command_action("pause") == "pause"
+    with pytest.raises(ValueError, match="unknown action 'stop'; use one of run, pause, resume"):
+        vocabulary.command_action("stop")

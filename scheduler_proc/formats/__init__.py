@@ -15,5 +15,6 @@ import it.
 - :mod:`.holder`: the host-lock record in the lock file.
 - :mod:`.history`: run history entries (SQLite ledger, Redis lists, the API).
 - :mod:`.terms`: ``terms.json``, the highest term a node has seen.
+- :mod:`.job_request`: the run request a runner writes on a job process's stdin.
 - :mod:`.vocabulary`: the shared words (roles, modes, run outcomes, manual-run results, actions).
 """

@@ -16,5 +16,6 @@ import it.
 - :mod:`.history`: run history entries (SQLite ledger, Redis lists, the API).
 - :mod:`.terms`: ``terms.json``, the highest term a node has seen.
 - :mod:`.job_request`: the run request a runner writes on a job process's stdin.
+- :mod:`.ownership`: the deploy tool's record of what it created for an app.
 - :mod:`.vocabulary`: the shared words (roles, modes, run outcomes, manual-run results, actions).
 """

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps run test test-fast test-vm lint docs settings-docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
+.PHONY: help deps run test test-fast test-vm lint docs settings-docs redis-schema-docs check-config install clean deploy rollback undeploy status scheduler lock chaos bench
 
 DURATION ?= 120
 SEED ?= 1
@@ -76,9 +76,10 @@ MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 lint: $(STAMP)  ## ruff, ruff format, mypy --strict, the import contracts between the processes, generated docs, the docs site
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check scheduler_proc app tests gunicorn.conf.py bench deploy scripts
-	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py
+	$(BIN)/mypy scheduler_proc app gunicorn.conf.py scripts/settings_docs.py scripts/redis_schema_docs.py
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/settings_docs.py --check
+	$(BIN)/python scripts/redis_schema_docs.py --check
 	$(MKDOCS) build --strict --quiet --site-dir site
 
 docs: $(STAMP)  ## build the docs site (docs/, mkdocs.yml) into site/; a broken link or anchor fails it
@@ -86,6 +87,9 @@ docs: $(STAMP)  ## build the docs site (docs/, mkdocs.yml) into site/; a broken 
 
 settings-docs: $(STAMP)  ## rewrite the settings tables of docs/configuration.md and scheduler_proc/deploy/env.in from scheduler_proc/variables.py
 	$(BIN)/python scripts/settings_docs.py
+
+redis-schema-docs: $(STAMP)  ## rewrite docs/redis-schema.md (every Redis key, type, fields, TTL) from scheduler_proc/coordination/redis/schema.py
+	$(BIN)/python scripts/redis_schema_docs.py
 
 check-config: $(STAMP)  ## let gunicorn load the config and the app, and validate the jobs module (SCHEDULER_JOBS)
 	$(GUNICORN_VARIABLES)

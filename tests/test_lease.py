@@ -17,7 +17,8 @@ from support import FakeClock, recording_jobs, wait_for
 from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership, LeaseState, parse_token
+from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.leasestate import LeaseState, parse_token
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.redis.replies import (
     Acquired,
@@ -27,6 +28,7 @@ from scheduler_proc.coordination.redis.replies import (
     quiet_renew_reply,
     renew_reply,
 )
+from scheduler_proc.coordination.redis.schema import FIRE_FIELDS
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
@@ -206,6 +208,8 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
     ]
     ledger.finish_many(runs)
     assert ledger.last_runs()["job:3"].outcome == "success" and ledger.last_runs()["job:4"].outcome == "error"
+    recorded = connect(settings).hgetall(keys.fire("job:7", 1767225600000000))
+    assert sorted(recorded) == sorted(FIRE_FIELDS), "a claimed and recorded fire holds the schema's fields"
     assert [run.run_id for run in ledger.history(f"job:{count - 1}", 10)] == [f"r{count - 1}"]
     a.release()
     assert set(ledger.claim_many(requests[-5:], term, "a")) == {ClaimResult.FENCED}

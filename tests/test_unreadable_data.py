@@ -22,7 +22,8 @@ from support import Host, read_fires, wait_for
 from scheduler_proc.coordination.local.nodestate import TermMemory
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership, parse_token
+from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.leasestate import parse_token
 from scheduler_proc.settings import RedisSettings, Settings
 
 K = Keys("scheduler")

@@ -8,9 +8,10 @@ What every implementation must guarantee, whatever it stores in:
 
 - **Once per fire.** ``Ledger.claim_many`` claims each (job id, scheduled time) for one run
   only, atomically with the check that the claiming ``Term`` is still current (fencing): a
-  deposed leader's claim is FENCED, never half-written. A claim stays after its run ends,
-  so a fire never runs twice; where claims may have been lost (a Redis that restarted
-  without them), ``resume_floor`` says so and no fire at or before it is run.
+  deposed leader's claim is FENCED, never half-written. A claim stays after its run ends
+  (for ``SCHEDULER_CLAIM_RETENTION``), so a fire never runs twice; where claims may have been
+  lost (a Redis that restarted without them), ``resume_floor`` says so and no fire at or
+  before it is run.
 - **One leader at a time.** ``Leadership.leading`` turns false *before* another node can
   lead: validity is judged on this node's monotonic clock, from when the request that proved
   it was *sent*, minus a margin.

@@ -15,6 +15,7 @@ from scheduler_proc.coordination.redis.conn import Client, call
 from scheduler_proc.coordination.redis.decode import stream_id, typed
 from scheduler_proc.coordination.redis.hints import Hints
 from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.coordination.redis.schema import COMMANDS_KEPT
 from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import SchedulerError, UnreadableData
 from scheduler_proc.formats.acks import CommandAck, encode_ack
@@ -53,7 +54,7 @@ class RedisBus:
             self._client,
             key,
             "stream",
-            lambda: self._client.xadd(key, fields, maxlen=1000, approximate=True),
+            lambda: self._client.xadd(key, fields, maxlen=COMMANDS_KEPT, approximate=True),
         )
         with contextlib.suppress(SchedulerError):
             call(self._settings, lambda: self._client.publish(self._keys.commands_hint, command.id))

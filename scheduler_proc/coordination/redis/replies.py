@@ -34,6 +34,12 @@ class Renewal(NamedTuple):
     discontinuity: str
 
 
+class RedisTime(NamedTuple):
+    """TIME: Redis's clock, in milliseconds since the epoch."""
+
+    redis_ms: int
+
+
 def acquire_reply(raw: Any) -> Acquired | HeldByOther:
     if int(raw[0]) == 1:
         return Acquired(int(raw[1]), _text(raw[2]), int(raw[3]), _text(raw[4]))
@@ -47,6 +53,12 @@ def renew_reply(raw: Any) -> Renewal:
 def quiet_renew_reply(raw: Any) -> bool:
     """renew_quiet.lua: True if the lease was still ours and is extended."""
     return int(raw) == 1
+
+
+def time_reply(raw: Any) -> RedisTime:
+    """TIME's [seconds, microseconds]."""
+    seconds, micros = raw
+    return RedisTime(int(seconds) * 1000 + int(micros) // 1000)
 
 
 def _text(value: Any) -> str:

@@ -14,7 +14,8 @@ import logging
 from scheduler_proc.coordination.local.hostlock import Holder, read_abandoned
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import bury, parse_token
+from scheduler_proc.coordination.redis.leasecalls import bury
+from scheduler_proc.coordination.redis.leasestate import parse_token
 from scheduler_proc.errors import SchedulerError
 from scheduler_proc.settings import Settings
 

@@ -1,0 +1,53 @@
+"""The pure part of the lease: when this node may act as leader, and how lease tokens and the floor margin read.
+
+Judged only on this node's monotonic clock, one that counts suspended time
+(:func:`scheduler_proc.clock.elapsed`); no Redis call here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler_proc.coordination.redis import decode
+from scheduler_proc.settings import RedisSettings
+
+
+@dataclass
+class LeaseState:
+    """Whether this node may act as leader, judged only on its own monotonic clock (one that counts suspend).
+
+    A renewal proves the lease lives ``ttl`` seconds from when Redis received it,
+    which is no earlier than when we *sent* it. So we trust it until
+    ``sent + ttl - margin``: we stop before Redis can hand the lease to someone else,
+    as long as clock rates differ by less than margin/ttl.
+    """
+
+    ttl: float
+    margin: float
+    term: int | None = None
+    token: str | None = None
+    valid_until: float = 0.0
+
+    def granted(self, term: int, token: str, sent_at: float) -> None:
+        self.term, self.token = term, token
+        self.valid_until = sent_at + self.ttl - self.margin
+
+    def renewed(self, sent_at: float) -> None:
+        self.valid_until = max(self.valid_until, sent_at + self.ttl - self.margin)
+
+    def lost(self) -> None:
+        self.term, self.token, self.valid_until = None, None, 0.0
+
+    def valid(self, now: float) -> bool:
+        return self.token is not None and now < self.valid_until
+
+
+def floor_margin_ms(settings: RedisSettings) -> int:
+    """How far past Redis's time the floor goes: twice the clock offset a leader may have (it is
+    measured to within half a round trip, and a failover may put a Redis with another clock in charge)."""
+    return int(2 * settings.max_clock_offset * 1000)
+
+
+def parse_token(token: str, key: str = "{namespace}:leader") -> tuple[int, str]:
+    """(term, node) of a lease token 'term:nonce:node'; UnreadableData naming ``key`` for anything else."""
+    return decode.lease_token(key, token)

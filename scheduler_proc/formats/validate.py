@@ -23,7 +23,7 @@ _MISSING = object()
 
 def shown(raw: object) -> str:
     """A value as a message shows it: quoted, escaped, at most 60 characters."""
-    text = raw if isinstance(raw, str) else "nothing" if raw is _MISSING else str(raw)
+    text = raw if isinstance(raw, str) else str(raw)
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
@@ -36,6 +36,8 @@ class Source:
 
     def error(self, where: str, raw: object, expected: str) -> UnreadableData:
         """The error for ``raw`` found at ``where`` (a field path, or '' for the whole) instead of ``expected``."""
+        if raw is _MISSING:
+            return UnreadableData(self.name, f"{self.name} has no {where} ({expected}); {self.fix}")
         at = f" for {where}" if where else ""
         return UnreadableData(self.name, f"{self.name} holds {shown(raw)}{at}, not {expected}; {self.fix}")
 

@@ -56,7 +56,7 @@ def test_answers_the_previous_leader_wrote_decode_to_the_same_document(text: str
         ("OK", "holds 'OK', not JSON"),
         ("[true]", "not a JSON object"),
         ('{"ok": "yes"}', "holds 'yes' for ok, not true or false"),
-        ('{"error": "x"}', "holds 'nothing' for ok"),
+        ('{"error": "x"}', "has no ok "),
         ('{"ok": true, "result": "done"}', "holds 'done' for result, not one of ran, queued, already-ran, refused"),
         ('{"ok": true, "paused": 1}', "holds '1' for paused, not true or false"),
         ('{"ok": false, "error": null}', "holds 'None' for error, not a string"),

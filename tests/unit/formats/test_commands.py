@@ -39,7 +39,7 @@ def test_a_stream_entry_as_redis_gives_it_back_decodes() -> None:
     ("raw", "message"),
     [
         (b"{", "not JSON"),
-        (b'{"id": "x", "action": "run", "job_id": "j"}', "holds 'nothing' for issued_at, not a finite number"),
+        (b'{"id": "x", "action": "run", "job_id": "j"}', "has no issued_at (a finite number)"),
         (b'{"id": "x", "action": "go", "job_id": "j", "issued_at": 1}', "'go' for action, not one of run, pause"),
         (b'{"id": 5, "action": "run", "job_id": "j", "issued_at": 1}', "holds '5' for id, not a string"),
     ],
@@ -65,6 +65,6 @@ def test_a_stream_entry_of_another_shape_is_refused(change: dict[str, object], m
         decode_command_entry(entry, SOURCE)  # type: ignore[arg-type]
     assert message in str(caught.value)
     missing = {key: str(value) for key, value in COMMAND.items() if key != "id"}
-    with pytest.raises(UnreadableData, match="holds 'nothing' for id"):
+    with pytest.raises(UnreadableData, match="has no id "):
         decode_command_entry(missing, SOURCE)
     assert json.loads(encode_command_file(COMMAND))["action"] == "pause"

@@ -50,7 +50,7 @@ def test_only_the_first_line_counts_the_rest_is_an_older_longer_record() -> None
         (b"", "holds '', not JSON"),
         (b'{"pid": 1, "node": "n"', "not JSON"),
         (b'{"pid": "1", "node": "n", "since": 1}', "holds '1' for pid, not a whole number"),
-        (b'{"pid": 1, "since": 1}', "holds 'nothing' for node, not a string"),
+        (b'{"pid": 1, "since": 1}', "has no node (a string)"),
         (b'{"pid": 1, "node": "n", "since": 1, "lease": 7}', "holds '7' for lease, not a string or null"),
         (b'{"pid": 1, "node": "n", "since": 1, "master_pid": null}', "for master_pid, not a whole number"),
     ],

@@ -46,7 +46,7 @@ def test_the_supervisors_pass_on_keeps_its_bytes() -> None:
         (b"Traceback (most recent", "report pipe holds 'Traceback (most recent', not JSON"),
         (b'["beat"]', "not a JSON object"),
         (b'{"event": "hello"}', "holds 'hello' for event, not one of valid, invalid, beat"),
-        (b'{"jobs": 1}', "holds 'nothing' for event"),
+        (b'{"jobs": 1}', "has no event "),
         (b'{"event": "valid", "jobs": "3"}', "holds '3' for jobs, not a whole number"),
         (b'{"event": "invalid", "message": 7}', "holds '7' for message, not a string or null"),
     ],

@@ -21,7 +21,7 @@ def test_terms_round_trip_and_keep_the_previous_bytes() -> None:
     [
         (b"", "not JSON"),
         (b"[42]", "not a JSON object"),
-        (b"{}", "holds 'nothing' for highest_term, not a whole number"),
+        (b"{}", "has no highest_term (a whole number)"),
         (b'{"highest_term": "42"}', "holds '42' for highest_term, not a whole number"),
         (b'{"highest_term": true}', "holds 'True' for highest_term, not a whole number"),
         (b'{"highest_term": 4.5}', "holds '4.5' for highest_term"),

@@ -9,13 +9,12 @@ that started it lives.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
 from datetime import datetime
-from typing import Any
 
+from scheduler_proc.formats.job_request import decode_job_request
 from scheduler_proc.jobs import RunContext
 from scheduler_proc.loader import load_jobs
 from scheduler_proc.logs import configure_kit_logging, extend_to_root, mask_output
@@ -25,26 +24,26 @@ from scheduler_proc.settings import Settings
 
 
 def main() -> int:
-    request: dict[str, Any] = json.loads(sys.stdin.read())
-    result_fd = int(request["result_fd"])
+    request = decode_job_request(sys.stdin.read())
+    result_fd = request["result_fd"]
     os.set_inheritable(result_fd, False)  # a process the job starts must not hold the pipe open
-    parent = int(request["parent"])
+    parent = request["parent"]
     if not die_with_parent(parent):
         return 1
     settings = Settings.from_env()  # also learns the secrets to mask
     mask_output()  # the job's print() and stderr mask known secrets, as in the runner
     configure_kit_logging(settings.log_level, settings.log_format)
-    sys.path[:] = [str(entry) for entry in request["path"]]
-    spec = load_jobs(settings.jobs_ref).get(str(request["job_id"]))  # the app's logging setup applies, as in the runner
+    sys.path[:] = request["path"]
+    spec = load_jobs(settings.jobs_ref).get(request["job_id"])  # the app's logging setup applies, as in the runner
     extend_to_root()
     if spec is None:
         return _failed(result_fd, f"job {request['job_id']!r} is not in SCHEDULER_JOBS={settings.jobs_ref!r}")
     ctx = RunContext(
         spec.id,
-        datetime.fromisoformat(str(request["scheduled_at"])),
-        str(request["node"]),
+        datetime.fromisoformat(request["scheduled_at"]),
+        request["node"],
         request["fencing_token"],
-        str(request["run_id"]),
+        request["run_id"],
         lambda: os.getppid() == parent,
     )
     try:

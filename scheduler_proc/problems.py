@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TypedDict
+
+from scheduler_proc.formats.status import Problem
 
 log = logging.getLogger("scheduler.health")
-
-
-class Problem(TypedDict):
-    """One trouble, as the status file and ``/scheduler/status`` carry it."""
-
-    summary: str  # short, no path
-    detail: str  # the path or target, and the fix
 
 
 _current: dict[str, Problem] = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import select
 import signal
@@ -16,9 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, cast, get_args
+from typing import IO
 
-from scheduler_proc.contracts import Report, ReportEvent
+from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.argv import REPORT_FD, encode_supervisor_args
+from scheduler_proc.formats.reports import Report, decode_report, encode_report
 
 _PR_SET_PDEATHSIG = 1
 #: When the process that started a scheduler process is gone, its running jobs get at most this long.
@@ -68,13 +69,13 @@ class SignalFlags:
                 (self.reload if signum == signal.SIGHUP else self.stop).set()
 
 
-def send_report(fd: int, event: ReportEvent, **fields: str | int | None) -> None:
-    """Write one JSON line to a report pipe (child to parent).
+def send_report(fd: int, report: Report) -> None:
+    """Write one report to a report pipe (child to parent).
 
     A parent that stopped listening (a respawn it does not wait for) is not an error.
     """
     with contextlib.suppress(BrokenPipeError):
-        os.write(fd, (json.dumps({"event": event, **fields}) + "\n").encode())
+        os.write(fd, encode_report(report))
 
 
 class ReportReader:
@@ -100,12 +101,8 @@ class ReportReader:
         *lines, self._buffer = self._buffer.split(b"\n")
         reports = []
         for line in lines:
-            try:
-                report = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(report, dict) and report.get("event") in get_args(ReportEvent):
-                reports.append(cast(Report, report))
+            with contextlib.suppress(UnreadableData):
+                reports.append(decode_report(line))
         return reports
 
     def close(self) -> None:
@@ -136,7 +133,7 @@ def spawn_reporting_child(
     piped = subprocess.PIPE if relay_output else None
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", module, *args, "--report-fd", str(write_fd)],
+            [sys.executable, "-m", module, *args, REPORT_FD, str(write_fd)],
             pass_fds=(write_fd,),
             close_fds=True,
             start_new_session=new_session,
@@ -233,7 +230,7 @@ class SupervisorHandle:
         """
         popen, reports = spawn_reporting_child(
             "scheduler_proc.supervisor",
-            ["--master-pid", str(os.getpid()), "--default-grace", str(default_grace)],
+            encode_supervisor_args(os.getpid(), default_grace),
             new_session=True,
             env=env,
             cwd=cwd,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
-from scheduler_proc.contracts import StatusDocument
+from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.status import StatusDocument, decode_status, encode_status, status_source
 from scheduler_proc.securedir import read_trusted, write_private
 
 #: A status file not touched for this long (seconds) belongs to a scheduler that stopped or hangs.
@@ -18,7 +17,7 @@ STALE_AFTER = 5.0
 
 def write_status(path: Path, document: StatusDocument) -> None:
     """Publish ``document`` with the time it was made (``updated_at``)."""
-    write_private(path, json.dumps({**document, "updated_at": time.time()}).encode())
+    write_private(path, encode_status(document, time.time()))
 
 
 def touch_status(path: Path) -> None:
@@ -32,8 +31,12 @@ def touch_status(path: Path) -> None:
         os.utime(path, follow_symlinks=False)
 
 
-def read_status(path: Path) -> dict[str, Any] | None:
-    """The published document, or None if missing, unreadable, not our scheduler's or stale."""
+def read_status(path: Path) -> StatusDocument | None:
+    """The published document, or None if missing, unreadable, not our scheduler's or stale.
+
+    A document the decoder rejects (a half-written or foreign file) counts as none, as a missing
+    one does: the web side answers "stopped" until the runner writes it again.
+    """
     found = read_trusted(path)
     if found is None:
         return None
@@ -41,10 +44,9 @@ def read_status(path: Path) -> dict[str, Any] | None:
     if time.time() - st.st_mtime > STALE_AFTER:
         return None  # no heartbeat: the runner stopped or hangs
     try:
-        document = json.loads(raw)
-    except ValueError:
+        return decode_status(raw, status_source(path))
+    except UnreadableData:
         return None
-    return document if isinstance(document, dict) else None
 
 
 def remove_status(path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import httpx
 
 from scheduler_proc import Jobs, RunContext
-from scheduler_proc.contracts import JobRow, StatusDocument
+from scheduler_proc.formats.status import JobRow, StatusDocument
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright

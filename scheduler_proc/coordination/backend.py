@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler_proc import clock
-from scheduler_proc.contracts import Mode
 from scheduler_proc.coordination.interfaces import CommandBus, Leadership, LeaseObserver, Ledger
 from scheduler_proc.coordination.local.bus import LocalBus
 from scheduler_proc.coordination.local.hostlock import HostLock
@@ -22,6 +21,7 @@ from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.lease import ClusterLeadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.errors import RedisUnavailable
+from scheduler_proc.formats.vocabulary import Mode
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from scheduler_proc.contracts import ClusterStatus, CommandAck
 from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, Command, LiveRun, Run, RunRecord
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.acks import CommandAck
+from scheduler_proc.formats.status import ClusterStatus
 
 
 class Leadership(Protocol):

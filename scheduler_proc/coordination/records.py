@@ -7,17 +7,19 @@ here imports either of them.
 from __future__ import annotations
 
 import enum
-import json
-import math
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple
 
-from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.acks import CommandAck, decode_ack
+from scheduler_proc.formats.commands import CommandFields
+from scheduler_proc.formats.history import RunEntry, decode_run
+from scheduler_proc.formats.validate import Source
+from scheduler_proc.formats.vocabulary import COMMAND_ACTIONS, CommandAction
 
 
 class ClaimResult(enum.Enum):
@@ -53,7 +55,8 @@ class Run:
     def duration(self) -> float | None:
         return None if self.finished_at is None else round(self.finished_at - self.started_at, 6)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RunEntry:
+        """The run as the history stores it (see :mod:`scheduler_proc.formats.history`)."""
         return {  # spelled out: dataclasses.asdict deep-copies, and this runs once per fire
             "job_id": self.job_id,
             "run_id": self.run_id,
@@ -70,37 +73,21 @@ class Run:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Run:
-        """A run as ``to_dict`` wrote it; ValueError when a field is missing or of another type."""
-        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
-        fields["attempts"] = data.get("attempts", 1)  # runs recorded before retries existed
-        fields["scheduled_at"] = datetime.fromisoformat(str(data["scheduled_at"]))
-        for name, kinds in _RUN_FIELDS.items():
-            value = fields[name]
-            if (
-                not isinstance(value, kinds)
-                or isinstance(value, bool)
-                or (isinstance(value, float) and not math.isfinite(value))
-            ):
-                raise ValueError(f"{name}={value!r}")
-        if fields["scheduled_at"].tzinfo is None:
-            raise ValueError("scheduled_at has no time zone")
-        return cls(**fields)
-
-
-#: The fields of a stored run and the types each may have (None: absent).
-_RUN_FIELDS: dict[str, tuple[type, ...]] = {
-    "job_id": (str,),
-    "run_id": (str,),
-    "node": (str,),
-    "term": (int, type(None)),
-    "trigger": (str,),
-    "started_at": (int, float),
-    "finished_at": (int, float, type(None)),
-    "outcome": (str,),
-    "error": (str, type(None)),
-    "attempts": (int,),
-}
+    def from_entry(cls, entry: RunEntry) -> Run:
+        """A run from its decoded history entry (one recorded before retries existed made one attempt)."""
+        return cls(
+            job_id=entry["job_id"],
+            run_id=entry["run_id"],
+            scheduled_at=datetime.fromisoformat(entry["scheduled_at"]),
+            node=entry["node"],
+            term=entry["term"],
+            trigger=entry["trigger"],
+            started_at=entry["started_at"],
+            finished_at=entry["finished_at"],
+            outcome=entry["outcome"],
+            error=entry["error"],
+            attempts=entry.get("attempts", 1),
+        )
 
 
 @dataclass(frozen=True)
@@ -129,16 +116,12 @@ def parse_history(job_id: str, entries: list[str]) -> list[Run]:
     Anyone who can write to Redis can write here, so no entry may break the page or the CLI.
     """
     runs, unreadable = [], 0
+    source = Source(f"history of job {job_id!r}", "left out")
     for entry in entries:
         try:
-            data = json.loads(entry)
-            run = Run.from_dict(data) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError):
-            run = None
-        if run is None:
+            runs.append(Run.from_entry(decode_run(entry, source)))
+        except UnreadableData:
             unreadable += 1
-        else:
-            runs.append(run)
     key = f"history:{job_id}"
     if unreadable:  # once per job and per count, not on every read of the page
         noun = "y" if unreadable == 1 else "ies"
@@ -197,7 +180,7 @@ def from_micros(micros: int) -> datetime:
 
 
 #: What an operator may ask the leader to do.
-ACTIONS = ("run", "pause", "resume")
+ACTIONS = COMMAND_ACTIONS
 #: A command older than this many seconds is dropped, so an old "run now" never fires hours later.
 COMMAND_TTL = 30.0
 #: An answer nobody collected within this many seconds is deleted.
@@ -209,15 +192,20 @@ class Command:
     """One operator request for the leader."""
 
     id: str
-    action: str
+    action: CommandAction
     job_id: str
     issued_at: float
     #: Where the bus keeps it (stream entry id or file path): ``ack`` moves past it once it is carried out.
     cursor: str = field(default="", compare=False)
 
-    def fields(self) -> dict[str, Any]:
-        """What goes on the bus (not where the bus keeps it)."""
+    def fields(self) -> CommandFields:
+        """What goes on the bus (not where the bus keeps it; see :mod:`scheduler_proc.formats.commands`)."""
         return {"id": self.id, "action": self.action, "job_id": self.job_id, "issued_at": self.issued_at}
+
+    @classmethod
+    def from_fields(cls, fields: CommandFields, cursor: str) -> Command:
+        """A command read from the bus, kept at ``cursor``."""
+        return cls(fields["id"], fields["action"], fields["job_id"], fields["issued_at"], cursor)
 
     @property
     def expired(self) -> bool:
@@ -233,16 +221,17 @@ class Command:
         return datetime.fromtimestamp(micros / 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
 
     @classmethod
-    def new(cls, action: str, job_id: str) -> Command:
+    def new(cls, action: CommandAction, job_id: str) -> Command:
         return cls(uuid.uuid4().hex[:16], action, job_id, time.time())
 
 
-def parse_ack(text: str) -> CommandAck:
-    """An answer read back from the bus; anything but a JSON object with a boolean ``ok`` is a failure."""
+#: Where an answer comes from, for the decoder (its message is not shown: the failure below is).
+_ANSWER = Source("the leader's answer", "the command is reported as failed")
+
+
+def parse_ack(raw: str | bytes) -> CommandAck:
+    """An answer read back from the bus; anything that is not an answer is a failure."""
     try:
-        answer = json.loads(text)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict) or not isinstance(answer.get("ok"), bool):
+        return decode_ack(raw, _ANSWER)
+    except UnreadableData:
         return {"ok": False, "error": "the leader's answer could not be read"}
-    return cast(CommandAck, answer)

@@ -17,12 +17,6 @@ _reported: dict[str, str] = {}
 _reported_lock = threading.Lock()
 
 
-def shown(raw: object) -> str:
-    """A value as a log shows it: quoted, escaped, at most 60 characters."""
-    text = raw if isinstance(raw, str) else str(raw)
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
 def report(error: UnreadableData) -> None:
     """Log ``error`` unless the same was logged for its key already (once per key and per value)."""
     with _reported_lock:

@@ -15,15 +15,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import grp
-import json
 import os
 import pwd
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from scheduler_proc.deploy.layout import DeployError, Layout, say
+from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.ownership import OwnershipRecord, decode_ownership, encode_ownership
+from scheduler_proc.formats.validate import Source
 
 RECORD_NAME = ".deployed-by-scheduler-proc"
 #: Where systemd looks for units, in the order it prefers them.
@@ -69,12 +71,10 @@ def load(layout: Layout) -> Record | None:
         if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o077:
             raise DeployError(f"{path} is not a root-owned 0600 file, so deploy did not write it; refusing")
         try:
-            data = json.loads(handle.read(65536))
-            record = Record(
-                str(data["app"]), str(data["user"]), bool(data["user_created"]), str(data["unit"]), tuple(data["dirs"])
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DeployError(f"{path} is not an ownership record deploy can read ({exc}); refusing") from None
+            data = decode_ownership(handle.read(65536), Source(str(path), "deploy did not write it: refusing"))
+        except UnreadableData as exc:
+            raise DeployError(str(exc)) from None
+        record = Record(data["app"], data["user"], data["user_created"], data["unit"], tuple(data["dirs"]))
     if record.app != layout.app:
         raise DeployError(f"{path} records the app {record.app!r}, not {layout.app!r}; refusing")
     return record
@@ -87,9 +87,11 @@ def save(layout: Layout, record: Record) -> None:
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(record), handle, indent=1)
-        handle.write("\n")
+    data = OwnershipRecord(
+        app=record.app, user=record.user, user_created=record.user_created, unit=record.unit, dirs=list(record.dirs)
+    )
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(encode_ownership(data))
         os.fchown(handle.fileno(), 0, 0)
     os.replace(tmp, path)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler_proc.formats.job_request import JobRequest, encode_job_request
 from scheduler_proc.jobs import JobSpec, RunContext
 
 #: A timed-out child gets this long between SIGTERM and SIGKILL.
@@ -71,16 +71,16 @@ async def _within(spec: JobSpec, job: Any) -> TimedOut | None:
 def _in_child(spec: JobSpec, ctx: RunContext) -> TimedOut | None:
     assert spec.timeout is not None
     read_end, write_end = os.pipe()
-    request = {
-        "path": sys.path,
-        "job_id": spec.id,
-        "scheduled_at": ctx.scheduled_at.isoformat(),
-        "node": ctx.node,
-        "fencing_token": ctx.fencing_token,
-        "run_id": ctx.run_id,
-        "parent": os.getpid(),
-        "result_fd": write_end,
-    }
+    request = JobRequest(
+        path=sys.path,
+        job_id=spec.id,
+        scheduled_at=ctx.scheduled_at.isoformat(),
+        node=ctx.node,
+        fencing_token=ctx.fencing_token,
+        run_id=ctx.run_id,
+        parent=os.getpid(),
+        result_fd=write_end,
+    )
     try:
         child = subprocess.Popen(
             [sys.executable, "-m", "scheduler_proc.job_process"],
@@ -94,7 +94,7 @@ def _in_child(spec: JobSpec, ctx: RunContext) -> TimedOut | None:
     with os.fdopen(read_end, encoding="utf-8", errors="replace") as result:
         assert child.stdin is not None
         with child.stdin:
-            child.stdin.write(json.dumps(request))
+            child.stdin.write(encode_job_request(request))
         try:
             code = child.wait(spec.timeout)
         except subprocess.TimeoutExpired:

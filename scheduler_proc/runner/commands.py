@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.coordination.records import ACTIONS, COMMAND_TTL, Command
+from scheduler_proc.formats.acks import CommandAck
 from scheduler_proc.runner.engine import Engine
 
 

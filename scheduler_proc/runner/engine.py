@@ -14,9 +14,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from scheduler_proc import clock
-from scheduler_proc.contracts import JobRow
 from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.status import JobRow
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.runner.apscheduler_adapter import BatchingScheduler, next_due_time, next_run_times
 from scheduler_proc.runner.catchup import CatchUp

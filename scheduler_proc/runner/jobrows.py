@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scheduler_proc.contracts import JobRow
+from scheduler_proc.formats.status import JobRow
 from scheduler_proc.jobs import JobSpec
 from scheduler_proc.runner.records import JobState
 

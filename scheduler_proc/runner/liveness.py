@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from scheduler_proc.formats.reports import Report
 from scheduler_proc.procutil import send_report
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.watchdog import NUDGE_EVERY, Watchdog
@@ -57,4 +58,4 @@ class Liveness:
 
     def _tell_the_supervisor_we_live(self) -> None:
         self._beat_sent = self._clock()
-        send_report(self._report_fd, "beat")
+        send_report(self._report_fd, Report(event="beat"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scheduler_proc.coordination.records import ClaimResult
+from scheduler_proc.formats.vocabulary import ManualRunResult
 from scheduler_proc.runner.flight import Flight
 
 
@@ -13,7 +14,7 @@ class ManualRun:
     """What became of a 'run now': ``outcome`` is ran, queued, already-ran or refused; ``reason`` says more."""
 
     run_id: str
-    outcome: str
+    outcome: ManualRunResult
     reason: str
 
     @property

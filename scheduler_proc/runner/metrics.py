@@ -17,8 +17,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from scheduler_proc import clock
-from scheduler_proc.contracts import JobRow, Mode
 from scheduler_proc.coordination.records import RunRecord
+from scheduler_proc.formats.status import JobRow
+from scheduler_proc.formats.vocabulary import Mode
 from scheduler_proc.securedir import write_private
 
 #: Histograms cost ~16 series per label value; beyond this many jobs they share job="_other".

@@ -7,14 +7,12 @@ until it holds the host lock (and, in cluster mode, the Redis lease).
 
 from __future__ import annotations
 
-import argparse
 import faulthandler
 import logging
 import os
 import signal
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import NoReturn
 
 from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
@@ -22,6 +20,8 @@ from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.redis.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX
 from scheduler_proc.errors import SchedulerError
+from scheduler_proc.formats.argv import RunnerArgs, decode_runner_args
+from scheduler_proc.formats.reports import Report
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.loader import load_jobs
@@ -40,17 +40,6 @@ from scheduler_proc.securedir import check_regular, ensure_private_dir
 from scheduler_proc.settings import Settings
 
 log = logging.getLogger("scheduler.runner")
-
-
-@dataclass(frozen=True)
-class RunnerArgs:
-    """What the supervisor tells a runner on its command line."""
-
-    parent_pid: int
-    master_pid: int
-    report_fd: int
-    default_grace: float
-    candidate: bool
 
 
 class Runner:
@@ -167,19 +156,9 @@ class Runner:
         return self.lock.held and backend.leadership.leading and self.engines.engine is not None
 
 
-def _parse_args(argv: list[str] | None) -> RunnerArgs:
-    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.runner")
-    parser.add_argument("--parent-pid", type=int, required=True)
-    parser.add_argument("--master-pid", type=int, required=True)
-    parser.add_argument("--report-fd", type=int, required=True)
-    parser.add_argument("--default-grace", type=float, required=True)
-    parser.add_argument("--candidate", action="store_true", help="a reload candidate: quiet until it leads")
-    return RunnerArgs(**vars(parser.parse_args(argv)))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (never 3 or 4, which old gunicorns treat as fatal)."""
-    args = _parse_args(argv)
+    args = decode_runner_args(argv)
     flags = SignalFlags()
     if not die_with_parent(args.parent_pid):
         return 0
@@ -194,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")
         check_redis(settings)
     except SchedulerError as exc:
-        send_report(args.report_fd, "invalid", message=str(exc))
+        send_report(args.report_fd, Report(event="invalid", message=str(exc)))
         return 2
-    send_report(args.report_fd, "valid", jobs=len(jobs))
+    send_report(args.report_fd, Report(event="valid", jobs=len(jobs)))
     os.set_blocking(args.report_fd, False)  # heartbeats follow; a supervisor that lags must not block us
     faulthandler.enable()  # a supervisor that finds us hung sends SIGABRT: the stacks go to the log
     return Runner(settings, jobs, args, flags).run()

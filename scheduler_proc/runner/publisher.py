@@ -12,9 +12,9 @@ import os
 import time
 
 from scheduler_proc import problems
-from scheduler_proc.contracts import JobRow, StatusDocument
 from scheduler_proc.coordination.backend import Backend
 from scheduler_proc.errors import LedgerError, SchedulerError
+from scheduler_proc.formats.status import JobRow, StatusDocument
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.runner.cadence import Cadence
 from scheduler_proc.runner.engine import Engine

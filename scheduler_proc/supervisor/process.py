@@ -6,7 +6,6 @@ session of its own. It never imports the jobs module, so it does not crash with 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -17,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from scheduler_proc.backoff import RestartBackoff
-from scheduler_proc.contracts import Report
 from scheduler_proc.errors import SchedulerError
+from scheduler_proc.formats.argv import SupervisorArgs, decode_supervisor_args, encode_runner_args
+from scheduler_proc.formats.reports import Report
 from scheduler_proc.logs import configure_logging, mask_output
 from scheduler_proc.procutil import (
     ORPHAN_GRACE,
@@ -64,15 +64,6 @@ class RunnerChild:
             self.popen.send_signal(sig)
 
 
-@dataclass(frozen=True)
-class SupervisorArgs:
-    """What the master tells the supervisor on its command line."""
-
-    master_pid: int
-    report_fd: int
-    default_grace: float
-
-
 class Supervisor:
     """Restarts a dead runner with backoff; on HUP starts a validated replacement first."""
 
@@ -108,17 +99,8 @@ class Supervisor:
         return self._shutdown()
 
     def _spawn(self, candidate: bool) -> tuple[RunnerChild, Report]:
-        args = [
-            "--parent-pid",
-            str(os.getpid()),
-            "--master-pid",
-            str(self.args.master_pid),
-            "--default-grace",
-            str(self.args.default_grace),
-        ]
-        popen, reports = spawn_reporting_child(
-            "scheduler_proc.runner", args + (["--candidate"] if candidate else []), relay_output=True
-        )
+        args = encode_runner_args(os.getpid(), self.args.master_pid, self.args.default_grace, candidate)
+        popen, reports = spawn_reporting_child("scheduler_proc.runner", args, relay_output=True)
         runner = RunnerChild(popen, reports, started=self.clock())
         report = wait_report(reports, self.settings.start_timeout, self._stopping)
         if report is None or report.get("event") != "valid":
@@ -248,17 +230,9 @@ class Supervisor:
         return self.flags.stop.is_set() or self._orphaned()
 
 
-def _parse_args(argv: list[str] | None) -> SupervisorArgs:
-    parser = argparse.ArgumentParser(prog="python -m scheduler_proc.supervisor")
-    parser.add_argument("--master-pid", type=int, required=True)
-    parser.add_argument("--report-fd", type=int, required=True)
-    parser.add_argument("--default-grace", type=float, required=True)
-    return SupervisorArgs(**vars(parser.parse_args(argv)))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; reports the first runner's verdict to the master, then supervises."""
-    args = _parse_args(argv)
+    args = decode_supervisor_args(argv)
     flags = SignalFlags()
     if not die_with_parent(args.master_pid):
         return 0
@@ -266,12 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SchedulerError as exc:
-        send_report(args.report_fd, "invalid", message=str(exc))
+        send_report(args.report_fd, Report(event="invalid", message=str(exc)))
         return 2
     configure_logging(settings.log_level, settings.log_format)
     supervisor = Supervisor(settings, args, flags)
     report = supervisor.start()
-    send_report(args.report_fd, report["event"], message=report.get("message"))
+    send_report(args.report_fd, Report(event=report["event"], message=report.get("message")))
     os.close(args.report_fd)
     if report.get("event") != "valid":
         return 2

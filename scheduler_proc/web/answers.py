@@ -8,6 +8,7 @@ into the format their other times (``scheduled_at``, ``next_run_at``) have, here
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,16 +25,16 @@ def iso(seconds: Any) -> Any:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
 
 
-def _converted(document: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+def _converted(document: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {**document, **{name: iso(document[name]) for name in fields if name in document}}
 
 
-def run_answer(run: dict[str, Any]) -> dict[str, Any]:
+def run_answer(run: Mapping[str, Any]) -> dict[str, Any]:
     """A run of the history."""
     return _converted(run, _RUN_SECONDS)
 
 
-def status_answer(status: dict[str, Any]) -> dict[str, Any]:
+def status_answer(status: Mapping[str, Any]) -> dict[str, Any]:
     """A status or overview document (with its cluster view and recent runs)."""
     answer = _converted(status, _STATUS_SECONDS)
     if isinstance(status.get("cluster"), dict):
@@ -43,6 +44,6 @@ def status_answer(status: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def job_answer(job: dict[str, Any]) -> dict[str, Any]:
+def job_answer(job: Mapping[str, Any]) -> dict[str, Any]:
     """One job with its history."""
     return {**job, "history": [run_answer(run) for run in job.get("history", [])]}

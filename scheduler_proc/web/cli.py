@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from scheduler_proc.redact import redact
 from scheduler_proc.settings import Settings
 from scheduler_proc.variables import is_whole_number
 from scheduler_proc.web.answers import run_answer, status_answer
-from scheduler_proc.web.ops import Operations
+from scheduler_proc.web.ops import HostStatus, Operations
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 #: Errors in what the user gave (settings, jobs module, arguments, a job id): exit status 2.
@@ -38,7 +38,7 @@ _DESCRIPTION = (
 _VALIDATE_FIRES = 3
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def _table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
     cells = [[_show(row.get(column)) for column in columns] for row in rows]
     widths = [max([len(column), *(len(line[i]) for line in cells)]) for i, column in enumerate(columns)]
     lines = ["  ".join(column.upper().ljust(widths[i]) for i, column in enumerate(columns))]
@@ -63,8 +63,8 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
-def _status_text(status: dict[str, Any]) -> str:
-    cluster = status.get("cluster") or {}
+def _status_text(status: HostStatus) -> str:
+    cluster = status["cluster"]
     head = [
         f"node {status['node']}: {status['role']} ({status['mode']})",
         f"jobs run by pid {_show(status['pid'])} on this host; leader node {_show(status['leader_node'])}",

@@ -6,14 +6,13 @@ import heapq
 import logging
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from scheduler_proc import problems
-from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.backend import open_bus, open_ledger
 from scheduler_proc.coordination.interfaces import CommandBus, Ledger
 from scheduler_proc.coordination.local.hostlock import Holder, read_holder
-from scheduler_proc.coordination.records import ACTIONS, Command
+from scheduler_proc.coordination.records import Command
 from scheduler_proc.coordination.redis.conn import call, connect
 from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.leasestate import parse_token
@@ -26,8 +25,11 @@ from scheduler_proc.errors import (
     UnknownJob,
     UnreadableData,
 )
+from scheduler_proc.formats.acks import CommandAck
+from scheduler_proc.formats.history import RunEntry
+from scheduler_proc.formats.status import ClusterStatus, JobRow, Problem
+from scheduler_proc.formats.vocabulary import Mode, Role, command_action
 from scheduler_proc.identity import AppIdentity
-from scheduler_proc.problems import Problem
 from scheduler_proc.securedir import read_trusted, trusted_dir
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import read_status
@@ -40,34 +42,40 @@ RECENT_RUNS = 20
 
 log = logging.getLogger("scheduler.web")
 
-
-def _well_formed(status: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A status document with the shapes readers rely on, or None (a corrupt file counts as none)."""
-    if status is None:
-        return None
-    jobs, cluster = status.get("jobs", []), status.get("cluster", {})
-    if not isinstance(jobs, list) or not all(isinstance(j, dict) and isinstance(j.get("id"), str) for j in jobs):
-        return None
-    if not isinstance(cluster, dict) or not isinstance(status.get("role", ""), str):
-        return None
-    return status
+#: What the operator is told of this host's scheduler: the status file's role, or why there is none.
+HostRole = Role | Literal["disabled", "blocked", "stopped"]
 
 
-def _published_problems(status: dict[str, Any]) -> list[Problem]:
-    """The runner's problems in its status file (an entry of another shape is left out)."""
-    listed = status.get("problems")
-    return [
-        Problem(summary=p["summary"], detail=p["detail"])
-        for p in (listed if isinstance(listed, list) else [])
-        if isinstance(p, dict) and isinstance(p.get("summary"), str) and isinstance(p.get("detail"), str)
-    ]
+class HostStatus(TypedDict):
+    """This host's scheduler as ``/scheduler/status`` and ``scheduler-proc status`` show it."""
+
+    node: str
+    role: HostRole
+    pid: int | None  # the runner holding the host lock (None when another app holds it)
+    leader_node: str | None
+    mode: Mode
+    cluster: ClusterStatus
+    jobs: list[JobRow]
+    updated_at: float | None
+    tzdata: str | None
+    problems: list[Problem]
+    conflict: NotRequired[str]
+    tzdata_mismatch: NotRequired[str]
+    recent_runs: NotRequired[list[RunEntry] | None]  # the overview only
+    recent_runs_error: NotRequired[str]
 
 
-def _when(row: dict[str, Any]) -> datetime | None:
+class JobDetail(JobRow):
+    """One job of the status file with its recent runs."""
+
+    history: list[RunEntry]
+
+
+def _when(row: JobRow) -> datetime | None:
     """When a job of the status file last ran, in UTC (an unreadable time counts as never)."""
     try:
-        moment = datetime.fromisoformat(row["last_run_at"]) if row.get("last_run_at") else None
-    except (TypeError, ValueError):
+        moment = datetime.fromisoformat(row["last_run_at"]) if row["last_run_at"] else None
+    except ValueError:
         return None
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -86,7 +94,7 @@ class Operations:
         """True when the host lock's directory exists and may be trusted (raises LockDirError if not)."""
         return trusted_dir(self.settings.lock_dir, "SCHEDULER_LOCK_DIR")
 
-    def status(self, master_pid: int | None = None, directory: str | None = None) -> dict[str, Any]:
+    def status(self, master_pid: int | None = None, directory: str | None = None) -> HostStatus:
         """This host's scheduler: role of ``master_pid``'s scheduler (default: the lock holder's), jobs, cluster.
 
         When the lock is held by another app (see :mod:`scheduler_proc.identity`), its jobs are
@@ -99,44 +107,36 @@ class Operations:
         foreign = self._foreign(holder, directory)
         if master_pid is None and holder is not None and not foreign:
             master_pid = holder.master_pid
-        own = _well_formed(read_status(self.settings.status_path(master_pid))) if ready and master_pid else None
+        own = read_status(self.settings.status_path(master_pid)) if ready and master_pid else None
         # Our master is usually the holder: its file, megabytes with thousands of jobs, is read once.
         if foreign or holder is None:
             active = None
         elif holder.master_pid == master_pid:
             active = own
         else:
-            active = _well_formed(read_status(self.settings.status_path(holder.master_pid)))
-        conflict = foreign or (own or {}).get("conflict")
-        role = (
-            "disabled"
-            if not self.settings.enabled
-            else str(own["role"])
-            if own
-            else "blocked"
-            if foreign
-            else "stopped"
-        )
-        source = own if conflict else active or own or {}
-        source = source or {}
-        answer = {
-            "node": self.settings.node_id,
-            "role": role,
-            "pid": holder.pid if holder and not conflict else None,
-            "leader_node": holder.node
+            active = read_status(self.settings.status_path(holder.master_pid))
+        conflict = foreign or (own.get("conflict") if own else None)
+        role = "disabled" if not self.settings.enabled else own["role"] if own else "blocked" if foreign else "stopped"
+        source = own if conflict else active or own
+        mine = own or source  # this node's view of the cluster, its tzdata and its troubles
+        answer = HostStatus(
+            node=self.settings.node_id,
+            role=role,
+            pid=holder.pid if holder and not conflict else None,
+            leader_node=holder.node
             if holder and self.settings.redis is None and not conflict
-            else (own or source).get("cluster", {}).get("leader_node"),
-            "mode": source.get("mode", "cluster" if self.settings.redis else "single-host"),
-            "cluster": (own or source).get("cluster", {}),
-            "jobs": source.get("jobs", []),
-            "updated_at": source.get("updated_at"),
-            "tzdata": (own or source).get("tzdata"),
-        }
-        answer["problems"] = problems.merged(_published_problems(own or source), self._directory_problems())
+            else (mine["cluster"].get("leader_node") if mine else None),
+            mode=source["mode"] if source else "cluster" if self.settings.redis else "single-host",
+            cluster=mine["cluster"] if mine else {},
+            jobs=source["jobs"] if source else [],
+            updated_at=source.get("updated_at") if source else None,
+            tzdata=mine.get("tzdata") if mine else None,
+            problems=problems.merged(mine.get("problems", []) if mine else [], self._directory_problems()),
+        )
         if conflict:
-            answer["conflict"] = str(conflict)
-        if (own or source).get("tzdata_mismatch"):
-            answer["tzdata_mismatch"] = str((own or source)["tzdata_mismatch"])
+            answer["conflict"] = conflict
+        if mine and mine.get("tzdata_mismatch"):
+            answer["tzdata_mismatch"] = mine["tzdata_mismatch"]
         return answer
 
     def _directory_problems(self) -> list[Problem]:
@@ -190,7 +190,7 @@ class Operations:
 
     def overview(
         self, master_pid: int | None = None, directory: str | None = None, recent: int = RECENT_RUNS
-    ) -> dict[str, Any]:
+    ) -> HostStatus:
         """What the status page shows, from one read of the status file: :meth:`status` plus ``recent_runs``.
 
         ``recent_runs`` holds the latest ``recent`` runs across all jobs, newest first; None
@@ -210,18 +210,18 @@ class Operations:
             status["recent_runs_error"] = f"the scheduler's ledger cannot be read: {exc.summary}"
         return status
 
-    def recent_runs(self, rows: list[dict[str, Any]], limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
+    def recent_runs(self, rows: list[JobRow], limit: int = RECENT_RUNS) -> list[RunEntry]:
         """The latest ``limit`` runs across the jobs in ``rows``, newest first, in at most ``limit`` ledger reads.
 
         Every one of them belongs to one of the ``limit`` jobs that ran last (by the status
         file's ``last_run_at``): a run of any other job is older than those jobs' last runs. The
         file is about a second old, so a job whose first run is newer may show on the next read.
         """
-        dated = [(when, str(row["id"])) for row in rows if (when := _when(row)) is not None]
+        dated = [(when, row["id"]) for row in rows if (when := _when(row)) is not None]
         runs = [run for _, job_id in heapq.nlargest(limit, dated) for run in self.history(job_id, limit)]
-        return heapq.nlargest(limit, runs, key=lambda run: float(run["started_at"] or 0))
+        return heapq.nlargest(limit, runs, key=lambda run: run["started_at"])
 
-    def jobs(self) -> list[dict[str, Any]]:
+    def jobs(self) -> list[JobRow]:
         status = self.status()
         if status["role"] == "stopped" and not status["jobs"]:
             raise NoScheduler(
@@ -229,14 +229,14 @@ class Operations:
             )
         return list(status["jobs"])
 
-    def job(self, job_id: str, limit: int = 20) -> dict[str, Any]:
+    def job(self, job_id: str, limit: int = 20) -> JobDetail:
         rows = self.jobs()
         for row in rows:
             if row["id"] == job_id:
-                return {**row, "history": self.history(job_id, limit)}
+                return JobDetail(**row, history=self.history(job_id, limit))
         raise UnknownJob(f"unknown job {job_id!r}; known jobs: {', '.join(r['id'] for r in rows) or 'none'}")
 
-    def history(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def history(self, job_id: str, limit: int = 20) -> list[RunEntry]:
         return [run.to_dict() for run in self._ledger_reader().history(job_id, limit)]
 
     def metrics(self, master_pid: int | None = None) -> bytes:
@@ -257,7 +257,7 @@ class Operations:
                 False,
                 f"no scheduler runs on node {self.settings.node_id} (host lock {self.settings.lock_path} is free)",
             )
-        trouble = problems.merged(_published_problems(document), self._directory_problems())
+        trouble = problems.merged(document.get("problems", []), self._directory_problems())
         if trouble:
             return False, "; ".join(problem["detail"] for problem in trouble)
         if self._client is None or self.settings.redis is None:
@@ -279,11 +279,10 @@ class Operations:
     # -- acting --------------------------------------------------------------------------------
     def send(self, action: str, job_id: str, timeout: float = ANSWER_TIMEOUT) -> CommandAck:
         """Send a command to the leader and wait for its answer."""
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        known = command_action(action)
         if job_id not in {row["id"] for row in self.jobs()}:
             raise UnknownJob(f"unknown job {job_id!r}")
-        command = Command.new(action, job_id)
+        command = Command.new(known, job_id)
         bus = self._command_bus()
         bus.submit(command)
         answer = bus.wait_ack(command, timeout)

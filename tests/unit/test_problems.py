@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from scheduler_proc import problems
-from scheduler_proc.problems import Problem
+from scheduler_proc.formats.status import Problem
 
 
 @pytest.fixture(autouse=True)

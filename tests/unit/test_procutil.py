@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from scheduler_proc.formats.reports import Report
 from scheduler_proc.procutil import ReportReader, describe_exit, send_report, wait_report
 
 
@@ -27,7 +28,7 @@ def pipe() -> Iterator[tuple[ReportReader, int]]:
 
 def test_reports_are_read_whole_and_anything_else_on_the_pipe_is_skipped(pipe: tuple[ReportReader, int]) -> None:
     reader, write_fd = pipe
-    send_report(write_fd, "valid", jobs=3)
+    send_report(write_fd, Report(event="valid", jobs=3))
     os.write(write_fd, b'not json\n{"event": "made-up"}\n["valid"]\n{"event": "be')
     assert reader.poll() == [{"event": "valid", "jobs": 3}]
     os.write(write_fd, b'at"}\n')  # the rest of a line written in two pieces

@@ -7,12 +7,14 @@ leader deletes a request once it is carried out, and answers nobody collected af
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.records import ACK_TTL, Command, parse_ack
+from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.acks import CommandAck, encode_ack
+from scheduler_proc.formats.commands import decode_command_file, encode_command_file
+from scheduler_proc.formats.validate import Source
 from scheduler_proc.securedir import write_private
 
 
@@ -23,9 +25,8 @@ class LocalBus:
         self.dir = directory
 
     def submit(self, command: Command) -> None:
-        write_private(
-            self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd", json.dumps(command.fields()).encode()
-        )
+        path = self.dir / f"{int(command.issued_at * 1e6)}-{command.id}.cmd"
+        write_private(path, encode_command_file(command.fields()))
 
     def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         path = self.dir / f"{command.id}.ack"
@@ -49,15 +50,17 @@ class LocalBus:
         commands = []
         for path in sorted(self.dir.glob("*.cmd")):
             try:
-                commands.append(Command(**json.loads(path.read_text()), cursor=str(path)))
-            except (OSError, ValueError, TypeError):  # half-written or foreign: dropped
+                fields = decode_command_file(path.read_bytes(), Source(f"command file {path}", "it is dropped"))
+            except (OSError, UnreadableData):  # half-written or foreign: dropped
                 path.unlink(missing_ok=True)
+                continue
+            commands.append(Command.from_fields(fields, cursor=str(path)))
         for stale in self.dir.glob("*.ack"):
             if time.time() - stale.stat().st_mtime > ACK_TTL:
                 stale.unlink(missing_ok=True)
         return commands
 
     def ack(self, command: Command, result: CommandAck) -> None:
-        write_private(self.dir / f"{command.id}.ack", json.dumps(result).encode())
+        write_private(self.dir / f"{command.id}.ack", encode_ack(result).encode())
         if command.cursor:
             Path(command.cursor).unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import stat
 import time
@@ -11,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from scheduler_proc.errors import HostLockError
+from scheduler_proc.errors import HostLockError, UnreadableData
+from scheduler_proc.formats.holder import HolderRecord, decode_holder, encode_holder
+from scheduler_proc.formats.validate import Source
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.securedir import open_regular
 
@@ -22,6 +23,8 @@ _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOE
 #: by someone else is seen up to this late, and a fire started meanwhile was still claimed
 #: once in the ledger (each fire has one claim), so it cannot also run elsewhere.
 _PATH_CHECK_STANDS = 0.02
+#: For the decoder; its message is not shown (a record that cannot be read is as good as none).
+_RECORD = Source("host lock record", "the lock counts as held by nobody it can name")
 #: Tries at a held lock's record before calling it unreadable (a rewrite takes microseconds).
 _READS_OF_A_RECORD = 3
 
@@ -133,17 +136,17 @@ class HostLock:
 
     def _write_holder(self) -> None:
         assert self._fd is not None
-        record = {
-            "pid": os.getpid(),
-            "node": self.node,
-            "since": time.time(),
-            "master_pid": self.master_pid,
-            "lease": self._lease,
-            "runs": self.runs,
-            "jobs": self.app.jobs if self.app else None,
-            "directory": self.app.directory if self.app else None,
-        }
-        data = (json.dumps(record) + "\n").encode()
+        record = HolderRecord(
+            pid=os.getpid(),
+            node=self.node,
+            since=time.time(),
+            master_pid=self.master_pid,
+            lease=self._lease,
+            runs=self.runs,
+            jobs=self.app.jobs if self.app else None,
+            directory=self.app.directory if self.app else None,
+        )
+        data = encode_holder(record)
         # Over the old record, then cut what is left of it: a reader never finds the file empty
         # (which means "nobody holds it") while we hold it. Readers take the first line.
         os.pwrite(self._fd, data, 0)
@@ -186,21 +189,21 @@ def _peek(path: Path) -> tuple[bool, bytes]:
 
 
 def _parse(raw: bytes) -> Holder | None:
+    """The holder in a lock file's record; None for one that cannot be read (torn, or not the kit's)."""
     try:
-        record = json.loads(raw.split(b"\n", 1)[0])  # the rest may be the end of an older, longer record
-        lease, runs, jobs, directory = (record.get(name) for name in ("lease", "runs", "jobs", "directory"))
-        return Holder(
-            pid=int(record["pid"]),
-            node=str(record["node"]),
-            since=float(record["since"]),
-            master_pid=int(record.get("master_pid", 0)),
-            lease=str(lease) if lease else None,
-            runs=str(runs) if runs else None,
-            jobs=str(jobs) if jobs else None,
-            directory=str(directory) if directory else None,
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
+        record = decode_holder(raw, _RECORD)
+    except UnreadableData:
         return None
+    return Holder(
+        pid=record["pid"],
+        node=record["node"],
+        since=record["since"],
+        master_pid=record.get("master_pid", 0),
+        lease=record.get("lease") or None,
+        runs=record.get("runs") or None,
+        jobs=record.get("jobs") or None,
+        directory=record.get("directory") or None,
+    )
 
 
 def _open_lock_file(path: Path) -> int:

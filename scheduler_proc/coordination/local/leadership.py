@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from scheduler_proc.contracts import ClusterStatus
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.status import ClusterStatus
 
 
 class HostLeadership:

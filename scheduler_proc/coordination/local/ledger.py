@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import sqlite3
@@ -14,7 +13,6 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from scheduler_proc import clock, problems
 from scheduler_proc.coordination.records import (
@@ -31,6 +29,7 @@ from scheduler_proc.coordination.records import (
 )
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import LedgerError
+from scheduler_proc.formats.history import encode_run
 
 _log = logging.getLogger("scheduler.ledger")
 
@@ -259,7 +258,7 @@ class LocalLedger:
                 )
                 db.execute(
                     "INSERT OR REPLACE INTO runs (run_id, job_id, scheduled_us, record) VALUES (?, ?, ?, ?)",
-                    (run.run_id, run.job_id, micros, _json(run.to_dict())),
+                    (run.run_id, run.job_id, micros, encode_run(run.to_dict(), compact=True)),
                 )
             for job_id in {run.job_id for run in runs}:
                 db.execute(_TRIM_HISTORY, (job_id, job_id, self._history.succeeded, job_id, self._history.other))
@@ -323,10 +322,6 @@ class LocalLedger:
             if self._db is not None:
                 self._db.close()
                 self._db = None
-
-
-def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"))
 
 
 _REOPEN_EVERY = 1.0

@@ -8,12 +8,14 @@ not forget it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 from scheduler_proc.coordination.term import PLAUSIBLE_TERM
+from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.terms import decode_terms, encode_terms
+from scheduler_proc.formats.validate import Source
 from scheduler_proc.securedir import write_private
 
 log = logging.getLogger("scheduler.nodestate")
@@ -49,7 +51,7 @@ class TermMemory:
         self.highest = term
         if self.path is not None:
             try:
-                write_private(self.path, json.dumps({"highest_term": term}).encode(), durable=True)
+                write_private(self.path, encode_terms(term), durable=True)
             except OSError as exc:
                 log.warning("cannot remember term %d in %s (%s); a restart may reuse lower terms", term, self.path, exc)
 
@@ -66,11 +68,11 @@ class TermMemory:
         with os.fdopen(fd, "rb") as handle:
             raw = handle.read(4096)
         try:
-            value = json.loads(raw)["highest_term"]
-        except (ValueError, KeyError, TypeError):
-            log.warning("%s is not a term record; starting from term 0", self.path)
+            value = decode_terms(raw, Source(str(self.path), "starting from term 0"))
+        except UnreadableData as exc:
+            log.warning("%s", exc)
             return 0
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= PLAUSIBLE_TERM:
+        if not 0 <= value <= PLAUSIBLE_TERM:
             log.warning(
                 "%s holds term %s, not a term from 0 to %d; starting from term 0 (it is rewritten with the next "
                 "term seen)",

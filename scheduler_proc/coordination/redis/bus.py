@@ -7,12 +7,9 @@ leader, which otherwise reads the stream only every ``_READ_AT_LEAST_EVERY`` sec
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import time
 from typing import Any
 
-from scheduler_proc.contracts import CommandAck
 from scheduler_proc.coordination.records import ACK_TTL, COMMAND_TTL, Command, parse_ack
 from scheduler_proc.coordination.redis.conn import Client, call
 from scheduler_proc.coordination.redis.decode import stream_id, typed
@@ -21,6 +18,9 @@ from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.schema import COMMANDS_KEPT
 from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import SchedulerError, UnreadableData
+from scheduler_proc.formats.acks import CommandAck, encode_ack
+from scheduler_proc.formats.commands import decode_command_entry, encode_command_entry
+from scheduler_proc.formats.validate import Source
 from scheduler_proc.settings import RedisSettings
 
 #: The leader reads the command stream when a hint comes, and at least this often besides (a
@@ -47,7 +47,7 @@ class RedisBus:
 
     def submit(self, command: Command) -> None:
         """Queue the command, then hint the leader (a lost hint only delays it to the leader's next read)."""
-        fields: dict[Any, Any] = command.fields()
+        fields: dict[Any, Any] = encode_command_entry(command.fields())
         key = self._keys.commands
         typed(
             self._settings,
@@ -111,7 +111,7 @@ class RedisBus:
     def ack(self, command: Command, result: CommandAck) -> None:
         """Answer, then move the cursor past the command: a leader that dies before carrying a command
         out leaves it for the next one (a 'run now' seen twice still runs once: its fire is claimed)."""
-        call(self._settings, lambda: self._client.set(self._keys.ack(command.id), json.dumps(result), ex=ACK_TTL))
+        call(self._settings, lambda: self._client.set(self._keys.ack(command.id), encode_ack(result), ex=ACK_TTL))
         self._move_cursor(command.cursor)
 
     def _cursor(self) -> str | None:
@@ -137,10 +137,9 @@ def _command(entry_id: str, fields: dict[str, str]) -> Command | None:
     time within the last day and the next minute is refused like a missing field.
     """
     try:
-        issued = float(fields["issued_at"])
-        command = Command(str(fields["id"]), str(fields["action"]), str(fields["job_id"]), issued, entry_id)
-    except (KeyError, ValueError, TypeError):
+        decoded = decode_command_entry(fields, Source(f"command entry {entry_id}", "it is skipped"))
+    except UnreadableData:
         return None
-    if not math.isfinite(issued) or not time.time() - 86400 < issued < time.time() + 60:
+    if not time.time() - 86400 < decoded["issued_at"] < time.time() + 60:
         return None
-    return command
+    return Command.from_fields(decoded, entry_id)

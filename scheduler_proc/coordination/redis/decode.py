@@ -17,8 +17,9 @@ import redis
 from scheduler_proc.coordination.redis.conn import Client, LuaScript, call
 from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import MAX_TERM
-from scheduler_proc.coordination.unreadable import report, shown
+from scheduler_proc.coordination.unreadable import report
 from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.validate import shown
 from scheduler_proc.settings import RedisSettings
 
 T = TypeVar("T")

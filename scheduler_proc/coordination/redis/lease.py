@@ -17,7 +17,6 @@ from datetime import datetime
 import redis
 
 from scheduler_proc import clock
-from scheduler_proc.contracts import ClusterStatus
 from scheduler_proc.coordination.interfaces import LeaseObserver
 from scheduler_proc.coordination.local.nodestate import TermMemory
 from scheduler_proc.coordination.redis.clockwatch import ClockCheck, ClockWatch
@@ -30,6 +29,7 @@ from scheduler_proc.coordination.redis.leasekeeper import LeaseKeeper
 from scheduler_proc.coordination.redis.leasestate import LeaseState, floor_margin_ms
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.status import ClusterStatus
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.lease")

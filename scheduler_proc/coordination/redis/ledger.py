@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.coordination.unreadable import report
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
+from scheduler_proc.formats.history import encode_run
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -175,7 +175,7 @@ class RedisLedger:
         for run in runs:
             fire = self._keys.fire(run.job_id, to_micros(run.scheduled_at))
             keys += (fire, self._history_of(run.job_id, run.outcome), self._keys.running(run.job_id))
-            args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", json.dumps(run.to_dict()))
+            args += (run.run_id, run.outcome, run.finished_at or 0, run.error or "", encode_run(run.to_dict()))
         try:
             try:
                 call(self._settings, lambda: self._finish(keys, args))

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scheduler_proc import variables as var
-from scheduler_proc.coordination.records import ACK_TTL, Command
+from scheduler_proc.coordination.records import ACK_TTL
 from scheduler_proc.coordination.redis.keys import Keys
+from scheduler_proc.formats.commands import CommandFields
 
 #: A fire's hash: claim.lua writes the claim (all but the last two), finish.lua the outcome.
 FIRE_FIELDS = ("job_id", "scheduled_us", "node", "term", "run_id", "claimed_at", "outcome", "finished_at", "error")
@@ -94,7 +95,7 @@ SCHEMA: tuple[KeySchema, ...] = (
     KeySchema(
         "commands",
         "stream",
-        _fields(list(Command("", "", "", 0.0).fields())),
+        _fields(list(CommandFields.__annotations__)),
         f"{_FOREVER}; about {COMMANDS_KEPT} entries kept",
     ),
     KeySchema("commands_cursor", "string", "id of the last command the leaders carried out", _FOREVER),

@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from scheduler_proc.coordination.unreadable import readable, report, shown
+from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import UnreadableData
+from scheduler_proc.formats.validate import shown
 
 
 def test_each_key_and_value_is_logged_once_until_it_reads_well(caplog: pytest.LogCaptureFixture) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from support import recording_jobs, wait_for
@@ -14,6 +15,7 @@ from support import recording_jobs, wait_for
 from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.records import COMMAND_TTL, Command
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.vocabulary import CommandAction
 from scheduler_proc.runner.commands import apply
 from scheduler_proc.runner.engine import Engine
 
@@ -55,7 +57,11 @@ def test_a_run_now_runs_once_even_when_the_same_command_is_carried_out_twice(
     ("command", "error"),
     [
         (Command("c1", "pause", "nope", time.time()), "unknown job 'nope'"),
-        (Command("c2", "stop", "t", time.time()), "unknown action 'stop'; use one of run, pause, resume"),
+        # Built in code, so no decoder refused it: the engine still names it.
+        (
+            Command("c2", cast(CommandAction, "stop"), "t", time.time()),
+            "unknown action 'stop'; use one of run, pause, resume",
+        ),
         (
             Command("c3", "run", "t", time.time() - COMMAND_TTL - 1),
             f"the command expired after {COMMAND_TTL:g}s without a leader to take it",

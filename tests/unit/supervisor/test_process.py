@@ -18,9 +18,10 @@ from typing import cast
 import pytest
 from support import JOBSETS, ROOT, FakeClock, wait_for
 
+from scheduler_proc.formats.argv import SupervisorArgs
 from scheduler_proc.procutil import SignalFlags
 from scheduler_proc.settings import Settings
-from scheduler_proc.supervisor.process import RunnerChild, Supervisor, SupervisorArgs
+from scheduler_proc.supervisor.process import RunnerChild, Supervisor
 
 pytestmark = pytest.mark.processes
 WATCHDOG = 5.0  # SCHEDULER_WATCHDOG_TIMEOUT; the supervisor allows 3 s more before it aborts

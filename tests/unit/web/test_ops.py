@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_proc.contracts import JobRow, StatusDocument
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.records import Run
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import NoScheduler, UnknownJob
+from scheduler_proc.formats.status import JobRow, StatusDocument
 from scheduler_proc.identity import AppIdentity
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import write_status
@@ -96,7 +96,7 @@ def test_the_holders_status_file_is_what_every_reader_sees(settings: Settings, h
     assert [row["id"] for row in ops.jobs()] == ["t"]
     job = ops.job("t")
     assert [run["run_id"] for run in job["history"]] == ["r1"] and job["history"][0]["outcome"] == "success"
-    assert [run["run_id"] for run in ops.overview()["recent_runs"]] == ["r1"]
+    assert [run["run_id"] for run in ops.overview().get("recent_runs") or []] == ["r1"]
 
 
 def test_an_unknown_job_names_the_known_ones(settings: Settings, held: HostLock) -> None:

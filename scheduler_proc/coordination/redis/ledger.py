@@ -26,6 +26,7 @@ from scheduler_proc.coordination.redis import decode
 from scheduler_proc.coordination.redis.conn import Client, LuaScript, call, refresh_topology, slot_client
 from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.leasestate import floor_margin_ms
+from scheduler_proc.coordination.redis.replies import claim_reply
 from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.coordination.unreadable import report
@@ -45,14 +46,17 @@ FINISH = source("finish")
 KEEP_RUNNING = source("keep_running")
 SETTLE = source("settle")
 
-#: The claim script's answer per fire.
-_LETTERS = {
-    "c": ClaimResult.CLAIMED,
-    "d": ClaimResult.DUPLICATE,
-    "f": ClaimResult.FLOORED,
-    "e": ClaimResult.EARLY,
-    "b": ClaimResult.BUSY,
-}
+
+def _decoded(chunks: list[list[ClaimRequest]], answers: list[Any]) -> list[ClaimResult]:
+    """Each chunk's claim script answer; one that cannot be read counts as no claim made."""
+    results: list[ClaimResult] = []
+    for chunk, answer in zip(chunks, answers, strict=False):
+        try:
+            results += claim_reply(answer, len(chunk))
+        except ValueError as exc:  # not run now: a retry under the same run id finds its claim if one was made
+            log.error("%s; not running these fires now", exc)
+            results += [ClaimResult.UNAVAILABLE] * len(chunk)
+    return results
 
 
 class RedisLedger:
@@ -124,10 +128,7 @@ class RedisLedger:
             log.debug("claim of %d fire(s) failed: %s", len(requests), exc)
             refresh_topology(self._client)  # a Redis Cluster node answered MOVED or is gone: ask again
             return [ClaimResult.UNAVAILABLE] * len(requests)
-        results: list[ClaimResult] = []
-        for chunk, answer in zip(chunks, answers, strict=False):
-            text = str(answer)
-            results += [ClaimResult.FENCED] * len(chunk) if text == "fenced" else [_LETTERS[c] for c in text]
+        results = _decoded(chunks, answers)
         if wanted and ClaimResult.CLAIMED in results and int(answers[-1]) < wanted:
             log.warning(
                 "claim acknowledged by %d of %d replicas within %gs; not running it, since a failover "

@@ -1,12 +1,15 @@
-"""The lease scripts' replies as named values, decoded in one place (see lua/<name>.lua).
+"""The scripts' replies as named values, decoded in one place (see lua/<name>.lua).
 
 A reply of another shape raises ValueError, TypeError or IndexError: the lease thread logs it
-as a Redis answer it cannot read and tries again (see ClusterLeadership._safe_tick).
+as a Redis answer it cannot read and tries again (see ClusterLeadership._safe_tick); the ledger
+counts such a claim as not made (see RedisLedger.claim_many).
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+
+from scheduler_proc.coordination.records import ClaimResult
 
 
 class Acquired(NamedTuple):
@@ -59,6 +62,26 @@ def time_reply(raw: Any) -> RedisTime:
     """TIME's [seconds, microseconds]."""
     seconds, micros = raw
     return RedisTime(int(seconds) * 1000 + int(micros) // 1000)
+
+
+#: claim.lua's answer per fire, one letter each.
+_CLAIM_LETTERS = {
+    "c": ClaimResult.CLAIMED,
+    "d": ClaimResult.DUPLICATE,
+    "f": ClaimResult.FLOORED,
+    "e": ClaimResult.EARLY,
+    "b": ClaimResult.BUSY,
+}
+
+
+def claim_reply(raw: Any, fires: int) -> list[ClaimResult]:
+    """claim.lua: 'fenced' (the caller's lease is not the current one), else one letter per fire."""
+    text = _text(raw)
+    if text == "fenced":
+        return [ClaimResult.FENCED] * fires
+    if len(text) != fires or not set(text) <= _CLAIM_LETTERS.keys():
+        raise ValueError(f"claim script answered {text[:40]!r} for {fires} fire(s)")
+    return [_CLAIM_LETTERS[letter] for letter in text]
 
 
 def _text(value: Any) -> str:

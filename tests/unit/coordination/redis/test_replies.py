@@ -27,3 +27,20 @@ def test_replies_become_named_values_bytes_or_text() -> None:
 def test_a_reply_of_another_shape_raises(raw: object) -> None:
     with pytest.raises((ValueError, TypeError, IndexError)):
         acquire_reply(raw)
+
+
+def test_a_claim_reply_is_one_result_per_fire_or_fenced_for_all() -> None:
+    from scheduler_proc.coordination.records import ClaimResult
+    from scheduler_proc.coordination.redis.replies import claim_reply
+
+    assert claim_reply(b"cdfeb", 5) == [
+        ClaimResult.CLAIMED,
+        ClaimResult.DUPLICATE,
+        ClaimResult.FLOORED,
+        ClaimResult.EARLY,
+        ClaimResult.BUSY,
+    ]
+    assert claim_reply("fenced", 3) == [ClaimResult.FENCED] * 3
+    for raw, fires in (("cc", 3), ("cx", 2), (b"", 1), (None, 1)):
+        with pytest.raises(ValueError, match="claim script answered"):
+            claim_reply(raw, fires)

@@ -69,6 +69,7 @@ class Engine:
         )
         self._rows = JobRows(self.specs)
         self._started = False
+        self._used = False  # started, or given a manual run: fires may have been claimed (and must be recorded)
         self._paused: set[str] = set()
 
     def start(self, floor: datetime | None = None) -> None:
@@ -91,14 +92,22 @@ class Engine:
                 misfire_grace_time=None,
                 next_run_time=first_fires[spec.id],
             )
+        self._used = True
         self._scheduler.start()
         self._started = True
         if self._paused:
             log.info("paused job(s), as stored: %s", ", ".join(sorted(self._paused)))
 
     def halt(self) -> None:
-        """Start no more fires; running ones go on (they were claimed under a valid term)."""
+        """Start no more fires; running ones go on (they were claimed under a valid term).
+
+        An engine that was never used (its start failed) has claimed nothing: its job threads and
+        record writer end now (the runner makes a new engine on each try, while the lease lasts).
+        """
         self._executor.close()  # at once, whatever APScheduler's thread is doing: nothing more is claimed
+        if not self._used:
+            self._executor.shutdown(wait=False)
+            self.dispatcher.recorder.close()
         if self._started:
             self._started = False
             # APScheduler's shutdown takes its job store lock, which a hung dispatch loop may hold:
@@ -160,6 +169,7 @@ class Engine:
     def trigger(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
         """Run a job once now and say what happened; ``scheduled_at`` identifies the fire, so a command
         carried out twice (a failover mid-way) runs once."""
+        self._used = True
         return manual_run_result(self._executor.submit_manual(job_id, scheduled_at), wait)
 
     def snapshot(self) -> list[JobRow]:

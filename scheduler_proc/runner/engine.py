@@ -71,6 +71,7 @@ class Engine:
         self._started = False
         self._used = False  # started, or given a manual run: fires may have been claimed (and must be recorded)
         self._paused: set[str] = set()
+        self._stopper: threading.Thread | None = None  # shuts APScheduler down (its thread, its job threads)
 
     def start(self, floor: datetime | None = None) -> None:
         """Add every job (resuming from the ledger) and start the scheduler thread.
@@ -112,10 +113,20 @@ class Engine:
             self._started = False
             # APScheduler's shutdown takes its job store lock, which a hung dispatch loop may hold:
             # never let it block the runner's loop (the watchdog there must still see the hang).
-            stopper = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": False}, daemon=True)
-            stopper.start()
-            stopper.join(_SHUTDOWN_WAIT)
+            self._stopper = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": False}, daemon=True)
+            self._stopper.start()
+            self._stopper.join(_SHUTDOWN_WAIT)
         self.dispatcher.drop_waiting()
+
+    def finished(self) -> bool:
+        """A halted engine with nothing left to claim, run or record: APScheduler's thread ended (its
+        shutdown joins it), then its job threads, no fire is in flight and every record is written."""
+        stopped = self._stopper is not None and not self._stopper.is_alive()
+        return stopped and self._executor.ended() and self.dispatcher.wait_idle(0) and self.dispatcher.recorder.idle()
+
+    def close(self) -> None:
+        """Let a finished engine's record writer go (see :meth:`finished`)."""
+        self.dispatcher.recorder.close()
 
     def nudge(self) -> None:
         """Wake APScheduler's thread: its pass beats the watchdog, so a hung loop shows."""

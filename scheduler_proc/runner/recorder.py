@@ -57,6 +57,11 @@ class Recorder:
         self._runs.append(run)
         self._arrived.set()
 
+    def idle(self) -> bool:
+        """True when every record handed over so far is written."""
+        with self._progress:
+            return not self._runs and not self._taken
+
     def close(self) -> None:
         """Write what was handed over, then end the thread (an engine that never started has nothing to record)."""
         self._closed = True

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from redis_support import RedisServer
 from support import wait_for
 
+from scheduler_proc import Jobs
 from scheduler_proc.coordination.backend import Backend, open_backend
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.runner.engines import TermEngines
@@ -80,6 +82,44 @@ def test_an_engine_that_could_not_resume_leaves_no_thread_behind(tmp_path: Path,
 
         wait_for(lambda: not left_behind() or None, 5, "the failed engines' threads to end")
     finally:
+        engines.retire()
+        lock.release()
+        backend.ledger.close()
+
+
+def test_a_retired_engine_is_let_go_once_its_runs_ended_and_are_recorded(tmp_path: Path) -> None:
+    """Each term ends in a retired engine; one kept for good (with its record writer's thread) per lost lease
+    grows without bound on a node that leads again and again. It goes once nothing of it can run or record."""
+    settings = single_host_settings(tmp_path)
+    lock, release = HostLock(settings.lock_path, "n", 0), threading.Event()
+    jobs = Jobs()
+
+    @jobs.every(hours=1, id="slow")
+    def slow() -> None:
+        release.wait(10)
+
+    backend = open_backend(settings, lock, Metrics("n"))
+    engines = TermEngines(settings, jobs, lock, threading.Event(), Watchdog(30), Metrics("n"), lambda: None)
+    engines.backend = backend
+    try:
+        assert lock.try_acquire() and engines.follow(backend) and engines.engine is not None
+        first = engines.engine
+        assert first.trigger("slow", datetime.now(UTC)).outcome == "ran"
+        lock.release()
+        assert not engines.follow(backend) and engines.retired == [first]
+        for _ in range(3):  # its job still runs: it stays, to be waited for (and recorded) at a stop
+            assert not engines.follow(backend) and engines.retired == [first]
+        release.set()
+
+        def let_go() -> bool:
+            engines.follow(backend)
+            return not engines.retired
+
+        wait_for(let_go, 5, "the retired engine to be let go once its run ended")
+        [run] = backend.ledger.history("slow", 10)
+        assert run.outcome == "success"  # recorded before it went
+    finally:
+        release.set()
         engines.retire()
         lock.release()
         backend.ledger.close()

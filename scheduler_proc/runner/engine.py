@@ -69,7 +69,9 @@ class Engine:
         )
         self._rows = JobRows(self.specs)
         self._started = False
+        self._used = False  # started, or given a manual run: fires may have been claimed (and must be recorded)
         self._paused: set[str] = set()
+        self._stopper: threading.Thread | None = None  # shuts APScheduler down (its thread, its job threads)
 
     def start(self, floor: datetime | None = None) -> None:
         """Add every job (resuming from the ledger) and start the scheduler thread.
@@ -91,22 +93,40 @@ class Engine:
                 misfire_grace_time=None,
                 next_run_time=first_fires[spec.id],
             )
+        self._used = True
         self._scheduler.start()
         self._started = True
         if self._paused:
             log.info("paused job(s), as stored: %s", ", ".join(sorted(self._paused)))
 
     def halt(self) -> None:
-        """Start no more fires; running ones go on (they were claimed under a valid term)."""
+        """Start no more fires; running ones go on (they were claimed under a valid term).
+
+        An engine that was never used (its start failed) has claimed nothing: its job threads and
+        record writer end now (the runner makes a new engine on each try, while the lease lasts).
+        """
         self._executor.close()  # at once, whatever APScheduler's thread is doing: nothing more is claimed
+        if not self._used:
+            self._executor.shutdown(wait=False)
+            self.dispatcher.recorder.close()
         if self._started:
             self._started = False
             # APScheduler's shutdown takes its job store lock, which a hung dispatch loop may hold:
             # never let it block the runner's loop (the watchdog there must still see the hang).
-            stopper = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": False}, daemon=True)
-            stopper.start()
-            stopper.join(_SHUTDOWN_WAIT)
+            self._stopper = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": False}, daemon=True)
+            self._stopper.start()
+            self._stopper.join(_SHUTDOWN_WAIT)
         self.dispatcher.drop_waiting()
+
+    def finished(self) -> bool:
+        """A halted engine with nothing left to claim, run or record: APScheduler's thread ended (its
+        shutdown joins it), then its job threads, no fire is in flight and every record is written."""
+        stopped = self._stopper is not None and not self._stopper.is_alive()
+        return stopped and self._executor.ended() and self.dispatcher.wait_idle(0) and self.dispatcher.recorder.idle()
+
+    def close(self) -> None:
+        """Let a finished engine's record writer go (see :meth:`finished`)."""
+        self.dispatcher.recorder.close()
 
     def nudge(self) -> None:
         """Wake APScheduler's thread: its pass beats the watchdog, so a hung loop shows."""
@@ -160,6 +180,7 @@ class Engine:
     def trigger(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
         """Run a job once now and say what happened; ``scheduled_at`` identifies the fire, so a command
         carried out twice (a failover mid-way) runs once."""
+        self._used = True
         return manual_run_result(self._executor.submit_manual(job_id, scheduled_at), wait)
 
     def snapshot(self) -> list[JobRow]:

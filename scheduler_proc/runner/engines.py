@@ -60,6 +60,7 @@ class TermEngines:
 
     def follow(self, backend: Backend) -> bool:
         """Retire the engine whose term ended; start one for a new term. True when one started."""
+        self._let_go_finished()
         term = backend.leadership.current_term()
         if self.engine is not None and (term is None or term.token != self._engine_token):
             self.retire()
@@ -94,6 +95,13 @@ class TermEngines:
             # again; the next engine freezes what is then alive. Without this, every gain of
             # the lease would freeze another generation's garbage for good.
             gc.unfreeze()
+
+    def _let_go_finished(self) -> None:
+        """Retired engines with nothing left to run or record are dropped (their record writer ends):
+        a node that leads again and again would otherwise keep one engine and one thread per term."""
+        for engine in [engine for engine in self.retired if engine.finished()]:
+            engine.close()
+            self.retired.remove(engine)
 
     def claimed_runs(self) -> list[LiveRun]:
         """Runs of this process still in progress, in the current and the retired engines (any thread)."""

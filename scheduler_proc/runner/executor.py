@@ -62,6 +62,10 @@ class FireExecutor(SubmissionExecutor):
         # Fires reach the threads already claimed, so queued ones must still run: nothing is cancelled.
         self._threads.shutdown(wait=wait)
 
+    def ended(self) -> bool:
+        """True once shut down and no job thread runs anything any more."""
+        return self._threads.ended()
+
     def submit_job(self, job: Job, run_times: list[datetime]) -> None:
         try:
             super().submit_job(job, run_times)

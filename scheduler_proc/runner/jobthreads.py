@@ -38,6 +38,10 @@ class JobThreads:
                 return
         function(*args)
 
+    def ended(self) -> bool:
+        """True once shut down and every thread has run its last call."""
+        return self._closed and not any(thread.is_alive() for thread in self._threads)
+
     def backlog(self) -> int:
         """Calls waiting for a free thread."""
         return self._queued

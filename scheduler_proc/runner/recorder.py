@@ -45,6 +45,7 @@ class Recorder:
         self._arrived = threading.Event()
         self._flushing = 0  # callers waiting in flush: while any, write without lingering
         self._progress = threading.Condition()
+        self._closed = False
         self._thread = threading.Thread(target=self._write_forever, name="run-recorder", daemon=True)
         self._thread.start()
 
@@ -54,6 +55,16 @@ class Recorder:
 
     def record(self, run: Run) -> None:
         self._runs.append(run)
+        self._arrived.set()
+
+    def idle(self) -> bool:
+        """True when every record handed over so far is written."""
+        with self._progress:
+            return not self._runs and not self._taken
+
+    def close(self) -> None:
+        """Write what was handed over, then end the thread (an engine that never started has nothing to record)."""
+        self._closed = True
         self._arrived.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -69,7 +80,8 @@ class Recorder:
                 self._flushing -= 1
 
     def _next_batch(self) -> list[Run]:
-        self._arrived.wait()
+        if not self._closed:  # close() sets the flag before the event: a wake-up is never lost
+            self._arrived.wait()
         self._arrived.clear()
         deadline = time.monotonic() + LINGER_MAX
         while time.monotonic() < deadline and not self._flushing:
@@ -88,6 +100,8 @@ class Recorder:
         while True:
             batch = self._next_batch()
             if not batch:
+                if self._closed:
+                    return
                 continue
             try:
                 if self._on_recorded is not None:

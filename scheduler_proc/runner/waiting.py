@@ -49,7 +49,10 @@ class WaitingFires:
         with self._lock:
             waiting, self._waiting = self._waiting, {}
         claimed = []
-        for job_id, flights in waiting.items():
+        for job_id, parked in waiting.items():
+            # In time order, whatever order they were parked in: another thread may park a newer fire
+            # while this claims (the first, refused again, then comes back after it).
+            flights = sorted(parked, key=lambda flight: flight.scheduled_at)
             if self._specs[job_id].coalesce and len(flights) > 1:
                 for dropped in flights[:-1]:
                     dropped.decide("coalesced into a later fire")

@@ -26,3 +26,22 @@ def test_recorder_writes_everything_handed_over_before_flush_returns(tmp_path: P
         )
     assert recorder.flush(10)
     assert len(ledger.history("j", 100)) == 50 and seen == [f"r{index}" for index in range(50)]
+
+
+def test_a_closed_recorder_writes_what_it_was_handed_then_its_thread_ends(tmp_path: Path) -> None:
+    import threading
+
+    from support import wait_for
+
+    from scheduler_proc.runner.recorder import Recorder
+
+    ledger = LocalLedger(tmp_path / "l.sqlite3", retention=3600)
+    before = set(threading.enumerate())
+    recorder = Recorder(ledger)
+    (writer,) = set(threading.enumerate()) - before
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    ledger.claim("j", at, SINGLE, "n", "r0")
+    recorder.record(Run("j", "r0", at, "n", None, "schedule", 1, 2, "success", None))
+    recorder.close()
+    wait_for(lambda: not writer.is_alive(), 5, "the recorder's thread to end")
+    assert [run.run_id for run in ledger.history("j", 10)] == ["r0"]

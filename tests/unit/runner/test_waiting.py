@@ -71,3 +71,24 @@ def test_drop_leaves_waiting_fires_unclaimed(ledger: LocalLedger) -> None:
     path.waiting.drop()
     assert flight.verdict == "not started: this node stopped leading while it waited" and not flight.claimed
     assert path.waiting.retry(path.claimer.claim) == []
+
+
+def test_a_fire_parked_while_a_retry_claims_keeps_its_place_in_time(ledger: LocalLedger) -> None:
+    """APScheduler's thread parks a newer fire while the runner's loop is in a retry's claim (a
+    ledger round trip): the newest waiting fire is still the one a coalescing job keeps."""
+    path = fire_path(two_jobs(), ledger)  # "c" coalesces, at most one instance
+    now = _now()
+    running = Flight("c", now - timedelta(seconds=3), "r0", "schedule")
+    path.claimer.claim([running])
+    assert running.claimed  # it holds the only instance: the others wait
+    older, newer = (Flight("c", now - timedelta(seconds=ago), f"r{ago}", "schedule") for ago in (2, 1))
+    path.waiting.park(older)
+
+    def claim_while_a_newer_fire_is_parked(flights: list[Flight]) -> None:
+        path.waiting.park(newer)  # on APScheduler's thread, during the round trip
+        path.claimer.claim(flights)
+
+    assert path.waiting.retry(claim_while_a_newer_fire_is_parked) == []  # still busy: the older one waits again
+    path.table.release([running])
+    assert path.waiting.retry(path.claimer.claim) == [[newer]]
+    assert older.verdict == "coalesced into a later fire" and not older.claimed

@@ -41,7 +41,7 @@ class Flight:
     @property
     def fencing_token(self) -> int | None:
         """The term's fencing token, or None (single host, or the claim was refused before a term)."""
-        return self.term.token if self.term is not None else None
+        return self.term.fencing_token if self.term is not None else None
 
 
 def fire_fields(flight: Flight, node: str) -> str:

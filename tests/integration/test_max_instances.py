@@ -324,7 +324,7 @@ def _always(term: Term) -> Callable[[], Term]:
 
 
 def _terms(count: int) -> list[Term]:
-    return [Term(token, lambda: True) for token in range(1, count + 1)]
+    return [Term(fencing_token, lambda: True) for fencing_token in range(1, count + 1)]
 
 
 def test_a_running_set_of_the_wrong_type_is_repaired_without_touching_the_claim(redis_server: RedisServer) -> None:

@@ -147,7 +147,7 @@ class RedisLedger:
             term.lease_token or "",
             self._retention_ms,
             node,
-            term.token or 0,
+            term.fencing_token or 0,
             time.time(),
             len(self._keys.fire_prefix),
             "1" if manual else "0",

@@ -59,10 +59,10 @@ def test_each_fire_after_the_floor_is_claimed_once_and_its_outcome_kept(
     assert ledger.claim("j", at, term, "web-1", "r2") is ClaimResult.DUPLICATE
     assert ledger.last_claimed("j") == at and ledger.last_claimed_all() == {"j": at}
     ledger.finish(
-        Run("j", "r1", at, "web-1", term.token, "schedule", at.timestamp(), at.timestamp() + 1, "success", None)
+        Run("j", "r1", at, "web-1", term.fencing_token, "schedule", at.timestamp(), at.timestamp() + 1, "success", None)
     )
     [run] = ledger.history("j", 10)
-    assert (run.run_id, run.outcome, run.term) == ("r1", "success", term.token)
+    assert (run.run_id, run.outcome, run.term) == ("r1", "success", term.fencing_token)
     assert ledger.last_runs()["j"].outcome == "success"
     leadership.release()
 
@@ -71,7 +71,11 @@ def test_a_claim_under_a_term_that_ended_is_fenced_off(settings: RedisSettings, 
     first, old_term = _lead(settings, "web-1")
     first.release()
     second, new_term = _lead(settings, "web-2")
-    assert new_term.token is not None and old_term.token is not None and new_term.token > old_term.token
+    assert (
+        new_term.fencing_token is not None
+        and old_term.fencing_token is not None
+        and new_term.fencing_token > old_term.fencing_token
+    )
     at = _after_the_floor(ledger)
     assert ledger.claim("j", at, old_term, "web-1", "r-old") is not ClaimResult.CLAIMED
     assert ledger.claim("j", at, new_term, "web-2", "r-new") is ClaimResult.CLAIMED

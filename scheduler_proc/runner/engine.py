@@ -157,7 +157,7 @@ class Engine:
             self._scheduler.resume_job(job_id)
         self._paused.discard(job_id)
 
-    def trigger(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
+    def run_now(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
         """Run a job once now and say what happened; ``scheduled_at`` identifies the fire, so a command
         carried out twice (a failover mid-way) runs once."""
         return manual_run_result(self._executor.submit_manual(job_id, scheduled_at), wait)

@@ -79,7 +79,7 @@ class FireExecution:
         flight.decide("ran")
         verbose = log.isEnabledFor(logging.INFO)
         if verbose:
-            log.info("fire start %s term=%s trigger=%s", fields, term.fencing_token, flight.trigger)
+            log.info("fire start %s term=%s origin=%s", fields, term.fencing_token, flight.origin)
         self._metrics.started(spec.id)
         try:
             self._hooks.call(HookCall("start", ctx))

@@ -30,6 +30,7 @@ from scheduler_proc.coordination.redis.replies import (
 )
 from scheduler_proc.coordination.redis.schema import FIRE_FIELDS
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.vocabulary import RunOutcome
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
 
@@ -124,7 +125,7 @@ def test_claims_are_fenced_and_deduplicated(redis_server: RedisServer) -> None:
             scheduled_at=at,
             node="a",
             term=term.fencing_token,
-            trigger="schedule",
+            origin="schedule",
             started_at=1.0,
             finished_at=2.0,
             outcome="success",
@@ -369,7 +370,7 @@ def test_redis_history_keeps_failures_apart_from_successes(redis_server: RedisSe
     ledger = RedisLedger(settings, connect(settings), Keys("hist"), retention=3600, history=limits)
     at = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def run(second: int, outcome: str) -> Run:
+    def run(second: int, outcome: RunOutcome) -> Run:
         started = at.timestamp() + second
         return Run(
             "j", f"r{second}", at + timedelta(seconds=second), "a", 1, "schedule", started, started + 0.5, outcome, None

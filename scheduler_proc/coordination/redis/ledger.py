@@ -31,6 +31,7 @@ from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.coordination.unreadable import report
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.formats.history import encode_run
+from scheduler_proc.formats.vocabulary import RunOutcome, last_outcome
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -212,7 +213,7 @@ class RedisLedger:
         except (RedisUnavailable, RedisConfigError, redis.ResponseError) as exc:
             log.warning("could not check the types of the keys a script refused: %s", exc)
 
-    def _history_of(self, job_id: str, outcome: str) -> str:
+    def _history_of(self, job_id: str, outcome: RunOutcome) -> str:
         return self._keys.history(job_id) if outcome == "success" else self._keys.failures(job_id)
 
     def history(self, job_id: str, limit: int) -> list[Run]:
@@ -338,6 +339,6 @@ def _record(job_id: str, at: datetime, fire: dict[str, Any]) -> RunRecord:
         job_id,
         at,
         str(fire.get("node", "?")),
-        str(fire.get("outcome", "unknown")),
+        last_outcome(fire.get("outcome")),
         finished or None,
     )

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from scheduler_proc.formats.vocabulary import LastOutcome, RunOrigin, RunOutcome
+from scheduler_proc.formats.vocabulary import LastOutcome, ManualRunResult, RunOrigin, RunOutcome
 
 
 class _Document(BaseModel):
@@ -155,7 +155,7 @@ class CommandAnswer(_Document):
     paused: bool | None = Field(None, description="pause and resume")
     run_id: str | None = Field(None, description="run: the run that was (or would have been) made")
     scheduled_at: datetime | None = Field(None, description="run: the fire's identity")
-    result: str | None = Field(None, description="run: ran, queued, already-ran")
+    result: ManualRunResult | None = Field(None, description="run: ran, queued or already-ran")
     reason: str | None = None
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
 from scheduler_proc.errors import JobDefinitionError
+from scheduler_proc.formats.vocabulary import RunOutcome
 
 if TYPE_CHECKING:  # jobs.py imports this module: Jobs.hook registers here
     from scheduler_proc.jobs import RunContext
@@ -37,7 +38,7 @@ class HookCall:
 
     event: HookEvent
     ctx: RunContext
-    outcome: str | None = None  # success, error, timed_out, skipped; None at start
+    outcome: RunOutcome | None = None  # success, error, timed_out, skipped; None at start
     error: str | None = None  # the error's one-line summary (secrets masked)
     exception: BaseException | None = None  # the job's exception, when it ran in the runner's thread
     duration: float | None = None  # seconds, first attempt's start to the last one's end

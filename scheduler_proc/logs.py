@@ -22,14 +22,14 @@ DATEFMT = "%Y-%m-%d %H:%M:%S %z"
 #: What every LogRecord carries; anything else on a record came from ``extra=``.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 #: The fields the kit's fire lines carry as ``key=value`` (job=... run_id=... outcome=...), as JSON keys.
-_FIRE_FIELDS = re.compile(r"(?<![\w.])(job|scheduled_at|node|run_id|term|trigger|outcome|duration|attempts)=(\S+)")
+_FIRE_FIELDS = re.compile(r"(?<![\w.])(job|scheduled_at|node|run_id|term|origin|outcome|duration|attempts)=(\S+)")
 _FIELD_NAMES = {"job": "job_id"}
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, pid, message, the traceback if any, the
-    fields of the kit's fire lines as keys (job_id, run_id, scheduled_at, node, term, outcome,
-    duration, attempts), and whatever ``extra=`` gave the record."""
+    fields of the kit's fire lines as keys (job_id, run_id, scheduled_at, node, term, origin,
+    outcome, duration, attempts), and whatever ``extra=`` gave the record."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = redact(record.getMessage())

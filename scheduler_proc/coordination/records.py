@@ -19,7 +19,7 @@ from scheduler_proc.formats.acks import CommandAck, decode_ack
 from scheduler_proc.formats.commands import CommandFields
 from scheduler_proc.formats.history import RunEntry, decode_run
 from scheduler_proc.formats.validate import Source
-from scheduler_proc.formats.vocabulary import COMMAND_ACTIONS, CommandAction
+from scheduler_proc.formats.vocabulary import COMMAND_ACTIONS, CommandAction, LastOutcome, RunOrigin, RunOutcome
 
 
 class ClaimResult(enum.Enum):
@@ -44,10 +44,10 @@ class Run:
     scheduled_at: datetime
     node: str
     term: int | None
-    trigger: str  # "schedule" or "manual"
+    origin: RunOrigin  # its schedule, or an operator's run now
     started_at: float
     finished_at: float | None
-    outcome: str  # success, error, timed_out, abandoned, skipped
+    outcome: RunOutcome
     error: str | None
     attempts: int = 1  # calls of the job for this fire: 1, plus its retries
 
@@ -63,7 +63,7 @@ class Run:
             "scheduled_at": self.scheduled_at.isoformat(),
             "node": self.node,
             "term": self.term,
-            "trigger": self.trigger,
+            "origin": self.origin,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "outcome": self.outcome,
@@ -81,7 +81,7 @@ class Run:
             scheduled_at=datetime.fromisoformat(entry["scheduled_at"]),
             node=entry["node"],
             term=entry["term"],
-            trigger=entry["trigger"],
+            origin=entry["origin"],
             started_at=entry["started_at"],
             finished_at=entry["finished_at"],
             outcome=entry["outcome"],
@@ -98,7 +98,7 @@ class HistoryLimits:
     succeeded: int = 100
     other: int = 200
 
-    def limit_for(self, outcome: str) -> int:
+    def limit_for(self, outcome: RunOutcome) -> int:
         return self.succeeded if outcome == "success" else self.other
 
 
@@ -144,7 +144,7 @@ class RunRecord:
     job_id: str
     scheduled_at: datetime
     node: str
-    outcome: str
+    outcome: LastOutcome  # "unknown" when the fire's record expired or cannot be read
     finished_at: float | None
 
 

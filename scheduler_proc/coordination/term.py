@@ -13,7 +13,7 @@ from datetime import datetime
 RUN_ID_PREFIX = secrets.token_hex(4)
 _run_numbers = itertools.count()
 
-#: The highest term a lease token may carry: Lua's numbers (doubles) count exactly up to here.
+#: The highest term (fencing token) a lease token may carry: Lua's numbers (doubles) count exactly up to here.
 MAX_TERM = 2**53 - 1
 #: The highest term a node remembers (terms.json) and asks for: far beyond any real counter
 #: (terms start at Redis's time in milliseconds and grow by one per leadership), far below MAX_TERM.
@@ -33,11 +33,11 @@ def _no_proof(scheduled_at: datetime) -> None:
 class Term:
     """The leadership this process runs fires under.
 
-    ``token`` is the fencing token (None in single-host mode); ``lease_token`` is the
+    ``fencing_token`` is the term's number (None in single-host mode); ``lease_token`` is the
     secret the Redis scripts compare to accept a claim.
     """
 
-    token: int | None
+    fencing_token: int | None
     is_current: Callable[[], bool]
     lease_token: str | None = None
     #: Told when a claim under this term was refused as early (its fire's time, by this host's

@@ -12,7 +12,7 @@ import json
 from typing import NotRequired, TypedDict
 
 from scheduler_proc.formats.validate import Fields, Source, parse_json
-from scheduler_proc.formats.vocabulary import MODES, ROLES, Mode, Role
+from scheduler_proc.formats.vocabulary import LAST_OUTCOMES, MODES, ROLES, LastOutcome, Mode, Role
 
 
 class Problem(TypedDict):
@@ -44,7 +44,7 @@ class JobRow(TypedDict):
     next_run_at: str | None  # ISO 8601; None when this node does not dispatch
     next_fires: list[str]  # the next few, ISO 8601 in UTC
     last_run_at: str | None
-    last_outcome: str | None  # "success", "error", ... as recorded (see vocabulary.RunOutcome)
+    last_outcome: LastOutcome | None  # as recorded; None: no run known
     last_claimed_at: NotRequired[str | None]  # the latest claim in the ledger, by any node
     last_claimed_by: NotRequired[str | None]
 
@@ -130,7 +130,7 @@ def _job(fields: Fields) -> JobRow:
         next_run_at=fields.optional_text("next_run_at"),
         next_fires=fields.texts("next_fires"),
         last_run_at=fields.optional_text("last_run_at"),
-        last_outcome=fields.optional_text("last_outcome"),
+        last_outcome=fields.optional_choice("last_outcome", LAST_OUTCOMES),
     )
     if fields.has("last_claimed_at"):
         row["last_claimed_at"] = fields.optional_text("last_claimed_at")

@@ -17,6 +17,11 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 RunOutcome = Literal["running", "success", "error", "timed_out", "abandoned", "skipped"]
 RUN_OUTCOMES: tuple[RunOutcome, ...] = get_args(RunOutcome)
 
+#: A job's last outcome as status pages show it: what the ledger recorded, or ``unknown`` when
+#: the fire's record expired (its retention ended) or holds a word this version does not know.
+LastOutcome = Literal[RunOutcome, "unknown"]
+LAST_OUTCOMES: tuple[LastOutcome, ...] = get_args(LastOutcome)
+
 #: What became of an operator's "run now" (a command ack's ``result``).
 ManualRunResult = Literal["ran", "queued", "already-ran", "refused"]
 MANUAL_RUN_RESULTS: tuple[ManualRunResult, ...] = get_args(ManualRunResult)
@@ -25,9 +30,19 @@ MANUAL_RUN_RESULTS: tuple[ManualRunResult, ...] = get_args(ManualRunResult)
 CommandAction = Literal["run", "pause", "resume"]
 COMMAND_ACTIONS: tuple[CommandAction, ...] = get_args(CommandAction)
 
-#: Where a run came from: its schedule, or an operator's "run now" (stored as a run's ``trigger``).
+#: Where a run came from, its ``origin``: its schedule, or an operator's run now. The stored run
+#: history keeps it under 0.1.0's key ``trigger`` (see :mod:`.history`).
 RunOrigin = Literal["schedule", "manual"]
 RUN_ORIGINS: tuple[RunOrigin, ...] = get_args(RunOrigin)
+
+
+def last_outcome(word: object) -> LastOutcome:
+    """A stored outcome as status pages show it: ``unknown`` for anything that is not a run outcome
+    (a record that expired, or a later version's word: a reader never fails on it)."""
+    for outcome in RUN_OUTCOMES:
+        if word == outcome:
+            return outcome
+    return "unknown"
 
 
 def command_action(word: str) -> CommandAction:

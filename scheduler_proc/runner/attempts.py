@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler_proc import clock
+from scheduler_proc.formats.vocabulary import RunOutcome
 from scheduler_proc.jobs import JobSpec, RunContext
 from scheduler_proc.redact import error_summary
 from scheduler_proc.runner.calling import JobFailed, call_job
@@ -32,7 +33,7 @@ _CHECK_EVERY = 0.25
 class Outcome:
     """How a fire's calls ended: the last one's outcome and error, and how many there were."""
 
-    outcome: str
+    outcome: RunOutcome  # success, error or timed_out
     error: str | None
     attempts: int
     exception: BaseException | None = None  # the last attempt's, when it ran in this process
@@ -60,7 +61,7 @@ def run_attempts(spec: JobSpec, ctx: RunContext, fields: str, retried: Callable[
     return Outcome(outcome, error, attempts, exception)
 
 
-def _attempt(spec: JobSpec, ctx: RunContext, fields: str) -> tuple[str, str | None, BaseException | None]:
+def _attempt(spec: JobSpec, ctx: RunContext, fields: str) -> tuple[RunOutcome, str | None, BaseException | None]:
     try:
         stopped = call_job(spec, ctx)
     except JobFailed as exc:  # in a process of its own, which printed its traceback
@@ -75,7 +76,7 @@ def _attempt(spec: JobSpec, ctx: RunContext, fields: str) -> tuple[str, str | No
     return "success", None, None
 
 
-def _may_retry(spec: JobSpec, outcome: str, attempts: int) -> bool:
+def _may_retry(spec: JobSpec, outcome: RunOutcome, attempts: int) -> bool:
     retryable = outcome == "error" or (outcome == "timed_out" and spec.retry_timeouts)
     return retryable and attempts <= spec.retries
 

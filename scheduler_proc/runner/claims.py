@@ -139,7 +139,7 @@ class Claimer:
                 self._records.activity += 1
             elif result is ClaimResult.UNAVAILABLE:
                 unanswered.append(flight)
-            elif result is ClaimResult.BUSY and flight.trigger == "schedule":
+            elif result is ClaimResult.BUSY and flight.origin == "schedule":
                 self._waiting.park(flight)
             else:
                 self._refusals.refused(flight, result)
@@ -151,5 +151,5 @@ class Claimer:
     def _request(self, flight: Flight, running: int) -> ClaimRequest:
         spec = self._specs[flight.job_id]
         return ClaimRequest(
-            flight.job_id, flight.scheduled_at, flight.run_id, flight.trigger == "manual", spec.max_instances, running
+            flight.job_id, flight.scheduled_at, flight.run_id, flight.origin == "manual", spec.max_instances, running
         )

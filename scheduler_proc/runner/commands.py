@@ -24,7 +24,7 @@ def apply(command: Command, engine: Engine, ledger: Ledger) -> CommandAck:
         return {"ok": True, "job_id": command.job_id, "paused": False}
     if command.action == "run":
         scheduled_at = command.manual_fire_time()
-        run = engine.trigger(command.job_id, scheduled_at)
+        run = engine.run_now(command.job_id, scheduled_at)
         answer: CommandAck = {
             "ok": run.ok,
             "job_id": command.job_id,

@@ -18,6 +18,7 @@ from datetime import datetime
 from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.coordination.records import LiveRun
 from scheduler_proc.coordination.term import Term, new_run_id
+from scheduler_proc.formats.vocabulary import RunOrigin
 from scheduler_proc.hooks import Hooks
 from scheduler_proc.jobs import JobSpec
 from scheduler_proc.runner.claims import Claimer
@@ -35,6 +36,9 @@ from scheduler_proc.runner.waiting import WaitingFires
 #: Fires missed while no scheduler ran are counted up to this many per job at each start (a
 #: job every second stopped for a day would cost a long loop); the log line gives the range.
 MISSED_COUNTED = 1000
+
+#: One submission of due fires: job id, scheduled times, run id (None: a new one per fire), origin.
+Submission = tuple[str, list[datetime], str | None, RunOrigin]
 
 
 def _nothing() -> None:
@@ -92,17 +96,16 @@ class Dispatcher:
         """Moves with every claim and recorded run: readers of the ledger's last runs look when it moved."""
         return self._records.activity
 
-    def claim(self, batch: list[tuple[str, list[datetime], str | None, str]]) -> list[list[Flight]]:
+    def claim(self, batch: list[Submission]) -> list[list[Flight]]:
         """Gate, misfire-check and claim a batch of due fires in one ledger round trip.
 
-        ``batch`` holds (job id, scheduled times, run id, trigger) per submission; the
-        result holds each submission's claimed fires, to run in order. Fires count as
+        The result holds each submission's claimed fires, to run in order. Fires count as
         in flight from before the gate, so a stop that waits for idleness cannot slip
         between the gate and the claim.
         """
         groups = [
-            [Flight(job_id, at, run_id or new_run_id(), trigger, group=index) for at in times]
-            for index, (job_id, times, run_id, trigger) in enumerate(batch)
+            [Flight(job_id, at, run_id or new_run_id(), origin, group=index) for at in times]
+            for index, (job_id, times, run_id, origin) in enumerate(batch)
         ]
         self._claimer.claim([flight for group in groups for flight in group])
         return [[flight for flight in group if flight.claimed] for group in groups]
@@ -135,9 +138,11 @@ class Dispatcher:
         """The job's jitter: its scheduled fires are claimed only after a random delay up to it."""
         return self._specs[job_id].jitter
 
-    def run(self, job_id: str, scheduled_at: datetime, run_id: str | None = None, trigger: str = "schedule") -> None:
+    def run(
+        self, job_id: str, scheduled_at: datetime, run_id: str | None = None, origin: RunOrigin = "schedule"
+    ) -> None:
         """Claim and run one fire in this thread."""
-        [flights] = self.claim([(job_id, [scheduled_at], run_id, trigger)])
+        [flights] = self.claim([(job_id, [scheduled_at], run_id, origin)])
         self.run_claimed(flights)
 
     def run_claimed(self, flights: list[Flight]) -> None:

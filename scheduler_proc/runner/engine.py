@@ -177,7 +177,7 @@ class Engine:
             self._scheduler.resume_job(job_id)
         self._paused.discard(job_id)
 
-    def trigger(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
+    def run_now(self, job_id: str, scheduled_at: datetime, wait: float = 2.0) -> ManualRun:
         """Run a job once now and say what happened; ``scheduled_at`` identifies the fire, so a command
         carried out twice (a failover mid-way) runs once."""
         self._used = True

@@ -50,7 +50,7 @@ class TermEngines:
         self._progress = progress
         self.backend: Backend | None = None  # set once the runner opened it: no term without it
         self.engine: Engine | None = None
-        self._engine_token: int | None = None  # the fencing token of the term the engine dispatches under
+        self._engine_fencing_token: int | None = None  # the fencing token of the term the engine dispatches under
         self.retired: list[Engine] = []
         self.instances = Instances()  # every engine's runs: max_instances holds across terms
 
@@ -62,7 +62,7 @@ class TermEngines:
         """Retire the engine whose term ended; start one for a new term. True when one started."""
         self._let_go_finished()
         term = backend.leadership.current_term()
-        if self.engine is not None and (term is None or term.token != self._engine_token):
+        if self.engine is not None and (term is None or term.fencing_token != self._engine_fencing_token):
             self.retire()
         if term is None or self.engine is not None:
             return False
@@ -76,7 +76,7 @@ class TermEngines:
                 log.error("cannot resume the jobs (%s); trying again", exc)
             engine.halt()
             return False
-        self.engine, self._engine_token = engine, term.token
+        self.engine, self._engine_fencing_token = engine, term.fencing_token
         backend.bus.rewind()
         self._watchdog.watch(True)
         # The jobs, triggers and APScheduler's store live as long as the engine: keep them
@@ -112,7 +112,7 @@ class TermEngines:
         if self._stop.is_set() or self.backend is None or not self._lock.still_valid():
             return None
         term = self.backend.leadership.current_term()
-        if term is None or term.token is None:
+        if term is None or term.fencing_token is None:
             return term  # single host: the term is the host lock already
         lease_current, lock = term.is_current, self._lock
         return dataclasses.replace(term, is_current=lambda: lock.still_valid() and lease_current())

@@ -26,7 +26,7 @@ def start_refusal(flight: Flight) -> str:
     assert flight.term is not None
     if flight.term.is_current():
         return ""  # a runner that is stopping still starts what it claimed: nobody else will
-    what = f"leadership term {flight.term.token}" if flight.term.token is not None else "host lock"
+    what = f"leadership term {flight.term.fencing_token}" if flight.term.fencing_token is not None else "host lock"
     return f"the {what} it was claimed under ended before it could start"
 
 
@@ -74,12 +74,12 @@ class FireExecution:
         assert flight.term is not None
         term = flight.term
         fields = fire_fields(flight, self._node)
-        ctx = RunContext(spec.id, flight.scheduled_at, self._node, term.token, flight.run_id, term.is_current)
+        ctx = RunContext(spec.id, flight.scheduled_at, self._node, term.fencing_token, flight.run_id, term.is_current)
         flight.started_at = clock.wall()
         flight.decide("ran")
         verbose = log.isEnabledFor(logging.INFO)
         if verbose:
-            log.info("fire start %s term=%s trigger=%s", fields, term.token, flight.trigger)
+            log.info("fire start %s term=%s origin=%s", fields, term.fencing_token, flight.origin)
         self._metrics.started(spec.id)
         try:
             self._hooks.call(HookCall("start", ctx))

@@ -21,7 +21,7 @@ from apscheduler.executors.base import MaxInstancesReachedError
 from apscheduler.job import Job
 
 from scheduler_proc.runner.apscheduler_adapter import SubmissionExecutor
-from scheduler_proc.runner.dispatch import Dispatcher
+from scheduler_proc.runner.dispatch import Dispatcher, Submission
 from scheduler_proc.runner.flight import Flight
 from scheduler_proc.runner.jobthreads import JobThreads
 
@@ -89,7 +89,7 @@ class FireExecutor(SubmissionExecutor):
             return
         self._claimed_at = time.monotonic()
         self._progress()
-        now: list[tuple[str, list[datetime], str | None, str]] = []
+        now: list[Submission] = []
         later: list[list[datetime]] = []
         for job_id, times in batch:
             split = 0 if self._dispatcher.jitter(job_id) else 1

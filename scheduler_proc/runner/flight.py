@@ -13,6 +13,7 @@ from datetime import datetime
 
 from scheduler_proc.coordination.records import ClaimResult
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.vocabulary import RunOrigin
 
 
 @dataclass(eq=False)
@@ -22,7 +23,7 @@ class Flight:
     job_id: str
     scheduled_at: datetime
     run_id: str
-    trigger: str
+    origin: RunOrigin  # its schedule, or an operator's run now
     claimed: bool = False
     started_at: float = 0.0
     term: Term | None = None  # the leadership term (or host-lock hold) it was claimed under
@@ -41,7 +42,7 @@ class Flight:
     @property
     def fencing_token(self) -> int | None:
         """The term's fencing token, or None (single host, or the claim was refused before a term)."""
-        return self.term.token if self.term is not None else None
+        return self.term.fencing_token if self.term is not None else None
 
 
 def fire_fields(flight: Flight, node: str) -> str:

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from scheduler_proc import clock
 from scheduler_proc.coordination.records import RunRecord
 from scheduler_proc.formats.status import JobRow
-from scheduler_proc.formats.vocabulary import Mode
+from scheduler_proc.formats.vocabulary import LastOutcome, Mode, RunOutcome
 from scheduler_proc.securedir import write_private
 
 #: Histograms cost ~16 series per label value; beyond this many jobs they share job="_other".
@@ -150,7 +150,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def fire_finished(self, job: str, outcome: str, duration: float, lag: float, finished_at: float) -> None:
+    def fire_finished(self, job: str, outcome: RunOutcome, duration: float, lag: float, finished_at: float) -> None:
         series = self._fire_series.get((job, outcome))
         if series is None:  # labels() validates and locks: once per job and outcome, not per fire
             label = self._histogram_label(job)
@@ -167,7 +167,7 @@ class Metrics:
             self.timeouts.labels(job).inc()
         self._ended(job, outcome, finished_at)
 
-    def _ended(self, job: str, outcome: str, finished_at: float) -> None:
+    def _ended(self, job: str, outcome: LastOutcome, finished_at: float) -> None:
         """Keep the latest: a seed read from the ledger may arrive after a newer run was counted."""
         kind = "success" if outcome == "success" else "failure"  # an error or a timeout
         with self._last_lock:

@@ -15,6 +15,7 @@ from scheduler_proc import problems
 from scheduler_proc.coordination.backend import Backend
 from scheduler_proc.errors import LedgerError, SchedulerError
 from scheduler_proc.formats.status import JobRow, StatusDocument
+from scheduler_proc.formats.vocabulary import LastOutcome
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.runner.cadence import Cadence
 from scheduler_proc.runner.engine import Engine
@@ -50,7 +51,7 @@ class StatusPublisher:
         self._activity_read: tuple[int, int] | None = None  # (engine, its activity) at the last read
         self._published_role: bool | None = None
         self._touched = 0.0
-        self._last_runs: dict[str, tuple[str, str, str | None]] = {}
+        self._last_runs: dict[str, tuple[str, str, LastOutcome]] = {}
         self._paused: set[str] = set()
         #: Set by the runner while another app holds what this one needs (see scheduler_proc.identity).
         self.conflict: str | None = None

@@ -13,6 +13,7 @@ from datetime import datetime
 from scheduler_proc import clock
 from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.coordination.records import Run
+from scheduler_proc.formats.vocabulary import LastOutcome, RunOutcome
 from scheduler_proc.hooks import HookCall, Hooks
 from scheduler_proc.jobs import RunContext
 from scheduler_proc.runner.flight import Flight
@@ -20,7 +21,7 @@ from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.runner.recorder import Recorder
 
 #: Outcomes of runs that ran: they count in the metrics and as the job's last run.
-_RAN = ("success", "error", "timed_out")
+_RAN: tuple[RunOutcome, ...] = ("success", "error", "timed_out")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class JobState:
     """What status pages show about a job's latest run."""
 
     last_run_at: datetime | None = None
-    last_outcome: str | None = None
+    last_outcome: LastOutcome | None = None
 
 
 def _never_current() -> bool:
@@ -68,7 +69,7 @@ class FireRecords:
         for flight in flights:
             self.recorder.record(self.run_record(flight, "abandoned", "the scheduler stopped before the job ended"))
 
-    def run_record(self, flight: Flight, outcome: str, error: str | None, attempts: int = 1) -> Run:
+    def run_record(self, flight: Flight, outcome: RunOutcome, error: str | None, attempts: int = 1) -> Run:
         """The history's record of the fire, ending now."""
         return Run(
             job_id=flight.job_id,
@@ -76,7 +77,7 @@ class FireRecords:
             scheduled_at=flight.scheduled_at,
             node=self._node,
             term=flight.fencing_token,
-            trigger=flight.trigger,
+            origin=flight.origin,
             started_at=flight.started_at,
             finished_at=clock.wall(),
             outcome=outcome,

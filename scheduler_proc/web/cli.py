@@ -94,7 +94,7 @@ def _run(ops: Operations, args: argparse.Namespace) -> tuple[int, Any, str]:
         return (
             0,
             [run_answer(run) for run in job["history"]],
-            _table(job["history"], ["scheduled_at", "node", "term", "trigger", "duration", "outcome", "error"]),
+            _table(job["history"], ["scheduled_at", "node", "term", "origin", "duration", "outcome", "error"]),
         )
     if args.command == "check":
         ok, reason = ops.check()

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from scheduler_proc.formats.vocabulary import LastOutcome, ManualRunResult, RunOrigin, RunOutcome
+
 
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +89,9 @@ class Job(_Document):
     next_run_at: datetime | None = Field(description="null when this node does not dispatch")
     next_fires: list[datetime] = Field(description="the next few, on the node that dispatches")
     last_run_at: datetime | None = Field(description="the scheduled time of its last run")
-    last_outcome: str | None = Field(description="success, error, timed_out, ... as recorded")
+    last_outcome: LastOutcome | None = Field(
+        description="as recorded; unknown when its record expired or holds a word of a later version"
+    )
     last_claimed_at: datetime | None = Field(None, description="the latest claim in the ledger, by any node")
     last_claimed_by: str | None = None
 
@@ -100,10 +104,10 @@ class Run(_Document):
     scheduled_at: datetime = Field(description="the fire's identity")
     node: str
     term: int | None = Field(description="the fencing token; null on a single host")
-    trigger: Literal["schedule", "manual"]
+    origin: RunOrigin = Field(description="schedule, or manual: an operator's run now")
     started_at: datetime
     finished_at: datetime | None = Field(description="null while it runs")
-    outcome: str = Field(description="running, success, error, timed_out, abandoned, skipped, ...")
+    outcome: RunOutcome
     error: str | None
     duration: float | None = Field(description="seconds; null while it runs")
     attempts: int = Field(description="calls of the job for this fire: 1, plus its retries")
@@ -151,7 +155,7 @@ class CommandAnswer(_Document):
     paused: bool | None = Field(None, description="pause and resume")
     run_id: str | None = Field(None, description="run: the run that was (or would have been) made")
     scheduled_at: datetime | None = Field(None, description="run: the fire's identity")
-    result: str | None = Field(None, description="run: ran, queued, already-ran")
+    result: ManualRunResult | None = Field(None, description="run: ran, queued or already-ran")
     reason: str | None = None
 
 

@@ -830,6 +830,7 @@ CORRUPT = [
     ("a run whose start is a string", "LPUSH", {"started_at": "soon"}, r"history entr.* of job 'tick' cannot be read"),
     ("a run whose start is null", "LPUSH", {"started_at": None}, r"history entr.* of job 'tick' cannot be read"),
     ("a run whose term is a string", "LPUSH", {"term": "7"}, r"history entr.* of job 'tick' cannot be read"),
+    ("a run of a later version's outcome", "LPUSH", {"outcome": "vanished"}, r"history entr.* of job 'tick' cannot"),
 ]
 
 _RUN = {

@@ -102,7 +102,7 @@ def test_redis_that_lost_everything_never_repeats_a_fencing_token(redis_server: 
     again = ClusterLeadership(settings, connect(settings), Keys("f"), "a", clock=FakeClock(), memory=TermMemory(memory))
     again.tick()
     term = again.current_term()
-    assert term is not None and term.token > highest
+    assert term is not None and term.fencing_token > highest
     floor = redis_server.client().hgetall(Keys("f").floor)
     assert "lost its data" in floor["reason"]
 

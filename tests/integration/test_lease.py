@@ -30,6 +30,7 @@ from scheduler_proc.coordination.redis.replies import (
 )
 from scheduler_proc.coordination.redis.schema import FIRE_FIELDS
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.vocabulary import RunOutcome
 from scheduler_proc.runner.dispatch import Dispatcher
 from scheduler_proc.settings import RedisSettings, Settings
 
@@ -44,7 +45,7 @@ def test_validity_counts_from_when_the_renewal_was_sent_minus_a_margin() -> None
     state.renewed(sent_at=101)  # a slow, older renewal never shortens validity
     assert state.valid(112.4)
     state.lost()
-    assert not state.valid(105) and state.term is None
+    assert not state.valid(105) and state.fencing_token is None
 
 
 def test_token_carries_term_and_node() -> None:
@@ -79,7 +80,8 @@ def test_one_leader_terms_increase_and_release_hands_over(redis_server: RedisSer
     assert a.leading and not b.leading and b.leader_node == "a"
     first = a.current_term()
     # A new counter starts at Redis's time in milliseconds: above anything an earlier counter reached.
-    assert first is not None and first.token is not None and abs(first.token - time.time() * 1000) < 5000
+    assert first is not None and first.fencing_token is not None
+    assert abs(first.fencing_token - time.time() * 1000) < 5000
     # redis-py leaves pubsub() unannotated.
     pubsub = redis_server.client().pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(Keys("t").handover)
@@ -89,7 +91,7 @@ def test_one_leader_terms_increase_and_release_hands_over(redis_server: RedisSer
     clock.now += 1.1  # a standby sleeps until the lease it saw would expire (or a notice wakes it)
     b.tick()
     second = b.current_term()
-    assert b.leading and second is not None and second.token == first.token + 1
+    assert b.leading and second is not None and second.fencing_token == first.fencing_token + 1
     assert not first.is_current() and second.is_current()
 
 
@@ -122,8 +124,8 @@ def test_claims_are_fenced_and_deduplicated(redis_server: RedisServer) -> None:
             run_id="r1",
             scheduled_at=at,
             node="a",
-            term=term.token,
-            trigger="schedule",
+            term=term.fencing_token,
+            origin="schedule",
             started_at=1.0,
             finished_at=2.0,
             outcome="success",
@@ -132,8 +134,8 @@ def test_claims_are_fenced_and_deduplicated(redis_server: RedisServer) -> None:
     )
     assert ledger.last_claimed("job") == at and ledger.last_runs()["job"].outcome == "success"
     [run] = ledger.history("job", 10)
-    assert run.run_id == "r1" and run.term == term.token and run.duration == 1.0
-    stale = Term(token=term.token, is_current=lambda: True, lease_token="1:forged:a")
+    assert run.run_id == "r1" and run.term == term.fencing_token and run.duration == 1.0
+    stale = Term(fencing_token=term.fencing_token, is_current=lambda: True, lease_token="1:forged:a")
     assert ledger.claim("job", datetime(2026, 1, 2, tzinfo=UTC), stale, "a", "r3") is ClaimResult.FENCED
     a.release()
     later = datetime(2026, 1, 3, tzinfo=UTC)
@@ -197,14 +199,15 @@ def test_a_burst_is_claimed_and_recorded_in_chunks_each_fire_once(redis_server: 
         "job_id": "job:7",
         "scheduled_us": "1767225600000000",
         "node": "a",
-        "term": str(term.token),
+        "term": str(term.fencing_token),
         "run_id": "r7",
         "claimed_at": fire["claimed_at"],
         "outcome": "running",
     }
     assert ledger.last_claimed("job:1") == at, "a manual run does not move where catch-up resumes"
+    fencing = term.fencing_token
     runs = [
-        Run(f"job:{i}", f"r{i}", at, "a", term.token, "schedule", 1.0, 2.0, "success" if i % 2 else "error", None)
+        Run(f"job:{i}", f"r{i}", at, "a", fencing, "schedule", 1.0, 2.0, "success" if i % 2 else "error", None)
         for i in range(count)
     ]
     ledger.finish_many(runs)
@@ -261,7 +264,7 @@ def test_only_claims_a_replica_of_the_same_primary_acknowledged_count(tmp_path: 
         ledger = RedisLedger(
             settings, redis.Redis(connection_pool=_TwoPrimaries(old.port, new.port)), keys, retention=3600
         )
-        term = Term(token=1, is_current=lambda: True, lease_token="tok")
+        term = Term(fencing_token=1, is_current=lambda: True, lease_token="tok")
         claimed = []
         for second in range(12):
             at = datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC)
@@ -283,15 +286,15 @@ def test_a_term_that_only_a_vanished_node_saw_is_never_handed_out_again(redis_se
     a = ClusterLeadership(settings, connect(settings), Keys("lost"), "a")
     a.tick()
     first = a.current_term()
-    assert first is not None and first.token is not None
+    assert first is not None and first.fencing_token is not None
     client = redis_server.client()
     client.delete(Keys("lost").leader, Keys("lost").fence)  # what a snapshot from before a's term holds
     client.set(Keys("lost").server, "0" * 40)  # ... on a server with another run id
     b = ClusterLeadership(settings, connect(settings), Keys("lost"), "b")
     b.tick()
     second = b.current_term()
-    assert second is not None and second.token is not None
-    assert second.token > first.token, (first.token, second.token)
+    assert second is not None and second.fencing_token is not None
+    assert second.fencing_token > first.fencing_token, (first.fencing_token, second.fencing_token)
 
 
 def test_a_renewal_still_on_its_way_when_validity_runs_out_decides_before_the_lease_counts_as_lost(
@@ -324,7 +327,7 @@ def test_a_renewal_still_on_its_way_when_validity_runs_out_decides_before_the_le
     assert term.is_current(), "a fire claimed under a term that goes on was refused at its start"
     assert a.current_term() is not None, "the runner's loop took a renewed lease for a lost one"
     keeper[0].join(5)
-    assert a.leading and a.state.term == term.token
+    assert a.leading and a.state.fencing_token == term.fencing_token
 
 
 def test_a_claim_refused_as_early_proves_the_clock_ahead_and_the_leader_steps_down(
@@ -367,7 +370,7 @@ def test_redis_history_keeps_failures_apart_from_successes(redis_server: RedisSe
     ledger = RedisLedger(settings, connect(settings), Keys("hist"), retention=3600, history=limits)
     at = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def run(second: int, outcome: str) -> Run:
+    def run(second: int, outcome: RunOutcome) -> Run:
         started = at.timestamp() + second
         return Run(
             "j", f"r{second}", at + timedelta(seconds=second), "a", 1, "schedule", started, started + 0.5, outcome, None

@@ -29,7 +29,7 @@ from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.lease import ClusterLeadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
-from scheduler_proc.runner.dispatch import Dispatcher
+from scheduler_proc.runner.dispatch import Dispatcher, Submission
 from scheduler_proc.runner.instances import Instances
 from scheduler_proc.settings import Settings
 
@@ -311,7 +311,7 @@ def test_engines_of_one_process_share_the_count_of_running_instances(tmp_path: P
     new.run_claimed([waited])
     assert ran == [now, now + timedelta(seconds=1)]
     assert instances.running("t") == 0
-    later: list[tuple[str, list[datetime], str | None, str]] = [
+    later: list[Submission] = [
         ("t", [now + timedelta(seconds=4)], None, "manual"),
         ("t", [now + timedelta(seconds=5)], None, "manual"),
     ]
@@ -324,7 +324,7 @@ def _always(term: Term) -> Callable[[], Term]:
 
 
 def _terms(count: int) -> list[Term]:
-    return [Term(token, lambda: True) for token in range(1, count + 1)]
+    return [Term(fencing_token, lambda: True) for fencing_token in range(1, count + 1)]
 
 
 def test_a_running_set_of_the_wrong_type_is_repaired_without_touching_the_claim(redis_server: RedisServer) -> None:

@@ -99,7 +99,7 @@ def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts: HostFa
     assert page["content-security-policy"].startswith("default-src 'none'; script-src 'sha256-")
 
 
-def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(
+def test_run_now_sent_to_a_non_leader_runs_exactly_once_on_the_leader(
     hosts: HostFactory, redis_server: RedisServer
 ) -> None:
     nodes = _cluster(hosts, redis_server)
@@ -118,7 +118,7 @@ def test_trigger_sent_to_a_non_leader_runs_exactly_once_on_the_leader(
     runs = [f for f in read_fires(leader.fire_log) if f["job"] == "report"]
     assert len(runs) == 1 and runs[0]["pid"] == leader_runner and runs[0]["node"] == leader.name
     [record] = [r for r in follower.get("/scheduler/jobs/report").json()["history"] if r["run_id"] == run_id]
-    assert record["trigger"] == "manual" and record["outcome"] == "success" and record["term"] >= 1
+    assert record["origin"] == "manual" and record["outcome"] == "success" and record["term"] >= 1
     assert record["node"] == leader.name and record["duration"] is not None
 
 
@@ -281,4 +281,4 @@ def test_json_log_format(hosts: HostFactory) -> None:
     assert (fire["job_id"], fire["outcome"], fire["node"]) == ("tick", "success", "node-a"), fire
     assert isinstance(fire["duration"], float) and fire["run_id"] and fire["scheduled_at"].endswith("+00:00")
     start = next(line for line in lines if line["message"].startswith("fire start job=tick"))
-    assert start["term"] is None and start["trigger"] == "schedule", start
+    assert start["term"] is None and start["origin"] == "schedule", start

@@ -135,17 +135,17 @@ def test_a_leader_is_elected_within_two_lease_ttls_of_an_unreadable_lease_and_ne
             return any(n.leading for n in nodes)
 
         wait_for(ticked_and_led, 10, "a first leader")
-    before = {n.state.token for n in nodes}
+    before = {n.state.lease_token for n in nodes}
     client.set(Keys("t").leader, "garbage")  # no TTL
     written = time.monotonic()
-    while not any(n.leading and n.state.token not in before for n in nodes):
+    while not any(n.leading and n.state.lease_token not in before for n in nodes):
         for node in nodes:
             node.tick()
         assert sum(n.leading for n in nodes) <= 1, "two leaders at once"
         assert time.monotonic() - written <= 2 * ttl + 1, f"no leader {2 * ttl + 1}s after the lease became unreadable"
         time.sleep(0.02)
     leader = next(n for n in nodes if n.leading)
-    assert leader.state.token is not None and parse_token(leader.state.token) is not None
+    assert leader.state.lease_token is not None and parse_token(leader.state.lease_token) is not None
 
 
 def test_a_live_leaders_token_is_never_touched(redis_server: RedisServer) -> None:

@@ -1,4 +1,4 @@
-"""A 1-second tick and an hourly report; both append their runs (with run id and trigger) to $FIRE_LOG."""
+"""A 1-second tick and an hourly report; both append their runs (with their run id) to $FIRE_LOG."""
 
 from __future__ import annotations
 

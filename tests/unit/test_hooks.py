@@ -19,7 +19,7 @@ CTX = RunContext("nightly", datetime(2026, 12, 4, 3, 0, tzinfo=UTC), "web-1", 7,
 def test_hooks_of_an_event_run_in_order_and_a_raising_one_harms_none_after_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    jobs, seen = Jobs(), []
+    jobs, seen = Jobs(), list[tuple[str, str | None]]()
 
     @jobs.hook("failure")
     def first(call: HookCall) -> None:

@@ -24,7 +24,7 @@ class HostLeadership:
         """Nothing to renew."""
 
     def current_term(self) -> Term | None:
-        return Term(token=None, is_current=self._lock.still_valid) if self.leading else None
+        return Term(fencing_token=None, is_current=self._lock.still_valid) if self.leading else None
 
     def release(self) -> None:
         """The host lock itself is released by the runner."""

@@ -30,6 +30,7 @@ from scheduler_proc.coordination.records import (
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import LedgerError
 from scheduler_proc.formats.history import encode_run
+from scheduler_proc.formats.vocabulary import last_outcome
 
 _log = logging.getLogger("scheduler.ledger")
 
@@ -280,7 +281,10 @@ class LocalLedger:
                 "JOIN (SELECT job_id, MAX(scheduled_us) AS s FROM fires GROUP BY job_id) m "
                 "ON f.job_id = m.job_id AND f.scheduled_us = m.s"
             ).fetchall()
-        return {row[0]: RunRecord(row[0], from_micros(int(row[1])), row[2], row[3], row[4]) for row in rows}
+        return {
+            job_id: RunRecord(job_id, from_micros(int(micros)), node, last_outcome(outcome), finished_at)
+            for job_id, micros, node, outcome, finished_at in rows
+        }
 
     def history(self, job_id: str, limit: int) -> list[Run]:
         with self._using() as db:

@@ -111,13 +111,13 @@ class ClusterLeadership:
 
     def current_term(self) -> Term | None:
         """The term to run fires under, or None when we cannot prove we lead."""
-        if not self._settled_leading() or self.state.term is None or self.state.token is None:
+        if not self._settled_leading() or self.state.fencing_token is None or self.state.lease_token is None:
             return None
-        term = self.state.term
+        fencing_token = self.state.fencing_token
         return Term(
-            token=term,
-            is_current=lambda: self._settled_leading() and self.state.term == term,
-            lease_token=self.state.token,
+            fencing_token=fencing_token,
+            is_current=lambda: self._settled_leading() and self.state.fencing_token == fencing_token,
+            lease_token=self.state.lease_token,
             clock_ahead=self.clock_proven_ahead,
         )
 
@@ -144,7 +144,7 @@ class ClusterLeadership:
         """
         if self.leading:
             return True
-        renewing = self.state.token is not None and self._tick_lock.locked()
+        renewing = self.state.lease_token is not None and self._tick_lock.locked()
         if (
             renewing
             and threading.current_thread() is not self._keeper
@@ -164,7 +164,7 @@ class ClusterLeadership:
         try:
             while not stopped.is_set():
                 self._safe_tick()
-                if self.state.token is not None or self.redis_state != "ok":
+                if self.state.lease_token is not None or self.redis_state != "ok":
                     stopped.wait(self._tick_every)
                 elif self._notices.wait(max(0.0, min(_LONGEST_NAP, self._lease.next_action - self._clock()))):
                     self._lease.next_action = 0.0  # a lease was given up: try at once
@@ -184,7 +184,7 @@ class ClusterLeadership:
         """Acquire, renew or notice expiry, as due (the keeper thread calls it; tests call it directly)."""
         with self._tick_lock:
             self._lease.tick(self._clock())
-            self._on_lease(self.state.token)
+            self._on_lease(self.state.lease_token)
 
     def release(self) -> None:
         """Stop renewing and give the lease up so another node leads at once (a clean stop)."""

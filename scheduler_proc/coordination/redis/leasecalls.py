@@ -56,41 +56,43 @@ class LeaseCalls:
         args = [uuid.uuid4().hex[:12], node, ttl_ms, least_term, margin_ms]
         return self._clock.timed(lambda: acquire_reply(self._call(lambda: self._acquire(keys=keys, args=args))))
 
-    def renew(self, token: str, ttl_ms: int, margin_ms: int) -> Renewal:
-        """Extend the lease ``token`` holds, checking Redis's continuity (the clock is measured too)."""
+    def renew(self, lease_token: str, ttl_ms: int, margin_ms: int) -> Renewal:
+        """Extend the lease while ``lease_token`` holds it, checking Redis's continuity (the clock is measured too)."""
         keys = [self._keys.leader, self._keys.server, self._keys.floor]
-        args = [token, ttl_ms, margin_ms]
+        args = [lease_token, ttl_ms, margin_ms]
         return self._clock.timed(lambda: renew_reply(self._call(lambda: self._renew(keys=keys, args=args))))
 
-    def renew_quiet(self, token: str, ttl_ms: int) -> bool:
-        """Extend the lease ``token`` holds, and nothing else (the cheapest renewal); False: not ours."""
-        return quiet_renew_reply(self._call(lambda: self._renew_quiet(keys=[self._keys.leader], args=[token, ttl_ms])))
+    def renew_quiet(self, lease_token: str, ttl_ms: int) -> bool:
+        """Extend the lease while ``lease_token`` holds it, and nothing else (the cheapest renewal); False: not ours."""
+        return quiet_renew_reply(
+            self._call(lambda: self._renew_quiet(keys=[self._keys.leader], args=[lease_token, ttl_ms]))
+        )
 
     def measure_clock(self) -> None:
         """Measure this host's clock against Redis's TIME, without touching the lease."""
         self._clock.timed(lambda: time_reply(self._call(self._client.time)))
 
-    def release(self, token: str) -> bool:
-        """Give up the lease if ``token`` still holds it; True if it did."""
-        return release_lease_of(self._settings, self._client, self._keys, token)
+    def release(self, lease_token: str) -> bool:
+        """Give up the lease if ``lease_token`` still holds it; True if it did."""
+        return release_lease_of(self._settings, self._client, self._keys, lease_token)
 
     def _call(self, action: Callable[[], T]) -> T:
         return call(self._settings, action)
 
 
-def release_lease_of(settings: RedisSettings, client: Client, keys: Keys, token: str) -> bool:
-    """Give up the lease ``token`` names if it still holds; True if it did."""
-    released = call(settings, lambda: LuaScript(client, RELEASE)(keys=[keys.leader, keys.handover], args=[token]))
+def release_lease_of(settings: RedisSettings, client: Client, keys: Keys, lease_token: str) -> bool:
+    """Give up the lease if ``lease_token`` still holds it; True if it did."""
+    released = call(settings, lambda: LuaScript(client, RELEASE)(keys=[keys.leader, keys.handover], args=[lease_token]))
     return int(released) == 1
 
 
-def bury(settings: RedisSettings, client: Client, keys: Keys, token: str | None, run_prefix: str) -> bool:
+def bury(settings: RedisSettings, client: Client, keys: Keys, lease_token: str | None, run_prefix: str) -> bool:
     """For a runner proven dead: give up its lease (if it still holds) and stop counting its runs; True if released."""
     script = LuaScript(client, BURY)
     ttl_ms = int(settings.lease_ttl * 1000)
 
     def run() -> Any:
-        return script(keys=[keys.leader, keys.handover, keys.dead], args=[token or "", run_prefix, ttl_ms])
+        return script(keys=[keys.leader, keys.handover, keys.dead], args=[lease_token or "", run_prefix, ttl_ms])
 
     try:
         released = call(settings, run)

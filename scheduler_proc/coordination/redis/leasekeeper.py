@@ -71,16 +71,17 @@ class LeaseKeeper:
 
     def tick(self, now: float) -> None:
         """Do what is due at ``now`` (a monotonic time): step down, notice expiry, acquire or renew."""
-        if self._clock.still_proven_ahead(now) and self.state.token is not None:
+        if self._clock.still_proven_ahead(now) and self.state.lease_token is not None:
             self.give_up("stepped down: this host's clock runs ahead (a claim was refused as early)")
-        if self.state.token is not None and not self.state.valid(now):
+        if self.state.lease_token is not None and not self.state.valid(now):
             log.warning(
-                "lease of term %s could not be renewed in time; pausing dispatch (running jobs go on)", self.state.term
+                "lease of term %s could not be renewed in time; pausing dispatch (running jobs go on)",
+                self.state.fencing_token,
             )
             self.state.lost()
         if now < self.next_action:
             return
-        if self.state.token is None:  # the action may set a later time (a standby sleeps until the lease expires)
+        if self.state.lease_token is None:  # the action may set a later time (a standby sleeps until the lease expires)
             self.next_action = now + (self.state.ttl / 2 if self._clock.check.off else self.poll_every)
             self._run(self._try_acquire, now)
         else:
@@ -89,18 +90,18 @@ class LeaseKeeper:
 
     def give_up(self, message: str) -> None:
         """Give the lease back at once (if held), so another node leads without waiting for it to expire."""
-        token = self.state.token
+        lease_token = self.state.lease_token
         self.state.lost()
-        if token is None:
+        if lease_token is None:
             return
         try:
-            self._calls.release(token)
+            self._calls.release(lease_token)
             log.info("%s", message)
         except (RedisUnavailable, RedisConfigError) as exc:
             log.warning("could not release the lease (%s); it expires by itself within %gs", exc, self.state.ttl)
 
     def _run(self, action: Callable[[float], None], now: float) -> None:
-        holding = self.state.token is not None
+        holding = self.state.lease_token is not None
         try:
             action(now)
         except RedisUnavailable as exc:
@@ -118,10 +119,9 @@ class LeaseKeeper:
     def _meanwhile(self, now: float) -> str:
         """What this node does while Redis does not answer: a lease still valid by its own clock is kept."""
         if self.state.valid(now):
-            return (
-                f"still leading term {self.state.term} for up to {self.state.valid_until - now:.1f}s by its own "
-                "clock, retrying the renewal"
-            )
+            left = self.state.valid_until - now
+            term = self.state.fencing_token
+            return f"still leading term {term} for up to {left:.1f}s by its own clock, retrying the renewal"
         return "waiting as standby and retrying"
 
     def _try_acquire(self, sent_at: float) -> None:
@@ -138,9 +138,8 @@ class LeaseKeeper:
             # Quiet standby: try again when the lease would run out (or on a handover notice).
             self.next_action = sent_at + (remaining + _AFTER_EXPIRY if remaining > 0 else self.poll_every)
             return
-        term, token = reply.term, reply.token
-        self._observe(token, self.state.ttl)
-        self.state.granted(term, token, sent_at)
+        self._observe(reply.lease_token, self.state.ttl)
+        self.state.granted(reply.fencing_token, reply.lease_token, sent_at)
         self._full_at = sent_at  # the acquire script measured the clock and checked continuity
         self._health.continuity(reply.discontinuity, margin_ms)
         if self._clock.check.off:
@@ -148,20 +147,23 @@ class LeaseKeeper:
             return
         self.last_renewal_wall = time.time()
         self.next_action = sent_at + self.renew_every
-        log.info("leading the cluster as node %s, term %d (lease TTL %gs)", self._node, term, self.state.ttl)
+        log.info(
+            "leading the cluster as node %s, term %d (lease TTL %gs)", self._node, reply.fencing_token, self.state.ttl
+        )
 
     def _renew(self, sent_at: float) -> None:
-        token = self.state.token
-        if token is None:
+        lease_token = self.state.lease_token
+        if lease_token is None:
             return
         if not self._healthy():
             self.give_up("stopped renewing the lease: the dispatch loop hangs (see the watchdog's log)")
             self.next_action = 0.0
             return
-        if not self._renewed(token, sent_at):
+        if not self._renewed(lease_token, sent_at):
             self._metrics.renewal_failed()
             log.warning(
-                "lease of term %s is no longer ours (expired or Redis lost it); pausing dispatch", self.state.term
+                "lease of term %s is no longer ours (expired or Redis lost it); pausing dispatch",
+                self.state.fencing_token,
             )
             self.state.lost()
             self.next_action = 0.0
@@ -174,21 +176,21 @@ class LeaseKeeper:
         self.lease_seen_ttl = self.state.ttl
         self.last_renewal_wall = time.time()
 
-    def _renewed(self, token: str, sent_at: float) -> bool:
+    def _renewed(self, lease_token: str, sent_at: float) -> bool:
         """Renew; a full renewal also measures the clock and checks Redis's continuity."""
         ttl_ms = int(self.state.ttl * 1000)
         if sent_at - self._full_at < self._full_every:
-            return self._calls.renew_quiet(token, ttl_ms)
-        reply = self._calls.renew(token, ttl_ms, floor_margin_ms(self._settings))
+            return self._calls.renew_quiet(lease_token, ttl_ms)
+        reply = self._calls.renew(lease_token, ttl_ms, floor_margin_ms(self._settings))
         if not reply.renewed:
             return False
         self._full_at = sent_at
         self._health.continuity(reply.discontinuity, floor_margin_ms(self._settings), leading=True)
         return True
 
-    def _observe(self, token: str, remaining_ttl: float) -> None:
+    def _observe(self, lease_token: str, remaining_ttl: float) -> None:
         try:
-            term, node = parse_token(token, self._keys.leader)
+            term, node = parse_token(lease_token, self._keys.leader)
         except UnreadableData as exc:
             # The acquire script made it expire within one lease TTL; no node holds it.
             report(exc)

@@ -24,22 +24,22 @@ class LeaseState:
 
     ttl: float
     margin: float
-    term: int | None = None
-    token: str | None = None
+    fencing_token: int | None = None  # the term's number, in every claim
+    lease_token: str | None = None  # the secret string the lease key holds
     valid_until: float = 0.0
 
-    def granted(self, term: int, token: str, sent_at: float) -> None:
-        self.term, self.token = term, token
+    def granted(self, fencing_token: int, lease_token: str, sent_at: float) -> None:
+        self.fencing_token, self.lease_token = fencing_token, lease_token
         self.valid_until = sent_at + self.ttl - self.margin
 
     def renewed(self, sent_at: float) -> None:
         self.valid_until = max(self.valid_until, sent_at + self.ttl - self.margin)
 
     def lost(self) -> None:
-        self.term, self.token, self.valid_until = None, None, 0.0
+        self.fencing_token, self.lease_token, self.valid_until = None, None, 0.0
 
     def valid(self, now: float) -> bool:
-        return self.token is not None and now < self.valid_until
+        return self.lease_token is not None and now < self.valid_until
 
 
 def floor_margin_ms(settings: RedisSettings) -> int:

@@ -32,6 +32,7 @@ from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.coordination.unreadable import report
 from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
 from scheduler_proc.formats.history import encode_run
+from scheduler_proc.formats.vocabulary import RunOutcome, last_outcome
 from scheduler_proc.settings import RedisSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -148,7 +149,7 @@ class RedisLedger:
             term.lease_token or "",
             self._retention_ms,
             node,
-            term.token or 0,
+            term.fencing_token or 0,
             time.time(),
             len(self._keys.fire_prefix),
             "1" if manual else "0",
@@ -213,7 +214,7 @@ class RedisLedger:
         except (RedisUnavailable, RedisConfigError, redis.ResponseError) as exc:
             log.warning("could not check the types of the keys a script refused: %s", exc)
 
-    def _history_of(self, job_id: str, outcome: str) -> str:
+    def _history_of(self, job_id: str, outcome: RunOutcome) -> str:
         return self._keys.history(job_id) if outcome == "success" else self._keys.failures(job_id)
 
     def history(self, job_id: str, limit: int) -> list[Run]:
@@ -339,6 +340,6 @@ def _record(job_id: str, at: datetime, fire: dict[str, Any]) -> RunRecord:
         job_id,
         at,
         str(fire.get("node", "?")),
-        str(fire.get("outcome", "unknown")),
+        last_outcome(fire.get("outcome")),
         finished or None,
     )

@@ -15,8 +15,8 @@ from scheduler_proc.coordination.records import ClaimResult
 class Acquired(NamedTuple):
     """acquire.lua: the caller leads now."""
 
-    term: int
-    token: str
+    fencing_token: int  # the new term's number
+    lease_token: str  # 'term:nonce:node', the secret the lease key now holds
     redis_ms: int
     discontinuity: str  # '' or why claims made before may be gone ('?': INFO refused)
 

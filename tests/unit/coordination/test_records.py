@@ -19,28 +19,32 @@ from scheduler_proc.coordination.records import (
     parse_history,
     to_micros,
 )
+from scheduler_proc.formats.history import encode_run
+from scheduler_proc.formats.vocabulary import RunOutcome
 
 AT = datetime(2026, 12, 4, 9, 0, 0, 123456, tzinfo=UTC)
 
 
-def _run(run_id: str, at: datetime = AT, outcome: str = "success") -> Run:
+def _run(run_id: str, at: datetime = AT, outcome: RunOutcome = "success") -> Run:
     return Run("j", run_id, at, "web-1", 7, "schedule", at.timestamp(), at.timestamp() + 1.5, outcome, None, 2)
 
 
 def test_a_run_survives_its_history_entry_and_says_its_duration() -> None:
     run = _run("r1")
-    entry = json.dumps(run.to_dict())
-    assert parse_history("j", [entry]) == [run] and run.duration == 1.5
+    assert parse_history("j", [encode_run(run.to_dict())]) == [run] and run.duration == 1.5
 
 
 def test_history_entries_that_are_no_runs_are_left_out_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     unreadable.readable("history:j")
-    good = json.dumps(_run("r1").to_dict())
-    wrong_type = json.dumps({**_run("r2").to_dict(), "term": "seven"})
+    good = encode_run(_run("r1").to_dict())
+    stored = json.loads(good)
+    wrong_type = json.dumps({**stored, "term": "seven"})
+    later_word = json.dumps({**stored, "outcome": "vanished"})  # a later version's outcome: no crash
+    entries = [good, "{not json", "[1]", wrong_type, later_word]
     for _ in range(3):
-        assert [run.run_id for run in parse_history("j", [good, "{not json", "[1]", wrong_type])] == ["r1"]
+        assert [run.run_id for run in parse_history("j", entries)] == ["r1"]
     [record] = [r for r in caplog.records if r.name == "scheduler.data"]
-    assert "3 history entries of job 'j' cannot be read; left out" in record.getMessage()
+    assert "4 history entries of job 'j' cannot be read; left out" in record.getMessage()
 
 
 def test_microseconds_are_exact_whatever_the_zone() -> None:

@@ -16,4 +16,4 @@ def test_a_term_asks_whether_it_is_still_current_each_time() -> None:
     term = Term(7, lambda: current[0], lease_token="7:abc:web-1")
     assert term.is_current()
     current[0] = False
-    assert not term.is_current() and term.token == 7
+    assert not term.is_current() and term.fencing_token == 7

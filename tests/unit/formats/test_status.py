@@ -109,6 +109,7 @@ def _changed(path: str, value: object) -> bytes:
         (_changed("jobs.0.id", 3), "holds '3' for jobs[0].id, not a string"),
         (_changed("jobs.0.paused", ...), "has no jobs[0].paused (true or false)"),
         (_changed("jobs.0.next_fires", [1]), "for jobs[0].next_fires, not a list of strings"),
+        (_changed("jobs.0.last_outcome", "vanished"), "holds 'vanished' for jobs[0].last_outcome, not one of running"),
         (_changed("problems", [{"summary": "x"}]), "has no problems[0].detail (a string)"),
         (_changed("updated_at", "now"), "holds 'now' for updated_at, not a finite number"),
     ],

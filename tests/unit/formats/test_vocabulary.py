@@ -17,6 +17,16 @@ def test_the_words() -> None:
     assert set(vocabulary.RUN_OUTCOMES) == {"running", "success", "error", "timed_out", "abandoned", "skipped"}
 
 
+def test_a_last_outcome_is_a_run_outcome_or_unknown_never_an_error() -> None:
+    assert (*vocabulary.RUN_OUTCOMES, "unknown") == vocabulary.LAST_OUTCOMES
+    assert [vocabulary.last_outcome(word) for word in ("timed_out", "vanished", None, b"success")] == [
+        "timed_out",
+        "unknown",
+        "unknown",
+        "unknown",
+    ]
+
+
 def test_every_outcome_a_hook_hears_of_is_a_run_outcome() -> None:
     assert set(AFTER) <= set(vocabulary.RUN_OUTCOMES)
 

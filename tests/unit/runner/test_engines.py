@@ -43,7 +43,7 @@ def test_an_engine_starts_with_the_host_lock_and_retires_without_it(
     assert engines.follow(backend) and engines.engine is not None
     assert not engines.follow(backend)  # the same term: the same engine
     term = engines.dispatch_term()
-    assert term is not None and term.token is None and term.is_current()
+    assert term is not None and term.fencing_token is None and term.is_current()
     first = engines.engine
     lock.release()
     assert not engines.follow(backend)

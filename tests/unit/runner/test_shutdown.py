@@ -35,7 +35,7 @@ def _running_then_halted(ledger: LocalLedger, release: threading.Event) -> Engin
         release.wait(10)
 
     engine = Engine(jobs, ledger, "n", 30, 1, lambda: CURRENT)
-    assert engine.trigger("slow", datetime.now(UTC)).outcome == "ran"
+    assert engine.run_now("slow", datetime.now(UTC)).outcome == "ran"
     engine.halt()
     return engine
 

@@ -17,7 +17,7 @@ def test_leading_is_holding_the_host_lock_and_the_term_ends_with_it(tmp_path: Pa
     leadership.start()
     leadership.tick()
     term = leadership.current_term()
-    assert leadership.leading and term is not None and term.token is None and term.is_current()
+    assert leadership.leading and term is not None and term.fencing_token is None and term.is_current()
     assert leadership.status() == {}
     leadership.release()
     assert leadership.leading, "the runner releases the lock itself"

@@ -9,18 +9,19 @@ from pathlib import Path
 from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.records import ClaimResult, HistoryLimits, Run
 from scheduler_proc.coordination.term import Term
+from scheduler_proc.formats.vocabulary import RunOutcome
 
 SINGLE = Term(None, lambda: True)
 
 
-def _run(job: str, at: datetime, run_id: str, outcome: str = "success") -> Run:
+def _run(job: str, at: datetime, run_id: str, outcome: RunOutcome = "success") -> Run:
     return Run(
         job_id=job,
         run_id=run_id,
         scheduled_at=at,
         node="n1",
         term=None,
-        trigger="schedule",
+        origin="schedule",
         started_at=at.timestamp(),
         finished_at=at.timestamp() + 0.5,
         outcome=outcome,

@@ -38,26 +38,28 @@ def test_one_node_acquires_and_the_other_learns_who_holds_it_for_how_long(
 ) -> None:
     first, second, watch = calls
     got = first.acquire("web-1", 8000, least_term=1, margin_ms=2000)
-    assert isinstance(got, Acquired) and got.token.endswith(":web-1") and got.term >= 1
+    assert isinstance(got, Acquired) and got.lease_token.endswith(":web-1") and got.fencing_token >= 1
     assert watch.check.offset is not None and abs(watch.check.offset) < 1, "measured on the reply"
     held = second.acquire("web-2", 8000, least_term=1, margin_ms=2000)
-    assert isinstance(held, HeldByOther) and held.holder == got.token and 0 < held.remaining_ms <= 8000
+    assert isinstance(held, HeldByOther) and held.holder == got.lease_token and 0 < held.remaining_ms <= 8000
 
 
 def test_only_the_holders_token_renews_or_releases(calls: tuple[LeaseCalls, LeaseCalls, ClockWatch]) -> None:
     first, second, _ = calls
     got = first.acquire("web-1", 8000, least_term=1, margin_ms=2000)
     assert isinstance(got, Acquired)
-    assert first.renew(got.token, 8000, 2000).renewed and first.renew_quiet(got.token, 8000)
-    forged = f"{got.term}:forged:web-2"
+    assert first.renew(got.lease_token, 8000, 2000).renewed and first.renew_quiet(got.lease_token, 8000)
+    forged = f"{got.fencing_token}:forged:web-2"
     assert not second.renew(forged, 8000, 2000).renewed and not second.renew_quiet(forged, 8000)
     assert not second.release(forged)
-    assert first.release(got.token)
+    assert first.release(got.lease_token)
     again = second.acquire("web-2", 8000, least_term=1, margin_ms=2000)
-    assert isinstance(again, Acquired) and again.term > got.term, "a new term: fencing tokens only grow"
+    assert isinstance(again, Acquired) and again.fencing_token > got.fencing_token, (
+        "a new term: fencing tokens only grow"
+    )
 
 
 def test_a_term_below_one_this_node_saw_is_never_granted(calls: tuple[LeaseCalls, LeaseCalls, ClockWatch]) -> None:
     first, _, _ = calls
     got = first.acquire("web-1", 8000, least_term=10**12, margin_ms=2000)
-    assert isinstance(got, Acquired) and got.term >= 10**12
+    assert isinstance(got, Acquired) and got.fencing_token >= 10**12

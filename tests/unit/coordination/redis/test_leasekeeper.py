@@ -58,11 +58,11 @@ def test_a_lease_not_renewed_in_time_is_given_up_by_the_nodes_own_clock(
     now = FakeClock()
     leader = _keeper(redis_server, "web-1", now, [True], tmp_path)
     leader.tick(now.now)
-    term = leader.state.term
+    term = leader.state.fencing_token
     redis_server.kill()  # no renewal can reach Redis any more
     now.now += TTL - TTL / 4  # the trust runs out before Redis could give the lease to another
     leader.tick(now.now)
-    assert not leader.state.valid(now.now) and leader.state.term is None and term is not None
+    assert not leader.state.valid(now.now) and leader.state.fencing_token is None and term is not None
 
 
 def test_a_hung_dispatch_loop_gives_the_lease_back_at_once(redis_server: RedisServer, tmp_path: Path) -> None:
@@ -73,6 +73,6 @@ def test_a_hung_dispatch_loop_gives_the_lease_back_at_once(redis_server: RedisSe
     healthy[0] = False
     now.now += leader.renew_every
     leader.tick(now.now)
-    assert leader.state.token is None
+    assert leader.state.lease_token is None
     other.tick(now.now + other.poll_every)
     assert other.state.valid(now.now + other.poll_every), "the other node leads without waiting for a TTL"

@@ -19,10 +19,10 @@ def test_a_lease_is_trusted_until_its_ttl_less_the_margin_from_when_it_was_sent(
     state.renewed(sent_at=101)  # a late reply to an older renewal never shortens it
     assert state.valid(108.99)
     state.lost()
-    assert not state.valid(101) and state.term is None and state.token is None
+    assert not state.valid(101) and state.fencing_token is None and state.lease_token is None
 
 
-def test_a_token_names_its_term_and_node_or_is_unreadable() -> None:
+def test_a_lease_token_names_its_term_and_node_or_is_unreadable() -> None:
     assert parse_token("42:nonce:web-1") == (42, "web-1")
     with pytest.raises(UnreadableData, match=r"Redis key \{shop\}:leader holds 'garbage'"):
         parse_token("garbage", "{shop}:leader")

@@ -11,7 +11,7 @@ import pytest
 from redis_support import RedisServer
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.records import ClaimResult, Run
+from scheduler_proc.coordination.records import ClaimResult, Run, to_micros
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.lease import ClusterLeadership
@@ -59,11 +59,26 @@ def test_each_fire_after_the_floor_is_claimed_once_and_its_outcome_kept(
     assert ledger.claim("j", at, term, "web-1", "r2") is ClaimResult.DUPLICATE
     assert ledger.last_claimed("j") == at and ledger.last_claimed_all() == {"j": at}
     ledger.finish(
-        Run("j", "r1", at, "web-1", term.token, "schedule", at.timestamp(), at.timestamp() + 1, "success", None)
+        Run("j", "r1", at, "web-1", term.fencing_token, "schedule", at.timestamp(), at.timestamp() + 1, "success", None)
     )
     [run] = ledger.history("j", 10)
-    assert (run.run_id, run.outcome, run.term) == ("r1", "success", term.token)
+    assert (run.run_id, run.outcome, run.term) == ("r1", "success", term.fencing_token)
     assert ledger.last_runs()["j"].outcome == "success"
+    leadership.release()
+
+
+def test_a_last_outcome_it_does_not_know_shows_as_unknown(
+    redis_server: RedisServer, settings: RedisSettings, ledger: RedisLedger
+) -> None:
+    """A later version's outcome in a fire's hash (or none: the hash expired) never fails the status page."""
+    leadership, term = _lead(settings, "web-1")
+    at = _after_the_floor(ledger)
+    assert ledger.claim("j", at, term, "web-1", "r1") is ClaimResult.CLAIMED
+    fire = Keys("ledger").fire("j", to_micros(at))
+    redis_server.client().hset(fire, "outcome", "vanished")
+    assert ledger.last_runs()["j"].outcome == "unknown"
+    redis_server.client().delete(fire)
+    assert ledger.last_runs()["j"].outcome == "unknown"
     leadership.release()
 
 
@@ -71,7 +86,8 @@ def test_a_claim_under_a_term_that_ended_is_fenced_off(settings: RedisSettings, 
     first, old_term = _lead(settings, "web-1")
     first.release()
     second, new_term = _lead(settings, "web-2")
-    assert new_term.token is not None and old_term.token is not None and new_term.token > old_term.token
+    assert new_term.fencing_token is not None and old_term.fencing_token is not None
+    assert new_term.fencing_token > old_term.fencing_token
     at = _after_the_floor(ledger)
     assert ledger.claim("j", at, old_term, "web-1", "r-old") is not ClaimResult.CLAIMED
     assert ledger.claim("j", at, new_term, "web-2", "r-new") is ClaimResult.CLAIMED

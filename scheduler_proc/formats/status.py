@@ -12,7 +12,7 @@ import json
 from typing import NotRequired, TypedDict
 
 from scheduler_proc.formats.validate import Fields, Source, parse_json
-from scheduler_proc.formats.vocabulary import LAST_OUTCOMES, MODES, ROLES, LastOutcome, Mode, Role
+from scheduler_proc.formats.vocabulary import MODES, ROLES, LastOutcome, Mode, Role, last_outcome
 
 
 class Problem(TypedDict):
@@ -122,6 +122,12 @@ def _cluster(fields: Fields) -> ClusterStatus:
     return cluster
 
 
+def _last_outcome(word: str | None) -> LastOutcome | None:
+    """A word of a later version (a USR2 upgrade runs two versions side by side) shows as
+    ``unknown``: one job's last outcome must not make the whole status unreadable."""
+    return None if word is None else last_outcome(word)
+
+
 def _job(fields: Fields) -> JobRow:
     row = JobRow(
         id=fields.text("id"),
@@ -130,7 +136,7 @@ def _job(fields: Fields) -> JobRow:
         next_run_at=fields.optional_text("next_run_at"),
         next_fires=fields.texts("next_fires"),
         last_run_at=fields.optional_text("last_run_at"),
-        last_outcome=fields.optional_choice("last_outcome", LAST_OUTCOMES),
+        last_outcome=_last_outcome(fields.optional_text("last_outcome")),
     )
     if fields.has("last_claimed_at"):
         row["last_claimed_at"] = fields.optional_text("last_claimed_at")

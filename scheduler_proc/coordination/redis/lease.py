@@ -111,13 +111,16 @@ class ClusterLeadership:
 
     def current_term(self) -> Term | None:
         """The term to run fires under, or None when we cannot prove we lead."""
-        if not self._settled_leading() or self.state.fencing_token is None or self.state.lease_token is None:
+        if not self._settled_leading():
             return None
-        fencing_token = self.state.fencing_token
+        held = self.state.held  # one read: the number and the secret of the same term
+        if held is None:
+            return None
+        fencing_token, lease_token = held
         return Term(
             fencing_token=fencing_token,
             is_current=lambda: self._settled_leading() and self.state.fencing_token == fencing_token,
-            lease_token=self.state.lease_token,
+            lease_token=lease_token,
             clock_ahead=self.clock_proven_ahead,
         )
 

@@ -24,22 +24,36 @@ class LeaseState:
 
     ttl: float
     margin: float
-    fencing_token: int | None = None  # the term's number, in every claim
-    lease_token: str | None = None  # the secret string the lease key holds
+    #: (fencing token, lease token) in one attribute, replaced whole: a reader on another thread
+    #: never pairs one term's number with the next term's secret (a claim would go through under
+    #: the new lease, recorded with the old term, and then be refused at its start).
+    held: tuple[int, str] | None = None
     valid_until: float = 0.0
 
+    @property
+    def fencing_token(self) -> int | None:
+        """The term's number, in every claim."""
+        held = self.held
+        return None if held is None else held[0]
+
+    @property
+    def lease_token(self) -> str | None:
+        """The secret string the lease key holds."""
+        held = self.held
+        return None if held is None else held[1]
+
     def granted(self, fencing_token: int, lease_token: str, sent_at: float) -> None:
-        self.fencing_token, self.lease_token = fencing_token, lease_token
+        self.held = (fencing_token, lease_token)
         self.valid_until = sent_at + self.ttl - self.margin
 
     def renewed(self, sent_at: float) -> None:
         self.valid_until = max(self.valid_until, sent_at + self.ttl - self.margin)
 
     def lost(self) -> None:
-        self.fencing_token, self.lease_token, self.valid_until = None, None, 0.0
+        self.held, self.valid_until = None, 0.0
 
     def valid(self, now: float) -> bool:
-        return self.lease_token is not None and now < self.valid_until
+        return self.held is not None and now < self.valid_until
 
 
 def floor_margin_ms(settings: RedisSettings) -> int:

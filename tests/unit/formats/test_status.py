@@ -109,7 +109,7 @@ def _changed(path: str, value: object) -> bytes:
         (_changed("jobs.0.id", 3), "holds '3' for jobs[0].id, not a string"),
         (_changed("jobs.0.paused", ...), "has no jobs[0].paused (true or false)"),
         (_changed("jobs.0.next_fires", [1]), "for jobs[0].next_fires, not a list of strings"),
-        (_changed("jobs.0.last_outcome", "vanished"), "holds 'vanished' for jobs[0].last_outcome, not one of running"),
+        (_changed("jobs.0.last_outcome", 7), "holds '7' for jobs[0].last_outcome, not a string or null"),
         (_changed("problems", [{"summary": "x"}]), "has no problems[0].detail (a string)"),
         (_changed("updated_at", "now"), "holds 'now' for updated_at, not a finite number"),
     ],
@@ -139,3 +139,9 @@ def test_read_status_counts_an_unreadable_file_as_none(tmp_path: Path, content: 
     path.chmod(0o600)
     assert read_status(path) is None
     assert read_status(tmp_path / "missing.json") is None
+
+
+def test_a_last_outcome_of_a_later_version_shows_as_unknown() -> None:
+    """Two versions run side by side during a USR2 upgrade: one job's word must not hide the status."""
+    document = decode_status(_changed("jobs.0.last_outcome", "vanished"), SOURCE)
+    assert document["jobs"][0]["last_outcome"] == "unknown"

@@ -104,7 +104,7 @@ def test_a_retired_engine_is_let_go_once_its_runs_ended_and_are_recorded(tmp_pat
     try:
         assert lock.try_acquire() and engines.follow(backend) and engines.engine is not None
         first = engines.engine
-        assert first.trigger("slow", datetime.now(UTC)).outcome == "ran"
+        assert first.run_now("slow", datetime.now(UTC)).outcome == "ran"
         lock.release()
         assert not engines.follow(backend) and engines.retired == [first]
         for _ in range(3):  # its job still runs: it stays, to be waited for (and recorded) at a stop

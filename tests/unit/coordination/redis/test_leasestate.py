@@ -26,3 +26,15 @@ def test_a_lease_token_names_its_term_and_node_or_is_unreadable() -> None:
     assert parse_token("42:nonce:web-1") == (42, "web-1")
     with pytest.raises(UnreadableData, match=r"Redis key \{shop\}:leader holds 'garbage'"):
         parse_token("garbage", "{shop}:leader")
+
+
+def test_a_terms_number_and_secret_are_read_together() -> None:
+    """The lease thread replaces both at once: a reader holding one read never pairs one term's
+    number with the next term's secret (the review of issue 24 found the two read apart)."""
+    state = LeaseState(ttl=8, margin=2)
+    state.granted(41, "41:a:web-1", sent_at=0)
+    held = state.held
+    state.lost()
+    state.granted(42, "42:b:web-1", sent_at=1)
+    assert held == (41, "41:a:web-1") and state.held == (42, "42:b:web-1")
+    assert (state.fencing_token, state.lease_token) == (42, "42:b:web-1")

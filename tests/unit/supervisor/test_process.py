@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -86,6 +87,11 @@ def test_a_runner_that_loads_its_jobs_becomes_the_active_one_and_beats(
     assert runner.aborted_at is None and runner.alive()
 
 
+def _stopped(pid: int) -> bool:
+    """Whether the process is stopped by a signal (state T in /proc/<pid>/stat)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def test_a_runner_whose_heartbeat_stops_is_aborted_then_killed_and_restarted_after_its_backoff(
     supervise: tuple[Supervisor, FakeClock],
 ) -> None:
@@ -93,6 +99,9 @@ def test_a_runner_whose_heartbeat_stops_is_aborted_then_killed_and_restarted_aft
     assert supervisor.start()["event"] == "valid" and supervisor.active is not None
     hung = supervisor.active
     hung.popen.send_signal(signal.SIGSTOP)  # a hang its own watchdog cannot act on
+    # A stop takes effect when the process next runs: on a loaded machine a SIGABRT sent before
+    # then is taken first (the lower signal number), and it dies of that instead.
+    wait_for(partial(_stopped, hung.pid), 5, "the runner to be stopped")
     while hung.reports.poll():  # beats written before the stop
         pass
     clock.now += WATCHDOG + 2.9

@@ -25,6 +25,7 @@ import httpx
 
 from scheduler_proc import Jobs, RunContext
 from scheduler_proc.formats.status import JobRow, StatusDocument
+from scheduler_proc.formats.vocabulary import Role
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -418,16 +419,19 @@ def job_row(job_id: str, trigger: str = "every 20s") -> JobRow:
     }
 
 
-def leader_status(jobs: list[JobRow]) -> StatusDocument:
-    """A single-host leader's whole status document with ``jobs``, for tests of its readers."""
+def leader_status(
+    jobs: list[JobRow], *, node: str = "node-a", master_pid: int = 1, role: Role = "leader"
+) -> StatusDocument:
+    """A single-host scheduler's whole status document with ``jobs``, for tests of its readers."""
     return {
-        "node": "node-a",
-        "role": "leader",
+        "node": node,
+        "role": role,
         "runner_pid": 2,
-        "master_pid": 1,
+        "master_pid": master_pid,
         "mode": "single-host",
         "cluster": {},
         "jobs": jobs,
+        "tzdata": "2025b",
     }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import JOBSETS
+from support import JOBSETS, job_row, leader_status
 
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.settings import Settings
@@ -39,26 +39,8 @@ def leader(tmp_path: Path) -> Iterator[None]:
     settings = Settings.from_env()
     lock = HostLock(settings.lock_path, "web-1", master_pid=MASTER)
     assert lock.try_acquire()
-    row = {
-        "id": "tick",
-        "trigger": "every 1s",
-        "paused": False,
-        "next_run_at": None,
-        "next_fires": [],
-        "last_run_at": None,
-        "last_outcome": None,
-    }
-    document = {
-        "node": "web-1",
-        "role": "leader",
-        "runner_pid": 1,
-        "master_pid": MASTER,
-        "mode": "single-host",
-        "cluster": {},
-        "jobs": [row],
-        "tzdata": "2025b",
-    }
-    write_status(settings.status_path(MASTER), document)  # type: ignore[arg-type]
+    document = leader_status([job_row("tick", "every 1s")], node="web-1", master_pid=MASTER)
+    write_status(settings.status_path(MASTER), document)
     yield
     lock.release()
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support import job_row, leader_status
 
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.local.ledger import LocalLedger
@@ -37,25 +38,8 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 def _leader_document() -> StatusDocument:
-    row: JobRow = {
-        "id": "t",
-        "trigger": "every 1s",
-        "paused": False,
-        "next_run_at": None,
-        "next_fires": [],
-        "last_run_at": AT.isoformat(),
-        "last_outcome": "success",
-    }
-    return {
-        "node": "web-1",
-        "role": "leader",
-        "runner_pid": 1,
-        "master_pid": MASTER,
-        "mode": "single-host",
-        "cluster": {},
-        "jobs": [row],
-        "tzdata": "2025b",
-    }
+    row: JobRow = {**job_row("t", "every 1s"), "last_run_at": AT.isoformat(), "last_outcome": "success"}
+    return leader_status([row], node="web-1", master_pid=MASTER)
 
 
 @pytest.fixture

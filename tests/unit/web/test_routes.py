@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from support import job_row, leader_status
 
 from scheduler_proc.coordination.local.hostlock import HostLock
+from scheduler_proc.formats.vocabulary import Role
 from scheduler_proc.settings import Settings
 from scheduler_proc.status import write_status
 from scheduler_proc.web import routes
@@ -50,26 +53,8 @@ def _scheduler(tmp_path: Path, role: str) -> Iterator[None]:
     settings = Settings.from_env({"SCHEDULER_LOCK_DIR": str(tmp_path / "lock")})
     lock = HostLock(settings.lock_path, "web-1", master_pid=MASTER)
     assert lock.try_acquire()
-    row = {
-        "id": "t",
-        "trigger": "every 1s",
-        "paused": False,
-        "next_run_at": None,
-        "next_fires": [],
-        "last_run_at": None,
-        "last_outcome": None,
-    }
-    document = {
-        "node": "web-1",
-        "role": role,
-        "runner_pid": 1,
-        "master_pid": MASTER,
-        "mode": "single-host",
-        "cluster": {},
-        "jobs": [row],
-        "tzdata": "2025b",
-    }
-    write_status(settings.status_path(MASTER), document)  # type: ignore[arg-type]
+    document = leader_status([job_row("t", "every 1s")], node="web-1", master_pid=MASTER, role=cast(Role, role))
+    write_status(settings.status_path(MASTER), document)
     try:
         yield
     finally:

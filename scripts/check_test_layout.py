@@ -25,11 +25,6 @@ NOT_MODULES = {"__init__.py", "__main__.py"}
 #: in tests/integration/. Each comment says why no unit test (yet); every entry is a debt to pay
 #: down, not a place to put new modules.
 EXEMPT: dict[str, str] = {
-    # Type declarations only; every writer and reader of these documents runs in the scenarios.
-    # (Issue 24 item 1 replaces them with encoders and decoders, which get unit tests.)
-    # The crontab(5) conformance, DST and preview tests are pure, but live beside the host
-    # scenarios of made-up zones in one file (57 of its 65 tests run without a process).
-    "crontab": "test_crontab.py",
     # The OpenTelemetry span per fire, with the SDK, from a real runner.
     "contrib.otel": "test_hooks.py",
     # Only meaningful inside a gunicorn master, its config re-execution and its workers.

@@ -33,10 +33,6 @@ EXEMPT: dict[str, str] = {
     # The lifespan under uvicorn --workers and fastapi run (a worker competing for the owner lock).
     "master.lifespan": "test_embedded.py",
     # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).
-    "deploy.ownership": "test_deploy.py",
-    "deploy.project": "test_deploy.py",
-    "deploy.redis_local": "test_deploy.py",
-    "deploy.services": "test_deploy.py",
     "deploy.tool": "test_deploy.py",
 }
 

@@ -32,8 +32,6 @@ EXEMPT: dict[str, str] = {
     "master.launcher": "test_single_host.py",
     # The lifespan under uvicorn --workers and fastapi run (a worker competing for the owner lock).
     "master.lifespan": "test_embedded.py",
-    # The deploy tool runs as root and stages a service (tests/vm runs it under real systemd).
-    "deploy.tool": "test_deploy.py",
 }
 
 

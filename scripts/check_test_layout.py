@@ -25,9 +25,6 @@ NOT_MODULES = {"__init__.py", "__main__.py"}
 #: in tests/integration/. Each comment says why no unit test (yet); every entry is a debt to pay
 #: down, not a place to put new modules.
 EXEMPT: dict[str, str] = {
-    # Only meaningful inside a gunicorn master, its config re-execution and its workers.
-    "master.hooks": "test_single_host.py",
-    "master.launcher": "test_single_host.py",
     # The lifespan under uvicorn --workers and fastapi run (a worker competing for the owner lock).
     "master.lifespan": "test_embedded.py",
 }

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, write_files
 
 from scheduler_proc.deploy.project import (
     KIT_CONFIG,
@@ -26,13 +26,6 @@ from scheduler_proc.deploy.project import (
 )
 
 
-def _project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
-
-
 def _fingerprint(source: Source) -> str:
     digest = hashlib.sha256()
     source.fingerprint(digest)
@@ -40,12 +33,12 @@ def _fingerprint(source: Source) -> str:
 
 
 def test_a_file_of_the_project_passes(tmp_path: Path) -> None:
-    _project(tmp_path, {"shop/jobs.py": "jobs = []\n"})
+    write_files(tmp_path, {"shop/jobs.py": "jobs = []\n"})
     assert _checked(tmp_path, Path("shop/jobs.py")) == Path("shop/jobs.py")
 
 
 def test_a_link_out_of_the_project_is_refused(tmp_path: Path) -> None:
-    project = _project(tmp_path / "shop", {"main.py": ""})
+    project = write_files(tmp_path / "shop", {"main.py": ""})
     (tmp_path / "secret").write_text("root only\n")
     (project / "leak.txt").symlink_to(tmp_path / "secret")
     with pytest.raises(ProjectError, match=r"leak\.txt leads to .*secret, outside the project; deploy runs as root"):
@@ -53,7 +46,7 @@ def test_a_link_out_of_the_project_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_link_to_a_directory_inside_ships_but_a_dangling_one_does_not(tmp_path: Path) -> None:
-    _project(tmp_path, {"shop/jobs.py": ""})
+    write_files(tmp_path, {"shop/jobs.py": ""})
     (tmp_path / "alias").symlink_to("shop")
     assert _checked(tmp_path, Path("alias")) == Path("alias")
     (tmp_path / "gone").symlink_to("nothing-here")
@@ -62,7 +55,7 @@ def test_a_link_to_a_directory_inside_ships_but_a_dangling_one_does_not(tmp_path
 
 
 def test_a_file_anyone_may_write_is_refused(tmp_path: Path) -> None:
-    _project(tmp_path, {"jobs.py": ""})
+    write_files(tmp_path, {"jobs.py": ""})
     os.chmod(tmp_path / "jobs.py", 0o666)
     with pytest.raises(ProjectError, match=r"jobs\.py may be written by any user \(mode 666\).*chmod o-w it"):
         _checked(tmp_path, Path("jobs.py"))
@@ -70,13 +63,13 @@ def test_a_file_anyone_may_write_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["venv/bin/python", ".complete"])
 def test_a_file_named_like_the_releases_own_is_refused(tmp_path: Path, name: str) -> None:
-    _project(tmp_path, {name: ""})
+    write_files(tmp_path, {name: ""})
     with pytest.raises(ProjectError, match=r"would overwrite the release's own"):
         _checked(tmp_path, Path(name))
 
 
 def test_requirements_may_include_only_the_projects_own_files(tmp_path: Path) -> None:
-    _project(tmp_path, {"requirements.txt": "-r base.txt\n--constraint=constraints.txt\nfastapi\n"})
+    write_files(tmp_path, {"requirements.txt": "-r base.txt\n--constraint=constraints.txt\nfastapi\n"})
     _includes_stay_inside(tmp_path, "requirements.txt")
     (tmp_path / "requirements.txt").write_text("fastapi\n-c ../../etc/shadow\n")
     with pytest.raises(ProjectError, match=r"requirements\.txt line 2 includes \.\./\.\./etc/shadow, outside"):
@@ -111,7 +104,7 @@ def test_a_gunicorn_conf_names_the_app_only_by_a_top_level_wsgi_app(tmp_path: Pa
 def test_the_project_is_installable_with_a_project_table_or_a_setup_py(
     tmp_path: Path, files: dict[str, str], installable: bool
 ) -> None:
-    assert _installable(_project(tmp_path, files)) is installable
+    assert _installable(write_files(tmp_path, files)) is installable
 
 
 @pytest.mark.parametrize(
@@ -125,7 +118,7 @@ def test_the_project_is_installable_with_a_project_table_or_a_setup_py(
     ],
 )
 def test_a_lock_that_installs_the_project_already_is_seen(tmp_path: Path, requirements: str, names: bool) -> None:
-    _project(tmp_path, {"pyproject.toml": "[project]\nname = 'my.shop'\n", "requirements.lock": requirements})
+    write_files(tmp_path, {"pyproject.toml": "[project]\nname = 'my.shop'\n", "requirements.lock": requirements})
     assert _names_itself(tmp_path, "requirements.lock") is names
 
 
@@ -137,7 +130,7 @@ def test_the_unit_runs_gunicorn_with_the_config_and_the_app() -> None:
 
 
 def test_the_release_id_covers_content_mode_requirements_and_wheels(tmp_path: Path) -> None:
-    project = _project(tmp_path / "p", {"shop/jobs.py": "jobs = []\n", "requirements.lock": "fastapi==0.110\n"})
+    project = write_files(tmp_path / "p", {"shop/jobs.py": "jobs = []\n", "requirements.lock": "fastapi==0.110\n"})
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     source = Source(project, (Path("shop/jobs.py"),), "requirements.lock", KIT_CONFIG, "a:b", False, "", True)
@@ -159,7 +152,7 @@ def test_the_release_id_covers_content_mode_requirements_and_wheels(tmp_path: Pa
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the copy is made root-owned")
 def test_the_copy_is_root_owned_0644_or_0755_whatever_the_checkout_says(tmp_path: Path) -> None:
-    project = _project(tmp_path / "p", {"shop/jobs.py": "", "run.sh": "", "requirements.txt": "fastapi\n"})
+    project = write_files(tmp_path / "p", {"shop/jobs.py": "", "run.sh": "", "requirements.txt": "fastapi\n"})
     os.chmod(project / "shop/jobs.py", 0o620)
     os.chmod(project / "run.sh", 0o770)
     os.chmod(project / "shop", 0o770)
@@ -196,7 +189,7 @@ def test_an_installed_kit_is_no_checkout_to_ship(tmp_path: Path) -> None:
 # --- project_source: asks git whether the directory is a work tree (a subprocess) -------------------
 @pytest.mark.processes
 def test_outside_git_every_file_ships_but_caches_and_venvs(tmp_path: Path) -> None:
-    project = _project(
+    project = write_files(
         tmp_path / "shop",
         {
             "requirements.txt": "scheduler-proc==1.0\n",
@@ -215,7 +208,7 @@ def test_outside_git_every_file_ships_but_caches_and_venvs(tmp_path: Path) -> No
 
 @pytest.mark.processes
 def test_in_a_git_work_tree_what_git_lists_ships_and_nothing_it_ignores(tmp_path: Path) -> None:
-    project = _project(
+    project = write_files(
         tmp_path / "shop",
         {
             ".gitignore": "*.log\n",
@@ -253,7 +246,7 @@ def test_a_project_that_cannot_be_deployed_says_what_to_fix(
     tmp_path: Path, files: dict[str, str], asgi: str, message: str
 ) -> None:
     with pytest.raises(ProjectError, match=message):
-        project_source(_project(tmp_path / "shop", files), asgi, "")
+        project_source(write_files(tmp_path / "shop", files), asgi, "")
 
 
 def test_a_project_directory_that_does_not_exist_is_named(tmp_path: Path) -> None:

@@ -5,11 +5,7 @@ module, as a fresh gunicorn master would. Whole masters: tests/integration/test_
 
 from __future__ import annotations
 
-import contextlib
-import os
 import runpy
-import signal
-from collections.abc import Iterator
 
 import pytest
 from support import ROOT, alive
@@ -19,16 +15,10 @@ from scheduler_proc.master.launcher import Arbiter, MasterSide
 
 
 @pytest.fixture
-def master(monkeypatch: pytest.MonkeyPatch, server: Arbiter) -> Iterator[MasterSide]:
-    """The module's state as in a master that has not run a hook yet; its supervisor is gone after."""
-    fresh = MasterSide()
-    monkeypatch.setattr(hooks, "_MASTER", fresh)
-    yield fresh
-    if fresh.handle is not None:
-        pid = fresh.handle.pid
-        fresh._stop(server, fast=True)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+def master(monkeypatch: pytest.MonkeyPatch, side: MasterSide) -> MasterSide:
+    """The module's state as in a master that has not run a hook yet (conftest's ``side``, stopped after)."""
+    monkeypatch.setattr(hooks, "_MASTER", side)
+    return side
 
 
 def test_no_scheduler_is_started_until_on_starting_starts_one(

@@ -507,6 +507,14 @@ def build_kit_wheel(wheels: Path, scratch: Path) -> Path:
     return wheels
 
 
+def write_files(directory: Path, files: dict[str, str]) -> Path:
+    """``directory`` with each of ``files`` (relative name -> text) written in it, parents made."""
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
 def sample_project(target: Path, jobs: str = SAMPLE_JOBS, git: bool = True) -> Path:
     """A separate FastAPI project ``shop`` that uses the kit from its requirements.txt, as a git work tree."""
     (target / "shop").mkdir(parents=True)

@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from redis_support import RedisServer
-from support import ROOT, build_kit_wheel, copy_shipped, deploy_module, free_port, read_fires, sample_project, wait_for
+from support import (
+    ROOT,
+    build_kit_wheel,
+    copy_shipped,
+    deploy_module,
+    free_port,
+    read_fires,
+    sample_project,
+    wait_for,
+    write_files,
+)
 
 from scheduler_proc.deploy.layout import Layout, parse_unit, read_env
 from scheduler_proc.settings import KNOWN_VARIABLES
@@ -523,17 +533,10 @@ def _answers(client: redis.Redis) -> bool:
 
 
 # -- project mode: what is shipped and how it is run, decided before anything is built ---------------
-def _project(directory: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_text(text)
-    return directory
-
-
 def test_a_project_with_its_own_gunicorn_conf_that_names_the_app_needs_no_asgi(tmp_path: Path) -> None:
     from scheduler_proc.deploy.project import project_source
 
-    project = _project(
+    project = write_files(
         tmp_path,
         {
             "gunicorn.conf.py": 'from scheduler_proc.gunicorn_conf import *  # noqa\nwsgi_app = "shop.main:app"\n',
@@ -554,7 +557,7 @@ def test_a_project_with_its_own_gunicorn_conf_that_names_the_app_needs_no_asgi(t
 def test_a_gunicorn_conf_that_does_not_name_the_app_needs_asgi(tmp_path: Path) -> None:
     from scheduler_proc.deploy.project import ProjectError, project_source
 
-    project = _project(tmp_path, {"gunicorn.conf.py": "workers = 2\n", "requirements.txt": "scheduler-proc\n"})
+    project = write_files(tmp_path, {"gunicorn.conf.py": "workers = 2\n", "requirements.txt": "scheduler-proc\n"})
     with pytest.raises(ProjectError, match=r"--asgi \(ASGI=package\.module:app\), since its gunicorn\.conf\.py does"):
         project_source(project, "", "")
 
@@ -562,7 +565,7 @@ def test_a_gunicorn_conf_that_does_not_name_the_app_needs_asgi(tmp_path: Path) -
 def test_outside_git_every_file_ships_but_caches_venvs_and_build_output(tmp_path: Path) -> None:
     from scheduler_proc.deploy.project import project_source
 
-    project = _project(
+    project = write_files(
         tmp_path,
         {
             "requirements.txt": "scheduler-proc\n",
@@ -601,14 +604,16 @@ def test_the_project_itself_is_installed_only_when_pip_can_and_its_lock_does_not
 ) -> None:
     from scheduler_proc.deploy.project import project_source
 
-    project = _project(tmp_path, {"pyproject.toml": pyproject, "requirements.txt": requirements, "shop/main.py": ""})
+    project = write_files(tmp_path, {"pyproject.toml": pyproject, "requirements.txt": requirements, "shop/main.py": ""})
     assert project_source(project, "shop.main:app", "").install_itself is installed
 
 
 def test_a_project_file_named_like_the_releases_own_venv_is_refused(tmp_path: Path) -> None:
     from scheduler_proc.deploy.project import ProjectError, project_source
 
-    project = _project(tmp_path, {"requirements.txt": "scheduler-proc\n", "venv/settings.py": "", "shop/main.py": ""})
+    project = write_files(
+        tmp_path, {"requirements.txt": "scheduler-proc\n", "venv/settings.py": "", "shop/main.py": ""}
+    )
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     with pytest.raises(ProjectError, match=r"venv/settings\.py would overwrite the release's own 'venv'"):
         project_source(project, "shop.main:app", "")
@@ -762,7 +767,7 @@ def test_env_and_redis_conf_changes_are_rolled_back_when_the_deploy_fails(workdi
 def test_release_files_are_root_owned_without_group_or_world_write_and_the_id_covers_modes(tmp_path: Path) -> None:
     from scheduler_proc.deploy.project import project_source
 
-    project = _project(tmp_path / "p", {"requirements.txt": "scheduler-proc\n", "shop/main.py": "", "run.sh": ""})
+    project = write_files(tmp_path / "p", {"requirements.txt": "scheduler-proc\n", "shop/main.py": "", "run.sh": ""})
     (project / "run.sh").chmod(0o775)
     (project / "shop/main.py").chmod(0o664)
     os.chown(project / "shop/main.py", 1234, 1234)

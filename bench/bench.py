@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_page import page_timings  # noqa: E402
 from redis_support import RedisServer, StandInLeader  # noqa: E402
-from support import Host, leader_of, pids_with_marker, wait_for  # noqa: E402
+from support import Host, leader_of, wait_for  # noqa: E402
 
 TTL = 2.0
 RESULTS: dict[str, Any] = {}
@@ -197,14 +197,7 @@ def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
 
 
 def _host_dies(host: Host) -> None:
-    """Every process of the host stops at once, then is killed: none of them sees another die
-    (a supervisor that outlived its runner by a moment released the runner's lease, and the
-    standby led at once: a runner crash, not a host death)."""
-    pids = pids_with_marker(host.marker)
-    for sig in (signal.SIGSTOP, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+    """Every process of the host at once (``kill_everything`` stops them all before killing any)."""
     host.kill_everything()
 
 

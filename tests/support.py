@@ -231,7 +231,19 @@ class Host:
             raise AssertionError(f"{self.name}: gunicorn still running after {timeout}s\n{self.output()}") from None
 
     def kill_everything(self) -> None:
-        for pid in pids_with_marker(self.marker):
+        """Every process of this host stopped, then killed. Killed one by one, a master that
+        outlived its worker by a moment forked a new one after the scan, and that uvicorn
+        worker (its master gone) ran on for good; a supervisor released its dead runner's lease."""
+        stopped: set[int] = set()
+        for _ in range(50):  # until a scan finds no process it has not stopped (none can fork then)
+            found = set(pids_with_marker(self.marker)) - stopped
+            if not found:
+                break
+            for pid in found:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped |= found
+        for pid in stopped:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if self.process is not None and self.process.poll() is None:

@@ -184,7 +184,7 @@ def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
         wait_for(lambda: time.time() - led_at > 6, 10, "the long job to be running")
     [runner] = leader.runner_pids()
     if kind == "host_death":
-        _host_dies(leader)
+        leader.kill_everything()  # every process stopped before any is killed: none sees another die
     elif kind == "runner_crash":
         os.kill(runner, signal.SIGKILL)
     else:
@@ -194,11 +194,6 @@ def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
     for host in hosts:
         stop(host)
     return min(first) - at
-
-
-def _host_dies(host: Host) -> None:
-    """Every process of the host at once (``kill_everything`` stops them all before killing any)."""
-    host.kill_everything()
 
 
 def wrk(url: str, seconds: int = 8) -> float:

@@ -27,12 +27,28 @@ class HostLockError(SchedulerError):
     """The host lock file could not be opened or checked."""
 
 
-class RedisConfigError(SchedulerError):
+class StoreConfigError(SchedulerError):
+    """The cluster's store (Redis or PostgreSQL) answered, but refused us. Not transient."""
+
+
+class StoreUnavailable(SchedulerError):
+    """The cluster's store did not answer (down, paused, failing over). Transient: wait as standby and retry."""
+
+
+class RedisConfigError(StoreConfigError):
     """Redis answered, but refused us: wrong credentials, TLS failure, wrong server. Not transient."""
 
 
-class RedisUnavailable(SchedulerError):
+class RedisUnavailable(StoreUnavailable):
     """Redis did not answer (down, paused, failing over). Transient: wait as standby and retry."""
+
+
+class PostgresConfigError(StoreConfigError):
+    """PostgreSQL answered, but refused us: credentials, TLS, privileges, a read-only server. Not transient."""
+
+
+class PostgresUnavailable(StoreUnavailable):
+    """PostgreSQL did not answer, or dropped the connection (down, paused, restarting). Transient."""
 
 
 class UnknownJob(SchedulerError):

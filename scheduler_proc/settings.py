@@ -25,7 +25,10 @@ from scheduler_proc.variables import FromEnv, Setting
 KNOWN_VARIABLES = tuple(setting.name for setting in var.ALL)
 _SECRET_VARIABLES = tuple(setting.name for setting in var.ALL if setting.secret)
 # They turn cluster mode on; every other cluster setting is an error without them.
-_CLUSTER_SWITCHES = (var.REDIS_URL, var.REDIS_SENTINELS)
+_CLUSTER_SWITCHES = (var.REDIS_URL, var.REDIS_SENTINELS, var.POSTGRES_URL)
+#: Settings that apply to one store only: set with the other store they are an error.
+_REDIS_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith("SCHEDULER_REDIS_"))
+_POSTGRES_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith("SCHEDULER_POSTGRES_"))
 
 T = TypeVar("T")
 
@@ -64,6 +67,27 @@ class RedisSettings:
         return redact(self.url or "")
 
 
+@dataclass(frozen=True)
+class PostgresSettings:
+    """How to reach PostgreSQL in cluster mode. ``password`` (and one in the URL) never appears in logs or errors."""
+
+    url: str = dataclasses.field(repr=False)  # may hold a password
+    password: str | None = dataclasses.field(repr=False)
+    schema: str
+    lease_ttl: float
+    max_clock_offset: float
+
+    @property
+    def socket_timeout(self) -> float:
+        """Seconds a statement may take (and a connection attempt): a hung call cannot outlive the lease."""
+        return socket_timeout_for(self.lease_ttl)
+
+    @property
+    def target(self) -> str:
+        """Where PostgreSQL is, for logs and errors, with any password masked."""
+        return redact(self.url)
+
+
 def socket_timeout_for(lease_ttl: float) -> float:
     """The Redis socket timeout for a lease TTL: a quarter of it, from 0.1 s to 1 s."""
     return max(0.1, min(1.0, lease_ttl / 4))
@@ -96,6 +120,7 @@ class Settings:
     allow_unknown: bool  # unknown SCHEDULER_* variables only warn
     redis: RedisSettings | None
     test_clock_offset: float
+    postgres: PostgresSettings | None = None
     namespace_derived: bool = False  # SCHEDULER_NAMESPACE unset: derived from SCHEDULER_JOBS
 
     @classmethod
@@ -128,19 +153,31 @@ class Settings:
             allow_unknown=reader.get(var.ALLOW_UNKNOWN),
             test_clock_offset=reader.get(var.TEST_CLOCK_OFFSET),
             redis=_redis_settings(reader),
+            postgres=_postgres_settings(reader),
             namespace_derived=not reader.has(var.NAMESPACE.name),
         )
         _unknown_variable_problems(reader, env, settings.allow_unknown)
         reader.raise_if_bad()
-        if settings.redis is not None and var.MISFIRE_GRACE.name not in env:
+        if settings.cluster and var.MISFIRE_GRACE.name not in env:
             # Long enough that a kill -9 failover (lease TTL + takeover) loses no fire.
-            settings = dataclasses.replace(settings, misfire_grace=max(30.0, 2 * settings.redis.lease_ttl + 5))
+            settings = dataclasses.replace(settings, misfire_grace=max(30.0, 2 * settings.lease_ttl + 5))
         return settings
 
     @property
     def cluster(self) -> bool:
-        """True when Redis coordinates several hosts."""
-        return self.redis is not None
+        """True when Redis or PostgreSQL coordinates several hosts."""
+        return self.redis is not None or self.postgres is not None
+
+    @property
+    def store(self) -> RedisSettings | PostgresSettings | None:
+        """The cluster's coordination store, or None on a single host."""
+        return self.redis or self.postgres
+
+    @property
+    def lease_ttl(self) -> float:
+        """The leader lease's TTL in cluster mode (its default on a single host, where no lease is kept)."""
+        store = self.store
+        return var.LEASE_TTL.default if store is None else store.lease_ttl  # type: ignore[return-value]
 
     @property
     def lock_path(self) -> Path:
@@ -171,7 +208,7 @@ def _secret_values(env: Mapping[str, str]) -> list[str]:
     value of a misspelt secret variable (its closest known name is a token or password), which may only warn."""
     misspelt = [name for name, close in unknown_variables(env) if close in _SECRET_VARIABLES]
     values = [env.get(name, "").strip() for name in (*_SECRET_VARIABLES, *misspelt)]
-    return values + secrets_in(env.get(var.REDIS_URL.name, ""))
+    return values + secrets_in(env.get(var.REDIS_URL.name, "")) + secrets_in(env.get(var.POSTGRES_URL.name, ""))
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
@@ -273,18 +310,60 @@ class _Reader:
             raise SettingsError("; ".join(self._problems))
 
 
+def _postgres_settings(reader: _Reader) -> PostgresSettings | None:
+    """PostgreSQL's settings when SCHEDULER_POSTGRES_URL is set (its exclusion with Redis is checked here)."""
+    url = reader.get(var.POSTGRES_URL)
+    if not url:
+        if not reader.has(var.POSTGRES_URL.name) and not _asked_for_redis(reader):
+            for setting in _POSTGRES_ONLY:
+                if reader.has(setting.name):
+                    reader.problem(
+                        f"{setting.name} is set but SCHEDULER_POSTGRES_URL is not; set it (cluster mode on "
+                        "PostgreSQL), or remove it"
+                    )
+        return None
+    if _asked_for_redis(reader):
+        reader.problem(
+            "SCHEDULER_POSTGRES_URL and the Redis settings (SCHEDULER_REDIS_URL or SCHEDULER_REDIS_SENTINELS) "
+            "are both set; the cluster coordinates through one store: remove one of them"
+        )
+        return None
+    for setting in _REDIS_ONLY:
+        if reader.has(setting.name):
+            reader.problem(
+                f"{setting.name} is set but the cluster coordinates through PostgreSQL "
+                "(SCHEDULER_POSTGRES_URL); remove it"
+            )
+    return PostgresSettings(
+        url=url,
+        password=reader.get(var.POSTGRES_PASSWORD),
+        schema=reader.get(var.POSTGRES_SCHEMA),
+        lease_ttl=reader.get(var.LEASE_TTL),
+        max_clock_offset=reader.get(var.MAX_CLOCK_OFFSET),
+    )
+
+
+def _asked_for_redis(reader: _Reader) -> bool:
+    return reader.has(var.REDIS_URL.name) or reader.has(var.REDIS_SENTINELS.name)
+
+
 def _redis_settings(reader: _Reader) -> RedisSettings | None:
     url = reader.get(var.REDIS_URL)
     sentinels = reader.get(var.REDIS_SENTINELS)
     master = reader.get(var.REDIS_SENTINEL_MASTER)
     if not url and not sentinels:
-        if reader.has(var.REDIS_URL.name) or reader.has(var.REDIS_SENTINELS.name):
+        if _asked_for_redis(reader) or reader.has(var.POSTGRES_URL.name):
             return None  # cluster mode was asked for; its invalid value is the one problem to report
         for setting in var.ALL:
-            if setting.cluster and setting not in _CLUSTER_SWITCHES and reader.has(setting.name):
+            if (
+                setting.cluster
+                and setting not in _CLUSTER_SWITCHES
+                and setting not in _POSTGRES_ONLY
+                and reader.has(setting.name)
+            ):
                 reader.problem(
-                    f"{setting.name} is set but cluster mode is off; set SCHEDULER_REDIS_URL "
-                    "or SCHEDULER_REDIS_SENTINELS, or remove it"
+                    f"{setting.name} is set but cluster mode is off; set SCHEDULER_REDIS_URL, "
+                    "SCHEDULER_REDIS_SENTINELS or SCHEDULER_POSTGRES_URL, or remove it"
                 )
         return None
     if sentinels and not master:

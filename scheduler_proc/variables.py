@@ -244,6 +244,32 @@ def _parse_sentinels(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _parse_postgres_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in _POSTGRES_SCHEMES or not raw.startswith(f"{parts.scheme}://"):
+        raise ValueError("use postgresql://user@host:5432/dbname (a libpq connection URL)")
+    return raw
+
+
+def _parse_schema_name(raw: str) -> str:
+    if not _SCHEMA_NAME.fullmatch(raw) or raw.startswith("pg_"):
+        raise ValueError(
+            "use a lowercase PostgreSQL name: letters, digits and _, at most 63, not starting with a digit or pg_"
+        )
+    return raw
+
+
+def schema_for_namespace(env: Mapping[str, str]) -> str:
+    """The default schema: ``scheduler_`` and the namespace, made a plain lowercase PostgreSQL name."""
+    namespace = NAMESPACE.default.compute(env) if isinstance(NAMESPACE.default, FromEnv) else NAMESPACE.default
+    namespace = env.get(NAMESPACE.name, "").strip() or namespace
+    return ("scheduler_" + re.sub(r"[^a-z0-9_]", "_", namespace.lower()))[:63]
+
+
 def _show_redacted(raw: str) -> str:
     return repr(redact(raw))
 
@@ -517,6 +543,33 @@ REDIS_WAIT_TIMEOUT = Setting(
     "seconds to wait for them; at most half the Redis socket timeout (a quarter of the lease TTL, up to 1 s)",
     cluster=True,
 )
+POSTGRES_URL = Setting(
+    "SCHEDULER_POSTGRES_URL",
+    _parse_postgres_url,
+    None,
+    "`postgresql://user[:password]@host:5432/dbname[?sslmode=verify-full&sslrootcert=/path/ca.pem]`; turns "
+    "cluster mode on with PostgreSQL as the coordination store (instead of Redis; needs the `postgres` extra)",
+    doc_default="unset (single host)",
+    example="postgresql://scheduler@127.0.0.1:5432/app",
+    cluster=True,
+    show=_show_redacted,
+)
+POSTGRES_PASSWORD = Setting(
+    "SCHEDULER_POSTGRES_PASSWORD",
+    str,
+    None,
+    "the PostgreSQL role's password (preferred over putting it in the URL)",
+    cluster=True,
+    secret=True,
+)
+POSTGRES_SCHEMA = Setting(
+    "SCHEDULER_POSTGRES_SCHEMA",
+    _parse_schema_name,
+    FromEnv(lambda env: schema_for_namespace(env)),
+    "the schema the kit creates and keeps its tables in (one per app: two apps never share one)",
+    doc_default="`scheduler_` + the namespace (lowercase, `_` for other characters)",
+    cluster=True,
+)
 LEASE_TTL = Setting(
     "SCHEDULER_LEASE_TTL",
     _seconds(0.5, 300),
@@ -569,6 +622,9 @@ ALL: tuple[Setting[Any], ...] = (
     REDIS_SENTINEL_TLS,
     REDIS_MIN_REPLICAS,
     REDIS_WAIT_TIMEOUT,
+    POSTGRES_URL,
+    POSTGRES_PASSWORD,
+    POSTGRES_SCHEMA,
     LEASE_TTL,
     TEST_CLOCK_OFFSET,
     MAX_CLOCK_OFFSET,

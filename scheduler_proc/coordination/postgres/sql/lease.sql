@@ -1,0 +1,2 @@
+-- lease: see /work/notes/pg-design.md (filled in by its branch)
+SELECT 1;

@@ -214,6 +214,16 @@ def signal_server(postmaster: int, sig: int) -> None:
             os.kill(pid, sig)
 
 
+def remove_shared_memory(data: Path) -> None:
+    """Remove the System V segment of a postmaster that did not shut down (a test's kill -9): it
+    would stay for good. Its id is on line 7 of postmaster.pid, which a clean shutdown removes."""
+    try:
+        shmid = (data / "postmaster.pid").read_text().splitlines()[6].split()[1]
+    except (OSError, IndexError):
+        return
+    subprocess.run(["ipcrm", "-m", shmid], capture_output=True, check=False)
+
+
 def _command(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
@@ -525,4 +535,5 @@ class PostgresServer:
         if self.process is not None:
             stop_postmaster(self.process, signal.SIGQUIT, timeout=10)
         if self.root is not None:
+            remove_shared_memory(self.data)
             shutil.rmtree(self.root, ignore_errors=True)

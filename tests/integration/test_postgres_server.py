@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pg_support import PostgresServer, throwaway_ca
+from pg_support import PostgresServer, server_children, throwaway_ca
 from psycopg import errors
-from support import wait_for
+from support import alive, wait_for
 
 # Some tests start a server of their own (TLS, statement logging), not through the fixture.
 pytestmark = pytest.mark.processes
@@ -130,3 +130,16 @@ def test_statements_are_counted_per_application_name(tmp_path: Path) -> None:
         server.psql("SELECT 'the harness is not counted'")
         assert server.statements("scheduler-proc/") == {"scheduler-proc/a/lease": 3, "scheduler-proc/b/lease": 3}
         assert server.statements("scheduler-proc/b") == {"scheduler-proc/b/lease": 3}
+
+
+def test_kill_after_a_kill_9_leaves_no_process_data_or_shared_memory(tmp_path: Path) -> None:
+    server = PostgresServer(tmp_path / "pg").start()
+    assert server.process is not None and server.root is not None
+    processes = {server.process.pid, *server_children(server.process.pid)}
+    shmid = (server.data / "postmaster.pid").read_text().splitlines()[6].split()[1]
+    server.signal(signal.SIGKILL)
+    server.kill()
+    assert not server.root.exists()
+    wait_for(lambda: not any(alive(pid) for pid in processes), 10, "every process of the server to be gone")
+    segments = [line.split()[1] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    assert shmid not in segments

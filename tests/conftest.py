@@ -8,6 +8,7 @@ from typing import Any
 
 import pluggy
 import pytest
+from pg_support import PostgresServer
 from redis_support import RedisServer
 from support import Host, HostFactory
 
@@ -42,7 +43,15 @@ def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 #: Fixtures that start servers or processes; a test that uses one is marked ``processes``.
-_PROCESS_FIXTURES = {"hosts", "redis_server", "sentinel_cluster", "redis_cluster", "served", "service_user"}
+_PROCESS_FIXTURES = {
+    "hosts",
+    "redis_server",
+    "sentinel_cluster",
+    "redis_cluster",
+    "served",
+    "service_user",
+    "postgres_server",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,3 +92,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a loopback port (superuser ``postgres``, database ``scheduler``),
+    killed after the test; its log stays in tmp_path/postgres."""
+    with PostgresServer(tmp_path / "postgres") as server:
+        yield server

@@ -66,7 +66,7 @@ def migrate(client: Client) -> int:
     except psycopg.Error as exc:
         state = exc.sqlstate or ""
         if state == _INSUFFICIENT_PRIVILEGE:
-            raise PostgresConfigError(privilege_fix(settings, client, str(exc).strip())) from None
+            raise PostgresConfigError(privilege_fix(settings, client, exc.diag.message_primary or str(exc))) from None
         if state == _READ_ONLY:
             raise PostgresConfigError(
                 f"PostgreSQL at {settings.target} refused to write the kit's schema in a read-only "
@@ -85,26 +85,29 @@ def migrate(client: Client) -> int:
 
 def privilege_fix(settings: PostgresSettings, client: Client, said: str) -> str:
     """What to grant: an admin creates the schema for the kit's role, or gives the schema to it."""
-    name = sql.Identifier(settings.schema).as_string()
     try:
-        user, owner = client.run(
+        user, database, owner = client.run(
             lambda conn: (
                 conn.execute(
-                    "SELECT current_user, (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s)",
+                    "SELECT current_user, current_database(), "
+                    "(SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s)",
                     [settings.schema],
                 ).fetchone()
-                or ("<user>", None)
+                or ("<user>", "<database>", None)
             )
         )
     except (PostgresUnavailable, PostgresConfigError):
-        user, owner = "<user>", None
-    role = sql.Identifier(str(user)).as_string()
+        user, database, owner = "<user>", "<database>", None
+    name, role = sql.Identifier(settings.schema).as_string(), sql.Identifier(str(user)).as_string()
     if owner is None:
-        fix = f"as an admin, create it for the kit's role: CREATE SCHEMA {name} AUTHORIZATION {role}"
+        fix = (
+            f"as an admin, create it for the kit's role: CREATE SCHEMA {name} AUTHORIZATION {role} "
+            f"(or let the role create it: GRANT CREATE ON DATABASE {sql.Identifier(str(database)).as_string()} "
+            f"TO {role})"
+        )
     else:
         fix = f"as an admin, give it to the kit's role: ALTER SCHEMA {name} OWNER TO {role}"
     return (
         f"PostgreSQL at {settings.target} refused to create or migrate the kit's schema {settings.schema} "
-        f"({' '.join(said.split())}); {fix} (or GRANT CREATE ON DATABASE <db> TO {role}, and the kit creates "
-        "it); see the privileges the kit needs in docs/postgres.md"
+        f"({said}); {fix}; see the privileges the kit needs in docs/postgres.md"
     )

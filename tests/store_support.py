@@ -21,6 +21,7 @@ from psycopg import sql
 from redis_support import RedisServer
 
 from scheduler_proc.coordination.interfaces import CommandBus, Ledger
+from scheduler_proc.coordination.lease.leadership import ClusterLeadership
 from scheduler_proc.coordination.postgres import schema
 from scheduler_proc.coordination.postgres.bus import PostgresBus
 from scheduler_proc.coordination.postgres.conn import Client
@@ -29,7 +30,7 @@ from scheduler_proc.coordination.records import DEFAULT_HISTORY, Command, Histor
 from scheduler_proc.coordination.redis.bus import RedisBus
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.formats.commands import encode_command_entry
@@ -111,7 +112,7 @@ class RedisKit(StoreKit):
         return RedisBus(self.settings, client, self.keys)
 
     def lead(self, node: str) -> Term:
-        leadership = ClusterLeadership(self.settings, connect(self.settings), self.keys, node)
+        leadership = redis_leadership(self.settings, connect(self.settings), self.keys, node)
         leadership.tick()
         term = leadership.current_term()
         assert term is not None, f"{node} should lead"

@@ -18,7 +18,7 @@ from scheduler_proc.coordination.redis.bus import RedisBus
 from scheduler_proc.coordination.redis.checks import check_server
 from scheduler_proc.coordination.redis.conn import Client, connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.errors import RedisUnavailable
 from scheduler_proc.formats.vocabulary import Mode
@@ -83,7 +83,7 @@ def open_backend(
     return Backend(
         "cluster",
         open_ledger(settings, client),
-        ClusterLeadership(
+        redis_leadership(
             settings.redis,
             client,
             keys,

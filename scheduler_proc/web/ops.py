@@ -15,7 +15,7 @@ from scheduler_proc.coordination.local.hostlock import Holder, read_holder
 from scheduler_proc.coordination.records import Command
 from scheduler_proc.coordination.redis.conn import call, connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.leasestate import parse_token
+from scheduler_proc.coordination.redis.leasecalls import parse_token
 from scheduler_proc.errors import (
     LedgerError,
     NoAnswer,

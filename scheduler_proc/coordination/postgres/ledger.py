@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from scheduler_proc.coordination.claimletters import claim_letters
+from scheduler_proc.coordination.lease.leasestate import floor_margin_ms
 from scheduler_proc.coordination.postgres.conn import Client, Connection
 from scheduler_proc.coordination.records import (
     DEFAULT_HISTORY,
@@ -93,8 +94,7 @@ class PostgresLedger:
         self._retention_ms = int(retention * 1000)
         # A node that dies stops renewing its runs' markers: they stop counting within one lease TTL.
         self._marker_ttl_ms = int(settings.lease_ttl * 1000)
-        # The floor covers how far ahead a leader's clock may run (see lease/leasestate.py).
-        self._margin_ms = int(2 * settings.max_clock_offset * 1000)
+        self._margin_ms = floor_margin_ms(settings)
         self._sql: dict[str, sql.Composed] = {}
 
     def _statement(self, text: str) -> sql.Composed:

@@ -164,3 +164,16 @@ def test_pauses_and_the_leader_record_are_shared_by_every_node(ledger_factory: S
 def test_the_stores_clock_is_one_reference_for_every_node(ledger_factory: StoreKit) -> None:
     now = ledger_factory.ledger().now()
     assert now.tzinfo is not None and abs((now - datetime.now(UTC)).total_seconds()) < 5
+
+
+def test_an_outcome_without_an_end_time_is_recorded_as_such(ledger_factory: StoreKit) -> None:
+    """A run abandoned with its process has no end time: recorded, and shown without one."""
+    term = ledger_factory.lead("a")
+    ledger = ledger_factory.ledger()
+    at = datetime.now(UTC)
+    assert ledger.claim("j", at, term, "a", "r1") is ClaimResult.CLAIMED
+    ledger.finish(Run("j", "r1", at, "a", term.fencing_token, "schedule", at.timestamp(), None, "abandoned", None))
+    record = ledger.last_runs()["j"]
+    assert (record.outcome, record.finished_at) == ("abandoned", None)
+    [run] = ledger.history("j", 10)
+    assert (run.outcome, run.finished_at, run.error) == ("abandoned", None, None)

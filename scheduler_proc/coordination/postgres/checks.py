@@ -13,6 +13,7 @@ from psycopg import sql
 from scheduler_proc.coordination.postgres import schema
 from scheduler_proc.coordination.postgres.conn import Client, Connection
 from scheduler_proc.errors import PostgresConfigError, PostgresUnavailable
+from scheduler_proc.redact import redact
 from scheduler_proc.settings import PostgresSettings
 
 #: SQLSTATE of a refused privilege, and of a write refused by a read-only transaction.
@@ -72,7 +73,7 @@ def migrate(client: Client) -> int:
                 f"PostgreSQL at {settings.target} refused to write the kit's schema in a read-only "
                 "transaction; point SCHEDULER_POSTGRES_URL at a writable primary"
             ) from None
-        said = " ".join(str(exc).split())
+        said = redact(" ".join(str(exc).split()))
         if isinstance(exc, psycopg.OperationalError):  # the connection or a lock wait gave out
             raise PostgresUnavailable(
                 f"PostgreSQL at {settings.target} did not finish the migration ({said})"

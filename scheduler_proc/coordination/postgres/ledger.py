@@ -38,6 +38,7 @@ from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import PostgresUnavailable, StoreConfigError, StoreUnavailable, UnreadableData
 from scheduler_proc.formats.history import encode_run
 from scheduler_proc.formats.vocabulary import last_outcome
+from scheduler_proc.redact import redact
 from scheduler_proc.settings import PostgresSettings
 
 log = logging.getLogger("scheduler.ledger")
@@ -110,7 +111,7 @@ class PostgresLedger:
             return self._client.run(action)
         except psycopg.Error as exc:
             raise PostgresUnavailable(
-                f"PostgreSQL at {self._settings.target} failed a statement ({' '.join(str(exc).split())[:200]})"
+                f"PostgreSQL at {self._settings.target} failed a statement ({redact(' '.join(str(exc).split()))[:200]})"
             ) from None
 
     def _rows(self, text: str, params: Any = None) -> list[tuple[Any, ...]]:

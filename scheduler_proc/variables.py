@@ -322,8 +322,8 @@ NAMESPACE = Setting(
     "SCHEDULER_NAMESPACE",
     _parse_name,
     FromEnv(_namespace_of_the_jobs),
-    "prefix of the lock, ledger and status files and of the Redis keys; the same on every host of one app, "
-    "different for every app on one host or one Redis",
+    "prefix of the lock, ledger and status files and of the Redis keys (and the default PostgreSQL schema); the "
+    "same on every host of one app, different for every app on one host or one store",
     doc_default="the top-level package of `SCHEDULER_JOBS` (`shop` for `shop.jobs:jobs`); `scheduler` for the "
     "template's `app.jobs:jobs`",
     example="<package of SCHEDULER_JOBS>",
@@ -581,7 +581,8 @@ MAX_CLOCK_OFFSET = Setting(
     "SCHEDULER_MAX_CLOCK_OFFSET",
     _seconds(0.05, 60),
     1.0,
-    "seconds this host's clock may be off Redis's before it refuses to lead (0.05-60); also the margin "
+    "seconds this host's clock may be off the store's (Redis's or PostgreSQL's) before it refuses to lead (0.05-60); "
+    "also the margin "
     "of the floor after a possible loss of claims; the same on every host",
     cluster=True,
 )

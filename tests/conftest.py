@@ -8,6 +8,7 @@ from typing import Any
 
 import pluggy
 import pytest
+from pg_support import PostgresServer
 from redis_support import RedisServer
 from stores import STORES, ClusterStore, make_store
 from support import Host, HostFactory
@@ -52,6 +53,7 @@ _PROCESS_FIXTURES = {
     "redis_cluster",
     "served",
     "service_user",
+    "postgres_server",
 }
 
 
@@ -108,3 +110,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClusterSto
 def store_kind(request: pytest.FixtureRequest) -> str:
     """Redis or PostgreSQL, for a test that makes (and starts) its store itself."""
     return str(request.param)
+
+
+@pytest.fixture
+def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a loopback port (superuser ``postgres``, database ``scheduler``),
+    killed after the test; its log stays in tmp_path/postgres."""
+    with PostgresServer(tmp_path / "postgres") as server:
+        yield server

@@ -12,15 +12,16 @@ from scheduler_proc.settings import PostgresSettings, Settings
 SCHEMA = "scheduler_lease"
 
 
-def node_settings(server: PostgresServer, node: str, ttl: float = 1.0, **more: str) -> Settings:
-    """Node ``node``'s settings against ``server`` (the admin's URL), lease TTL ``ttl``; its schema migrated."""
+def node_settings(server: PostgresServer, node: str, ttl: float = 1.0, more: dict[str, str] | None = None) -> Settings:
+    """Node ``node``'s settings against ``server`` (the admin's URL unless ``more`` says), lease TTL ``ttl``,
+    and the variables in ``more``; its schema migrated."""
     settings = Settings.from_env(
         {
             "SCHEDULER_POSTGRES_URL": server.url,
             "SCHEDULER_NAMESPACE": "lease",
             "SCHEDULER_NODE_ID": node,
             "SCHEDULER_LEASE_TTL": f"{ttl:g}",
-            **more,
+            **(more or {}),
         }
     )
     client = Client(store(settings))

@@ -22,7 +22,7 @@ from scheduler_proc.formats.validate import shown
 #: How the lease names PostgreSQL, and the fixes its warnings give.
 POSTGRES = Store(
     name="PostgreSQL",
-    problem="postgres",
+    key="postgres",
     call="lease function",
     blind="PostgreSQL does not let this user run pg_control_system() or pg_current_wal_lsn(): a failover to a "
     "standby or a point-in-time recovery that loses claims cannot be noticed; grant them (GRANT EXECUTE ON "

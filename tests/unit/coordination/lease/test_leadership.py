@@ -61,7 +61,8 @@ def test_a_sleeping_standby_is_woken_by_the_handover_and_leads_at_once(nodes: No
     wait_for(lambda: standby.leading, 2, "the standby leads")
     assert time.monotonic() - released < 0.5, "woken by the notice, not by the lease running out"
     status = standby.status()
-    assert status["leader_node"] == "b" and status["redis"] == "ok" and status["lease_ttl"] == 1.0
+    assert status["leader_node"] == "b" and status["store_state"] == "ok" and status["lease_ttl"] == 1.0
+    assert status["store"] in ("redis", "postgres") and ("redis" in status) == (status["store"] == "redis")
     standby.release()
 
 

@@ -68,7 +68,7 @@ def test_one_node_leads_and_a_standby_takes_over_at_once_on_release(postgres_ser
         a.release()
         wait_for(lambda: b.leading, 2, "b leads")
         assert time.monotonic() - released < 0.5, "woken by the handover notice, not by the lease running out"
-    assert b.status()["leader_node"] == "b" and b.status()["redis"] == "ok"
+    assert b.status()["leader_node"] == "b" and b.status()["store_state"] == "ok"
     b.release()
 
 
@@ -87,7 +87,7 @@ def test_a_leader_steps_down_while_the_server_is_paused_longer_than_the_ttl(post
             wait_for(lambda: not a.leading, 2, "a steps down")
             assert time.monotonic() - paused < 1.0, "within the TTL, by its own clock"
             time.sleep(0.5)  # longer than the TTL in all
-            assert not a.leading and not b.leading and a.status()["redis"] == "unreachable"
+            assert not a.leading and not b.leading and a.status()["store_state"] == "unreachable"
         finally:
             postgres_server.signal(signal.SIGCONT)
         wait_for(lambda: a.leading or b.leading, 5, "a leader again")
@@ -118,6 +118,6 @@ def test_a_leader_whose_connection_is_killed_connects_again_and_leads_on(postgre
         assert postgres_server.terminate_backends("scheduler-proc/a/%") >= 1
         time.sleep(1.5)  # longer than the TTL: the renewals after the kill kept it
         assert a.leading and not b.leading
-    assert a.status()["redis"] == "ok"
+    assert a.status()["store_state"] == "ok"
     a.release()
     b.release()

@@ -29,7 +29,7 @@ def _watched(
     server: PostgresServer, node: str, wall: Callable[[], float] = clock.wall, url: str | None = None
 ) -> tuple[PostgresLeaseCalls, ClockWatch]:
     """Node ``node``'s calls (as the admin, or with ``url``) and the watch they measure its clock with."""
-    settings = store(node_settings(server, node, **({"SCHEDULER_POSTGRES_URL": url} if url else {})))
+    settings = store(node_settings(server, node, more={"SCHEDULER_POSTGRES_URL": url} if url else None))
     watch = ClockWatch(settings, "PostgreSQL", Metrics(node), FakeClock(), wall)
     return PostgresLeaseCalls(Client(settings), watch), watch
 

@@ -47,7 +47,7 @@ time.sleep(600)
 def settings(tmp_path: Path, postgres_server: PostgresServer) -> Settings:
     (tmp_path / "run").mkdir(mode=0o700)
     # A long TTL: a lease that went early was released, not expired.
-    return node_settings(postgres_server, "next-node", ttl=30, SCHEDULER_LOCK_DIR=str(tmp_path / "run"))
+    return node_settings(postgres_server, "next-node", ttl=30, more={"SCHEDULER_LOCK_DIR": str(tmp_path / "run")})
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from pg_support import PostgresServer
 from redis_support import RedisServer
 from store_support import PostgresKit, RedisKit, StoreKit
+from stores import STORES, ClusterStore, make_store
 from support import Host, HostFactory
 
 
@@ -47,6 +48,8 @@ def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
 _PROCESS_FIXTURES = {
     "hosts",
     "redis_server",
+    "store",
+    "store_kind",
     "sentinel_cluster",
     "redis_cluster",
     "served",
@@ -96,6 +99,21 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.kill()
 
 
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClusterStore]:
+    """The cluster's store, started: the test runs once on Redis and once on PostgreSQL."""
+    server = make_store(request.param, tmp_path / request.param)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Redis or PostgreSQL, for a test that makes (and starts) its store itself."""
+    return str(request.param)
+
+
 @pytest.fixture
 def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
     """A real PostgreSQL server on a loopback port (superuser ``postgres``, database ``scheduler``),
@@ -104,7 +122,7 @@ def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture(params=["redis", "postgres"])
+@pytest.fixture(params=STORES)
 def ledger_factory(request: pytest.FixtureRequest) -> Iterator[StoreKit]:
     """Ledgers, buses and the lease on a real Redis, then on a real PostgreSQL: a test of the
     Ledger or CommandBus interface runs against both cluster stores."""

@@ -14,8 +14,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-from pg_lease_standin import install as install_lease_standin
-from pg_lease_standin import lead as lead_standin
 from pg_support import PostgresServer
 from psycopg import sql
 from redis_support import RedisServer
@@ -25,6 +23,8 @@ from scheduler_proc.coordination.lease.leadership import ClusterLeadership
 from scheduler_proc.coordination.postgres import schema
 from scheduler_proc.coordination.postgres.bus import PostgresBus
 from scheduler_proc.coordination.postgres.conn import Client
+from scheduler_proc.coordination.postgres.lease import postgres_leadership
+from scheduler_proc.coordination.postgres.leasecalls import bury
 from scheduler_proc.coordination.postgres.ledger import PostgresLedger
 from scheduler_proc.coordination.records import DEFAULT_HISTORY, Command, HistoryLimits, to_micros
 from scheduler_proc.coordination.redis.bus import RedisBus
@@ -154,10 +154,9 @@ class PostgresKit(StoreKit):
         self.settings, self.server = found, server
         self.admin = Client(found, "scheduler-proc/test")
         schema.migrate(self.admin)
-        install_lease_standin(self.admin)
         self._made: list[Client] = [self.admin]
         self._buses: list[PostgresBus] = []
-        self._tokens: dict[str, str] = {}
+        self._leaders: dict[str, ClusterLeadership] = {}
 
     def _client(self) -> Client:
         client = Client(self.settings, "scheduler-proc/test")
@@ -183,16 +182,24 @@ class PostgresKit(StoreKit):
         return self.admin.run(run)
 
     def lead(self, node: str) -> Term:
-        [(expired,)] = self.execute("SELECT expires_at <= clock_timestamp() FROM {schema}.lease")
-        assert expired, f"{node} should lead: the lease is held"
-        term = lead_standin(self.admin, node)
-        self._tokens[node] = term.lease_token or ""
+        settings = Settings.from_env(
+            {
+                "SCHEDULER_POSTGRES_URL": self.server.url,
+                "SCHEDULER_POSTGRES_SCHEMA": NAMESPACE,
+                "SCHEDULER_LEASE_TTL": "2",
+                "SCHEDULER_NODE_ID": node,
+            }
+        )
+        leadership = postgres_leadership(settings, self._client())
+        leadership.tick()
+        term = leadership.current_term()
+        assert term is not None, f"{node} should lead"
+        self._leaders[node] = leadership
+        self.execute("UPDATE {schema}.floor SET at_us = 0")  # a schema's first lease sets one
         return term
 
     def release(self, node: str) -> None:
-        self.execute(
-            "UPDATE {schema}.lease SET expires_at = '-infinity' WHERE id = 1 AND token = %s", [self._tokens.pop(node)]
-        )
+        self._leaders.pop(node).release()
 
     def set_floor(self, at: datetime, reason: str) -> None:
         self.execute(
@@ -202,10 +209,7 @@ class PostgresKit(StoreKit):
         )
 
     def bury(self, run_prefix: str) -> None:
-        self.execute(
-            "INSERT INTO {schema}.dead VALUES (%s, clock_timestamp() + interval '1 hour') ON CONFLICT DO NOTHING",
-            [run_prefix],
-        )
+        bury(self.admin, None, run_prefix)
 
     def has_marker(self, job_id: str, run_id: str) -> bool:
         return bool(
@@ -226,6 +230,8 @@ class PostgresKit(StoreKit):
         )
 
     def close(self) -> None:
+        for leadership in self._leaders.values():
+            leadership.release()
         for bus in self._buses:
             bus.close()
         for client in self._made:

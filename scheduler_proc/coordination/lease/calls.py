@@ -36,7 +36,7 @@ class Store:
     """How a store is named in logs and problems, and the fixes the lease's warnings give."""
 
     name: str  # "Redis", "PostgreSQL"
-    problem: str  # the key of its trouble in :mod:`scheduler_proc.problems`
+    key: str  # "redis", "postgres": its name in the status file and its trouble's key in problems
     call: str  # what one lease call is on this store, e.g. "lease script"
     blind: str  # the warning when the store cannot tell whether it lost data ('?'), with the fix
     durable: str  # how to run the store so that it keeps claims across a restart or failover

@@ -32,7 +32,7 @@ class StoreHealth:
         if state == self.state:
             return
         previous, self.state = self.state, state
-        name, key = self._store.name, self._store.problem
+        name, key = self._store.name, self._store.key
         if state == "error":
             problems.report(key, f"{name} refuses the scheduler's commands", message)
             return

@@ -211,8 +211,9 @@ class ClusterLeadership:
 
     def status(self) -> ClusterStatus:
         offset, lease = self.clock_check.offset, self._lease
-        return {
-            "redis": self.store_state,  # the key stays until the status file names the store neutrally
+        status: ClusterStatus = {
+            "store": self._store.key,
+            "store_state": self.store_state,
             "leader_node": lease.leader_node,
             "term": lease.leader_term,
             "lease_age": None if lease.lease_seen_ttl is None else round(self.state.ttl - lease.lease_seen_ttl, 3),
@@ -221,3 +222,6 @@ class ClusterLeadership:
             "clock_offset": None if offset is None else round(offset, 4),
             "clock_ok": not self.clock_check.off,
         }
+        if self._store.key == "redis":
+            status["redis"] = self.store_state  # the state's name in 0.2, which older readers know
+        return status

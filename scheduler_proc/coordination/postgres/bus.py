@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import sql
 
 from scheduler_proc.coordination.postgres.conn import Client, Connection
-from scheduler_proc.coordination.postgres.hints import Hints
+from scheduler_proc.coordination.postgres.notices import CommandNotices
 from scheduler_proc.coordination.records import ACK_TTL, COMMAND_TTL, Command, command_from_entry, parse_ack
 from scheduler_proc.formats.acks import CommandAck, encode_ack
 from scheduler_proc.formats.commands import encode_command_entry
@@ -27,7 +27,7 @@ _READ_AT_LEAST_EVERY = 10.0
 _PAGE = 100  # commands per read
 _POLL = 0.05  # seconds between looks for an answer
 
-_SUBMIT = "SELECT {schema}.submit(%s::jsonb, %s::text)"
+_SUBMIT = "SELECT {schema}.submit(%s::jsonb)"
 _ANSWER = "SELECT answer FROM {schema}.acks WHERE command_id = %s AND expires_at > clock_timestamp()"
 _RECEIVE = """SELECT id, fields FROM {schema}.commands
   WHERE id > coalesce((SELECT last_id FROM {schema}.bus_cursor WHERE id = 1), 0)
@@ -44,7 +44,7 @@ class PostgresBus:
     ) -> None:
         self._settings = settings
         self._client = client
-        self._hints = Hints(settings, "commands", application_name)
+        self._notices = CommandNotices(settings, application_name)
         self._unread = True  # a new leader reads at once: commands may wait from before its term
         self._read_at = float("-inf")
 
@@ -64,7 +64,7 @@ class PostgresBus:
 
     def submit(self, command: Command) -> None:
         """Queue the command and notify the leader, in one statement."""
-        self._rows(_SUBMIT, (json.dumps(encode_command_entry(command.fields())), self._hints.channel))
+        self._rows(_SUBMIT, (json.dumps(encode_command_entry(command.fields())),))
 
     def wait_ack(self, command: Command, timeout: float) -> CommandAck | None:
         deadline = time.monotonic() + timeout
@@ -77,7 +77,7 @@ class PostgresBus:
 
     def due(self) -> bool:
         """A notice came, a read failed or was never made, or the last one is _READ_AT_LEAST_EVERY old."""
-        if self._hints.heard():
+        if self._notices.heard():
             self._unread = True
         return self._unread or time.monotonic() - self._read_at >= _READ_AT_LEAST_EVERY
 
@@ -106,4 +106,4 @@ class PostgresBus:
 
     def close(self) -> None:
         """Close the connection that listens for notices (the client is the caller's)."""
-        self._hints.close()
+        self._notices.close()

@@ -6,6 +6,9 @@ raises a ``PostgresConfigError`` that says how to install it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,8 +44,9 @@ def connect(settings: PostgresSettings, application_name: str = "scheduler-proc"
         "application_name": application_name,
         # statement_timeout bounds a statement's time on the server (a lock wait included);
         # tcp_user_timeout and the keepalives bound a server that stopped answering.
+        # synchronous_commit: a claim is on disk before the fire runs, whatever the server's default.
         "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={4 * timeout_ms}",
+        f"-c idle_in_transaction_session_timeout={4 * timeout_ms} -c synchronous_commit=on",
         "tcp_user_timeout": timeout_ms,
         "keepalives": 1,
         "keepalives_idle": 5,
@@ -90,6 +94,39 @@ def _said(exc: BaseException) -> str:
     return redact(" ".join(str(exc).split()))
 
 
+def answer_deadline(settings: PostgresSettings) -> float:
+    """How long a caller waits for an answer before it cuts the connection: past the server's own
+    statement_timeout (whose error normally comes first), well inside the lease."""
+    return settings.socket_timeout + max(0.25, settings.socket_timeout)
+
+
+@contextmanager
+def deadline(conn: Connection, seconds: float) -> Iterator[threading.Event]:
+    """Cut ``conn``'s socket if the block still waits after ``seconds``: the call then fails at once
+    (the event yielded is set when it did).
+
+    statement_timeout and the TCP timeouts do not bound a server that is paused or hung while its
+    kernel still acknowledges (SIGSTOP, a stalled disk): without this a lease call would wait for
+    it forever, and with it the lease thread (a clean stop too).
+    """
+    cut = threading.Event()
+    timer = threading.Timer(seconds, _sever, (conn, cut))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield cut
+    finally:
+        timer.cancel()
+
+
+def _sever(conn: Connection, cut: threading.Event) -> None:
+    cut.set()
+    with contextlib.suppress(OSError, psycopg.Error):
+        fd = os.dup(conn.pgconn.socket)
+        with socket.socket(fileno=fd) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def refused(exc: psycopg.Error) -> bool:
     """True when the server refused the statement for good (privileges, read-only, a missing object)."""
     state = exc.sqlstate or ""
@@ -123,8 +160,11 @@ class Client:
     def run(self, action: Callable[[Connection], T]) -> T:
         """``action(connection)``, with psycopg's errors mapped (see the class docstring)."""
         conn = self._connection()
+        waited = answer_deadline(self.settings)
+        cut = threading.Event()
         try:
-            return action(conn)
+            with deadline(conn, waited) as cut:
+                return action(conn)
         except psycopg.Error as exc:
             if refused(exc):
                 raise PostgresConfigError(
@@ -133,9 +173,8 @@ class Client:
                 ) from None
             if isinstance(exc, psycopg.OperationalError) or conn.closed or conn.broken:
                 self._drop(conn)
-                raise PostgresUnavailable(
-                    f"PostgreSQL at {self.settings.target} did not answer ({_said(exc)})"
-                ) from None
+                said = f"no answer within {waited:g}s" if cut.is_set() else _said(exc)
+                raise PostgresUnavailable(f"PostgreSQL at {self.settings.target} did not answer ({said})") from None
             raise
 
     @contextmanager

@@ -42,7 +42,7 @@ T = TypeVar("T")
 #: How the lease names Redis, and the fixes its warnings give.
 REDIS = Store(
     name="Redis",
-    problem="redis",
+    key="redis",
     call="lease script",
     blind="Redis does not let this user run INFO in scripts: a restart or failover of Redis that loses "
     "claims cannot be noticed; grant it (ACL SETUSER <user> +info)",

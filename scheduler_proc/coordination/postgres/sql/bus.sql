@@ -21,15 +21,15 @@ CREATE TABLE IF NOT EXISTS {schema}.acks (
   expires_at timestamptz NOT NULL
 );
 
--- submit: queue a command and tell the leader on p_channel (delivered at commit; a hint only:
--- a lost one delays the command to the leader's next regular read). Returns the command's id.
-CREATE OR REPLACE FUNCTION {schema}.submit(p_fields jsonb, p_channel text) RETURNS bigint
+-- submit: queue a command and notify the leader on <schema>_commands (delivered at commit; a
+-- hint only: a lost one delays the command to the leader's next regular read). Returns its id.
+CREATE OR REPLACE FUNCTION {schema}.submit(p_fields jsonb) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
   v_id bigint;
 BEGIN
   INSERT INTO {schema}.commands (fields) VALUES (p_fields) RETURNING id INTO v_id;
-  PERFORM pg_notify(p_channel, v_id::text);
+  PERFORM pg_notify({schema}.channel('commands'), v_id::text);
   RETURN v_id;
 END;
 $$;

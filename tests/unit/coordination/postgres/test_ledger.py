@@ -109,5 +109,5 @@ def test_rows_that_are_not_the_kits_are_left_out(kit: PostgresKit) -> None:
     kit.execute("INSERT INTO {schema}.runs (job_id, succeeded, entry) VALUES ('j', true, 'not json')")
     ledger.finish(_ended("j", "r1", at))
     assert [run.run_id for run in ledger.history("j", 10)] == ["r1"]
-    kit.execute("INSERT INTO {schema}.floor VALUES (1, 0, 0, 'none')")
+    kit.execute("UPDATE {schema}.floor SET at_us = 0, reason = 'none'")
     assert ledger.resume_floor() is None, "a floor at 0 holds nothing back"

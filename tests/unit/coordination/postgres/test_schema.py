@@ -1,32 +1,56 @@
-"""The kit's schema in PostgreSQL (scheduler_proc/coordination/postgres/schema.py) on a real
-server: migrated once however often and however many nodes at once ask, by a role that owns
-only its schema, and refused when a newer kit migrated it."""
+"""The kit's schema in PostgreSQL (scheduler_proc/coordination/postgres/schema.py) on a real server:
+created at the version this kit knows, once (a second migration is a no-op), in a schema a DBA made for
+the kit's role, by one node when several start at once, and refused when a newer kit migrated it."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from pg_lease_support import SCHEMA, node_settings, store
 from pg_support import PostgresServer
-from store_support import postgres_settings
 
-from scheduler_proc.coordination.postgres import schema
 from scheduler_proc.coordination.postgres.conn import Client
+from scheduler_proc.coordination.postgres.schema import VERSION, migrate
 from scheduler_proc.errors import PostgresConfigError
 
 
-def test_a_migration_runs_once_and_again_changes_nothing(postgres_server: PostgresServer) -> None:
-    client = Client(postgres_settings(postgres_server))
-    assert schema.migrate(client) == 0
-    postgres_server.psql("INSERT INTO kit.paused VALUES ('j', 1.0)")
-    assert schema.migrate(client) == schema.VERSION
-    assert postgres_server.psql("SELECT job_id FROM kit.paused") == [("j",)]
-    assert postgres_server.psql("SELECT version FROM kit.schema_version") == [(schema.VERSION,)]
+def _tables(server: PostgresServer) -> set[str]:
+    rows = server.psql("SELECT tablename FROM pg_tables WHERE schemaname = %s", (SCHEMA,))
+    return {str(name) for (name,) in rows}
+
+
+def test_a_first_migration_creates_the_schema_and_a_second_finds_it_done(postgres_server: PostgresServer) -> None:
+    settings = node_settings(postgres_server, "web-1")  # migrates
+    assert {"schema_version", "lease", "server", "floor", "dead"} <= _tables(postgres_server)
+    assert postgres_server.psql(f"SELECT version FROM {SCHEMA}.schema_version") == [(VERSION,)]
+    client = Client(store(settings))
+    assert migrate(client) == VERSION, "already at this version: nothing ran"
     client.close()
 
 
-def test_nodes_starting_at_once_migrate_once(postgres_server: PostgresServer) -> None:
-    settings = postgres_settings(postgres_server)
+def test_a_schema_a_dba_made_for_the_kits_role_is_migrated_without_create_on_the_database(
+    postgres_server: PostgresServer,
+) -> None:
+    """CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists."""
+    url = postgres_server.app_role("scheduler_app", "app-secret-1", schema=SCHEMA)
+    node_settings(postgres_server, "web-1", more={"SCHEDULER_POSTGRES_URL": url})
+    owners = postgres_server.psql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = %s", (SCHEMA,))
+    assert owners == [("scheduler_app",)]
+
+
+def test_a_schema_a_newer_kit_migrated_is_refused_naming_the_fix(postgres_server: PostgresServer) -> None:
+    settings = node_settings(postgres_server, "web-1")
+    postgres_server.psql(f"UPDATE {SCHEMA}.schema_version SET version = {VERSION + 1}")
+    client = Client(store(settings))
+    with pytest.raises(PostgresConfigError, match=r"newer than this kit knows .* upgrade scheduler-proc"):
+        migrate(client)
+    client.close()
+
+
+def test_nodes_starting_at_once_migrate_once_and_keep_what_is_there(postgres_server: PostgresServer) -> None:
+    settings = store(node_settings(postgres_server, "web-1"))
+    postgres_server.psql(f"DROP SCHEMA {SCHEMA} CASCADE")  # as on a new server
     start = threading.Barrier(4)
     found: list[int | BaseException] = []
 
@@ -34,8 +58,8 @@ def test_nodes_starting_at_once_migrate_once(postgres_server: PostgresServer) ->
         client = Client(settings)
         start.wait()
         try:
-            found.append(schema.migrate(client))
-        except BaseException as exc:  # reported below
+            found.append(migrate(client))
+        except BaseException as exc:  # reported by the assertion below
             found.append(exc)
         finally:
             client.close()
@@ -45,20 +69,9 @@ def test_nodes_starting_at_once_migrate_once(postgres_server: PostgresServer) ->
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sorted(found, key=str) == [0, 1, 1, 1]
-
-
-def test_a_role_that_owns_only_its_schema_migrates_it(postgres_server: PostgresServer) -> None:
-    url = postgres_server.app_role("shop", "pw-shop")
-    client = Client(postgres_settings(postgres_server, schema="shop", url=url))
-    assert schema.migrate(client) == 0
+    assert sorted(found, key=str) == [0, VERSION, VERSION, VERSION], "one migrated, the others found it done"
+    postgres_server.psql(f"INSERT INTO {SCHEMA}.paused VALUES ('j', 1.0)")
+    client = Client(settings)
+    assert migrate(client) == VERSION
     client.close()
-
-
-def test_a_schema_a_newer_kit_migrated_is_refused(postgres_server: PostgresServer) -> None:
-    client = Client(postgres_settings(postgres_server))
-    schema.migrate(client)
-    postgres_server.psql(f"UPDATE kit.schema_version SET version = {schema.VERSION + 1}")
-    with pytest.raises(PostgresConfigError, match=r"newer than this kit knows.*upgrade scheduler-proc"):
-        schema.migrate(client)
-    client.close()
+    assert postgres_server.psql(f"SELECT job_id FROM {SCHEMA}.paused") == [("j",)], "a migration keeps the data"

@@ -40,10 +40,16 @@ from scheduler_proc.settings import PostgresSettings, Settings
 NAMESPACE = "kit"
 
 
-def postgres_settings(server: PostgresServer, schema: str = NAMESPACE, url: str | None = None) -> PostgresSettings:
-    """The kit's settings for ``server`` (as its admin, unless ``url`` names another role), TTL 2 s."""
+def postgres_settings(
+    server: PostgresServer, schema: str = NAMESPACE, url: str | None = None, ttl: float = 2
+) -> PostgresSettings:
+    """The kit's settings for ``server`` (as its admin, unless ``url`` names another role), lease TTL ``ttl``."""
     found = Settings.from_env(
-        {"SCHEDULER_POSTGRES_URL": url or server.url, "SCHEDULER_POSTGRES_SCHEMA": schema, "SCHEDULER_LEASE_TTL": "2"}
+        {
+            "SCHEDULER_POSTGRES_URL": url or server.url,
+            "SCHEDULER_POSTGRES_SCHEMA": schema,
+            "SCHEDULER_LEASE_TTL": f"{ttl:g}",
+        }
     ).postgres
     assert found is not None
     return found
@@ -149,8 +155,8 @@ class RedisKit(StoreKit):
 class PostgresKit(StoreKit):
     name = "postgres"
 
-    def __init__(self, server: PostgresServer) -> None:
-        found = postgres_settings(server)
+    def __init__(self, server: PostgresServer, ttl: float = 2) -> None:
+        found = postgres_settings(server, ttl=ttl)
         self.settings, self.server = found, server
         self.admin = Client(found, "scheduler-proc/test")
         schema.migrate(self.admin)
@@ -186,7 +192,7 @@ class PostgresKit(StoreKit):
             {
                 "SCHEDULER_POSTGRES_URL": self.server.url,
                 "SCHEDULER_POSTGRES_SCHEMA": NAMESPACE,
-                "SCHEDULER_LEASE_TTL": "2",
+                "SCHEDULER_LEASE_TTL": f"{self.settings.lease_ttl:g}",
                 "SCHEDULER_NODE_ID": node,
             }
         )

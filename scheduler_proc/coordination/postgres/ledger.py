@@ -154,9 +154,28 @@ class PostgresLedger:
             [r.max_instances for r in chunk],
             [r.running_here for r in chunk],
         )
+        statement = self._statement(_CLAIM)
+        unreplicated: list[str] = []  # PostgreSQL's warnings that a commit was not replicated
+
+        def claim(conn: Connection) -> list[tuple[Any, ...]]:
+            heard = _unreplicated_commits(unreplicated)
+            conn.add_notice_handler(heard)
+            try:
+                return conn.execute(statement, params).fetchall()
+            finally:
+                conn.remove_notice_handler(heard)
+
         try:
-            [(answer,)] = self._rows(_CLAIM, params)
-            return claim_letters(str(answer), len(chunk))
+            [(answer,)] = self._run(claim)
+            results = claim_letters(str(answer), len(chunk))
+            if unreplicated and ClaimResult.CLAIMED in results:
+                log.warning(
+                    "claim committed but its wait for a synchronous standby was cancelled (%s); not running "
+                    "it, since a failover now could lose the claim",
+                    unreplicated[0],
+                )
+                return [ClaimResult.UNREPLICATED if r is ClaimResult.CLAIMED else r for r in results]
+            return results
         except (StoreUnavailable, StoreConfigError) as exc:
             log.debug("claim of %d fire(s) failed: %s", len(chunk), exc)
         except ValueError as exc:  # not run now: a retry under the same run id finds its claim if one was made
@@ -278,6 +297,17 @@ class PostgresLedger:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _unreplicated_commits(heard: list[str]) -> Callable[[psycopg.errors.Diagnostic], None]:
+    """A notice handler that keeps PostgreSQL's warning that a commit's wait for synchronous
+    standbys was cancelled: the commit stands on the primary, but a failover could lose it."""
+
+    def handle(notice: psycopg.errors.Diagnostic) -> None:
+        if "synchronous replication" in (notice.message_primary or ""):
+            heard.append(notice.message_primary or "")
+
+    return handle
 
 
 def _moment(table: str, name: str, micros: int) -> datetime | None:

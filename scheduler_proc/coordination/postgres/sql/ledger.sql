@@ -99,7 +99,10 @@ DECLARE
   v_others bigint;
   v_answers text := '';
 BEGIN
-  -- Held until commit: an acquire (which also locks the row) waits for this claim to end.
+  -- Held until commit: an acquire (which also locks the row) waits for this claim to end. The lock
+  -- is written, so even a call that claims nothing new (a retry that finds its claim) commits with
+  -- a transaction id, and its commit waits for synchronous standbys: a claim runs only once they
+  -- have it (and the claim before it).
   SELECT token, expires_at INTO v_holder, v_expires FROM {schema}.lease WHERE id = 1 FOR UPDATE;
   v_now := clock_timestamp();
   IF v_holder IS DISTINCT FROM p_token OR v_expires <= v_now THEN

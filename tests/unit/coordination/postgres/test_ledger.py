@@ -1,8 +1,8 @@
 """What the PostgreSQL ledger (scheduler_proc/coordination/postgres/ledger.py, sql/ledger.sql) does
 beyond the Ledger interface's tests (tests/integration/test_cluster_ledger.py, run on both
-stores): claims expire after their retention, a run's end and a renewal of its marker never
-cross, a server that does not answer costs no fire and breaks no caller, and rows that are not
-the kit's are left out."""
+stores): claims expire after their retention, a claim runs only once synchronous standbys have
+it, a run's end and a renewal of its marker never cross, a server that does not answer costs no
+fire and breaks no caller, and rows that are not the kit's are left out."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from pg_support import PostgresServer
 from store_support import PostgresKit
 from support import wait_for
 
+from scheduler_proc.coordination.interfaces import Ledger
 from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, LiveRun, Run
+from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SchedulerError
 
 
@@ -47,6 +49,46 @@ def test_a_claim_expires_after_its_retention_and_is_cleared_away(kit: PostgresKi
         5,
         "a claim of another job to clear the expired one away",
     )
+
+
+def _standbys(server: PostgresServer, names: str) -> None:
+    """Set synchronous_standby_names (none exists: every commit that writes waits, until reset)."""
+    server.psql(f"ALTER SYSTEM SET synchronous_standby_names = '{names}'")
+    server.psql("SELECT pg_reload_conf()")
+
+
+def _claim_while_replication_is_cancelled(server: PostgresServer, ledger: Ledger, term: Term, at: datetime) -> object:
+    """Claim in a thread; cancel its wait for a synchronous standby once it waits; the result."""
+    result: list[ClaimResult] = []
+    claim = threading.Thread(target=lambda: result.append(ledger.claim("j", at, term, "a", "r1")))
+    claim.start()
+    wait_for(
+        lambda: server.psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"),
+        5,
+        "the claim to wait for a synchronous standby",
+        interval=0.01,
+    )
+    claim.join(5)
+    return result[0] if result else "no answer"
+
+
+def test_a_claim_runs_only_once_synchronous_standbys_have_it(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cancelled wait for a synchronous standby leaves the commit on the primary only (PostgreSQL
+    says so in a warning): not run, and a retry that finds its claim waits for the standby too."""
+    kit = PostgresKit(postgres_server, ttl=10)  # a client deadline of 2 s: the cancel comes first
+    term = kit.lead("a")
+    ledger = kit.ledger()
+    at = datetime.now(UTC)
+    _standbys(postgres_server, "standby1")
+    with caplog.at_level(logging.WARNING, "scheduler.ledger"):
+        assert _claim_while_replication_is_cancelled(postgres_server, ledger, term, at) is ClaimResult.UNREPLICATED
+        assert _claim_while_replication_is_cancelled(postgres_server, ledger, term, at) is ClaimResult.UNREPLICATED
+    assert "wait for a synchronous standby was cancelled" in caplog.text
+    _standbys(postgres_server, "")
+    assert ledger.claim("j", at, term, "a", "r1") is ClaimResult.CLAIMED, "replicated now: the retry runs it"
+    kit.close()
 
 
 def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(kit: PostgresKit) -> None:

@@ -1,11 +1,12 @@
 """The PostgreSQL backend's checks at start (scheduler_proc/coordination/postgres/checks.py) on a
-real server: a role that owns only its schema is enough; a read-only server and a role without
-the privileges are refused, each with the fix; a server that does not answer is no error."""
+real server: a role that owns only its schema is enough; a read-only server, a standby and a
+role without the privileges are refused, each with the fix; a server that does not answer is no
+error."""
 
 from __future__ import annotations
 
 import pytest
-from pg_support import PostgresServer
+from pg_support import PostgresServer, write_owned
 from psycopg import sql
 from store_support import postgres_settings
 
@@ -23,6 +24,13 @@ def test_a_role_that_owns_only_its_schema_is_enough(postgres_server: PostgresSer
 def test_a_read_only_server_is_refused_with_the_fix(postgres_server: PostgresServer) -> None:
     postgres_server.read_only(True)
     with pytest.raises(PostgresConfigError, match=r"default_transaction_read_only is on.*ALTER ROLE"):
+        check_server(postgres_settings(postgres_server))
+
+
+def test_a_standby_in_recovery_is_refused_with_the_fix(postgres_server: PostgresServer) -> None:
+    write_owned(postgres_server.data / "standby.signal", "")  # starts in recovery, a standby without a primary
+    postgres_server.restart()
+    with pytest.raises(PostgresConfigError, match=r"is a standby in recovery.*target_session_attrs=read-write"):
         check_server(postgres_settings(postgres_server))
 
 

@@ -6,14 +6,12 @@ raises a ``PostgresConfigError`` that says how to install it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from scheduler_proc.coordination.postgres.deadline import answer_deadline, deadline
 from scheduler_proc.errors import PostgresConfigError, PostgresUnavailable
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import PostgresSettings
@@ -92,39 +90,6 @@ def _connect_error(settings: PostgresSettings, exc: psycopg.OperationalError) ->
 def _said(exc: BaseException) -> str:
     """The server's or libpq's message in one masked line."""
     return redact(" ".join(str(exc).split()))
-
-
-def answer_deadline(settings: PostgresSettings) -> float:
-    """How long a caller waits for an answer before it cuts the connection: past the server's own
-    statement_timeout (whose error normally comes first), well inside the lease."""
-    return settings.socket_timeout + max(0.25, settings.socket_timeout)
-
-
-@contextmanager
-def deadline(conn: Connection, seconds: float) -> Iterator[threading.Event]:
-    """Cut ``conn``'s socket if the block still waits after ``seconds``: the call then fails at once
-    (the event yielded is set when it did).
-
-    statement_timeout and the TCP timeouts do not bound a server that is paused or hung while its
-    kernel still acknowledges (SIGSTOP, a stalled disk): without this a lease call would wait for
-    it forever, and with it the lease thread (a clean stop too).
-    """
-    cut = threading.Event()
-    timer = threading.Timer(seconds, _sever, (conn, cut))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield cut
-    finally:
-        timer.cancel()
-
-
-def _sever(conn: Connection, cut: threading.Event) -> None:
-    cut.set()
-    with contextlib.suppress(OSError, psycopg.Error):
-        fd = os.dup(conn.pgconn.socket)
-        with socket.socket(fileno=fd) as sock:
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def refused(exc: psycopg.Error) -> bool:

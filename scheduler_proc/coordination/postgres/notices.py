@@ -14,7 +14,8 @@ import time
 import psycopg
 from psycopg import sql
 
-from scheduler_proc.coordination.postgres.conn import Connection, answer_deadline, connect, deadline
+from scheduler_proc.coordination.postgres.conn import Connection, connect
+from scheduler_proc.coordination.postgres.deadline import answer_deadline, deadline
 from scheduler_proc.errors import StoreConfigError, StoreUnavailable
 from scheduler_proc.settings import PostgresSettings
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
-from psycopg import sql
-
-from scheduler_proc.coordination.postgres.conn import Client, Connection
+from scheduler_proc.coordination.postgres.conn import Client
 from scheduler_proc.coordination.postgres.notices import CommandNotices
+from scheduler_proc.coordination.postgres.statements import Statements
 from scheduler_proc.coordination.records import ACK_TTL, COMMAND_TTL, Command, command_from_entry, parse_ack
 from scheduler_proc.formats.acks import CommandAck, encode_ack
 from scheduler_proc.formats.commands import encode_command_entry
@@ -42,22 +40,10 @@ class PostgresBus:
     def __init__(
         self, settings: PostgresSettings, client: Client, application_name: str = "scheduler-proc/bus"
     ) -> None:
-        self._settings = settings
-        self._client = client
+        self._rows = Statements(client).rows
         self._notices = CommandNotices(settings, application_name)
         self._unread = True  # a new leader reads at once: commands may wait from before its term
         self._read_at = float("-inf")
-
-    def _statement(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=sql.Identifier(self._settings.schema))
-
-    def _rows(self, text: str, params: Any) -> list[tuple[Any, ...]]:
-        statement = self._statement(text)
-
-        def execute(conn: Connection) -> list[tuple[Any, ...]]:
-            return conn.execute(statement, params).fetchall()
-
-        return self._client.run(execute)
 
     def rewind(self) -> None:
         self._unread = True

@@ -12,14 +12,14 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from scheduler_proc.coordination.claimletters import claim_letters
 from scheduler_proc.coordination.lease.leasestate import floor_margin_ms
 from scheduler_proc.coordination.postgres.conn import Client, Connection
+from scheduler_proc.coordination.postgres.statements import Statements
 from scheduler_proc.coordination.records import (
     DEFAULT_HISTORY,
     ClaimRequest,
@@ -35,15 +35,12 @@ from scheduler_proc.coordination.records import (
 )
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term
 from scheduler_proc.coordination.unreadable import readable, report
-from scheduler_proc.errors import PostgresUnavailable, StoreConfigError, StoreUnavailable, UnreadableData
+from scheduler_proc.errors import StoreConfigError, StoreUnavailable, UnreadableData
 from scheduler_proc.formats.history import encode_run
 from scheduler_proc.formats.vocabulary import last_outcome
-from scheduler_proc.redact import redact
 from scheduler_proc.settings import PostgresSettings
 
 log = logging.getLogger("scheduler.ledger")
-
-T = TypeVar("T")
 
 #: Fires per claim statement, and runs per finish or keep_running statement: each holds the
 #: lease row (a claim) or its runs' locks while it runs, so other calls never wait long.
@@ -89,34 +86,14 @@ class PostgresLedger:
     def __init__(
         self, settings: PostgresSettings, client: Client, retention: float, history: HistoryLimits = DEFAULT_HISTORY
     ) -> None:
-        self._settings = settings
         self._client = client
         self._history = history
         self._retention_ms = int(retention * 1000)
         # A node that dies stops renewing its runs' markers: they stop counting within one lease TTL.
         self._marker_ttl_ms = int(settings.lease_ttl * 1000)
         self._margin_ms = floor_margin_ms(settings)
-        self._sql: dict[str, sql.Composed] = {}
-
-    def _statement(self, text: str) -> sql.Composed:
-        """``text`` with the app's schema in place of ``{schema}`` (composed once per statement)."""
-        composed = self._sql.get(text)
-        if composed is None:
-            composed = self._sql[text] = sql.SQL(text).format(schema=sql.Identifier(self._settings.schema))
-        return composed
-
-    def _run(self, action: Callable[[Connection], T]) -> T:
-        """``client.run``, with what it leaves unmapped (a deadlock broken, a value refused) as unavailable."""
-        try:
-            return self._client.run(action)
-        except psycopg.Error as exc:
-            raise PostgresUnavailable(
-                f"PostgreSQL at {self._settings.target} failed a statement ({redact(' '.join(str(exc).split()))[:200]})"
-            ) from None
-
-    def _rows(self, text: str, params: Any = None) -> list[tuple[Any, ...]]:
-        statement = self._statement(text)
-        return self._run(lambda conn: conn.execute(statement, params).fetchall())
+        self._statements = Statements(client)
+        self._rows = self._statements.rows
 
     def claim(
         self, job_id: str, scheduled_at: datetime, term: Term, node: str, run_id: str, manual: bool = False
@@ -154,7 +131,7 @@ class PostgresLedger:
             [r.max_instances for r in chunk],
             [r.running_here for r in chunk],
         )
-        statement = self._statement(_CLAIM)
+        statement = self._statements.compose(_CLAIM)
         unreplicated: list[str] = []  # PostgreSQL's warnings that a commit was not replicated
 
         def claim(conn: Connection) -> list[tuple[Any, ...]]:
@@ -166,7 +143,7 @@ class PostgresLedger:
                 conn.remove_notice_handler(heard)
 
         try:
-            [(answer,)] = self._run(claim)
+            [(answer,)] = self._statements.run(claim)
             results = claim_letters(str(answer), len(chunk))
             if unreplicated and ClaimResult.CLAIMED in results:
                 log.warning(
@@ -229,27 +206,23 @@ class PostgresLedger:
         return {str(name): str(value) for name, value in self._rows(_LEADER_RECORD)}
 
     def set_leader_record(self, fields: dict[str, str]) -> None:
-        forget, record = self._statement(_FORGET_LEADER), self._statement(_RECORD_LEADER)
+        forget, record = self._statements.compose(_FORGET_LEADER), self._statements.compose(_RECORD_LEADER)
 
         def write(conn: Connection) -> None:
             with conn.transaction():
                 conn.execute(forget)
                 conn.execute(record, (list(fields), list(fields.values())))
 
-        self._run(write)
+        self._statements.run(write)
 
     def paused(self) -> set[str]:
         return {str(job_id) for (job_id,) in self._rows(_PAUSED)}
 
     def set_paused(self, job_id: str, paused: bool) -> None:
         if paused:
-            self._execute(_PAUSE, (job_id, time.time()))
+            self._rows(_PAUSE, (job_id, time.time()))
         else:
-            self._execute(_RESUME, (job_id,))
-
-    def _execute(self, text: str, params: Any) -> None:
-        statement = self._statement(text)
-        self._run(lambda conn: conn.execute(statement, params))
+            self._rows(_RESUME, (job_id,))
 
     def last_claimed(self, job_id: str) -> datetime | None:
         return self.last_claimed_all().get(job_id)
@@ -292,7 +265,7 @@ class PostgresLedger:
 
     def now(self) -> datetime:
         """PostgreSQL's clock: one reference for all nodes when there is no claim to resume from."""
-        [(moment,)] = self._run(lambda conn: conn.execute("SELECT clock_timestamp()").fetchall())
+        [(moment,)] = self._rows("SELECT clock_timestamp()")
         return datetime.fromtimestamp(moment.timestamp(), tz=UTC)
 
     def close(self) -> None:

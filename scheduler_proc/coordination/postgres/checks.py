@@ -7,6 +7,8 @@ error here: the runner waits as standby, and the check runs again once it answer
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 from psycopg import sql
 
@@ -36,6 +38,31 @@ def check_server(settings: PostgresSettings, application_name: str = "scheduler-
     finally:
         client.close()
     return True
+
+
+class SchemaGate:
+    """Checks the server and migrates the schema once, on the first call that finds it up.
+
+    A node that started while PostgreSQL was down (``check_server`` answered False) migrates on
+    its first lease call once the server answers; until then that call fails as unreachable.
+    """
+
+    def __init__(self, settings: PostgresSettings, application_name: str, done: bool = False) -> None:
+        self._settings = settings
+        self._application_name = application_name
+        self._done = done
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        """Return once the schema is known migrated; PostgresUnavailable or PostgresConfigError otherwise."""
+        if self._done:
+            return
+        with self._lock:
+            if not self._done and not check_server(self._settings, self._application_name):
+                raise PostgresUnavailable(
+                    f"PostgreSQL at {self._settings.target} is unreachable (its schema is checked once it answers)"
+                )
+            self._done = True
 
 
 def refuse_read_only(settings: PostgresSettings, conn: Connection) -> None:

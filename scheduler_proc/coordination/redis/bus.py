@@ -127,3 +127,6 @@ class RedisBus:
     def _move_cursor(self, entry_id: str) -> None:
         call(self._settings, lambda: self._client.set(self._keys.commands_cursor, entry_id))
         self._known_cursor = entry_id
+
+    def close(self) -> None:
+        """Nothing of its own to release (the client is the ledger's)."""

@@ -70,13 +70,19 @@ class Problem(_Document):
 class ClusterStatus(_Document):
     """What this node knows of the cluster; every field absent in single-host mode."""
 
-    redis: Literal["ok", "unreachable", "error"] | None = None
+    store: Literal["redis", "postgres"] | None = Field(None, description="the cluster's coordination store")
+    store_state: Literal["ok", "unreachable", "error", "unknown"] | None = Field(
+        None, description="this node's link to the store, as its last lease call found it"
+    )
+    redis: Literal["ok", "unreachable", "error", "unknown"] | None = Field(
+        None, description="on Redis only, the same as store_state (its name in 0.2)"
+    )
     leader_node: str | None = None
     term: int | None = Field(None, description="the leader's fencing token")
     lease_age: float | None = Field(None, description="seconds since the lease was last renewed, as this node saw it")
     last_renewal_at: datetime | None = Field(None, description="this node's last renewal (when it leads)")
     lease_ttl: float | None = Field(None, description="seconds")
-    clock_offset: float | None = Field(None, description="this host's clock minus Redis's, in seconds")
+    clock_offset: float | None = Field(None, description="this host's clock minus the store's, in seconds")
     clock_ok: bool | None = None
 
 

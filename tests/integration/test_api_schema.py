@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel
-from redis_support import RedisServer
+from stores import ClusterStore
 from support import Host, HostFactory, read_fires, wait_for
 
 from scheduler_proc import metrics_router, scheduler_router
@@ -121,10 +121,8 @@ def _error(answer: httpx.Response, status: int, code: str) -> None:
     assert body["code"] == code and body["detail"], body
 
 
-def test_a_cluster_hosts_answers_match_their_models_with_iso_times(
-    hosts: HostFactory, redis_server: RedisServer
-) -> None:
-    env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_ADMIN_TOKEN": TOKEN, "SCHEDULER_READ_TOKEN": READ}
+def test_a_cluster_hosts_answers_match_their_models_with_iso_times(hosts: HostFactory, store: ClusterStore) -> None:
+    env = {**store.env(), "SCHEDULER_ADMIN_TOKEN": TOKEN, "SCHEDULER_READ_TOKEN": READ}
     host: Host = hosts(jobs="reports:jobs", env=env).start()
     auth = {"Authorization": f"Bearer {READ}"}
     admin = {"Authorization": f"Bearer {TOKEN}"}
@@ -146,6 +144,7 @@ def test_a_cluster_hosts_answers_match_their_models_with_iso_times(
     status = _valid(models.Status, host.get("/scheduler/status", headers=auth))
     assert status["mode"] == "cluster" and _iso_with_offset(status["updated_at"]), status
     assert _iso_with_offset(status["cluster"]["last_renewal_at"]), status["cluster"]
+    assert status["cluster"]["store"] == store.name and status["cluster"]["store_state"] == "ok", status["cluster"]
     overview = wait_for(
         lambda: (o := host.get("/scheduler/overview", headers=auth, timeout=10).json())["recent_runs"] and o,
         10,
@@ -172,11 +171,11 @@ def test_a_cluster_hosts_answers_match_their_models_with_iso_times(
     invalid = host.get("/scheduler/jobs/tick?limit=0", headers=auth)
     _error(invalid, 422, "invalid_request")
     assert invalid.json()["errors"][0]["loc"] == ["query", "limit"], invalid.json()
-    redis_server.kill()
+    store.kill()
     gone = wait_for(
         lambda: (a := host.get("/scheduler/jobs/tick", headers=auth, timeout=10)).status_code == 503 and a, 30, "a 503"
     )
-    _error(gone, 503, "redis_unavailable")
+    _error(gone, 503, "redis_unavailable" if store.name == "redis" else "store_unavailable")
 
 
 def test_admin_endpoints_disabled_answer_403_and_a_stopped_scheduler_not_ready_with_their_codes(

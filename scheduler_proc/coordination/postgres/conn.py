@@ -43,8 +43,12 @@ def connect(settings: PostgresSettings, application_name: str = "scheduler-proc"
         # statement_timeout bounds a statement's time on the server (a lock wait included);
         # tcp_user_timeout and the keepalives bound a server that stopped answering.
         # synchronous_commit: a claim is on disk before the fire runs, whatever the server's default.
+        # read committed, whatever the database's default: the functions of sql/ rely on each of
+        # their statements seeing what committed while they waited for a lock (under repeatable
+        # read a renewal would write an ended run's marker again, a claim miss a running one).
         "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={4 * timeout_ms} -c synchronous_commit=on",
+        f"-c idle_in_transaction_session_timeout={4 * timeout_ms} -c synchronous_commit=on "
+        r"-c default_transaction_isolation=read\ committed",
         "tcp_user_timeout": timeout_ms,
         "keepalives": 1,
         "keepalives_idle": 5,

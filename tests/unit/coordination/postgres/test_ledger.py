@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pg_support import PostgresServer
+from pg_support import DATABASE, PostgresServer
 from store_support import PostgresKit
 from support import wait_for
 
@@ -91,9 +91,16 @@ def test_a_claim_runs_only_once_synchronous_standbys_have_it(
     kit.close()
 
 
-def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(kit: PostgresKit) -> None:
+@pytest.mark.parametrize("isolation", ["read committed", "repeatable read", "serializable"])
+def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(
+    postgres_server: PostgresServer, isolation: str
+) -> None:
     """finish and keep_running take the runs' locks first: a renewal that read its list of runs
-    just before the run ended waits for the end to commit, then sees the outcome."""
+    just before the run ended waits for the end to commit, then sees the outcome. Whatever the
+    database's default isolation (a DBA's repeatable read would keep the renewal's snapshot from
+    before the lock, and with it the run still going on)."""
+    postgres_server.psql(f"ALTER DATABASE {DATABASE} SET default_transaction_isolation = '{isolation}'")
+    kit = PostgresKit(postgres_server)
     term = kit.lead("a")
     ledger = kit.ledger()
     at = datetime.now(UTC)
@@ -117,6 +124,7 @@ def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(kit: Pos
     renewal.join(5)
     assert not renewal.is_alive()
     assert not kit.has_marker("job", "p1-run"), "the renewal wrote the ended run's marker again"
+    kit.close()
 
 
 def test_a_server_that_does_not_answer_costs_no_fire_and_breaks_no_caller(

@@ -126,6 +126,13 @@ BEGIN
   now_ms := {schema}.epoch_ms(now_ts);
   discontinuity := '';
   SELECT * INTO held FROM {schema}.lease WHERE id = 1 FOR UPDATE;
+  IF NOT FOUND THEN
+    -- Deleted by hand: nobody holds it. Written again (else the UPDATE below would write nothing
+    -- and every caller would lead, each fenced); a statement of its own, so a concurrent acquire's
+    -- row is seen and locked.
+    INSERT INTO {schema}.lease VALUES (1, 0, '', '', '-infinity') ON CONFLICT (id) DO NOTHING;
+    SELECT * INTO held FROM {schema}.lease WHERE id = 1 FOR UPDATE;
+  END IF;
   IF held.expires_at > now_ts THEN
     IF held.token !~ '^[0-9]+:[^:]+:.+$' AND held.expires_at > now_ts + ttl THEN
       UPDATE {schema}.lease SET expires_at = now_ts + ttl WHERE id = 1 RETURNING * INTO held;

@@ -86,6 +86,20 @@ def test_a_lease_that_ran_out_is_not_renewed_and_goes_to_the_next(
     assert _acquired(second.acquire("web-2", TTL_MS, 1, MARGIN_MS)).fencing_token > got.fencing_token
 
 
+def test_a_lease_row_deleted_by_hand_is_written_again_by_the_next_acquire(
+    calls: tuple[PostgresLeaseCalls, PostgresLeaseCalls], postgres_server: PostgresServer
+) -> None:
+    """Without its row every acquire said "acquired" and wrote nothing: two leaders, each of
+    whose claims was fenced (no fire ran) and whose renewals failed, for as long as it lasted."""
+    first, second = calls
+    _acquired(first.acquire("web-1", TTL_MS, 1, MARGIN_MS))
+    postgres_server.psql(f"DELETE FROM {SCHEMA}.lease")
+    got = _acquired(first.acquire("web-1", TTL_MS, 1, MARGIN_MS))
+    assert lease_row(postgres_server) == (got.fencing_token, got.lease_token, True)
+    assert isinstance(second.acquire("web-2", TTL_MS, 1, MARGIN_MS), HeldByOther)
+    assert first.renew_quiet(got.lease_token, TTL_MS)
+
+
 def test_the_first_start_moves_the_floor_and_starts_terms_at_the_databases_time(
     calls: tuple[PostgresLeaseCalls, PostgresLeaseCalls], postgres_server: PostgresServer
 ) -> None:

@@ -114,7 +114,9 @@ class Client:
         self.settings = settings
         self._application_name = application_name
         self._local = threading.local()
-        self._all: list[Connection] = []
+        # Each connection with the thread it belongs to: one whose thread ended is closed (anyio's
+        # worker threads, which run the web's routes, end after 10 s idle and new ones start).
+        self._all: list[tuple[threading.Thread, Connection]] = []
         self._all_lock = threading.Lock()
 
     def _connection(self) -> Connection:
@@ -123,7 +125,11 @@ class Client:
             conn = connect(self.settings, self._application_name)
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                ended = [old for thread, old in self._all if not thread.is_alive()]
+                self._all = [(thread, old) for thread, old in self._all if thread.is_alive() and not old.closed]
+                self._all.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
         return conn
 
     def run(self, action: Callable[[Connection], T]) -> T:
@@ -163,7 +169,7 @@ class Client:
     def close(self) -> None:
         with self._all_lock:
             connections, self._all = self._all, []
-        for conn in connections:
+        for _, conn in connections:
             conn.close()
 
 

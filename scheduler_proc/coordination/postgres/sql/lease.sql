@@ -46,8 +46,9 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT left(btrim('{schema}', '"'), 62 - length(kin
 
 -- This server's identity, 'system identifier:timeline:oid of the lease table'. The first two change
 -- with a restore into another cluster, a point-in-time recovery or a failover to a promoted standby;
--- the oid with a restore from a dump (the tables are created anew). '?' stands for the first two
--- when this role may not read them (then only a restore from a dump can be noticed).
+-- the oid with a restore from a dump (the tables are created anew). '?:?' stands for the first two
+-- when this role may not read them (then only a restore from a dump can be noticed): the oid stays
+-- the third part either way, so it is compared whether or not the role could read the rest.
 CREATE OR REPLACE FUNCTION {schema}.server_identity() RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -55,7 +56,7 @@ DECLARE
 BEGIN
   IF NOT (has_function_privilege('pg_control_system()', 'execute')
           AND has_function_privilege('pg_current_wal_lsn()', 'execute')) THEN
-    RETURN '?' || tables;
+    RETURN '?:?' || tables;
   END IF;
   -- The current WAL file's name starts with the timeline the server writes on (8 hex digits).
   RETURN (SELECT system_identifier::text FROM pg_control_system())

@@ -171,6 +171,36 @@ def test_a_role_that_may_not_read_the_servers_identity_is_told_apart(postgres_se
     assert calls.renew(got.lease_token, TTL_MS, MARGIN_MS).discontinuity == "?"
 
 
+def test_a_restored_dump_moves_the_floor_for_a_role_that_may_not_read_the_servers_identity(
+    postgres_server: PostgresServer,
+) -> None:
+    """The identity is then '?:?:<oid of the lease table>': the oid still tells a restored dump."""
+    url = postgres_server.app_role("app", "secret-app-1", schema=SCHEMA)
+    postgres_server.psql("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+    first = _watched(postgres_server, "web-1", url=url)[0]
+    assert first.release(_acquired(first.acquire("web-1", TTL_MS, 1, MARGIN_MS)).lease_token)
+    dump = postgres_server.dump()
+    newer = _acquired(_watched(postgres_server, "web-2", url=url)[0].acquire("web-2", TTL_MS, 1, MARGIN_MS))
+    postgres_server.restore(dump)
+    postgres_server.psql("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+    got = _acquired(_watched(postgres_server, "web-3", url=url)[0].acquire("web-3", TTL_MS, 1, MARGIN_MS))
+    assert "created anew (restored from a dump?)" in got.discontinuity
+    assert got.fencing_token > newer.fencing_token
+
+
+def test_granting_the_servers_identity_later_is_no_discontinuity(postgres_server: PostgresServer) -> None:
+    """The GRANT the warning asks for: the identity gains its first two parts, the data is the same."""
+    url = postgres_server.app_role("app", "secret-app-1", schema=SCHEMA)
+    postgres_server.psql("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC")
+    calls = _watched(postgres_server, "web-1", url=url)[0]
+    got = _acquired(calls.acquire("web-1", TTL_MS, 1, MARGIN_MS))
+    assert calls.renew(got.lease_token, TTL_MS, MARGIN_MS).discontinuity == "?"
+    at_us = floor_row(postgres_server)[0]
+    postgres_server.psql("GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC")
+    assert calls.renew(got.lease_token, TTL_MS, MARGIN_MS).discontinuity == ""
+    assert floor_row(postgres_server)[0] == at_us, "the floor stays"
+
+
 def test_a_token_written_by_hand_is_unreadable_and_made_to_run_out_within_the_ttl(
     calls: tuple[PostgresLeaseCalls, PostgresLeaseCalls], postgres_server: PostgresServer
 ) -> None:

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -482,6 +483,22 @@ class PostgresServer:
         target = self.dir / f"dump-{self._dumps}.pgdump"
         self._client_tool("pg_dump", "-Fc", "-f", str(target), "-d", DATABASE)
         return target
+
+    def restore_data(self, schema: str) -> Callable[[], None]:
+        """Dump ``schema``'s rows now (pg_dump --data-only); the function returned empties its tables
+        and loads those rows back into them (the same tables: the same oids, newer transactions)."""
+        self._dumps += 1
+        target = self.dir / f"data-{self._dumps}.sql"
+        self._client_tool("pg_dump", "--data-only", "-n", schema, "-f", str(target), "-d", DATABASE)
+
+        def restore() -> None:
+            tables = self.psql("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+            names = sql.SQL(", ").join(sql.Identifier(schema, str(name)) for (name,) in tables)
+            with self.admin() as admin:
+                admin.execute(sql.SQL("TRUNCATE {}").format(names))
+            self._client_tool("psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(target), "-d", DATABASE)
+
+        return restore
 
     def snapshot(self) -> Path:
         """A copy of the data directory (a volume snapshot): the server is stopped for it, then started again."""

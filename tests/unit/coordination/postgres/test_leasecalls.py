@@ -145,6 +145,30 @@ def test_a_restored_dump_moves_the_floor_even_for_a_node_without_memory(
     assert floor_row(postgres_server)[0] == (got.store_ms + MARGIN_MS) * 1000
 
 
+def test_rows_restored_into_the_same_tables_move_the_floor_even_for_a_node_without_memory(
+    calls: tuple[PostgresLeaseCalls, PostgresLeaseCalls], postgres_server: PostgresServer
+) -> None:
+    """TRUNCATE and a data-only restore keep the server's identity and the tables' oids: the
+    server row itself is written by the restore, not by the kit (its xmin tells)."""
+    first, second = calls
+    assert first.release(_acquired(first.acquire("web-1", TTL_MS, 1, MARGIN_MS)).lease_token)
+    restore = postgres_server.restore_data(SCHEMA)
+    newer = _acquired(second.acquire("web-2", TTL_MS, 1, MARGIN_MS))
+    assert second.release(newer.lease_token)
+    restore()
+    got = _acquired(_calls(postgres_server, "web-3").acquire("web-3", TTL_MS, 1, MARGIN_MS))  # no memory of terms
+    assert "restored" in got.discontinuity
+    assert got.fencing_token > newer.fencing_token, "above every term handed out before the restore"
+    assert floor_row(postgres_server)[0] == (got.store_ms + MARGIN_MS) * 1000
+    renewal = _calls(postgres_server, "web-3").renew(got.lease_token, TTL_MS, MARGIN_MS)
+    assert renewal.renewed and renewal.discontinuity == "", "noticed once"
+    postgres_server.psql(f"VACUUM (FREEZE) {SCHEMA}.server")
+    postgres_server.psql(f"VACUUM (FULL, FREEZE) {SCHEMA}.server")
+    postgres_server.psql(f"CLUSTER {SCHEMA}.server USING server_pkey")
+    renewal = _calls(postgres_server, "web-3").renew(got.lease_token, TTL_MS, MARGIN_MS)
+    assert renewal.discontinuity == "", "a vacuum or a rewrite of the table keeps its rows' xmin"
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="open (h-pgreview): a volume snapshot keeps the system identifier, the timeline and the oids; "

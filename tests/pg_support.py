@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -486,6 +487,40 @@ class PostgresServer:
         target = self.dir / f"dump-{self._dumps}.pgdump"
         self._client_tool("pg_dump", "-Fc", "-f", str(target), "-d", DATABASE)
         return target
+
+    def restore_data(self, schema: str) -> Callable[[], None]:
+        """Dump ``schema``'s rows now (pg_dump --data-only); the function returned empties its tables
+        and loads those rows back into them (the same tables: the same oids, newer transactions)."""
+        self._dumps += 1
+        target = self.dir / f"data-{self._dumps}.sql"
+        self._client_tool("pg_dump", "--data-only", "-n", schema, "-f", str(target), "-d", DATABASE)
+
+        def restore() -> None:
+            tables = self.psql("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+            names = sql.SQL(", ").join(sql.Identifier(schema, str(name)) for (name,) in tables)
+            with self.admin() as admin:
+                admin.execute(sql.SQL("TRUNCATE {}").format(names))
+            self._client_tool("psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(target), "-d", DATABASE)
+
+        return restore
+
+    def snapshot(self) -> Path:
+        """A copy of the data directory (a volume snapshot): the server is stopped for it, then started again."""
+        assert self.process is not None and self.root is not None
+        stop_postmaster(self.process, signal.SIGINT)
+        self._dumps += 1
+        target = self.root / f"snapshot-{self._dumps}"
+        subprocess.run(["cp", "-a", str(self.data), str(target)], check=True)
+        self._run()
+        return target
+
+    def restore_snapshot(self, snapshot: Path) -> None:
+        """Stop, put ``snapshot``'s data back and start: the same server, older data, no new timeline."""
+        assert self.process is not None
+        stop_postmaster(self.process, signal.SIGINT)
+        shutil.rmtree(self.data)
+        subprocess.run(["cp", "-a", str(snapshot), str(self.data)], check=True)
+        self._run()
 
     def restore(self, dump: Path) -> None:
         """Drop the database (cutting its clients off) and restore ``dump``: older data, older sequences."""

@@ -212,6 +212,7 @@ def _postgres_backend(
             on_lease=lock.record_lease,
             healthy=healthy,
             ready=gate.ensure,
+            schema_lost=gate.forget,
         ),
         open_bus(settings, client),
     )

@@ -64,6 +64,11 @@ class SchemaGate:
                 )
             self._done = True
 
+    def forget(self) -> None:
+        """The schema was refused (dropped, or the database made anew): check and migrate it again on
+        the next call, as a Redis that lost its keys starts over (with a floor) on the next acquire."""
+        self._done = False
+
 
 def refuse_read_only(settings: PostgresSettings, conn: Connection) -> None:
     """A standby in recovery, or a server or role whose transactions default to read-only, cannot

@@ -43,8 +43,12 @@ def connect(settings: PostgresSettings, application_name: str = "scheduler-proc"
         # statement_timeout bounds a statement's time on the server (a lock wait included);
         # tcp_user_timeout and the keepalives bound a server that stopped answering.
         # synchronous_commit: a claim is on disk before the fire runs, whatever the server's default.
+        # read committed, whatever the database's default: the functions of sql/ rely on each of
+        # their statements seeing what committed while they waited for a lock (under repeatable
+        # read a renewal would write an ended run's marker again, a claim miss a running one).
         "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={4 * timeout_ms} -c synchronous_commit=on",
+        f"-c idle_in_transaction_session_timeout={4 * timeout_ms} -c synchronous_commit=on "
+        r"-c default_transaction_isolation=read\ committed",
         "tcp_user_timeout": timeout_ms,
         "keepalives": 1,
         "keepalives_idle": 5,
@@ -110,7 +114,9 @@ class Client:
         self.settings = settings
         self._application_name = application_name
         self._local = threading.local()
-        self._all: list[Connection] = []
+        # Each connection with the thread it belongs to: one whose thread ended is closed (anyio's
+        # worker threads, which run the web's routes, end after 10 s idle and new ones start).
+        self._all: list[tuple[threading.Thread, Connection]] = []
         self._all_lock = threading.Lock()
 
     def _connection(self) -> Connection:
@@ -119,7 +125,11 @@ class Client:
             conn = connect(self.settings, self._application_name)
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                ended = [old for thread, old in self._all if not thread.is_alive()]
+                self._all = [(thread, old) for thread, old in self._all if thread.is_alive() and not old.closed]
+                self._all.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
         return conn
 
     def run(self, action: Callable[[Connection], T]) -> T:
@@ -159,7 +169,7 @@ class Client:
     def close(self) -> None:
         with self._all_lock:
             connections, self._all = self._all, []
-        for conn in connections:
+        for _, conn in connections:
             conn.close()
 
 

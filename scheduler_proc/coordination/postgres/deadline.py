@@ -79,10 +79,12 @@ class _Watchdog:
 
 def _cut(armed: _Armed) -> None:
     armed.cut.set()
-    with contextlib.suppress(OSError, ValueError):
+    try:
         fd = os.dup(armed.target.fileno())
-        with socket.socket(fileno=fd) as sock:  # a duplicate: shutting it down stops the original's reads
-            sock.shutdown(socket.SHUT_RDWR)
+    except Exception:  # closed meanwhile, no socket left to cut (psycopg raises an error of its own):
+        return  # an error let through would end the watchdog, and every other deadline with it
+    with contextlib.suppress(OSError), socket.socket(fileno=fd) as sock:
+        sock.shutdown(socket.SHUT_RDWR)  # a duplicate: shutting it down stops the original's reads
 
 
 _WATCHDOG = _Watchdog()

@@ -31,6 +31,7 @@ def postgres_leadership(
     clock: Callable[[], float] = clocks.elapsed,
     wall: Callable[[], float] = clocks.wall,
     ready: Callable[[], None] = lambda: None,
+    schema_lost: Callable[[], None] = lambda: None,
 ) -> ClusterLeadership:
     """The leadership of this node (``settings.node_id``) over the lease in ``client``'s schema.
 
@@ -43,7 +44,7 @@ def postgres_leadership(
     return ClusterLeadership(
         store,
         POSTGRES,
-        lambda watch: PostgresLeaseCalls(client, watch, ready),
+        lambda watch: PostgresLeaseCalls(client, watch, ready, schema_lost),
         HandoverNotices(store, f"scheduler-proc/{settings.node_id}/handover"),
         settings.node_id,
         clock=clock,

@@ -17,7 +17,7 @@ from psycopg import sql
 from scheduler_proc.coordination.lease.calls import Acquired, HeldByOther, Renewal, Store, token_parts
 from scheduler_proc.coordination.lease.clockwatch import ClockWatch
 from scheduler_proc.coordination.postgres.conn import Client, Connection
-from scheduler_proc.errors import UnreadableData
+from scheduler_proc.errors import PostgresConfigError, UnreadableData
 from scheduler_proc.formats.validate import shown
 
 #: How the lease names PostgreSQL, and the fixes its warnings give.
@@ -46,19 +46,30 @@ class PostgresLeaseCalls:
     #: of another shape, a value out of range): the lease thread logs it and retries.
     reply_errors: tuple[type[Exception], ...] = (psycopg.Error,)
 
-    def __init__(self, client: Client, clock: ClockWatch, ready: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        clock: ClockWatch,
+        ready: Callable[[], None] = lambda: None,
+        schema_lost: Callable[[], None] = lambda: None,
+    ) -> None:
         schema = client.settings.schema
         self.lease_key = f"{schema}.lease"
         self._client = client
         self._clock = clock
         self._ready = ready  # makes sure the schema is there (migrated) before the first lease call
+        self._schema_lost = schema_lost  # an acquire refused: ready() checks (and migrates) again
         self._schema = sql.Identifier(schema)
 
     def acquire(self, node: str, ttl_ms: int, least_term: int, margin_ms: int) -> Acquired | HeldByOther:
         """Take the lease under a term of at least ``least_term``, or learn who holds it and for how long."""
         self._ready()
         args = (uuid.uuid4().hex[:12], node, ttl_ms, least_term, margin_ms)
-        return self._clock.timed(lambda: acquire_reply(self._row("acquire", args)))
+        try:
+            return self._clock.timed(lambda: acquire_reply(self._row("acquire", args)))
+        except PostgresConfigError:  # the schema dropped, say: the next acquire makes it again
+            self._schema_lost()
+            raise
 
     def renew(self, lease_token: str, ttl_ms: int, margin_ms: int) -> Renewal:
         """Extend the lease while ``lease_token`` holds it, checking continuity (the clock is measured too)."""

@@ -274,10 +274,13 @@ class PostgresLedger:
 
 def _unreplicated_commits(heard: list[str]) -> Callable[[psycopg.errors.Diagnostic], None]:
     """A notice handler that keeps PostgreSQL's warning that a commit's wait for synchronous
-    standbys was cancelled: the commit stands on the primary, but a failover could lose it."""
+    standbys was cancelled: the commit stands on the primary, but a failover could lose it.
+
+    Any warning counts: PostgreSQL words it in the server's lc_messages (German, say, where the
+    English text is not found), it has no SQLSTATE of its own, and the claim function raises none."""
 
     def handle(notice: psycopg.errors.Diagnostic) -> None:
-        if "synchronous replication" in (notice.message_primary or ""):
+        if notice.severity_nonlocalized == "WARNING" or "synchronous replication" in (notice.message_primary or ""):
             heard.append(notice.message_primary or "")
 
     return handle

@@ -23,11 +23,15 @@ CREATE TABLE IF NOT EXISTS {schema}.acks (
 
 -- submit: queue a command and notify the leader on <schema>_commands (delivered at commit; a
 -- hint only: a lost one delays the command to the leader's next regular read). Returns its id.
+-- One submit at a time (the lock is held until commit): the leader reads after a cursor, so ids
+-- must commit in their order; else an id handed out first but committed after a later one was
+-- read and acked would lie behind the cursor, never read.
 CREATE OR REPLACE FUNCTION {schema}.submit(p_fields jsonb) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
   v_id bigint;
 BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('scheduler-proc:submit'), hashtext('{schema}'));
   INSERT INTO {schema}.commands (fields) VALUES (p_fields) RETURNING id INTO v_id;
   PERFORM pg_notify({schema}.channel('commands'), v_id::text);
   RETURN v_id;

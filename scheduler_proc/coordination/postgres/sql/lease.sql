@@ -18,8 +18,14 @@ INSERT INTO {schema}.lease VALUES (1, 0, '', '', '-infinity');
 CREATE SEQUENCE {schema}.terms AS bigint;
 
 -- The server identity the data was written under: a change means a restore into another
--- cluster or a failover to a promoted standby, which may lack the last claims.
-CREATE TABLE {schema}.server (id smallint PRIMARY KEY CHECK (id = 1), identity text NOT NULL);
+-- cluster or a failover to a promoted standby, which may lack the last claims. written_by: the
+-- xmin the kit's own write gave the row; another means the row was loaded by someone else (the
+-- tables emptied and a dump's rows restored into them: same server, same oids, older data).
+CREATE TABLE {schema}.server (
+  id smallint PRIMARY KEY CHECK (id = 1),
+  identity text NOT NULL,
+  written_by text NOT NULL DEFAULT ''
+);
 
 -- No fire scheduled at or before at_us (µs since the epoch) is claimed again: those made before a
 -- loss of data cannot be proven unrun. margin_ms is the widest claim margin any node passed.
@@ -46,8 +52,9 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT left(btrim('{schema}', '"'), 62 - length(kin
 
 -- This server's identity, 'system identifier:timeline:oid of the lease table'. The first two change
 -- with a restore into another cluster, a point-in-time recovery or a failover to a promoted standby;
--- the oid with a restore from a dump (the tables are created anew). '?' stands for the first two
--- when this role may not read them (then only a restore from a dump can be noticed).
+-- the oid with a restore from a dump (the tables are created anew). '?:?' stands for the first two
+-- when this role may not read them (then only a restore from a dump can be noticed): the oid stays
+-- the third part either way, so it is compared whether or not the role could read the rest.
 CREATE OR REPLACE FUNCTION {schema}.server_identity() RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -55,7 +62,7 @@ DECLARE
 BEGIN
   IF NOT (has_function_privilege('pg_control_system()', 'execute')
           AND has_function_privilege('pg_current_wal_lsn()', 'execute')) THEN
-    RETURN '?' || tables;
+    RETURN '?:?' || tables;
   END IF;
   -- The current WAL file's name starts with the timeline the server writes on (8 hex digits).
   RETURN (SELECT system_identifier::text FROM pg_control_system())
@@ -72,10 +79,12 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   seen text := {schema}.server_identity();  -- (not 'found', which is plpgsql's FOUND)
   known text;
+  known_by text;
+  row_by text;
   kept {schema}.floor;
   margin bigint;
 BEGIN
-  SELECT identity INTO known FROM {schema}.server WHERE id = 1;
+  SELECT identity, written_by, xmin::text INTO known, known_by, row_by FROM {schema}.server WHERE id = 1;
   IF reason = '' AND known IS NULL THEN
     reason := 'no lease history in PostgreSQL (a first start of this schema, or its data was lost)';
   ELSIF reason = '' AND split_part(known, ':', 3) <> split_part(seen, ':', 3) THEN
@@ -83,9 +92,14 @@ BEGIN
   ELSIF reason = '' AND known <> seen AND NOT (known LIKE '?%' OR seen LIKE '?%') THEN
     reason := 'PostgreSQL''s server changed (its system identifier or timeline: a restore into another '
       || 'cluster, a point-in-time recovery, or a failover to a standby)';
+  ELSIF reason = '' AND known_by <> row_by THEN
+    reason := 'PostgreSQL''s rows of this schema were written by another than the kit (restored into its '
+      || 'tables from a dump?)';
   END IF;
-  IF known IS DISTINCT FROM seen THEN
+  IF known IS DISTINCT FROM seen OR known_by IS DISTINCT FROM row_by THEN
     INSERT INTO {schema}.server VALUES (1, seen) ON CONFLICT (id) DO UPDATE SET identity = excluded.identity;
+    -- The row's xmin is this (sub)transaction's id: written down in a second version with the same xmin.
+    UPDATE {schema}.server SET written_by = xmin::text WHERE id = 1;
   END IF;
   SELECT * INTO kept FROM {schema}.floor WHERE id = 1 FOR UPDATE;
   IF NOT FOUND THEN  -- deleted by hand: as if it never moved
@@ -126,6 +140,13 @@ BEGIN
   now_ms := {schema}.epoch_ms(now_ts);
   discontinuity := '';
   SELECT * INTO held FROM {schema}.lease WHERE id = 1 FOR UPDATE;
+  IF NOT FOUND THEN
+    -- Deleted by hand: nobody holds it. Written again (else the UPDATE below would write nothing
+    -- and every caller would lead, each fenced); a statement of its own, so a concurrent acquire's
+    -- row is seen and locked.
+    INSERT INTO {schema}.lease VALUES (1, 0, '', '', '-infinity') ON CONFLICT (id) DO NOTHING;
+    SELECT * INTO held FROM {schema}.lease WHERE id = 1 FOR UPDATE;
+  END IF;
   IF held.expires_at > now_ts THEN
     IF held.token !~ '^[0-9]+:[^:]+:.+$' AND held.expires_at > now_ts + ttl THEN
       UPDATE {schema}.lease SET expires_at = now_ts + ttl WHERE id = 1 RETURNING * INTO held;

@@ -5,6 +5,8 @@ listening connection was cut reads at once and listens again, and acks clear wha
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +16,7 @@ from support import wait_for
 
 from scheduler_proc.coordination.postgres.bus import PostgresBus
 from scheduler_proc.coordination.records import Command
+from scheduler_proc.formats.commands import encode_command_entry
 
 
 @pytest.fixture
@@ -58,3 +61,32 @@ def test_an_ack_clears_expired_commands_and_answers(kit: PostgresKit) -> None:
     leader.ack(received, {"ok": True})
     assert kit.execute("SELECT fields->>'job_id' FROM {schema}.commands") == [("new",)]
     assert kit.execute("SELECT command_id FROM {schema}.acks") == [(command.id,)]
+
+
+def test_a_command_whose_commit_came_after_a_later_ones_is_not_skipped(kit: PostgresKit) -> None:
+    """Ids are handed out before commit: an earlier id committing after a later one was read and
+    the cursor moved past it was never read (an operator's command lost). Submits are one at a
+    time, so ids commit in order."""
+    leader = kit.bus()
+    slow, fast = Command.new("pause", "slow"), Command.new("pause", "fast")
+    received: list[Command] = []
+    with kit.server.admin() as admin, admin.transaction():
+        admin.execute("SELECT kit.submit(%s::jsonb)", [json.dumps(encode_command_entry(slow.fields()))])
+        submitting = threading.Thread(target=kit.bus().submit, args=(fast,))
+        submitting.start()
+        wait_for(
+            lambda: (
+                not submitting.is_alive()
+                or kit.server.psql("SELECT count(*) FROM pg_locks WHERE NOT granted") != [(0,)]
+            ),
+            5,
+            "the second submit to commit or to wait for the first",
+        )
+        for command in leader.receive():
+            received.append(command)
+            leader.ack(command, {"ok": True})
+    submitting.join(5)
+    for command in leader.receive():
+        received.append(command)
+        leader.ack(command, {"ok": True})
+    assert sorted(command.id for command in received) == sorted([slow.id, fast.id])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pg_support import PostgresServer, throwaway_ca
+from support import wait_for
 
 from scheduler_proc.coordination.postgres.conn import Client
 from scheduler_proc.errors import PostgresConfigError, PostgresUnavailable
@@ -95,6 +96,22 @@ def test_each_thread_has_its_own_connection_and_close_ends_them_all(postgres_ser
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'scheduler-proc/test/threads'"
     )
     assert left == [(0,)]
+
+
+def test_a_thread_that_ended_leaves_no_connection_behind(postgres_server: PostgresServer) -> None:
+    """The web's sync routes run on anyio's worker threads, which end after 10 s idle: a connection
+    per thread kept open for good took one more of the server's max_connections per burst of
+    requests, until nobody (the leader's claims included) could connect."""
+    name = "scheduler-proc/test/ended"
+    client = Client(_settings(postgres_server.url), application_name=name)
+    for _ in range(10):
+        thread = threading.Thread(target=_one, args=(client,))
+        thread.start()
+        thread.join()
+    count = f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}'"
+    wait_for(lambda: postgres_server.psql(count)[0][0] <= 1, 5, "the ended threads' connections to close")
+    assert _one(client) == 1
+    client.close()
 
 
 def test_a_statement_longer_than_the_timeout_is_cut_by_the_server(postgres_server: PostgresServer) -> None:

@@ -8,6 +8,9 @@ import socket
 import threading
 import time
 
+import psycopg
+from pg_support import PostgresServer
+
 from scheduler_proc.coordination.postgres.deadline import answer_deadline, deadline
 from scheduler_proc.settings import Settings
 
@@ -53,6 +56,20 @@ def test_deadlines_of_many_threads_each_come_in_their_time() -> None:
     assert sorted(ended) == list(range(5))
     for index, seconds in ended.items():
         assert 0.5 - index * 0.1 <= seconds < 0.5 - index * 0.1 + 0.3
+
+
+def test_a_connection_closed_before_its_deadline_does_not_stop_the_watchdog(postgres_server: PostgresServer) -> None:
+    """A connection closed by another thread (a client closed at stop while its call hung) has no
+    socket left: psycopg's error there ended the watchdog's thread, and every later deadline (the
+    lease thread's call to a paused server) went uncut until some other call armed one."""
+    closed = psycopg.connect(postgres_server.url)
+    closed.close()
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        ours.settimeout(3)
+        with deadline(closed, 0.1), deadline(ours, 0.3) as cut:
+            assert ours.recv(1) == b"", "the read ends: its socket was shut down"
+        assert cut.is_set()
 
 
 def test_the_deadline_comes_after_the_servers_statement_timeout_and_inside_the_lease() -> None:

@@ -12,11 +12,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pg_lease_support import lease_row, node_settings, store
+from pg_lease_support import SCHEMA, floor_row, lease_row, node_settings, store
 from pg_support import PostgresServer
 from support import wait_for
 
 from scheduler_proc.coordination.lease.leadership import ClusterLeadership
+from scheduler_proc.coordination.postgres.checks import SchemaGate
 from scheduler_proc.coordination.postgres.conn import Client
 from scheduler_proc.coordination.postgres.lease import postgres_leadership
 
@@ -121,3 +122,21 @@ def test_a_leader_whose_connection_is_killed_connects_again_and_leads_on(postgre
     assert a.status()["store_state"] == "ok"
     a.release()
     b.release()
+
+
+def test_a_schema_dropped_under_a_running_node_is_made_again_and_led(postgres_server: PostgresServer) -> None:
+    """As Redis after a FLUSHALL: the next acquire finds nothing and starts over (with a floor).
+    The schema was checked once, at start: every lease call was refused (no such function) and
+    no node led again until one was restarted."""
+    settings = node_settings(postgres_server, "a")
+    gate = SchemaGate(store(settings), "scheduler-proc/a/check", done=True)
+    client = Client(store(settings), "scheduler-proc/a/lease")
+    a = postgres_leadership(settings, client, ready=gate.ensure, schema_lost=gate.forget)
+    a.start()
+    wait_for(lambda: a.leading, 2, "a leads")
+    postgres_server.psql(f"DROP SCHEMA {SCHEMA} CASCADE")
+    wait_for(lambda: not a.leading, 5, "a to lose the lease it can no longer renew")
+    wait_for(lambda: a.leading, 10, "a to make the schema again and lead")
+    at_us, reason = floor_row(postgres_server)
+    assert at_us > 0 and reason, "claims made before may be gone: a floor"
+    a.release()

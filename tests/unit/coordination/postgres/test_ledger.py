@@ -7,12 +7,17 @@ fire and breaks no caller, and rows that are not the kit's are left out."""
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pg_support
 import pytest
-from pg_support import PostgresServer
+from pg_support import DATABASE, PostgresServer
 from store_support import PostgresKit
 from support import wait_for
 
@@ -72,11 +77,32 @@ def _claim_while_replication_is_cancelled(server: PostgresServer, ledger: Ledger
     return result[0] if result else "no answer"
 
 
+@pytest.fixture(params=["C", "de_DE.UTF-8"])
+def speaking(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PostgresServer]:
+    """A server whose messages are in English, or in German (a DBA's lc_messages)."""
+    if request.param != "C":
+        if shutil.which("localedef") is None or not Path("/usr/share/i18n/locales/de_DE").exists():
+            pytest.skip("no localedef or no German locale source to compile")
+        locales = Path(tempfile.mkdtemp(prefix="scheduler-locales-"))
+        request.addfinalizer(lambda: shutil.rmtree(locales, ignore_errors=True))
+        locales.chmod(0o755)
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")], check=True)
+        monkeypatch.setitem(pg_support._ENV, "LOCPATH", str(locales))
+    with PostgresServer(tmp_path / "pg") as server:
+        server.psql(f"ALTER SYSTEM SET lc_messages = '{request.param}'")
+        server.psql("SELECT pg_reload_conf()")
+        yield server
+
+
 def test_a_claim_runs_only_once_synchronous_standbys_have_it(
-    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+    speaking: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A cancelled wait for a synchronous standby leaves the commit on the primary only (PostgreSQL
-    says so in a warning): not run, and a retry that finds its claim waits for the standby too."""
+    says so in a warning, in the server's language): not run, and a retry that finds its claim
+    waits for the standby too."""
+    postgres_server = speaking
     kit = PostgresKit(postgres_server, ttl=10)  # a client deadline of 2 s: the cancel comes first
     term = kit.lead("a")
     ledger = kit.ledger()
@@ -91,9 +117,16 @@ def test_a_claim_runs_only_once_synchronous_standbys_have_it(
     kit.close()
 
 
-def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(kit: PostgresKit) -> None:
+@pytest.mark.parametrize("isolation", ["read committed", "repeatable read", "serializable"])
+def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(
+    postgres_server: PostgresServer, isolation: str
+) -> None:
     """finish and keep_running take the runs' locks first: a renewal that read its list of runs
-    just before the run ended waits for the end to commit, then sees the outcome."""
+    just before the run ended waits for the end to commit, then sees the outcome. Whatever the
+    database's default isolation (a DBA's repeatable read would keep the renewal's snapshot from
+    before the lock, and with it the run still going on)."""
+    postgres_server.psql(f"ALTER DATABASE {DATABASE} SET default_transaction_isolation = '{isolation}'")
+    kit = PostgresKit(postgres_server)
     term = kit.lead("a")
     ledger = kit.ledger()
     at = datetime.now(UTC)
@@ -117,6 +150,7 @@ def test_a_renewal_waiting_on_a_runs_end_does_not_bring_its_marker_back(kit: Pos
     renewal.join(5)
     assert not renewal.is_alive()
     assert not kit.has_marker("job", "p1-run"), "the renewal wrote the ended run's marker again"
+    kit.close()
 
 
 def test_a_server_that_does_not_answer_costs_no_fire_and_breaks_no_caller(

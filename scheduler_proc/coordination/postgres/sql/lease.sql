@@ -50,15 +50,18 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT floor(extract(epoch FROM at) * 1000)::bigint
 CREATE OR REPLACE FUNCTION {schema}.channel(kind text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT left(btrim('{schema}', '"'), 62 - length(kind)) || '_' || kind $$;
 
--- This server's identity, 'system identifier:timeline:oid of the lease table'. The first two change
+-- This server's identity, 'system identifier:timeline:oid of the lease table:start'. The first two change
 -- with a restore into another cluster, a point-in-time recovery or a failover to a promoted standby;
--- the oid with a restore from a dump (the tables are created anew). '?:?' stands for the first two
--- when this role may not read them (then only a restore from a dump can be noticed): the oid stays
--- the third part either way, so it is compared whether or not the role could read the rest.
+-- the oid with a restore from a dump (the tables are created anew); the start (the server's start
+-- time, in microseconds) with every restart, as Redis's run id does: a snapshot of the data directory
+-- put back, or a crash that lost commits, cannot be told from a restart. '?:?' stands for the first
+-- two when this role may not read them (then a failover cannot be noticed): the oid and the start
+-- keep their places either way, so they are compared whether or not the role could read the rest.
 CREATE OR REPLACE FUNCTION {schema}.server_identity() RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-  tables text := ':' || '{schema}.lease'::regclass::oid;
+  tables text := ':' || '{schema}.lease'::regclass::oid
+    || ':' || (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint;
 BEGIN
   IF NOT (has_function_privilege('pg_control_system()', 'execute')
           AND has_function_privilege('pg_current_wal_lsn()', 'execute')) THEN
@@ -89,9 +92,13 @@ BEGIN
     reason := 'no lease history in PostgreSQL (a first start of this schema, or its data was lost)';
   ELSIF reason = '' AND split_part(known, ':', 3) <> split_part(seen, ':', 3) THEN
     reason := 'PostgreSQL''s tables of this schema were created anew (restored from a dump?)';
-  ELSIF reason = '' AND known <> seen AND NOT (known LIKE '?%' OR seen LIKE '?%') THEN
+  ELSIF reason = '' AND split_part(known, ':', 1) || ':' || split_part(known, ':', 2)
+      <> split_part(seen, ':', 1) || ':' || split_part(seen, ':', 2) AND NOT (known LIKE '?%' OR seen LIKE '?%') THEN
     reason := 'PostgreSQL''s server changed (its system identifier or timeline: a restore into another '
       || 'cluster, a point-in-time recovery, or a failover to a standby)';
+  ELSIF reason = '' AND split_part(known, ':', 4) <> split_part(seen, ':', 4) THEN
+    reason := 'PostgreSQL restarted (a restart cannot be told from a snapshot of its data directory put '
+      || 'back, or a crash that lost commits)';
   ELSIF reason = '' AND known_by <> row_by THEN
     reason := 'PostgreSQL''s rows of this schema were written by another than the kit (restored into its '
       || 'tables from a dump?)';

@@ -27,8 +27,8 @@ _SECRET_VARIABLES = tuple(setting.name for setting in var.ALL if setting.secret)
 # They turn cluster mode on; every other cluster setting is an error without them.
 _CLUSTER_SWITCHES = (var.REDIS_URL, var.REDIS_SENTINELS, var.POSTGRES_URL)
 #: Settings that apply to one store only: set with the other store they are an error.
-_REDIS_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith("SCHEDULER_REDIS_"))
-_POSTGRES_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith("SCHEDULER_POSTGRES_"))
+_REDIS_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith(var.PREFIX + "REDIS_"))
+_POSTGRES_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith(var.PREFIX + "POSTGRES_"))
 
 T = TypeVar("T")
 

@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_page import page_timings  # noqa: E402
-from redis_support import RedisServer, StandInLeader  # noqa: E402
-from statements import LogWindow, Statements  # noqa: E402
 from bench_stores import BACKENDS, Postgres, Store, add_backend_option, chosen, open_store  # noqa: E402
 from bench_stores import Redis as RedisStore  # noqa: E402
+from redis_support import RedisServer, StandInLeader  # noqa: E402
+from statements import LogWindow, Statements  # noqa: E402
 from support import Host, leader_of, wait_for  # noqa: E402
 
 TTL = 2.0
@@ -328,11 +328,13 @@ def bench_idle_redis(work: Path, store: RedisStore) -> None:
         runner_rss_mib=runner,
         rss_mib_per_host=supervisor + runner,
         cpu_percent_per_host=cpu * 100,
-        redis_commands_per_second_leader=leader_rate,
-        redis_round_trips_per_second_leader=idle_trips,
-        redis_commands_per_second_per_standby=standby_rate,
-        redis_commands_per_fire=busy_rate - leader_rate,
-        redis_round_trips_per_fire=busy_trips - idle_trips,
+        counted="commands as Redis counts them (INFO; a script's inner commands too); round trips: "
+        "commands clients sent (MONITOR)",
+        leader_per_second=leader_rate,
+        leader_round_trips_per_second=idle_trips,
+        standby_per_second=standby_rate,
+        per_fire=busy_rate - leader_rate,
+        round_trips_per_fire=busy_trips - idle_trips,
         goal=IDLE_GOAL,
     )
 
@@ -378,17 +380,17 @@ def bench_idle_postgres(work: Path) -> None:
         runner_rss_mib=runner,
         rss_mib_per_host=supervisor + runner,
         cpu_percent_per_host=cpu * 100,
-        postgres_statements_per_second_leader=leader_rate,
-        postgres_transaction_control_per_second_leader=idle.control_by_node[leader.name] / seconds,
-        postgres_statements_per_second_per_standby=statistics.mean(standby_rates),
-        postgres_statements_per_second_busiest_standby=max(standby_rates),
-        postgres_statements_per_fire=busy_count.by_node[busy.name] / seconds - leader_rate,
+        counted=f"statements the server logged (log_statement=all; BEGIN/COMMIT included) per node, by "
+        f"application_name; {seconds:g} s samples",
+        leader_per_second=leader_rate,
+        leader_transaction_control_per_second=idle.control_by_node[leader.name] / seconds,
+        standby_per_second=statistics.mean(standby_rates),
+        busiest_standby_per_second=max(standby_rates),
+        per_fire=busy_count.by_node[busy.name] / seconds - leader_rate,
         leader_by_purpose=_by_purpose(idle, leader.name, seconds),
         standby_by_purpose=_by_purpose(idle, standbys[0].name, seconds),
         fire_by_purpose=_by_purpose(busy_count, busy.name, seconds),
         others=dict(idle.others),
-        counted=f"{seconds:g} s per sample; every statement the server logged (BEGIN/COMMIT included), "
-        "by the node in its connection's application_name",
         goal=IDLE_GOAL,
     )
 

@@ -39,8 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "jobsets")]
 
-from chaos_jobs import jobs as KIT_JOBS  # noqa: E402
 from bench_stores import BACKENDS, Postgres, Redis, Store, add_backend_option, chosen, open_store  # noqa: E402
+from chaos_jobs import jobs as KIT_JOBS  # noqa: E402
 from support import Host, alive, pids_with_marker, read_fires, reported_seconds, wait_for  # noqa: E402
 
 from scheduler_proc.coordination.redis.keys import Keys  # noqa: E402

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pg_support import PostgresServer, spawn_postmaster, stop_postmaster, wait_accepting
+from pg_support import PostgresServer, remove_shared_memory, spawn_postmaster, stop_postmaster, wait_accepting
 from redis_support import RedisServer, Sentinels
 from support import wait_for
 
@@ -166,6 +166,7 @@ class Postgres:
         time.sleep(3)  # claims made now are the ones the restart forgets
         assert server.process is not None
         stop_postmaster(server.process, signal.SIGQUIT)
+        remove_shared_memory(server.data)  # none after an immediate shutdown, unless it was cut short
         shutil.rmtree(server.data)
         snapshot.rename(server.data)
         server.process = spawn_postmaster(server.data, server.log)

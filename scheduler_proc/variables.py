@@ -70,7 +70,7 @@ class Setting(Generic[T]):
     help: str
     doc_default: str = ""
     example: str = ""
-    cluster: bool = False  # a cluster-mode setting: set without Redis it is an error, unless it turns Redis on
+    cluster: bool = False  # a cluster-mode setting: set without a store it is an error, unless it names the store
     secret: bool = False  # a password or token: masked in every message and log line
     show: Callable[[str], str] = repr  # how a bad value appears in the error
 

@@ -26,8 +26,8 @@ from scheduler_proc.coordination.redis.bus import RedisBus
 from scheduler_proc.coordination.redis.checks import check_server
 from scheduler_proc.coordination.redis.conn import Client, call, connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
-from scheduler_proc.coordination.redis.leasestate import parse_token
+from scheduler_proc.coordination.redis.lease import redis_leadership
+from scheduler_proc.coordination.redis.leasecalls import parse_token
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.errors import StoreUnavailable
 from scheduler_proc.formats.vocabulary import Mode
@@ -126,7 +126,7 @@ def open_backend(
     return Backend(
         "cluster",
         open_ledger(settings, client),
-        ClusterLeadership(
+        redis_leadership(
             settings.redis,
             client,
             keys,

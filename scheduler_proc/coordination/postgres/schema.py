@@ -31,7 +31,10 @@ def migrate(client: Client) -> int:
     schema = client.settings.schema
     with client.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"scheduler-proc:{schema}"])
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        # IF NOT EXISTS alone would still need CREATE on the database, which a role given its
+        # schema by a DBA (CREATE SCHEMA ... AUTHORIZATION) does not have.
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {}.schema_version (version integer NOT NULL)").format(
                 sql.Identifier(schema)

@@ -9,38 +9,16 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from scheduler_proc.coordination.lease.calls import Acquired, HeldByOther, Renewal
 from scheduler_proc.coordination.records import ClaimResult
 
-
-class Acquired(NamedTuple):
-    """acquire.lua: the caller leads now."""
-
-    fencing_token: int  # the new term's number
-    lease_token: str  # 'term:nonce:node', the secret the lease key now holds
-    redis_ms: int
-    discontinuity: str  # '' or why claims made before may be gone ('?': INFO refused)
-
-
-class HeldByOther(NamedTuple):
-    """acquire.lua: another holds the lease (or a value that is no token, made to expire)."""
-
-    holder: str
-    remaining_ms: int
-    redis_ms: int
-
-
-class Renewal(NamedTuple):
-    """renew.lua: whether the lease was still ours and is extended."""
-
-    renewed: bool
-    redis_ms: int
-    discontinuity: str
+__all__ = ["Acquired", "HeldByOther", "RedisTime", "Renewal", "acquire_reply", "claim_reply", "renew_reply"]
 
 
 class RedisTime(NamedTuple):
     """TIME: Redis's clock, in milliseconds since the epoch."""
 
-    redis_ms: int
+    store_ms: int
 
 
 def acquire_reply(raw: Any) -> Acquired | HeldByOther:

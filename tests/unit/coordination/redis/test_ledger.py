@@ -11,10 +11,11 @@ import pytest
 from redis_support import RedisServer
 
 from scheduler_proc import clock
+from scheduler_proc.coordination.lease.leadership import ClusterLeadership
 from scheduler_proc.coordination.records import ClaimResult, Run, to_micros
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.settings import RedisSettings, Settings
@@ -41,7 +42,7 @@ def _after_the_floor(ledger: RedisLedger) -> datetime:
 
 
 def _lead(settings: RedisSettings, node: str) -> tuple[ClusterLeadership, Term]:
-    leadership = ClusterLeadership(settings, connect(settings), Keys("ledger"), node)
+    leadership = redis_leadership(settings, connect(settings), Keys("ledger"), node)
     leadership.tick()
     term = leadership.current_term()
     assert term is not None, f"{node} should lead"

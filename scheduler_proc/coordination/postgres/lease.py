@@ -30,6 +30,7 @@ def postgres_leadership(
     healthy: Callable[[], bool] = always_healthy,
     clock: Callable[[], float] = clocks.elapsed,
     wall: Callable[[], float] = clocks.wall,
+    ready: Callable[[], None] = lambda: None,
 ) -> ClusterLeadership:
     """The leadership of this node (``settings.node_id``) over the lease in ``client``'s schema.
 
@@ -42,7 +43,7 @@ def postgres_leadership(
     return ClusterLeadership(
         store,
         POSTGRES,
-        lambda watch: PostgresLeaseCalls(client, watch),
+        lambda watch: PostgresLeaseCalls(client, watch, ready),
         HandoverNotices(store, f"scheduler-proc/{settings.node_id}/handover"),
         settings.node_id,
         clock=clock,

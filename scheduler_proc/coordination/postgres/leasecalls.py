@@ -8,6 +8,7 @@ but release measures this host's clock on the way (see lease/clockwatch.py).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import psycopg
@@ -45,15 +46,17 @@ class PostgresLeaseCalls:
     #: of another shape, a value out of range): the lease thread logs it and retries.
     reply_errors: tuple[type[Exception], ...] = (psycopg.Error,)
 
-    def __init__(self, client: Client, clock: ClockWatch) -> None:
+    def __init__(self, client: Client, clock: ClockWatch, ready: Callable[[], None] = lambda: None) -> None:
         schema = client.settings.schema
         self.lease_key = f"{schema}.lease"
         self._client = client
         self._clock = clock
+        self._ready = ready  # makes sure the schema is there (migrated) before the first lease call
         self._schema = sql.Identifier(schema)
 
     def acquire(self, node: str, ttl_ms: int, least_term: int, margin_ms: int) -> Acquired | HeldByOther:
         """Take the lease under a term of at least ``least_term``, or learn who holds it and for how long."""
+        self._ready()
         args = (uuid.uuid4().hex[:12], node, ttl_ms, least_term, margin_ms)
         return self._clock.timed(lambda: acquire_reply(self._row("acquire", args)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from scheduler_proc.coordination.claimletters import claim_letters
 from scheduler_proc.coordination.lease.calls import Acquired, HeldByOther, Renewal
 from scheduler_proc.coordination.records import ClaimResult
 
@@ -42,24 +43,9 @@ def time_reply(raw: Any) -> RedisTime:
     return RedisTime(int(seconds) * 1000 + int(micros) // 1000)
 
 
-#: claim.lua's answer per fire, one letter each.
-_CLAIM_LETTERS = {
-    "c": ClaimResult.CLAIMED,
-    "d": ClaimResult.DUPLICATE,
-    "f": ClaimResult.FLOORED,
-    "e": ClaimResult.EARLY,
-    "b": ClaimResult.BUSY,
-}
-
-
 def claim_reply(raw: Any, fires: int) -> list[ClaimResult]:
     """claim.lua: 'fenced' (the caller's lease is not the current one), else one letter per fire."""
-    text = _text(raw)
-    if text == "fenced":
-        return [ClaimResult.FENCED] * fires
-    if len(text) != fires or not set(text) <= _CLAIM_LETTERS.keys():
-        raise ValueError(f"claim script answered {text[:40]!r} for {fires} fire(s)")
-    return [_CLAIM_LETTERS[letter] for letter in text]
+    return claim_letters(_text(raw), fires)
 
 
 def _text(value: Any) -> str:

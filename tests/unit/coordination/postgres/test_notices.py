@@ -9,10 +9,11 @@ import time
 
 from pg_lease_support import node_settings, store
 from pg_support import PostgresServer
+from support import wait_for
 
 from scheduler_proc.coordination.postgres.conn import Client
 from scheduler_proc.coordination.postgres.leasecalls import call_function, release_lease_of
-from scheduler_proc.coordination.postgres.notices import HandoverNotices, channel_name
+from scheduler_proc.coordination.postgres.notices import CommandNotices, HandoverNotices, channel_name
 
 
 def test_a_channel_name_is_the_schemas_cut_to_fit_an_identifier() -> None:
@@ -67,3 +68,20 @@ def test_a_killed_listener_makes_one_wait_empty_and_the_next_listens_again(postg
     assert notices.wait(2)
     notices.close()
     client.close()
+
+
+def test_the_leader_hears_a_command_notice_without_blocking_and_reads_when_it_cannot_tell(
+    postgres_server: PostgresServer,
+) -> None:
+    settings = store(node_settings(postgres_server, "web-1"))
+    notices = CommandNotices(settings, "scheduler-proc/web-1/bus")
+    assert notices.heard(), "just listening: notices sent before were not heard"
+    assert not notices.heard()
+    for _ in range(3):
+        postgres_server.psql("SELECT pg_notify(%s, 'x')", (channel_name(settings.schema, "commands"),))
+    wait_for(notices.heard, 5, "the notices")
+    assert not notices.heard(), "every notice waiting was taken at once"
+    postgres_server.kill()
+    wait_for(notices.heard, 5, "a broken listener to say it cannot tell")
+    assert notices.heard(), "still cannot tell: PostgreSQL is gone"
+    notices.close()

@@ -124,11 +124,13 @@ class Outcome:
         return found
 
 
-Run = tuple[str, str, int]  # (job, scheduled_at, pid): one run, as its start and end records name it
+#: (job, scheduled_at, pid, term): one run, as its start and end records name it. The term tells
+#: apart two runs of one fire in one process (a fire run twice, by the same runner under two terms).
+Run = tuple[str, str, int, int | None]
 
 
 def _run_of(record: dict[str, Any]) -> Run:
-    return record["job"], record["scheduled_at"], record["pid"]
+    return record["job"], record["scheduled_at"], record["pid"], record.get("term")
 
 
 class RunWatch:

@@ -147,20 +147,24 @@ class Postgres:
         """pg_terminate_backend of every connection the kit made; how many there were."""
         return self.server.terminate_backends(f"{KIT_APPLICATION}%")
 
-    def restart_from_snapshot(self) -> None:
+    def restart_from_snapshot(self) -> float:
         """Crash, then start from a copy of the data directory taken 3 s before (claims made since are gone).
 
         The copy is taken with every server process stopped (SIGSTOP), so it is what a crash at
-        that moment would have left on disk: the start recovers it from its WAL.
+        that moment would have left on disk: the start recovers it from its WAL. Returns the
+        seconds the server stood still for the copy (a stall of its own, on a loaded machine
+        past the kit's socket timeout).
         """
         server = self.server
         snapshot = server.data.with_name("snapshot")
         shutil.rmtree(snapshot, ignore_errors=True)
+        stopped = time.monotonic()
         server.signal(signal.SIGSTOP)
         try:
             subprocess.run(["cp", "-a", str(server.data), str(snapshot)], check=True)
         finally:
             server.signal(signal.SIGCONT)
+            stopped = time.monotonic() - stopped
         for lock in ("postmaster.pid", f".s.PGSQL.{server.port}.lock", f".s.PGSQL.{server.port}"):
             (snapshot / lock).unlink(missing_ok=True)
         time.sleep(3)  # claims made now are the ones the restart forgets
@@ -171,6 +175,7 @@ class Postgres:
         snapshot.rename(server.data)
         server.process = spawn_postmaster(server.data, server.log)
         wait_accepting(server.process, server.data, server.port, server.log)
+        return stopped
 
     def kill(self) -> None:
         self.server.kill()

@@ -428,8 +428,8 @@ def _postgres_terminate_backends(cluster: Cluster, host: Host, rng: random.Rando
 
 
 def _postgres_snapshot_restore(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    cluster_postgres(cluster.store).restart_from_snapshot()
-    return "postgres"
+    stopped = cluster_postgres(cluster.store).restart_from_snapshot()
+    return f"postgres (stopped {stopped:.1f}s for the copy)"
 
 
 Inject = Callable[[Cluster, Host, random.Random], str]

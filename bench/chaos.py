@@ -511,18 +511,22 @@ def _drive(
     """Start the cluster and inject the schedule's faults; (started, ended, the faults as injected)."""
     faults: list[Fault] = []
     cluster.start()
-    started = time.time()
+    started = quiet_since = time.time()
     for offset, kind in schedule:
         wait_for(partial(_is_past, started + offset), offset + 60, "the next fault")
         fault = Fault(time.time(), kind, "")
         fault.target = inject(cluster, kind, rng)
+        quiet_since = time.time()  # a fault may wait for its moment (a run of long) and last seconds
         faults.append(fault)
         print(
             f"chaos: {cluster.store.label}: {cluster.pattern}: t+{fault.at - started:5.1f}s {kind} -> {fault.target}",
             flush=True,
         )
     last = schedule[-1][0] if schedule else 0.0  # a run too short for any fault has none
-    wait_for(lambda: time.time() - started >= last + args.settle, args.settle + 60, "the end")
+    # settle seconds after the last fault ended too: a fault that ended just before the end left
+    # the kit no time to lead again and log what it skipped
+    end = max(started + last, quiet_since) + args.settle
+    wait_for(partial(_is_past, end), end - time.time() + 60, "the end")
     return started, time.time(), faults
 
 

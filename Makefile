@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 
 DURATION ?= 120
 SEED ?= 1
+# make chaos and make bench: the store the kit coordinates through, redis, postgres or both (side by side).
+BACKEND ?= both
 
 # make deploy: as root on the VM. APP names the service, user and directories.
 # PROJECT=/abs/path deploys your own project instead of the demo app/ (its requirements.lock, else
@@ -110,12 +112,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,lint,bench,docs]'
 	touch $(STAMP)
 
-chaos: $(STAMP) deps  ## seeded faults against 3 real masters on one Redis; report in chaos-results/ (DURATION=, SEED=, SENTINEL=1)
-	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED) $(if $(SENTINEL),--sentinel)
+chaos: $(STAMP) deps  ## seeded faults against 3 real masters on Redis and/or PostgreSQL; report in chaos-results/ (DURATION=, SEED=, BACKEND=redis|postgres|both, SENTINEL=1)
+	$(BIN)/python bench/chaos.py --duration $(DURATION) --seed $(SEED) --backend $(BACKEND) $(if $(SENTINEL),--sentinel)
 
-bench: $(STAMP)  ## ratios against plain APScheduler and without the kit; results in bench-results/
+bench: $(STAMP)  ## ratios against plain APScheduler and without the kit, per store (BACKEND=redis|postgres|both); results in bench-results/
 	scripts/ensure-test-deps wrk
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py --backend $(BACKEND)
 
 deploy:  ## install or upgrade the service on this VM (PROJECT=/path ASGI= JOBS= your own app; REDIS=local; DESTDIR= stages)
 	$(DEPLOY) --port "$$PORT" $${BIND:+--bind "$$BIND"} $${PROJECT:+--project "$$PROJECT"} $${ASGI:+--asgi "$$ASGI"} \

@@ -1,11 +1,14 @@
 """make bench: ratios measured side by side in one run, against plain APScheduler and the app without the kit.
 
 Prints each measurement and its ratio, and saves bench-results/results.json and results.md.
+The measurements of cluster mode (lag, burst, failover, idle) run on each store ``--backend``
+names (Redis, PostgreSQL or both), and results.md puts the stores side by side.
 Nothing here asserts an absolute time: the numbers describe this machine.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -31,7 +34,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_page import page_timings  # noqa: E402
+from bench_stores import BACKENDS, Postgres, Store, add_backend_option, chosen, open_store  # noqa: E402
+from bench_stores import Redis as RedisStore  # noqa: E402
 from redis_support import RedisServer, StandInLeader  # noqa: E402
+from statements import LogWindow, Statements  # noqa: E402
 from support import Host, leader_of, wait_for  # noqa: E402
 
 TTL = 2.0
@@ -62,10 +68,10 @@ def line_count(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def kit_host(work: Path, name: str, redis: RedisServer | None, env: dict[str, str], workers: int = 1) -> Host:
+def kit_host(work: Path, name: str, store: Store | None, env: dict[str, str], workers: int = 1) -> Host:
     base = {"SCHEDULER_LOG_LEVEL": "WARNING", "GRACEFUL_TIMEOUT": "5"}
-    if redis is not None:  # a lease TTL without Redis is refused at start
-        base |= {"SCHEDULER_REDIS_URL": redis.url, "SCHEDULER_LEASE_TTL": str(TTL)}
+    if store is not None:  # a lease TTL without a store is refused at start
+        base |= {**store.kit_env(), "SCHEDULER_LEASE_TTL": str(TTL)}
     host = Host(work, name, "bench_jobs:jobs", env={**base, **env}, workers=workers)
     MADE.append(host)
     return host
@@ -95,9 +101,9 @@ def run_plain(work: Path, count: int, interval: float, seconds: float) -> Path:
     return output
 
 
-def bench_lag(work: Path, redis: RedisServer) -> None:
+def bench_lag(work: Path, store: Store) -> None:
     count, seconds = 20, 15.0
-    host = kit_host(work / "lag", "lag", redis, {"BENCH_JOBS": str(count), "BENCH_INTERVAL": "1"})
+    host = kit_host(work / f"lag-{store.backend}", "lag", store, {"BENCH_JOBS": str(count), "BENCH_INTERVAL": "1"})
     host.start_and_wait()
     deadline = time.time() + seconds
     wait_for(lambda: time.time() > deadline, seconds + 5, "the lag sample")
@@ -105,7 +111,7 @@ def bench_lag(work: Path, redis: RedisServer) -> None:
     kit = [started - scheduled for _, scheduled, started in lags(host.fire_log)]
     plain = [started - scheduled for _, scheduled, started in lags(run_plain(work, count, 1, seconds))]
     record(
-        "fire_lag_ms",
+        f"fire_lag_ms_{store.backend}",
         kit_p50=percentile(kit, 0.5) * 1000,
         kit_p99=percentile(kit, 0.99) * 1000,
         plain_p50=percentile(plain, 0.5) * 1000,
@@ -116,12 +122,12 @@ def bench_lag(work: Path, redis: RedisServer) -> None:
     )
 
 
-def bench_burst(work: Path, redis: RedisServer) -> None:
+def bench_burst(work: Path, store: Store) -> None:
     count, interval = 10_000, 20.0
     host = kit_host(
-        work / "burst",
+        work / f"burst-{store.backend}",
         "burst",
-        redis,
+        store,
         {"BENCH_JOBS": str(count), "BENCH_INTERVAL": str(interval), "SCHEDULER_START_TIMEOUT": "120"},
     )
     host.start_and_wait(timeout=120)
@@ -130,7 +136,9 @@ def bench_burst(work: Path, redis: RedisServer) -> None:
     stop(host)
     kit = _burst_span(lags(host.fire_log), count)
     plain = _burst_span(lags(run_plain(work, count, interval, 2 * interval + 5)), count)
-    record("burst_10k_seconds", kit=kit, plain=plain, ratio=kit / plain, goal="at most 1.5x and under 1 s")
+    record(
+        f"burst_10k_seconds_{store.backend}", kit=kit, plain=plain, ratio=kit / plain, goal="at most 1.5x and under 1 s"
+    )
 
 
 def _burst_span(rows: list[tuple[int, float, float]], count: int) -> float:
@@ -152,10 +160,10 @@ FAILOVERS = {
 }
 
 
-def bench_failover(work: Path, redis: RedisServer) -> None:
-    results = {kind: _failover(work, redis, kind, ttl) for kind, (_, ttl) in FAILOVERS.items()}
+def bench_failover(work: Path, store: Store) -> None:
+    results = {kind: _failover(work / store.backend, store, kind, ttl) for kind, (_, ttl) in FAILOVERS.items()}
     record(
-        "failover_seconds",
+        f"failover_seconds_{store.backend}",
         **results,
         host_death_ttl=TTL,
         goal="host death at most TTL + 1 s (TTL 2); graceful, with or without a long job, under 1 s; "
@@ -163,7 +171,7 @@ def bench_failover(work: Path, redis: RedisServer) -> None:
     )
 
 
-def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
+def _failover(work: Path, store: Store, kind: str, ttl: float) -> float:
     """Seconds from the fault to the first fire of another node (or, after a crash, of a new runner)."""
     env = {
         "BENCH_JOBS": "1",
@@ -173,7 +181,7 @@ def _failover(work: Path, redis: RedisServer, kind: str, ttl: float) -> float:
     }
     if kind == "graceful_long_job":
         env |= {"BENCH_LONG": "20", "GRACEFUL_TIMEOUT": "30"}
-    hosts = [kit_host(work / f"failover-{kind}", f"node-{i}", redis, env) for i in range(2)]
+    hosts = [kit_host(work / f"failover-{kind}", f"node-{i}", store, env) for i in range(2)]
     for host in hosts:
         host.start()
     leader = leader_of(hosts, timeout=30)
@@ -271,7 +279,23 @@ def _proc(pid: int) -> tuple[float, float]:
     return rss, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_idle(work: Path, redis: RedisServer) -> None:
+#: The idle measurements' environment: the default lease TTL, one job every 10 minutes.
+IDLE_ENV = {"SCHEDULER_LEASE_TTL": "10", "BENCH_JOBS": "1", "BENCH_INTERVAL": "600"}
+IDLE_GOAL = (
+    "leader at most 2 and standby at most 0.5 commands (statements)/s at idle; supervisor at most 20 MiB, "
+    "supervisor + runner at most 60 MiB"
+)
+
+
+def bench_idle(work: Path, store: Store) -> None:
+    """Memory, CPU and the store's load at idle, per role, and a fire's cost, on ``store``."""
+    if isinstance(store, Postgres):
+        bench_idle_postgres(work / "idle-postgres")
+    else:
+        bench_idle_redis(work, store)
+
+
+def bench_idle_redis(work: Path, store: RedisStore) -> None:
     """At the default lease TTL: memory, CPU and Redis commands of one node at idle, and a fire's Redis cost.
 
     Redis commands are counted per role, as Redis counts them (a script's inner commands too):
@@ -280,41 +304,113 @@ def bench_idle(work: Path, redis: RedisServer) -> None:
     leader with one job every second sends beyond the idle leader, per fire: commands as
     Redis counts them, and round trips (commands sent by clients; MONITOR tells them apart).
     """
-    seconds = 20.0
-    env = {"SCHEDULER_LEASE_TTL": "10", "BENCH_JOBS": "1", "BENCH_INTERVAL": "600"}
-    [leader] = _idle_nodes(work / "idle-leader", redis, 1, {**env, "SCHEDULER_NAMESPACE": "idle-leader"})
+    seconds, redis = 20.0, store.master()
+    [leader] = _idle_nodes(work / "idle-leader", store, 1, {**IDLE_ENV, "SCHEDULER_NAMESPACE": "idle-leader"})
     leader_rate, (supervisor, runner, cpu) = _commands_per_second(redis, [leader], seconds)
     idle_trips = _round_trips_per_second(redis, seconds)
     stop(leader)
-    busy_env = {**env, "BENCH_INTERVAL": "1", "SCHEDULER_NAMESPACE": "idle-busy"}
-    [busy] = _idle_nodes(work / "idle-busy", redis, 1, busy_env)
+    busy_env = {**IDLE_ENV, "BENCH_INTERVAL": "1", "SCHEDULER_NAMESPACE": "idle-busy"}
+    [busy] = _idle_nodes(work / "idle-busy", store, 1, busy_env)
     busy_rate, _ = _commands_per_second(redis, [busy], seconds)
     busy_trips = _round_trips_per_second(redis, seconds)
     stop(busy)
     with StandInLeader(redis, "{idle-standby}:leader") as stand_in:
-        standbys = _idle_nodes(work / "idle-standby", redis, 2, {**env, "SCHEDULER_NAMESPACE": "idle-standby"})
+        standbys = _idle_nodes(work / "idle-standby", store, 2, {**IDLE_ENV, "SCHEDULER_NAMESPACE": "idle-standby"})
         before = stand_in.renewals
         rate, _ = _commands_per_second(redis, standbys, seconds)
         standby_rate = rate - (stand_in.renewals - before) / seconds / len(standbys)
-        roles = [(host.status() or {}).get("role") for host in standbys]
-        if roles != ["standby"] * len(standbys):
-            raise RuntimeError(f"the standbys did not stay standbys ({roles}): their count is not a standby's")
+        _check_standbys(standbys)
         for host in standbys:
             stop(host)
     record(
-        "scheduler_idle",
+        "scheduler_idle_redis",
         supervisor_rss_mib=supervisor,
         runner_rss_mib=runner,
         rss_mib_per_host=supervisor + runner,
         cpu_percent_per_host=cpu * 100,
-        redis_commands_per_second_leader=leader_rate,
-        redis_round_trips_per_second_leader=idle_trips,
-        redis_commands_per_second_per_standby=standby_rate,
-        redis_commands_per_fire=busy_rate - leader_rate,
-        redis_round_trips_per_fire=busy_trips - idle_trips,
-        goal="leader at most 2 and standby at most 0.5 commands/s at idle; supervisor at most 20 MiB, "
-        "supervisor + runner at most 60 MiB",
+        counted="commands as Redis counts them (INFO; a script's inner commands too); round trips: "
+        "commands clients sent (MONITOR)",
+        leader_per_second=leader_rate,
+        leader_round_trips_per_second=idle_trips,
+        standby_per_second=standby_rate,
+        per_fire=busy_rate - leader_rate,
+        round_trips_per_fire=busy_trips - idle_trips,
+        goal=IDLE_GOAL,
     )
+
+
+def bench_idle_postgres(work: Path) -> None:
+    """At the default lease TTL: memory, CPU and PostgreSQL statements of a leader and each standby, and a fire's cost.
+
+    On a server of its own that logs every statement (log_statement=all; ``statements`` says
+    what counts as one). Three nodes, one job every 10 minutes: the kit's connections name
+    their node, so one sample of ``seconds`` gives the leader's count and each standby's (no
+    stand-in leader needed), after the nodes have been up for a few seconds (the schema's
+    migration and the first lease calls left out). A fire's cost is what a leader alone with
+    one job every second sends beyond the idle leader, per fire.
+    """
+    seconds, settle = 30.0, 5.0
+    store = Postgres(work, log_statements=True)
+    try:
+        hosts = _idle_nodes(work / "cluster", store, 3, {**IDLE_ENV, "SCHEDULER_NAMESPACE": "idle"})
+        leader = leader_of(hosts)
+        standbys = [host for host in hosts if host is not leader]
+        _quiet(settle)
+        window = LogWindow(store.server.log)
+        supervisor, runner, cpu = _usage([leader], seconds)
+        idle = window.close()
+        _check_standbys(standbys)
+        for host in hosts:
+            stop(host)
+        [busy] = _idle_nodes(
+            work / "busy", store, 1, {**IDLE_ENV, "BENCH_INTERVAL": "1", "SCHEDULER_NAMESPACE": "busy"}
+        )
+        _quiet(settle)
+        window = LogWindow(store.server.log)
+        _usage([busy], seconds)
+        busy_count = window.close()
+        stop(busy)
+    finally:
+        store.kill()
+    leader_rate = idle.by_node[leader.name] / seconds
+    standby_rates = [idle.by_node[host.name] / seconds for host in standbys]
+    record(
+        "scheduler_idle_postgres",
+        supervisor_rss_mib=supervisor,
+        runner_rss_mib=runner,
+        rss_mib_per_host=supervisor + runner,
+        cpu_percent_per_host=cpu * 100,
+        counted=f"statements the server logged (log_statement=all; BEGIN/COMMIT included) per node, by "
+        f"application_name; {seconds:g} s samples",
+        leader_per_second=leader_rate,
+        leader_transaction_control_per_second=idle.control_by_node[leader.name] / seconds,
+        standby_per_second=statistics.mean(standby_rates),
+        busiest_standby_per_second=max(standby_rates),
+        per_fire=busy_count.by_node[busy.name] / seconds - leader_rate,
+        leader_by_purpose=_by_purpose(idle, leader.name, seconds),
+        standby_by_purpose=_by_purpose(idle, standbys[0].name, seconds),
+        fire_by_purpose=_by_purpose(busy_count, busy.name, seconds),
+        others=dict(idle.others),
+        goal=IDLE_GOAL,
+    )
+
+
+def _by_purpose(counted: Statements, node: str, seconds: float) -> str:
+    """``lease 0.40/s, bus 0.10/s``: one node's statements per second by the purpose of its connections."""
+    rates = sorted(((purpose, n / seconds) for (who, purpose), n in counted.by_purpose.items() if who == node))
+    return ", ".join(f"{purpose or '?'} {rate:.2f}/s" for purpose, rate in rates) or "none"
+
+
+def _quiet(seconds: float) -> None:
+    """Let the nodes settle (their start's statements are not idle ones)."""
+    deadline = time.time() + seconds
+    wait_for(lambda: time.time() > deadline, seconds + 2, "the nodes to settle")
+
+
+def _check_standbys(standbys: list[Host]) -> None:
+    roles = [(host.status() or {}).get("role") for host in standbys]
+    if roles != ["standby"] * len(standbys):
+        raise RuntimeError(f"the standbys did not stay standbys ({roles}): their count is not a standby's")
 
 
 def _round_trips_per_second(redis: RedisServer, seconds: float) -> float:
@@ -330,8 +426,8 @@ def _round_trips_per_second(redis: RedisServer, seconds: float) -> float:
     return sent / seconds
 
 
-def _idle_nodes(work: Path, redis: RedisServer, count: int, env: dict[str, str]) -> list[Host]:
-    hosts = [kit_host(work, f"node-{i}", redis, env) for i in range(count)]
+def _idle_nodes(work: Path, store: Store, count: int, env: dict[str, str]) -> list[Host]:
+    hosts = [kit_host(work, f"node-{i}", store, env) for i in range(count)]
     for host in hosts:
         host.start()
     for host in hosts:
@@ -344,21 +440,26 @@ def _commands_per_second(
 ) -> tuple[float, tuple[float, float, float]]:
     """Redis commands per second per host over ``seconds``; (supervisor MiB, runner MiB, CPU share) per host."""
     client = redis.client()
+    before_cmds = int(client.info("stats")["total_commands_processed"])
+    usage = _usage(hosts, seconds)
+    commands = int(client.info("stats")["total_commands_processed"]) - before_cmds - 1  # our own INFO
+    return commands / seconds / len(hosts), usage
+
+
+def _usage(hosts: list[Host], seconds: float) -> tuple[float, float, float]:
+    """Waits ``seconds``; the hosts' supervisor MiB, runner MiB and CPU share (of one core) per host."""
     supervisors = [pid for host in hosts for pid in host.supervisor_pids()]
     runners = [pid for host in hosts for pid in host.runner_pids()]
-    before_cmds = int(client.info("stats")["total_commands_processed"])
     before = {pid: _proc(pid) for pid in supervisors + runners}
     deadline = time.time() + seconds
     wait_for(lambda: time.time() > deadline, seconds + 2, "the idle sample")
     after = {pid: _proc(pid) for pid in supervisors + runners}
-    commands = int(client.info("stats")["total_commands_processed"]) - before_cmds - 1  # our own INFO
     cpu = sum(after[pid][1] - before[pid][1] for pid in after) / len(hosts) / seconds
-    memory = (
+    return (
         sum(after[pid][0] for pid in supervisors) / len(hosts),
         sum(after[pid][0] for pid in runners) / len(hosts),
         cpu,
     )
-    return commands / seconds / len(hosts), memory
 
 
 def bench_startup(work: Path) -> None:
@@ -410,41 +511,86 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: The sections of cluster mode: each runs once per store --backend names.
+PER_STORE = ("lag", "burst", "failover", "idle")
+SECTIONS = ("lag", "burst", "failover", "web", "idle", "startup", "page")
+
+
 def write(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     document = {"machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **RESULTS}
     (directory / "results.json").write_text(json.dumps(document, indent=2))
     lines = [f"# Bench results ({document['when']})", "", f"Machine: {json.dumps(document['machine'])}", ""]
     for name, values in RESULTS.items():
-        lines.append(
-            f"- **{name}**: "
-            + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
-        )
+        lines.append(f"- **{name}**: " + ", ".join(f"{k} {_shown(v)}" for k, v in values.items()))
+    lines += side_by_side(RESULTS)
     (directory / "results.md").write_text("\n".join(lines) + "\n")
     print(f"bench: saved {directory / 'results.json'}")
 
 
+def _shown(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def side_by_side(results: dict[str, Any]) -> list[str]:
+    """A table per measurement made on each store (``<name>_<backend>``): its values in a column per store."""
+    per_store: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, values in results.items():
+        for backend, label in BACKENDS.items():
+            if name.endswith(f"_{backend}"):
+                per_store.setdefault(name.removesuffix(f"_{backend}"), {})[label] = values
+    lines: list[str] = []
+    for name, stores in per_store.items():
+        keys = list(dict.fromkeys(key for values in stores.values() for key in values))
+        lines += ["", f"## {name}", "", "| | " + " | ".join(stores) + " |", "|---|" + "---|" * len(stores)]
+        lines += [f"| {key} | " + " | ".join(_shown(v.get(key, "")) for v in stores.values()) + " |" for key in keys]
+    return lines
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sections", nargs="*", help=f"the sections to run (default all): {', '.join(SECTIONS)}")
+    add_backend_option(parser)
+    args = parser.parse_args()
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"no section {', '.join(unknown)}; the sections: {', '.join(SECTIONS)}")
+    return args
+
+
 def main() -> int:
+    args = parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    redis = RedisServer(work / "redis").start()
-    only = set(sys.argv[1:])
+    wanted = [name for name in SECTIONS if not args.sections or name in args.sections]
+    stores = (
+        [open_store(backend, work / backend) for backend in chosen(args.backend)]
+        if set(wanted) & set(PER_STORE)
+        else []
+    )
     try:
-        benches: dict[str, Callable[[], None]] = {
-            "lag": lambda: bench_lag(work, redis),
-            "burst": lambda: bench_burst(work, redis),
-            "failover": lambda: bench_failover(work, redis),
+        once: dict[str, Callable[[], None]] = {
             "web": lambda: bench_web(work),
-            "idle": lambda: bench_idle(work, redis),
             "startup": lambda: bench_startup(work),
             "page": lambda: bench_page(work),
         }
-        for name, run in benches.items():
-            if not only or name in only:
-                run()
+        each: dict[str, Callable[[Path, Store], None]] = {
+            "lag": bench_lag,
+            "burst": bench_burst,
+            "failover": bench_failover,
+            "idle": bench_idle,
+        }
+        for name in wanted:
+            if name in each:
+                for store in stores:
+                    print(f"bench: {name} on {store.label}", flush=True)
+                    each[name](work, store)
+            else:
+                once[name]()
     finally:
         for host in MADE:
             host.kill_everything()
-        redis.kill()
+        for store in stores:
+            store.kill()
         shutil.rmtree(work, ignore_errors=True)
     write(ROOT / "bench-results")
     return 0

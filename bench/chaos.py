@@ -1,15 +1,18 @@
-"""make chaos: random, seeded faults against N real gunicorn masters on one real Redis.
+"""make chaos: random, seeded faults against N real gunicorn masters on one real Redis, one real PostgreSQL or both.
 
-Runs the kit in cluster mode, then the two naive patterns under the same fault schedule,
-and writes chaos-results/report.md, report.json and timeline.png. The kit runs a 1-second tick
+Runs the kit in cluster mode on each store ``--backend`` names (Redis, PostgreSQL or both, one
+after the other, each for ``--duration``), then, where Redis is among them, the two naive
+patterns under the same fault schedule, and writes chaos-results/report.md, report.json and
+timeline.png with the stores side by side. The kit runs a 1-second tick
 and a ``max_instances=1`` job that runs longer than its period (tests/jobsets/chaos_jobs.py);
 the report gives, per job, its fires run once, more than once and missed, and the most
 instances of it that ran at once. Exits 1 if the kit ran any fire more than once, ran more
 instances of a job at once than its max_instances, or missed a tick without saying so in its
 log. ``--sentinel`` puts
 the Redis behind Sentinel (a master, two replicas, three sentinels) and adds a Sentinel
-failover to the faults. The kit's hosts run with their clocks off Redis's by
-``--clock-offsets`` seconds (one beyond SCHEDULER_MAX_CLOCK_OFFSET, so it must never lead).
+failover to the faults (PostgreSQL has no such fault: a run on it is refused). The kit's hosts
+run with their clocks off the store's by ``--clock-offsets`` seconds (one beyond
+SCHEDULER_MAX_CLOCK_OFFSET, so it must never lead).
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "jobsets")]
 
+from bench_stores import BACKENDS, Postgres, Redis, Store, add_backend_option, chosen, open_store  # noqa: E402
 from chaos_jobs import jobs as KIT_JOBS  # noqa: E402
-from redis_support import RedisServer, Sentinels  # noqa: E402
 from support import Host, alive, pids_with_marker, read_fires, reported_seconds, wait_for  # noqa: E402
 
 from scheduler_proc.coordination.redis.keys import Keys  # noqa: E402
@@ -46,8 +49,17 @@ from scheduler_proc.jobs import JobSpec  # noqa: E402
 TTL = 2.0
 #: The long job's run time: longer than its 5 s period, so a fire of it waits while one runs.
 LONG_SECONDS = 9.0
-#: The faults of issue 22 that every kit run goes through once (where the Redis setup has them).
-REQUIRED = ("redis_stall_long_run", "redis_restart_long_run", "unreadable_keys")
+#: The faults every kit run goes through once (where the store's setup has them): issue 22's on
+#: Redis; on PostgreSQL their mirrors, the cut connections and the snapshot restore of issue 26.
+REQUIRED = {
+    "redis": ("redis_stall_long_run", "redis_restart_long_run", "unreadable_keys"),
+    "postgres": (
+        "postgres_stall_long_run",
+        "postgres_restart_long_run",
+        "postgres_terminate_backends",
+        "postgres_snapshot_restore",
+    ),
+}
 
 
 @dataclass
@@ -87,6 +99,12 @@ class Outcome:
     jobs: list[JobOutcome]
     faults: list[Fault] = field(default_factory=list)
     unreadable_logged: dict[str, int] = field(default_factory=dict)  # lines naming each garbled key
+    store: str = BACKENDS["redis"]  # the label of the store the hosts coordinated through
+
+    @property
+    def title(self) -> str:
+        """Which pattern on which store: ``kit on PostgreSQL``."""
+        return f"{self.pattern} on {self.store}"
 
     def job(self, job_id: str) -> JobOutcome:
         return next(job for job in self.jobs if job.job == job_id)
@@ -106,11 +124,13 @@ class Outcome:
         return found
 
 
-Run = tuple[str, str, int]  # (job, scheduled_at, pid): one run, as its start and end records name it
+#: (job, scheduled_at, pid, term): one run, as its start and end records name it. The term tells
+#: apart two runs of one fire in one process (a fire run twice, by the same runner under two terms).
+Run = tuple[str, str, int, int | None]
 
 
 def _run_of(record: dict[str, Any]) -> Run:
-    return record["job"], record["scheduled_at"], record["pid"]
+    return record["job"], record["scheduled_at"], record["pid"], record.get("term")
 
 
 class RunWatch:
@@ -161,88 +181,20 @@ class RunWatch:
                 self._open.discard(_run_of(record))
 
 
-class Redis:
-    """The Redis under test: one server, or with ``sentinel`` a master, two replicas and three sentinels."""
-
-    def __init__(self, workdir: Path, sentinel: bool) -> None:
-        self.workdir = workdir
-        self.servers = [RedisServer(workdir / "redis").start()]
-        self.sentinels: Sentinels | None = None
-        if sentinel:
-            self.servers += [
-                RedisServer(workdir / f"replica-{i}", replica_of=self.servers[0].port).start() for i in range(2)
-            ]
-            self.sentinels = Sentinels(workdir / "sentinels", self.servers[0].port).start()
-
-    def describe(self) -> str:
-        if self.sentinels is None:
-            return "one real Redis"
-        return "Redis behind Sentinel (a master, two replicas, three sentinels; SCHEDULER_REDIS_MIN_REPLICAS=1)"
-
-    def kit_env(self) -> dict[str, str]:
-        if self.sentinels is None:
-            return {"SCHEDULER_REDIS_URL": self.master().url}
-        return {
-            "SCHEDULER_REDIS_SENTINELS": self.sentinels.spec,
-            "SCHEDULER_REDIS_SENTINEL_MASTER": self.sentinels.name,
-            "SCHEDULER_REDIS_MIN_REPLICAS": "1",
-        }
-
-    def master(self) -> RedisServer:
-        """The server that is master now (Sentinel's answer, when there are sentinels)."""
-        if self.sentinels is None:
-            return self.servers[0]
-        port = wait_for(self.sentinels.master_port_now, 30, "Sentinel to name a master")
-        return next(server for server in self.servers if server.port == port)
-
-    def restart_empty(self) -> None:
-        self.master().restart_empty()
-
-    def pause(self, seconds: float = TTL * 1.5) -> None:
-        master = self.master()
-        master.signal(signal.SIGSTOP)
-        time.sleep(seconds)  # the fault is the pause itself (Sentinel may fail over meanwhile)
-        master.signal(signal.SIGCONT)
-
-    def restart_from_snapshot(self) -> None:
-        """Redis comes back with data a few seconds old (an RDB reload, an AOF that lost its tail)."""
-        master = self.master()
-        master.snapshot()
-        time.sleep(3)  # claims made now are the ones the restart forgets
-        master.restart_from_snapshot()
-
-    def failover(self) -> str:
-        """kill -9 the master; once Sentinel promoted a replica, start it again as the new master's replica."""
-        sentinels = self.sentinels
-        assert sentinels is not None
-        old = self.master()
-        old.kill()
-        wait_for(lambda: sentinels.master_port_now() not in (None, old.port), 30, "the Sentinel failover")
-        old.replica_of = self.master().port
-        old.start()
-        return f"redis :{old.port}"
-
-    def kill(self) -> None:
-        if self.sentinels is not None:
-            self.sentinels.kill()
-        for server in self.servers:
-            server.kill()
-
-
 class Cluster:
     """N hosts of one pattern: 'kit' (cluster mode), 'naive' or 'naive-lock' (scheduler in every worker)."""
 
     def __init__(
-        self, workdir: Path, redis: Redis, pattern: str, nodes: int, workers: int, offsets: list[float]
+        self, workdir: Path, store: Store, pattern: str, nodes: int, workers: int, offsets: list[float]
     ) -> None:
         self.pattern = pattern
-        self.redis = redis
+        self.store = store
         self.keys = Keys(f"chaos-{pattern}")
         self.hosts: list[Host] = []
         self.master: dict[str, int] = {}
         for i in range(nodes):
             env = {
-                **redis.kit_env(),
+                **store.kit_env(),
                 "SCHEDULER_LEASE_TTL": str(TTL),
                 "SCHEDULER_NAMESPACE": self.keys.namespace,
                 "GRACEFUL_TIMEOUT": "5",
@@ -252,7 +204,7 @@ class Cluster:
             extra: list[str] = []
             if pattern != "kit":  # the naive app knows one Redis address, as such apps usually do
                 lock = "1" if pattern == "naive-lock" else "0"
-                env.update({"NAIVE_LOCK": lock, "NAIVE_REDIS_URL": redis.master().url})
+                env.update({"NAIVE_LOCK": lock, "NAIVE_REDIS_URL": cluster_redis(store).master().url})
                 extra = []
             host = Host(workdir / pattern, f"node-{i}", "chaos_jobs:jobs", env=env, workers=workers, extra_args=extra)
             if pattern != "kit":
@@ -363,20 +315,30 @@ def _usr2(cluster: Cluster, host: Host, rng: random.Random) -> str:
     return host.name
 
 
-def _redis_restart(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    cluster.redis.restart_empty()
-    return "redis"
+def cluster_redis(store: Store) -> Redis:
+    """``store`` as the Redis it must be (the naive patterns and Redis's own faults need one)."""
+    if not isinstance(store, Redis):
+        raise TypeError(f"this needs Redis, not {store.label}")
+    return store
 
 
-def _redis_pause(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    cluster.redis.pause()
-    return "redis"
+def cluster_postgres(store: Store) -> Postgres:
+    """``store`` as the PostgreSQL it must be (PostgreSQL's own faults)."""
+    if not isinstance(store, Postgres):
+        raise TypeError(f"this needs PostgreSQL, not {store.label}")
+    return store
 
 
-def _redis_stall(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    # Longer than the socket timeout (TTL/4), shorter than the lease: claims time out after Redis ran them.
-    cluster.redis.pause(TTL / 2)
-    return "redis"
+def _store_pause(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    # Longer than the lease: the leader steps down; the store's clock judges the lease.
+    cluster.store.pause(TTL * 1.5)
+    return cluster.store.backend
+
+
+def _store_stall(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    # Longer than the socket timeout (TTL/4), shorter than the lease: claims time out after the store ran them.
+    cluster.store.pause(TTL / 2)
+    return cluster.store.backend
 
 
 def _long_run(cluster: Cluster, since: float, until: float) -> str:
@@ -402,25 +364,30 @@ def _long_run(cluster: Cluster, since: float, until: float) -> str:
         return "no long run found in 20 s"
 
 
-def _redis_stall_long_run(cluster: Cluster, host: Host, rng: random.Random) -> str:
+def _store_stall_long_run(cluster: Cluster, host: Host, rng: random.Random) -> str:
     # Past the lease TTL, while a max_instances=1 run goes on with a fire waiting: the leader
     # steps down, leads again under a new term, and must not start the waiting fire beside it;
-    # the run goes on for a moment after Redis answers again.
+    # the run goes on for a moment after the store answers again.
     run = _long_run(cluster, since=5.2, until=5.7)
-    cluster.redis.pause(TTL * 1.5)
-    return f"redis ({run})"
+    cluster.store.pause(TTL * 1.5)
+    return f"{cluster.store.backend} ({run})"
+
+
+def _redis_restart(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    cluster_redis(cluster.store).restart_empty()
+    return "redis"
 
 
 def _redis_restart_long_run(cluster: Cluster, host: Host, rng: random.Random) -> str:
     # The run's running marker is lost with the data; the next renewal must write it again.
     run = _long_run(cluster, since=1.0, until=4.0)
-    cluster.redis.restart_empty()
+    cluster_redis(cluster.store).restart_empty()
     return f"redis ({run})"
 
 
 def _unreadable_keys(cluster: Cluster, host: Host, rng: random.Random) -> str:
     """Garbage in three of the namespace's keys: the kit heals them and logs each once."""
-    client = cluster.redis.master().client()
+    client = cluster_redis(cluster.store).master().client()
     for key, value in _garbage(cluster.keys).items():
         client.set(key, value)  # no TTL: the lease's too
     return ", ".join(_garbage(cluster.keys))
@@ -432,12 +399,37 @@ def _garbage(keys: Keys) -> dict[str, str]:
 
 
 def _redis_snapshot_restore(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    cluster.redis.restart_from_snapshot()
+    cluster_redis(cluster.store).restart_from_snapshot()
     return "redis"
 
 
 def _sentinel_failover(cluster: Cluster, host: Host, rng: random.Random) -> str:
-    return cluster.redis.failover()
+    return cluster_redis(cluster.store).failover()
+
+
+def _postgres_restart(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    # A fast shutdown and a start: every connection cut, the data kept.
+    cluster_postgres(cluster.store).restart()
+    return "postgres"
+
+
+def _postgres_restart_long_run(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    # A crash (immediate shutdown, recovery on start) while a run goes on: its running marker
+    # must be there again, or written again, before any node could start another instance.
+    run = _long_run(cluster, since=1.0, until=4.0)
+    cluster_postgres(cluster.store).crash_restart()
+    return f"postgres ({run})"
+
+
+def _postgres_terminate_backends(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    # pg_terminate_backend of every connection of the kit: the leader's, the standbys', the LISTENs.
+    cut = cluster_postgres(cluster.store).terminate_kit_connections()
+    return f"postgres ({cut} connections)"
+
+
+def _postgres_snapshot_restore(cluster: Cluster, host: Host, rng: random.Random) -> str:
+    stopped = cluster_postgres(cluster.store).restart_from_snapshot()
+    return f"postgres (stopped {stopped:.1f}s for the copy)"
 
 
 Inject = Callable[[Cluster, Host, random.Random], str]
@@ -448,9 +440,11 @@ FAULTS: dict[str, Inject] = {
     "term": _term,
     "hup": _hup,
     "usr2": _usr2,
-    "redis_pause": _redis_pause,
-    "redis_stall": _redis_stall,
-    "redis_stall_long_run": _redis_stall_long_run,
+}
+REDIS_FAULTS: dict[str, Inject] = {
+    "redis_pause": _store_pause,
+    "redis_stall": _store_stall,
+    "redis_stall_long_run": _store_stall_long_run,
     "unreadable_keys": _unreadable_keys,
 }
 #: Restarting a Sentinel-watched master empty would wipe its replicas too (a misconfiguration
@@ -461,24 +455,39 @@ SINGLE_REDIS_FAULTS: dict[str, Inject] = {
     "redis_restart_long_run": _redis_restart_long_run,
 }
 SENTINEL_FAULTS: dict[str, Inject] = {"sentinel_failover": _sentinel_failover}
+#: PostgreSQL's mirrors of Redis's faults: a pause past the lease, a stall past the socket timeout,
+#: restarts (data kept), a restore of older data; and the connections cut by pg_terminate_backend.
+POSTGRES_FAULTS: dict[str, Inject] = {
+    "postgres_pause": _store_pause,
+    "postgres_stall": _store_stall,
+    "postgres_stall_long_run": _store_stall_long_run,
+    "postgres_restart": _postgres_restart,
+    "postgres_restart_long_run": _postgres_restart_long_run,
+    "postgres_terminate_backends": _postgres_terminate_backends,
+    "postgres_snapshot_restore": _postgres_snapshot_restore,
+}
 
 
-def faults(sentinel: bool) -> dict[str, Inject]:
-    return {**FAULTS, **(SENTINEL_FAULTS if sentinel else SINGLE_REDIS_FAULTS)}
+def faults(backend: str, sentinel: bool) -> dict[str, Inject]:
+    """Every fault a kit on ``backend`` can go through."""
+    if backend == "postgres":
+        return {**FAULTS, **POSTGRES_FAULTS}
+    return {**FAULTS, **REDIS_FAULTS, **(SENTINEL_FAULTS if sentinel else SINGLE_REDIS_FAULTS)}
 
 
 def inject(cluster: Cluster, kind: str, rng: random.Random) -> str:
     """Carry out one fault; returns what it hit."""
     host = cluster.leader() if kind in ("sigstop_leader", "kill9_scheduler") else rng.choice(cluster.hosts)
-    return faults(cluster.redis.sentinels is not None)[kind](cluster, host, rng)
+    sentinel = isinstance(cluster.store, Redis) and cluster.store.sentinels is not None
+    return faults(cluster.store.backend, sentinel)[kind](cluster, host, rng)
 
 
 def run_pattern(
-    workdir: Path, redis: Redis, pattern: str, args: argparse.Namespace, schedule: list[tuple[float, str]]
+    workdir: Path, store: Store, pattern: str, args: argparse.Namespace, schedule: list[tuple[float, str]]
 ) -> Outcome:
     offsets = args.clock_offsets if pattern == "kit" else [0.0]
-    cluster = Cluster(workdir, redis, pattern, args.nodes, args.workers, offsets)
-    print(f"chaos: {pattern}: starting {args.nodes} masters x {args.workers} workers", flush=True)
+    cluster = Cluster(workdir, store, pattern, args.nodes, args.workers, offsets)
+    print(f"chaos: {store.label}: {pattern}: starting {args.nodes} masters x {args.workers} workers", flush=True)
     with RunWatch(cluster.fire_log) as watch:
         try:
             started, ended, faults = _drive(cluster, schedule, args, random.Random(args.seed))
@@ -490,7 +499,7 @@ def run_pattern(
     for fault in faults:
         after = [f["started"] for f in _starts(fires, "tick") if f["started"] > fault.at]
         fault.recovery = round(min(after) - fault.at, 3) if after else None
-    outcome = Outcome(pattern, jobs, faults)
+    outcome = Outcome(pattern, jobs, faults, store=store.label)
     if pattern == "kit":
         _read_kit_log(outcome, cluster)
     return outcome
@@ -502,14 +511,22 @@ def _drive(
     """Start the cluster and inject the schedule's faults; (started, ended, the faults as injected)."""
     faults: list[Fault] = []
     cluster.start()
-    started = time.time()
+    started = quiet_since = time.time()
     for offset, kind in schedule:
         wait_for(partial(_is_past, started + offset), offset + 60, "the next fault")
         fault = Fault(time.time(), kind, "")
         fault.target = inject(cluster, kind, rng)
+        quiet_since = time.time()  # a fault may wait for its moment (a run of long) and last seconds
         faults.append(fault)
-        print(f"chaos: {cluster.pattern}: t+{fault.at - started:5.1f}s {kind} -> {fault.target}", flush=True)
-    wait_for(lambda: time.time() - started >= schedule[-1][0] + args.settle, args.settle + 60, "the end")
+        print(
+            f"chaos: {cluster.store.label}: {cluster.pattern}: t+{fault.at - started:5.1f}s {kind} -> {fault.target}",
+            flush=True,
+        )
+    last = schedule[-1][0] if schedule else 0.0  # a run too short for any fault has none
+    # settle seconds after the last fault ended too: a fault that ended just before the end left
+    # the kit no time to lead again and log what it skipped
+    end = max(started + last, quiet_since) + args.settle
+    wait_for(partial(_is_past, end), end - time.time() + 60, "the end")
     return started, time.time(), faults
 
 
@@ -608,23 +625,29 @@ def instances_at_once(
 
 
 def fault_schedule(
-    args: argparse.Namespace, duration: float, required: tuple[str, ...] = ()
+    args: argparse.Namespace, duration: float, backend: str, required: tuple[str, ...] = ()
 ) -> list[tuple[float, str]]:
-    """(seconds from the start, fault kind), all from the seed; each ``required`` fault once, at a seeded slot."""
+    """(seconds from the start, fault kind), all from the seed, drawn from ``backend``'s faults; each
+    ``required`` fault once, at a seeded slot."""
     rng = random.Random(args.seed)
     times, at = [], 8.0
     while at < duration - args.settle:
         times.append(round(at, 1))
         at += rng.uniform(args.every * 0.5, args.every * 1.5)
-    pool = sorted(faults(args.sentinel))
+    pool = sorted(faults(backend, args.sentinel and backend == "redis"))
     musts = [kind for kind in required if kind in pool][: len(times)]
     slots = dict(zip(rng.sample(range(len(times)), len(musts)), musts, strict=True))
     return [(at, slots[i] if i in slots else rng.choice(pool)) for i, at in enumerate(times)]
 
 
 def write_report(
-    outcomes: list[Outcome], args: argparse.Namespace, directory: Path, fire_logs: dict[str, Path], redis: str
+    outcomes: list[Outcome],
+    args: argparse.Namespace,
+    directory: Path,
+    fire_logs: dict[str, Path],
+    stores: dict[str, str],
 ) -> None:
+    """report.json, report.md (the stores side by side) and timeline.png; ``stores``: label -> what it was."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(
         json.dumps(
@@ -633,20 +656,22 @@ def write_report(
                 "nodes": args.nodes,
                 "workers": args.workers,
                 "lease_ttl": TTL,
-                "redis": redis,
+                "duration": args.duration,
+                "stores": stores,
                 "outcomes": [asdict(o) for o in outcomes],
             },
             indent=2,
         )
     )
+    ran_on = "; ".join(f"{label}: {what}" for label, what in stores.items())
     lines = [
         f"# Chaos report (seed {args.seed})",
         "",
-        f"{args.nodes} gunicorn masters x {args.workers} workers, {redis}, lease TTL {TTL:g} s. The kit runs a "
-        f"1-second tick and `long`, due every 5 s, running {LONG_SECONDS:g} s, max_instances=1 (the naive "
-        "patterns: the tick).",
+        f"{args.nodes} gunicorn masters x {args.workers} workers, lease TTL {TTL:g} s, {args.duration:g} s of faults "
+        f"for the kit on each store ({ran_on}). The kit runs a 1-second tick and `long`, due every 5 s, running "
+        f"{LONG_SECONDS:g} s, max_instances=1 (the naive patterns, on Redis: the tick).",
         "",
-        f"The kit's hosts' clocks are off Redis's by {', '.join(f'{o:+g}' for o in args.clock_offsets)} s.",
+        f"The kit's hosts' clocks are off the store's by {', '.join(f'{o:+g}' for o in args.clock_offsets)} s.",
         "",
         "Instances at once: from each run's start and end records across all nodes; a run with no end "
         "record ends when its process was seen gone (polled every 0.2 s), else at the end of the run. "
@@ -655,48 +680,56 @@ def write_report(
         *table(outcomes),
     ]
     for outcome in outcomes:
-        lines += [
-            "",
-            f"## {outcome.pattern}: faults",
-            "",
-            "| t | fault | target | first tick after (s) | a leader again after (s, whole log seconds) |",
-            "|---|---|---|---|---|",
-        ]
-        t0 = outcome.faults[0].at if outcome.faults else 0
-        for f in outcome.faults:
-            leader = "" if f.leader_again is None else f.leader_again
-            lines.append(f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} | {leader} |")
-        for job in outcome.jobs:
-            if job.duplicates:
-                lines += ["", f"{job.job}: fires run more than once: {', '.join(job.duplicates[:20])}"]
-            if job.missed_unreported and job.job == "tick":
-                lines += ["", f"{job.job}: fires missed without a log line: {', '.join(job.missed_unreported[:20])}"]
-            if job.over_max:
-                lines += ["", f"{job.job}: runs started over max_instances: {'; '.join(job.over_max[:20])}"]
-        if outcome.unreadable_logged:
-            logged = ", ".join(f"{key}: {count}" for key, count in outcome.unreadable_logged.items())
-            lines += ["", f"Log lines naming each garbled key (all nodes and processes): {logged}"]
+        lines += _fault_lines(outcome)
     lines += ["", "![timeline](timeline.png)"]
     (directory / "report.md").write_text("\n".join(lines) + "\n")
     plot(outcomes, fire_logs, directory / "timeline.png")
 
 
-def table(outcomes: list[Outcome]) -> list[str]:
-    """The summary table: one row per pattern and job."""
+def _fault_lines(outcome: Outcome) -> list[str]:
+    """One outcome's faults, with what each hit and the recovery after it, and its doubles and excess runs."""
     lines = [
-        "| pattern | job | fires expected | run once | run more than once | missed | of those, named in the kit's log "
-        "| most instances at once (max_instances) | claimed, refused at start |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "",
+        f"## {outcome.title}: faults",
+        "",
+        "| t | fault | target | first tick after (s) | a leader again after (s, whole log seconds) |",
+        "|---|---|---|---|---|",
     ]
-    for o in outcomes:
-        for j in o.jobs:
-            named = str(j.missed_reported) if o.pattern == "kit" else "n/a"
-            most = "n/a (one record per run)" if j.max_at_once is None else str(j.max_at_once)
-            refused = str(j.refused_at_start) if o.pattern == "kit" else "n/a"
-            lines.append(
-                f"| {o.pattern} | {j.job} | {j.expected} | {j.once} | {j.more_than_once} | {j.missed} | {named} "
-                f"| {most} ({j.max_instances}) | {refused} |"
-            )
+    t0 = outcome.faults[0].at if outcome.faults else 0
+    for f in outcome.faults:
+        leader = "" if f.leader_again is None else f.leader_again
+        lines.append(f"| +{f.at - t0:.1f}s | {f.kind} | {f.target} | {f.recovery} | {leader} |")
+    for job in outcome.jobs:
+        if job.duplicates:
+            lines += ["", f"{job.job}: fires run more than once: {', '.join(job.duplicates[:20])}"]
+        if job.missed_unreported and job.job == "tick":
+            lines += ["", f"{job.job}: fires missed without a log line: {', '.join(job.missed_unreported[:20])}"]
+        if job.over_max:
+            lines += ["", f"{job.job}: runs started over max_instances: {'; '.join(job.over_max[:20])}"]
+    if outcome.unreadable_logged:
+        logged = ", ".join(f"{key}: {count}" for key, count in outcome.unreadable_logged.items())
+        lines += ["", f"Log lines naming each garbled key (all nodes and processes): {logged}"]
+    return lines
+
+
+def table(outcomes: list[Outcome]) -> list[str]:
+    """The summary table: one row per pattern, job and store; the kit's rows first, each job's stores side by side."""
+    lines = [
+        "| pattern | store | job | fires expected | run once | run more than once | missed "
+        "| of those, named in the kit's log | most instances at once (max_instances) | claimed, refused at start |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [(o, j) for o in outcomes for j in o.jobs]
+    jobs = [spec.id for spec in KIT_JOBS]
+    rows.sort(key=lambda row: (row[0].pattern != "kit", row[0].pattern, jobs.index(row[1].job)))
+    for o, j in rows:
+        named = str(j.missed_reported) if o.pattern == "kit" else "n/a"
+        most = "n/a (one record per run)" if j.max_at_once is None else str(j.max_at_once)
+        refused = str(j.refused_at_start) if o.pattern == "kit" else "n/a"
+        lines.append(
+            f"| {o.pattern} | {o.store} | {j.job} | {j.expected} | {j.once} | {j.more_than_once} | {j.missed} "
+            f"| {named} | {most} ({j.max_instances}) | {refused} |"
+        )
     return lines
 
 
@@ -708,7 +741,7 @@ def plot(outcomes: list[Outcome], fire_logs: dict[str, Path], path: Path) -> Non
 
     figure, axes = plt.subplots(len(outcomes), 1, figsize=(14, 3.2 * len(outcomes)), squeeze=False)
     for axis, outcome in zip(axes[:, 0], outcomes, strict=True):
-        fires = _starts(read_fires(fire_logs[outcome.pattern]), "tick")
+        fires = _starts(read_fires(fire_logs[outcome.title]), "tick")
         tick = outcome.job("tick")
         if not fires:
             continue
@@ -730,54 +763,75 @@ def plot(outcomes: list[Outcome], fire_logs: dict[str, Path], path: Path) -> Non
         axis.set_yticks(range(len(nodes)), nodes)
         axis.set_ylim(-0.5, len(nodes) + 0.6)
         axis.set_title(
-            f"{outcome.pattern}: tick {tick.once} once, {tick.more_than_once} more than once "
-            f"(red), {tick.missed} missed"
+            f"{outcome.title}: tick {tick.once} once, {tick.more_than_once} more than once (red), {tick.missed} missed"
         )
         axis.set_xlabel("seconds since the first fire")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=120, help="seconds of faults for the kit (default 120)")
+    parser.add_argument(
+        "--duration", type=float, default=120, help="seconds of faults for the kit on each store (default 120)"
+    )
     parser.add_argument("--naive-duration", type=float, default=40, help="seconds for each naive pattern")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--every", type=float, default=10, help="mean seconds between faults")
     parser.add_argument("--settle", type=float, default=12, help="seconds without faults at the end")
-    parser.add_argument("--sentinel", action="store_true", help="Redis behind Sentinel, with failovers")
+    add_backend_option(parser)
+    parser.add_argument("--sentinel", action="store_true", help="Redis behind Sentinel, with failovers (Redis only)")
     parser.add_argument(
         "--clock-offsets",
         type=lambda raw: [float(part) for part in raw.split(",")],
         default=[0.0, 0.6, 3.0],
-        help="seconds each kit host's clock is off Redis's, in turn (default 0,0.6,3: the last never leads)",
+        help="seconds each kit host's clock is off the store's, in turn (default 0,0.6,3: the last never leads)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "chaos-results")
     args = parser.parse_args()
+    if args.sentinel and args.backend == "postgres":
+        parser.error("--sentinel (SENTINEL=1) puts Redis behind Sentinel: run it with --backend redis or both")
+    return args
+
+
+def patterns(args: argparse.Namespace, backend: str) -> list[tuple[str, list[tuple[float, str]]]]:
+    """(pattern, fault schedule) to run on ``backend``: the kit; on Redis the naive patterns too."""
+    kit = [("kit", fault_schedule(args, args.duration, backend, REQUIRED[backend]))]
+    if backend != "redis":
+        return kit  # the naive patterns know Redis only (the lock is a Redis lock): they ran there
+    naive = fault_schedule(args, args.naive_duration, backend)
+    return [*kit, ("naive", naive), ("naive-lock", naive)]
+
+
+def main() -> int:
+    args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
-    redis = Redis(workdir, args.sentinel)
-    outcomes, logs = [], {}
-    try:
-        kit_schedule = fault_schedule(args, args.duration, REQUIRED)
-        naive_schedule = [(at, kind) for at, kind in fault_schedule(args, args.naive_duration)]
-        for pattern, schedule in (("kit", kit_schedule), ("naive", naive_schedule), ("naive-lock", naive_schedule)):
-            outcome = run_pattern(workdir, redis, pattern, args, schedule)
-            outcomes.append(outcome)
-            logs[pattern] = workdir / pattern / "fires.jsonl"
-            for job in outcome.jobs:
-                print(
-                    f"chaos: {pattern}: {job.job}: {job.once} once, {job.more_than_once} more than once, "
-                    f"{job.missed} missed of {job.expected}; at most {job.max_at_once} at once (None: not recorded)",
-                    flush=True,
-                )
-    finally:
-        redis.kill()
-    write_report(outcomes, args, args.out, logs, redis.describe())
+    outcomes: list[Outcome] = []
+    logs: dict[str, Path] = {}
+    stores: dict[str, str] = {}
+    for backend in chosen(args.backend):
+        store = open_store(backend, workdir / backend, args.sentinel)
+        try:
+            stores[store.label] = store.describe()
+            for pattern, schedule in patterns(args, backend):
+                outcome = run_pattern(workdir / backend, store, pattern, args, schedule)
+                outcomes.append(outcome)
+                logs[outcome.title] = workdir / backend / pattern / "fires.jsonl"
+                for job in outcome.jobs:
+                    print(
+                        f"chaos: {outcome.title}: {job.job}: {job.once} once, {job.more_than_once} more than once, "
+                        f"{job.missed} missed of {job.expected}; at most {job.max_at_once} at once "
+                        "(None: not recorded)",
+                        flush=True,
+                    )
+        finally:
+            store.kill()
+    write_report(outcomes, args, args.out, logs, stores)
     print("\n".join(table(outcomes)))
-    print(f"chaos: report in {args.out / 'report.md'}")
-    failures = outcomes[0].failures()
+    print(f"chaos: report in {args.out / 'report.md'} (the hosts' logs under {workdir})")
+    failures = [f"{o.store}: {failure}" for o in outcomes if o.pattern == "kit" for failure in o.failures()]
     for failure in failures:
         print(f"chaos: the kit failed: {failure}", flush=True)
     return 1 if failures else 0

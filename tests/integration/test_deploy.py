@@ -30,6 +30,7 @@ from support import (
     copy_shipped,
     deploy_module,
     free_port,
+    kit_version,
     read_fires,
     sample_project,
     wait_for,
@@ -312,6 +313,26 @@ def test_project_mode_ships_the_project_its_requirements_app_and_jobs_and_rebuil
     assert prefixed.returncode == 0, prefixed.stdout + prefixed.stderr
     unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
     assert " -m scheduler_proc.web.ready --prefix /ops " in unit, unit
+
+
+@pytest.mark.processes
+def test_a_project_on_postgres_gets_the_kits_postgres_extra_at_the_version_its_requirements_name(
+    service_user: str, workdir: Path, kit_wheels: Path
+) -> None:
+    project, stage = sample_project(workdir / "shop-project"), workdir / "stage"
+    requirements = project / "requirements.txt"  # a project that pins no psycopg of its own
+    requirements.write_text(
+        "".join(line for line in requirements.read_text().splitlines(True) if "psycopg" not in line)
+    )
+    url = "postgresql://shop:pg-project-secret@10.0.0.5:5432/app"
+    result = _deploy(ROOT, stage, *_project_args(project, kit_wheels), env={"POSTGRES": url})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pg-project-secret" not in result.stdout + result.stderr
+    python = stage / "opt" / APP / "current/venv/bin/python"
+    show = "import importlib.metadata as m; print(m.version('scheduler-proc'), m.version('psycopg'))"
+    versions = subprocess.run([str(python), "-I", "-c", show], capture_output=True, text=True)
+    assert versions.returncode == 0, versions.stderr
+    assert versions.stdout.split()[0] == kit_version(), versions.stdout  # the kit stays at the project's pin
 
 
 @pytest.mark.processes

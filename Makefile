@@ -56,7 +56,7 @@ help:  ## this list of targets and what each does
 	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 # make test, test-vm, chaos and bench run it first, so a fresh machine needs nothing else.
-deps:  ## the system programs the tests need, with apt-get as root when missing: redis-server, redis-sentinel, chromium, promtool (package prometheus)
+deps:  ## the system programs the tests need, with apt-get as root when missing: redis-server, redis-sentinel, PostgreSQL, openssl, chromium, promtool (package prometheus)
 	scripts/ensure-test-deps
 
 # Two pytest workers, a test file each at a time (a file's module fixtures, such as the deploy
@@ -136,8 +136,9 @@ status:  ## the deployed scheduler's status, run as the service does (APP=...)
 scheduler:  ## any scheduler command on the deployed app, as the service runs it (APP=... CMD="history tick")
 	set -f; $(DEPLOY) cli -- $$CMD  # split into words, never globbed
 
+# With the extras a deploy may use (otel, postgres): `make deploy` installs the whole lock.
 lock: $(STAMP)  ## regenerate the kit's requirements.lock with the system Python (PROJECT= deploys use the project's own)
-	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .
+	rm -rf .lockvenv && $(DEPLOY_PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet '.[otel,postgres]'
 	.lockvenv/bin/pip freeze --exclude scheduler-proc > requirements.lock && rm -rf .lockvenv
 
 clean:  ## remove the venv, caches and the built docs

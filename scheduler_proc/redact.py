@@ -23,7 +23,7 @@ _URL_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^\s/@:]*:)(?P<secret
 # user:password@host without a (correct) scheme: only up to the first '@'.
 _BARE_USERINFO = re.compile(r"(?P<head>(?:[a-zA-Z][\w+.-]*:)?//[^\s/@:]*:|(?<![\w/])[\w.-]*:)(?P<secret>[^\s@/]+)@")
 # ?password=... in a URL's query (redis-py reads password and ssl_password there).
-_SECRET_KEYS = "ssl_password|password|passwd|pwd|pass|token|secret|auth"
+_SECRET_KEYS = "ssl_password|sslpassword|password|passwd|pwd|pass|token|secret|auth"
 _QUERY = re.compile(rf"(?P<head>[?&](?:{_SECRET_KEYS})=)(?P<secret>[^&\s;'\",]+)", re.I)
 # A secret shorter than this is masked only as a whole word, not inside a longer one.
 _SHORT = 8

@@ -27,8 +27,8 @@ _SECRET_VARIABLES = tuple(setting.name for setting in var.ALL if setting.secret)
 # They turn cluster mode on; every other cluster setting is an error without them.
 _CLUSTER_SWITCHES = (var.REDIS_URL, var.REDIS_SENTINELS, var.POSTGRES_URL)
 #: Settings that apply to one store only: set with the other store they are an error.
-_REDIS_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith("SCHEDULER_REDIS_"))
-_POSTGRES_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith("SCHEDULER_POSTGRES_"))
+_REDIS_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith(var.PREFIX + "REDIS_"))
+_POSTGRES_ONLY = tuple(setting for setting in var.ALL if setting.name.startswith(var.PREFIX + "POSTGRES_"))
 
 T = TypeVar("T")
 
@@ -242,9 +242,9 @@ def _unknown_variable_problems(reader: _Reader, env: Mapping[str, str], allowed:
 
 
 def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None = None) -> list[str]:
-    """What a launcher logs at WARNING when it starts: unknown variables, and replicas without Redis.
+    """What a launcher logs at WARNING when it starts: unknown variables, and replicas without a store.
 
-    Under Kubernetes each pod is a host of its own: without Redis, every replica runs every job.
+    Under Kubernetes each pod is a host of its own: without Redis or PostgreSQL, every replica runs every job.
     """
     env = os.environ if environ is None else environ
     allowed = settings.allow_unknown if settings is not None else _Reader(env).get(var.ALLOW_UNKNOWN)
@@ -253,8 +253,9 @@ def start_warnings(settings: Settings | None, environ: Mapping[str, str] | None 
         warnings += _old_default_namespace_here(settings)
     if settings is not None and settings.enabled and not settings.cluster and env.get("KUBERNETES_SERVICE_HOST"):
         warnings.append(
-            "this runs under Kubernetes without Redis (single-host mode): every replica of this pod runs "
-            "every job; with more than one replica set SCHEDULER_REDIS_URL (docs/containers.md)"
+            "this runs under Kubernetes without Redis or PostgreSQL (single-host mode): every replica of this pod "
+            "runs every job; with more than one replica set SCHEDULER_REDIS_URL or SCHEDULER_POSTGRES_URL "
+            "(docs/containers.md)"
         )
     return warnings
 

@@ -70,7 +70,7 @@ class Setting(Generic[T]):
     help: str
     doc_default: str = ""
     example: str = ""
-    cluster: bool = False  # a cluster-mode setting: set without Redis it is an error, unless it turns Redis on
+    cluster: bool = False  # a cluster-mode setting: set without a store it is an error, unless it names the store
     secret: bool = False  # a password or token: masked in every message and log line
     show: Callable[[str], str] = repr  # how a bad value appears in the error
 
@@ -322,8 +322,8 @@ NAMESPACE = Setting(
     "SCHEDULER_NAMESPACE",
     _parse_name,
     FromEnv(_namespace_of_the_jobs),
-    "prefix of the lock, ledger and status files and of the Redis keys; the same on every host of one app, "
-    "different for every app on one host or one Redis",
+    "prefix of the lock, ledger and status files, of the Redis keys and of the PostgreSQL schema's default "
+    "name; the same on every host of one app, different for every app on one host or one store",
     doc_default="the top-level package of `SCHEDULER_JOBS` (`shop` for `shop.jobs:jobs`); `scheduler` for the "
     "template's `app.jobs:jobs`",
     example="<package of SCHEDULER_JOBS>",
@@ -547,10 +547,11 @@ POSTGRES_URL = Setting(
     "SCHEDULER_POSTGRES_URL",
     _parse_postgres_url,
     None,
-    "`postgresql://user[:password]@host:5432/dbname[?sslmode=verify-full&sslrootcert=/path/ca.pem]`; turns "
-    "cluster mode on with PostgreSQL as the coordination store (instead of Redis; needs the `postgres` extra)",
+    "libpq's URL, `postgresql://user@host:5432/dbname`, with TLS "
+    "`?sslmode=verify-full&sslrootcert=/path/ca.pem`; turns cluster mode on with PostgreSQL as the "
+    "coordination store instead of Redis (needs the `postgres` extra)",
     doc_default="unset (single host)",
-    example="postgresql://scheduler@127.0.0.1:5432/app",
+    example="postgresql://app@db/app",
     cluster=True,
     show=_show_redacted,
 )
@@ -558,7 +559,7 @@ POSTGRES_PASSWORD = Setting(
     "SCHEDULER_POSTGRES_PASSWORD",
     str,
     None,
-    "the PostgreSQL role's password (preferred over putting it in the URL)",
+    "the PostgreSQL role's password (preferred over putting it in the URL); never logged",
     cluster=True,
     secret=True,
 )
@@ -581,7 +582,8 @@ MAX_CLOCK_OFFSET = Setting(
     "SCHEDULER_MAX_CLOCK_OFFSET",
     _seconds(0.05, 60),
     1.0,
-    "seconds this host's clock may be off Redis's before it refuses to lead (0.05-60); also the margin "
+    "seconds this host's clock may be off the store's (Redis's or PostgreSQL's) before it refuses to lead "
+    "(0.05-60); also the margin "
     "of the floor after a possible loss of claims; the same on every host",
     cluster=True,
 )

@@ -39,9 +39,9 @@ _ENV_SECTIONS = {
     ),
     "cluster": (
         "\n"
-        "# --- cluster mode (several hosts, one Redis) ---------------------------------------\n"
-        "# Setting a Redis URL or Sentinels turns cluster mode on: each fire runs once across all\n"
-        "# hosts that share the Redis and SCHEDULER_NAMESPACE.\n"
+        "# --- cluster mode (several hosts, one Redis or PostgreSQL) ------------------------\n"
+        "# Setting a Redis URL, Sentinels or a PostgreSQL URL (one of them) turns cluster mode on:\n"
+        "# each fire runs once across all hosts that share the store and SCHEDULER_NAMESPACE.\n"
     ),
 }
 

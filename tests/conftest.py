@@ -8,7 +8,9 @@ from typing import Any
 
 import pluggy
 import pytest
+from pg_support import PostgresServer
 from redis_support import RedisServer
+from stores import STORES, ClusterStore, make_store
 from support import Host, HostFactory
 
 
@@ -42,7 +44,17 @@ def _secrets_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 #: Fixtures that start servers or processes; a test that uses one is marked ``processes``.
-_PROCESS_FIXTURES = {"hosts", "redis_server", "sentinel_cluster", "redis_cluster", "served", "service_user"}
+_PROCESS_FIXTURES = {
+    "hosts",
+    "redis_server",
+    "store",
+    "store_kind",
+    "sentinel_cluster",
+    "redis_cluster",
+    "served",
+    "service_user",
+    "postgres_server",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,3 +95,26 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.kill()
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClusterStore]:
+    """The cluster's store, started: the test runs once on Redis and once on PostgreSQL."""
+    server = make_store(request.param, tmp_path / request.param)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Redis or PostgreSQL, for a test that makes (and starts) its store itself."""
+    return str(request.param)
+
+
+@pytest.fixture
+def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a loopback port (superuser ``postgres``, database ``scheduler``),
+    killed after the test; its log stays in tmp_path/postgres."""
+    with PostgresServer(tmp_path / "postgres") as server:
+        yield server

@@ -1,10 +1,18 @@
-"""Picks the mode: host lock only (single host) or host lock plus Redis lease (cluster)."""
+"""Picks the mode: host lock only (single host), or host lock plus a lease in Redis or PostgreSQL (cluster).
+
+The only module that knows every backend. PostgreSQL's is imported only when configured: psycopg
+is an optional dependency (the ``postgres`` extra).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Union
+
+import redis
+from redis.cluster import RedisCluster
 
 from scheduler_proc import clock
 from scheduler_proc.coordination.interfaces import CommandBus, Leadership, LeaseObserver, Ledger
@@ -16,14 +24,21 @@ from scheduler_proc.coordination.local.nodestate import TermMemory
 from scheduler_proc.coordination.records import HistoryLimits
 from scheduler_proc.coordination.redis.bus import RedisBus
 from scheduler_proc.coordination.redis.checks import check_server
-from scheduler_proc.coordination.redis.conn import Client, connect
+from scheduler_proc.coordination.redis.conn import Client, call, connect
 from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.leasestate import parse_token
 from scheduler_proc.coordination.redis.ledger import RedisLedger
-from scheduler_proc.errors import RedisUnavailable
+from scheduler_proc.errors import StoreUnavailable
 from scheduler_proc.formats.vocabulary import Mode
 from scheduler_proc.securedir import ensure_private_dir
 from scheduler_proc.settings import Settings
+
+if TYPE_CHECKING:
+    from scheduler_proc.coordination.postgres.conn import Client as PostgresClient
+
+#: A connection to the cluster's store, shared by a process's ledger and bus.
+StoreClient = Union[Client, "PostgresClient"]
 
 
 @dataclass
@@ -40,8 +55,36 @@ class Backend:
         now = clock.now()
         try:
             return max(now, self.ledger.now())
-        except RedisUnavailable:
+        except StoreUnavailable:
             return now
+
+
+def open_store(settings: Settings) -> StoreClient | None:
+    """A connection to the cluster's store (opened lazily by its first call), or None on a single host."""
+    if settings.redis is not None:
+        return connect(settings.redis)
+    if settings.postgres is not None:
+        from scheduler_proc.coordination.postgres.conn import Client as PostgresClient
+
+        return PostgresClient(settings.postgres, f"scheduler-proc/{settings.node_id}/reader")
+    return None
+
+
+def current_leader(settings: Settings, client: StoreClient) -> tuple[int, str] | None:
+    """(term, node) of the lease in the store now, or None if no node holds it.
+
+    Raises StoreUnavailable or StoreConfigError, and UnreadableData for a lease that is not the kit's.
+    """
+    if settings.redis is not None:
+        assert isinstance(client, Client)
+        key = Keys(settings.namespace).leader
+        token = call(settings.redis, lambda: client.get(key))
+        return None if token is None else parse_token(str(token), key)
+    from scheduler_proc.coordination.postgres.conn import Client as PostgresClient
+    from scheduler_proc.coordination.postgres.leader import current_leader as postgres_leader
+
+    assert isinstance(client, PostgresClient)
+    return postgres_leader(client)
 
 
 def check_redis(settings: Settings) -> None:
@@ -50,16 +93,16 @@ def check_redis(settings: Settings) -> None:
         check_server(settings, settings.redis)
 
 
-def open_bus(settings: Settings, client: Client | None = None) -> CommandBus:
+def open_bus(settings: Settings, client: StoreClient | None = None) -> CommandBus:
     """The bus for this mode (the local directory is created 0700 next to the host lock)."""
     if settings.redis is not None:
-        assert client is not None
+        assert isinstance(client, (redis.Redis, RedisCluster))
         return RedisBus(settings.redis, client, Keys(settings.namespace))
     directory = settings.lock_dir / f"{settings.namespace}.commands"
     return LocalBus(ensure_private_dir(directory, "SCHEDULER_LOCK_DIR"))
 
 
-def open_ledger(settings: Settings, client: Client | None = None, watched: bool = False) -> Ledger:
+def open_ledger(settings: Settings, client: StoreClient | None = None, watched: bool = False) -> Ledger:
     """The ledger for this mode (readers such as the web workers and the CLI use it too).
 
     ``watched``: the runner's; trouble with the local ledger is reported to :mod:`scheduler_proc.problems`.
@@ -67,9 +110,9 @@ def open_ledger(settings: Settings, client: Client | None = None, watched: bool 
     history = HistoryLimits(settings.history_size, settings.history_failures_size)
     if settings.redis is None:
         return LocalLedger(settings.ledger_path, settings.claim_retention, history, watched)
-    return RedisLedger(
-        settings.redis, client or connect(settings.redis), Keys(settings.namespace), settings.claim_retention, history
-    )
+    redis_client = client or connect(settings.redis)
+    assert isinstance(redis_client, (redis.Redis, RedisCluster))
+    return RedisLedger(settings.redis, redis_client, Keys(settings.namespace), settings.claim_retention, history)
 
 
 def open_backend(

@@ -25,7 +25,9 @@ class Problem(TypedDict):
 class ClusterStatus(TypedDict, total=False):
     """What this node knows of the cluster (empty in single-host mode, or without the host lock)."""
 
-    redis: str  # "ok", "unreachable" or "error"
+    store: str  # the cluster's coordination store: "redis" or "postgres"
+    store_state: str  # "ok", "unreachable" or "error"
+    redis: str  # the store's state under its 0.2 name, written for Redis only (readers use store_state)
     leader_node: str | None
     term: int | None  # the leader's fencing token
     lease_age: float | None  # seconds since the lease was last renewed, as this node saw it
@@ -101,10 +103,21 @@ def decode_status(raw: bytes, source: Source) -> StatusDocument:
     return document
 
 
-def _cluster(fields: Fields) -> ClusterStatus:
-    cluster = ClusterStatus()
+def _store(fields: Fields, cluster: ClusterStatus) -> None:
+    """The store and its state; a document of 0.2 names only ``redis`` (its state)."""
+    if fields.has("store"):
+        cluster["store"] = fields.text("store")
+    if fields.has("store_state"):
+        cluster["store_state"] = fields.text("store_state")
     if fields.has("redis"):
         cluster["redis"] = fields.text("redis")
+        cluster.setdefault("store", "redis")
+        cluster.setdefault("store_state", cluster["redis"])
+
+
+def _cluster(fields: Fields) -> ClusterStatus:
+    cluster = ClusterStatus()
+    _store(fields, cluster)
     if fields.has("leader_node"):
         cluster["leader_node"] = fields.optional_text("leader_node")
     if fields.has("term"):

@@ -17,7 +17,7 @@ from scheduler_proc.coordination.backend import Backend
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.records import LiveRun
 from scheduler_proc.coordination.term import Term
-from scheduler_proc.errors import LedgerError, RedisUnavailable
+from scheduler_proc.errors import LedgerError, StoreUnavailable
 from scheduler_proc.jobs import Jobs
 from scheduler_proc.runner.engine import Engine
 from scheduler_proc.runner.instances import Instances
@@ -71,8 +71,8 @@ class TermEngines:
             return False
         try:
             engine.start(floor=backend.floor_time())
-        except (RedisUnavailable, LedgerError) as exc:
-            if isinstance(exc, RedisUnavailable):  # a LedgerError is reported once, as a problem
+        except (StoreUnavailable, LedgerError) as exc:
+            if isinstance(exc, StoreUnavailable):  # a LedgerError is reported once, as a problem
                 log.error("cannot resume the jobs (%s); trying again", exc)
             engine.halt()
             return False

@@ -145,8 +145,14 @@ class Metrics:
         )
         self.redis_up = Gauge(
             "scheduler_redis_up",
-            "1 if Redis answered this node's last lease call (cluster mode only).",
+            "1 if Redis answered this node's last lease call (cluster mode on Redis only).",
             ["node"],
+            registry=self.registry,
+        )
+        self.store_up = Gauge(
+            "scheduler_store_up",
+            "1 if the cluster's store (Redis or PostgreSQL, the store label) answered this node's last lease call.",
+            ["node", "store"],
             registry=self.registry,
         )
 
@@ -204,11 +210,13 @@ class Metrics:
         """Fires not run, for ``reason`` (see the counter's help)."""
         self.skipped.labels(job, reason).inc(count)
 
-    def mode(self, mode: Mode, redis: str | None) -> None:
-        """The scheduler's mode, and in cluster mode whether Redis answers (the lease's last call)."""
+    def mode(self, mode: Mode, store: str | None, state: str | None) -> None:
+        """The scheduler's mode, and in cluster mode whether its store answers (the lease's last call)."""
         self.mode_info.labels(self.node, mode).set(1)
-        if mode == "cluster" and redis not in (None, "unknown"):  # unknown: no lease call yet, or no host lock
-            self.redis_up.labels(self.node).set(1 if redis == "ok" else 0)
+        if mode == "cluster" and store and state not in (None, "unknown"):  # unknown: no lease call yet, or no lock
+            self.store_up.labels(self.node, store).set(1 if state == "ok" else 0)
+            if store == "redis":
+                self.redis_up.labels(self.node).set(1 if state == "ok" else 0)
 
     def _histogram_label(self, job: str) -> str:
         if job in self._histogram_jobs or len(self._histogram_jobs) < MAX_HISTOGRAM_JOBS:

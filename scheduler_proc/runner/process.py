@@ -79,13 +79,13 @@ class Runner:
             self.leader_comparison = LeaderComparison(
                 AppIdentity(self.app.jobs, ""), self.settings.namespace, self.settings.node_id, self.backend.ledger
             )
-            if self.backend.ledger.counts_instances and self.settings.redis is not None:
+            if self.backend.ledger.counts_instances and self.settings.cluster:
                 keeper = MarkerKeeper(
-                    self.backend.ledger, self.engines.claimed_runs, min(1.0, self.settings.redis.lease_ttl / 4)
+                    self.backend.ledger, self.engines.claimed_runs, min(1.0, self.settings.lease_ttl / 4)
                 )
                 keeper.start()
                 stack.callback(keeper.stop)
-            tick = 0.25 if self.settings.redis is None else min(0.25, self.settings.redis.lease_ttl / 8)
+            tick = min(0.25, self.settings.lease_ttl / 8) if self.settings.cluster else 0.25
             while not self.flags.stop.is_set() and not self._orphaned():
                 self._step(self.backend)
                 self.liveness.check(self.engines.engine)
@@ -112,9 +112,9 @@ class Runner:
             self.leader_comparison.leading()
             self.publisher.conflict = self.publisher.tzdata_mismatch = None
         engine = self.engines.engine
-        # Only while Redis answers: a call to a Redis that is down blocks this loop up to the socket
+        # Only while the store answers: a call to a store that is down blocks this loop up to the socket
         # timeout, and the engine of a lease won meanwhile would start that much later.
-        if engine is None and self.settings.redis is not None and backend.leadership.status().get("redis") == "ok":
+        if engine is None and self.settings.cluster and backend.leadership.status().get("store_state") == "ok":
             self.leader_comparison.standing_by()
             self.publisher.conflict = self.leader_comparison.conflict
             self.publisher.tzdata_mismatch = self.leader_comparison.tzdata_mismatch

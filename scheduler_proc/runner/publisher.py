@@ -69,7 +69,8 @@ class StatusPublisher:
         self._cadence.start()
         status = self._status(backend, engine, leading, lock_held)
         self.metrics.leading(leading)
-        self.metrics.mode(backend.mode, status["cluster"].get("redis"))
+        cluster = status["cluster"]
+        self.metrics.mode(backend.mode, cluster.get("store"), cluster.get("store_state"))
         self.metrics.next_runs(status["jobs"])
         try:
             write_status(self.status_path, status)

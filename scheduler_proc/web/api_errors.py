@@ -20,6 +20,7 @@ CODES = {
     "no_scheduler": "503: no scheduler runs on this host",
     "not_ready": "503 (readyz): this app's scheduler does not run here, or is in trouble",
     "redis_unavailable": "503: the scheduler's Redis cannot be reached (details in the server's log)",
+    "store_unavailable": "503: the scheduler's PostgreSQL cannot be reached (details in the server's log)",
     "ledger_unreadable": "503: the scheduler's ledger cannot be read",
     "files_untrusted": "503: the scheduler's files on this host are not trusted (see the server's log)",
     "no_answer": "504: no leader acknowledged the command in time",
@@ -53,7 +54,7 @@ _DESCRIPTIONS = {
     409: "the leader did not carry the command out (`command_refused`)",
     422: "an invalid parameter (`invalid_request`)",
     503: "no scheduler, Redis unreachable, ledger unreadable or files untrusted "
-    "(`no_scheduler`, `redis_unavailable`, `ledger_unreadable`, `files_untrusted`)",
+    "(`no_scheduler`, `redis_unavailable`, `store_unavailable`, `ledger_unreadable`, `files_untrusted`)",
     504: "no leader answered in time (`no_answer`)",
 }
 

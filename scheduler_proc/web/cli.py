@@ -72,7 +72,7 @@ def _status_text(status: HostStatus) -> str:
     if cluster:
         head.append(
             f"term {_show(cluster.get('term'))}, lease age {_show(cluster.get('lease_age'))}s, "
-            f"redis {cluster.get('redis')}"
+            f"{cluster.get('store', 'store')} {cluster.get('store_state')}"
         )
     return (
         "\n".join(head)

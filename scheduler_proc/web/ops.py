@@ -9,19 +9,18 @@ from datetime import UTC, datetime
 from typing import Literal, NotRequired, TypedDict
 
 from scheduler_proc import problems
-from scheduler_proc.coordination.backend import open_bus, open_ledger
+from scheduler_proc.coordination.backend import StoreClient, current_leader, open_bus, open_ledger, open_store
 from scheduler_proc.coordination.interfaces import CommandBus, Ledger
 from scheduler_proc.coordination.local.hostlock import Holder, read_holder
 from scheduler_proc.coordination.records import Command
-from scheduler_proc.coordination.redis.conn import call, connect
-from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.leasestate import parse_token
 from scheduler_proc.errors import (
     LedgerError,
     NoAnswer,
     NoScheduler,
     RedisConfigError,
     RedisUnavailable,
+    StoreConfigError,
+    StoreUnavailable,
     UnknownJob,
     UnreadableData,
 )
@@ -85,7 +84,7 @@ class Operations:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client = connect(settings.redis) if settings.redis is not None else None
+        self._client: StoreClient | None = open_store(settings)
         self._ledger: Ledger | None = None
         self._bus: CommandBus | None = None
 
@@ -124,9 +123,9 @@ class Operations:
             role=role,
             pid=holder.pid if holder and not conflict else None,
             leader_node=holder.node
-            if holder and self.settings.redis is None and not conflict
+            if holder and not self.settings.cluster and not conflict
             else (mine["cluster"].get("leader_node") if mine else None),
-            mode=source["mode"] if source else "cluster" if self.settings.redis else "single-host",
+            mode=source["mode"] if source else "cluster" if self.settings.cluster else "single-host",
             cluster=mine["cluster"] if mine else {},
             jobs=source["jobs"] if source else [],
             updated_at=source.get("updated_at") if source else None,
@@ -199,11 +198,12 @@ class Operations:
         status = self.status(master_pid, directory)
         try:
             status["recent_runs"] = self.recent_runs(status["jobs"], recent)
-        except (RedisUnavailable, RedisConfigError) as exc:
-            # The jobs table does not need Redis; the page still shows it. Details stay in the log.
+        except (StoreUnavailable, StoreConfigError) as exc:
+            # The jobs table does not need the store; the page still shows it. Details stay in the log.
             log.warning("status page without recent runs: %s", exc)
+            store = "Redis" if isinstance(exc, (RedisUnavailable, RedisConfigError)) else "PostgreSQL"
             status["recent_runs"] = None
-            status["recent_runs_error"] = "the scheduler's Redis cannot be reached; the server's log says more"
+            status["recent_runs_error"] = f"the scheduler's {store} cannot be reached; the server's log says more"
         except LedgerError as exc:
             log.warning("status page without recent runs: %s", exc)
             status["recent_runs"] = None
@@ -260,20 +260,18 @@ class Operations:
         trouble = problems.merged(document.get("problems", []), self._directory_problems())
         if trouble:
             return False, "; ".join(problem["detail"] for problem in trouble)
-        if self._client is None or self.settings.redis is None:
+        if self._client is None:
             return True, f"scheduler pid {holder.pid} runs the jobs on node {holder.node}"
-        redis_settings = self.settings.redis
-        client = self._client
         try:
-            token = call(redis_settings, lambda: client.get(Keys(self.settings.namespace).leader))
-        except (RedisUnavailable, RedisConfigError) as exc:
+            leader = current_leader(self.settings, self._client)
+        except (StoreUnavailable, StoreConfigError) as exc:
             return False, str(exc)
-        if token is None:
-            return False, "the cluster has no leader (no lease in Redis)"
-        try:
-            term, node = parse_token(str(token), Keys(self.settings.namespace).leader)
         except UnreadableData as exc:
             return False, f"the cluster has no leader: {exc} (a leader is elected within two lease TTLs)"
+        if leader is None:
+            store = "Redis" if self.settings.redis is not None else "PostgreSQL"
+            return False, f"the cluster has no leader (no lease in {store})"
+        term, node = leader
         return True, f"scheduler pid {holder.pid} is up on node {self.settings.node_id}; node {node} leads, term {term}"
 
     # -- acting --------------------------------------------------------------------------------
@@ -300,7 +298,7 @@ class Operations:
 
     def _command_bus(self) -> CommandBus:
         if self._bus is None:
-            if self.settings.redis is None and not self._lock_dir_ready():
+            if not self.settings.cluster and not self._lock_dir_ready():
                 raise NoScheduler(f"no scheduler runs on node {self.settings.node_id}: nothing to send commands to")
             self._bus = open_bus(self.settings, self._client)
         return self._bus

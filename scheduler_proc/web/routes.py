@@ -39,6 +39,8 @@ from scheduler_proc.errors import (
     NoScheduler,
     RedisConfigError,
     RedisUnavailable,
+    StoreConfigError,
+    StoreUnavailable,
     UnknownJob,
 )
 from scheduler_proc.master.lifespan import managed_by_gunicorn_hooks
@@ -122,11 +124,15 @@ def _answer(call: Any, *args: Any) -> Any:
         raise ApiError(503, "no_scheduler", redact(str(exc))) from None
     except NoAnswer as exc:
         raise ApiError(504, "no_answer", redact(str(exc))) from None
-    except (RedisUnavailable, RedisConfigError) as exc:
+    except (StoreUnavailable, StoreConfigError) as exc:
         # Connection details stay in the server's log, not in an answer anyone may read.
         log.warning("answering 503: %s", exc)
+        if isinstance(exc, (RedisUnavailable, RedisConfigError)):
+            raise ApiError(
+                503, "redis_unavailable", "the scheduler's Redis cannot be reached; the server's log says more"
+            ) from None
         raise ApiError(
-            503, "redis_unavailable", "the scheduler's Redis cannot be reached; the server's log says more"
+            503, "store_unavailable", "the scheduler's PostgreSQL cannot be reached; the server's log says more"
         ) from None
     except LedgerError as exc:
         log.warning("answering 503: %s", exc)

@@ -1,10 +1,10 @@
-"""Exactly once across hosts, with real redis-server/sentinel and real gunicorn masters."""
+"""Exactly once across hosts, with real gunicorn masters on a real store: each test of the cluster runs on
+Redis and on PostgreSQL (the ``store`` fixture); Sentinel's and the Redis settings' own tests are Redis-only."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 from redis_support import RedisServer, Sentinels
+from stores import ClusterStore, StoreName, hold_port, make_store
 from support import Host, HostFactory, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
 
 TTL = 1.0
 # A leader whose lease is still valid by its own clock says so (one timeout is not a lost lease).
 STANDBY_LINE = (
-    r"is unreachable \(.*\); (?:waiting as standby and retrying|"
+    r"(?:Redis|PostgreSQL) at .* is unreachable \(.*\); (?:waiting as standby and retrying|"
     r"still leading term \d+ for up to [\d.]+s by its own clock, retrying the renewal)"
 )
 
 
 def _cluster(
     hosts: HostFactory,
-    url: str,
+    store_env: dict[str, str],
     count: int = 3,
     ttl: float = TTL,
     workers: int = 1,
@@ -34,7 +35,7 @@ def _cluster(
         hosts(
             f"node-{i}",
             workers=workers,
-            env={"SCHEDULER_REDIS_URL": url, "SCHEDULER_LEASE_TTL": str(ttl), **(env or {})},
+            env={**store_env, "SCHEDULER_LEASE_TTL": str(ttl), **(env or {})},
         )
         for i in range(count)
     ]
@@ -62,8 +63,8 @@ def _first_fire_after(fire_log: Path, moment: float, exclude_pid: int | None = N
     return wait_for(find, 15, "a fire after the fault")
 
 
-def test_three_nodes_run_each_second_exactly_once(hosts: HostFactory, redis_server: RedisServer) -> None:
-    nodes = _cluster(hosts, redis_server.url, workers=2)
+def test_three_nodes_run_each_second_exactly_once(hosts: HostFactory, store: ClusterStore) -> None:
+    nodes = _cluster(hosts, store.env(), workers=2)
     leader = leader_of(nodes)
     fire_log = leader.fire_log
     wait_for(lambda: _distinct_seconds(read_fires(fire_log)) >= 15, 30, "15 seconds of fires")
@@ -74,7 +75,8 @@ def test_three_nodes_run_each_second_exactly_once(hosts: HostFactory, redis_serv
     status = leader.status()
     assert status is not None and status["mode"] == "cluster"
     cluster = status["cluster"]
-    assert cluster["leader_node"] == leader.name and cluster["term"] >= 1 and cluster["redis"] == "ok"
+    assert cluster["leader_node"] == leader.name and cluster["term"] >= 1
+    assert cluster["store"] == store.name and cluster["store_state"] == "ok"
     assert status["jobs"][0]["last_claimed_at"] is not None
     standby = next(n for n in nodes if n is not leader).status()
     assert standby is not None and standby["role"] == "standby" and standby["cluster"]["leader_node"] == leader.name
@@ -82,9 +84,9 @@ def test_three_nodes_run_each_second_exactly_once(hosts: HostFactory, redis_serv
 
 @pytest.mark.parametrize("victim", ["runner", "master"])
 def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
-    hosts: HostFactory, redis_server: RedisServer, victim: str
+    hosts: HostFactory, store: ClusterStore, victim: str
 ) -> None:
-    nodes = _cluster(hosts, redis_server.url)
+    nodes = _cluster(hosts, store.env())
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 3, 10, "fires before the fault")
     [runner] = leader.runner_pids()
@@ -98,8 +100,8 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_without_loss_or_double(
     assert_no_gaps(fires)
 
 
-def test_a_paused_leader_steps_down_and_never_runs_twice(hosts: HostFactory, redis_server: RedisServer) -> None:
-    nodes = _cluster(hosts, redis_server.url)
+def test_a_paused_leader_steps_down_and_never_runs_twice(hosts: HostFactory, store: ClusterStore) -> None:
+    nodes = _cluster(hosts, store.env())
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
     [runner] = leader.runner_pids()
@@ -115,16 +117,16 @@ def test_a_paused_leader_steps_down_and_never_runs_twice(hosts: HostFactory, red
     assert_no_duplicates(fires)
 
 
-def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(
-    hosts: HostFactory, redis_server: RedisServer
+def test_the_store_paused_then_back_no_duplicate_and_leadership_resumes(
+    hosts: HostFactory, store: ClusterStore
 ) -> None:
-    nodes = _cluster(hosts, redis_server.url)
+    nodes = _cluster(hosts, store.env())
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the pause")
-    redis_server.signal(signal.SIGSTOP)
+    store.pause()
     paused = time.time()
     wait_for(lambda: time.time() - paused >= 3 * TTL, 3 * TTL + 1, "three lease TTLs to pass")
-    redis_server.signal(signal.SIGCONT)
+    store.resume()
     back = time.time()
     resumed = _first_fire_after(leader.fire_log, back)
     assert resumed - back <= 2 + 1, f"leadership took {resumed - back:.2f}s to resume"
@@ -135,10 +137,39 @@ def test_redis_paused_then_back_no_duplicate_and_leadership_resumes(
     assert sum(n.count_lines(STANDBY_LINE) for n in nodes) <= len(nodes), "one line per state change"
 
 
+def test_a_store_back_from_an_older_backup_runs_no_fire_twice(hosts: HostFactory, store: ClusterStore) -> None:
+    """Redis from an older snapshot, PostgreSQL from an older dump: every claim made since is gone."""
+    nodes = _cluster(hosts, store.env())
+    leader = leader_of(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the backup")
+    store.keep_for_later()
+    kept = time.time()
+    _wait_seconds_after(leader.fire_log, kept, 3, "fires after the backup")
+    store.back_to_kept()
+    restored = time.time()
+    _wait_seconds_after(leader.fire_log, restored, 3, "fires after the restore", timeout=15)
+    assert_no_duplicates(read_fires(leader.fire_log))
+    assert any(n.count_lines(f"claims made before may be gone from {store.label}") for n in nodes)
+
+
+def test_connections_cut_by_the_store_no_double_and_scheduling_goes_on(hosts: HostFactory, store: ClusterStore) -> None:
+    """An operator's pg_terminate_backend (or Redis's CLIENT KILL) on every node's connections at once."""
+    nodes = _cluster(hosts, store.env())
+    leader = leader_of(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the cut")
+    for _ in range(3):
+        store.cut_connections()
+        cut = time.time()
+        _wait_seconds_after(leader.fire_log, cut, 2, "fires after the cut", timeout=10)
+    fires = read_fires(leader.fire_log)
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)
+
+
 def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
     hosts: HostFactory, redis_server: RedisServer
 ) -> None:
-    nodes = _cluster(hosts, redis_server.url)
+    nodes = _cluster(hosts, {"SCHEDULER_REDIS_URL": redis_server.url})
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the restart")
     term_before = max(f["term"] for f in read_fires(leader.fire_log))
@@ -152,10 +183,8 @@ def test_redis_restart_that_lost_its_data_starts_a_new_term_without_duplicates(
     assert any(n.count_lines("Redis lost its data") for n in nodes)
 
 
-def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(
-    hosts: HostFactory, redis_server: RedisServer
-) -> None:
-    nodes = _cluster(hosts, redis_server.url)
+def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(hosts: HostFactory, store: ClusterStore) -> None:
+    nodes = _cluster(hosts, store.env())
     leader = leader_of(nodes)
     wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the stop")
     [runner] = leader.runner_pids()
@@ -171,36 +200,34 @@ def test_clean_stop_of_the_leader_hands_over_within_2s_without_loss(
     assert "lease released" in leader.output()
 
 
-def test_redis_down_at_start_then_up_leads_within_2s(hosts: HostFactory, tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "late-redis")
-    # Hold the port, bound but not listening (connections are refused, as to a Redis that is down),
-    # until this Redis starts: another test's server took it meanwhile once (a read-only replica).
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.bind(("127.0.0.1", server.port))
-    nodes = _cluster(hosts, server.url, count=2)
+def test_the_store_down_at_start_then_up_leads_within_2s(
+    hosts: HostFactory, tmp_path: Path, store_kind: StoreName
+) -> None:
+    server = make_store(store_kind, tmp_path / "late-store")
+    # Hold the port, bound but not listening (connections are refused, as to a store that is down),
+    # until this store starts: another test's server took it meanwhile once (a read-only replica).
+    holder = hold_port(server.port)
+    nodes = _cluster(hosts, server.env(), count=2)
     for node in nodes:
         node.wait_role("standby", timeout=20)
         node.wait_log("is unreachable")
     wait_for(
-        lambda: ((nodes[0].status() or {}).get("cluster") or {}).get("redis") == "unreachable",
+        lambda: ((nodes[0].status() or {}).get("cluster") or {}).get("store_state") == "unreachable",
         3,
-        "the status to show Redis unreachable",
+        "the status to show the store unreachable",
     )
     holder.close()
     server.start()
     try:
         up = time.time()
         resumed = _first_fire_after(nodes[0].fire_log, up)
-        # This Redis has no data, so the new leader set a floor 2 x SCHEDULER_MAX_CLOCK_OFFSET (2 s)
+        # This store has no data, so the new leader set a floor 2 x SCHEDULER_MAX_CLOCK_OFFSET (2 s)
         # past its lease: the first fire comes at the first whole second after it. Judged from the
         # floor, the lease won and the fire that followed are each measured on their own (judged
         # together, 2 s of floor plus up to 1 s to the next second left no room for a loaded machine).
-        client = server.client()
-        [floor_key] = client.keys("*:floor")
-        floor_at = client.hget(floor_key, "at")
-        assert floor_at is not None, "the new leader set no floor"
-        floor = int(floor_at) / 1000
-        assert floor - 2 - up <= 2, "the lease was not won within 2 s of Redis coming up"
+        floor = server.floor_at()
+        assert floor is not None, "the new leader set no floor"
+        assert floor - 2 - up <= 2, "the lease was not won within 2 s of the store coming up"
         assert resumed - floor <= 1 + 0.5, "the first fire after the floor came late"
         assert all(n.count_lines(STANDBY_LINE) == 1 for n in nodes), "one line per state change"
         leader_of(nodes).wait_log("is reachable again")
@@ -317,8 +344,8 @@ def test_bad_redis_setting_refuses_to_start_with_a_clear_error(hosts: HostFactor
         server.kill()
 
 
-def test_scheduled_at_is_the_fire_time_not_the_start_time(hosts: HostFactory, redis_server: RedisServer) -> None:
-    [node] = _cluster(hosts, redis_server.url, count=1)
+def test_scheduled_at_is_the_fire_time_not_the_start_time(hosts: HostFactory, store: ClusterStore) -> None:
+    [node] = _cluster(hosts, store.env(), count=1)
     wait_for(lambda: read_fires(node.fire_log), 10, "a fire")
     fire = read_fires(node.fire_log)[0]
     scheduled = datetime.fromisoformat(fire["scheduled_at"])

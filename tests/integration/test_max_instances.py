@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from redis_support import RedisServer
+from stores import ClusterStore
 from support import Host, HostFactory, free_port, read_fires, recording_jobs, start_nodes, wait_for
 
 from scheduler_proc.coordination.local.ledger import LocalLedger
@@ -67,28 +68,28 @@ def _first_start(fire_log: Path) -> float:
     return wait_for(lambda: _runs(fire_log), 15, "the long job to start")[0][0]
 
 
-def _cluster(hosts: HostFactory, server: RedisServer, count: int) -> list[Host]:
-    env = {"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": "2", "LONG_SECONDS": _LONG}
+def _cluster(hosts: HostFactory, store_env: dict[str, str], count: int) -> list[Host]:
+    env = {**store_env, "SCHEDULER_LEASE_TTL": "2", "LONG_SECONDS": _LONG}
     return start_nodes(hosts, count, "liveness:jobs", env)
 
 
-def test_the_same_node_leading_again_after_a_redis_stall_starts_no_second_instance(
-    hosts: HostFactory, redis_server: RedisServer
+def test_the_same_node_leading_again_after_a_store_stall_starts_no_second_instance(
+    hosts: HostFactory, store: ClusterStore
 ) -> None:
     """Redis stalls (SIGSTOP) longer than the 2 s lease while the 12 s job runs: the node steps down,
     leads again under a new term once Redis answers, and its new engine used to start a second
     instance at once (it counted only its own runs, and the claim leaves this process's markers to
     that count). The run of the earlier term counts now; the fire waits for it to end."""
-    [node] = _cluster(hosts, redis_server, 1)
+    [node] = _cluster(hosts, store.env(), 1)
     node.wait_role("leader")
     _first_start(node.fire_log)
-    redis_server.signal(signal.SIGSTOP)
+    store.pause()
     try:
         node.wait_log(r"lease of term \d+ could not be renewed in time", timeout=10)
         stalled = time.time()
-        wait_for(lambda: time.time() - stalled > 1.5, 5, "a stall past the lease's expiry in Redis")
+        wait_for(lambda: time.time() - stalled > 1.5, 5, "a stall past the lease's expiry in the store")
     finally:
-        redis_server.signal(signal.SIGCONT)
+        store.resume()
     node.wait_log(r"leading the cluster as node node-0, term \d+", timeout=15, count=2)
     _first_run_then_the_next(node.fire_log)
     _assert_one_at_a_time(node.fire_log)
@@ -111,20 +112,24 @@ def test_a_replaced_host_lock_file_starts_no_second_instance(hosts: HostFactory)
     _assert_one_at_a_time(host.fire_log)
 
 
-def test_redis_restarted_empty_starts_no_second_instance_on_either_node(
-    hosts: HostFactory, redis_server: RedisServer
+def test_a_store_back_from_a_backup_without_the_running_marker_starts_no_second_instance(
+    hosts: HostFactory, store: ClusterStore
 ) -> None:
-    """Redis restarts without data while the leader runs the 12 s job, a second node standing by.
-    Whichever node leads next, no second instance starts: the old leader counts its own run, and its
-    running marker, which Redis lost, is written again by the next renewal for the other node to see
-    (renewals used to update only markers that still existed)."""
-    nodes = _cluster(hosts, redis_server, 2)
+    """The store comes back from a backup taken before the 12 s job started (Redis: a snapshot;
+    PostgreSQL: a dump), while the leader runs it, a second node standing by. Whichever node leads
+    next, no second instance starts: the old leader counts its own run, and its running marker, which
+    the store lost, is written again by the next renewal for the other node to see (renewals used to
+    update only markers that still existed)."""
+    nodes = _cluster(hosts, store.env(), 2)
     wait_for(lambda: any((n.status() or {}).get("role") == "leader" for n in nodes), 20, "a leader")
+    store.keep_for_later()
+    kept = time.time()
     fire_log = nodes[0].fire_log
     first = _first_start(fire_log)
-    redis_server.restart_empty()
+    store.back_to_kept()
     restarted = time.time()
-    assert restarted - first < 10, "Redis restarted while the long job still ran"
+    assert restarted - first < 10, "the store went back while the long job still ran"
+    assert first > kept, "the backup was taken after the job started: its marker was not lost"
     wait_for(
         lambda: [f for f in read_fires(fire_log) if f["job"] == "tick" and f["started"] > restarted + 3],
         20,

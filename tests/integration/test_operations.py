@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from redis_support import RedisServer
+from stores import ClusterStore
 from support import Host, HostFactory, leader_of, read_fires, wait_for
 
 from scheduler_proc import metrics_router, scheduler_router
@@ -25,12 +26,12 @@ def _post(host: Host, path: str, headers: dict[str, str] | None = None) -> httpx
     return httpx.post(f"http://127.0.0.1:{host.port}{path}", headers=headers or {}, timeout=10)
 
 
-def _cluster(hosts: HostFactory, redis_server: RedisServer, count: int = 2) -> list[Host]:
+def _cluster(hosts: HostFactory, store_env: dict[str, str], count: int = 2) -> list[Host]:
     nodes = [
         hosts(
             f"node-{i}",
             jobs="reports:jobs",
-            env={"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_ADMIN_TOKEN": TOKEN},
+            env={**store_env, "SCHEDULER_LEASE_TTL": "1", "SCHEDULER_ADMIN_TOKEN": TOKEN},
         )
         for i in range(count)
     ]
@@ -99,10 +100,8 @@ def test_every_answer_says_nosniff_and_the_page_sends_its_policies(hosts: HostFa
     assert page["content-security-policy"].startswith("default-src 'none'; script-src 'sha256-")
 
 
-def test_run_now_sent_to_a_non_leader_runs_exactly_once_on_the_leader(
-    hosts: HostFactory, redis_server: RedisServer
-) -> None:
-    nodes = _cluster(hosts, redis_server)
+def test_run_now_sent_to_a_non_leader_runs_exactly_once_on_the_leader(hosts: HostFactory, store: ClusterStore) -> None:
+    nodes = _cluster(hosts, store.env())
     leader = _leader_past_the_floor(nodes)
     follower = next(n for n in nodes if n is not leader)
     [leader_runner] = leader.runner_pids()
@@ -122,10 +121,10 @@ def test_run_now_sent_to_a_non_leader_runs_exactly_once_on_the_leader(
     assert record["node"] == leader.name and record["duration"] is not None
 
 
-def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_without_redis(
-    hosts: HostFactory, redis_server: RedisServer
+def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_without_its_store(
+    hosts: HostFactory, store: ClusterStore
 ) -> None:
-    leader = _leader_past_the_floor(_cluster(hosts, redis_server, count=1))
+    leader = _leader_past_the_floor(_cluster(hosts, store.env(), count=1))
     answer = _post(leader, "/scheduler/jobs/report/run", AUTH)
     assert answer.status_code == 200, answer.text
     run_id = answer.json()["run_id"]
@@ -145,15 +144,16 @@ def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_withou
     assert 2 <= len(runs) <= 20 and {run["job_id"] for run in runs} == {"tick", "report"}
     started = [datetime.fromisoformat(run["started_at"]) for run in runs]  # ISO 8601 with offset (item 8)
     assert started == sorted(started, reverse=True)
-    redis_server.kill()
-    without = wait_for(lambda: (o := overview())["recent_runs"] is None and o, 30, "an overview without Redis")
+    store.kill()
+    without = wait_for(lambda: (o := overview())["recent_runs"] is None and o, 30, "an overview without its store")
     assert [job["id"] for job in without["jobs"]] == ["tick", "report"]
-    assert without["recent_runs_error"] == "the scheduler's Redis cannot be reached; the server's log says more"
-    assert redis_server.url not in json.dumps(without)
+    error = f"the scheduler's {store.label} cannot be reached; the server's log says more"
+    assert without["recent_runs_error"] == error
+    assert not any(url in json.dumps(without) for name, url in store.env().items() if name.endswith("_URL"))
 
 
-def test_a_pause_survives_a_leader_failover(hosts: HostFactory, redis_server: RedisServer) -> None:
-    nodes = _cluster(hosts, redis_server, count=3)
+def test_a_pause_survives_a_leader_failover(hosts: HostFactory, store: ClusterStore) -> None:
+    nodes = _cluster(hosts, store.env(), count=3)
     leader = _leader_past_the_floor(nodes)
     assert _post(nodes[0], "/scheduler/jobs/tick/pause", AUTH).json()["paused"] is True
     paused = time.time()
@@ -258,7 +258,7 @@ def test_cli_tables_json_commands_and_check_exit_codes(hosts: HostFactory) -> No
 
 
 def test_cli_check_fails_when_the_cluster_has_no_leader(hosts: HostFactory, redis_server: RedisServer) -> None:
-    [node] = _cluster(hosts, redis_server, count=1)
+    [node] = _cluster(hosts, {"SCHEDULER_REDIS_URL": redis_server.url}, count=1)
     leader_of([node])
     assert node.cli("check").returncode == 0
     [runner] = node.runner_pids()

@@ -80,3 +80,10 @@ def test_a_url_password_is_masked_wherever_it_shows_not_only_inside_the_url(url:
     Settings.from_env({"SCHEDULER_REDIS_URL": url})
     line = f"AUTH {password} rejected; url {url}"
     assert password not in redact(line) and "pa:" not in redact(line) and "abc," not in redact(line), redact(line)
+
+
+def test_a_libpq_sslpassword_in_a_url_is_masked() -> None:
+    from scheduler_proc.redact import redact
+
+    shown = redact("postgresql://app@db/x?sslmode=verify-full&sslpassword=KeyPass-123456")
+    assert "KeyPass-123456" not in shown and "sslmode=verify-full" in shown

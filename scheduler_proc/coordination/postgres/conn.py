@@ -41,8 +41,9 @@ def connect(settings: PostgresSettings, application_name: str = "scheduler-proc"
         "application_name": application_name,
         # statement_timeout bounds a statement's time on the server (a lock wait included);
         # tcp_user_timeout and the keepalives bound a server that stopped answering.
+        # synchronous_commit: a claim is on disk before the fire runs, whatever the server's default.
         "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={4 * timeout_ms}",
+        f"-c idle_in_transaction_session_timeout={4 * timeout_ms} -c synchronous_commit=on",
         "tcp_user_timeout": timeout_ms,
         "keepalives": 1,
         "keepalives_idle": 5,

@@ -35,6 +35,8 @@ LEADER = StatusDocument(
     master_pid=4100,
     mode="cluster",
     cluster={
+        "store": "redis",
+        "store_state": "ok",
         "redis": "ok",
         "leader_node": "web-1",
         "term": 7,
@@ -145,3 +147,9 @@ def test_a_last_outcome_of_a_later_version_shows_as_unknown() -> None:
     """Two versions run side by side during a USR2 upgrade: one job's word must not hide the status."""
     document = decode_status(_changed("jobs.0.last_outcome", "vanished"), SOURCE)
     assert document["jobs"][0]["last_outcome"] == "unknown"
+
+
+def test_a_document_of_0_2_names_its_store_state_redis_and_reads_as_the_store() -> None:
+    text = encode_status({**LEADER, "cluster": {"redis": "unreachable", "lease_ttl": 10.0}}, 1796310000.5)
+    cluster = decode_status(text, SOURCE)["cluster"]
+    assert cluster["store"] == "redis" and cluster["store_state"] == "unreachable"

@@ -10,6 +10,7 @@ import pluggy
 import pytest
 from pg_support import PostgresServer
 from redis_support import RedisServer
+from store_support import PostgresKit, RedisKit, StoreKit
 from stores import STORES, ClusterStore, make_store
 from support import Host, HostFactory
 
@@ -54,6 +55,7 @@ _PROCESS_FIXTURES = {
     "served",
     "service_user",
     "postgres_server",
+    "ledger_factory",
 }
 
 
@@ -118,3 +120,16 @@ def postgres_server(tmp_path: Path) -> Iterator[PostgresServer]:
     killed after the test; its log stays in tmp_path/postgres."""
     with PostgresServer(tmp_path / "postgres") as server:
         yield server
+
+
+@pytest.fixture(params=STORES)
+def ledger_factory(request: pytest.FixtureRequest) -> Iterator[StoreKit]:
+    """Ledgers, buses and the lease on a real Redis, then on a real PostgreSQL: a test of the
+    Ledger or CommandBus interface runs against both cluster stores."""
+    kit: StoreKit
+    if request.param == "redis":
+        kit = RedisKit(request.getfixturevalue("redis_server"))
+    else:
+        kit = PostgresKit(request.getfixturevalue("postgres_server"))
+    yield kit
+    kit.close()

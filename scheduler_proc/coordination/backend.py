@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster
 from scheduler_proc import clock
 from scheduler_proc.coordination.interfaces import CommandBus, Leadership, LeaseObserver, Ledger
 from scheduler_proc.coordination.local.bus import LocalBus
-from scheduler_proc.coordination.local.hostlock import HostLock
+from scheduler_proc.coordination.local.hostlock import Holder, HostLock
 from scheduler_proc.coordination.local.leadership import HostLeadership
 from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.local.nodestate import TermMemory
@@ -26,8 +26,8 @@ from scheduler_proc.coordination.redis.bus import RedisBus
 from scheduler_proc.coordination.redis.checks import check_server
 from scheduler_proc.coordination.redis.conn import Client, call, connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
-from scheduler_proc.coordination.redis.leasestate import parse_token
+from scheduler_proc.coordination.redis.lease import redis_leadership
+from scheduler_proc.coordination.redis.leasecalls import parse_token
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.errors import StoreUnavailable
 from scheduler_proc.formats.vocabulary import Mode
@@ -87,10 +87,43 @@ def current_leader(settings: Settings, client: StoreClient) -> tuple[int, str] |
     return postgres_leader(client)
 
 
-def check_redis(settings: Settings) -> None:
-    """At start, in cluster mode: RedisConfigError on refused credentials or TLS, or a Redis unfit to keep claims."""
+def check_store(settings: Settings) -> bool:
+    """At start, in cluster mode: StoreConfigError on refused credentials or TLS, or a store unfit to keep
+    claims (PostgreSQL: read-only, or a role that cannot keep its schema; the schema is migrated here).
+
+    False: PostgreSQL did not answer, so its schema is checked on the first lease call that reaches it.
+    """
     if settings.redis is not None:
         check_server(settings, settings.redis)
+    if settings.postgres is not None:
+        from scheduler_proc.coordination.postgres.checks import check_server as check_postgres
+
+        return check_postgres(settings.postgres, f"scheduler-proc/{settings.node_id}/check")
+    return True
+
+
+def release_abandoned(settings: Settings) -> None:
+    """If the host lock is free and names a dead runner's lease or runs, release them in the store."""
+    if settings.redis is not None:
+        from scheduler_proc.coordination.redis import takeover
+
+        takeover.release_abandoned(settings)
+    elif settings.postgres is not None:
+        from scheduler_proc.coordination.postgres import takeover as postgres_takeover
+
+        postgres_takeover.release_abandoned(settings)
+
+
+def release_for(settings: Settings, holder: Holder | None, who: str) -> None:
+    """Release the lease (and stop counting the runs) a dead ``holder`` left in the store, if any."""
+    if settings.redis is not None:
+        from scheduler_proc.coordination.redis import takeover
+
+        takeover.release_for(settings, holder, who)
+    elif settings.postgres is not None:
+        from scheduler_proc.coordination.postgres import takeover as postgres_takeover
+
+        postgres_takeover.release_for(settings, holder, who)
 
 
 def open_bus(settings: Settings, client: StoreClient | None = None) -> CommandBus:
@@ -98,6 +131,10 @@ def open_bus(settings: Settings, client: StoreClient | None = None) -> CommandBu
     if settings.redis is not None:
         assert isinstance(client, (redis.Redis, RedisCluster))
         return RedisBus(settings.redis, client, Keys(settings.namespace))
+    if settings.postgres is not None:
+        from scheduler_proc.coordination.postgres.bus import PostgresBus
+
+        return PostgresBus(settings.postgres, _postgres(client), f"scheduler-proc/{settings.node_id}/bus")
     directory = settings.lock_dir / f"{settings.namespace}.commands"
     return LocalBus(ensure_private_dir(directory, "SCHEDULER_LOCK_DIR"))
 
@@ -108,6 +145,10 @@ def open_ledger(settings: Settings, client: StoreClient | None = None, watched: 
     ``watched``: the runner's; trouble with the local ledger is reported to :mod:`scheduler_proc.problems`.
     """
     history = HistoryLimits(settings.history_size, settings.history_failures_size)
+    if settings.postgres is not None:
+        from scheduler_proc.coordination.postgres.ledger import PostgresLedger
+
+        return PostgresLedger(settings.postgres, _postgres(client), settings.claim_retention, history)
     if settings.redis is None:
         return LocalLedger(settings.ledger_path, settings.claim_retention, history, watched)
     redis_client = client or connect(settings.redis)
@@ -119,6 +160,8 @@ def open_backend(
     settings: Settings, lock: HostLock, metrics: LeaseObserver, healthy: Callable[[], bool] = lambda: True
 ) -> Backend:
     """The ledger, leadership and command bus for this mode."""
+    if settings.postgres is not None:
+        return _postgres_backend(settings, lock, metrics, healthy)
     if settings.redis is None:
         return Backend("single-host", open_ledger(settings, watched=True), HostLeadership(lock), open_bus(settings))
     client = connect(settings.redis)
@@ -126,7 +169,7 @@ def open_backend(
     return Backend(
         "cluster",
         open_ledger(settings, client),
-        ClusterLeadership(
+        redis_leadership(
             settings.redis,
             client,
             keys,
@@ -135,6 +178,40 @@ def open_backend(
             memory=TermMemory(settings.terms_path),
             on_lease=lock.record_lease,
             healthy=healthy,
+        ),
+        open_bus(settings, client),
+    )
+
+
+def _postgres(client: StoreClient | None) -> PostgresClient:
+    from scheduler_proc.coordination.postgres.conn import Client as PostgresClient
+
+    assert isinstance(client, PostgresClient), "a PostgreSQL client (open_store) for SCHEDULER_POSTGRES_URL"
+    return client
+
+
+def _postgres_backend(
+    settings: Settings, lock: HostLock, metrics: LeaseObserver, healthy: Callable[[], bool]
+) -> Backend:
+    """The runner's PostgreSQL backend: one client (a connection per thread) for the ledger and the lease."""
+    from scheduler_proc.coordination.postgres.checks import SchemaGate
+    from scheduler_proc.coordination.postgres.conn import Client as PostgresClient
+    from scheduler_proc.coordination.postgres.lease import postgres_leadership
+
+    assert settings.postgres is not None
+    client = PostgresClient(settings.postgres, f"scheduler-proc/{settings.node_id}/runner")
+    gate = SchemaGate(settings.postgres, f"scheduler-proc/{settings.node_id}/check")
+    return Backend(
+        "cluster",
+        open_ledger(settings, client),
+        postgres_leadership(
+            settings,
+            client,
+            metrics=metrics,
+            memory=TermMemory(settings.terms_path),
+            on_lease=lock.record_lease,
+            healthy=healthy,
+            ready=gate.ensure,
         ),
         open_bus(settings, client),
     )

@@ -179,6 +179,10 @@ class CommandBus(Protocol):
         """On the leader: answer a command and take it off the queue (only once it is carried out)."""
         ...
 
+    def close(self) -> None:
+        """Release what the bus holds of its own (PostgreSQL: its listening connection)."""
+        ...
+
 
 class LeaseObserver(Protocol):
     """Where the lease reports what operators graph (the runner's metrics)."""

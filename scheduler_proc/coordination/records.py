@@ -16,7 +16,7 @@ from typing import NamedTuple
 from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import UnreadableData
 from scheduler_proc.formats.acks import CommandAck, decode_ack
-from scheduler_proc.formats.commands import CommandFields
+from scheduler_proc.formats.commands import CommandFields, decode_command_entry
 from scheduler_proc.formats.history import RunEntry, decode_run
 from scheduler_proc.formats.validate import Source
 from scheduler_proc.formats.vocabulary import COMMAND_ACTIONS, CommandAction, LastOutcome, RunOrigin, RunOutcome
@@ -223,6 +223,22 @@ class Command:
     @classmethod
     def new(cls, action: CommandAction, job_id: str) -> Command:
         return cls(uuid.uuid4().hex[:16], action, job_id, time.time())
+
+
+def command_from_entry(entry_id: str, fields: dict[str, str]) -> Command | None:
+    """A command from a bus entry (every value text); None for a malformed one (skipped; the
+    cursor moves past it).
+
+    Anyone who can write to the store can put entries on the bus: an issue time that is not a
+    finite time within the last day and the next minute is refused like a missing field.
+    """
+    try:
+        decoded = decode_command_entry(fields, Source(f"command entry {entry_id}", "it is skipped"))
+    except UnreadableData:
+        return None
+    if not time.time() - 86400 < decoded["issued_at"] < time.time() + 60:
+        return None
+    return Command.from_fields(decoded, entry_id)
 
 
 #: Where an answer comes from, for the decoder (its message is not shown: the failure below is).

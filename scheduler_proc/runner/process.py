@@ -15,7 +15,7 @@ import sys
 from contextlib import ExitStack
 from typing import NoReturn
 
-from scheduler_proc.coordination.backend import Backend, check_redis, open_backend
+from scheduler_proc.coordination.backend import Backend, check_store, open_backend
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.redis.markers import MarkerKeeper
 from scheduler_proc.coordination.term import RUN_ID_PREFIX
@@ -76,6 +76,7 @@ class Runner:
             self.backend = open_backend(self.settings, self.lock, self.metrics, lambda: watchdog.keep_lease)
             self.engines.backend = self.backend
             stack.callback(self.backend.ledger.close)
+            stack.callback(self.backend.bus.close)
             self.leader_comparison = LeaderComparison(
                 AppIdentity(self.app.jobs, ""), self.settings.namespace, self.settings.node_id, self.backend.ledger
             )
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_private_dir(settings.lock_dir, "SCHEDULER_LOCK_DIR")
         check_regular(settings.lock_path, "host lock")  # a FIFO or directory there: refused now, not each try
         ensure_private_dir(settings.state_dir, "SCHEDULER_STATE_DIR")
-        check_redis(settings)
+        check_store(settings)
     except SchedulerError as exc:
         send_report(args.report_fd, Report(event="invalid", message=str(exc)))
         return 2

@@ -12,8 +12,8 @@ import os
 import time
 
 from scheduler_proc import problems
+from scheduler_proc.coordination import backend
 from scheduler_proc.coordination.local.hostlock import HostLock, read_holder
-from scheduler_proc.coordination.redis import takeover
 from scheduler_proc.errors import HostLockError
 from scheduler_proc.identity import AppIdentity, parent_of
 from scheduler_proc.runner.publisher import StatusPublisher
@@ -85,7 +85,7 @@ class HostLockStandby:
             )
             self._touched = time.monotonic()
             self._publisher.conflict = None
-            takeover.release_for(
+            backend.release_for(
                 self._settings, self._lock.previous, f"runner pid {os.getpid()}, which took the host lock"
             )
             return

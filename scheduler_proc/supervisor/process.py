@@ -167,13 +167,13 @@ class Supervisor:
 
     def _release_dead_runners_lease(self) -> None:
         """In cluster mode, give up the lease the dead runner held: another node leads now, not in a TTL."""
-        if self.settings.redis is None:
+        if not self.settings.cluster:
             return
-        # Imported here: the supervisor needs Redis only when a runner died, and stays small otherwise.
-        from scheduler_proc.coordination.redis import takeover
+        # Imported here: the supervisor needs its store only when a runner died, and stays small otherwise.
+        from scheduler_proc.coordination.backend import release_abandoned
 
         try:
-            takeover.release_abandoned(self.settings)
+            release_abandoned(self.settings)
         except Exception:  # never let this take the supervisor down
             log.exception("could not release the lease of the dead runner")
 

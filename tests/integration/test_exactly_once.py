@@ -36,7 +36,7 @@ from scheduler_proc.coordination.records import ClaimResult, Command
 from scheduler_proc.coordination.redis.bus import RedisBus
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.errors import SettingsError
@@ -90,7 +90,7 @@ def test_redis_that_lost_everything_never_repeats_a_fencing_token(redis_server: 
     settings = _redis_settings(redis_server)
     memory = tmp_path / "terms.json"
     clock = FakeClock()
-    first = ClusterLeadership(settings, connect(settings), Keys("f"), "a", clock=clock, memory=TermMemory(memory))
+    first = redis_leadership(settings, connect(settings), Keys("f"), "a", clock=clock, memory=TermMemory(memory))
     for _ in range(3):
         clock.now += 1
         first.tick()
@@ -99,7 +99,7 @@ def test_redis_that_lost_everything_never_repeats_a_fencing_token(redis_server: 
     fence = redis_server.client().get(Keys("f").fence)
     assert fence is not None and highest == int(fence)
     redis_server.client().flushall()
-    again = ClusterLeadership(settings, connect(settings), Keys("f"), "a", clock=FakeClock(), memory=TermMemory(memory))
+    again = redis_leadership(settings, connect(settings), Keys("f"), "a", clock=FakeClock(), memory=TermMemory(memory))
     again.tick()
     term = again.current_term()
     assert term is not None and term.fencing_token > highest
@@ -203,7 +203,7 @@ def test_after_a_loss_the_floor_covers_a_leader_whose_clock_ran_ahead(redis_serv
     settings = _redis_settings(redis_server, SCHEDULER_MAX_CLOCK_OFFSET="2")
     client = redis_server.client()
     client.set(Keys("c").server, "0" * 40)  # a run id of an earlier server: Redis restarted since
-    leadership = ClusterLeadership(settings, connect(settings), Keys("c"), "a", clock=FakeClock())
+    leadership = redis_leadership(settings, connect(settings), Keys("c"), "a", clock=FakeClock())
     leadership.tick()
     assert leadership.leading
     seconds, micros = client.time()

@@ -14,11 +14,13 @@ import redis
 from redis_support import RedisServer
 from support import FakeClock, recording_jobs, wait_for
 
+from scheduler_proc.coordination.lease.leadership import ClusterLeadership
+from scheduler_proc.coordination.lease.leasestate import LeaseState
 from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, HistoryLimits, Run, to_micros
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
-from scheduler_proc.coordination.redis.leasestate import LeaseState, parse_token
+from scheduler_proc.coordination.redis.lease import redis_leadership
+from scheduler_proc.coordination.redis.leasecalls import parse_token
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.redis.replies import (
     Acquired,
@@ -60,7 +62,7 @@ def _redis_settings(server: RedisServer, ttl: float = 1.0) -> RedisSettings:
 
 def _leadership(server: RedisServer, node: str, clock: FakeClock) -> ClusterLeadership:
     settings = _redis_settings(server)
-    return ClusterLeadership(settings, connect(settings), Keys("t"), node, clock=clock)
+    return redis_leadership(settings, connect(settings), Keys("t"), node, clock=clock)
 
 
 def _past_first_start(server: RedisServer, namespace: str) -> None:
@@ -163,7 +165,7 @@ def test_min_replicas_without_replicas_refuses_to_run_the_fire(redis_server: Red
         }
     ).redis
     assert settings is not None
-    a = ClusterLeadership(settings, connect(settings), Keys("w"), "a", clock=clock)
+    a = redis_leadership(settings, connect(settings), Keys("w"), "a", clock=clock)
     a.tick()
     _past_first_start(redis_server, "w")
     term = a.current_term()
@@ -283,14 +285,14 @@ def test_a_term_that_only_a_vanished_node_saw_is_never_handed_out_again(redis_se
     term, must not get the same number (it did, within the same second)."""
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "2"}).redis
     assert settings is not None
-    a = ClusterLeadership(settings, connect(settings), Keys("lost"), "a")
+    a = redis_leadership(settings, connect(settings), Keys("lost"), "a")
     a.tick()
     first = a.current_term()
     assert first is not None and first.fencing_token is not None
     client = redis_server.client()
     client.delete(Keys("lost").leader, Keys("lost").fence)  # what a snapshot from before a's term holds
     client.set(Keys("lost").server, "0" * 40)  # ... on a server with another run id
-    b = ClusterLeadership(settings, connect(settings), Keys("lost"), "b")
+    b = redis_leadership(settings, connect(settings), Keys("lost"), "b")
     b.tick()
     second = b.current_term()
     assert second is not None and second.fencing_token is not None
@@ -313,7 +315,7 @@ def test_a_renewal_still_on_its_way_when_validity_runs_out_decides_before_the_le
         return keeper_now if keeper and threading.current_thread() is keeper[0] else caller_now
 
     caller_now = 0.0
-    a = ClusterLeadership(settings, connect(settings), Keys("item14"), "a", clock=clock)
+    a = redis_leadership(settings, connect(settings), Keys("item14"), "a", clock=clock)
     a.tick()
     term = a.current_term()
     assert term is not None
@@ -341,7 +343,7 @@ def test_a_claim_refused_as_early_proves_the_clock_ahead_and_the_leader_steps_do
     env = {"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": "4", "SCHEDULER_MAX_CLOCK_OFFSET": "0.5"}
     settings = Settings.from_env(env).redis
     assert settings is not None
-    a = ClusterLeadership(settings, connect(settings), Keys("early"), "a")  # its measure finds the clock fine
+    a = redis_leadership(settings, connect(settings), Keys("early"), "a")  # its measure finds the clock fine
     a.tick()
     assert a.leading
     ledger = RedisLedger(settings, connect(settings), Keys("early"), retention=3600)

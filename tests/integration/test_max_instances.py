@@ -27,7 +27,7 @@ from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.records import ClaimRequest, ClaimResult, LiveRun, Run
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.coordination.term import Term
 from scheduler_proc.runner.dispatch import Dispatcher, Submission
@@ -255,7 +255,7 @@ def test_a_marker_redis_lost_is_written_again_by_the_next_renewal(redis_server: 
 def _ledger_and_term(server: RedisServer) -> tuple[RedisLedger, Term]:
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": server.url, "SCHEDULER_LEASE_TTL": "2"}).redis
     assert settings is not None
-    leadership = ClusterLeadership(settings, connect(settings), Keys("t"), "a")
+    leadership = redis_leadership(settings, connect(settings), Keys("t"), "a")
     leadership.tick()
     term = leadership.current_term()
     assert term is not None

@@ -22,8 +22,8 @@ from support import HostFactory, read_fires, wait_for
 from scheduler_proc.coordination.local.nodestate import TermMemory
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
-from scheduler_proc.coordination.redis.leasestate import parse_token
+from scheduler_proc.coordination.redis.lease import redis_leadership
+from scheduler_proc.coordination.redis.leasecalls import parse_token
 from scheduler_proc.settings import RedisSettings, Settings
 
 K = Keys("scheduler")
@@ -125,7 +125,7 @@ def test_a_leader_is_elected_within_two_lease_ttls_of_an_unreadable_lease_and_ne
 ) -> None:
     ttl = 2.0
     settings = _settings(redis_server, ttl)
-    nodes = [ClusterLeadership(settings, connect(settings), Keys("t"), name) for name in ("a", "b")]
+    nodes = [redis_leadership(settings, connect(settings), Keys("t"), name) for name in ("a", "b")]
     client = redis_server.client()
     if when == "over a live leader's token":
 
@@ -152,7 +152,7 @@ def test_a_live_leaders_token_is_never_touched(redis_server: RedisServer) -> Non
     settings = _settings(redis_server, 2.0)
     client = redis_server.client()
     client.set(Keys("t").leader, "7:abcdef012345:other", px=60_000)  # another node's, with a longer TTL of its own
-    standby = ClusterLeadership(settings, connect(settings), Keys("t"), "b")
+    standby = redis_leadership(settings, connect(settings), Keys("t"), "b")
     standby.tick()
     assert client.get(Keys("t").leader) == "7:abcdef012345:other" and client.pttl(Keys("t").leader) > 50_000
     assert standby.leader_node == "other" and not standby.leading

@@ -64,3 +64,6 @@ class LocalBus:
         write_private(self.dir / f"{command.id}.ack", encode_ack(result).encode())
         if command.cursor:
             Path(command.cursor).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing to release: the bus is files in a directory."""

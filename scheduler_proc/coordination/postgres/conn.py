@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from scheduler_proc.coordination.postgres.deadline import answer_deadline, deadline
 from scheduler_proc.errors import PostgresConfigError, PostgresUnavailable
 from scheduler_proc.redact import redact
 from scheduler_proc.settings import PostgresSettings
@@ -124,8 +125,11 @@ class Client:
     def run(self, action: Callable[[Connection], T]) -> T:
         """``action(connection)``, with psycopg's errors mapped (see the class docstring)."""
         conn = self._connection()
+        waited = answer_deadline(self.settings)
+        cut = threading.Event()
         try:
-            return action(conn)
+            with deadline(conn, waited) as cut:
+                return action(conn)
         except psycopg.Error as exc:
             if refused(exc):
                 raise PostgresConfigError(
@@ -134,9 +138,8 @@ class Client:
                 ) from None
             if isinstance(exc, psycopg.OperationalError) or conn.closed or conn.broken:
                 self._drop(conn)
-                raise PostgresUnavailable(
-                    f"PostgreSQL at {self.settings.target} did not answer ({_said(exc)})"
-                ) from None
+                said = f"no answer within {waited:g}s" if cut.is_set() else _said(exc)
+                raise PostgresUnavailable(f"PostgreSQL at {self.settings.target} did not answer ({said})") from None
             raise
 
     @contextmanager

@@ -18,6 +18,8 @@ from scheduler_proc.errors import PostgresConfigError
 #: Every version and the files that bring the schema from the one before to it.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, ("lease.sql", "ledger.sql", "bus.sql")),)
 VERSION = MIGRATIONS[-1][0]
+#: Seconds a migration (and a node waiting for another's) may take: it runs once, at start.
+MIGRATION_TIMEOUT = 30
 
 
 def source(name: str, schema: str) -> sql.Composed:
@@ -30,8 +32,15 @@ def migrate(client: Client) -> int:
     """Bring the schema to ``VERSION`` (creating it if needed); return the version it was at."""
     schema = client.settings.schema
     with client.transaction() as conn:
+        # The connection's timeouts are sized to the lease (a quarter of its TTL): a node that waits
+        # while another migrates, or a migration on a slow disk, would time out and try again.
+        conn.execute(f"SET LOCAL lock_timeout = '{MIGRATION_TIMEOUT}s'")
+        conn.execute(f"SET LOCAL statement_timeout = '{MIGRATION_TIMEOUT}s'")
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"scheduler-proc:{schema}"])
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        # IF NOT EXISTS alone would still need CREATE on the database, which a role given its
+        # schema by a DBA (CREATE SCHEMA ... AUTHORIZATION) does not have.
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {}.schema_version (version integer NOT NULL)").format(
                 sql.Identifier(schema)

@@ -10,7 +10,7 @@ import contextlib
 import time
 from typing import Any
 
-from scheduler_proc.coordination.records import ACK_TTL, COMMAND_TTL, Command, parse_ack
+from scheduler_proc.coordination.records import ACK_TTL, COMMAND_TTL, Command, command_from_entry, parse_ack
 from scheduler_proc.coordination.redis.conn import Client, call
 from scheduler_proc.coordination.redis.decode import stream_id, typed
 from scheduler_proc.coordination.redis.hints import Hints
@@ -19,8 +19,7 @@ from scheduler_proc.coordination.redis.schema import COMMANDS_KEPT
 from scheduler_proc.coordination.unreadable import readable, report
 from scheduler_proc.errors import SchedulerError, UnreadableData
 from scheduler_proc.formats.acks import CommandAck, encode_ack
-from scheduler_proc.formats.commands import decode_command_entry, encode_command_entry
-from scheduler_proc.formats.validate import Source
+from scheduler_proc.formats.commands import encode_command_entry
 from scheduler_proc.settings import RedisSettings
 
 #: The leader reads the command stream when a hint comes, and at least this often besides (a
@@ -99,7 +98,7 @@ class RedisBus:
         readable(keys.commands)
         commands, malformed = [], None
         for entry_id, fields in entries or []:
-            command = _command(str(entry_id), fields)
+            command = command_from_entry(str(entry_id), fields)
             if command is not None:
                 commands.append(command)
             elif not commands:
@@ -129,17 +128,5 @@ class RedisBus:
         call(self._settings, lambda: self._client.set(self._keys.commands_cursor, entry_id))
         self._known_cursor = entry_id
 
-
-def _command(entry_id: str, fields: dict[str, str]) -> Command | None:
-    """A command from a stream entry; None for a malformed one (skipped; the cursor moves past it).
-
-    Anyone who can write to Redis can put entries here: an issue time that is not a finite
-    time within the last day and the next minute is refused like a missing field.
-    """
-    try:
-        decoded = decode_command_entry(fields, Source(f"command entry {entry_id}", "it is skipped"))
-    except UnreadableData:
-        return None
-    if not time.time() - 86400 < decoded["issued_at"] < time.time() + 60:
-        return None
-    return Command.from_fields(decoded, entry_id)
+    def close(self) -> None:
+        """Nothing of its own to release (the client is the ledger's)."""

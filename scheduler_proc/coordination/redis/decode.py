@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import redis
 
+from scheduler_proc.coordination.lease.calls import token_parts
 from scheduler_proc.coordination.redis.conn import Client, LuaScript, call
 from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import MAX_TERM
@@ -25,7 +26,6 @@ from scheduler_proc.settings import RedisSettings
 T = TypeVar("T")
 
 
-_TOKEN = re.compile(r"([0-9]{1,16}):[^:]+:(.+)", re.DOTALL)
 _STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 _COUNT = re.compile(r"[0-9]{1,20}(\.[0-9]*)?")
 
@@ -38,10 +38,10 @@ def unreadable(key: str, raw: object, expected: str, consequence: str = "") -> U
 
 def lease_token(key: str, raw: object) -> tuple[int, str]:
     """(term, node) of a lease token 'term:nonce:node' (the lease scripts accept the same shapes)."""
-    match = _TOKEN.fullmatch(raw) if isinstance(raw, str) else None
-    if match is None or int(match[1]) > MAX_TERM:
+    parts = token_parts(raw)
+    if parts is None:
         raise unreadable(key, raw, f"a lease token (term:nonce:node, term at most {MAX_TERM})")
-    return int(match[1]), match[2]
+    return parts
 
 
 def stream_id(key: str, raw: object) -> str | None:

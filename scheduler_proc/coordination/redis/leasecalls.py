@@ -2,7 +2,8 @@
 
 What each script takes and returns is in the header of lua/<name>.lua; the replies are
 decoded in replies.py. Calls whose reply carries Redis's time measure this host's clock
-on the way (see clockwatch.py).
+on the way (see lease/clockwatch.py). ``RedisLeaseCalls`` is the Redis side of the shared
+lease machinery (``lease/calls.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any, TypeVar
 
 import redis
 
+from scheduler_proc.coordination.lease.calls import Store
+from scheduler_proc.coordination.lease.clockwatch import ClockWatch
 from scheduler_proc.coordination.redis import decode
-from scheduler_proc.coordination.redis.clockwatch import ClockWatch
 from scheduler_proc.coordination.redis.conn import Client, LuaScript, call
 from scheduler_proc.coordination.redis.keys import Keys
 from scheduler_proc.coordination.redis.replies import (
@@ -37,11 +39,30 @@ BURY = source("bury")
 
 T = TypeVar("T")
 
+#: How the lease names Redis, and the fixes its warnings give.
+REDIS = Store(
+    name="Redis",
+    key="redis",
+    call="lease script",
+    blind="Redis does not let this user run INFO in scripts: a restart or failover of Redis that loses "
+    "claims cannot be noticed; grant it (ACL SETUSER <user> +info)",
+    durable="run Redis with appendonly yes and appendfsync always",
+)
 
-class LeaseCalls:
+
+def parse_token(token: str, key: str = "{namespace}:leader") -> tuple[int, str]:
+    """(term, node) of a lease token 'term:nonce:node'; UnreadableData naming the Redis ``key`` for anything else."""
+    return decode.lease_token(key, token)
+
+
+class RedisLeaseCalls:
     """One node's lease scripts against one namespace, with the clock measured on each timed reply."""
 
+    store = REDIS
+    reply_errors: tuple[type[Exception], ...] = (redis.ResponseError,)
+
     def __init__(self, settings: RedisSettings, client: Client, keys: Keys, clock: ClockWatch) -> None:
+        self.lease_key = keys.leader
         self._settings = settings
         self._client = client
         self._keys = keys
@@ -75,6 +96,10 @@ class LeaseCalls:
     def release(self, lease_token: str) -> bool:
         """Give up the lease if ``lease_token`` still holds it; True if it did."""
         return release_lease_of(self._settings, self._client, self._keys, lease_token)
+
+    def holder(self, lease_token: str) -> tuple[int, str]:
+        """(term, node) of a token read from the lease key."""
+        return parse_token(lease_token, self.lease_key)
 
     def _call(self, action: Callable[[], T]) -> T:
         return call(self._settings, action)

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from scheduler_proc.coordination.lease.leasestate import floor_margin_ms
 from scheduler_proc.coordination.records import (
     DEFAULT_HISTORY,
     ClaimRequest,
@@ -25,7 +26,6 @@ from scheduler_proc.coordination.records import (
 from scheduler_proc.coordination.redis import decode
 from scheduler_proc.coordination.redis.conn import Client, LuaScript, call, refresh_topology, slot_client
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.leasestate import floor_margin_ms
 from scheduler_proc.coordination.redis.replies import claim_reply
 from scheduler_proc.coordination.redis.scripts import source
 from scheduler_proc.coordination.term import RUN_ID_PREFIX, Term

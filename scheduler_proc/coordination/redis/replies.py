@@ -9,38 +9,17 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from scheduler_proc.coordination.claimletters import claim_letters
+from scheduler_proc.coordination.lease.calls import Acquired, HeldByOther, Renewal
 from scheduler_proc.coordination.records import ClaimResult
 
-
-class Acquired(NamedTuple):
-    """acquire.lua: the caller leads now."""
-
-    fencing_token: int  # the new term's number
-    lease_token: str  # 'term:nonce:node', the secret the lease key now holds
-    redis_ms: int
-    discontinuity: str  # '' or why claims made before may be gone ('?': INFO refused)
-
-
-class HeldByOther(NamedTuple):
-    """acquire.lua: another holds the lease (or a value that is no token, made to expire)."""
-
-    holder: str
-    remaining_ms: int
-    redis_ms: int
-
-
-class Renewal(NamedTuple):
-    """renew.lua: whether the lease was still ours and is extended."""
-
-    renewed: bool
-    redis_ms: int
-    discontinuity: str
+__all__ = ["Acquired", "HeldByOther", "RedisTime", "Renewal", "acquire_reply", "claim_reply", "renew_reply"]
 
 
 class RedisTime(NamedTuple):
     """TIME: Redis's clock, in milliseconds since the epoch."""
 
-    redis_ms: int
+    store_ms: int
 
 
 def acquire_reply(raw: Any) -> Acquired | HeldByOther:
@@ -64,24 +43,9 @@ def time_reply(raw: Any) -> RedisTime:
     return RedisTime(int(seconds) * 1000 + int(micros) // 1000)
 
 
-#: claim.lua's answer per fire, one letter each.
-_CLAIM_LETTERS = {
-    "c": ClaimResult.CLAIMED,
-    "d": ClaimResult.DUPLICATE,
-    "f": ClaimResult.FLOORED,
-    "e": ClaimResult.EARLY,
-    "b": ClaimResult.BUSY,
-}
-
-
 def claim_reply(raw: Any, fires: int) -> list[ClaimResult]:
     """claim.lua: 'fenced' (the caller's lease is not the current one), else one letter per fire."""
-    text = _text(raw)
-    if text == "fenced":
-        return [ClaimResult.FENCED] * fires
-    if len(text) != fires or not set(text) <= _CLAIM_LETTERS.keys():
-        raise ValueError(f"claim script answered {text[:40]!r} for {fires} fire(s)")
-    return [_CLAIM_LETTERS[letter] for letter in text]
+    return claim_letters(_text(raw), fires)
 
 
 def _text(value: Any) -> str:

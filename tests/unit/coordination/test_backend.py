@@ -10,12 +10,12 @@ from redis_support import RedisServer
 
 from scheduler_proc import clock
 from scheduler_proc.coordination.backend import open_backend
+from scheduler_proc.coordination.lease.leadership import ClusterLeadership
 from scheduler_proc.coordination.local.bus import LocalBus
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.local.leadership import HostLeadership
 from scheduler_proc.coordination.local.ledger import LocalLedger
 from scheduler_proc.coordination.redis.bus import RedisBus
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.settings import Settings

@@ -9,21 +9,25 @@ import inspect
 import pytest
 
 from scheduler_proc.coordination import interfaces
+from scheduler_proc.coordination.lease.leadership import ClusterLeadership
 from scheduler_proc.coordination.local.bus import LocalBus
 from scheduler_proc.coordination.local.leadership import HostLeadership
 from scheduler_proc.coordination.local.ledger import LocalLedger
+from scheduler_proc.coordination.postgres.bus import PostgresBus
+from scheduler_proc.coordination.postgres.ledger import PostgresLedger
 from scheduler_proc.coordination.redis.bus import RedisBus
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
 from scheduler_proc.coordination.redis.ledger import RedisLedger
 from scheduler_proc.runner.metrics import Metrics
 
 IMPLEMENTATIONS: list[tuple[type, type]] = [
     (interfaces.Ledger, LocalLedger),
     (interfaces.Ledger, RedisLedger),
+    (interfaces.Ledger, PostgresLedger),
     (interfaces.Leadership, HostLeadership),
     (interfaces.Leadership, ClusterLeadership),
     (interfaces.CommandBus, LocalBus),
     (interfaces.CommandBus, RedisBus),
+    (interfaces.CommandBus, PostgresBus),
     (interfaces.LeaseObserver, Metrics),
 ]
 

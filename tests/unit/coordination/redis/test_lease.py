@@ -13,8 +13,10 @@ def test_the_lease_is_judged_on_a_clock_that_counts_suspended_time() -> None:
     import inspect
 
     from scheduler_proc import clock
-    from scheduler_proc.coordination.redis.lease import ClusterLeadership
+    from scheduler_proc.coordination.lease.leadership import ClusterLeadership
+    from scheduler_proc.coordination.redis.lease import redis_leadership
 
+    assert inspect.signature(redis_leadership).parameters["clock"].default is clock.elapsed
     assert inspect.signature(ClusterLeadership).parameters["clock"].default is clock.elapsed
     before = time.clock_gettime(time.CLOCK_BOOTTIME)
     assert before <= clock.elapsed() <= time.clock_gettime(time.CLOCK_BOOTTIME)

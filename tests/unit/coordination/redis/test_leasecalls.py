@@ -11,30 +11,31 @@ from redis_support import RedisServer
 from support import FakeClock
 
 from scheduler_proc import clock
-from scheduler_proc.coordination.redis.clockwatch import ClockWatch
+from scheduler_proc.coordination.lease.clockwatch import ClockWatch
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.leasecalls import LeaseCalls
+from scheduler_proc.coordination.redis.leasecalls import RedisLeaseCalls, parse_token
 from scheduler_proc.coordination.redis.replies import Acquired, HeldByOther
+from scheduler_proc.errors import UnreadableData
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.settings import Settings
 
 
 @pytest.fixture
-def calls(redis_server: RedisServer) -> Iterator[tuple[LeaseCalls, LeaseCalls, ClockWatch]]:
+def calls(redis_server: RedisServer) -> Iterator[tuple[RedisLeaseCalls, RedisLeaseCalls, ClockWatch]]:
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": redis_server.url}).redis
     assert settings is not None
-    watch = ClockWatch(settings, Metrics("web-1"), FakeClock(), clock.wall)
-    other = ClockWatch(settings, Metrics("web-2"), FakeClock(), clock.wall)
+    watch = ClockWatch(settings, "Redis", Metrics("web-1"), FakeClock(), clock.wall)
+    other = ClockWatch(settings, "Redis", Metrics("web-2"), FakeClock(), clock.wall)
     yield (
-        LeaseCalls(settings, connect(settings), Keys("calls"), watch),
-        LeaseCalls(settings, connect(settings), Keys("calls"), other),
+        RedisLeaseCalls(settings, connect(settings), Keys("calls"), watch),
+        RedisLeaseCalls(settings, connect(settings), Keys("calls"), other),
         watch,
     )
 
 
 def test_one_node_acquires_and_the_other_learns_who_holds_it_for_how_long(
-    calls: tuple[LeaseCalls, LeaseCalls, ClockWatch],
+    calls: tuple[RedisLeaseCalls, RedisLeaseCalls, ClockWatch],
 ) -> None:
     first, second, watch = calls
     got = first.acquire("web-1", 8000, least_term=1, margin_ms=2000)
@@ -44,7 +45,7 @@ def test_one_node_acquires_and_the_other_learns_who_holds_it_for_how_long(
     assert isinstance(held, HeldByOther) and held.holder == got.lease_token and 0 < held.remaining_ms <= 8000
 
 
-def test_only_the_holders_token_renews_or_releases(calls: tuple[LeaseCalls, LeaseCalls, ClockWatch]) -> None:
+def test_only_the_holders_token_renews_or_releases(calls: tuple[RedisLeaseCalls, RedisLeaseCalls, ClockWatch]) -> None:
     first, second, _ = calls
     got = first.acquire("web-1", 8000, least_term=1, margin_ms=2000)
     assert isinstance(got, Acquired)
@@ -59,7 +60,15 @@ def test_only_the_holders_token_renews_or_releases(calls: tuple[LeaseCalls, Leas
     )
 
 
-def test_a_term_below_one_this_node_saw_is_never_granted(calls: tuple[LeaseCalls, LeaseCalls, ClockWatch]) -> None:
+def test_a_term_below_one_this_node_saw_is_never_granted(
+    calls: tuple[RedisLeaseCalls, RedisLeaseCalls, ClockWatch],
+) -> None:
     first, _, _ = calls
     got = first.acquire("web-1", 8000, least_term=10**12, margin_ms=2000)
     assert isinstance(got, Acquired) and got.fencing_token >= 10**12
+
+
+def test_a_lease_token_names_its_term_and_node_or_is_unreadable_naming_the_key() -> None:
+    assert parse_token("42:nonce:web-1") == (42, "web-1")
+    with pytest.raises(UnreadableData, match=r"Redis key \{shop\}:leader holds 'garbage'"):
+        parse_token("garbage", "{shop}:leader")

@@ -20,7 +20,7 @@ from scheduler_proc.coordination.local.hostlock import HostLock, read_abandoned
 from scheduler_proc.coordination.redis import takeover
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.settings import Settings
 
 _LEADER = """
@@ -28,14 +28,14 @@ import sys, time
 from scheduler_proc.coordination.local.hostlock import HostLock
 from scheduler_proc.coordination.redis.conn import connect
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.lease import ClusterLeadership
+from scheduler_proc.coordination.redis.lease import redis_leadership
 from scheduler_proc.settings import Settings
 
 settings = Settings.from_env()
 lock = HostLock(settings.lock_path, "dead-node", master_pid=1, runs="r-dead")
 assert lock.try_acquire()
 assert settings.redis is not None
-lease = ClusterLeadership(settings.redis, connect(settings.redis), Keys(settings.namespace), "dead-node",
+lease = redis_leadership(settings.redis, connect(settings.redis), Keys(settings.namespace), "dead-node",
                           on_lease=lock.record_lease)
 while not lease.leading:
     lease.tick()
@@ -102,7 +102,7 @@ def test_the_lease_of_a_runner_killed_with_9_is_released_and_another_node_leads_
     takeover.release_abandoned(settings)
     assert _leader_key(settings) is None
     assert settings.redis is not None
-    successor = ClusterLeadership(settings.redis, connect(settings.redis), Keys(settings.namespace), "next-node")
+    successor = redis_leadership(settings.redis, connect(settings.redis), Keys(settings.namespace), "next-node")
     successor.tick()
     term = successor.current_term()
     assert successor.leading and term is not None
@@ -124,7 +124,7 @@ def test_a_lease_another_node_took_meanwhile_is_left_alone(settings: Settings, d
     assert settings.redis is not None
     client = connect(settings.redis)
     client.delete(Keys(settings.namespace).leader)  # the dead lease expired ...
-    successor = ClusterLeadership(settings.redis, client, Keys(settings.namespace), "next-node")
+    successor = redis_leadership(settings.redis, client, Keys(settings.namespace), "next-node")
     successor.tick()  # ... and another node leads
     assert successor.leading
     takeover.release_abandoned(settings)

@@ -1,4 +1,4 @@
-"""This host's clock against Redis's (scheduler_proc/coordination/redis/clockwatch.py) on fake clocks:
+"""This host's clock against the store's (scheduler_proc/coordination/lease/clockwatch.py) on fake clocks:
 off only when even the most favourable reading is beyond the limit; a refused early claim proves it
 ahead for a while; each change of verdict is logged once and the offset goes to the metrics."""
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from support import FakeClock
 
-from scheduler_proc.coordination.redis.clockwatch import ClockCheck, ClockWatch
+from scheduler_proc.coordination.lease.clockwatch import ClockCheck, ClockWatch
 from scheduler_proc.settings import Settings
 
 
@@ -30,14 +30,14 @@ class Offsets:
 def _watch(wall: FakeClock, monotonic: FakeClock, offsets: Offsets) -> ClockWatch:
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": "redis://127.0.0.1:1/0", "SCHEDULER_MAX_CLOCK_OFFSET": "1"})
     assert settings.redis is not None
-    return ClockWatch(settings.redis, offsets, monotonic, wall)
+    return ClockWatch(settings.redis, "Redis", offsets, monotonic, wall)
 
 
 def test_the_offset_is_known_within_half_the_round_trip() -> None:
     check = ClockCheck(limit=1.0)
-    check.measured(sent_wall=100.0, received_wall=102.0, redis_ms=99_000)  # 2 s ahead, +-1 s
+    check.measured(sent_wall=100.0, received_wall=102.0, store_ms=99_000)  # 2 s ahead, +-1 s
     assert (check.offset, check.error) == (2.0, 1.0) and not check.off, "it may be only 1 s ahead"
-    check.measured(sent_wall=100.0, received_wall=100.2, redis_ms=98_000)
+    check.measured(sent_wall=100.0, received_wall=100.2, store_ms=98_000)
     assert check.off
 
 
@@ -46,9 +46,9 @@ def test_each_change_of_verdict_is_logged_once_and_every_offset_told(caplog: pyt
     watch = _watch(wall, FakeClock(), offsets)
     with caplog.at_level(logging.INFO, logger="scheduler.lease"):
         for _ in range(3):
-            watch.measured(sent_wall=wall.now, redis_ms=int((wall.now - 5) * 1000))  # 5 s ahead
+            watch.measured(sent_wall=wall.now, store_ms=int((wall.now - 5) * 1000))  # 5 s ahead
         for _ in range(2):
-            watch.measured(sent_wall=wall.now, redis_ms=int(wall.now * 1000))
+            watch.measured(sent_wall=wall.now, store_ms=int(wall.now * 1000))
     assert offsets.told == [5.0, 5.0, 5.0, 0.0, 0.0]
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "+5.000s off Redis's" in messages[0] and "again" in messages[1]

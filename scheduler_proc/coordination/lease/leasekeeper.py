@@ -2,7 +2,7 @@
 
 A standby asks for the lease when the one it saw would run out (or at once on a handover
 notice); a leader renews every ``renew_every`` seconds, measuring its clock and checking
-Redis's continuity on a full renewal at least every ``_FULL_RENEWAL_EVERY`` seconds, and
+the store's continuity on a full renewal at least every ``_FULL_RENEWAL_EVERY`` seconds, and
 steps down as soon as it cannot prove the lease is still its own. The thread that ticks it,
 and the lock around each tick, are ``ClusterLeadership``'s.
 """
@@ -14,23 +14,20 @@ import time
 from collections.abc import Callable
 
 from scheduler_proc.coordination.interfaces import LeaseObserver
+from scheduler_proc.coordination.lease.calls import HeldByOther, LeaseCalls, StoreSettings
+from scheduler_proc.coordination.lease.clockwatch import ClockWatch
+from scheduler_proc.coordination.lease.health import StoreHealth, StoreState
+from scheduler_proc.coordination.lease.leasestate import LeaseState, floor_margin_ms
 from scheduler_proc.coordination.local.nodestate import TermMemory
-from scheduler_proc.coordination.redis.clockwatch import ClockWatch
-from scheduler_proc.coordination.redis.health import RedisHealth, RedisState
-from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.leasecalls import LeaseCalls
-from scheduler_proc.coordination.redis.leasestate import LeaseState, floor_margin_ms, parse_token
-from scheduler_proc.coordination.redis.replies import HeldByOther
 from scheduler_proc.coordination.unreadable import readable, report
-from scheduler_proc.errors import RedisConfigError, RedisUnavailable, UnreadableData
-from scheduler_proc.settings import RedisSettings
+from scheduler_proc.errors import StoreConfigError, StoreUnavailable, UnreadableData
 
 log = logging.getLogger("scheduler.lease")
 
 #: A standby tries this long after the lease it saw would have expired.
 _AFTER_EXPIRY = 0.02
 
-#: A leader measures its clock and checks Redis's continuity on a renewal at least this often
+#: A leader measures its clock and checks the store's continuity on a renewal at least this often
 #: (at most every lease TTL); the renewals between send three commands. Claims check
 #: continuity themselves, so a quiet renewal never lets a claim through that a full one would stop.
 _FULL_RENEWAL_EVERY = 10.0
@@ -41,16 +38,14 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        settings: RedisSettings,
-        keys: Keys,
+        settings: StoreSettings,
         node: str,
         calls: LeaseCalls,
-        watches: tuple[ClockWatch, RedisHealth, LeaseObserver],
+        watches: tuple[ClockWatch, StoreHealth, LeaseObserver],
         memory: TermMemory,
         healthy: Callable[[], bool],
     ) -> None:
         self._settings = settings
-        self._keys = keys
         self._node = node
         self._calls = calls
         self._clock, self._health, self._metrics = watches
@@ -59,7 +54,7 @@ class LeaseKeeper:
         ttl = settings.lease_ttl
         self.state = LeaseState(ttl=ttl, margin=ttl / 4)
         self.renew_every = min(2.5, ttl / 4)
-        self.poll_every = min(0.5, ttl / 4)  # while Redis does not answer
+        self.poll_every = min(0.5, ttl / 4)  # while the store does not answer
         self.next_action = 0.0
         # A full renewal (clock measure, continuity) at least this often; the ones between are quiet.
         self._full_every = min(_FULL_RENEWAL_EVERY, ttl)
@@ -97,27 +92,27 @@ class LeaseKeeper:
         try:
             self._calls.release(lease_token)
             log.info("%s", message)
-        except (RedisUnavailable, RedisConfigError) as exc:
+        except (StoreUnavailable, StoreConfigError) as exc:
             log.warning("could not release the lease (%s); it expires by itself within %gs", exc, self.state.ttl)
 
     def _run(self, action: Callable[[float], None], now: float) -> None:
         holding = self.state.lease_token is not None
         try:
             action(now)
-        except RedisUnavailable as exc:
+        except StoreUnavailable as exc:
             self._failed(holding, "unreachable", f"{exc}; {self._meanwhile(now)}")
-        except RedisConfigError as exc:
+        except StoreConfigError as exc:
             self._failed(holding, "error", f"{exc}; {self._meanwhile(now)}")
         else:
-            self._health.became("ok", f"Redis at {self._settings.target} is reachable")
+            self._health.became("ok", f"{self._calls.store.name} at {self._settings.target} is reachable")
 
-    def _failed(self, holding: bool, state: RedisState, message: str) -> None:
+    def _failed(self, holding: bool, state: StoreState, message: str) -> None:
         if holding:
             self._metrics.renewal_failed()
         self._health.became(state, message)
 
     def _meanwhile(self, now: float) -> str:
-        """What this node does while Redis does not answer: a lease still valid by its own clock is kept."""
+        """What this node does while the store does not answer: a lease still valid by its own clock is kept."""
         if self.state.valid(now):
             left = self.state.valid_until - now
             term = self.state.fencing_token
@@ -162,8 +157,9 @@ class LeaseKeeper:
         if not self._renewed(lease_token, sent_at):
             self._metrics.renewal_failed()
             log.warning(
-                "lease of term %s is no longer ours (expired or Redis lost it); pausing dispatch",
+                "lease of term %s is no longer ours (expired or %s lost it); pausing dispatch",
                 self.state.fencing_token,
+                self._calls.store.name,
             )
             self.state.lost()
             self.next_action = 0.0
@@ -177,7 +173,7 @@ class LeaseKeeper:
         self.last_renewal_wall = time.time()
 
     def _renewed(self, lease_token: str, sent_at: float) -> bool:
-        """Renew; a full renewal also measures the clock and checks Redis's continuity."""
+        """Renew; a full renewal also measures the clock and checks the store's continuity."""
         ttl_ms = int(self.state.ttl * 1000)
         if sent_at - self._full_at < self._full_every:
             return self._calls.renew_quiet(lease_token, ttl_ms)
@@ -190,12 +186,12 @@ class LeaseKeeper:
 
     def _observe(self, lease_token: str, remaining_ttl: float) -> None:
         try:
-            term, node = parse_token(lease_token, self._keys.leader)
+            term, node = self._calls.holder(lease_token)
         except UnreadableData as exc:
             # The acquire script made it expire within one lease TTL; no node holds it.
             report(exc)
             self.leader_node, self.leader_term, self.lease_seen_ttl = None, None, remaining_ttl
             return
-        readable(self._keys.leader)
+        readable(self._calls.lease_key)
         self._memory.saw(term)
         self.leader_node, self.leader_term, self.lease_seen_ttl = node, term, remaining_ttl

@@ -1,7 +1,7 @@
-"""Acquiring, renewing and giving up one node's lease (scheduler_proc/coordination/redis/leasekeeper.py)
-against the real Redis fixture, ticked on a fake monotonic clock: a standby sleeps until the lease
-would run out, a lease not renewed in time is given up by the node's own clock, a hung dispatch loop
-gives it back at once."""
+"""Acquiring, renewing and giving up one node's lease (scheduler_proc/coordination/lease/leasekeeper.py)
+against the real Redis fixture (one store's calls stand for any), ticked on a fake monotonic clock: a
+standby sleeps until the lease would run out, a lease not renewed in time is given up by the node's own
+clock, a hung dispatch loop gives it back at once."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from redis_support import RedisServer
 from support import FakeClock
 
 from scheduler_proc import clock
+from scheduler_proc.coordination.lease.clockwatch import ClockWatch
+from scheduler_proc.coordination.lease.health import StoreHealth
+from scheduler_proc.coordination.lease.leasekeeper import LeaseKeeper
 from scheduler_proc.coordination.local.nodestate import TermMemory
-from scheduler_proc.coordination.redis.clockwatch import ClockWatch
 from scheduler_proc.coordination.redis.conn import connect
-from scheduler_proc.coordination.redis.health import RedisHealth
 from scheduler_proc.coordination.redis.keys import Keys
-from scheduler_proc.coordination.redis.leasecalls import LeaseCalls
-from scheduler_proc.coordination.redis.leasekeeper import LeaseKeeper
+from scheduler_proc.coordination.redis.leasecalls import REDIS, RedisLeaseCalls
 from scheduler_proc.runner.metrics import Metrics
 from scheduler_proc.settings import Settings
 
@@ -28,11 +28,11 @@ def _keeper(redis_server: RedisServer, node: str, tick: FakeClock, healthy: list
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": redis_server.url, "SCHEDULER_LEASE_TTL": f"{TTL:g}"}).redis
     assert settings is not None
     metrics = Metrics(node)
-    watch = ClockWatch(settings, metrics, tick, clock.wall)
-    calls = LeaseCalls(settings, connect(settings), Keys("keeper"), watch)
+    watch = ClockWatch(settings, "Redis", metrics, tick, clock.wall)
+    calls = RedisLeaseCalls(settings, connect(settings), Keys("keeper"), watch)
     memory = TermMemory(tmp / f"{node}.terms.json")
     return LeaseKeeper(
-        settings, Keys("keeper"), node, calls, (watch, RedisHealth(settings), metrics), memory, lambda: healthy[0]
+        settings, node, calls, (watch, StoreHealth(settings, REDIS), metrics), memory, lambda: healthy[0]
     )
 
 

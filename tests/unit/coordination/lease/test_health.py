@@ -1,5 +1,5 @@
-"""The last known state of Redis (scheduler_proc/coordination/redis/health.py): a problem while Redis
-refuses commands, one log line per change, and what the lease scripts found about its data."""
+"""The last known state of the store (scheduler_proc/coordination/lease/health.py), here Redis: a problem
+while it refuses commands, one log line per change, and what the lease scripts found about its data."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ from collections.abc import Iterator
 import pytest
 
 from scheduler_proc import problems
-from scheduler_proc.coordination.redis.health import RedisHealth
+from scheduler_proc.coordination.lease.health import StoreHealth
+from scheduler_proc.coordination.redis.leasecalls import REDIS
 from scheduler_proc.settings import Settings
 
 
 @pytest.fixture
-def health(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisHealth]:
+def health(monkeypatch: pytest.MonkeyPatch) -> Iterator[StoreHealth]:
     monkeypatch.setattr(problems, "_current", {})
     settings = Settings.from_env({"SCHEDULER_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert settings.redis is not None
-    yield RedisHealth(settings.redis)
+    yield StoreHealth(settings.redis, REDIS)
 
 
 def test_each_change_is_logged_once_and_refusals_are_a_problem(
-    health: RedisHealth, caplog: pytest.LogCaptureFixture
+    health: StoreHealth, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
         health.became("ok", "Redis answers")  # the first answer: nothing to say
@@ -36,7 +37,7 @@ def test_each_change_is_logged_once_and_refusals_are_a_problem(
     assert lines == ["Redis does not answer", "Redis answers again"]
 
 
-def test_what_the_scripts_found_about_the_data(health: RedisHealth, caplog: pytest.LogCaptureFixture) -> None:
+def test_what_the_scripts_found_about_the_data(health: StoreHealth, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         health.continuity("", 2000)
         health.continuity("?", 2000)

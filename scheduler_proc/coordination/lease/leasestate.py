@@ -1,24 +1,23 @@
-"""The pure part of the lease: when this node may act as leader, and how lease tokens and the floor margin read.
+"""The pure part of the lease: when this node may act as leader, and how wide the floor's margin is.
 
 Judged only on this node's monotonic clock, one that counts suspended time
-(:func:`scheduler_proc.clock.elapsed`); no Redis call here.
+(:func:`scheduler_proc.clock.elapsed`); no call to any store here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scheduler_proc.coordination.redis import decode
-from scheduler_proc.settings import RedisSettings
+from scheduler_proc.coordination.lease.calls import StoreSettings
 
 
 @dataclass
 class LeaseState:
     """Whether this node may act as leader, judged only on its own monotonic clock (one that counts suspend).
 
-    A renewal proves the lease lives ``ttl`` seconds from when Redis received it,
+    A renewal proves the lease lives ``ttl`` seconds from when the store received it,
     which is no earlier than when we *sent* it. So we trust it until
-    ``sent + ttl - margin``: we stop before Redis can hand the lease to someone else,
+    ``sent + ttl - margin``: we stop before the store can hand the lease to someone else,
     as long as clock rates differ by less than margin/ttl.
     """
 
@@ -38,7 +37,7 @@ class LeaseState:
 
     @property
     def lease_token(self) -> str | None:
-        """The secret string the lease key holds."""
+        """The secret string the store's lease holds."""
         held = self.held
         return None if held is None else held[1]
 
@@ -56,12 +55,7 @@ class LeaseState:
         return self.held is not None and now < self.valid_until
 
 
-def floor_margin_ms(settings: RedisSettings) -> int:
-    """How far past Redis's time the floor goes: twice the clock offset a leader may have (it is
-    measured to within half a round trip, and a failover may put a Redis with another clock in charge)."""
+def floor_margin_ms(settings: StoreSettings) -> int:
+    """How far past the store's time the floor goes: twice the clock offset a leader may have (it is
+    measured to within half a round trip, and a failover may put a server with another clock in charge)."""
     return int(2 * settings.max_clock_offset * 1000)
-
-
-def parse_token(token: str, key: str = "{namespace}:leader") -> tuple[int, str]:
-    """(term, node) of a lease token 'term:nonce:node'; UnreadableData naming ``key`` for anything else."""
-    return decode.lease_token(key, token)

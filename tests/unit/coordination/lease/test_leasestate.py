@@ -1,12 +1,10 @@
-"""Whether this node may act as leader (scheduler_proc/coordination/redis/leasestate.py), judged on its
+"""Whether this node may act as leader (scheduler_proc/coordination/lease/leasestate.py), judged on its
 own clock: a lease granted or renewed at ``sent`` is trusted until ``sent + ttl - margin``."""
 
 from __future__ import annotations
 
-import pytest
-
-from scheduler_proc.coordination.redis.leasestate import LeaseState, parse_token
-from scheduler_proc.errors import UnreadableData
+from scheduler_proc.coordination.lease.leasestate import LeaseState, floor_margin_ms
+from scheduler_proc.settings import Settings
 
 
 def test_a_lease_is_trusted_until_its_ttl_less_the_margin_from_when_it_was_sent() -> None:
@@ -22,10 +20,9 @@ def test_a_lease_is_trusted_until_its_ttl_less_the_margin_from_when_it_was_sent(
     assert not state.valid(101) and state.fencing_token is None and state.lease_token is None
 
 
-def test_a_lease_token_names_its_term_and_node_or_is_unreadable() -> None:
-    assert parse_token("42:nonce:web-1") == (42, "web-1")
-    with pytest.raises(UnreadableData, match=r"Redis key \{shop\}:leader holds 'garbage'"):
-        parse_token("garbage", "{shop}:leader")
+def test_the_floor_margin_is_twice_the_clock_offset_allowed() -> None:
+    settings = Settings.from_env({"SCHEDULER_REDIS_URL": "redis://127.0.0.1:1/0", "SCHEDULER_MAX_CLOCK_OFFSET": "0.75"})
+    assert settings.redis is not None and floor_margin_ms(settings.redis) == 1500
 
 
 def test_a_terms_number_and_secret_are_read_together() -> None:

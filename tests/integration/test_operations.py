@@ -149,6 +149,9 @@ def test_overview_is_the_status_with_the_latest_runs_of_all_jobs_and_does_withou
     assert [job["id"] for job in without["jobs"]] == ["tick", "report"]
     error = f"the scheduler's {store.label} cannot be reached; the server's log says more"
     assert without["recent_runs_error"] == error
+    history = leader.get("/scheduler/jobs/report", timeout=10)
+    code = "redis_unavailable" if store.name == "redis" else "store_unavailable"
+    assert history.status_code == 503 and history.json() == {"detail": error, "code": code}
     assert not any(url in json.dumps(without) for name, url in store.env().items() if name.endswith("_URL"))
 
 

@@ -26,6 +26,7 @@ PORT ?= 8000
 BIND ?=
 DESTDIR ?=
 REDIS ?=
+POSTGRES ?=
 DEPLOY_PYTHON ?= /usr/bin/python3
 MEMORY_MAX ?= 1G
 TASKS_MAX ?= 512
@@ -36,7 +37,7 @@ LIMIT_NOFILE ?= 16384
 # environment of `make run` would leave gunicorn listening nowhere.
 # -B: the deploy tool (scheduler_proc/deploy/) runs as root; it leaves no root-owned __pycache__ here.
 DEPLOY_TARGETS := deploy rollback undeploy status scheduler
-DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS PURGE DEPLOY_PYTHON CMD PROJECT ASGI JOBS WHEELS HEALTH_PREFIX \
+DEPLOY_VARIABLES := APP PORT BIND DESTDIR REDIS POSTGRES PURGE DEPLOY_PYTHON CMD PROJECT ASGI JOBS WHEELS HEALTH_PREFIX \
   MEMORY_MAX TASKS_MAX LIMIT_NOFILE
 # A variable given on make's command line outranks the Makefile and is expanded when exported:
 # APP='x$$(shell ...)' would run the shell. Each becomes its own text, unexpanded, before any use.
@@ -119,11 +120,11 @@ bench: $(STAMP)  ## ratios against plain APScheduler and without the kit, per st
 	scripts/ensure-test-deps wrk
 	$(BIN)/python bench/bench.py --backend $(BACKEND)
 
-deploy:  ## install or upgrade the service on this VM (PROJECT=/path ASGI= JOBS= your own app; REDIS=local; DESTDIR= stages)
+deploy:  ## install or upgrade the service on this VM (PROJECT=/path ASGI= JOBS= your own app; REDIS=local or POSTGRES=<url>; DESTDIR= stages)
 	$(DEPLOY) --port "$$PORT" $${BIND:+--bind "$$BIND"} $${PROJECT:+--project "$$PROJECT"} $${ASGI:+--asgi "$$ASGI"} \
 	  $${JOBS:+--jobs "$$JOBS"} $${WHEELS:+--find-links "$$WHEELS"} $${HEALTH_PREFIX:+--health-prefix "$$HEALTH_PREFIX"} \
 	  --memory-max "$$MEMORY_MAX" --tasks-max "$$TASKS_MAX" --limit-nofile "$$LIMIT_NOFILE" \
-	  deploy  # REDIS: read from the environment
+	  deploy  # REDIS and POSTGRES: read from the environment (a password stays out of the process list)
 
 rollback:  ## point current back at the previous release and restart
 	$(DEPLOY) rollback

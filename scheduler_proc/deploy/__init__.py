@@ -10,6 +10,7 @@ exists. One module each:
 - ``services``: systemd, or nothing when staged (DESTDIR).
 - ``health``: the kit's ``<prefix>/livez`` and ``/readyz`` after a start, and a leader somewhere.
 - ``redis_local``: REDIS=local (a local redis-server) and REDIS=<url>.
+- ``postgres``: POSTGRES=<url>, and the PostgreSQL driver in the release's venv.
 """
 
 from __future__ import annotations

@@ -60,6 +60,14 @@ from scheduler_proc.deploy.layout import (
     run_step,
     say,
 )
+from scheduler_proc.deploy.postgres import (
+    check_one_store,
+    install_driver,
+    parse_url,
+    point_at_postgres,
+    postgres_peers,
+    uses_postgres,
+)
 from scheduler_proc.deploy.project import ProjectError, Source, project_source, template_source
 from scheduler_proc.deploy.redis_local import (
     ConfFile,
@@ -83,15 +91,20 @@ KEEP_RELEASES = 5
 
 
 # --- steps ------------------------------------------------------------------------------------
-def release_id(python: str, source: Source) -> str:
-    """A hash of what the release is made of and of the interpreter: same code, same release, no restart."""
+def release_id(python: str, source: Source, postgres: bool = False) -> str:
+    """A hash of what the release is made of and of the interpreter: same code, same release, no restart.
+
+    ``postgres``: its venv also has the PostgreSQL driver, so it is another release.
+    """
     digest = hashlib.sha256(subprocess.run([python, "-VV"], capture_output=True, text=True).stdout.encode())
     source.fingerprint(digest)
+    if postgres:
+        digest.update(b"\0extra\0postgres\0")
     return digest.hexdigest()[:12]
 
 
-def build_release(layout: Layout, rid: str, python: str, source: Source) -> Path:
-    """Copy the code and build its venv; a release counts only once its marker exists."""
+def build_release(layout: Layout, rid: str, python: str, source: Source, postgres: bool = False) -> Path:
+    """Copy the code and build its venv (``postgres``: with the driver); a release counts once its marker exists."""
     release = layout.releases / rid
     if (release / ".complete").exists():
         say(f"release {rid} is already built")
@@ -112,6 +125,8 @@ def build_release(layout: Layout, rid: str, python: str, source: Source) -> Path
         run_step([*pip, "--no-deps", "."], "install the project itself (pip install --no-deps .)", release)
     if source.project:
         _check_kit_installed(release, source)
+    if postgres:
+        install_driver(release, source, pip)
     (release / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     return release
 
@@ -209,9 +224,10 @@ _ANYWHERE = "; the service and its jobs may reach any address"
 def _address_list(env: dict[str, str]) -> tuple[list[str] | None, str]:
     """The addresses the service may reach besides this host (None: no list can cover them), and why.
 
-    Only a setup whose every peer is fixed gets a list: HTTP on loopback and a Redis named by
-    IP address. Sentinel names the master at run time and Redis Cluster names its other nodes
-    (MOVED replies, resharding), so a list of the addresses in the env file would block them.
+    Only a setup whose every peer is fixed gets a list: HTTP on loopback and a Redis or a
+    PostgreSQL named by IP address. Sentinel names the master at run time and Redis Cluster
+    names its other nodes (MOVED replies, resharding), so a list of the addresses in the env
+    file would block them.
     """
     bind_host = (env.get("BIND") or DEFAULT_BIND).rpartition(":")[0].strip("[]")
     if bind_host not in ("127.0.0.1", "::1", "localhost"):
@@ -223,7 +239,10 @@ def _address_list(env: dict[str, str]) -> tuple[list[str] | None, str]:
         )
     if env.get("SCHEDULER_REDIS_CLUSTER", "").strip().lower() in ("1", "true", "yes", "on"):
         return None, "Redis Cluster names its other nodes at run time (MOVED, resharding)" + _ANYWHERE
-    peers: list[str] = []
+    if uses_postgres(env):
+        peers, why = postgres_peers(env["SCHEDULER_POSTGRES_URL"])
+        return peers, (why + _ANYWHERE) if peers is None else ""
+    peers = []
     url = env.get("SCHEDULER_REDIS_URL", "")
     host = url.split("://", 1)[-1].rpartition("@")[2].split("/")[0].rsplit(":", 1)[0].strip("[]")
     if url and not url.startswith("unix://") and host:
@@ -240,7 +259,8 @@ def network_note(env: dict[str, str]) -> str:
     peers, why = _address_list(env)
     if peers is None:
         return f"no IPAddressDeny: {why}"
-    reach = "this host" + "".join(f" and {peer}" for peer in peers) + (" (its Redis)" if peers else "")
+    store = "PostgreSQL" if uses_postgres(env) else "Redis"
+    reach = "this host" + "".join(f" and {peer}" for peer in peers) + (f" (its {store})" if peers else "")
     return (
         f"IPAddressDeny=any: the service and its jobs can reach only {reach}; a job that calls "
         "any other host fails. To let jobs out, bind beyond loopback or remove IPAddressDeny with a drop-in"
@@ -390,6 +410,7 @@ def restored_on_failure(layout: Layout, staged: bool = True) -> Iterator[Snapsho
 def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) -> None:
     staged = isinstance(manager, Staged)
     source = _source(args)  # every check of the project before anything is written
+    check_one_store(layout, args.redis, args.postgres)
     # Refuses a name deploy did not create, before anything is written; under DESTDIR the host is the stage.
     ownership.claim(layout, staged=layout.root != Path("/"))
     ensure_user(layout, staged)
@@ -400,7 +421,11 @@ def deploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) ->
             env_changed = point_at_redis(layout, args.redis)
         if args.redis == "local":
             env_changed = setup_local_redis(layout, staged)
-        release = build_release(layout, release_id(args.python, source), args.python, source)
+        if args.postgres:
+            env_changed = point_at_postgres(layout, args.postgres)
+        # An env file on PostgreSQL needs the driver in every release, POSTGRES= given again or not.
+        postgres = uses_postgres(read_env(layout.env_file))
+        release = build_release(layout, release_id(args.python, source, postgres), args.python, source, postgres)
         earlier = os.readlink(layout.previous) if layout.previous.is_symlink() else None
         switched = switch(layout, release)
         limits = Limits(args.memory_max, args.tasks_max, args.limit_nofile)
@@ -470,6 +495,8 @@ def undeploy(layout: Layout, manager: ServiceManager, args: argparse.Namespace) 
         say(f"kept {layout.etc} and {layout.state} (PURGE=1 removes them)")
         return
     remove_local_redis(layout, staged)
+    if layout.env_file.is_file() and uses_postgres(read_env(layout.env_file)):
+        say("the app's schema in PostgreSQL stays (its run history, pauses): DROP SCHEMA ... CASCADE removes it")
     for directory in (layout.state, layout.etc):  # etc last: it holds the record
         if ownership.listed(layout, record, directory):
             _remove_own(layout, directory)
@@ -600,6 +627,16 @@ def _redis(raw: str) -> str:
     return raw
 
 
+def _postgres(raw: str) -> str:
+    if raw == "":
+        return raw
+    try:
+        parse_url(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return raw
+
+
 def _bind(raw: str) -> str:
     if raw == "":
         return raw
@@ -716,6 +753,13 @@ def _parser() -> argparse.ArgumentParser:
         type=_redis,
         help="local, or redis://:password@host:port/db (default $REDIS: a password stays out of the process list)",
     )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("POSTGRES", ""),
+        type=_postgres,
+        help="postgresql://user:password@host:5432/dbname: cluster mode on that PostgreSQL, instead of Redis "
+        "(default $POSTGRES: a password stays out of the process list)",
+    )
     parser.add_argument("--bind", default="", type=_bind, help="BIND of a new env file (default 127.0.0.1:PORT)")
     parser.add_argument("--port", type=_port, default=8000)
     parser.add_argument("--python", default="/usr/bin/python3", type=_python)
@@ -752,6 +796,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.action == "deploy" and args.project and not args.jobs:
         parser.error("argument --jobs: required with --project: the jobs of your project (JOBS=shop.jobs:jobs)")
+    if args.action == "deploy" and args.redis and args.postgres:
+        parser.error("REDIS and POSTGRES are both given; the cluster coordinates through one store: give one")
     if args.action == "deploy" and not args.project and (args.asgi or args.jobs):
         parser.error(
             f"argument {'--asgi' if args.asgi else '--jobs'}: only with --project (PROJECT=/path); "

@@ -30,6 +30,7 @@ from support import (
     copy_shipped,
     deploy_module,
     free_port,
+    kit_version,
     read_fires,
     sample_project,
     wait_for,
@@ -46,7 +47,10 @@ APP = "kit-deploy-test"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="staging a service user needs root")
 
 
-def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
+def _deploy(
+    source: Path, stage: Path, *args: str, process: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The deploy tool on ``stage``; ``env`` adds variables it reads (REDIS, POSTGRES: as make passes them)."""
     tool = [str(ROOT / "tests/deploy_standin.py"), str(source)] if process else ["-m", "deploy"]
     return subprocess.run(
         [
@@ -64,6 +68,7 @@ def _deploy(source: Path, stage: Path, *args: str, process: bool = False) -> sub
         text=True,
         timeout=300,
         cwd=source,  # python -m deploy: the checkout's deploy package, and the kit next to it
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -160,6 +165,33 @@ def test_staged_layout_env_file_unit_and_local_redis(service_user: str, workdir:
     )
     exposure = _exposure(security)
     assert exposure <= 1.0, security.stdout
+
+
+def test_staged_postgres_url_goes_to_the_env_file_apart_from_its_password_and_the_driver_into_the_venv(
+    service_user: str, workdir: Path
+) -> None:
+    stage, password = workdir / "stage", "pg-deploy-secret-9c1e"
+    url = f"postgresql://shop:{password}@10.0.0.5:5432/app?sslmode=require"
+    result = _deploy(ROOT, stage, env={"POSTGRES": url})  # from the environment: in no command line
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert password not in result.stdout + result.stderr
+    assert "pointed " in result.stdout and "at the PostgreSQL at postgresql://shop@10.0.0.5:5432/app" in result.stdout
+    env_file = stage / "etc" / APP / "env"
+    assert oct(env_file.stat().st_mode & 0o777) == "0o640"
+    env = read_env(env_file)
+    assert env["SCHEDULER_POSTGRES_URL"] == "postgresql://shop@10.0.0.5:5432/app?sslmode=require"
+    assert env["SCHEDULER_POSTGRES_PASSWORD"] == password and password not in env["SCHEDULER_POSTGRES_URL"]
+    unit = parse_unit((stage / "etc/systemd/system" / f"{APP}.service").read_text())
+    assert unit["IPAddressAllow"] == "localhost 10.0.0.5"
+    venv_python = stage / "opt" / APP / "current/venv/bin/python"
+    driver = subprocess.run([str(venv_python), "-I", "-c", "import psycopg"], capture_output=True, text=True)
+    assert driver.returncode == 0, driver.stderr
+
+    # The env file is on PostgreSQL now: REDIS= is refused before anything changes.
+    before = env_file.read_bytes()
+    redis = _deploy(ROOT, stage, "--redis", "local")
+    assert redis.returncode == 1 and "points at PostgreSQL (SCHEDULER_POSTGRES_URL)" in redis.stderr, redis.stderr
+    assert env_file.read_bytes() == before
 
 
 def test_deploy_runs_as_the_user_is_idempotent_rolls_back_and_undeploys(
@@ -281,6 +313,26 @@ def test_project_mode_ships_the_project_its_requirements_app_and_jobs_and_rebuil
     assert prefixed.returncode == 0, prefixed.stdout + prefixed.stderr
     unit = (stage / "etc/systemd/system" / f"{APP}.service").read_text()
     assert " -m scheduler_proc.web.ready --prefix /ops " in unit, unit
+
+
+@pytest.mark.processes
+def test_a_project_on_postgres_gets_the_kits_postgres_extra_at_the_version_its_requirements_name(
+    service_user: str, workdir: Path, kit_wheels: Path
+) -> None:
+    project, stage = sample_project(workdir / "shop-project"), workdir / "stage"
+    requirements = project / "requirements.txt"  # a project that pins no psycopg of its own
+    requirements.write_text(
+        "".join(line for line in requirements.read_text().splitlines(True) if "psycopg" not in line)
+    )
+    url = "postgresql://shop:pg-project-secret@10.0.0.5:5432/app"
+    result = _deploy(ROOT, stage, *_project_args(project, kit_wheels), env={"POSTGRES": url})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pg-project-secret" not in result.stdout + result.stderr
+    python = stage / "opt" / APP / "current/venv/bin/python"
+    show = "import importlib.metadata as m; print(m.version('scheduler-proc'), m.version('psycopg'))"
+    versions = subprocess.run([str(python), "-I", "-c", show], capture_output=True, text=True)
+    assert versions.returncode == 0, versions.stderr
+    assert versions.stdout.split()[0] == kit_version(), versions.stdout  # the kit stays at the project's pin
 
 
 @pytest.mark.processes

@@ -60,10 +60,13 @@ class Lab:
         self.machines.append(machine)
         return machine.boot()
 
-    def make(self, machine: Machine, *args: str, check: bool = True) -> str:
-        """``make ARGS`` in the source, on ``machine``, as the README says; its output."""
+    def make(self, machine: Machine, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+        """``make ARGS`` in the source, on ``machine``, as the README says (``env``: exported first); its output."""
         result = machine.run(
-            ["make", "--no-print-directory", "-C", "/src", *args], check=False, env=OFFLINE, timeout=900
+            ["make", "--no-print-directory", "-C", "/src", *args],
+            check=False,
+            env={**OFFLINE, **(env or {})},
+            timeout=900,
         )
         output = result.stdout + result.stderr
         if check and result.returncode != 0:

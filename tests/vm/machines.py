@@ -6,7 +6,8 @@ runs "on a host" goes through :meth:`Machine.run`, which refuses any target that
 systemd PID 1 in a PID and mount namespace other than ours.
 
 - :func:`rootfs` builds (once, cached outside the repository) a minimal Debian 12 root with
-  mmdebstrap, from the mirror this machine's apt sources name.
+  mmdebstrap, from the mirror this machine's apt sources name (Redis and PostgreSQL included,
+  neither started at boot).
 - :func:`wheelhouse` downloads the pinned requirements once, so the hosts install offline.
 - :class:`Network` is the bridge (10.77.0.1) and one namespace per host, linked by veth pairs.
 - :class:`Machine` is one host: an overlay over the shared root (its own writes survive a
@@ -40,6 +41,7 @@ PACKAGES = [
     "python3-venv",
     "make",
     "redis-server",
+    "postgresql",
     "iproute2",
     "procps",
     "curl",
@@ -80,7 +82,7 @@ def mirror() -> str:
 
 
 def rootfs() -> Path:
-    """A minimal Debian 12 root with systemd, Python and Redis, built once and cached."""
+    """A minimal Debian 12 root with systemd, Python, Redis and PostgreSQL, built once and cached."""
     key = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:12]
     target = CACHE / f"rootfs-bookworm-{key}"
     if (target / ".complete").exists():
@@ -93,8 +95,8 @@ def rootfs() -> Path:
             "mmdebstrap",
             "--variant=minbase",
             f"--include={','.join(PACKAGES)}",
-            # Services the test starts itself: no redis-server at boot unless a test enables it.
-            "--customize-hook=chroot $1 systemctl disable redis-server.service",
+            # Services the test starts itself: no redis-server or PostgreSQL at boot unless a test enables it.
+            "--customize-hook=chroot $1 systemctl disable redis-server.service postgresql.service",
             "--customize-hook=chroot $1 systemctl mask systemd-networkd-wait-online.service getty@tty1.service",
             "bookworm",
             str(building),

@@ -1,10 +1,12 @@
-"""Three app hosts and a Redis host, each under a real systemd, deployed the way the README's
-"Several hosts" recipe says; then what goes wrong between hosts.
+"""Three app hosts and a Redis host (or a PostgreSQL host), each under a real systemd, deployed the
+way docs/deploy.md's "Several hosts" recipe says; then what goes wrong between hosts.
 
-Each app host reaches Redis through its own relay on the bridge (tests/vm/proxy.py), so one
-host can be cut off, slowed or made lossy alone. Every scenario asserts on the fire log of the
-1-second job: no second ran twice, and every second that did not run is named in some host's
-journal as missed or skipped.
+With Redis, each app host reaches it through its own relay on the bridge (tests/vm/proxy.py), so
+one host can be cut off, slowed or made lossy alone. With PostgreSQL, the app hosts connect to it
+directly, as a role that owns only the app's schema; its faults are the server's own (a restart,
+the leader's connections terminated). Every scenario asserts on the fire log of the 1-second
+job: no second ran twice, and every second that did not run is named in some host's journal as
+missed or skipped.
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ from lab import APP, Lab
 from machines import SUBNET, Machine
 from support import wait_for
 
+from scheduler_proc.variables import schema_for_namespace
+
 PASSWORD = "vm-test-redis-password-7f3a"
 TTL = 4
 REDIS_HOST = f"{SUBNET}.100"
 APP_HOSTS = {"web1": 11, "web2": 12, "web3": 13}
+#: The PostgreSQL host's app role, its database and the schema the role owns (the demo app's default:
+#: ``scheduler_`` + its namespace).
+PG_PASSWORD = "vm-test-postgres-password-2b9d"
+PG_HOST = f"{SUBNET}.100"
+PG_ROLE = PG_DATABASE = APP
+PG_SCHEMA = schema_for_namespace({})
 
 
 def _redis_host(lab: Lab) -> Machine:
@@ -42,12 +52,54 @@ def _redis_host(lab: Lab) -> Machine:
     return redis
 
 
-def _deploy(lab: Lab, host: Machine, port: int) -> str:
-    url = f"redis://:{PASSWORD}@{SUBNET}.1:{port}/0"
-    output = lab.make(host, "deploy", f"APP={APP}", "BIND=0.0.0.0:8000", f"REDIS={url}")
+def _postgres_host(lab: Lab) -> Machine:
+    """Debian's PostgreSQL, opened to the app hosts, with a role that owns only the app's schema.
+
+    The role gets no CREATE on the database (nor, on PostgreSQL 15, on schema public): the kit
+    creates and migrates its tables in the schema it owns, and can touch nothing else.
+    """
+    postgres = lab.host("postgres", 100)
+    (version,) = [path.name for path in postgres.file("/etc/postgresql").iterdir()]
+    with open(postgres.file(f"/etc/postgresql/{version}/main/postgresql.conf"), "a") as conf:
+        conf.write("\nlisten_addresses = '*'\n")
+    with open(postgres.file(f"/etc/postgresql/{version}/main/pg_hba.conf"), "a") as hba:
+        hba.write(f"\nhost {PG_DATABASE} {PG_ROLE} {SUBNET}.0/24 scram-sha-256\n")
+    postgres.run(["systemctl", "enable", "--now", "postgresql"])
+    wait_for(lambda: postgres.run(["pg_isready", "-q"], check=False).returncode == 0, 30, "PostgreSQL to answer")
+    _psql(postgres, f"CREATE ROLE {PG_ROLE} LOGIN PASSWORD '{PG_PASSWORD}'", f"CREATE DATABASE {PG_DATABASE}")
+    _psql(postgres, f"CREATE SCHEMA {PG_SCHEMA} AUTHORIZATION {PG_ROLE}", database=PG_DATABASE)
+    return postgres
+
+
+def _psql(postgres: Machine, *statements: str, database: str = "postgres") -> str:
+    """Each statement as the ``postgres`` superuser on the PostgreSQL host (its unix socket); the output."""
+    command = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
+    result = postgres.run([*command, "-d", database, *(arg for sql in statements for arg in ("-c", sql))])
+    return result.stdout.strip()
+
+
+def _kill_unit(host: Machine) -> None:
+    """kill -9 of every process of the app's unit on ``host`` at once (the master, its workers, the scheduler).
+
+    Not ``systemctl kill --signal=SIGKILL``: on a machine whose cgroup tree nspawn cannot
+    delegate, every host's ``kit.service`` is one cgroup, and systemd fails to signal the other
+    hosts' processes ("Input/output error"). Read from inside the host, that cgroup lists them
+    as pid 0, which must never reach ``kill``: ``kill -9 0`` signals kill's own process group,
+    this test's.
+    """
+    cgroup = host.run(["systemctl", "show", "--property=ControlGroup", "--value", APP]).stdout.strip()
+    listed = host.run(["cat", f"/sys/fs/cgroup{cgroup}/cgroup.procs"]).stdout.split()
+    pids = [pid for pid in listed if pid.isdigit() and int(pid) > 1]
+    assert pids, f"{APP}'s unit on {host.name} has no process to kill"
+    host.run(["kill", "-9", *pids], check=False)  # one may have ended meanwhile
+
+
+def _deploy(lab: Lab, host: Machine, store: str, url: str, password: str) -> str:
+    """``make deploy`` with ``store`` (REDIS or POSTGRES) exported as docs/deploy.md says; then a short lease."""
+    output = lab.make(host, "deploy", f"APP={APP}", "BIND=0.0.0.0:8000", env={store: url})
     env = host.file(f"/etc/{APP}/env").read_text()
-    assert PASSWORD not in output, "make deploy printed the Redis password"
-    assert f"SCHEDULER_REDIS_PASSWORD={PASSWORD}" in env and f":{PASSWORD}@" not in env, env
+    assert password not in output, f"make deploy printed the {store} password"
+    assert f"SCHEDULER_{store}_PASSWORD={password}" in env and f":{password}@" not in env, env
     assert oct(host.file(f"/etc/{APP}/env").stat().st_mode & 0o777) == "0o640"
     with open(host.file(f"/etc/{APP}/env"), "a") as handle:
         handle.write(f"SCHEDULER_LEASE_TTL={TTL}\n")
@@ -70,7 +122,12 @@ def test_three_hosts_one_redis_every_second_once_through_failures(lab: Lab) -> N
     for index, host in enumerate(hosts):
         controls[host.name] = lab.relay(6380 + index, f"{REDIS_HOST}:6379")
     with ThreadPoolExecutor(len(hosts)) as pool:
-        outputs = list(pool.map(lambda pair: _deploy(lab, *pair), zip(hosts, range(6380, 6383), strict=True)))
+        outputs = list(
+            pool.map(
+                lambda pair: _deploy(lab, pair[0], "REDIS", f"redis://:{PASSWORD}@{SUBNET}.1:{pair[1]}/0", PASSWORD),
+                zip(hosts, range(6380, 6383), strict=True),
+            )
+        )
     assert any("scheduler role leader" in output for output in outputs), outputs
     by_name = {host.name: host for host in hosts}
 
@@ -140,3 +197,63 @@ def test_three_hosts_one_redis_every_second_once_through_failures(lab: Lab) -> N
     # Over the whole run: no second twice, in any host's log.
     every = scenario("cluster: whole run", read, lab.machines, APP, start + 1, start, now() - 1)
     assert every["fires"] > 100, every
+
+
+def test_three_hosts_one_postgres_every_second_once_through_failures(lab: Lab) -> None:
+    postgres = _postgres_host(lab)
+    hosts = [lab.host(name, number) for name, number in APP_HOSTS.items()]
+    url = f"postgresql://{PG_ROLE}:{PG_PASSWORD}@{PG_HOST}:5432/{PG_DATABASE}"
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        outputs = list(pool.map(lambda host: _deploy(lab, host, "POSTGRES", url, PG_PASSWORD), hosts))
+    assert any("scheduler role leader" in output for output in outputs), outputs
+    by_name = {host.name: host for host in hosts}
+
+    def read() -> list[Fire]:
+        return lab.fires()
+
+    start = now()
+    wait_ticks(read, start, 10, 60, "10 seconds of fires")
+    steady = scenario("cluster (postgres): steady", read, lab.machines, APP, start + 1, start, now() - 1)
+    assert len(steady["nodes"]) == 1, steady
+
+    # The leader's host reboots: its service releases the lease on the way down and NOTIFY wakes
+    # a standby at once, well before the lease would have run out.
+    leader = _leader(lab, now() - 3)
+    fault = now()
+    by_name[leader].poweroff()
+    wait_ticks(read, fault + 1, 5, 60, "fires after the leader's host powered off")
+    name = "cluster (postgres): leader host reboot"
+    off = scenario(name, read, lab.machines, APP, fault - 2, fault, now() - 1, leader)
+    assert off["first_fire_after_fault_s"] is not None and off["first_fire_after_fault_s"] < TTL, off
+    by_name[leader].boot()
+
+    # kill -9 of every process of the leader's unit: systemd starts it again, and the lease
+    # passes on only once it has run out.
+    leader = _leader(lab, now() - 3)
+    fault = now()
+    _kill_unit(by_name[leader])
+    wait_ticks(read, fault + 2 * TTL, 5, 60, "fires after the leader's unit was killed")
+    killed = scenario("cluster (postgres): leader unit kill -9", read, lab.machines, APP, fault - 2, fault, now() - 1)
+    assert killed["first_fire_after_fault_s"] is not None and killed["first_fire_after_fault_s"] < 2 * TTL + 3, killed
+
+    # PostgreSQL restarts (a fast shutdown: every connection is cut; nothing committed is lost).
+    (instance,) = [p.name for p in postgres.file("/etc/postgresql").iterdir()]
+    fault = now()
+    postgres.run(["systemctl", "restart", f"postgresql@{instance}-main"])
+    wait_ticks(read, now() + 1, 5, 60, "fires after PostgreSQL restarted")
+    scenario("cluster (postgres): postgresql restarted", read, lab.machines, APP, fault - 2, fault, now() - 1)
+
+    # Every connection of the leader's host is terminated by the server (pg_terminate_backend).
+    leader = _leader(lab, now() - 3)
+    fault = now()
+    address = f"{SUBNET}.{APP_HOSTS[leader]}"
+    ended = _psql(
+        postgres, f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_addr = '{address}'"
+    )
+    assert int(ended) > 0, f"the leader {leader} had no connection to PostgreSQL to terminate"
+    wait_ticks(read, now() + 1, 5, 60, "fires after the leader's connections were terminated")
+    name = "cluster (postgres): leader's connections terminated"
+    scenario(name, read, lab.machines, APP, fault - 2, fault, now() - 1)
+
+    every = scenario("cluster (postgres): whole run", read, lab.machines, APP, start + 1, start, now() - 1)
+    assert every["fires"] > 30, every

@@ -54,6 +54,8 @@ def _refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["--redis", "redis://:a b@10.0.0.5/0"], r"REDIS must be local"),
         (["--redis", "redis://:a%0Ab@10.0.0.5/0"], r"REDIS: the URL's password holds a control character"),
         (["--redis", "redis://us%22er@10.0.0.5/0"], r"REDIS: the URL's user name holds a control character"),
+        (["--postgres", "redis://10.0.0.5:6379/0"], r"POSTGRES must be a PostgreSQL URL such as postgresql://"),
+        (["--postgres", "postgresql://u:a%0Ab@10.0.0.5/db"], r"POSTGRES: the URL's password holds a control"),
         (["--port", "80"], r"port 80 is below 1024: the service runs without privileges"),
         (["--port", "65536"], r"'65536' is not a TCP port"),
         (["--port", "\u0668\u0660\u0660\u0660"], r"is not a TCP port"),
@@ -89,6 +91,16 @@ def test_jobs_go_with_a_project_and_an_app_path_only_with_one(
     assert "argument --jobs: required with --project" in _refusal(capsys, "--project", str(tmp_path))
     assert "argument --asgi: only with --project (PROJECT=/path)" in _refusal(capsys, "--asgi", "shop.main:app")
     assert "argument --jobs: only with --project" in _refusal(capsys, "--jobs", "shop.jobs:jobs")
+
+
+def test_redis_and_postgres_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    postgres = "postgresql://shop:pw@10.0.0.5:5432/app"
+    for redis in ("local", "redis://10.0.0.9:6379/0"):
+        refusal = _refusal(capsys, "--redis", redis, "--postgres", postgres, "deploy")
+        assert refusal.endswith(
+            "REDIS and POSTGRES are both given; the cluster coordinates through one store: give one"
+        )
+        assert "pw" not in refusal
 
 
 def test_good_arguments_are_taken_as_given(tmp_path: Path) -> None:
@@ -244,6 +256,12 @@ def test_a_bad_timeout_in_the_env_file_names_the_line_to_fix(tmp_path: Path, env
         ("SCHEDULER_REDIS_URL=redis://redis.internal:6379/0\n", None),
         ("SCHEDULER_REDIS_SENTINELS=10.0.0.7:26379\n", None),
         ("SCHEDULER_REDIS_URL=redis://10.0.0.5/0\nSCHEDULER_REDIS_CLUSTER=yes\n", None),
+        ("SCHEDULER_POSTGRES_URL=postgresql://u@127.0.0.1/app\n", "IPAddressDeny=any\nIPAddressAllow=localhost"),
+        (
+            "SCHEDULER_POSTGRES_URL=postgresql://u@10.0.0.5:5432/app\n",
+            "IPAddressDeny=any\nIPAddressAllow=localhost 10.0.0.5",
+        ),
+        ("SCHEDULER_POSTGRES_URL=postgresql://u@db.internal/app\n", None),
     ],
 )
 def test_an_address_list_is_given_only_when_every_peer_is_fixed(env: str, policy: str | None) -> None:
@@ -257,6 +275,10 @@ def test_an_address_list_is_given_only_when_every_peer_is_fixed(env: str, policy
         assert rendered.endswith(f".\n{policy}") and heading.startswith("# IPAddressDeny=any: ")
     if "redis.internal" in env:
         assert "names the host 'redis.internal', whose address may change" in heading
+    if "db.internal" in env:
+        assert "SCHEDULER_POSTGRES_URL names the host 'db.internal', whose address may change" in heading
+    if "10.0.0.5:5432" in env:
+        assert "can reach only this host and 10.0.0.5 (its PostgreSQL)" in heading
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -297,6 +319,8 @@ def test_the_same_code_and_interpreter_make_the_same_release_id(tmp_path: Path) 
     source = Source(tmp_path, (Path("main.py"),), "requirements.lock", "gunicorn.conf.py", "", False, "", False)
     rid = tool.release_id(sys.executable, source)
     assert len(rid) == 12 and int(rid, 16) >= 0 and tool.release_id(sys.executable, source) == rid
+    # The PostgreSQL driver in its venv makes it another release (an env file moved to PostgreSQL).
+    assert tool.release_id(sys.executable, source, postgres=True) != rid
     (tmp_path / "main.py").write_text("changed = True\n")
     assert tool.release_id(sys.executable, source) != rid
 

@@ -328,7 +328,7 @@ def _ppid(pid: int) -> int:
 
 _MISSED_FIRE = re.compile(r"fire (?:missed|refused|skipped) job=(\S+) scheduled_at=(\S+)")
 _MISSED_RANGE = re.compile(r"job (\S+): fires from (\S+) (?:to|until) (\S+) (?:are not started|were missed)")
-_UNCLAIMED_RANGE = re.compile(  # "no claim in Redis" or in PostgreSQL: the store names itself
+_UNCLAIMED_RANGE = re.compile(  # "no claim in the store" (either store)
     r"job\(s\) have no claim in \S+ .*?: their fires from (\S+) to (\S+) are not started \(.*?\): (.*)"
 )
 

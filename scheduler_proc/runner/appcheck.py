@@ -3,7 +3,7 @@
 Two apps that share a namespace share one lease: the standbys of the app that does not
 lead would wait for ever, silently. Two hosts with different time zone databases can
 disagree on a crontab's instants, so a standby that takes over would fire at other times.
-The leader writes its app, node and tzdata version into Redis once per term; a standby
+The leader writes its app, node and tzdata version into the store once per term; a standby
 reads them now and then and logs at ERROR (and shows in status) what differs. One host's
 apps are told apart by the host lock's record instead.
 """
@@ -45,7 +45,9 @@ class LeaderComparison:
         try:
             self.ledger.set_leader_record({"jobs": self.app.jobs, "node": self.node, "tzdata": tzdata_version()})
         except SchedulerError as exc:
-            log.warning("cannot describe this leader in Redis (%s); standbys cannot compare their app or tzdata", exc)
+            log.warning(
+                "cannot describe this leader in the store (%s); standbys cannot compare their app or tzdata", exc
+            )
 
     def standing_by(self) -> None:
         """Compare with the leader's record every ``every`` seconds; log what differs when it changes."""

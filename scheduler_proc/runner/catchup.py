@@ -2,7 +2,7 @@
 
 Each job resumes after its last claimed fire, so fires missed while no scheduler ran are
 caught up if they are still within the job's misfire grace; older ones are logged and
-counted as missed. When Redis may have lost claims, the cluster's floor stands in for the
+counted as missed. When the store (Redis, PostgreSQL) may have lost claims, the cluster's floor stands in for the
 last claim of every job claimed before it (fires up to it cannot be proven unrun).
 """
 
@@ -57,7 +57,7 @@ class CatchUp:
     def settle_floor(self, lasts: dict[str, datetime], at: datetime, reason: str) -> dict[str, datetime]:
         """Treat the cluster's floor as the last claim of every job claimed before it.
 
-        The floor is set when Redis may have lost claims (a restart, older data, a
+        The floor is set when the store may have lost claims (a restart, older data, a
         failover): fires up to it cannot be proven unrun. Each job whose last claim is
         older logs the fires it skips, once: the floor is then written as its last claim.
         (Jobs never claimed simply start after the floor.)
@@ -68,7 +68,7 @@ class CatchUp:
             if first is not None and first <= at:
                 log.warning(
                     "job %s: fires from %s to %s are not started: %s; those claimed before the loss may have "
-                    "run before Redis lost their claims, the others did not run. Check the job's own records "
+                    "run before the store lost their claims, the others did not run. Check the job's own records "
                     "before running any by hand",
                     spec.id,
                     first.isoformat(),
@@ -80,12 +80,12 @@ class CatchUp:
         return {**lasts, **{spec.id: at for spec in behind}}
 
     def _log_unclaimed(self, lasts: dict[str, datetime], now: datetime, at: datetime, reason: str) -> None:
-        """Jobs with no claim in Redis start after a recent floor: say so once, for all of them."""
+        """Jobs with no claim in the store start after a recent floor: say so once, for all of them."""
         unclaimed = [spec.id for spec in self._specs.values() if spec.id not in lasts]
         if unclaimed and at > now:
             log.warning(
-                "%d job(s) have no claim in Redis (%s): their fires from %s to %s are not started (a leader "
-                "whose clock ran ahead may have run some before Redis lost its data): %s",
+                "%d job(s) have no claim in the store (%s): their fires from %s to %s are not started (a leader "
+                "whose clock ran ahead may have run some before the store lost its data): %s",
                 len(unclaimed),
                 reason,
                 now.isoformat(),

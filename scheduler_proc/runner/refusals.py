@@ -21,16 +21,16 @@ REFUSALS = {
     ClaimResult.FENCED: "this node's leadership term is no longer current",
     ClaimResult.UNREPLICATED: "claim not acknowledged by enough replicas",
     ClaimResult.UNAVAILABLE: (
-        "no answer from the ledger, and this node no longer leads; if the claim reached Redis, "
+        "no answer from the ledger, and this node no longer leads; if the claim reached the store, "
         "the fire counts as run (at most once)"
     ),
     ClaimResult.FLOORED: (
-        "skipped: scheduled before the cluster's floor (Redis may have lost the claims of that time, "
+        "skipped: scheduled before the cluster's floor (the store may have lost the claims of that time, "
         "so it cannot be proven unrun)"
     ),
     ClaimResult.BUSY: "max_instances of the job are running already (in this process, under any term, or elsewhere)",
     ClaimResult.EARLY: (
-        "the claim reached Redis more than 2 x SCHEDULER_MAX_CLOCK_OFFSET before the fire's time by Redis's "
+        "the claim reached the store more than 2 x SCHEDULER_MAX_CLOCK_OFFSET before the fire's time by its "
         "clock: this host's clock runs ahead (it steps down), so the fire is left to whoever leads when it is due"
     ),
 }

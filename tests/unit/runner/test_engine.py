@@ -58,7 +58,7 @@ def test_the_floor_log_says_what_is_known_of_the_fires_it_covers(
     [record] = caplog.records
     message = record.getMessage()
     assert "2026-01-01T12:00:10+00:00 to 2026-01-01T12:00:31+00:00" in message
-    assert "may have run before Redis lost their claims" in message and "not run" not in message.split("may")[0]
+    assert "may have run before the store lost their claims" in message and "not run" not in message.split("may")[0]
     assert "before running any by hand" in message
 
 

@@ -121,6 +121,27 @@ def test_a_lost_marker_is_written_again_but_never_one_of_a_run_that_ended(ledger
     assert not ledger_factory.has_marker("job", "p1-run"), "the late renewal brought it back"
 
 
+def test_an_abandoned_run_keeps_counting_until_its_marker_expires_or_its_process_is_buried(
+    ledger_factory: StoreKit,
+) -> None:
+    """A runner that stops with a job still running records it abandoned, then exits: the job's thread
+    dies with the process, a moment after the record. The record used to drop the marker, so another
+    node claimed the next fire while the abandoned run still ran (make chaos on PostgreSQL: a HUP whose
+    stop grace expired during a run of `long`, 2 instances at once)."""
+    term = ledger_factory.lead("a")
+    ledger = ledger_factory.ledger()
+    at = datetime.now(UTC)
+    stopping = "st0pp1ng"  # the stopping runner's run-id prefix
+    [claimed] = ledger.claim_many([ClaimRequest("job", at, f"{stopping}00000001", max_instances=1)], term, "a")
+    assert claimed is ClaimResult.CLAIMED
+    ledger.finish(_run("job", f"{stopping}00000001", at, "abandoned", term.fencing_token))
+    assert ledger_factory.has_marker("job", f"{stopping}00000001"), "an abandoned run may still be running"
+    later = ClaimRequest("job", at + timedelta(seconds=1), f"{RUN_ID_PREFIX}00000001", max_instances=1)
+    assert ledger.claim_many([later], term, "b") == [ClaimResult.BUSY]
+    ledger_factory.bury(stopping)  # its supervisor saw the process gone
+    assert ledger.claim_many([later], term, "b") == [ClaimResult.CLAIMED]
+
+
 def test_settle_moves_last_claims_forward_only(ledger_factory: StoreKit) -> None:
     term = ledger_factory.lead("a")
     ledger = ledger_factory.ledger()

@@ -198,7 +198,9 @@ BEGIN
         expires_at = excluded.expires_at
       WHERE f.expires_at < v_now;  -- another run's live claim stays as it is
     END IF;
-    DELETE FROM {schema}.running WHERE run_id = p_run_ids[i];
+    IF p_outcomes[i] <> 'abandoned' THEN  -- still running until its process exits: its marker expires
+      DELETE FROM {schema}.running WHERE run_id = p_run_ids[i];
+    END IF;
     INSERT INTO {schema}.runs (job_id, succeeded, entry)
     VALUES (p_job_ids[i], p_outcomes[i] = 'success', p_entries[i]);
   END LOOP;

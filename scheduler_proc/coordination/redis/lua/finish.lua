@@ -6,7 +6,9 @@
 -- ARGV[3] other runs kept per history
 -- ARGV[4..] per run, five values: run id, outcome, finished at, error, the run as JSON
 -- A claim Redis lost is written again for a run that ran, so a late keep_running sees the run
--- ended and does not bring its marker back. Each history touched is trimmed once. Returns 1.
+-- ended and does not bring its marker back. An abandoned run keeps its marker: its process records it
+-- just before it exits, and the job's thread runs until then; the marker expires within the lease
+-- TTL, or stops counting once the process is proven dead. Each history touched is trimmed once. Returns 1.
 
 local trimmed = {}
 for i = 1, #KEYS, 3 do
@@ -17,7 +19,7 @@ for i = 1, #KEYS, 3 do
                'error', ARGV[a + 3])
     if not owner then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
   end
-  redis.call('ZREM', KEYS[i + 2], ARGV[a])
+  if ARGV[a + 1] ~= 'abandoned' then redis.call('ZREM', KEYS[i + 2], ARGV[a]) end
   redis.call('LPUSH', KEYS[i + 1], ARGV[a + 4])
   trimmed[KEYS[i + 1]] = ARGV[a + 1] == 'success' and ARGV[1] or ARGV[3]
 end

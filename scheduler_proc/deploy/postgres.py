@@ -123,7 +123,7 @@ def check_one_store(layout: Layout, redis: str, postgres: str) -> None:
     if redis and uses_postgres(env):
         raise DeployError(
             f"REDIS= given, but {layout.env_file} points at PostgreSQL ({URL_VARIABLE}); the cluster coordinates "
-            f"through one store: to move to Redis, remove the {URL_VARIABLE} and SCHEDULER_POSTGRES_* lines there "
+            f"through one store: to move to Redis, remove its {URL_VARIABLE} and SCHEDULER_POSTGRES_PASSWORD lines "
             "and deploy again"
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -205,11 +206,17 @@ class Sentinels:
                 process.wait()
 
 
+#: Cluster nodes listen below the ephemeral range (32768 and up on Linux), bus ports included
+#: (port + 10000): a port free_port() handed out, or an outgoing connection of another test, took
+#: a bus port between the check and the node's start, and that node never joined (a flaky failover).
+_CLUSTER_PORTS = range(20000, 22768)
+
+
 def _cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is a valid, free port too."""
+    """A free port below the ephemeral range whose cluster bus port (port + 10000) is free too."""
     while True:
-        port = free_port()
-        if port + 10000 < 65536 and _free(port + 10000):
+        port = random.choice(_CLUSTER_PORTS)
+        if _free(port) and _free(port + 10000):
             return port
 
 
